@@ -1,0 +1,59 @@
+# gridmap: the README's two commands and their set-up.
+#   make demo   set up, start the embedded PostGIS, load the small demo city, serve :8050
+#   make test   set up and run the whole test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+RUNTIME_PACKAGES := postgresql-15 postgresql-15-postgis-3 fonts-noto-cjk python3-venv
+TEST_PACKAGES := chromium chromium-driver gdal-bin
+
+.PHONY: demo test setup setup-test packages lint bench-load clean
+
+demo: setup
+	$(BIN)/gridmap db start
+	$(BIN)/gridmap db upgrade
+	$(BIN)/gridmap demo --scale small --if-empty
+	$(BIN)/gridmap serve
+
+test: setup setup-test
+	$(BIN)/python -m pytest
+
+setup:
+	@$(MAKE) --no-print-directory packages PACKAGES="$(RUNTIME_PACKAGES)"
+	@$(MAKE) --no-print-directory $(VENV)/.installed
+
+setup-test:
+	@$(MAKE) --no-print-directory packages PACKAGES="$(TEST_PACKAGES)"
+
+# Installs missing Debian packages with apt-get when root; otherwise names them and stops.
+packages:
+	@missing=""; for p in $(PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing Debian packages:$$missing"; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	  else \
+	    echo "gridmap needs these Debian packages:$$missing"; \
+	    echo "install them with: sudo apt-get install$$missing"; exit 1; \
+	  fi; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || { \
+	  echo "cannot create a virtualenv: install python3-venv (sudo apt-get install python3-venv)"; exit 1; }
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $@
+
+lint: setup
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+bench-load: setup
+	$(BIN)/python benchmarks/bench_demo_load.py --scale city
+
+clean:
+	-$(BIN)/gridmap db stop
+	rm -rf $(VENV) .gridmap

@@ -1,0 +1,170 @@
+"""The ``gridmap`` command line: database, demo data and the web server."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+import click
+
+from gridmap.errors import GridmapError
+from gridmap.settings import get_settings
+
+
+def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Show gridmap errors as a message and exit code 2, never a traceback."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except GridmapError as exc:
+            click.secho(f"error: {exc.message}", fg="red", err=True)
+            if exc.hint:
+                click.echo(f"hint: {exc.hint}", err=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="gridmap")
+def main() -> None:
+    """gridmap: grid management (网格化管理) map dashboard on PostGIS."""
+
+
+# -- gridmap db ------------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """The database: embedded cluster lifecycle and schema migrations."""
+
+
+def _cluster():
+    from gridmap.db.cluster import Cluster
+
+    settings = get_settings()
+    if settings.database_url:
+        raise GridmapError(
+            "GRIDMAP_DATABASE_URL is set: gridmap uses that server and manages no cluster.",
+        )
+    return Cluster.from_settings(settings)
+
+
+@db.command()
+@friendly
+def start() -> None:
+    """Start the embedded PostGIS cluster (created on first use; reused when running)."""
+    from gridmap.db.engine import ensure_database
+
+    cluster = _cluster()
+    port = cluster.start()
+    ensure_database(cluster.url(get_settings().db_name))
+    click.echo(f"embedded PostgreSQL running on 127.0.0.1:{port} (data: {cluster.data_dir})")
+
+
+@db.command()
+@friendly
+def stop() -> None:
+    """Stop the embedded cluster."""
+    stopped = _cluster().stop()
+    click.echo("stopped" if stopped else "not running")
+
+
+@db.command()
+@friendly
+def status() -> None:
+    """Say whether the database is set up and running."""
+    settings = get_settings()
+    if settings.database_url:
+        from sqlalchemy.engine import make_url
+
+        click.echo(f"external database: {make_url(settings.database_url)!r}")
+        return
+    st = _cluster().status()
+    state = "running" if st.running else ("stopped" if st.initialized else "not created")
+    click.echo(f"embedded PostgreSQL: {state}")
+    if st.running:
+        click.echo(f"port: {st.port}")
+    click.echo(f"data: {st.data_dir} (server user: {st.os_user})")
+    sys.exit(0 if st.running else 3)
+
+
+@db.command()
+@friendly
+def url() -> None:
+    """Print the database URL (starting the embedded cluster if needed)."""
+    from gridmap.db.engine import database_url
+
+    click.echo(database_url())
+
+
+@db.command()
+@friendly
+def upgrade() -> None:
+    """Apply pending SQL migrations from sql/migrations, in order."""
+    from gridmap.db.engine import database_url
+    from gridmap.db.migrations import upgrade as apply
+
+    done = apply(database_url(), get_settings().sql_dir / "migrations")
+    for m in done:
+        click.echo(f"applied {m.path.name}")
+    click.echo(f"{len(done)} migration(s) applied; schema up to date")
+
+
+# -- gridmap demo ----------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--scale", type=click.Choice(["small", "city"]), default="small", show_default=True)
+@click.option("--seed", type=int, default=7, show_default=True, help="Same seed, same city.")
+@click.option("--if-empty", is_flag=True, help="Do nothing when the database holds data.")
+@click.option("--replace", is_flag=True, help="Delete the data present before loading.")
+@friendly
+def demo(scale: str, seed: int, if_empty: bool, replace: bool) -> None:
+    """Generate a deterministic demo city and load it into the database."""
+    from gridmap.db.engine import database_url
+    from gridmap.db.migrations import upgrade as apply
+    from gridmap.demo.load import has_data, load_demo
+
+    url = database_url()
+    apply(url, get_settings().sql_dir / "migrations")
+    if has_data(url):
+        if if_empty:
+            click.echo("database already holds data; demo not loaded (use --replace to reload)")
+            return
+        if not replace:
+            raise GridmapError(
+                "The database already holds data.", hint="add --replace to delete it first"
+            )
+    counts = load_demo(url, scale=scale, seed=seed, replace=replace, progress=True)
+    click.echo("loaded: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+
+
+# -- gridmap serve ---------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to bind (GRIDMAP_HOST).")
+@click.option("--port", type=int, default=None, help="Port to bind (GRIDMAP_PORT).")
+@click.option("--workers", type=int, default=None, help="Worker processes (GRIDMAP_WORKERS).")
+@friendly
+def serve(host: str | None, port: int | None, workers: int | None) -> None:
+    """Serve the dashboard with gunicorn (a production WSGI server)."""
+    from gridmap.db.engine import database_url
+    from gridmap.web.server import run
+
+    settings = get_settings()
+    database_url()  # start the embedded cluster before forking workers
+    run(
+        host or settings.host,
+        port or settings.port,
+        workers or settings.workers,
+    )
+
+
+if __name__ == "__main__":
+    main()

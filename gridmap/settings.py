@@ -1,0 +1,62 @@
+"""The one reader of the environment: every setting, with the ``GRIDMAP_`` prefix."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The project checkout (holds ``sql/`` and ``assets/``).
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """gridmap settings; each field can be set as ``GRIDMAP_<NAME>`` or in ``.env``."""
+
+    model_config = SettingsConfigDict(env_prefix="GRIDMAP_", env_file=".env", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL/PostGIS URL. Unset: gridmap runs its own embedded cluster.",
+    )
+    home: Path = Field(
+        default=Path(".gridmap"),
+        description="Folder of the embedded cluster and other local state.",
+    )
+    pg_bindir: Path | None = Field(
+        default=None,
+        description="Folder of initdb/pg_ctl; found with pg_config or /usr/lib/postgresql when unset.",
+    )
+    db_os_user: str = Field(
+        default="postgres",
+        description="Unprivileged OS user that runs the embedded server when gridmap runs as root.",
+    )
+    db_name: str = Field(default="gridmap", description="Database name in the embedded cluster.")
+
+    host: str = Field(default="127.0.0.1", description="Address `gridmap serve` binds.")
+    port: int = Field(default=8050, description="Port `gridmap serve` binds.")
+    workers: int = Field(default=2, description="WSGI worker processes for `gridmap serve`.")
+
+    language: str = Field(default="zh-CN", description="Default UI language: zh-CN or en.")
+    basemap_tiles: str | None = Field(
+        default=None,
+        description="Optional raster tile URL template ({z}/{x}/{y}); unset keeps the map offline.",
+    )
+    map_center: tuple[float, float] | None = Field(
+        default=None, description="Initial map centre (lon, lat); the data extent when unset."
+    )
+
+    sql_dir: Path = Field(default=PROJECT_ROOT / "sql", description="Folder of SQL migrations.")
+
+    @property
+    def home_dir(self) -> Path:
+        """Absolute path of the state folder."""
+        return self.home.expanduser().resolve()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings (read once)."""
+    return Settings()

@@ -1,0 +1,82 @@
+"""Suite-wide fixtures: a real PostGIS database made by the project for this run.
+
+The suite creates its own databases on the embedded cluster (or on the server named by
+GRIDMAP_DATABASE_URL), named ``gridmap_test_<pid>_*``, and drops them at the end.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+
+from gridmap.db.engine import database_url, drop_database, ensure_database, get_engine
+from gridmap.db.migrations import upgrade
+from gridmap.settings import get_settings
+
+#: Seed of the demo city the shared fixture loads (tests assert exact counts for it).
+DEMO_SEED = 7
+
+
+def make_test_database(suffix: str, *, migrate: bool = True) -> str:
+    """Create (or recreate) a uniquely named test database; return its URL."""
+    base = make_url(database_url())
+    url = base.set(database=f"gridmap_test_{os.getpid()}_{suffix}").render_as_string(
+        hide_password=False
+    )
+    drop_database(url)
+    ensure_database(url)
+    if migrate:
+        upgrade(url, get_settings().sql_dir / "migrations")
+    return url
+
+
+@pytest.fixture(scope="session")
+def _created() -> Iterator[list[str]]:
+    urls: list[str] = []
+    yield urls
+    for url in urls:
+        get_engine(url).dispose()
+        drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def db_url(_created: list[str]) -> str:
+    """An empty, migrated database shared by the session (tests clean up after themselves)."""
+    url = make_test_database("empty")
+    _created.append(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def engine(db_url: str) -> Engine:
+    """Engine on the empty, migrated test database."""
+    return get_engine(db_url)
+
+
+@pytest.fixture(scope="session")
+def demo_url(_created: list[str]) -> str:
+    """A database holding the small demo city (seed DEMO_SEED), loaded once; read-only."""
+    from gridmap.demo.load import load_demo
+
+    url = make_test_database("demo")
+    _created.append(url)
+    load_demo(url, scale="small", seed=DEMO_SEED, progress=False)
+    return url
+
+
+@pytest.fixture(scope="session")
+def demo_engine(demo_url: str) -> Engine:
+    """Engine on the demo database (do not write to it)."""
+    return get_engine(demo_url)
+
+
+@pytest.fixture
+def fresh_url(_created: list[str], request: pytest.FixtureRequest) -> str:
+    """A new empty, migrated database for a test that changes data or schema."""
+    url = make_test_database(f"f{abs(hash(request.node.nodeid)) % 10**8}")
+    _created.append(url)
+    return url
