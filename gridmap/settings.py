@@ -27,7 +27,7 @@ class Settings(BaseSettings):
     )
     pg_bindir: Path | None = Field(
         default=None,
-        description="Folder of initdb/pg_ctl; found with pg_config or /usr/lib/postgresql when unset.",
+        description="Folder of initdb/pg_ctl; found via pg_config or /usr/lib/postgresql if unset.",
     )
     db_os_user: str = Field(
         default="postgres",

@@ -32,8 +32,10 @@ def database_url(settings: Settings | None = None) -> str:
 
 def _admin_dsn(url: str) -> str:
     """libpq DSN of the server's maintenance database ``postgres``."""
-    return make_url(url).set(database="postgres", drivername="postgresql").render_as_string(
-        hide_password=False
+    return (
+        make_url(url)
+        .set(database="postgres", drivername="postgresql")
+        .render_as_string(hide_password=False)
     )
 
 
@@ -63,7 +65,8 @@ def drop_database(url: str) -> None:
     conn.autocommit = True
     try:
         with conn.cursor() as cur:
-            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+            cur.execute(drop.format(sql.Identifier(name)))
     finally:
         conn.close()
 

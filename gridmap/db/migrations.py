@@ -1,8 +1,10 @@
-"""Ordered SQL migrations from ``sql/migrations/NNNN_name.sql``, each applied once.
+"""Ordered SQL migrations from ``sql/migrations/NNNN_name.sql``, each applied once, then
+the repeatable SQL functions from ``sql/functions/*.sql``.
 
-Every applied file is recorded with its SHA-256 in ``gridmap_migration``. Running again is
-a no-op; a file that changed after it was applied is refused, since the database no longer
-matches it (write a new migration instead).
+Every applied migration is recorded with its SHA-256 in ``gridmap_migration``. Running
+again is a no-op; a file that changed after it was applied is refused, since the database
+no longer matches it (write a new migration instead). Function files hold only
+``CREATE OR REPLACE`` statements and are (re)applied whenever they change.
 """
 
 from __future__ import annotations
@@ -24,6 +26,11 @@ BOOKKEEPING = """
 CREATE TABLE IF NOT EXISTS gridmap_migration (
     version    integer PRIMARY KEY,
     name       text NOT NULL,
+    sha256     text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS gridmap_function_file (
+    name       text PRIMARY KEY,
     sha256     text NOT NULL,
     applied_at timestamptz NOT NULL DEFAULT now()
 )
@@ -66,8 +73,10 @@ def discover(folder: Path) -> list[Migration]:
 
 
 def upgrade(dsn: str, folder: Path) -> list[Migration]:
-    """Apply the pending migrations in order; return the ones applied now."""
+    """Apply the pending migrations in order, then changed function files, in one
+    transaction; return the migrations applied now. ``folder`` is ``sql/migrations``."""
     migrations = discover(folder)
+    functions = sorted((folder.parent / "functions").glob("*.sql"))
     conn = psycopg2.connect(dsn)
     try:
         with conn, conn.cursor() as cur:
@@ -97,9 +106,28 @@ def upgrade(dsn: str, folder: Path) -> list[Migration]:
                     (m.version, m.name, m.sha256),
                 )
                 done.append(m)
+            _apply_functions(cur, functions)
             return done
     finally:
         conn.close()
+
+
+def _apply_functions(cur: psycopg2.extensions.cursor, files: list[Path]) -> None:
+    cur.execute("SELECT name, sha256 FROM gridmap_function_file")
+    known = dict(cur.fetchall())
+    for path in files:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if known.get(path.name) == digest:
+            continue
+        try:
+            cur.execute(path.read_text(encoding="utf-8"))
+        except psycopg2.Error as exc:
+            raise MigrationError(f"SQL functions {path.name} failed: {exc.pgerror or exc}") from exc
+        cur.execute(
+            "INSERT INTO gridmap_function_file (name, sha256) VALUES (%s, %s) "
+            "ON CONFLICT (name) DO UPDATE SET sha256 = EXCLUDED.sha256, applied_at = now()",
+            (path.name, digest),
+        )
 
 
 def applied_versions(dsn: str) -> list[int]:
