@@ -298,6 +298,16 @@ class Cluster:
             self._run("pg_ctl", "stop", "-D", str(self.data_dir), "-m", "fast", "-w")
             return True
 
+    def remove(self) -> None:
+        """Stop the server and delete the cluster's files (its data is gone)."""
+        self.stop()
+        with self._locked():
+            if self.link.exists() or self.link.is_symlink():
+                shutil.rmtree(self.root, ignore_errors=True)
+                if self.link.is_symlink():
+                    self.link.unlink()
+            self.state_file.unlink(missing_ok=True)
+
     def status(self) -> ClusterStatus:
         """Whether the cluster exists and runs, and where."""
         port = self.running_port()

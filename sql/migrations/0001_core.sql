@@ -328,6 +328,7 @@ CREATE INDEX grids_geom_gist ON grids USING gist (geom);
 CREATE INDEX grids_community_id ON grids (community_id);
 CREATE INDEX user_grids_grid_id ON user_grids (grid_id);
 CREATE INDEX buildings_geom_gist ON buildings USING gist (geom);
+CREATE INDEX buildings_footprint_gist ON buildings USING gist (footprint);
 CREATE INDEX buildings_grid_id ON buildings (grid_id);
 CREATE INDEX cameras_geom_gist ON cameras USING gist (geom);
 CREATE INDEX cameras_grid_id ON cameras (grid_id);

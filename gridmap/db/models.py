@@ -1,0 +1,219 @@
+"""GeoAlchemy2 models mirroring ``sql/migrations`` (the SQL files are the source of truth).
+
+Services use these for typed queries and single-row writes; bulk loads use COPY.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from geoalchemy2 import Geometry, WKBElement
+from sqlalchemy import BigInteger, ForeignKey, Integer, SmallInteger, Text, func
+from sqlalchemy.dialects.postgresql import INET, JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import REAL, TIMESTAMP, Boolean, Float
+
+TIMESTAMPTZ = TIMESTAMP(timezone=True)
+
+
+def geometry(kind: str) -> Geometry:
+    """A lon/lat (EPSG:4326) geometry column of one type; indexes live in the SQL files."""
+    return Geometry(kind, srid=4326, spatial_index=False)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every gridmap table."""
+
+
+class District(Base):
+    __tablename__ = "districts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(Text, unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    geom: Mapped[WKBElement] = mapped_column(geometry("MULTIPOLYGON"))
+
+
+class Street(Base):
+    __tablename__ = "streets"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(Text, unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    district_id: Mapped[int] = mapped_column(ForeignKey("districts.id"))
+    geom: Mapped[WKBElement] = mapped_column(geometry("MULTIPOLYGON"))
+
+
+class Community(Base):
+    __tablename__ = "communities"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(Text, unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    street_id: Mapped[int] = mapped_column(ForeignKey("streets.id"))
+    geom: Mapped[WKBElement] = mapped_column(geometry("MULTIPOLYGON"))
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(Text, unique=True)
+    display_name: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(Text)
+    phone: Mapped[str | None] = mapped_column(Text)
+    password_hash: Mapped[str | None] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    created_at: Mapped[datetime] = mapped_column(TIMESTAMPTZ, server_default=func.now())
+
+
+class Grid(Base):
+    __tablename__ = "grids"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(Text, unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    lead_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    lead_name: Mapped[str | None] = mapped_column(Text)
+    lead_phone: Mapped[str | None] = mapped_column(Text)
+    geom: Mapped[WKBElement] = mapped_column(geometry("MULTIPOLYGON"))
+
+
+class UserGrid(Base):
+    __tablename__ = "user_grids"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    grid_id: Mapped[int] = mapped_column(ForeignKey("grids.id"), primary_key=True)
+
+
+class Building(Base):
+    __tablename__ = "buildings"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    code: Mapped[str] = mapped_column(Text, unique=True)
+    address: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(Text)
+    floors: Mapped[int] = mapped_column(SmallInteger, server_default="1")
+    households: Mapped[int] = mapped_column(Integer, server_default="0")
+    population: Mapped[int] = mapped_column(Integer, server_default="0")
+    elderly_alone: Mapped[int] = mapped_column(Integer, server_default="0")
+    disabled: Mapped[int] = mapped_column(Integer, server_default="0")
+    low_income: Mapped[int] = mapped_column(Integer, server_default="0")
+    geom: Mapped[WKBElement] = mapped_column(geometry("POINT"))
+    footprint: Mapped[WKBElement | None] = mapped_column(geometry("POLYGON"))
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id"))
+    updated_at: Mapped[datetime] = mapped_column(TIMESTAMPTZ, server_default=func.now())
+
+
+class Camera(Base):
+    __tablename__ = "cameras"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(Text, unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, server_default="online")
+    last_seen: Mapped[datetime | None] = mapped_column(TIMESTAMPTZ)
+    heading: Mapped[float] = mapped_column(REAL, server_default="0")
+    fov: Mapped[float] = mapped_column(REAL, server_default="90")
+    range_m: Mapped[float] = mapped_column(REAL, server_default="50")
+    geom: Mapped[WKBElement] = mapped_column(geometry("POINT"))
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id"))
+
+
+class ServicePoint(Base):
+    __tablename__ = "service_points"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(Text, unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(Text)
+    opening_hours: Mapped[str | None] = mapped_column(Text)
+    address: Mapped[str | None] = mapped_column(Text)
+    phone: Mapped[str | None] = mapped_column(Text)
+    geom: Mapped[WKBElement] = mapped_column(geometry("POINT"))
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id"))
+
+
+class RoadEdge(Base):
+    __tablename__ = "road_edges"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    source: Mapped[int] = mapped_column(BigInteger)
+    target: Mapped[int] = mapped_column(BigInteger)
+    length_m: Mapped[float] = mapped_column(Float)
+    kind: Mapped[str] = mapped_column(Text, server_default="residential")
+    name: Mapped[str | None] = mapped_column(Text)
+    geom: Mapped[WKBElement] = mapped_column(geometry("LINESTRING"))
+
+
+class Case(Base):
+    __tablename__ = "cases"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    code: Mapped[str] = mapped_column(Text, unique=True)
+    title: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(Text)
+    subcategory: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, server_default="reported")
+    priority: Mapped[int] = mapped_column(SmallInteger, server_default="3")
+    handling_type: Mapped[str | None] = mapped_column(Text)
+    reported_at: Mapped[datetime] = mapped_column(TIMESTAMPTZ, server_default=func.now())
+    due_at: Mapped[datetime | None] = mapped_column(TIMESTAMPTZ)
+    dispatched_at: Mapped[datetime | None] = mapped_column(TIMESTAMPTZ)
+    resolved_at: Mapped[datetime | None] = mapped_column(TIMESTAMPTZ)
+    closed_at: Mapped[datetime | None] = mapped_column(TIMESTAMPTZ)
+    updated_at: Mapped[datetime] = mapped_column(TIMESTAMPTZ, server_default=func.now())
+    department: Mapped[str | None] = mapped_column(Text)
+    escalation_level: Mapped[int] = mapped_column(SmallInteger, server_default="0")
+    satisfaction: Mapped[int | None] = mapped_column(SmallInteger)
+    reporter_name: Mapped[str | None] = mapped_column(Text)
+    reporter_phone: Mapped[str | None] = mapped_column(Text)
+    address: Mapped[str | None] = mapped_column(Text)
+    external_id: Mapped[str | None] = mapped_column(Text)
+    idempotency_key: Mapped[str | None] = mapped_column(Text, unique=True)
+    geom: Mapped[WKBElement | None] = mapped_column(geometry("POINT"))
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id"))
+
+
+class CaseEvent(Base):
+    __tablename__ = "case_events"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    at: Mapped[datetime] = mapped_column(TIMESTAMPTZ, server_default=func.now())
+    actor: Mapped[str] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(Text)
+    from_status: Mapped[str | None] = mapped_column(Text)
+    to_status: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class PatrolShift(Base):
+    __tablename__ = "patrol_shifts"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    worker_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    device_id: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(Text)
+    team: Mapped[str | None] = mapped_column(Text)
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id"))
+    started_at: Mapped[datetime] = mapped_column(TIMESTAMPTZ)
+    ended_at: Mapped[datetime | None] = mapped_column(TIMESTAMPTZ)
+
+
+class GpsPing(Base):
+    __tablename__ = "gps_pings"
+    device_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    at: Mapped[datetime] = mapped_column(TIMESTAMPTZ, primary_key=True)
+    accuracy_m: Mapped[float | None] = mapped_column(REAL)
+    geom: Mapped[WKBElement] = mapped_column(geometry("POINT"))
+
+
+class AuditLog(Base):
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[datetime] = mapped_column(TIMESTAMPTZ, server_default=func.now())
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    username: Mapped[str | None] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(Text)
+    target: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    client_ip: Mapped[str | None] = mapped_column(INET)
+
+
+class Meta(Base):
+    __tablename__ = "gridmap_meta"
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    value: Mapped[Any] = mapped_column(JSONB)
