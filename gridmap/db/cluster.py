@@ -191,7 +191,10 @@ class Cluster:
                 FALLBACK_ROOT.mkdir(parents=True, exist_ok=True)
                 FALLBACK_ROOT.parent.chmod(0o755)
                 FALLBACK_ROOT.chmod(0o755)
-                if target.exists():
+                if target.exists():  # left by an earlier checkout at this path
+                    if (target / "data" / "postmaster.pid").exists():
+                        self._run("pg_ctl", "stop", "-D", str(target / "data"), "-m", "immediate",
+                                  check=False)  # fmt: skip
                     shutil.rmtree(target)
         target.mkdir(parents=True, exist_ok=True)
         if target != self.link:
