@@ -30,6 +30,17 @@ def database_url(settings: Settings | None = None) -> str:
     return url
 
 
+def connect(url: str) -> psycopg2.extensions.connection:
+    """A plain psycopg2 connection; an unreachable server is a clear DatabaseError."""
+    try:
+        return psycopg2.connect(url, connect_timeout=10)
+    except psycopg2.OperationalError as exc:
+        raise DatabaseError(
+            f"Cannot connect to the database: {str(exc).strip()}",
+            hint="check GRIDMAP_DATABASE_URL, or unset it to use the embedded database",
+        ) from exc
+
+
 def _admin_dsn(url: str) -> str:
     """libpq DSN of the server's maintenance database ``postgres``."""
     return (
@@ -42,10 +53,7 @@ def _admin_dsn(url: str) -> str:
 def ensure_database(url: str) -> bool:
     """Create the URL's database if it is missing; True when it was created."""
     name = make_url(url).database
-    try:
-        conn = psycopg2.connect(_admin_dsn(url), connect_timeout=10)
-    except psycopg2.OperationalError as exc:
-        raise DatabaseError(f"Cannot connect to the database server: {exc}".strip()) from exc
+    conn = connect(_admin_dsn(url))
     conn.autocommit = True
     try:
         with conn.cursor() as cur:
@@ -61,7 +69,7 @@ def ensure_database(url: str) -> bool:
 def drop_database(url: str) -> None:
     """Drop the URL's database, closing other sessions on it first."""
     name = make_url(url).database
-    conn = psycopg2.connect(_admin_dsn(url), connect_timeout=10)
+    conn = connect(_admin_dsn(url))
     conn.autocommit = True
     try:
         with conn.cursor() as cur:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import psycopg2
 
+from gridmap.db.engine import connect
 from gridmap.errors import GridmapError
 
 FILE_PATTERN = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -77,7 +78,7 @@ def upgrade(dsn: str, folder: Path) -> list[Migration]:
     transaction; return the migrations applied now. ``folder`` is ``sql/migrations``."""
     migrations = discover(folder)
     functions = sorted((folder.parent / "functions").glob("*.sql"))
-    conn = psycopg2.connect(dsn)
+    conn = connect(dsn)
     try:
         with conn, conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
@@ -132,7 +133,7 @@ def _apply_functions(cur: psycopg2.extensions.cursor, files: list[Path]) -> None
 
 def applied_versions(dsn: str) -> list[int]:
     """Versions recorded as applied (empty when none)."""
-    conn = psycopg2.connect(dsn)
+    conn = connect(dsn)
     try:
         with conn, conn.cursor() as cur:
             cur.execute("SELECT to_regclass('gridmap_migration') IS NOT NULL")
