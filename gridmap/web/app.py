@@ -1,0 +1,52 @@
+"""The Dash app factory: Flask server with health and tile routes, then the pages."""
+
+from __future__ import annotations
+
+import dash
+from dash import Dash, html
+from flask import Flask
+
+from gridmap.settings import PROJECT_ROOT
+from gridmap.web.database import URL_KEY
+from gridmap.web.health import health
+from gridmap.web.i18n import t
+from gridmap.web.pages import map as map_page
+from gridmap.web.tiles import tiles
+
+INDEX = """<!DOCTYPE html>
+<html lang="zh-CN">
+<head>
+{%metas%}
+<title>{%title%}</title>
+{%favicon%}
+{%css%}
+</head>
+<body>
+{%app_entry%}
+<footer>{%config%}{%scripts%}{%renderer%}</footer>
+</body>
+</html>"""
+
+
+def create_app(database_url: str | None = None) -> Dash:
+    """The gridmap dashboard; ``database_url`` overrides the settings (tests, tools)."""
+    server = Flask("gridmap.web")
+    server.config[URL_KEY] = database_url
+    server.register_blueprint(health)
+    server.register_blueprint(tiles)
+    app = Dash(
+        "gridmap.web",
+        server=server,
+        use_pages=True,
+        pages_folder="",
+        assets_folder=str(PROJECT_ROOT / "assets"),
+        title=t("app.title", "zh-CN"),
+        update_title=None,
+        serve_locally=True,
+        suppress_callback_exceptions=True,
+        meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
+    )
+    app.index_string = INDEX
+    map_page.register(app)
+    app.layout = html.Div(dash.page_container, className="app-root")
+    return app

@@ -1,0 +1,194 @@
+"""The map page's service over the layers: the view (bbox + zoom) from plotly's
+relayoutData, the initial view, and the overlays (traces + notes) for a view."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from plotly import graph_objects as go
+from plotly.basedatatypes import BaseTraceType
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from gridmap.errors import GridmapError
+from gridmap.web.i18n import t
+from layers import LAYERS, LayerContext, get_layer
+from layers.base import WORLD_PIXELS
+
+log = logging.getLogger(__name__)
+
+#: Centre and zoom when there is neither a configured centre nor any grid (Beijing).
+FALLBACK_CENTER = (116.397, 39.909)
+FALLBACK_ZOOM = 10.0
+#: Map size (pixels) assumed before the browser reports the real view: a large screen,
+#: so the first draw covers at least what is visible.
+ASSUMED_SIZE = (1600, 1000)
+#: Map size (pixels) an initial extent is fitted into.
+FIT_SIZE = (1000, 760)
+
+
+@dataclass(frozen=True)
+class MapView:
+    """What the map shows: centre (lon, lat), zoom and the lon/lat bbox."""
+
+    center: tuple[float, float]
+    zoom: float
+    bbox: tuple[float, float, float, float]
+
+    @classmethod
+    def around(cls, center: tuple[float, float], zoom: float) -> MapView:
+        """The view of an assumed-size map centred at ``center``."""
+        lon, lat = center
+        deg = 360.0 / (WORLD_PIXELS * 2.0**zoom)
+        half_w = ASSUMED_SIZE[0] / 2 * deg
+        half_h = ASSUMED_SIZE[1] / 2 * deg * math.cos(math.radians(lat))
+        bbox = (
+            max(-180.0, lon - half_w),
+            max(-85.0, lat - half_h),
+            min(180.0, lon + half_w),
+            min(85.0, lat + half_h),
+        )
+        return cls((lon, lat), zoom, bbox)
+
+    @classmethod
+    def fit(cls, extent: tuple[float, float, float, float]) -> MapView:
+        """The view showing a lon/lat extent whole."""
+        minx, miny, maxx, maxy = extent
+        center = ((minx + maxx) / 2, (miny + maxy) / 2)
+        dx = max(maxx - minx, 1e-4)
+        dy = max(maxy - miny, 1e-4) / max(math.cos(math.radians(center[1])), 0.1)
+        zoom = min(
+            math.log2(FIT_SIZE[0] * 360 / (WORLD_PIXELS * dx)),
+            math.log2(FIT_SIZE[1] * 360 / (WORLD_PIXELS * dy)),
+        )
+        return cls.around(center, math.floor(min(max(zoom, 3.0), 17.0) * 10) / 10)
+
+    def updated(self, relayout: Mapping[str, Any] | None) -> MapView:
+        """This view moved as plotly's ``relayoutData`` says (unchanged when it says nothing
+        about the map, e.g. ``{"autosize": true}``)."""
+        if not relayout:
+            return self
+        zoom = relayout.get("map.zoom", self.zoom)
+        center = relayout.get("map.center")
+        center = (center["lon"], center["lat"]) if center else self.center
+        derived = relayout.get("map._derived") or {}
+        corners = derived.get("coordinates")
+        if corners:
+            lons = [c[0] for c in corners]
+            lats = [c[1] for c in corners]
+            bbox = (min(lons), min(lats), max(lons), max(lats))
+            return MapView((float(center[0]), float(center[1])), float(zoom), bbox)
+        if "map.zoom" in relayout or "map.center" in relayout:
+            return MapView.around((float(center[0]), float(center[1])), float(zoom))
+        return self
+
+    def to_store(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_store(cls, data: Mapping[str, Any]) -> MapView:
+        return cls(tuple(data["center"]), float(data["zoom"]), tuple(data["bbox"]))
+
+
+@dataclass(frozen=True)
+class InitialView:
+    """The page's first view and whether there is anything to show."""
+
+    view: MapView
+    has_data: bool
+    error: str | None = None
+
+
+def initial_view(engine: Engine, center: tuple[float, float] | None) -> InitialView:
+    """The configured centre (or the grids' centre) at a zoom showing all grids."""
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(text("SELECT * FROM gridmap_grids_extent()")).first()
+    except SQLAlchemyError as exc:
+        log.warning("initial view: %s", exc)
+        fallback = MapView.around(center or FALLBACK_CENTER, FALLBACK_ZOOM)
+        return InitialView(fallback, False, "database")
+    if row is None:
+        return InitialView(MapView.around(center or FALLBACK_CENTER, FALLBACK_ZOOM), False)
+    fitted = MapView.fit(tuple(row))
+    if center:
+        fitted = MapView.around(center, fitted.zoom)
+    return InitialView(fitted, True)
+
+
+@dataclass
+class Overlays:
+    """The traces of the visible layers, a note per layer and a user-facing error."""
+
+    traces: list[BaseTraceType] = field(default_factory=list)
+    notes: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+
+
+def draw_overlays(engine: Engine, visible: Iterable[str], view: MapView, lang: str) -> Overlays:
+    """Query each visible layer for the view and turn it into traces, in drawing order.
+
+    A layer that fails leaves its note and the error message set; the others still draw.
+    """
+    wanted = set(visible)
+    out = Overlays()
+    ctx = LayerContext(engine, bbox=view.bbox, zoom=view.zoom, language=lang)
+    for layer in LAYERS:
+        if layer.id not in wanted:
+            out.notes[layer.id] = ""
+            continue
+        try:
+            data = layer.query(ctx)
+        except GridmapError as exc:
+            log.warning("layer %s: %s", layer.id, exc)
+            out.notes[layer.id] = ""
+            out.error = t("map.error", lang)
+            continue
+        out.traces.extend(layer.traces(data, lang))
+        out.notes[layer.id] = layer.note(data, lang)
+    return out
+
+
+def visible_layers(values: Iterable[Any], ids: Iterable[Mapping[str, str]]) -> list[str]:
+    """Layer ids whose toggle (a checklist holding ``"on"``) is switched on."""
+    return [i["layer"] for v, i in zip(values, ids, strict=True) if v and get_layer(i["layer"])]
+
+
+#: CJK-capable font stack for plotly text (hover labels); mirrors assets/gridmap.css.
+FONT_STACK = (
+    '"Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "PingFang SC", '
+    '"Microsoft YaHei", "Helvetica Neue", Arial, sans-serif'
+)
+#: Keeps the user's pan/zoom when the figure is redrawn (layers toggled, view moved).
+UIREVISION = "gridmap-map"
+
+
+def map_figure(traces: list[BaseTraceType], view: MapView, style: dict[str, Any]) -> go.Figure:
+    """The map figure: the basemap style, the overlays and the (initial) view."""
+    return go.Figure(
+        data=traces,
+        layout={
+            "map": {
+                "style": style,
+                "center": {"lon": view.center[0], "lat": view.center[1]},
+                "zoom": view.zoom,
+                "uirevision": UIREVISION,
+            },
+            "uirevision": UIREVISION,
+            "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
+            "paper_bgcolor": "#eef1f5",
+            "showlegend": False,
+            "hovermode": "closest",
+            "font": {"family": FONT_STACK, "color": "#1e293b"},
+            "hoverlabel": {
+                "font": {"family": FONT_STACK, "size": 13, "color": "#0f172a"},
+                "bgcolor": "rgba(255,255,255,0.96)",
+                "bordercolor": "#cbd5e1",
+                "align": "left",
+            },
+        },
+    )

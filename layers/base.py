@@ -1,0 +1,224 @@
+"""The Layer contract every map overlay implements, and the context a layer reads in.
+
+A layer is a frozen dataclass: ``id`` (stable slug for component ids and URLs), ``title``
+(an i18n key), ``min_zoom`` and ``default_visible``, plus four methods:
+
+- ``query(ctx)`` reads the rows for the map view in ``ctx`` (bbox and zoom) from PostGIS
+  through the layer's SQL function and returns a GeoDataFrame (EPSG:4326). How much of
+  the layer the view shows is recorded in ``data.attrs``: ``detail`` (a :class:`Detail`)
+  and ``capped`` (True when more rows matched than the layer draws).
+- ``traces(data, lang)`` turns that frame into plotly map traces (``go.Scattermap``,
+  ``go.Choroplethmap``); each trace's ``meta`` names the layer.
+- ``legend(lang)`` lists the colours and shapes the traces use (derived from the style).
+- ``export(ctx)`` reads the same rows without the view's zoom limits and caps (bbox still
+  applies) for files and the OGC API.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any, Literal
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from plotly.basedatatypes import BaseTraceType
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from gridmap.errors import GridmapError
+from gridmap.web.i18n import t
+
+#: lon/lat bounds: (min lon, min lat, max lon, max lat).
+BBox = tuple[float, float, float, float]
+#: Pixels the world spans at zoom 0 in MapLibre (512-px tiles), the zoom plotly maps report.
+WORLD_PIXELS = 512.0
+
+
+class LayerError(GridmapError):
+    """A layer could not be read (database unreachable, query failed)."""
+
+
+class Detail(StrEnum):
+    """How much of a layer a view shows."""
+
+    FEATURES = "features"  # one row per feature
+    AGGREGATED = "aggregated"  # one row per group (a parent area, a cluster cell)
+    HIDDEN = "hidden"  # below the layer's min_zoom: nothing drawn
+
+
+@dataclass(frozen=True)
+class LayerContext:
+    """What a layer reads for: the database, the view, the time window, filters, who asks."""
+
+    engine: Engine
+    bbox: BBox | None = None
+    zoom: float | None = None
+    time_from: datetime | None = None
+    time_to: datetime | None = None
+    filters: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    user: Any = None
+    language: str = "zh-CN"
+
+    def __post_init__(self) -> None:
+        if self.bbox is not None:
+            minx, miny, maxx, maxy = (float(v) for v in self.bbox)
+            if not (minx <= maxx and miny <= maxy):
+                raise LayerError(f"Bounding box {self.bbox} has its minimum above its maximum.")
+            object.__setattr__(self, "bbox", (minx, miny, maxx, maxy))
+        if not isinstance(self.filters, MappingProxyType):
+            object.__setattr__(self, "filters", MappingProxyType(dict(self.filters)))
+
+    @property
+    def bounds(self) -> dict[str, float | None]:
+        """The bbox as SQL parameters ``minx, miny, maxx, maxy`` (all None: everywhere)."""
+        keys = ("minx", "miny", "maxx", "maxy")
+        return dict(zip(keys, self.bbox or (None,) * 4, strict=True))
+
+    def degrees_per_pixel(self) -> float:
+        """Longitude degrees one screen pixel spans at this (MapLibre) zoom."""
+        return 360.0 / (WORLD_PIXELS * 2.0 ** (self.zoom if self.zoom is not None else 22.0))
+
+
+@dataclass(frozen=True)
+class LegendEntry:
+    """One line of a legend: a label and the mark drawn for it."""
+
+    label: str
+    color: str
+    shape: Literal["fill", "circle", "line"] = "circle"
+
+
+@dataclass(frozen=True)
+class Layer(ABC):
+    """One map overlay. Subclasses set the fields' defaults and implement the methods."""
+
+    id: str
+    title: str
+    min_zoom: float = 0.0
+    default_visible: bool = True
+
+    @abstractmethod
+    def query(self, ctx: LayerContext) -> gpd.GeoDataFrame:
+        """The layer's rows for the view in ``ctx`` (``attrs``: detail, capped)."""
+
+    @abstractmethod
+    def traces(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:
+        """Plotly map traces drawing ``data`` (from :meth:`query`)."""
+
+    @abstractmethod
+    def legend(self, lang: str) -> list[LegendEntry]:
+        """The colours and shapes the traces use, labelled in ``lang``."""
+
+    @abstractmethod
+    def export(self, ctx: LayerContext) -> gpd.GeoDataFrame:
+        """The layer's features in ``ctx.bbox`` (or everywhere), without view limits."""
+
+    def visible_at(self, zoom: float | None) -> bool:
+        """Whether the layer draws anything at ``zoom`` (None: no view, always)."""
+        return zoom is None or zoom >= self.min_zoom
+
+    def note(self, data: gpd.GeoDataFrame, lang: str) -> str:
+        """A one-line status for the side panel: hidden, capped or how many are shown."""
+        detail = detail_of(data)
+        if detail is Detail.HIDDEN:
+            return t("note.hidden", lang, zoom=f"{self.min_zoom:g}")
+        if data.attrs.get("capped"):
+            return t("note.capped", lang, count=f"{len(data):,}")
+        return t("note.shown", lang, count=f"{len(data):,}")
+
+
+# -- helpers for layer modules ---------------------------------------------------------------
+
+
+def read_frame(ctx: LayerContext, sql: str, **params: Any) -> gpd.GeoDataFrame:
+    """Run ``sql`` (selecting a ``geom`` column) with ``params`` into a GeoDataFrame."""
+    try:
+        with ctx.engine.connect() as conn:
+            frame = gpd.read_postgis(text(sql), conn, geom_col="geom", params=params)
+    except SQLAlchemyError as exc:
+        raise LayerError(
+            "The map data could not be read from the database.",
+            hint=type(exc.orig or exc).__name__,
+        ) from exc
+    if frame.crs is None:
+        frame = frame.set_crs(4326, allow_override=True)
+    for column in frame.columns:  # nullable foreign keys arrive as floats (NaN)
+        if column.endswith("_id") and frame[column].dtype.kind in "fO":
+            frame[column] = frame[column].astype("Int64")
+    return frame
+
+
+def mark(frame: gpd.GeoDataFrame, detail: Detail, *, capped: bool = False) -> gpd.GeoDataFrame:
+    """Record how much of the layer ``frame`` shows (see :class:`Detail`)."""
+    frame.attrs["detail"] = detail
+    frame.attrs["capped"] = capped
+    return frame
+
+
+def hidden(columns: list[str]) -> gpd.GeoDataFrame:
+    """An empty frame for a view below the layer's min_zoom."""
+    frame = gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs=4326)
+    frame = frame.rename_geometry("geom")
+    return mark(frame, Detail.HIDDEN)
+
+
+def detail_of(data: gpd.GeoDataFrame) -> Detail:
+    """The :class:`Detail` recorded on ``data`` (FEATURES when unrecorded)."""
+    return Detail(data.attrs.get("detail", Detail.FEATURES))
+
+
+def take_capped(frame: gpd.GeoDataFrame, cap: int | None) -> tuple[gpd.GeoDataFrame, bool]:
+    """Cut a frame read with ``cap + 1`` rows back to ``cap``; say whether it was cut."""
+    if cap is None or len(frame) <= cap:
+        return frame, False
+    return frame.iloc[:cap].copy(), True
+
+
+def lonlat(data: gpd.GeoDataFrame) -> tuple[list[float], list[float]]:
+    """Longitudes and latitudes of a point frame (rounded to ~0.1 m)."""
+    xy = shapely.get_coordinates(data.geometry.values)
+    return np.round(xy[:, 0], 6).tolist(), np.round(xy[:, 1], 6).tolist()
+
+
+def feature_collection(data: gpd.GeoDataFrame, id_column: str = "id") -> dict[str, Any]:
+    """A compact GeoJSON FeatureCollection (feature id only, coordinates to 6 decimals)."""
+    geoms = shapely.transform(data.geometry.values, lambda c: np.round(c, 6))
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "id": int(fid), "geometry": shapely.geometry.mapping(g)}
+            for fid, g in zip(data[id_column], geoms, strict=True)
+        ],
+    }
+
+
+def simplify_tolerance(ctx: LayerContext, pixels: float = 0.5) -> float:
+    """Simplification tolerance in degrees of ``pixels`` screen pixels at the view's zoom."""
+    return 0.0 if ctx.zoom is None else pixels * ctx.degrees_per_pixel()
+
+
+def marker_size(count: int, *, base: float = 10.0, top: float = 34.0) -> float:
+    """Marker diameter growing with the log of a count (aggregated views)."""
+    return min(top, base + 5.0 * math.log10(max(count, 1)) * 2.0)
+
+
+def placeholder(layer: Layer, lang: str) -> BaseTraceType:
+    """An empty trace standing for a layer that draws nothing in this view."""
+    from plotly import graph_objects as go
+
+    return go.Scattermap(
+        lat=[],
+        lon=[],
+        mode="markers",
+        name=t(layer.title, lang),
+        meta={"layer": layer.id},
+        hoverinfo="skip",
+        showlegend=False,
+    )

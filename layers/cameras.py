@@ -1,0 +1,124 @@
+"""Cameras (雪亮工程): points coloured by status from zoom 13; counted per area below."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import geopandas as gpd
+from plotly import graph_objects as go
+from plotly.basedatatypes import BaseTraceType
+
+from gridmap.web.i18n import t
+from layers.base import (
+    Detail,
+    Layer,
+    LayerContext,
+    LegendEntry,
+    detail_of,
+    hidden,
+    lonlat,
+    mark,
+    marker_size,
+    placeholder,
+    read_frame,
+    take_capped,
+)
+
+#: Marker colour per camera status, in legend order.
+STATUS_COLORS = {"online": "#16a34a", "offline": "#94a3b8", "fault": "#dc2626"}
+CLUSTER_COLOR = "#2563eb"
+COLUMNS = ["id", "code", "name", "kind", "status", "last_seen", "grid_id"]
+SQL = "SELECT * FROM gridmap_layer_cameras(:minx, :miny, :maxx, :maxy, :max_rows)"
+CLUSTER_SQL = "SELECT * FROM gridmap_layer_camera_clusters(:minx, :miny, :maxx, :maxy, :cell)"
+
+
+@dataclass(frozen=True)
+class CamerasLayer(Layer):
+    """Single cameras from ``detail_zoom`` (at most ``max_features``); groups of cameras in
+    square cells of ``cluster_pixels`` screen pixels below it."""
+
+    id: str = "cameras"
+    title: str = "layer.cameras"
+    min_zoom: float = 0.0
+    default_visible: bool = True
+    detail_zoom: float = 13.0
+    max_features: int = 5000
+    cluster_pixels: float = 64.0
+
+    def query(self, ctx: LayerContext) -> gpd.GeoDataFrame:
+        if not self.visible_at(ctx.zoom):
+            return hidden(COLUMNS)
+        if ctx.zoom is not None and ctx.zoom < self.detail_zoom:
+            cell = self.cluster_pixels * ctx.degrees_per_pixel()
+            return mark(read_frame(ctx, CLUSTER_SQL, **ctx.bounds, cell=cell), Detail.AGGREGATED)
+        frame = read_frame(ctx, SQL, **ctx.bounds, max_rows=self.max_features + 1)
+        frame, capped = take_capped(frame, self.max_features)
+        return mark(frame, Detail.FEATURES, capped=capped)
+
+    def export(self, ctx: LayerContext) -> gpd.GeoDataFrame:
+        return mark(read_frame(ctx, SQL, **ctx.bounds, max_rows=None), Detail.FEATURES)
+
+    def traces(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:
+        detail = detail_of(data)
+        if detail is Detail.HIDDEN or data.empty:
+            return [placeholder(self, lang)]
+        lon, lat = lonlat(data)
+        common = {
+            "lon": lon,
+            "lat": lat,
+            "mode": "markers",
+            "name": t(self.title, lang),
+            "meta": {"layer": self.id, "detail": str(detail)},
+            "showlegend": False,
+        }
+        if detail is Detail.AGGREGATED:
+            custom = data[["cameras", "online", "offline", "fault"]].to_numpy().tolist()
+            return [
+                go.Scattermap(
+                    **common,
+                    marker={
+                        "size": [marker_size(n) for n in data["cameras"]],
+                        "color": CLUSTER_COLOR,
+                        "opacity": 0.55,
+                    },
+                    customdata=custom,
+                    hovertemplate=(
+                        f"<b>{t('field.cameras', lang)}: %{{customdata[0]}}</b><br>"
+                        f"{t('camera.online', lang)} %{{customdata[1]}} · "
+                        f"{t('camera.offline', lang)} %{{customdata[2]}} · "
+                        f"{t('camera.fault', lang)} %{{customdata[3]}}<extra></extra>"
+                    ),
+                )
+            ]
+        custom = list(
+            zip(
+                data["name"],
+                [t(f"camera.{k}", lang) for k in data["kind"]],
+                [t(f"camera.{s}", lang) for s in data["status"]],
+                strict=True,
+            )
+        )
+        return [
+            go.Scattermap(
+                **common,
+                marker={"size": 9, "color": [STATUS_COLORS[s] for s in data["status"]]},
+                customdata=custom,
+                hovertemplate=(
+                    "<b>%{customdata[0]}</b><br>"
+                    f"{t('field.kind', lang)}: %{{customdata[1]}}<br>"
+                    f"{t('field.status', lang)}: %{{customdata[2]}}<extra></extra>"
+                ),
+            )
+        ]
+
+    def legend(self, lang: str) -> list[LegendEntry]:
+        entries = [LegendEntry(t(f"camera.{s}", lang), c) for s, c in STATUS_COLORS.items()]
+        return [*entries, LegendEntry(t("legend.camera_cluster", lang), CLUSTER_COLOR)]
+
+    def note(self, data: gpd.GeoDataFrame, lang: str) -> str:
+        if detail_of(data) is Detail.AGGREGATED:
+            total = int(data["cameras"].sum()) if not data.empty else 0
+            return t(
+                "note.cameras_aggregated", lang, count=f"{total:,}", zoom=f"{self.detail_zoom:g}"
+            )
+        return super().note(data, lang)

@@ -1,0 +1,124 @@
+"""Grids (网格): polygons coloured by community; community outlines when zoomed out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import geopandas as gpd
+from plotly import graph_objects as go
+from plotly.basedatatypes import BaseTraceType
+
+from gridmap.web.i18n import t
+from layers.base import (
+    Detail,
+    Layer,
+    LayerContext,
+    LegendEntry,
+    detail_of,
+    feature_collection,
+    mark,
+    placeholder,
+    read_frame,
+    simplify_tolerance,
+)
+
+#: Fill colours, one per community (community id modulo the palette).
+PALETTE = (
+    "#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#EECA3B",
+    "#B279A2", "#FF9DA6", "#9D755D", "#79706E", "#6B9AC4", "#8CD17D",
+)  # fmt: skip
+GRID_LINE = "#24324f"
+COMMUNITY_LINE = "#1f2a44"
+GRID_OPACITY = 0.38
+COMMUNITY_OPACITY = 0.30
+
+GRID_SQL = "SELECT * FROM gridmap_layer_grids(:minx, :miny, :maxx, :maxy, :tolerance)"
+COMMUNITY_SQL = "SELECT * FROM gridmap_layer_communities(:minx, :miny, :maxx, :maxy, :tolerance)"
+
+
+def _colorscale() -> list[tuple[float, str]]:
+    """A stepped colour scale mapping palette index i (z = i) to PALETTE[i]."""
+    n = len(PALETTE)
+    steps: list[tuple[float, str]] = []
+    for i, color in enumerate(PALETTE):
+        steps += [(i / n, color), ((i + 1) / n, color)]
+    return steps
+
+
+@dataclass(frozen=True)
+class GridsLayer(Layer):
+    """Grid polygons from ``detail_zoom``; simplified community outlines below it."""
+
+    id: str = "grids"
+    title: str = "layer.grids"
+    min_zoom: float = 0.0
+    default_visible: bool = True
+    detail_zoom: float = 12.0
+
+    def query(self, ctx: LayerContext) -> gpd.GeoDataFrame:
+        tolerance = simplify_tolerance(ctx)
+        if ctx.zoom is not None and ctx.zoom < self.detail_zoom:
+            frame = read_frame(ctx, COMMUNITY_SQL, **ctx.bounds, tolerance=tolerance)
+            return mark(frame, Detail.AGGREGATED)
+        return mark(read_frame(ctx, GRID_SQL, **ctx.bounds, tolerance=tolerance), Detail.FEATURES)
+
+    def export(self, ctx: LayerContext) -> gpd.GeoDataFrame:
+        return mark(read_frame(ctx, GRID_SQL, **ctx.bounds, tolerance=0.0), Detail.FEATURES)
+
+    def traces(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:
+        detail = detail_of(data)
+        if detail is Detail.HIDDEN or data.empty:
+            return [placeholder(self, lang)]
+        aggregated = detail is Detail.AGGREGATED
+        unknown = t("unknown", lang)
+        if aggregated:
+            z = data["id"] % len(PALETTE)
+            custom = data[["name", "street_name", "grid_count"]].to_numpy().tolist()
+            template = (
+                "<b>%{customdata[0]}</b><br>"
+                f"{t('field.street', lang)}: %{{customdata[1]}}<br>"
+                f"{t('field.grids', lang)}: %{{customdata[2]}}<extra></extra>"
+            )
+        else:
+            z = data["community_id"] % len(PALETTE)
+            leads = data["lead_name"].fillna(unknown)
+            custom = list(zip(data["name"], data["community_name"], leads, strict=True))
+            template = (
+                "<b>%{customdata[0]}</b><br>"
+                f"{t('field.community', lang)}: %{{customdata[1]}}<br>"
+                f"{t('field.lead', lang)}: %{{customdata[2]}}<extra></extra>"
+            )
+        trace = go.Choroplethmap(
+            geojson=feature_collection(data),
+            locations=data["id"].astype(int).tolist(),
+            z=z.astype(int).tolist(),
+            zmin=0,
+            zmax=len(PALETTE),
+            colorscale=_colorscale(),
+            showscale=False,
+            marker={
+                "opacity": COMMUNITY_OPACITY if aggregated else GRID_OPACITY,
+                "line": {
+                    "color": COMMUNITY_LINE if aggregated else GRID_LINE,
+                    "width": 2.2 if aggregated else 0.9,
+                },
+            },
+            customdata=custom,
+            hovertemplate=template,
+            name=t(self.title, lang),
+            meta={"layer": self.id, "detail": str(detail)},
+            showlegend=False,
+        )
+        return [trace]
+
+    def legend(self, lang: str) -> list[LegendEntry]:
+        return [
+            LegendEntry(t("legend.grid_fill", lang), PALETTE[0], "fill"),
+            LegendEntry(t("legend.grid_line", lang), GRID_LINE, "line"),
+            LegendEntry(t("legend.community", lang), COMMUNITY_LINE, "line"),
+        ]
+
+    def note(self, data: gpd.GeoDataFrame, lang: str) -> str:
+        if detail_of(data) is Detail.AGGREGATED:
+            return t("note.grids_aggregated", lang, count=len(data), zoom=f"{self.detail_zoom:g}")
+        return super().note(data, lang)

@@ -1,0 +1,87 @@
+"""Service points (党群服务中心, 便民服务站, …): points coloured by kind, at every zoom."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import geopandas as gpd
+from plotly import graph_objects as go
+from plotly.basedatatypes import BaseTraceType
+
+from gridmap.web.i18n import t
+from layers.base import (
+    Detail,
+    Layer,
+    LayerContext,
+    LegendEntry,
+    detail_of,
+    lonlat,
+    mark,
+    placeholder,
+    read_frame,
+)
+
+#: Marker colour per service point kind, in legend order.
+KIND_COLORS = {
+    "party_service_center": "#c8102e",
+    "convenience_station": "#f59e0b",
+    "governance_center": "#7c3aed",
+    "police_office": "#1d4ed8",
+    "health_station": "#0d9488",
+    "elderly_care": "#db2777",
+}
+SQL = "SELECT * FROM gridmap_layer_service_points(:minx, :miny, :maxx, :maxy)"
+
+
+@dataclass(frozen=True)
+class ServicePointsLayer(Layer):
+    """All service points in the view (a city has ~1,500: no zoom limit, no cap)."""
+
+    id: str = "service_points"
+    title: str = "layer.service_points"
+    min_zoom: float = 0.0
+    default_visible: bool = True
+
+    def query(self, ctx: LayerContext) -> gpd.GeoDataFrame:
+        return mark(read_frame(ctx, SQL, **ctx.bounds), Detail.FEATURES)
+
+    def export(self, ctx: LayerContext) -> gpd.GeoDataFrame:
+        return self.query(ctx)
+
+    def traces(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:
+        if detail_of(data) is Detail.HIDDEN or data.empty:
+            return [placeholder(self, lang)]
+        lon, lat = lonlat(data)
+        unknown = t("unknown", lang)
+        custom = list(
+            zip(
+                data["name"],
+                [t(f"service.{k}", lang) for k in data["kind"]],
+                data["address"].fillna(unknown),
+                data["opening_hours"].fillna(unknown),
+                data["phone"].fillna(unknown),
+                strict=True,
+            )
+        )
+        return [
+            go.Scattermap(
+                lon=lon,
+                lat=lat,
+                mode="markers",
+                marker={"size": 14, "color": [KIND_COLORS[k] for k in data["kind"]]},
+                customdata=custom,
+                hovertemplate=(
+                    "<b>%{customdata[0]}</b><br>"
+                    f"{t('field.kind', lang)}: %{{customdata[1]}}<br>"
+                    f"{t('field.address', lang)}: %{{customdata[2]}}<br>"
+                    f"{t('field.hours', lang)}: %{{customdata[3]}}<br>"
+                    f"{t('field.phone', lang)}: %{{customdata[4]}}<extra></extra>"
+                ),
+                name=t(self.title, lang),
+                meta={"layer": self.id, "detail": str(Detail.FEATURES)},
+                showlegend=False,
+            )
+        ]
+
+    def legend(self, lang: str) -> list[LegendEntry]:
+        return [LegendEntry(t(f"service.{k}", lang), c) for k, c in KIND_COLORS.items()]

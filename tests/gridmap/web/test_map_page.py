@@ -1,0 +1,199 @@
+"""The map page: its layout per language and database state, and its redraw service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from dash import Dash
+from dash.development.base_component import Component
+
+from gridmap.web import overlays
+from gridmap.web.app import create_app
+from gridmap.web.i18n import MESSAGES, normalize_language, t
+from gridmap.web.overlays import MapView
+from gridmap.web.pages import map as map_page
+from layers import layer_ids
+
+ALL_ON = [["on"]] * 4
+TOGGLE_IDS = [{"type": map_page.TOGGLE, "layer": i} for i in layer_ids()]
+NOTE_IDS = [{"type": map_page.NOTE, "layer": i} for i in layer_ids()]
+
+
+def texts(component: Component) -> list[str]:
+    """Every string child in a component tree."""
+    found = [component.children] if isinstance(component.children, str) else []
+    for child in component._traverse():
+        if isinstance(getattr(child, "children", None), str):
+            found.append(child.children)
+        if isinstance(child, str):
+            found.append(child)
+    return found
+
+
+def by_id(component: Component, wanted: Any) -> Component:
+    for child in component._traverse():
+        if getattr(child, "id", None) == wanted:
+            return child
+    raise KeyError(wanted)
+
+
+def render(app: Dash, **query: str) -> Component:
+    with app.server.test_request_context("/"):
+        return map_page.layout(**query)
+
+
+def test_languages_have_the_same_keys() -> None:
+    assert set(MESSAGES["zh-CN"]) == set(MESSAGES["en"])
+
+
+@pytest.mark.parametrize(
+    ("given", "code"),
+    [(None, "zh-CN"), ("en", "en"), ("EN-us", "en"), ("zh", "zh-CN"), ("fr", "zh-CN")],
+)
+def test_normalize_language(given: str | None, code: str) -> None:
+    assert normalize_language(given) == code
+
+
+def test_layout_in_chinese_by_default(app: Dash) -> None:
+    page = render(app)
+    words = texts(page)
+    assert "gridmap 网格化管理" in words
+    assert [
+        by_id(page, {"type": map_page.TOGGLE, "layer": i}).options[0]["label"] for i in layer_ids()
+    ] == ["网格", "楼栋", "视频监控", "服务站点"]
+    assert "党群服务中心" in words  # legend
+    assert by_id(page, "map-lang").data == "zh-CN"
+    assert by_id(page, "map-message").className == "map-message hidden"
+
+
+def test_layout_in_english(app: Dash) -> None:
+    page = render(app, lang="en")
+    assert "gridmap grid management" in texts(page)
+    assert by_id(page, {"type": map_page.TOGGLE, "layer": "cameras"}).options[0]["label"] == (
+        "Cameras"
+    )
+    assert by_id(page, "map-lang").data == "en"
+
+
+def test_initial_view_fits_the_grids(app: Dash) -> None:
+    page = render(app)
+    view = MapView.from_store(by_id(page, "map-view").data)
+    assert view.center == pytest.approx((120.05, 30.05))
+    assert view.zoom == 12.1
+    figure = by_id(page, "map-graph").figure
+    assert figure["layout"]["map"]["style"]["sources"]["gridmap-roads"]["tiles"] == [
+        "http://localhost/tiles/roads/{z}/{x}/{y}.pbf"
+    ]
+
+
+def test_empty_database_shows_a_friendly_message(db_url: str) -> None:
+    page = render(create_app(db_url))
+    message = by_id(page, "map-message")
+    assert (message.children, message.className) == (t("map.empty", "zh-CN"), "map-message empty")
+
+
+def test_unreachable_database_shows_an_error_not_a_traceback() -> None:
+    app = create_app("postgresql://nobody@127.0.0.1:1/none")
+    page = render(app, lang="en")
+    message = by_id(page, "map-message")
+    assert (message.children, message.className) == (t("map.error", "en"), "map-message error")
+    with app.server.test_request_context("/"):
+        figure, notes, _, text, css, _ = map_page.redraw(
+            ALL_ON, None, TOGGLE_IDS, NOTE_IDS, MapView.around((120, 30), 14).to_store(), "en",
+            ["", "map-message hidden"],
+        )  # fmt: skip
+    assert (text, css) == (t("map.error", "en"), "map-message error")
+    # Only the buildings layer, hidden at this zoom, needs no database: it still says so.
+    assert [tr.meta["layer"] for tr in figure.data] == ["buildings"]
+    assert notes == ["", "Zoom in to level 15 to show", "", ""]
+
+
+def redraw(app: Dash, toggles: list, relayout: dict | None, view: MapView, lang: str) -> tuple:
+    with app.server.test_request_context("/"):
+        return map_page.redraw(
+            toggles, relayout, TOGGLE_IDS, NOTE_IDS, view.to_store(), lang,
+            ["", "map-message hidden"],
+        )  # fmt: skip
+
+
+def layers_of(figure: Any) -> list[str]:
+    return [trace.meta["layer"] for trace in figure.data]
+
+
+def test_redraw_draws_the_visible_layers_for_the_view(app: Dash) -> None:
+    view = MapView((120.05, 30.05), 14.0, (119.9, 29.9, 120.6, 30.6))
+    figure, notes, stored, message, css, status = redraw(app, ALL_ON, None, view, "zh-CN")
+    assert layers_of(figure) == ["grids", "buildings", "cameras", "service_points"]
+    assert len(figure.data[0].locations) == 4
+    assert [len(tr.lat) for tr in figure.data[1:]] == [0, 4, 3]
+    assert notes == ["当前视图 4 个", "放大到 15 级以上显示", "当前视图 4 个", "当前视图 3 个"]
+    assert (message, css, status) == ("", "map-message hidden", "缩放 14.0")
+    assert figure.layout.uirevision == "gridmap-map"
+    assert stored == view.to_store()
+
+
+def test_toggled_off_layers_are_not_drawn(app: Dash) -> None:
+    view = MapView((120.05, 30.05), 14.0, (119.9, 29.9, 120.6, 30.6))
+    figure, notes, *_ = redraw(app, [["on"], [], [], ["on"]], None, view, "en")
+    assert layers_of(figure) == ["grids", "service_points"]
+    assert notes == ["4 in view", "", "", "3 in view"]
+
+
+def test_redraw_follows_the_map_view(app: Dash) -> None:
+    start = MapView((120.05, 30.05), 12.0, (119.9, 29.9, 120.6, 30.6))
+    relayout = {
+        "map.center": {"lon": 120.0225, "lat": 30.0225},
+        "map.zoom": 16.2,
+        "map.bearing": 0,
+        "map.pitch": 0,
+        "map._derived": {
+            "coordinates": [[120.0, 30.045], [120.045, 30.045], [120.045, 30.0], [120.0, 30.0]]
+        },
+    }
+    figure, notes, stored, *_ = redraw(app, ALL_ON, relayout, start, "zh-CN")
+    bbox = (120.0, 30.0, 120.045, 30.045)
+    assert stored == {"center": (120.0225, 30.0225), "zoom": 16.2, "bbox": bbox}
+    assert list(figure.data[0].locations) == [1]
+    buildings = figure.data[1]
+    assert [c[0] for c in buildings.customdata] == ["西南路2号", "西南路3号", "西南路1号"]
+    assert notes[1] == "当前视图 3 个"
+
+
+@pytest.mark.parametrize(
+    ("relayout", "expected"),
+    [
+        (None, ((1.0, 2.0), 10.0, (0.0, 1.0, 2.0, 3.0))),
+        ({"autosize": True}, ((1.0, 2.0), 10.0, (0.0, 1.0, 2.0, 3.0))),
+        (
+            {"map.center": {"lon": 5, "lat": 6}, "map.zoom": 11,
+             "map._derived": {"coordinates": [[4, 7], [6, 7], [6, 5], [4, 5]]}},
+            ((5.0, 6.0), 11.0, (4.0, 5.0, 6.0, 7.0)),
+        ),
+    ],
+)  # fmt: skip
+def test_view_from_relayout_data(relayout: dict | None, expected: tuple) -> None:
+    view = MapView((1.0, 2.0), 10.0, (0.0, 1.0, 2.0, 3.0)).updated(relayout)
+    assert (view.center, view.zoom, view.bbox) == expected
+
+
+def test_view_from_zoom_only_estimates_the_box() -> None:
+    view = MapView((1.0, 2.0), 10.0, (0.0, 1.0, 2.0, 3.0)).updated({"map.zoom": 12})
+    assert view.zoom == 12 and view.center == (1.0, 2.0)
+    assert view.bbox[0] < 1.0 < view.bbox[2] and view.bbox[1] < 2.0 < view.bbox[3]
+
+
+def test_fit_zooms_to_the_extent() -> None:
+    view = MapView.fit((120.0, 30.0, 120.1, 30.1))
+    assert (view.center, view.zoom) == (pytest.approx((120.05, 30.05)), 12.1)
+    assert view.bbox[0] < 120.0 and view.bbox[2] > 120.1
+
+
+def test_draw_overlays_ignores_unknown_order(app: Dash) -> None:
+    from gridmap.db.engine import get_engine
+
+    view = MapView((120.05, 30.05), 14.0, (119.9, 29.9, 120.6, 30.6))
+    engine = get_engine(app.server.config["GRIDMAP_DATABASE_URL"])
+    drawn = overlays.draw_overlays(engine, ["service_points", "grids"], view, "en")
+    assert [tr.meta["layer"] for tr in drawn.traces] == ["grids", "service_points"]
+    assert drawn.error is None

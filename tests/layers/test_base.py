@@ -1,0 +1,96 @@
+"""The Layer contract's context and helpers."""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+import pytest
+from sqlalchemy import Engine
+
+from layers import LAYERS, LayerContext, LayerError, get_layer, layer_ids
+from layers.base import Detail, detail_of, hidden, marker_size, take_capped
+
+
+def test_registry_lists_the_four_overlays_in_drawing_order() -> None:
+    assert layer_ids() == ["grids", "buildings", "cameras", "service_points"]
+    assert [get_layer(i) for i in layer_ids()] == list(LAYERS)
+
+
+def test_unknown_layer_is_a_friendly_error() -> None:
+    with pytest.raises(LayerError, match="no map layer 'roads'"):
+        get_layer("roads")
+
+
+@pytest.mark.parametrize(
+    ("layer_id", "title", "min_zoom", "visible"),
+    [
+        ("grids", "layer.grids", 0.0, True),
+        ("buildings", "layer.buildings", 15.0, True),
+        ("cameras", "layer.cameras", 0.0, True),
+        ("service_points", "layer.service_points", 0.0, True),
+    ],
+)
+def test_layer_fields(layer_id: str, title: str, min_zoom: float, visible: bool) -> None:
+    layer = get_layer(layer_id)
+    assert (layer.id, layer.title, layer.min_zoom, layer.default_visible) == (
+        layer_id,
+        title,
+        min_zoom,
+        visible,
+    )
+
+
+def test_layers_are_frozen() -> None:
+    with pytest.raises(AttributeError):
+        LAYERS[0].min_zoom = 3  # type: ignore[misc]
+
+
+def test_context_is_frozen_and_normalises(engine: Engine) -> None:
+    ctx = LayerContext(engine, bbox=(1, 2, 3, 4), zoom=10, filters={"status": "open"})
+    assert ctx.bbox == (1.0, 2.0, 3.0, 4.0)
+    assert isinstance(ctx.filters, MappingProxyType)
+    assert ctx.bounds == {"minx": 1.0, "miny": 2.0, "maxx": 3.0, "maxy": 4.0}
+    assert LayerContext(engine).bounds == {"minx": None, "miny": None, "maxx": None, "maxy": None}
+    assert ctx.degrees_per_pixel() == pytest.approx(360 / (512 * 1024))
+    with pytest.raises(AttributeError):
+        ctx.zoom = 3  # type: ignore[misc]
+
+
+def test_context_refuses_an_inverted_bbox(engine: Engine) -> None:
+    with pytest.raises(LayerError, match="minimum above its maximum"):
+        LayerContext(engine, bbox=(3, 2, 1, 4))
+
+
+def test_take_capped_and_hidden() -> None:
+    frame = hidden(["id"])
+    assert detail_of(frame) is Detail.HIDDEN
+    assert frame.empty and frame.geometry.name == "geom"
+    same, capped = take_capped(frame, 5)
+    assert (len(same), capped) == (0, False)
+
+
+def test_marker_size_grows_and_is_bounded() -> None:
+    assert marker_size(1) == 10.0
+    assert marker_size(10) < marker_size(100) <= 34.0
+    assert marker_size(10**9) == 34.0
+
+
+def test_empty_database_gives_empty_frames(engine: Engine) -> None:
+    ctx = LayerContext(engine, bbox=(119, 29, 121, 31), zoom=16)
+    for layer in LAYERS:
+        data = layer.query(ctx)
+        assert data.empty, layer.id
+        traces = layer.traces(data, "zh-CN")
+        assert [(tr.type, tr.meta["layer"], len(tr.lat)) for tr in traces] == [
+            ("scattermap", layer.id, 0)
+        ]
+
+
+def test_unreachable_database_is_a_layer_error() -> None:
+    from sqlalchemy import create_engine
+
+    dead = create_engine(
+        "postgresql+psycopg2://nobody@127.0.0.1:1/none", connect_args={"connect_timeout": 2}
+    )
+    with pytest.raises(LayerError, match="could not be read"):
+        get_layer("grids").query(LayerContext(dead, zoom=14))
