@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The project checkout (holds ``sql/`` and ``assets/``).
@@ -49,6 +49,45 @@ class Settings(BaseSettings):
     )
 
     sql_dir: Path = Field(default=PROJECT_ROOT / "sql", description="Folder of SQL migrations.")
+
+    cases_taxonomy: Path = Field(
+        default=PROJECT_ROOT / "gridmap" / "cases" / "taxonomy.toml",
+        description="TOML file of case categories, priorities, time limits and handling types.",
+    )
+    cases_timezone: str = Field(
+        default="Asia/Shanghai",
+        description="Time zone of date-times given without an offset (imports, API).",
+    )
+    cases_escalation_hours: tuple[float, float, float] = Field(
+        default=(0.0, 24.0, 72.0),
+        description="Hours past due_at at which an open case escalates to community, street, "
+        "district (JSON list, non-decreasing).",
+    )
+    cases_camera_radius_m: float = Field(
+        default=300.0, gt=0, le=5000, description="Radius (m) of a case's nearest cameras."
+    )
+    cases_camera_limit: int = Field(
+        default=5, ge=1, le=50, description="How many nearest online cameras a case shows."
+    )
+    cases_page_max: int = Field(
+        default=500, ge=1, le=10000, description="Largest page of cases one API call returns."
+    )
+    api_max_body_bytes: int = Field(
+        default=1_000_000, ge=1024, description="Largest request body the JSON/Open311 APIs accept."
+    )
+    open311_jurisdiction_id: str | None = Field(
+        default=None, description="Open311 jurisdiction_id; unset accepts any (one jurisdiction)."
+    )
+    open311_contact: str = Field(
+        default="gridmap command centre", description="Contact line of the Open311 discovery."
+    )
+
+    @field_validator("cases_escalation_hours")
+    @classmethod
+    def _escalation_steps(cls, v: tuple[float, float, float]) -> tuple[float, float, float]:
+        if any(h < 0 for h in v) or list(v) != sorted(v):
+            raise ValueError("escalation hours must be non-negative and non-decreasing")
+        return v
 
     @property
     def home_dir(self) -> Path:

@@ -1,0 +1,25 @@
+"""gridmap's HTTP APIs (Flask blueprints): ``/api/v1/cases…`` and Open311 GeoReport v2 at
+``/open311/v2/…``. Errors come back as JSON (or Open311 errors) with a safe message, never
+a traceback."""
+
+from __future__ import annotations
+
+import flask
+
+from gridmap.api.context import DATABASE_URL_KEY
+from gridmap.api.errors import handle_api_error
+
+
+def register_api(server: flask.Flask) -> None:
+    """Register the case API and Open311 blueprints, and JSON 404/405 under their prefixes.
+
+    The database is ``server.config["GRIDMAP_DATABASE_URL"]`` when set, else gridmap's
+    configured (or embedded) database."""
+    from gridmap.api.cases import blueprint as cases_blueprint
+    from gridmap.api.open311 import blueprint as open311_blueprint
+
+    server.config.setdefault(DATABASE_URL_KEY, None)
+    server.register_blueprint(cases_blueprint)
+    server.register_blueprint(open311_blueprint)
+    for code in (404, 405):
+        server.register_error_handler(code, handle_api_error)

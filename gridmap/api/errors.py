@@ -1,0 +1,60 @@
+"""API errors as responses: the safe message of a gridmap error with its HTTP status, JSON
+for ``/api/…`` and Open311 errors for ``/open311/…``; never a traceback."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.exc import DBAPIError, OperationalError
+from werkzeug.exceptions import HTTPException
+
+from gridmap.api.context import json_response
+from gridmap.cases.errors import CaseError, CaseValidationError, TransitionRefused
+from gridmap.errors import GridmapError
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/"
+OPEN311_PREFIX = "/open311/"
+
+
+def error_payload(exc: Exception) -> tuple[int, dict]:
+    """HTTP status and JSON body for an error raised while serving the API."""
+    if isinstance(exc, CaseError):
+        body: dict = {"message": exc.message}
+        if exc.hint:
+            body["hint"] = exc.hint
+        if isinstance(exc, CaseValidationError):
+            body["problems"] = [p.as_dict() for p in exc.problems]
+        if isinstance(exc, TransitionRefused):
+            body["status"] = exc.status
+            body["allowed_actions"] = exc.allowed
+        return exc.http_status, body
+    if isinstance(exc, GridmapError):  # e.g. the database cannot be reached
+        return 503, {"message": exc.message, **({"hint": exc.hint} if exc.hint else {})}
+    if isinstance(exc, HTTPException):
+        return exc.code or 500, {"message": exc.description or exc.name}
+    if isinstance(exc, OperationalError):
+        return 503, {"message": "The database is unavailable; try again shortly."}
+    if isinstance(exc, DBAPIError) and getattr(exc.orig, "pgcode", "") in ("22023", "23514"):
+        return 400, {"message": "The database refused the values (a constraint failed)."}
+    return 500, {"message": "Internal error; it has been logged."}
+
+
+def handle_api_error(exc: Exception):
+    """Error handler of the API blueprints (and of 404/405 under their prefixes)."""
+    from flask import request
+
+    from gridmap.api import open311
+
+    path = request.path
+    if not (path.startswith(API_PREFIX) or path.startswith(OPEN311_PREFIX)):
+        if isinstance(exc, HTTPException):
+            return exc
+        raise exc
+    status, body = error_payload(exc)
+    if status >= 500 and not isinstance(exc, HTTPException):
+        log.exception("API error on %s %s", request.method, path)
+    if path.startswith(OPEN311_PREFIX):
+        return open311.error_response(status, exc, body)
+    return json_response({"error": body}, status)

@@ -1,0 +1,380 @@
+"""Open311 GeoReport v2 at ``/open311/v2``: discovery, services (one per subcategory, its
+slug the service_code), service definitions, requests (GET/POST), one request, tokens; in
+JSON and XML. gridmap's statuses map onto open/closed; the richer status goes into
+status_notes. Intake goes through the same validation as the JSON API."""
+
+from __future__ import annotations
+
+import uuid
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, Response, request
+
+from gridmap.api.context import engine, json_response, limit_body, taxonomy
+from gridmap.api.errors import handle_api_error
+from gridmap.api.serialize import iso
+from gridmap.cases import queries
+from gridmap.cases.errors import CaseError, CaseNotFound, CaseValidationError, Problem
+from gridmap.cases.intake import check_idempotency_key, submit_case, validate_case
+from gridmap.cases.taxonomy import Category, Subcategory, Taxonomy
+from gridmap.cases.workflow import STATUS_NAMES
+from gridmap.settings import get_settings
+
+blueprint = Blueprint("open311", __name__, url_prefix="/open311/v2")
+blueprint.before_request(limit_body)
+blueprint.register_error_handler(Exception, handle_api_error)
+
+SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
+FORMATS = "<any(json, xml):fmt>"
+CLOSED = ("resolved", "closed", "rejected")
+OPEN = ("reported", "dispatched", "accepted", "in_progress", "returned")
+#: Longest window GET requests may span, and most requests it returns (as the spec says).
+MAX_SPAN = timedelta(days=90)
+MAX_REQUESTS = 1000
+#: Open311 names of gridmap's intake fields, for error messages.
+OPEN311_FIELD = {
+    "lon": "long",
+    "lat": "lat",
+    "title": "description",
+    "reporter_phone": "phone",
+    "reporter_name": "first_name",
+    "address": "address_string",
+    "category": "service_code",
+    "subcategory": "service_code",
+}
+TOKEN_SOURCE = "open311"
+
+
+class Open311Error(CaseError):
+    """A GeoReport request the spec does not allow."""
+
+
+class JurisdictionNotFound(Open311Error):
+    """The jurisdiction_id is not this server's."""
+
+    http_status = 404
+
+
+def open311_status(status: str) -> str:
+    """gridmap status → Open311 open/closed (resolved, closed and rejected are closed)."""
+    return "closed" if status in CLOSED else "open"
+
+
+# -- rendering -------------------------------------------------------------------------------
+
+
+def _xml_value(parent: ET.Element, key: str, value: Any) -> None:
+    child = ET.SubElement(parent, key)
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _xml_value(child, k, v)
+    elif isinstance(value, list):
+        item = {
+            "endpoints": "endpoint",
+            "formats": "format",
+            "attributes": "attribute",
+            "values": "value",
+        }.get(key, "item")
+        for v in value:
+            _xml_value(child, item, v)
+    elif isinstance(value, bool):
+        child.text = "true" if value else "false"
+    elif value is not None:
+        child.text = str(value)
+
+
+def render(fmt: str, payload: Any, root: str, item: str | None = None, status: int = 200):
+    """JSON as is; XML as <root><item>…</item>…</root> (or <root>…</root> for a dict)."""
+    if fmt == "json":
+        return json_response(payload, status)
+    top = ET.Element(root)
+    if item is None:
+        for k, v in payload.items():
+            _xml_value(top, k, v)
+    else:
+        for entry in payload:
+            _xml_value(top, item, entry)
+    body = ET.tostring(top, encoding="unicode", xml_declaration=False)
+    return Response(
+        '<?xml version="1.0" encoding="utf-8"?>\n' + body,
+        status=status,
+        mimetype="text/xml",
+    )
+
+
+def error_response(status: int, exc: Exception, body: dict[str, Any]):
+    """Open311 errors: [{code, description}] / <errors><error>…</error></errors>."""
+    fmt = "xml" if request.path.endswith(".xml") else "json"
+    if isinstance(exc, CaseValidationError):
+        errors = [
+            {"code": status, "description": f"{OPEN311_FIELD.get(p.field, p.field)}: {p.message}"}
+            for p in exc.problems
+        ]
+    else:
+        errors = [{"code": status, "description": body["message"]}]
+    return render(fmt, errors, "errors", "error", status)
+
+
+def _check_jurisdiction() -> None:
+    wanted = get_settings().open311_jurisdiction_id
+    given = request.values.get("jurisdiction_id")
+    if wanted and given and given != wanted:
+        raise JurisdictionNotFound(f"jurisdiction_id {given[:40]!r} not found")
+
+
+def _name(item: Category | Subcategory) -> str:
+    return item.en if get_settings().language == "en" else item.zh
+
+
+def service_json(sub: Subcategory, tax: Taxonomy) -> dict[str, Any]:
+    """One subcategory as an Open311 service."""
+    cat = tax.by_slug[sub.category]
+    zh, en = tax.handling_names[sub.handling_type]
+    return {
+        "service_code": sub.slug,
+        "service_name": _name(sub),
+        "description": f"{sub.zh} / {sub.en}: {zh} ({en}); "
+        f"time limit {sub.sla_hours:g} h; priority {sub.priority}",
+        "metadata": False,
+        "type": "realtime",
+        "keywords": ", ".join([sub.zh, sub.en, cat.zh, cat.en]),
+        "group": _name(cat),
+    }
+
+
+def request_json(row: dict[str, Any], tax: Taxonomy, note: str | None) -> dict[str, Any]:
+    """A case as an Open311 service request."""
+    service = tax.subcategories.get(row["subcategory"] or "") or tax.by_slug.get(row["category"])
+    notes = f"{STATUS_NAMES[row['status']]} ({row['status']})"
+    if note:
+        notes += f": {note}"
+    agency = row["department"] or (
+        f"{row['grid_name']} ({row['grid_code']})" if row["grid_code"] else None
+    )
+    return {
+        "service_request_id": row["code"],
+        "status": open311_status(row["status"]),
+        "status_notes": notes,
+        "service_name": _name(service) if service else None,
+        "service_code": row["subcategory"] or row["category"],
+        "description": row["description"],
+        "agency_responsible": agency,
+        "service_notice": (
+            f"time limit {service.sla_hours:g} h (处置时限 {service.sla_hours:g} 小时)"
+            if service
+            else None
+        ),
+        "requested_datetime": iso(row["reported_at"]),
+        "updated_datetime": iso(row["updated_at"]),
+        "expected_datetime": iso(row["due_at"]),
+        "address": row["address"],
+        "address_id": None,
+        "zipcode": None,
+        "lat": row["lat"],
+        "long": row["lon"],
+        "media_url": None,
+    }
+
+
+def _requests_payload(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    tax = taxonomy()
+    notes = queries.latest_notes(engine(), [r["id"] for r in rows])
+    return [request_json(r, tax, notes.get(r["id"])) for r in rows]
+
+
+# -- endpoints -------------------------------------------------------------------------------
+
+
+@blueprint.get(f"/discovery.{FORMATS}")
+def discovery(fmt: str):
+    """Service discovery: where the endpoint is and what it speaks."""
+    settings = get_settings()
+    changeset = datetime.fromtimestamp(settings.cases_taxonomy.stat().st_mtime, UTC).isoformat(
+        timespec="seconds"
+    )
+    payload = {
+        "changeset": changeset,
+        "contact": settings.open311_contact,
+        "key_service": "API keys are not required",
+        "endpoints": [
+            {
+                "specification": SPECIFICATION,
+                "url": request.url_root.rstrip("/") + blueprint.url_prefix,
+                "changeset": changeset,
+                "type": "production",
+                "formats": ["text/xml", "application/json"],
+            }
+        ],
+    }
+    return render(fmt, payload, "discovery")
+
+
+@blueprint.get(f"/services.{FORMATS}")
+def services(fmt: str):
+    """The service list: one service per subcategory, grouped by category."""
+    _check_jurisdiction()
+    tax = taxonomy()
+    items = [service_json(s, tax) for s in tax.subcategories.values()]
+    return render(fmt, items, "services", "service")
+
+
+@blueprint.get(f"/services/<code>.{FORMATS}")
+def service_definition(code: str, fmt: str):
+    """A service definition (gridmap services have no extra attributes)."""
+    _check_jurisdiction()
+    if code not in taxonomy().subcategories:
+        raise CaseNotFound(f"service_code {code[:60]!r} not found")
+    return render(fmt, {"service_code": code, "attributes": []}, "service_definition")
+
+
+@blueprint.post(f"/requests.{FORMATS}")
+def post_request(fmt: str):
+    """Create a service request; returns its service_request_id and a token."""
+    _check_jurisdiction()
+    key = check_idempotency_key(request.headers.get("Idempotency-Key"))
+    form = request.form if request.form else (request.get_json(silent=True) or {})
+    if not isinstance(form, dict) and not hasattr(form, "get"):
+        raise CaseValidationError([Problem("body", "must be form fields or a JSON object")])
+    tax = taxonomy()
+
+    def field(name: str) -> str | None:
+        value = form.get(name)
+        return value if value not in (None, "") else None
+
+    code = field("service_code")
+    problems = []
+    if code is None:
+        problems.append(Problem("service_code", "is required"))
+    elif not isinstance(code, str) or (code not in tax.subcategories and code not in tax.by_slug):
+        problems.append(Problem("service_code", f"unknown service_code {str(code)[:60]!r}"))
+    if not (
+        (field("lat") is not None and field("long") is not None)
+        or field("address_string")
+        or field("address_id")
+    ):
+        problems.append(
+            Problem("long", "a location is required: lat and long, address_string or address_id")
+        )
+    if problems:
+        raise CaseValidationError(problems)
+    assert isinstance(code, str)
+    description = field("description")
+    service = tax.subcategories.get(code) or tax.by_slug[code]
+    first_line = (
+        description.strip().splitlines()[0][:60]
+        if isinstance(description, str) and description.strip()
+        else ""
+    )
+    title = first_line or _name(service)
+    name = " ".join(str(field(n)) for n in ("first_name", "last_name") if field(n)) or None
+    address = field("address_string") or (
+        f"address_id {field('address_id')}" if field("address_id") else None
+    )
+    if isinstance(description, str) and isinstance(field("media_url"), str):
+        description += f"\nmedia: {field('media_url')}"
+    data = {
+        "title": title,
+        "description": description,
+        ("subcategory" if code in tax.subcategories else "category"): code,
+        "lon": field("long"),
+        "lat": field("lat"),
+        "address": address,
+        "reporter_name": name,
+        "reporter_phone": field("phone"),
+    }
+    new = validate_case(data, tax, source="open311", tz=get_settings().cases_timezone, strict=False)
+    token = key or f"o311-{uuid.uuid4().hex}"
+    case_id, _created = submit_case(engine(), new, idempotency_key=token)
+    row = queries.get_case(engine(), case_id)
+    sla = service.sla_hours
+    payload = [
+        {
+            "service_request_id": row["code"],
+            "token": token,
+            "service_notice": f"time limit {sla:g} h (处置时限 {sla:g} 小时)",
+            "account_id": None,
+        }
+    ]
+    return render(fmt, payload, "service_requests", "request")
+
+
+@blueprint.get(f"/requests.{FORMATS}")
+def get_requests(fmt: str):
+    """Requests by id list, or by service_code, status and a window of at most 90 days
+    (default: the last 90 days); at most 1000, newest first."""
+    _check_jurisdiction()
+    args = request.args
+    problems: list[Problem] = []
+    ids = args.get("service_request_id")
+    if ids:
+        flt = queries.CaseFilter(codes=[i.strip() for i in ids.split(",") if i.strip()])
+    else:
+        tax = taxonomy()
+        subs = cats = None
+        if args.get("service_code"):
+            codes = [c.strip() for c in args["service_code"].split(",") if c.strip()]
+            bad = [c for c in codes if c not in tax.subcategories and c not in tax.by_slug]
+            if bad:
+                problems.append(Problem("service_code", f"unknown service_code {bad[0][:60]!r}"))
+            subs = [c for c in codes if c in tax.subcategories] or None
+            cats = [c for c in codes if c in tax.by_slug] or None
+            if subs and cats:
+                problems.append(Problem("service_code", "give subcategory or category codes"))
+        statuses = None
+        if args.get("status"):
+            wanted = {s.strip() for s in args["status"].split(",") if s.strip()}
+            if not wanted <= {"open", "closed"}:
+                problems.append(Problem("status", "must be open, closed or both"))
+            statuses = [s for s in OPEN if "open" in wanted] + [
+                s for s in CLOSED if "closed" in wanted
+            ]
+        dates = {}
+        for name in ("start_date", "end_date"):
+            raw = args.get(name)
+            if raw:
+                try:
+                    dates[name] = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+                    if dates[name].tzinfo is None:
+                        dates[name] = dates[name].replace(tzinfo=UTC)
+                except ValueError:
+                    problems.append(Problem(name, "must be a W3C date-time"))
+        end = dates.get("end_date") or datetime.now(UTC)
+        start = dates.get("start_date") or end - MAX_SPAN
+        if end - start > MAX_SPAN:
+            problems.append(Problem("start_date", "the window may span at most 90 days"))
+        if problems:
+            raise CaseValidationError(problems)
+        flt = queries.CaseFilter(
+            statuses=statuses,
+            subcategories=subs,
+            categories=cats,
+            since=start,
+            until=end + timedelta(microseconds=1),
+        )
+    rows, _ = queries.list_cases(engine(), flt, limit=MAX_REQUESTS)
+    return render(fmt, _requests_payload(rows), "service_requests", "request")
+
+
+@blueprint.get(f"/requests/<request_id>.{FORMATS}")
+def get_request(request_id: str, fmt: str):
+    """One service request by its service_request_id."""
+    _check_jurisdiction()
+    case_id = queries.case_id_for_code(engine(), request_id)
+    if case_id is None:
+        raise CaseNotFound(f"service_request_id {request_id[:60]!r} not found")
+    row = queries.get_case(engine(), case_id)
+    return render(fmt, _requests_payload([row]), "service_requests", "request")
+
+
+@blueprint.get(f"/tokens/<token>.{FORMATS}")
+def get_token(token: str, fmt: str):
+    """The service_request_id a POST's token stands for."""
+    _check_jurisdiction()
+    case_id = queries.case_id_for_key(engine(), token, TOKEN_SOURCE)
+    if case_id is None:
+        raise CaseNotFound(f"token {token[:60]!r} not found")
+    row = queries.get_case(engine(), case_id)
+    payload = [{"service_request_id": row["code"], "token": token}]
+    return render(fmt, payload, "service_requests", "request")

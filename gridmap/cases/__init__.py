@@ -1,0 +1,1 @@
+"""Cases (事件): taxonomy, intake, workflow, escalation, nearest cameras, bulk import."""

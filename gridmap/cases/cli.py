@@ -1,0 +1,159 @@
+"""``gridmap cases …``: bulk import, escalation of overdue cases, taxonomy check."""
+
+from __future__ import annotations
+
+import csv
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from gridmap.cases.errors import ImportRejected
+from gridmap.cli import friendly
+from gridmap.settings import get_settings
+
+#: How many problems the import prints (all go to --errors-csv).
+SHOWN_PROBLEMS = 20
+
+
+def _engine():
+    from gridmap.db.engine import database_url, get_engine
+    from gridmap.db.migrations import upgrade
+
+    url = database_url()
+    upgrade(url, get_settings().sql_dir / "migrations")
+    return get_engine(url)
+
+
+def _write_problems(path: Path, problems) -> None:
+    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["row", "column", "message"])
+        for p in problems:
+            writer.writerow([p.row, p.field, p.message])
+
+
+@click.group()
+def cases() -> None:
+    """Cases (事件): bulk import, escalation, taxonomy."""
+
+
+@cases.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--mapping",
+    required=True,
+    help="field=column pairs separated by commas, or a .toml/.json file of them.",
+)
+@click.option("--source", default="import", show_default=True, help="Source of the cases.")
+@click.option("--sheet", default=None, help="Excel sheet (default: the first).")
+@click.option("--encoding", default="utf-8-sig", show_default=True, help="CSV text encoding.")
+@click.option("--timezone", default=None, help="Zone of times without offset (setting).")
+@click.option("--dry-run", is_flag=True, help="Check and count everything, write nothing.")
+@click.option("--skip-bad", is_flag=True, help="Import the good rows even if some are bad.")
+@click.option(
+    "--errors-csv",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write every problem (row, column, message) to this CSV file.",
+)
+@friendly
+def import_command(
+    file: Path,
+    mapping: str,
+    source: str,
+    sheet: str | None,
+    encoding: str,
+    timezone: str | None,
+    dry_run: bool,
+    skip_bad: bool,
+    errors_csv: Path | None,
+) -> None:
+    """Import historical cases from a CSV or Excel FILE (idempotent on external_id)."""
+    from gridmap.cases.importer import import_cases, parse_mapping
+    from gridmap.cases.taxonomy import get_taxonomy
+
+    settings = get_settings()
+    try:
+        report = import_cases(
+            _engine(),
+            file,
+            parse_mapping(mapping),
+            get_taxonomy(),
+            source=source,
+            dry_run=dry_run,
+            skip_bad=skip_bad,
+            sheet=sheet,
+            encoding=encoding,
+            tz=timezone or settings.cases_timezone,
+            actor=f"import:{file.name}",
+            progress=True,
+        )
+    except ImportRejected as exc:
+        for p in exc.problems[:SHOWN_PROBLEMS]:
+            click.echo(f"row {p.row}, {p.field}: {p.message}", err=True)
+        if len(exc.problems) > SHOWN_PROBLEMS:
+            click.echo(f"… {len(exc.problems) - SHOWN_PROBLEMS} more", err=True)
+        if errors_csv:
+            _write_problems(errors_csv, exc.problems)
+            click.echo(f"all problems written to {errors_csv}", err=True)
+        raise
+    for p in report.problems[:SHOWN_PROBLEMS]:
+        click.echo(f"skipped row {p.row}, {p.field}: {p.message}", err=True)
+    if errors_csv and report.problems:
+        _write_problems(errors_csv, report.problems)
+    verb = "would import" if dry_run else "imported"
+    click.echo(
+        f"{verb} {report.inserted:,} case(s) from {report.rows:,} row(s): "
+        f"{report.duplicates:,} already present, {len(report.problems):,} bad row problem(s) "
+        f"skipped, {report.unassigned:,} outside every grid"
+    )
+
+
+@cases.command()
+@click.option(
+    "--now",
+    "now_text",
+    default=None,
+    help="Judge lateness at this ISO 8601 time (default: now).",
+)
+@friendly
+def escalate(now_text: str | None) -> None:
+    """Escalate overdue open cases up grid → community → street → district."""
+    from gridmap.cases.escalation import LEVELS
+    from gridmap.cases.escalation import escalate as run
+    from gridmap.errors import GridmapError
+
+    now = datetime.now(UTC)
+    if now_text:
+        try:
+            now = datetime.fromisoformat(now_text.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise GridmapError(f"--now {now_text!r} is not an ISO 8601 date-time") from exc
+        if now.tzinfo is None:
+            from zoneinfo import ZoneInfo
+
+            now = now.replace(tzinfo=ZoneInfo(get_settings().cases_timezone))
+    raised = run(_engine(), now)
+    for e in raised:
+        click.echo(f"case {e.case_id}: {LEVELS[e.from_level]} → {LEVELS[e.to_level]}")
+    click.echo(f"{len(raised)} case(s) escalated at {now.isoformat(timespec='seconds')}")
+
+
+@cases.command("check-taxonomy")
+@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@friendly
+def check_taxonomy(file: Path | None) -> None:
+    """Check a taxonomy TOML file (default: the configured one) and summarise it."""
+    from gridmap.cases.taxonomy import load_taxonomy
+
+    tax = load_taxonomy(file or get_settings().cases_taxonomy)
+    for c in tax.categories:
+        click.echo(
+            f"{c.slug:16} {c.zh} / {c.en}: priority {c.priority}, {c.sla_hours:g} h, "
+            f"{len(c.subcategories)} subcategories"
+        )
+    click.echo(f"{tax.source}: {len(tax.categories)} categories, {len(tax.subcategories)} types")
+
+
+if __name__ == "__main__":
+    cases()

@@ -1,0 +1,80 @@
+"""The cases error family: each error carries a safe message and the HTTP status it maps to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gridmap.errors import GridmapError
+
+
+class CaseError(GridmapError):
+    """A case request could not be carried out; the message is safe to show."""
+
+    http_status = 400
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the input: which field (or column) and why."""
+
+    field: str
+    message: str
+    row: int | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {"field": self.field, "message": self.message}
+        if self.row is not None:
+            out["row"] = self.row
+        return out
+
+
+class CaseValidationError(CaseError):
+    """The submitted case is invalid; ``problems`` names each field and what is wrong."""
+
+    http_status = 400
+
+    def __init__(self, problems: list[Problem], *, hint: str | None = None) -> None:
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(f"{first.field}: {first.message}{more}", hint=hint)
+        self.problems = problems
+
+
+class CaseNotFound(CaseError):
+    """No case has the given id."""
+
+    http_status = 404
+
+
+class TransitionRefused(CaseError):
+    """The action is not allowed from the case's current status."""
+
+    http_status = 409
+
+    def __init__(self, message: str, *, status: str, allowed: list[str]) -> None:
+        super().__init__(message, hint="allowed actions now: " + (", ".join(allowed) or "none"))
+        self.status = status
+        self.allowed = allowed
+
+
+class IdempotencyConflict(CaseError):
+    """An Idempotency-Key was reused for a different case."""
+
+    http_status = 422
+
+
+class TaxonomyError(CaseError):
+    """The taxonomy file is missing or malformed."""
+
+    http_status = 500
+
+
+class ImportRejected(CaseError):
+    """A bulk import found bad rows and wrote nothing."""
+
+    def __init__(self, problems: list[Problem], rows: int) -> None:
+        super().__init__(
+            f"{len(problems)} problem(s) in {rows} row(s); nothing was imported",
+            hint="fix the rows listed, or pass --skip-bad to import the good rows only",
+        )
+        self.problems = problems

@@ -1,0 +1,246 @@
+"""The case workflow: one table of transitions (居民点单、社区派单、网格接单 … 回访), applied
+under a row lock with an append-only event per step."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Engine, text
+
+from gridmap.cases.errors import CaseNotFound, CaseValidationError, Problem, TransitionRefused
+from gridmap.cases.intake import MAX_LEN
+from gridmap.cases.taxonomy import Taxonomy
+
+
+@dataclass(frozen=True)
+class Transition:
+    """An action, the statuses it may start from, and where it leads.
+
+    ``needs`` names what the request must carry: ``target`` (a grid_id or a department),
+    ``note`` or ``satisfaction``. An action with ``target_if_assigned`` leads there instead
+    of ``target`` when the request names a grid or department (reopen → dispatched)."""
+
+    action: str
+    sources: frozenset[str]
+    target: str
+    zh: str
+    needs: tuple[str, ...] = ()
+    target_if_assigned: str | None = None
+
+
+TRANSITIONS: tuple[Transition, ...] = (
+    Transition("dispatch", frozenset({"reported", "returned"}), "dispatched", "派单", ("target",)),
+    Transition("accept", frozenset({"dispatched"}), "accepted", "接单"),
+    Transition("return", frozenset({"dispatched", "accepted"}), "returned", "退回", ("note",)),
+    Transition("start", frozenset({"accepted"}), "in_progress", "处置"),
+    Transition("resolve", frozenset({"accepted", "in_progress"}), "resolved", "办结"),
+    Transition("close", frozenset({"resolved"}), "closed", "回访", ("satisfaction",)),
+    Transition("reject", frozenset({"reported", "returned"}), "rejected", "驳回", ("note",)),
+    Transition(
+        "reopen",
+        frozenset({"closed", "rejected"}),
+        "reported",
+        "重办",
+        ("note",),
+        target_if_assigned="dispatched",
+    ),
+)
+BY_ACTION = {t.action: t for t in TRANSITIONS}
+#: Chinese labels of the statuses.
+STATUS_NAMES = {
+    "reported": "已上报",
+    "dispatched": "已派单",
+    "accepted": "已接单",
+    "in_progress": "处置中",
+    "resolved": "已办结",
+    "closed": "已回访结案",
+    "returned": "已退回",
+    "rejected": "已驳回",
+}
+
+
+def allowed_actions(status: str) -> list[str]:
+    """Actions the table allows from a status, in table order."""
+    return [t.action for t in TRANSITIONS if status in t.sources]
+
+
+@dataclass(frozen=True)
+class ActionRequest:
+    """One workflow step asked for by an actor."""
+
+    action: str
+    actor: str
+    note: str | None = None
+    grid_id: int | None = None
+    department: str | None = None
+    satisfaction: int | None = None
+    expected_status: str | None = None
+
+
+def parse_action(data: Any) -> ActionRequest:
+    """Check an action request body; CaseValidationError names each bad field."""
+    if not isinstance(data, dict):
+        raise CaseValidationError([Problem("body", "must be a JSON object")])
+    problems: list[Problem] = []
+    known = {"action", "actor", "note", "grid_id", "department", "satisfaction", "expected_status"}
+    problems += [Problem(str(k)[:40], "is not a known field") for k in data if k not in known]
+
+    def string(field: str, required: bool = False) -> str | None:
+        value = data.get(field)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if required:
+                problems.append(Problem(field, "is required"))
+            return None
+        if not isinstance(value, str):
+            problems.append(Problem(field, "must be a string"))
+            return None
+        if "\x00" in value:
+            problems.append(Problem(field, "must not contain NUL characters"))
+            return None
+        if len(value) > MAX_LEN.get(field, 100):
+            problems.append(Problem(field, f"is too long (at most {MAX_LEN.get(field, 100)})"))
+            return None
+        return value.strip()
+
+    def integer(field: str, low: int, high: int) -> int | None:
+        value = data.get(field)
+        if value is None:
+            return None
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            problems.append(Problem(field, f"must be an integer {low}–{high}"))
+            return None
+        return value
+
+    action = string("action", required=True)
+    if action and action not in BY_ACTION:
+        problems.append(
+            Problem("action", f"unknown action {action[:40]!r} (known: {', '.join(BY_ACTION)})")
+        )
+    req = ActionRequest(
+        action=action or "",
+        actor=string("actor", required=True) or "",
+        note=string("note"),
+        grid_id=integer("grid_id", 1, 2**31 - 1),
+        department=string("department"),
+        satisfaction=integer("satisfaction", 1, 5),
+        expected_status=string("expected_status"),
+    )
+    if problems:
+        raise CaseValidationError(problems)
+    return req
+
+
+_UPDATE = {
+    "dispatch": "dispatched_at = now(), grid_id = coalesce(:grid_id, grid_id), "
+    "department = :department",
+    "resolve": "resolved_at = now()",
+    "close": "closed_at = now(), satisfaction = :satisfaction",
+    "reopen": "resolved_at = NULL, closed_at = NULL, satisfaction = NULL, escalation_level = 0, "
+    "due_at = now() + make_interval(secs => :sla_seconds), "
+    "dispatched_at = CASE WHEN :to_status = 'dispatched' THEN now() END, "
+    "grid_id = coalesce(:grid_id, grid_id), department = :department",
+}
+
+
+def apply_action(engine: Engine, case_id: int, req: ActionRequest, taxonomy: Taxonomy) -> dict:
+    """Carry out one workflow step on a case, under a row lock (concurrent steps on the
+    same case serialise; the second sees the first's status). Returns the event written."""
+    rule = BY_ACTION.get(req.action)
+    if rule is None:
+        raise CaseValidationError([Problem("action", f"unknown action {req.action!r}")])
+    with engine.begin() as conn:
+        row = (
+            conn.execute(
+                text("SELECT status, category, subcategory FROM cases WHERE id = :id FOR UPDATE"),
+                {"id": case_id},
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            raise CaseNotFound(f"No case has id {case_id}")
+        status = row["status"]
+        if req.expected_status and req.expected_status != status:
+            raise TransitionRefused(
+                f"Case {case_id} is {status}, not {req.expected_status}: it changed meanwhile",
+                status=status,
+                allowed=allowed_actions(status),
+            )
+        if status not in rule.sources:
+            raise TransitionRefused(
+                f"Cannot {req.action} ({rule.zh}) case {case_id}: it is {status}; "
+                f"{req.action} applies to {', '.join(sorted(rule.sources))} cases",
+                status=status,
+                allowed=allowed_actions(status),
+            )
+        problems = []
+        if "target" in rule.needs and req.grid_id is None and req.department is None:
+            problems.append(Problem("grid_id", f"{req.action} needs a grid_id or a department"))
+        if "note" in rule.needs and not req.note:
+            problems.append(Problem("note", f"{req.action} needs a note saying why"))
+        if "satisfaction" in rule.needs and req.satisfaction is None:
+            problems.append(Problem("satisfaction", f"{req.action} needs satisfaction 1–5"))
+        grid_code = None
+        if req.grid_id is not None:
+            grid_code = conn.execute(
+                text("SELECT code FROM grids WHERE id = :id"), {"id": req.grid_id}
+            ).scalar()
+            if grid_code is None:
+                problems.append(Problem("grid_id", f"no grid has id {req.grid_id}"))
+        if problems:
+            raise CaseValidationError(problems)
+
+        assigned = req.grid_id is not None or req.department is not None
+        to_status = (
+            rule.target_if_assigned if (rule.target_if_assigned and assigned) else (rule.target)
+        )
+        sla = taxonomy.subcategories.get(row["subcategory"] or "") or taxonomy.by_slug.get(
+            row["category"]
+        )
+        sla_hours = sla.sla_hours if sla else 72.0
+        extra = _UPDATE.get(req.action)
+        conn.execute(
+            text(
+                "UPDATE cases SET status = :to_status, updated_at = now()"
+                + (f", {extra}" if extra else "")
+                + " WHERE id = :id"
+            ),
+            {
+                "id": case_id,
+                "to_status": to_status,
+                "grid_id": req.grid_id,
+                "department": req.department,
+                "satisfaction": req.satisfaction,
+                "sla_seconds": timedelta(hours=sla_hours).total_seconds(),
+            },
+        )
+        details = []
+        if grid_code:
+            details.append(f"→ grid {grid_code}")
+        if req.department:
+            details.append(f"→ department {req.department}")
+        if req.satisfaction is not None:
+            details.append(f"satisfaction {req.satisfaction}/5")
+        note = "; ".join(details + ([req.note] if req.note else [])) or None
+        event = (
+            conn.execute(
+                text(
+                    "INSERT INTO case_events (case_id, at, actor, action, from_status, to_status, "
+                    "note) VALUES (:id, now(), :actor, :action, :from_status, :to_status, :note) "
+                    "RETURNING id, at, actor, action, from_status, to_status, note"
+                ),
+                {
+                    "id": case_id,
+                    "actor": req.actor,
+                    "action": req.action,
+                    "from_status": status,
+                    "to_status": to_status,
+                    "note": note,
+                },
+            )
+            .mappings()
+            .one()
+        )
+        return dict(event)

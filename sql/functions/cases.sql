@@ -1,0 +1,213 @@
+-- Case services: the one filtered case selection (API listings, Open311, KPIs and the
+-- dashboard share it, so a filter means the same everywhere), KPIs, escalation of overdue
+-- cases up grid → community → street → district, and the nearest online cameras.
+
+-- Statuses in which a case is finished (not overdue, never escalated).
+CREATE OR REPLACE FUNCTION gridmap_case_is_open(status text) RETURNS boolean
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT status NOT IN ('resolved', 'closed', 'rejected')
+$$;
+
+-- Cases matching every given filter (a NULL filter does not filter): status, category,
+-- subcategory, grid, source, id and code lists; reported_at in [since, until); the lon/lat
+-- box; overdue (past due_at and still open at `at`); minimum escalation level.
+CREATE OR REPLACE FUNCTION gridmap_cases_select(
+    statuses text[] DEFAULT NULL,
+    categories text[] DEFAULT NULL,
+    subcategories text[] DEFAULT NULL,
+    grid_ids integer[] DEFAULT NULL,
+    sources text[] DEFAULT NULL,
+    since timestamptz DEFAULT NULL,
+    until timestamptz DEFAULT NULL,
+    minx double precision DEFAULT NULL,
+    miny double precision DEFAULT NULL,
+    maxx double precision DEFAULT NULL,
+    maxy double precision DEFAULT NULL,
+    overdue boolean DEFAULT NULL,
+    at timestamptz DEFAULT now(),
+    ids bigint[] DEFAULT NULL,
+    codes text[] DEFAULT NULL,
+    min_escalation integer DEFAULT NULL
+) RETURNS SETOF cases
+LANGUAGE sql STABLE AS $$
+    SELECT c.* FROM cases c
+    WHERE (statuses IS NULL OR c.status = ANY (statuses))
+      AND (categories IS NULL OR c.category = ANY (categories))
+      AND (subcategories IS NULL OR c.subcategory = ANY (subcategories))
+      AND (grid_ids IS NULL OR c.grid_id = ANY (grid_ids))
+      AND (sources IS NULL OR c.source = ANY (sources))
+      AND (since IS NULL OR c.reported_at >= since)
+      AND (until IS NULL OR c.reported_at < until)
+      AND (minx IS NULL OR miny IS NULL OR maxx IS NULL OR maxy IS NULL
+           OR c.geom && ST_MakeEnvelope(minx, miny, maxx, maxy, 4326))
+      AND (overdue IS NULL
+           OR overdue = (c.due_at IS NOT NULL AND c.due_at < at
+                         AND gridmap_case_is_open(c.status)))
+      AND (ids IS NULL OR c.id = ANY (ids))
+      AND (codes IS NULL OR c.code = ANY (codes))
+      AND (min_escalation IS NULL OR c.escalation_level >= min_escalation)
+$$;
+
+-- Key figures of the cases matching the same filters as gridmap_cases_select: totals, open,
+-- overdue at `at`, resolved on time, mean satisfaction, and counts per status and category.
+CREATE OR REPLACE FUNCTION gridmap_cases_kpis(
+    statuses text[] DEFAULT NULL,
+    categories text[] DEFAULT NULL,
+    subcategories text[] DEFAULT NULL,
+    grid_ids integer[] DEFAULT NULL,
+    sources text[] DEFAULT NULL,
+    since timestamptz DEFAULT NULL,
+    until timestamptz DEFAULT NULL,
+    minx double precision DEFAULT NULL,
+    miny double precision DEFAULT NULL,
+    maxx double precision DEFAULT NULL,
+    maxy double precision DEFAULT NULL,
+    overdue boolean DEFAULT NULL,
+    at timestamptz DEFAULT now(),
+    ids bigint[] DEFAULT NULL,
+    codes text[] DEFAULT NULL,
+    min_escalation integer DEFAULT NULL
+) RETURNS TABLE (
+    total bigint, open bigint, overdue_open bigint, escalated bigint, resolved bigint,
+    resolved_on_time bigint, unassigned bigint, mean_satisfaction numeric,
+    by_status jsonb, by_category jsonb
+)
+LANGUAGE sql STABLE AS $$
+    WITH f AS (
+        SELECT * FROM gridmap_cases_select(statuses, categories, subcategories, grid_ids,
+            sources, since, until, minx, miny, maxx, maxy, overdue, at, ids, codes,
+            min_escalation)
+    )
+    SELECT count(*),
+           count(*) FILTER (WHERE gridmap_case_is_open(status)),
+           count(*) FILTER (WHERE gridmap_case_is_open(status) AND due_at < at),
+           count(*) FILTER (WHERE escalation_level > 0 AND gridmap_case_is_open(status)),
+           count(*) FILTER (WHERE resolved_at IS NOT NULL),
+           count(*) FILTER (WHERE resolved_at IS NOT NULL
+                            AND (due_at IS NULL OR resolved_at <= due_at)),
+           count(*) FILTER (WHERE grid_id IS NULL),
+           round(avg(satisfaction), 2),
+           coalesce((SELECT jsonb_object_agg(status, n)
+                     FROM (SELECT status, count(*) AS n FROM f GROUP BY status) s), '{}'),
+           coalesce((SELECT jsonb_object_agg(category, n)
+                     FROM (SELECT category, count(*) AS n FROM f GROUP BY category) s), '{}')
+    FROM f
+$$;
+
+-- Escalates open cases past their due time up the hierarchy (四级流转): level 1 community at
+-- due_at + h1 hours, 2 street at + h2, 3 district at + h3, judged at time `at`. Records one
+-- 'escalate' event per level crossed (at `at`, by `actor`, naming the unit) and returns the
+-- cases raised. Locks the rows it raises; running again for the same `at` changes nothing.
+CREATE OR REPLACE FUNCTION gridmap_escalate_cases(
+    at timestamptz, h1 double precision, h2 double precision, h3 double precision,
+    actor text DEFAULT 'system:escalation'
+) RETURNS TABLE (case_id bigint, from_level smallint, to_level smallint)
+LANGUAGE sql VOLATILE AS $$
+    WITH candidates AS (
+        SELECT c.id, c.status, c.grid_id, c.escalation_level AS previous,
+               (CASE WHEN at >= c.due_at + make_interval(secs => h3 * 3600) THEN 3
+                     WHEN at >= c.due_at + make_interval(secs => h2 * 3600) THEN 2
+                     ELSE 1 END)::smallint AS target
+        FROM cases c
+        WHERE c.due_at IS NOT NULL
+          AND gridmap_case_is_open(c.status)
+          AND c.escalation_level < 3
+          AND at >= c.due_at + make_interval(secs => h1 * 3600)
+        ORDER BY c.id
+        FOR UPDATE OF c
+    ), raised AS (
+        UPDATE cases c SET escalation_level = k.target, updated_at = now()
+        FROM candidates k
+        WHERE c.id = k.id AND k.target > k.previous
+        RETURNING c.id, k.status, k.grid_id, k.target, k.previous
+    ), events AS (
+        INSERT INTO case_events (case_id, at, actor, action, from_status, to_status, note)
+        SELECT r.id, at, actor, 'escalate', r.status, r.status,
+               format('overdue: escalated to level %s (%s%s)', s.level,
+                      (ARRAY['community 社区', 'street 街道', 'district 区'])[s.level],
+                      coalesce(' ' || (ARRAY[cm.name, st.name, d.name])[s.level], ''))
+        FROM raised r
+        CROSS JOIN LATERAL generate_series(r.previous + 1, r.target) AS s(level)
+        LEFT JOIN grids g ON g.id = r.grid_id
+        LEFT JOIN communities cm ON cm.id = g.community_id
+        LEFT JOIN streets st ON st.id = cm.street_id
+        LEFT JOIN districts d ON d.id = st.district_id
+        ORDER BY r.id, s.level
+    )
+    SELECT id, previous, target FROM raised ORDER BY id
+$$;
+
+-- Online cameras within radius_m metres of a point, nearest first (index-ordered KNN on
+-- the geography), at most max_n, with the distance in metres on the WGS84 spheroid.
+CREATE OR REPLACE FUNCTION gridmap_nearest_cameras(
+    pt geometry, radius_m double precision, max_n integer
+) RETURNS TABLE (
+    id integer, code text, name text, kind text, status text, distance_m double precision,
+    lon double precision, lat double precision, grid_id integer
+)
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT k.id, k.code, k.name, k.kind, k.status,
+           ST_Distance(k.geom::geography, pt::geography) AS distance_m,
+           ST_X(k.geom), ST_Y(k.geom), k.grid_id
+    FROM (
+        SELECT c.* FROM cameras c
+        WHERE c.status = 'online'
+          AND ST_DWithin(c.geom::geography, pt::geography, radius_m)
+        ORDER BY c.geom::geography <-> pt::geography
+        LIMIT max_n
+    ) k
+    ORDER BY distance_m, k.id
+$$;
+
+-- Creates this session's staging table for a bulk case import (dropped at commit); the
+-- importer COPYs validated rows into it, then calls gridmap_import_staged_cases.
+CREATE OR REPLACE FUNCTION gridmap_import_stage_create() RETURNS void
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    DROP TABLE IF EXISTS pg_temp.case_import_stage;
+    CREATE TEMP TABLE case_import_stage (
+        row_no integer NOT NULL, title text, description text, category text,
+        subcategory text, source text, priority smallint, handling_type text,
+        lon double precision, lat double precision, address text, reporter_name text,
+        reporter_phone text, external_id text, reported_at timestamptz, due_at timestamptz,
+        status text, department text, dispatched_at timestamptz, resolved_at timestamptz,
+        closed_at timestamptz, satisfaction smallint
+    ) ON COMMIT DROP;
+END
+$$;
+
+-- Moves the staged rows into cases in one INSERT … SELECT (so the grid-assignment trigger
+-- runs for each), skipping (source, external_id) pairs already present, and writes one
+-- 'import' event per new case. Returns how many cases were inserted and how many of those
+-- lie outside every grid.
+CREATE OR REPLACE FUNCTION gridmap_import_staged_cases(actor text, note text)
+RETURNS TABLE (inserted bigint, unassigned bigint)
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    RETURN QUERY
+    WITH ins AS (
+        INSERT INTO cases (title, description, category, subcategory, source, priority,
+                           handling_type, address, reporter_name, reporter_phone,
+                           external_id, reported_at, due_at, status, department,
+                           dispatched_at, resolved_at, closed_at, satisfaction, updated_at,
+                           geom)
+        SELECT s.title, s.description, s.category, s.subcategory, s.source, s.priority,
+               s.handling_type, s.address, s.reporter_name, s.reporter_phone,
+               s.external_id, s.reported_at, s.due_at, s.status, s.department,
+               s.dispatched_at, s.resolved_at, s.closed_at, s.satisfaction,
+               greatest(s.reported_at, s.dispatched_at, s.resolved_at, s.closed_at),
+               CASE WHEN s.lon IS NULL THEN NULL
+                    ELSE ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326) END
+        FROM pg_temp.case_import_stage s
+        ORDER BY s.row_no
+        ON CONFLICT (source, external_id) WHERE external_id IS NOT NULL DO NOTHING
+        RETURNING id, status, grid_id
+    ), events AS (
+        INSERT INTO case_events (case_id, at, actor, action, from_status, to_status, note)
+        SELECT i.id, now(), gridmap_import_staged_cases.actor, 'import', NULL, i.status,
+               gridmap_import_staged_cases.note
+        FROM ins i
+    )
+    SELECT count(*), count(*) FILTER (WHERE i.grid_id IS NULL) FROM ins i;
+END
+$$;
