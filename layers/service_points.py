@@ -30,6 +30,8 @@ KIND_COLORS = {
     "health_station": "#0d9488",
     "elderly_care": "#db2777",
 }
+#: A white ring under each point sets service points apart from the smaller camera dots.
+HALO_COLOR = "#ffffff"
 SQL = "SELECT * FROM gridmap_layer_service_points(:minx, :miny, :maxx, :maxy)"
 
 
@@ -63,12 +65,23 @@ class ServicePointsLayer(Layer):
                 strict=True,
             )
         )
+        halo = go.Scattermap(
+            lon=lon,
+            lat=lat,
+            mode="markers",
+            marker={"size": 19, "color": HALO_COLOR, "opacity": 0.95},
+            hoverinfo="skip",
+            name=t(self.title, lang),
+            meta={"layer": self.id, "detail": str(Detail.FEATURES), "role": "halo"},
+            showlegend=False,
+        )
         return [
+            halo,
             go.Scattermap(
                 lon=lon,
                 lat=lat,
                 mode="markers",
-                marker={"size": 14, "color": [KIND_COLORS[k] for k in data["kind"]]},
+                marker={"size": 13, "color": [KIND_COLORS[k] for k in data["kind"]]},
                 customdata=custom,
                 hovertemplate=(
                     "<b>%{customdata[0]}</b><br>"
@@ -80,7 +93,7 @@ class ServicePointsLayer(Layer):
                 name=t(self.title, lang),
                 meta={"layer": self.id, "detail": str(Detail.FEATURES)},
                 showlegend=False,
-            )
+            ),
         ]
 
     def legend(self, lang: str) -> list[LegendEntry]:

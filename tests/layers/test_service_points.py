@@ -34,8 +34,10 @@ def test_query_by_bbox_at_every_zoom(
 
 def test_traces_colour_by_kind(seeded_engine: Engine) -> None:
     data = POINTS.query(LayerContext(seeded_engine, bbox=ALL_BBOX, zoom=12))
-    (trace,) = POINTS.traces(data, "zh-CN")
-    assert trace.type == "scattermap"
+    halo, trace = POINTS.traces(data, "zh-CN")
+    assert (halo.type, trace.type) == ("scattermap", "scattermap")
+    assert halo.meta == {"layer": "service_points", "detail": "features", "role": "halo"}
+    assert (list(halo.lon), halo.hoverinfo) == (list(trace.lon), "skip")
     assert trace.meta == {"layer": "service_points", "detail": "features"}
     assert list(trace.marker.color) == [
         KIND_COLORS["party_service_center"],

@@ -118,7 +118,8 @@ def redraw(app: Dash, toggles: list, relayout: dict | None, view: MapView, lang:
 
 
 def layers_of(figure: Any) -> list[str]:
-    return [trace.meta["layer"] for trace in figure.data]
+    """The layers drawn, in order (a layer may draw several traces)."""
+    return list(dict.fromkeys(trace.meta["layer"] for trace in figure.data))
 
 
 def test_redraw_draws_the_visible_layers_for_the_view(app: Dash) -> None:
@@ -126,7 +127,7 @@ def test_redraw_draws_the_visible_layers_for_the_view(app: Dash) -> None:
     figure, notes, stored, message, css, status = redraw(app, ALL_ON, None, view, "zh-CN")
     assert layers_of(figure) == ["grids", "buildings", "cameras", "service_points"]
     assert len(figure.data[0].locations) == 4
-    assert [len(tr.lat) for tr in figure.data[1:]] == [0, 4, 3]
+    assert [len(tr.lat) for tr in figure.data[1:]] == [0, 4, 3, 3]  # service points: halo too
     assert notes == ["当前视图 4 个", "放大到 15 级以上显示", "当前视图 4 个", "当前视图 3 个"]
     assert (message, css, status) == ("", "map-message hidden", "缩放 14.0")
     assert figure.layout.uirevision == "gridmap-map"
@@ -189,11 +190,15 @@ def test_fit_zooms_to_the_extent() -> None:
     assert view.bbox[0] < 120.0 and view.bbox[2] > 120.1
 
 
-def test_draw_overlays_ignores_unknown_order(app: Dash) -> None:
+def test_draw_overlays_in_registry_order(app: Dash) -> None:
     from gridmap.db.engine import get_engine
 
     view = MapView((120.05, 30.05), 14.0, (119.9, 29.9, 120.6, 30.6))
     engine = get_engine(app.server.config["GRIDMAP_DATABASE_URL"])
     drawn = overlays.draw_overlays(engine, ["service_points", "grids"], view, "en")
-    assert [tr.meta["layer"] for tr in drawn.traces] == ["grids", "service_points"]
+    assert [tr.meta["layer"] for tr in drawn.traces] == [
+        "grids",
+        "service_points",
+        "service_points",
+    ]
     assert drawn.error is None
