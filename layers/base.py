@@ -1,7 +1,8 @@
 """The Layer contract every map overlay implements, and the context a layer reads in.
 
 A layer is a frozen dataclass: ``id`` (stable slug for component ids and URLs), ``title``
-(an i18n key), ``min_zoom`` and ``default_visible``, plus four methods:
+(an i18n key), ``min_zoom`` (below it the layer draws nothing) and ``default_visible``,
+plus four abstract methods and one with a default:
 
 - ``query(ctx)`` reads the rows for the map view in ``ctx`` (bbox and zoom) from PostGIS
   through the layer's SQL function and returns a GeoDataFrame (EPSG:4326). How much of
@@ -12,6 +13,11 @@ A layer is a frozen dataclass: ``id`` (stable slug for component ids and URLs), 
 - ``legend(lang)`` lists the colours and shapes the traces use (derived from the style).
 - ``export(ctx)`` reads the same rows without the view's zoom limits and caps (bbox still
   applies) for files and the OGC API.
+- ``note(data, lang)`` is the one-line status beside the layer's toggle (hidden: "zoom in
+  to …", capped, or how many are shown).
+
+Layers with an aggregated view below some zoom (grids → communities, cameras → counts per
+cell) carry their own ``detail_zoom`` field.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from typing import Any, Literal
 import geopandas as gpd
 import numpy as np
 import shapely
+from plotly import graph_objects as go
 from plotly.basedatatypes import BaseTraceType
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
@@ -206,13 +213,11 @@ def simplify_tolerance(ctx: LayerContext, pixels: float = 0.5) -> float:
 
 def marker_size(count: int, *, base: float = 10.0, top: float = 34.0) -> float:
     """Marker diameter growing with the log of a count (aggregated views)."""
-    return min(top, base + 5.0 * math.log10(max(count, 1)) * 2.0)
+    return min(top, base + 10.0 * math.log10(max(count, 1)))
 
 
 def placeholder(layer: Layer, lang: str) -> BaseTraceType:
     """An empty trace standing for a layer that draws nothing in this view."""
-    from plotly import graph_objects as go
-
     return go.Scattermap(
         lat=[],
         lon=[],
