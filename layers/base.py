@@ -40,7 +40,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from gridmap.errors import GridmapError
-from gridmap.web.i18n import t
+from gridmap.i18n import t
 
 #: lon/lat bounds: (min lon, min lat, max lon, max lat).
 BBox = tuple[float, float, float, float]

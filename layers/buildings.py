@@ -8,7 +8,7 @@ import geopandas as gpd
 from plotly import graph_objects as go
 from plotly.basedatatypes import BaseTraceType
 
-from gridmap.web.i18n import t
+from gridmap.i18n import t
 from layers.base import (
     Detail,
     Layer,

@@ -6,10 +6,10 @@ import dash
 from dash import Dash, html
 from flask import Flask
 
+from gridmap.i18n import t
 from gridmap.settings import PROJECT_ROOT
 from gridmap.web.database import URL_KEY
 from gridmap.web.health import health
-from gridmap.web.i18n import t
 from gridmap.web.pages import map as map_page
 from gridmap.web.tiles import tiles
 

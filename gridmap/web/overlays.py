@@ -15,7 +15,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from gridmap.errors import GridmapError
-from gridmap.web.i18n import t
+from gridmap.i18n import t
 from layers import LAYERS, LayerContext, get_layer
 from layers.base import WORLD_PIXELS
 

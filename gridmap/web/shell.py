@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 
 from dash import html
 
-from gridmap.web.i18n import LANGUAGES, t
+from gridmap.i18n import LANGUAGES, t
 
 
 def header(lang: str, path: str = "/") -> html.Header:

@@ -13,11 +13,11 @@ from dash import ALL, Dash, Input, Output, State, dcc, html
 from flask import request
 
 from gridmap.errors import GridmapError
+from gridmap.i18n import normalize_language, t
 from gridmap.settings import get_settings
 from gridmap.web import overlays
 from gridmap.web.basemap import basemap_style
 from gridmap.web.database import app_engine
-from gridmap.web.i18n import normalize_language, t
 from gridmap.web.shell import header
 from layers import LAYERS, Layer
 

@@ -8,9 +8,9 @@ import pytest
 from dash import Dash
 from dash.development.base_component import Component
 
+from gridmap.i18n import MESSAGES, normalize_language, t
 from gridmap.web import overlays
 from gridmap.web.app import create_app
-from gridmap.web.i18n import MESSAGES, normalize_language, t
 from gridmap.web.overlays import MapView
 from gridmap.web.pages import map as map_page
 from layers import layer_ids
