@@ -166,5 +166,13 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     )
 
 
+def _register_subsystems() -> None:
+    from gridmap.cases.cli import cases
+
+    main.add_command(cases)
+
+
+_register_subsystems()
+
 if __name__ == "__main__":
     main()

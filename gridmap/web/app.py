@@ -1,4 +1,4 @@
-"""The Dash app factory: Flask server with health and tile routes, then the pages."""
+"""The Dash app factory: Flask server with health, tile and API routes, then the pages."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import dash
 from dash import Dash, html
 from flask import Flask
 
+from gridmap.api import register_api
 from gridmap.i18n import t
 from gridmap.settings import PROJECT_ROOT
 from gridmap.web.database import URL_KEY
@@ -34,6 +35,7 @@ def create_app(database_url: str | None = None) -> Dash:
     server.config[URL_KEY] = database_url
     server.register_blueprint(health)
     server.register_blueprint(tiles)
+    register_api(server)
     app = Dash(
         "gridmap.web",
         server=server,
