@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -51,29 +51,40 @@ class Taxonomy:
     handling_names: dict[str, tuple[str, str]]
     source: str
 
-    @property
+    @cached_property
     def by_slug(self) -> dict[str, Category]:
         return {c.slug: c for c in self.categories}
 
-    @property
+    @cached_property
     def subcategories(self) -> dict[str, Subcategory]:
         return {s.slug: s for c in self.categories for s in c.subcategories}
 
+    @cached_property
+    def _category_keys(self) -> dict[str, Category]:
+        return _keys(self.categories)
+
+    @cached_property
+    def _subcategory_keys(self) -> dict[str, Subcategory]:
+        return _keys(tuple(self.subcategories.values()))
+
     def category(self, key: str) -> Category | None:
         """The category with this slug, Chinese name or English name (case-insensitive)."""
-        return _lookup(self.categories, key)
+        found = self._category_keys.get(key)
+        return found if found is not None else self._category_keys.get(key.strip().casefold())
 
     def subcategory(self, key: str) -> Subcategory | None:
         """The subcategory with this slug, Chinese name or English name."""
-        return _lookup(tuple(self.subcategories.values()), key)
+        found = self._subcategory_keys.get(key)
+        return found if found is not None else self._subcategory_keys.get(key.strip().casefold())
 
 
-def _lookup(items, key: str):
-    k = key.strip().casefold()
+def _keys(items):
+    """Lookup of items by slug and by casefolded Chinese and English name."""
+    out = {}
     for item in items:
-        if k in (item.slug, item.zh.casefold(), item.en.casefold()):
-            return item
-    return None
+        for k in (item.en.casefold(), item.zh.casefold(), item.slug):
+            out[k] = item
+    return out
 
 
 def _fail(source: str, where: str, message: str) -> TaxonomyError:

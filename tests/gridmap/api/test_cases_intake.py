@@ -309,3 +309,17 @@ def test_unknown_case_and_route_are_json_404(api: Api) -> None:
     assert r.status_code == 404 and "error" in r.json()
     r = api.session.delete(api.base + "/api/v1/cases", timeout=10)
     assert r.status_code == 405 and "error" in r.json()
+
+
+def test_unreachable_database_is_503_not_a_traceback() -> None:
+    from tests.gridmap.cases.world import serve_api
+
+    with serve_api("postgresql://nobody:secret@127.0.0.1:1/nowhere") as down:
+        r = down.post("/api/v1/cases", json=GOOD)
+        listing = down.get("/api/v1/cases")
+    assert (r.status_code, r.json()) == (
+        503,
+        {"error": {"message": "The database is unavailable; try again shortly."}},
+    )
+    assert listing.status_code == 503
+    assert "secret" not in r.text and "Traceback" not in r.text

@@ -114,3 +114,21 @@ def test_operator_replaces_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         assert [c.slug for c in get_taxonomy().categories] == ["roads"]
     finally:
         get_settings.cache_clear()
+
+
+def test_check_taxonomy_command(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from gridmap.cases.cli import cases
+
+    ok = CliRunner().invoke(cases, ["check-taxonomy"])
+    assert ok.exit_code == 0
+    assert ok.output.splitlines()[0] == (
+        "disputes         矛盾纠纷 / Disputes: priority 2, 72 h, 5 subcategories"
+    )
+    assert ok.output.splitlines()[-1].endswith(": 8 categories, 33 types")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("version = 2", encoding="utf-8")
+    failed = CliRunner().invoke(cases, ["check-taxonomy", str(bad)])
+    assert failed.exit_code == 2
+    assert failed.output.startswith(f"error: Taxonomy {bad}: top level: 'version = 1' is required")

@@ -1,0 +1,394 @@
+"""Case intake at city scale: bulk import cases/s with grid assignment, against naive
+row-by-row ORM inserts and the server's raw COPY limit; and single-case API posts/s.
+
+    .venv/bin/python benchmarks/bench_cases.py [--cases 200000] [--grids 10000] [--posts 1000]
+                                               [--out FILE] [--keep]
+
+Creates the scratch database ``gridmap_bench_cases`` on the configured server (the embedded
+cluster by default), migrates it and tiles a 10,000-grid city (100 × 100 squares of about
+300 m, in 100 communities, 10 streets, 2 districts). Then:
+
+- ours: :func:`gridmap.cases.importer.import_cases` on a generated 12345-style CSV (5 % of
+  the points outside every grid): read, validate every row, COPY into the staging table,
+  one INSERT … SELECT into ``cases`` (the grid trigger runs per row) plus one event per case;
+- the same file again (idempotent no-op on external_id);
+- naive: SQLAlchemy ORM, one case + its event added and committed per row (a sample,
+  extrapolated), into the same table with the same trigger;
+- the limit: COPY of the same staged rows, already rendered as CSV, into an UNLOGGED table
+  with no indexes, constraints or triggers;
+- API: single-case ``POST /api/v1/cases`` over HTTP to a server in another process
+  (werkzeug, threaded), sequential from one client and from 4 concurrent clients.
+
+The database is dropped at the end unless ``--keep``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import multiprocessing
+import os
+import platform
+import socket
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import requests
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from gridmap.cases.importer import (  # noqa: E402
+    STAGE_COLUMNS,
+    _csv_line,
+    import_cases,
+    parse_mapping,
+    read_rows,
+)
+from gridmap.cases.intake import validate_case  # noqa: E402
+from gridmap.cases.taxonomy import get_taxonomy  # noqa: E402
+from gridmap.db import models  # noqa: E402
+from gridmap.db.engine import database_url, drop_database, ensure_database, get_engine  # noqa: E402
+from gridmap.db.migrations import upgrade  # noqa: E402
+from gridmap.settings import get_settings  # noqa: E402
+
+DB_NAME = "gridmap_bench_cases"
+X0, Y0 = 120.0, 30.0
+HEADER = ["工单号", "标题", "类别", "小类", "经度", "纬度", "受理时间", "状态", "来电人"]
+MAPPING = (
+    "external_id=工单号,title=标题,category=类别,subcategory=小类,lon=经度,lat=纬度,"
+    "reported_at=受理时间,status=状态,reporter_name=来电人"
+)
+
+
+def tile_city(url: str, side: int, cell: float) -> int:
+    """side × side square grids of `cell` degrees; returns the number of grids."""
+    per_community = 10  # 10 × 10 grids per community
+    with get_engine(url).begin() as conn:
+        conn.execute(
+            text(
+                """
+                INSERT INTO districts (id, code, name, geom)
+                SELECT d, 'D' || d, '区' || d, ST_Multi(ST_MakeEnvelope(
+                    :x0 + (d - 1) * :side * :cell / 2, :y0,
+                    :x0 + d * :side * :cell / 2, :y0 + :side * :cell, 4326))
+                FROM generate_series(1, 2) d;
+                INSERT INTO streets (id, code, name, district_id, geom)
+                SELECT s, 'S' || s, '街道' || s, 1 + (s - 1) / 5, ST_Multi(ST_MakeEnvelope(
+                    :x0 + (s - 1) * :side * :cell / 10, :y0,
+                    :x0 + s * :side * :cell / 10, :y0 + :side * :cell, 4326))
+                FROM generate_series(1, 10) s;
+                INSERT INTO communities (id, code, name, street_id, geom)
+                SELECT 1 + cx * (:side / :pc) + cy, 'C' || cx || '_' || cy, '社区' || cx || cy,
+                       1 + cx * 10 / (:side / :pc), ST_Multi(ST_MakeEnvelope(
+                    :x0 + cx * :pc * :cell, :y0 + cy * :pc * :cell,
+                    :x0 + (cx + 1) * :pc * :cell, :y0 + (cy + 1) * :pc * :cell, 4326))
+                FROM generate_series(0, :side / :pc - 1) cx,
+                     generate_series(0, :side / :pc - 1) cy;
+                INSERT INTO grids (id, code, name, community_id, geom)
+                SELECT 1 + gx * :side + gy, 'G' || gx || '_' || gy, '网格' || gx || '_' || gy,
+                       1 + (gx / :pc) * (:side / :pc) + gy / :pc, ST_Multi(ST_MakeEnvelope(
+                    :x0 + gx * :cell, :y0 + gy * :cell,
+                    :x0 + (gx + 1) * :cell, :y0 + (gy + 1) * :cell, 4326))
+                FROM generate_series(0, :side - 1) gx, generate_series(0, :side - 1) gy;
+                ANALYZE grids;
+                """
+            ),
+            {"x0": X0, "y0": Y0, "side": side, "cell": cell, "pc": per_community},
+        )
+        return conn.execute(text("SELECT count(*) FROM grids")).scalar_one()
+
+
+def write_cases_csv(path: Path, n: int, side: int, cell: float, seed: int = 7) -> None:
+    """A 12345-style export of n cases, 5 % outside the city."""
+    rng = np.random.default_rng(seed)
+    tax = get_taxonomy()
+    subs = list(tax.subcategories.values())
+    pick = rng.integers(0, len(subs), n)
+    extent = side * cell
+    lon = X0 + rng.uniform(-0.025, 1.025, n) * extent
+    lat = Y0 + rng.uniform(-0.025, 1.025, n) * extent
+    start = datetime(2024, 1, 1)
+    minutes = np.sort(rng.integers(0, 365 * 24 * 60, n))
+    statuses = np.array(["已回访结案", "已办结", "处置中", "已派单", "reported"])
+    status = statuses[rng.choice(5, n, p=[0.6, 0.15, 0.1, 0.1, 0.05])]
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(HEADER)
+        for i in range(n):
+            s = subs[pick[i]]
+            when = start + timedelta(minutes=int(minutes[i]))
+            w.writerow(
+                [
+                    f"12345-{i:08d}",
+                    f"{s.zh}：群众反映第{i}号",
+                    tax.by_slug[s.category].zh,
+                    s.slug,
+                    f"{lon[i]:.6f}",
+                    f"{lat[i]:.6f}",
+                    when.strftime("%Y-%m-%d %H:%M:%S"),
+                    status[i],
+                    "市民",
+                ]
+            )
+
+
+def bench_import(url: str, path: Path) -> dict:
+    eng = get_engine(url)
+    tax = get_taxonomy()
+    mapping = parse_mapping(MAPPING)
+    t = time.perf_counter()
+    report = import_cases(eng, path, mapping, tax, source="hotline_12345")
+    first = time.perf_counter() - t
+    t = time.perf_counter()
+    again = import_cases(eng, path, mapping, tax, source="hotline_12345")
+    second = time.perf_counter() - t
+    # Where the time goes: reading + validating in Python alone.
+    header, rows, _ = read_rows(path)
+    pos = {f: header.index(c) for f, c in mapping.items()}
+    t = time.perf_counter()
+    staged = []
+    for row_no, values in rows:
+        data = {f: values[i] for f, i in pos.items()}
+        data["status"] = {
+            "已回访结案": "closed",
+            "已办结": "resolved",
+            "处置中": "in_progress",
+            "已派单": "dispatched",
+        }.get(data["status"], data["status"])
+        case = validate_case(
+            data, tax, source="hotline_12345", history=True, strict=False, row=row_no
+        )
+        staged.append(_csv_line([row_no, *(getattr(case, c) for c in STAGE_COLUMNS)]))
+    validate_s = time.perf_counter() - t
+    return {
+        "rows": report.rows,
+        "inserted": report.inserted,
+        "unassigned": report.unassigned,
+        "seconds": round(first, 3),
+        "cases_per_s": round(report.inserted / first),
+        "python_read_validate_seconds": round(validate_s, 3),
+        "reimport_seconds": round(second, 3),
+        "reimport_inserted": again.inserted,
+        "_staged_csv": "".join(staged),
+    }
+
+
+def bench_naive(url: str, path: Path, sample: int) -> dict:
+    eng = get_engine(url)
+    tax = get_taxonomy()
+    header, rows, _ = read_rows(path)
+    mapping = parse_mapping(MAPPING)
+    pos = {f: header.index(c) for f, c in mapping.items()}
+    cases = []
+    for _row_no, values in rows:
+        data = {f: values[i] for f, i in pos.items()} | {"status": "reported"}
+        data["external_id"] = "naive-" + data["external_id"]
+        cases.append(validate_case(data, tax, source="walk_in", history=True, strict=False))
+        if len(cases) == sample:
+            break
+    t = time.perf_counter()
+    for n, c in enumerate(cases):
+        with Session(eng) as s:
+            row = models.Case(
+                code=f"NV{n:09d}",
+                title=c.title,
+                description=c.description,
+                category=c.category,
+                subcategory=c.subcategory,
+                source=c.source,
+                priority=c.priority,
+                handling_type=c.handling_type,
+                external_id=c.external_id,
+                reported_at=c.reported_at,
+                due_at=c.due_at,
+                status=c.status,
+                reporter_name=c.reporter_name,
+                geom=f"SRID=4326;POINT({c.lon} {c.lat})" if c.lon is not None else None,
+            )
+            s.add(row)
+            s.flush()
+            s.add(
+                models.CaseEvent(case_id=row.id, actor="naive", action="import", to_status=c.status)
+            )
+            s.commit()
+    seconds = time.perf_counter() - t
+    return {"sample": sample, "seconds": round(seconds, 3), "cases_per_s": round(sample / seconds)}
+
+
+def bench_limit(url: str, staged_csv: str) -> dict:
+    raw = get_engine(url).raw_connection()
+    try:
+        cur = raw.cursor()
+        cur.execute(
+            "CREATE UNLOGGED TABLE bench_bare (row_no integer, title text, description text, "
+            "category text, subcategory text, source text, priority smallint, "
+            "handling_type text, lon double precision, lat double precision, address text, "
+            "reporter_name text, reporter_phone text, external_id text, "
+            "reported_at timestamptz, due_at timestamptz, status text, department text, "
+            "dispatched_at timestamptz, resolved_at timestamptz, closed_at timestamptz, "
+            "satisfaction smallint)"
+        )
+        raw.commit()
+        t = time.perf_counter()
+        cur.copy_expert("COPY bench_bare FROM STDIN WITH (FORMAT csv)", io.StringIO(staged_csv))
+        raw.commit()
+        seconds = time.perf_counter() - t
+        cur.execute("SELECT count(*) FROM bench_bare")
+        n = cur.fetchone()[0]
+    finally:
+        raw.close()
+    return {"rows": n, "seconds": round(seconds, 3), "rows_per_s": round(n / seconds)}
+
+
+def _serve(url: str, port: int) -> None:
+    import logging
+
+    import flask
+    from werkzeug.serving import make_server
+
+    from gridmap.api import register_api
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    app = flask.Flask("bench")
+    app.config["GRIDMAP_DATABASE_URL"] = url
+    register_api(app)
+    make_server("127.0.0.1", port, app, threaded=True).serve_forever()
+
+
+def bench_api(url: str, posts: int, clients: int) -> dict:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = multiprocessing.get_context("spawn").Process(target=_serve, args=(url, port))
+    proc.start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                requests.get(base + "/api/v1/taxonomy", timeout=1)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        rng = np.random.default_rng(1)
+
+        def body(i: int) -> dict:
+            return {
+                "title": f"路灯不亮 {i}",
+                "subcategory": "street_light",
+                "lon": float(X0 + rng.uniform(0, 0.3)),
+                "lat": float(Y0 + rng.uniform(0, 0.3)),
+            }
+
+        def run(count: int, offset: int, codes: list[int]) -> None:
+            with requests.Session() as session:
+                for i in range(count):
+                    r = session.post(
+                        base + "/api/v1/cases",
+                        json=body(offset + i),
+                        headers={"Idempotency-Key": f"bench-{offset + i}"},
+                        timeout=30,
+                    )
+                    codes.append(r.status_code)
+
+        codes: list[int] = []
+        t = time.perf_counter()
+        run(posts, 0, codes)
+        sequential = time.perf_counter() - t
+        codes2: list[int] = []
+        per = posts // clients
+        threads = [
+            threading.Thread(target=run, args=(per, posts + k * per, codes2))
+            for k in range(clients)
+        ]
+        t = time.perf_counter()
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        concurrent = time.perf_counter() - t
+    finally:
+        proc.terminate()
+        proc.join(5)
+    assert set(codes) == {201} and set(codes2) == {201}, (set(codes), set(codes2))
+    return {
+        "posts": posts,
+        "sequential_posts_per_s": round(posts / sequential, 1),
+        "sequential_ms_per_post": round(sequential / posts * 1000, 2),
+        "concurrent_clients": clients,
+        "concurrent_posts_per_s": round(per * clients / concurrent, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cases", type=int, default=200_000)
+    parser.add_argument("--grids", type=int, default=10_000, help="a square number")
+    parser.add_argument("--naive-sample", type=int, default=2_000)
+    parser.add_argument("--posts", type=int, default=1_000)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "cases.json")
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args()
+    side = round(args.grids**0.5)
+    cell = 0.003
+    url = make_url(database_url()).set(database=DB_NAME).render_as_string(hide_password=False)
+    drop_database(url)
+    ensure_database(url)
+    try:
+        upgrade(url, get_settings().sql_dir / "migrations")
+        grids = tile_city(url, side, cell)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "hotline_export.csv"
+            write_cases_csv(path, args.cases, side, cell)
+            print(f"{grids:,} grids; importing {args.cases:,} cases …", flush=True)
+            ours = bench_import(url, path)
+            staged = ours.pop("_staged_csv")
+            print(f"ours: {ours}", flush=True)
+            naive = bench_naive(url, path, args.naive_sample)
+            print(f"naive: {naive}", flush=True)
+            limit = bench_limit(url, staged)
+            print(f"limit: {limit}", flush=True)
+        api = bench_api(url, args.posts, args.clients)
+        print(f"api: {api}", flush=True)
+        result = {
+            "benchmark": "cases",
+            "at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "machine": {
+                "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+                "platform": platform.platform(),
+            },
+            "grids": grids,
+            "bulk_import": ours,
+            "naive_orm_row_by_row": naive,
+            "limit_copy_unlogged_bare": limit,
+            "ratios": {
+                "ours_vs_naive": round(ours["cases_per_s"] / naive["cases_per_s"], 1),
+                "ours_share_of_limit": round(ours["cases_per_s"] / limit["rows_per_s"], 3),
+            },
+            "api_single_case_posts": api,
+        }
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(
+            json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        )
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+    finally:
+        get_engine(url).dispose()
+        if not args.keep:
+            drop_database(url)
+
+
+if __name__ == "__main__":
+    main()
