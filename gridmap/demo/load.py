@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import pandas as pd
 import psycopg2
 from psycopg2 import sql
 from sqlalchemy.engine import make_url
@@ -131,8 +133,13 @@ def run_load(
     anchor: datetime | None = None,
     defer_indexes: bool = True,
     chunk_rows: int = 100_000,
+    on_frame: Callable[[str, pd.DataFrame], object] | None = None,
 ) -> LoadReport:
-    """Generate and load the demo city; return counts and timings (see :func:`load_demo`)."""
+    """Generate and load the demo city; return counts and timings (see :func:`load_demo`).
+
+    ``defer_indexes`` drops and rebuilds each table's secondary indexes around its COPY;
+    ``on_frame(table, frame)`` sees every generated frame before it is loaded.
+    """
     if scale not in SCALES:
         raise DemoError(f"Unknown demo scale {scale!r}.", hint=f"use one of {', '.join(SCALES)}")
     anchor = anchor or default_anchor()
@@ -165,6 +172,8 @@ def run_load(
                     break
                 table, frame = item
                 position += 1
+                if on_frame:
+                    on_frame(table, frame)
                 t1 = time.perf_counter()
                 bar = tqdm(
                     total=len(frame),
