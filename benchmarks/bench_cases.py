@@ -49,11 +49,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from gridmap.cases.importer import (  # noqa: E402
-    STAGE_COLUMNS,
-    _csv_line,
     import_cases,
     parse_mapping,
     read_rows,
+    stage_values,
 )
 from gridmap.cases.intake import validate_case  # noqa: E402
 from gridmap.cases.taxonomy import get_taxonomy  # noqa: E402
@@ -109,15 +108,50 @@ def tile_city(url: str, side: int, cell: float) -> int:
         return conn.execute(text("SELECT count(*) FROM grids")).scalar_one()
 
 
-def write_cases_csv(path: Path, n: int, side: int, cell: float, seed: int = 7) -> None:
-    """A 12345-style export of n cases, 5 % outside the city."""
+def demo_city_grids(url: str, seed: int = 7) -> tuple[int, tuple[float, float, float, float]]:
+    """Load only the demo city's hierarchy and grids (city scale, seed 7); returns the
+    number of grids and their extent."""
+    from gridmap.demo.city import CityGenerator, default_anchor
+    from gridmap.demo.pgcopy import copy_frame
+
+    raw = get_engine(url).raw_connection()
+    try:
+        cur = raw.cursor()
+        for table, frame in CityGenerator("city", seed, default_anchor()).tables():
+            copy_frame(cur, table, frame)
+            if table == "grids":
+                break
+        cur.execute("ANALYZE grids")
+        raw.commit()
+        cur.execute(
+            "SELECT count(*), ST_XMin(ST_Extent(geom)), ST_YMin(ST_Extent(geom)), "
+            "ST_XMax(ST_Extent(geom)), ST_YMax(ST_Extent(geom)) FROM grids"
+        )
+        n, *extent = cur.fetchone()
+    finally:
+        raw.close()
+    return n, tuple(extent)
+
+
+def use_spgist(url: str) -> None:
+    """Replace the grids' GiST index by an SP-GiST one (scratch database only)."""
+    with get_engine(url).begin() as conn:
+        conn.execute(text("DROP INDEX grids_geom_gist"))
+        conn.execute(text("CREATE INDEX grids_geom_spgist ON grids USING spgist (geom)"))
+        conn.execute(text("ANALYZE grids"))
+
+
+def write_cases_csv(
+    path: Path, n: int, extent: tuple[float, float, float, float], seed: int = 7
+) -> None:
+    """A 12345-style export of n cases, about 5 % outside the city's extent."""
     rng = np.random.default_rng(seed)
     tax = get_taxonomy()
     subs = list(tax.subcategories.values())
     pick = rng.integers(0, len(subs), n)
-    extent = side * cell
-    lon = X0 + rng.uniform(-0.025, 1.025, n) * extent
-    lat = Y0 + rng.uniform(-0.025, 1.025, n) * extent
+    x0, y0, x1, y1 = extent
+    lon = x0 + rng.uniform(-0.025, 1.025, n) * (x1 - x0)
+    lat = y0 + rng.uniform(-0.025, 1.025, n) * (y1 - y0)
     start = datetime(2024, 1, 1)
     minutes = np.sort(rng.integers(0, 365 * 24 * 60, n))
     statuses = np.array(["已回访结案", "已办结", "处置中", "已派单", "reported"])
@@ -169,7 +203,7 @@ def bench_import(url: str, path: Path) -> dict:
         case = validate_case(
             data, tax, source="hotline_12345", history=True, strict=False, row=row_no
         )
-        staged.append(_csv_line([row_no, *(getattr(case, c) for c in STAGE_COLUMNS)]))
+        staged.append(stage_values(row_no, case))
     validate_s = time.perf_counter() - t
     return {
         "rows": report.rows,
@@ -180,8 +214,14 @@ def bench_import(url: str, path: Path) -> dict:
         "python_read_validate_seconds": round(validate_s, 3),
         "reimport_seconds": round(second, 3),
         "reimport_inserted": again.inserted,
-        "_staged_csv": "".join(staged),
+        "_staged_rows": staged,
     }
+
+
+def _render_csv(rows: list[list]) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue()
 
 
 def bench_naive(url: str, path: Path, sample: int) -> dict:
@@ -266,7 +306,9 @@ def _serve(url: str, port: int) -> None:
     make_server("127.0.0.1", port, app, threaded=True).serve_forever()
 
 
-def bench_api(url: str, posts: int, clients: int) -> dict:
+def bench_api(
+    url: str, posts: int, clients: int, extent: tuple[float, float, float, float]
+) -> dict:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -333,7 +375,19 @@ def bench_api(url: str, posts: int, clients: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", type=int, default=200_000)
-    parser.add_argument("--grids", type=int, default=10_000, help="a square number")
+    parser.add_argument(
+        "--city",
+        choices=["demo", "tiling"],
+        default="demo",
+        help="grids of the demo city (seed 7), or a regular square tiling",
+    )
+    parser.add_argument("--grids", type=int, default=10_000, help="tiling: a square number")
+    parser.add_argument(
+        "--grid-index",
+        choices=["gist", "spgist"],
+        default="gist",
+        help="index of grids.geom (spgist: an experiment on the scratch db)",
+    )
     parser.add_argument("--naive-sample", type=int, default=2_000)
     parser.add_argument("--posts", type=int, default=1_000)
     parser.add_argument("--clients", type=int, default=4)
@@ -347,19 +401,25 @@ def main() -> None:
     ensure_database(url)
     try:
         upgrade(url, get_settings().sql_dir / "migrations")
-        grids = tile_city(url, side, cell)
+        if args.city == "demo":
+            grids, extent = demo_city_grids(url)
+        else:
+            grids = tile_city(url, side, cell)
+            extent = (X0, Y0, X0 + side * cell, Y0 + side * cell)
+        if args.grid_index == "spgist":
+            use_spgist(url)
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "hotline_export.csv"
-            write_cases_csv(path, args.cases, side, cell)
+            write_cases_csv(path, args.cases, extent)
             print(f"{grids:,} grids; importing {args.cases:,} cases …", flush=True)
             ours = bench_import(url, path)
-            staged = ours.pop("_staged_csv")
+            staged = _render_csv(ours.pop("_staged_rows"))
             print(f"ours: {ours}", flush=True)
             naive = bench_naive(url, path, args.naive_sample)
             print(f"naive: {naive}", flush=True)
             limit = bench_limit(url, staged)
             print(f"limit: {limit}", flush=True)
-        api = bench_api(url, args.posts, args.clients)
+        api = bench_api(url, args.posts, args.clients, extent)
         print(f"api: {api}", flush=True)
         result = {
             "benchmark": "cases",
@@ -369,7 +429,9 @@ def main() -> None:
                 "python": platform.python_version(),
                 "platform": platform.platform(),
             },
+            "city": args.city,
             "grids": grids,
+            "grid_index": args.grid_index,
             "bulk_import": ours,
             "naive_orm_row_by_row": naive,
             "limit_copy_unlogged_bare": limit,

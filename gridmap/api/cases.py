@@ -149,11 +149,11 @@ def parse_filter(args) -> tuple[queries.CaseFilter, int, int]:
 
 
 def case_detail(case_id: int) -> dict[str, Any]:
-    """A case with its history and nearest online cameras."""
-    eng, tax = engine(), taxonomy()
-    out = case_json(queries.get_case(eng, case_id), tax)
-    out["history"] = [event_json(e) for e in queries.case_history(eng, case_id)]
-    out["cameras"] = [camera_json(c) for c in nearest_cameras(eng, case_id)]
+    """A case with its history and nearest online cameras (one connection)."""
+    with engine().connect() as conn:
+        out = case_json(queries.get_case(conn, case_id), taxonomy())
+        out["history"] = [event_json(e) for e in queries.case_history(conn, case_id)]
+        out["cameras"] = [camera_json(c) for c in nearest_cameras(conn, case_id)]
     return out
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
+from gridmap.cases.queries import connection
 from gridmap.settings import get_settings
 
 
 def nearest_cameras(
-    engine: Engine,
+    engine: Engine | Connection,
     case_id: int,
     *,
     radius_m: float | None = None,
@@ -19,7 +20,7 @@ def nearest_cameras(
     """Online cameras within the radius of the case's point, nearest first, with the
     distance in metres; empty when the case has no location."""
     settings = get_settings()
-    with engine.connect() as conn:
+    with connection(engine) as conn:
         rows = conn.execute(
             text(
                 "SELECT n.* FROM cases c CROSS JOIN LATERAL "

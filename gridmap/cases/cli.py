@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import wraps
@@ -131,9 +132,16 @@ def import_command(
     default=None,
     help="Judge lateness at this ISO 8601 time (default: now).",
 )
+@click.option(
+    "--every",
+    type=click.IntRange(min=10),
+    default=None,
+    help="Keep running, escalating every this many seconds (instead of cron).",
+)
 @friendly
-def escalate(now_text: str | None) -> None:
-    """Escalate overdue open cases up grid → community → street → district."""
+def escalate(now_text: str | None, every: int | None) -> None:
+    """Escalate overdue open cases up grid → community → street → district (schedule:
+    the cases_escalation_hours setting). Idempotent: run it as often as you like."""
     from gridmap.cases.escalation import LEVELS
     from gridmap.cases.escalation import escalate as run
     from gridmap.errors import GridmapError
@@ -148,10 +156,16 @@ def escalate(now_text: str | None) -> None:
             from zoneinfo import ZoneInfo
 
             now = now.replace(tzinfo=ZoneInfo(get_settings().cases_timezone))
-    raised = run(_engine(), now)
-    for e in raised:
-        click.echo(f"case {e.case_id}: {LEVELS[e.from_level]} → {LEVELS[e.to_level]}")
-    click.echo(f"{len(raised)} case(s) escalated at {now.isoformat(timespec='seconds')}")
+    engine = _engine()
+    while True:
+        raised = run(engine, now)
+        for e in raised:
+            click.echo(f"case {e.case_id}: {LEVELS[e.from_level]} → {LEVELS[e.to_level]}")
+        click.echo(f"{len(raised)} case(s) escalated at {now.isoformat(timespec='seconds')}")
+        if every is None or now_text:
+            return
+        time.sleep(every)
+        now = datetime.now(UTC)
 
 
 @cases.command("check-taxonomy")

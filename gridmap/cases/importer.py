@@ -13,8 +13,10 @@ import csv
 import io
 import json
 import tomllib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +52,8 @@ STAGE_COLUMNS = (
     "closed_at",
     "satisfaction",
 )
+#: Rows per COPY + INSERT … SELECT round (bounds memory; lets validation overlap inserts).
+CHUNK_ROWS = 20_000
 MAPPABLE = tuple(f for f in NEW_FIELDS + HISTORY_FIELDS if f != "source")
 STATUS_BY_LABEL = {label: status for status, label in STATUS_NAMES.items()}
 
@@ -193,39 +197,13 @@ def read_rows(
     raise CaseError(f"Cannot import {path.name}: use a .csv, .tsv or .xlsx file")
 
 
-class _CopyFile(io.TextIOBase):
-    """A read-only text stream over CSV lines produced lazily (for COPY FROM STDIN)."""
-
-    def __init__(self, lines: Iterable[str]) -> None:
-        self._lines = iter(lines)
-        self._buffer = ""
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int | None = -1) -> str:
-        want = size if size and size > 0 else 1 << 62
-        parts, length = [self._buffer], len(self._buffer)
-        while length < want:
-            line = next(self._lines, None)
-            if line is None:
-                break
-            parts.append(line)
-            length += len(line)
-        data = "".join(parts)
-        self._buffer = data[want:]
-        return data[:want]
-
-    def readline(self, size: int | None = -1) -> str:  # pragma: no cover - COPY uses read
-        return self.read(size)
-
-
-def _csv_line(values: list[Any]) -> str:
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerow(
-        ["" if v is None else (v.isoformat() if hasattr(v, "isoformat") else v) for v in values]
-    )
-    return out.getvalue()
+def stage_values(row_no: int, case: NewCase) -> list[Any]:
+    """One staging row (row_no, then STAGE_COLUMNS) ready for a csv writer."""
+    out: list[Any] = [row_no]
+    for column in STAGE_COLUMNS:
+        value = getattr(case, column)
+        out.append(value.isoformat() if isinstance(value, datetime) else value)
+    return out
 
 
 def import_cases(
@@ -257,9 +235,13 @@ def import_cases(
     report = ImportReport(dry_run=dry_run)
     seen: dict[str, int] = {}
 
-    def staged() -> Iterator[str]:
+    def batches() -> Iterator[str]:
+        """Validated rows as CSV text, CHUNK_ROWS rows at a time; problems are recorded."""
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        n = 0
         for row_no, values in tqdm(
-            rows, total=total, unit=" rows", desc="validating", disable=not progress
+            rows, total=total, unit=" rows", desc="importing", disable=not progress
         ):
             report.rows += 1
             data = {f: (values[i] if i < len(values) else None) for f, i in positions.items()}
@@ -285,27 +267,47 @@ def import_cases(
                 )
                 continue
             report.valid += 1
-            yield _csv_line([row_no, *(_stage_value(case, c) for c in STAGE_COLUMNS)])
+            writer.writerow(stage_values(row_no, case))
+            n += 1
+            if n == CHUNK_ROWS:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+                n = 0
+        if n:
+            yield buffer.getvalue()
 
+    chunks = batches()
+    copy = (
+        "COPY pg_temp.case_import_stage (row_no, "
+        + ", ".join(STAGE_COLUMNS)
+        + ") FROM STDIN WITH (FORMAT csv)"
+    )
     raw = engine.raw_connection()
+    # The next chunk is read and validated in a worker thread while the database inserts
+    # this one (psycopg2 releases the GIL while it waits), all in one transaction.
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="case-import")
     try:
         cur = raw.cursor()
         cur.execute("SELECT gridmap_import_stage_create()")
-        cur.copy_expert(
-            "COPY pg_temp.case_import_stage (row_no, "
-            + ", ".join(STAGE_COLUMNS)
-            + ") FROM STDIN WITH (FORMAT csv)",
-            _CopyFile(staged()),
-        )
+        pending = pool.submit(next, chunks, None)
+        while (chunk := pending.result()) is not None:
+            cur.copy_expert(copy, io.StringIO(chunk))
+            pending = pool.submit(next, chunks, None)
+            if report.problems and not skip_bad:
+                cur.execute("TRUNCATE pg_temp.case_import_stage")
+                continue  # keep validating to report every problem; nothing will be kept
+            cur.execute(
+                "SELECT inserted, unassigned FROM gridmap_import_staged_cases(%s, %s)",
+                (actor, f"imported from {path.name}"),
+            )
+            inserted, unassigned = cur.fetchone()
+            report.inserted += int(inserted)
+            report.unassigned += int(unassigned)
+            cur.execute("TRUNCATE pg_temp.case_import_stage")
         if report.problems and not skip_bad:
             raw.rollback()
             raise ImportRejected(report.problems, report.rows)
-        cur.execute(
-            "SELECT inserted, unassigned FROM gridmap_import_staged_cases(%s, %s)",
-            (actor, f"imported from {path.name}"),
-        )
-        inserted, unassigned = cur.fetchone()
-        report.inserted, report.unassigned = int(inserted), int(unassigned)
         report.duplicates = report.valid - report.inserted
         if dry_run:
             raw.rollback()
@@ -315,9 +317,6 @@ def import_cases(
         raw.rollback()
         raise
     finally:
+        pool.shutdown(wait=True, cancel_futures=True)
         raw.close()
     return report
-
-
-def _stage_value(case: NewCase, column: str) -> Any:
-    return getattr(case, column)

@@ -4,11 +4,13 @@ and the dashboard."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from gridmap.cases.errors import CaseNotFound
 
@@ -20,8 +22,20 @@ CASE_COLUMNS = """
     c.reporter_name, c.reporter_phone, c.address, c.external_id,
     ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat, c.grid_id, g.code AS grid_code,
     g.name AS grid_name,
-    (c.due_at IS NOT NULL AND c.due_at < :at AND gridmap_case_is_open(c.status)) AS overdue
+    (c.due_at IS NOT NULL AND c.due_at < coalesce(CAST(:at AS timestamptz), now())
+     AND gridmap_case_is_open(c.status)) AS overdue
 """
+
+
+@contextmanager
+def connection(bind: Engine | Connection) -> Iterator[Connection]:
+    """The given connection, or a pooled one from the engine (so a caller can run several
+    reads on one connection)."""
+    if isinstance(bind, Connection):
+        yield bind
+    else:
+        with bind.connect() as conn:
+            yield conn
 
 
 @dataclass(frozen=True)
@@ -54,7 +68,7 @@ _FILTER_CALL = """gridmap_cases_select(
     sources => CAST(:sources AS text[]), since => CAST(:since AS timestamptz),
     until => CAST(:until AS timestamptz), minx => CAST(:minx AS float8),
     miny => CAST(:miny AS float8), maxx => CAST(:maxx AS float8), maxy => CAST(:maxy AS float8),
-    overdue => CAST(:overdue AS boolean), at => CAST(:at AS timestamptz),
+    overdue => CAST(:overdue AS boolean), at => coalesce(CAST(:at AS timestamptz), now()),
     ids => CAST(:ids AS bigint[]), codes => CAST(:codes AS text[]),
     min_escalation => CAST(:min_escalation AS integer))"""
 
@@ -69,9 +83,7 @@ def list_cases(
 ) -> tuple[list[dict[str, Any]], int]:
     """One page of matching cases, newest report first, and the number matching."""
     args = flt.sql_args() | {"at": at, "limit": limit, "offset": offset}
-    with engine.connect() as conn:
-        if at is None:
-            args["at"] = conn.execute(text("SELECT now()")).scalar_one()
+    with connection(engine) as conn:
         rows = conn.execute(
             text(
                 f"SELECT {CASE_COLUMNS} FROM {_FILTER_CALL} c "
@@ -85,16 +97,18 @@ def list_cases(
     return page, int(total)
 
 
-def get_case(engine: Engine, case_id: int, *, at: datetime | None = None) -> dict[str, Any]:
+def get_case(
+    engine: Engine | Connection, case_id: int, *, at: datetime | None = None
+) -> dict[str, Any]:
     """One case by id, or CaseNotFound."""
-    with engine.connect() as conn:
+    with connection(engine) as conn:
         row = (
             conn.execute(
                 text(
                     f"SELECT {CASE_COLUMNS} FROM cases c LEFT JOIN grids g ON g.id = c.grid_id "
                     "WHERE c.id = :id"
                 ),
-                {"id": case_id, "at": at or conn.execute(text("SELECT now()")).scalar_one()},
+                {"id": case_id, "at": at},
             )
             .mappings()
             .first()
@@ -104,9 +118,9 @@ def get_case(engine: Engine, case_id: int, *, at: datetime | None = None) -> dic
     return dict(row)
 
 
-def case_history(engine: Engine, case_id: int) -> list[dict[str, Any]]:
+def case_history(engine: Engine | Connection, case_id: int) -> list[dict[str, Any]]:
     """The case's events, oldest first."""
-    with engine.connect() as conn:
+    with connection(engine) as conn:
         rows = conn.execute(
             text(
                 "SELECT id, at, actor, action, from_status, to_status, note FROM case_events "
@@ -155,9 +169,7 @@ def kpis(engine: Engine, flt: CaseFilter, *, at: datetime | None = None) -> dict
     and category) — for KPI tiles."""
     args = flt.sql_args() | {"at": at}
     call = _FILTER_CALL.replace("gridmap_cases_select", "gridmap_cases_kpis")
-    with engine.connect() as conn:
-        if at is None:
-            args["at"] = conn.execute(text("SELECT now()")).scalar_one()
+    with connection(engine) as conn:
         row = dict(conn.execute(text(f"SELECT * FROM {call}"), args).mappings().one())
     resolved = row["resolved"]
     row["on_time_rate"] = round(row["resolved_on_time"] / resolved, 4) if resolved else None

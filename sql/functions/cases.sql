@@ -177,7 +177,8 @@ END
 $$;
 
 -- Moves the staged rows into cases in one INSERT … SELECT (so the grid-assignment trigger
--- runs for each), skipping (source, external_id) pairs already present, and writes one
+-- runs for each), skipping (source, external_id) pairs already present (filtered first so
+-- a re-import costs no grid lookups; ON CONFLICT covers a concurrent import), and writes one
 -- 'import' event per new case. Returns how many cases were inserted and how many of those
 -- lie outside every grid.
 CREATE OR REPLACE FUNCTION gridmap_import_staged_cases(actor text, note text)
@@ -199,6 +200,10 @@ BEGIN
                CASE WHEN s.lon IS NULL THEN NULL
                     ELSE ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326) END
         FROM pg_temp.case_import_stage s
+        WHERE NOT EXISTS (
+            SELECT 1 FROM cases c
+            WHERE c.external_id IS NOT NULL AND c.source = s.source
+              AND c.external_id = s.external_id)
         ORDER BY s.row_no
         ON CONFLICT (source, external_id) WHERE external_id IS NOT NULL DO NOTHING
         RETURNING id, status, grid_id

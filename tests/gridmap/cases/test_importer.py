@@ -384,3 +384,23 @@ def test_import_command(clean: str, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert len(lines) == 9
     assert done.exit_code == 0 and "imported 4 case(s)" in done.stdout
     assert counts(clean)[0] == 4
+
+
+def test_small_chunks_give_the_same_result(
+    clean: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gridmap.cases.importer as importer
+
+    monkeypatch.setattr(importer, "CHUNK_ROWS", 1)
+    report = run(clean, write_csv(tmp_path / "h.csv", ROWS))
+    assert (report.inserted, report.unassigned) == (4, 2)
+    assert [r[:3] for r in cases_of(clean)] == [
+        ("H001", 1, "closed"),
+        ("H002", 1, "reported"),
+        ("H003", None, "dispatched"),
+        ("H004", None, "resolved"),
+    ]
+    with pytest.raises(ImportRejected) as info:
+        run(clean, write_csv(tmp_path / "bad.csv", [*ROWS, *BAD_ROWS[1:]]))
+    assert len(info.value.problems) == 8
+    assert counts(clean)[0] == 4
