@@ -9,6 +9,7 @@ from __future__ import annotations
 from layers.base import Detail, Layer, LayerContext, LayerError, LegendEntry
 from layers.buildings import BuildingsLayer
 from layers.cameras import CamerasLayer
+from layers.cases import CasesLayer
 from layers.grids import GridsLayer
 from layers.service_points import ServicePointsLayer
 
@@ -17,6 +18,7 @@ LAYERS: tuple[Layer, ...] = (
     BuildingsLayer(),
     CamerasLayer(),
     ServicePointsLayer(),
+    CasesLayer(),  # last: drawn on top; the live dashboard patches the final traces
 )
 
 _BY_ID = {layer.id: layer for layer in LAYERS}

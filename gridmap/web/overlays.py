@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
+from dash import Patch
 from plotly import graph_objects as go
 from plotly.basedatatypes import BaseTraceType
 from sqlalchemy import Engine, text
@@ -16,8 +18,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from gridmap.errors import GridmapError
 from gridmap.i18n import t
+from gridmap.web.components.case_filters import CaseChoice
 from layers import LAYERS, LayerContext, get_layer
 from layers.base import WORLD_PIXELS
+from layers.cases import TRACE_COUNT, CasesLayer
 
 log = logging.getLogger(__name__)
 
@@ -129,28 +133,59 @@ class Overlays:
     error: str | None = None
 
 
-def draw_overlays(engine: Engine, visible: Iterable[str], view: MapView, lang: str) -> Overlays:
+def draw_overlays(
+    engine: Engine,
+    visible: Iterable[str],
+    view: MapView,
+    lang: str,
+    cases: CaseChoice | None = None,
+    now: datetime | None = None,
+) -> Overlays:
     """Query each visible layer for the view and turn it into traces, in drawing order.
 
-    A layer that fails leaves its note and the error message set; the others still draw.
+    ``cases`` is the case filter (the default choice when None) at ``now``. A layer that
+    fails leaves its note and the error message set; the others still draw. The case layer
+    always ends the traces (empty ones when it is switched off or failed), so the live
+    update can replace the last :data:`~layers.cases.TRACE_COUNT` traces in place.
     """
     wanted = set(visible)
     out = Overlays()
-    ctx = LayerContext(engine, bbox=view.bbox, zoom=view.zoom, language=lang)
+    choice = cases or CaseChoice()
+    ctx = LayerContext(
+        engine,
+        bbox=view.bbox,
+        zoom=view.zoom,
+        language=lang,
+        **choice.layer_args(now or datetime.now(UTC)),
+    )
     for layer in LAYERS:
+        drawn = False
         if layer.id not in wanted:
             out.notes[layer.id] = ""
-            continue
-        try:
-            data = layer.query(ctx)
-        except GridmapError as exc:
-            log.warning("layer %s: %s", layer.id, exc)
-            out.notes[layer.id] = ""
-            out.error = t("map.error", lang)
-            continue
-        out.traces.extend(layer.traces(data, lang))
-        out.notes[layer.id] = layer.note(data, lang)
+        else:
+            try:
+                data = layer.query(ctx)
+            except GridmapError as exc:
+                log.warning("layer %s: %s", layer.id, exc)
+                out.notes[layer.id] = ""
+                out.error = t("map.error", lang)
+            else:
+                out.traces.extend(layer.traces(data, lang))
+                out.notes[layer.id] = layer.note(data, lang)
+                drawn = True
+        if isinstance(layer, CasesLayer) and not drawn:
+            out.traces.extend(layer.empty_traces(lang))
     return out
+
+
+def case_traces_patch(traces: Sequence[BaseTraceType]) -> Patch:
+    """A figure Patch replacing the case layer's traces (the figure's last ones) only."""
+    if len(traces) != TRACE_COUNT:
+        raise ValueError(f"the case layer draws {TRACE_COUNT} traces, got {len(traces)}")
+    patch = Patch()
+    for offset, trace in enumerate(traces):
+        patch["data"][offset - TRACE_COUNT] = trace.to_plotly_json()
+    return patch
 
 
 def visible_layers(values: Iterable[Any], ids: Iterable[Mapping[str, str]]) -> list[str]:

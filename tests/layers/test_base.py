@@ -11,8 +11,8 @@ from layers import LAYERS, LayerContext, LayerError, get_layer, layer_ids
 from layers.base import Detail, detail_of, hidden, marker_size, take_capped
 
 
-def test_registry_lists_the_four_overlays_in_drawing_order() -> None:
-    assert layer_ids() == ["grids", "buildings", "cameras", "service_points"]
+def test_registry_lists_the_overlays_in_drawing_order() -> None:
+    assert layer_ids() == ["grids", "buildings", "cameras", "service_points", "cases"]
     assert [get_layer(i) for i in layer_ids()] == list(LAYERS)
 
 
@@ -28,6 +28,7 @@ def test_unknown_layer_is_a_friendly_error() -> None:
         ("buildings", "layer.buildings", 15.0, True),
         ("cameras", "layer.cameras", 0.0, True),
         ("service_points", "layer.service_points", 0.0, True),
+        ("cases", "layer.cases", 0.0, True),
     ],
 )
 def test_layer_fields(layer_id: str, title: str, min_zoom: float, visible: bool) -> None:
@@ -81,9 +82,18 @@ def test_empty_database_gives_empty_frames(engine: Engine) -> None:
         data = layer.query(ctx)
         assert data.empty, layer.id
         traces = layer.traces(data, "zh-CN")
-        assert [(tr.type, tr.meta["layer"], len(tr.lat)) for tr in traces] == [
-            ("scattermap", layer.id, 0)
+        drawn = [
+            (tr.type, tr.meta["layer"], len(tr.lat if tr.type == "scattermap" else tr.locations))
+            for tr in traces
         ]
+        if layer.id == "cases":  # always its three traces: hexagons, halo and points
+            assert drawn == [
+                ("choroplethmap", "cases", 0),
+                ("scattermap", "cases", 0),
+                ("scattermap", "cases", 0),
+            ]
+        else:
+            assert drawn == [("scattermap", layer.id, 0)]
 
 
 def test_unreachable_database_is_a_layer_error() -> None:

@@ -1,29 +1,46 @@
-"""The map page (``/``): layer toggles with legends beside a MapLibre map of the overlays.
+"""The map page (``/``): case filters and layer toggles with legends beside a MapLibre map
+of the overlays, with KPI tiles, a ticker of the latest cases and a live-data notice.
 
-One callback redraws every overlay from the toggles, the map view and the language; it
-only calls :mod:`gridmap.web.overlays`. Component ids start with ``map-``.
+Callbacks stay thin: one redraws every overlay from the toggles, the map view, the case
+filter and the language (:mod:`gridmap.web.overlays`); one keeps the case filter's store;
+one ticks every second and, only when the cases changed (:mod:`gridmap.web.live`), patches
+the case layer's traces, the tiles and the ticker in place. Component ids start with
+``map-``.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import dash
-from dash import ALL, Dash, Input, Output, State, dcc, html
+from dash import ALL, Dash, Input, Output, State, dcc, html, no_update
+from dash.exceptions import MissingCallbackContextException
 from flask import request
 
 from gridmap.errors import GridmapError
 from gridmap.i18n import normalize_language, t
 from gridmap.settings import get_settings
-from gridmap.web import overlays
+from gridmap.web import live, overlays
 from gridmap.web.basemap import basemap_style
+from gridmap.web.components.case_filters import (
+    CUSTOM_WINDOW,
+    CaseChoice,
+    control_inputs,
+    filter_panel,
+)
+from gridmap.web.components.kpis import kpi_tiles
+from gridmap.web.components.ticker import ticker_items, ticker_panel
 from gridmap.web.database import app_engine
 from gridmap.web.shell import header
-from layers import LAYERS, Layer
+from layers import LAYERS, Layer, get_layer
 
 PATH = "/"
+PREFIX = "map"
 TOGGLE = "map-layer-toggle"
 NOTE = "map-layer-note"
+#: How often open dashboards ask whether the cases changed (milliseconds).
+LIVE_INTERVAL_MS = 1000
 GRAPH_CONFIG = {
     "scrollZoom": True,
     "displaylogo": False,
@@ -81,7 +98,7 @@ def layout(lang: str | None = None, **_query: str) -> html.Div:
         message, message_class = t("map.error", lang), "map-message error"
     elif not start.has_data:
         message, message_class = t("map.empty", lang), "map-message empty"
-    figure = overlays.map_figure([], start.view, _style())
+    figure = overlays.map_figure(get_layer("cases").empty_traces(lang), start.view, _style())
     return html.Div(
         className="app",
         lang=lang,
@@ -93,6 +110,7 @@ def layout(lang: str | None = None, **_query: str) -> html.Div:
                     html.Aside(
                         className="map-panel",
                         children=[
+                            filter_panel(PREFIX, lang),
                             html.H2(t("map.layers", lang), className="panel-title"),
                             *[_layer_card(layer, lang) for layer in LAYERS],
                         ],
@@ -107,6 +125,9 @@ def layout(lang: str | None = None, **_query: str) -> html.Div:
                                 className="map-graph",
                             ),
                             html.Div(message, id="map-message", className=message_class),
+                            html.Div(kpi_tiles(None, lang), id="map-kpis", className="kpi-strip"),
+                            ticker_panel(PREFIX, lang),
+                            html.Div(id="map-live-notice", className="live-notice"),
                             html.Div(id="map-status", className="map-status"),
                         ],
                     ),
@@ -115,6 +136,9 @@ def layout(lang: str | None = None, **_query: str) -> html.Div:
             dcc.Store(id="map-view", data=start.view.to_store()),
             dcc.Store(id="map-lang", data=lang),
             dcc.Store(id="map-start-message", data=[message, message_class]),
+            dcc.Store(id="map-case-filter", data=CaseChoice().to_store()),
+            dcc.Store(id="map-live", data=live.LiveState().to_store()),
+            dcc.Interval(id="map-live-tick", interval=LIVE_INTERVAL_MS),
         ],
     )
 
@@ -127,12 +151,14 @@ def redraw(
     stored_view: dict[str, Any],
     lang: str,
     start_message: list[str],
+    case_filter: dict[str, Any] | None = None,
 ) -> tuple[Any, list[str], dict[str, Any], str, str, str]:
-    """Redraw the overlays for the toggles, the view and the language."""
+    """Redraw the overlays for the toggles, the view, the case filter and the language."""
     view = overlays.MapView.from_store(stored_view).updated(relayout)
     visible = overlays.visible_layers(toggles, toggle_ids)
+    choice = CaseChoice.from_store(case_filter)
     try:
-        drawn = overlays.draw_overlays(app_engine(), visible, view, lang)
+        drawn = overlays.draw_overlays(app_engine(), visible, view, lang, choice)
     except GridmapError:
         drawn = overlays.Overlays(error=t("map.error", lang))
     figure = overlays.map_figure(drawn.traces, view, _style())
@@ -144,8 +170,57 @@ def redraw(
     return figure, notes, view.to_store(), message, message_class, status
 
 
+def choose_filter(*values: Any) -> tuple[dict[str, Any], str]:
+    """The case filter's store from its controls; the date range shows for "custom"."""
+    choice = CaseChoice.from_values(values)
+    dates = "filter-row filter-dates" + ("" if choice.window == CUSTOM_WINDOW else " hidden")
+    return choice.to_store(), dates
+
+
+def _triggered_id() -> Any:
+    """The id of the input that fired the running callback (None outside a callback)."""
+    try:
+        return dash.callback_context.triggered_id
+    except MissingCallbackContextException:
+        return None
+
+
+def live_update(
+    _tick: int | None,
+    case_filter: dict[str, Any] | None,
+    stored_live: dict[str, Any] | None,
+    stored_view: dict[str, Any],
+    lang: str,
+    toggles: list[list[str]],
+    toggle_ids: list[dict[str, str]],
+) -> tuple[Any, Any, Any, str, str, Any]:
+    """Every tick: when the cases changed (or the filter did), patch the case traces, the
+    tiles and the ticker; always say whether the data is live or stale."""
+    forced = _triggered_id() == "map-case-filter"
+    view = overlays.MapView.from_store(stored_view)
+    visible = "cases" in overlays.visible_layers(toggles, toggle_ids)
+    update = live.refresh(
+        app_engine(),
+        live.LiveState.from_store(stored_live),
+        CaseChoice.from_store(case_filter),
+        bbox=view.bbox,
+        zoom=view.zoom,
+        lang=lang,
+        now=datetime.now(UTC),
+        forced=forced,
+        draw_layer=visible,
+    )
+    figure = overlays.case_traces_patch(update.traces) if update.traces else no_update
+    tiles = kpi_tiles(update.tiles, lang) if update.tiles else no_update
+    ticker = (
+        ticker_items(update.ticker, lang, update.fresh) if update.ticker is not None else no_update
+    )
+    state = update.state.to_store() if update.changed else no_update
+    return figure, tiles, ticker, update.notice, update.notice_class, state
+
+
 def register(app: Dash) -> None:
-    """Register the page and its callback on ``app``."""
+    """Register the page and its callbacks on ``app``."""
     dash.register_page(
         __name__, path=PATH, name="map", title=t("app.title", "zh-CN"), layout=layout
     )
@@ -163,4 +238,27 @@ def register(app: Dash) -> None:
         State("map-view", "data"),
         State("map-lang", "data"),
         State("map-start-message", "data"),
+        State("map-case-filter", "data"),
     )(redraw)
+    app.callback(
+        Output("map-case-filter", "data"),
+        Output("map-case-dates-row", "className"),
+        *[Input(component, prop) for component, prop in control_inputs(PREFIX)],
+        prevent_initial_call=True,
+    )(choose_filter)
+    app.callback(
+        Output("map-graph", "figure", allow_duplicate=True),
+        Output("map-kpis", "children"),
+        Output("map-ticker", "children"),
+        Output("map-live-notice", "children"),
+        Output("map-live-notice", "className"),
+        Output("map-live", "data"),
+        Input("map-live-tick", "n_intervals"),
+        Input("map-case-filter", "data"),
+        State("map-live", "data"),
+        State("map-view", "data"),
+        State("map-lang", "data"),
+        State({"type": TOGGLE, "layer": ALL}, "value"),
+        State({"type": TOGGLE, "layer": ALL}, "id"),
+        prevent_initial_call="initial_duplicate",
+    )(live_update)

@@ -15,7 +15,7 @@ from tests.gridmap.web.conftest import ARTIFACTS, LiveServer
 
 pytestmark = pytest.mark.browser
 
-LAYERS = ["grids", "buildings", "cameras", "service_points"]
+LAYERS = ["grids", "buildings", "cameras", "service_points", "cases"]
 GRAPH = "#map-graph .js-plotly-plot"
 #: Per trace: [layer id, detail, number of features].
 TRACES_JS = f"""
@@ -80,7 +80,9 @@ def test_map_page(browser: WebDriver, demo_server: LiveServer) -> None:
 
     # A layer toggled off disappears, and comes back; the other layers stay.
     toggle(browser, "cameras")
-    wait_for(browser, lambda d: layers_drawn(d) == ["grids", "buildings", "service_points"])
+    wait_for(
+        browser, lambda d: layers_drawn(d) == ["grids", "buildings", "service_points", "cases"]
+    )
     toggle(browser, "cameras")
     wait_for(browser, lambda d: layers_drawn(d) == LAYERS)
 
@@ -91,7 +93,9 @@ def test_map_page(browser: WebDriver, demo_server: LiveServer) -> None:
     wait_for(browser, lambda d: dict((t[0], t[2]) for t in traces(d))["buildings"] > 0)
     assert note(browser, "buildings").startswith(("当前视图", "仅显示"))
     toggle(browser, "grids")
-    wait_for(browser, lambda d: layers_drawn(d) == ["buildings", "cameras", "service_points"])
+    wait_for(
+        browser, lambda d: layers_drawn(d) == ["buildings", "cameras", "service_points", "cases"]
+    )
     zoom = browser.execute_script(f"return document.querySelector('{GRAPH}')._fullLayout.map.zoom")
     assert zoom == 16
     wait_for(browser, map_ready)
@@ -104,9 +108,9 @@ def test_map_page(browser: WebDriver, demo_server: LiveServer) -> None:
         lambda d: d.find_element(By.CSS_SELECTOR, ".brand-title").text == "gridmap grid management",
     )
     wait_for(browser, lambda d: layers_drawn(d) == LAYERS)
-    assert browser.find_element(By.CSS_SELECTOR, ".panel-title").text == "LAYERS"
+    assert browser.find_elements(By.CSS_SELECTOR, ".panel-title")[1].text == "LAYERS"
     labels = [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".layer-title")]
-    assert labels == ["Grids", "Buildings", "Cameras", "Service points"]
+    assert labels == ["Grids", "Buildings", "Cameras", "Service points", "Case heatmap"]
     wait_for(browser, map_ready)
     browser.save_screenshot(str(ARTIFACTS / "map-en.png"))
 

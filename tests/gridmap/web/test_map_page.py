@@ -15,7 +15,7 @@ from gridmap.web.overlays import MapView
 from gridmap.web.pages import map as map_page
 from layers import layer_ids
 
-ALL_ON = [["on"]] * 4
+ALL_ON = [["on"]] * len(layer_ids())
 TOGGLE_IDS = [{"type": map_page.TOGGLE, "layer": i} for i in layer_ids()]
 NOTE_IDS = [{"type": map_page.NOTE, "layer": i} for i in layer_ids()]
 
@@ -61,7 +61,7 @@ def test_layout_in_chinese_by_default(app: Dash) -> None:
     assert "gridmap 网格化管理" in words
     assert [
         by_id(page, {"type": map_page.TOGGLE, "layer": i}).options[0]["label"] for i in layer_ids()
-    ] == ["网格", "楼栋", "视频监控", "服务站点"]
+    ] == ["网格", "楼栋", "视频监控", "服务站点", "事件热力"]
     assert "党群服务中心" in words  # legend
     assert by_id(page, "map-lang").data == "zh-CN"
     assert by_id(page, "map-message").className == "map-message hidden"
@@ -105,8 +105,9 @@ def test_unreachable_database_shows_an_error_not_a_traceback() -> None:
         )  # fmt: skip
     assert (text, css) == (t("map.error", "en"), "map-message error")
     # Only the buildings layer, hidden at this zoom, needs no database: it still says so.
-    assert [tr.meta["layer"] for tr in figure.data] == ["buildings"]
-    assert notes == ["", "Zoom in to level 15 to show", "", ""]
+    # The case layer keeps its (empty) place at the end for live updates.
+    assert [tr.meta["layer"] for tr in figure.data] == ["buildings", "cases", "cases", "cases"]
+    assert notes == ["", "Zoom in to level 15 to show", "", "", ""]
 
 
 def redraw(app: Dash, toggles: list, relayout: dict | None, view: MapView, lang: str) -> tuple:
@@ -125,10 +126,14 @@ def layers_of(figure: Any) -> list[str]:
 def test_redraw_draws_the_visible_layers_for_the_view(app: Dash) -> None:
     view = MapView((120.05, 30.05), 14.0, (119.9, 29.9, 120.6, 30.6))
     figure, notes, stored, message, css, status = redraw(app, ALL_ON, None, view, "zh-CN")
-    assert layers_of(figure) == ["grids", "buildings", "cameras", "service_points"]
+    assert layers_of(figure) == ["grids", "buildings", "cameras", "service_points", "cases"]
     assert len(figure.data[0].locations) == 4
-    assert [len(tr.lat) for tr in figure.data[1:]] == [0, 4, 3, 3]  # service points: halo too
-    assert notes == ["当前视图 4 个", "放大到 15 级以上显示", "当前视图 4 个", "当前视图 3 个"]
+    assert [len(tr.lat) for tr in figure.data[1:5]] == [0, 4, 3, 3]  # service points: halo too
+    assert [tr.meta["role"] for tr in figure.data[5:]] == ["hexagons", "halo", "points"]
+    assert notes == [
+        "当前视图 4 个", "放大到 15 级以上显示", "当前视图 4 个", "当前视图 3 个",
+        "0 件按六边形汇总，放大到 15 级显示单个事件",
+    ]  # fmt: skip
     assert (message, css, status) == ("", "map-message hidden", "缩放 14.0")
     assert figure.layout.uirevision == "gridmap-map"
     assert stored == view.to_store()
@@ -136,9 +141,11 @@ def test_redraw_draws_the_visible_layers_for_the_view(app: Dash) -> None:
 
 def test_toggled_off_layers_are_not_drawn(app: Dash) -> None:
     view = MapView((120.05, 30.05), 14.0, (119.9, 29.9, 120.6, 30.6))
-    figure, notes, *_ = redraw(app, [["on"], [], [], ["on"]], None, view, "en")
-    assert layers_of(figure) == ["grids", "service_points"]
-    assert notes == ["4 in view", "", "", "3 in view"]
+    figure, notes, *_ = redraw(app, [["on"], [], [], ["on"], []], None, view, "en")
+    assert layers_of(figure) == ["grids", "service_points", "cases"]
+    assert [len(tr.locations if tr.type == "choroplethmap" else tr.lat)
+            for tr in figure.data[-3:]] == [0, 0, 0]  # fmt: skip
+    assert notes == ["4 in view", "", "", "3 in view", ""]
 
 
 def test_redraw_follows_the_map_view(app: Dash) -> None:
@@ -200,5 +207,8 @@ def test_draw_overlays_in_registry_order(app: Dash) -> None:
         "grids",
         "service_points",
         "service_points",
+        "cases",  # switched off: its three empty traces keep their place at the end
+        "cases",
+        "cases",
     ]
     assert drawn.error is None

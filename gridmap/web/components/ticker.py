@@ -1,0 +1,115 @@
+"""The ticker of the latest cases matching a filter (newest report first), each with its
+category, grid and time; cases that were not in the previous list are highlighted."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from dash import html
+from sqlalchemy import text
+
+from gridmap.i18n import t
+from layers import LayerContext
+from layers.cases import STATUS_COLORS, case_timezone, category_label, filter_args, local_time
+
+TICKER_SQL = (
+    "SELECT id, code, title, category, status, priority, reported_at, grid_code, grid_name "
+    "FROM gridmap_layer_cases(NULL, NULL, NULL, NULL, :since, :until, :categories, :statuses, "
+    ":sources, false, :limit)"
+)
+TICKER_SIZE = 10
+
+
+@dataclass(frozen=True)
+class TickerItem:
+    """One line of the ticker."""
+
+    id: int
+    code: str
+    title: str
+    category: str
+    status: str
+    priority: int
+    reported_at: datetime
+    grid_code: str | None
+    grid_name: str | None
+
+
+def read_latest(ctx: LayerContext, limit: int = TICKER_SIZE) -> list[TickerItem]:
+    """The newest ``limit`` cases for the filters in ``ctx`` (located or not, anywhere).
+    Raises SQLAlchemyError."""
+    with ctx.engine.connect() as conn:
+        rows = conn.execute(text(TICKER_SQL), filter_args(ctx) | {"limit": limit}).mappings()
+        return [TickerItem(**dict(r)) for r in rows]
+
+
+def ticker_items(
+    items: Sequence[TickerItem], lang: str, fresh: Collection[int] = ()
+) -> list[html.Li] | html.Div:
+    """The ticker's lines; ids in ``fresh`` get the highlight class."""
+    if not items:
+        return html.Div(t("ticker.empty", lang), className="ticker-empty")
+    tz = case_timezone()
+    lines = []
+    for item in items:
+        grid = item.grid_name or t("unknown", lang)
+        lines.append(
+            html.Li(
+                key=str(item.id),
+                id=f"ticker-case-{item.id}",
+                className="ticker-item fresh" if item.id in fresh else "ticker-item",
+                children=[
+                    html.Span(
+                        className="ticker-dot",
+                        style={"--c": STATUS_COLORS.get(item.status, "#64748b")},
+                        title=t(f"case.status.{item.status}", lang),
+                    ),
+                    html.Div(
+                        className="ticker-body",
+                        children=[
+                            html.Div(item.title, className="ticker-title"),
+                            html.Div(
+                                className="ticker-meta",
+                                children=[
+                                    html.Span(
+                                        category_label(item.category, lang),
+                                        className="ticker-category",
+                                    ),
+                                    html.Span(grid, className="ticker-grid"),
+                                ],
+                            ),
+                        ],
+                    ),
+                    html.Div(
+                        className="ticker-when",
+                        children=[
+                            html.Time(
+                                local_time(item.reported_at, tz, "%H:%M"),
+                                className="ticker-time",
+                                title=local_time(item.reported_at, tz, "%Y-%m-%d %H:%M:%S"),
+                            ),
+                            html.Span(item.code, className="ticker-code"),
+                        ],
+                    ),
+                ],
+            )
+        )
+    return lines
+
+
+def ticker_ids(items: Sequence[TickerItem]) -> list[int]:
+    return [item.id for item in items]
+
+
+def ticker_panel(prefix: str, lang: str, children: Any = None) -> html.Section:
+    """The ticker's frame: a title and the list (id ``{prefix}-ticker``)."""
+    return html.Section(
+        className="ticker",
+        children=[
+            html.H3(t("ticker.title", lang), className="ticker-heading"),
+            html.Ul(children or [], id=f"{prefix}-ticker", className="ticker-list"),
+        ],
+    )

@@ -1,0 +1,387 @@
+"""Cases (事件): a heatmap of hexagons counted in the database below street zoom; single
+cases coloured by status (sized by priority) from ``detail_zoom``.
+
+The filters come in the :class:`~layers.base.LayerContext`: ``time_from``/``time_to`` (the
+reported time in ``[time_from, time_to)``; None leaves that end open) and ``filters`` with
+``categories``, ``statuses`` and ``sources`` (lists of slugs; missing or None: any). They
+mean what the case API's ``since``/``until``/``category``/``status``/``source`` mean.
+:func:`time_window` and :func:`expand_statuses` turn the dashboard's choices (last 24 h, the
+open group, …) into those values, so the API and exports can reuse them.
+
+The layer always draws exactly :data:`TRACE_COUNT` traces (hexagons, then points with their
+halo; either side empty), so the live dashboard can replace them in place.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import geopandas as gpd
+import numpy as np
+from plotly import graph_objects as go
+from plotly.basedatatypes import BaseTraceType
+
+from gridmap.cases.taxonomy import get_taxonomy
+from gridmap.errors import GridmapError
+from gridmap.i18n import t
+from gridmap.settings import get_settings
+from layers.base import (
+    Detail,
+    Layer,
+    LayerContext,
+    LayerError,
+    LegendEntry,
+    detail_of,
+    feature_collection,
+    lonlat,
+    mark,
+    read_frame,
+    take_capped,
+)
+
+#: Statuses in which a case is still being handled, and finished ones (the SQL function
+#: gridmap_case_is_open says the same; a test checks it).
+OPEN_STATUSES = ("reported", "dispatched", "accepted", "in_progress", "returned")
+CLOSED_STATUSES = ("resolved", "closed", "rejected")
+STATUSES = OPEN_STATUSES + CLOSED_STATUSES
+STATUS_GROUPS: dict[str, tuple[str, ...]] = {"open": OPEN_STATUSES, "closed": CLOSED_STATUSES}
+SOURCES = (
+    "hotline_12345",
+    "grid_worker",
+    "resident_app",
+    "video_patrol",
+    "walk_in",
+    "open311",
+    "import",
+)
+#: Relative time windows (key → length); "custom" takes a date range.
+WINDOWS: dict[str, timedelta] = {
+    "1h": timedelta(hours=1),
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+    "30d": timedelta(days=30),
+}
+CUSTOM_WINDOW = "custom"
+
+#: Point colour per status bucket (legend order); each status falls in one bucket.
+STATUS_BUCKETS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "pending": ("#dc2626", ("reported", "returned")),
+    "handling": ("#f59e0b", ("dispatched", "accepted", "in_progress")),
+    "done": ("#0891b2", ("resolved", "closed")),
+    "rejected": ("#78716c", ("rejected",)),
+}
+STATUS_COLORS = {s: color for color, statuses in STATUS_BUCKETS.values() for s in statuses}
+#: Marker diameter per priority (1 urgent … 4 low).
+PRIORITY_SIZES = {1: 16, 2: 13, 3: 11, 4: 9}
+#: Calm → hot colour scale of the hexagon counts.
+HEAT_SCALE = (
+    (0.0, "#fff7bc"),
+    (0.25, "#fec44f"),
+    (0.5, "#fb8c3c"),
+    (0.75, "#e34a33"),
+    (1.0, "#99000d"),
+)
+HEX_OPACITY = 0.72
+HEX_LINE = "rgba(255,255,255,0.85)"
+HALO_COLOR = "#ffffff"
+#: Traces the layer always draws: [hexagons, a white halo under the points, points].
+TRACE_COUNT = 3
+#: Circumference of the Web Mercator world (metres), the span of MapLibre's zoom 0.
+MERCATOR_WORLD = 2 * math.pi * 6378137.0
+
+COLUMNS = [
+    "id", "code", "title", "category", "status", "priority", "source", "reported_at",
+    "updated_at", "grid_id", "grid_code", "grid_name",
+]  # fmt: skip
+FILTERS = ":since, :until, :categories, :statuses, :sources"
+HEX_SQL = f"SELECT * FROM gridmap_layer_case_hexes(:minx, :miny, :maxx, :maxy, {FILTERS}, :size)"
+POINT_SQL = (
+    f"SELECT * FROM gridmap_layer_cases(:minx, :miny, :maxx, :maxy, {FILTERS}, "
+    ":located_only, :max_rows)"
+)
+
+
+# -- filters ---------------------------------------------------------------------------------
+
+
+def time_window(
+    window: str,
+    now: datetime,
+    tz: str,
+    start: date | str | None = None,
+    end: date | str | None = None,
+) -> tuple[datetime | None, datetime | None]:
+    """``(time_from, time_to)`` of a dashboard window.
+
+    A relative window ("1h", "24h", "7d", "30d") starts that long before ``now`` and stays
+    open at the end (cases reported from now on still fall in it). "custom" covers whole
+    local days ``start`` … ``end`` (both included) in ``tz``: from ``start`` 00:00 to the
+    midnight after ``end``; a missing end leaves it open, a missing start too.
+    """
+    if window in WINDOWS:
+        return now - WINDOWS[window], None
+    if window != CUSTOM_WINDOW:
+        raise LayerError(f"Unknown time window {window!r} (known: {', '.join(WINDOWS)}, custom).")
+    zone = ZoneInfo(tz)
+    first = _day(start)
+    last = _day(end)
+    if first and last and last < first:
+        first, last = last, first
+    time_from = datetime.combine(first, time(0), zone) if first else None
+    time_to = datetime.combine(last + timedelta(days=1), time(0), zone) if last else None
+    return time_from, time_to
+
+
+def _day(value: date | str | None) -> date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        raise LayerError(f"{value!r} is not a date (YYYY-MM-DD).") from None
+
+
+def expand_statuses(group: str | None, statuses: Iterable[str] | None = None) -> list[str] | None:
+    """The statuses a dashboard choice means: the chosen statuses (within the group when one
+    is chosen too), else the group's ("open", "closed"), else None (any)."""
+    chosen = [s for s in (statuses or []) if s in STATUSES]
+    if group in STATUS_GROUPS:
+        members = STATUS_GROUPS[group]
+        return [s for s in chosen if s in members] if chosen else list(members)
+    return chosen or None
+
+
+def filter_args(ctx: LayerContext) -> dict[str, Any]:
+    """SQL parameters of the context's case filters (None = no limit)."""
+
+    def listed(key: str) -> list[str] | None:
+        value = ctx.filters.get(key)
+        return list(value) if value else None
+
+    return {
+        "since": ctx.time_from,
+        "until": ctx.time_to,
+        "categories": listed("categories"),
+        "statuses": listed("statuses"),
+        "sources": listed("sources"),
+    }
+
+
+def hex_size(zoom: float, pixels: float) -> float:
+    """Hexagon edge (Web Mercator metres) spanning ``pixels`` screen pixels at the whole
+    zoom level below ``zoom`` (so cells stay put while zooming within a level)."""
+    return pixels * MERCATOR_WORLD / (512.0 * 2.0 ** math.floor(zoom))
+
+
+def category_label(slug: str, lang: str) -> str:
+    """The category's name in ``lang`` from the taxonomy (the slug when unknown)."""
+    try:
+        category = get_taxonomy().by_slug.get(slug)
+    except GridmapError:
+        category = None
+    if category is None:
+        return slug
+    return category.en if lang == "en" else category.zh
+
+
+def case_timezone() -> str:
+    """The time zone cases are shown in (setting ``cases_timezone``)."""
+    return get_settings().cases_timezone
+
+
+def local_time(value: Any, tz: str, fmt: str = "%m-%d %H:%M") -> str:
+    """A timestamp shown in ``tz`` (empty for a missing one)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    stamp = value.to_pydatetime() if hasattr(value, "to_pydatetime") else value
+    return stamp.astimezone(ZoneInfo(tz)).strftime(fmt)
+
+
+# -- the layer -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CasesLayer(Layer):
+    """Case counts per hexagon of ``hex_pixels`` screen pixels below ``detail_zoom``; single
+    cases (newest first, at most ``max_features``) from it."""
+
+    id: str = "cases"
+    title: str = "layer.cases"
+    min_zoom: float = 0.0
+    default_visible: bool = True
+    detail_zoom: float = 15.0
+    max_features: int = 3000
+    hex_pixels: float = 22.0
+
+    def aggregated_at(self, zoom: float | None) -> bool:
+        """Whether a view at ``zoom`` shows hexagons (None: no view, single cases)."""
+        return zoom is not None and zoom < self.detail_zoom
+
+    def query(self, ctx: LayerContext) -> gpd.GeoDataFrame:
+        if self.aggregated_at(ctx.zoom):
+            size = hex_size(ctx.zoom, self.hex_pixels)  # type: ignore[arg-type]
+            frame = read_frame(ctx, HEX_SQL, **ctx.bounds, **filter_args(ctx), size=size)
+            frame.attrs["hex_size"] = size
+            return mark(frame, Detail.AGGREGATED)
+        frame = read_frame(
+            ctx,
+            POINT_SQL,
+            **ctx.bounds,
+            **filter_args(ctx),
+            located_only=True,
+            max_rows=self.max_features + 1,
+        )
+        frame, capped = take_capped(frame, self.max_features)
+        return mark(frame, Detail.FEATURES, capped=capped)
+
+    def export(self, ctx: LayerContext) -> gpd.GeoDataFrame:
+        frame = read_frame(
+            ctx, POINT_SQL, **ctx.bounds, **filter_args(ctx), located_only=True, max_rows=None
+        )
+        return mark(frame, Detail.FEATURES)
+
+    def traces(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:
+        detail = detail_of(data)
+        hexes = self._hex_trace(data if detail is Detail.AGGREGATED else None, lang)
+        return [hexes, *self._point_traces(data if detail is Detail.FEATURES else None, lang)]
+
+    def empty_traces(self, lang: str) -> list[BaseTraceType]:
+        """The layer's traces drawing nothing (the layer switched off): they keep its place
+        at the end of the figure."""
+        return [self._hex_trace(None, lang), *self._point_traces(None, lang)]
+
+    def _hex_trace(self, data: gpd.GeoDataFrame | None, lang: str) -> BaseTraceType:
+        meta = {"layer": self.id, "detail": str(Detail.AGGREGATED), "role": "hexagons"}
+        if data is None or data.empty:
+            return go.Choroplethmap(
+                geojson={"type": "FeatureCollection", "features": []},
+                locations=[],
+                z=[],
+                name=t(self.title, lang),
+                meta=meta | {"total": 0},
+                showscale=False,
+                showlegend=False,
+                hoverinfo="skip",
+            )
+        ids = list(range(len(data)))
+        keyed = data.assign(id=ids)
+        counts = data["cases"].astype(int).tolist()
+        top = max(float(np.quantile(counts, 0.95)), 1.0)
+        return go.Choroplethmap(
+            geojson=feature_collection(keyed),
+            locations=ids,
+            z=counts,
+            zmin=0,
+            zmax=top,
+            colorscale=[list(step) for step in HEAT_SCALE],
+            showscale=False,
+            marker={"opacity": HEX_OPACITY, "line": {"color": HEX_LINE, "width": 0.6}},
+            customdata=data[["cases", "open"]].astype(int).to_numpy().tolist(),
+            hovertemplate=(
+                f"<b>{t('case.hex_count', lang, count='%{customdata[0]}')}</b><br>"
+                f"{t('case.hex_open', lang, count='%{customdata[1]}')}<extra></extra>"
+            ),
+            name=t(self.title, lang),
+            meta=meta | {"total": int(sum(counts))},
+            showlegend=False,
+        )
+
+    def _point_traces(self, data: gpd.GeoDataFrame | None, lang: str) -> list[BaseTraceType]:
+        meta = {"layer": self.id, "detail": str(Detail.FEATURES), "role": "points"}
+        halo_meta = meta | {"role": "halo"}
+        common = {
+            "mode": "markers",
+            "name": t(self.title, lang),
+            "showlegend": False,
+        }
+        if data is None or data.empty:
+            return [
+                go.Scattermap(lon=[], lat=[], meta=halo_meta, hoverinfo="skip", **common),
+                go.Scattermap(lon=[], lat=[], meta=meta | {"total": 0}, hoverinfo="skip", **common),
+            ]
+        lon, lat = lonlat(data)
+        sizes = [PRIORITY_SIZES.get(int(p), 10) for p in data["priority"]]
+        halo = go.Scattermap(
+            lon=lon,
+            lat=lat,
+            marker={"size": [s + 5 for s in sizes], "color": HALO_COLOR, "opacity": 0.95},
+            meta=halo_meta,
+            hoverinfo="skip",
+            **common,
+        )
+        unknown = t("unknown", lang)
+        grids = [
+            f"{name} ({code})" if isinstance(name, str) else unknown
+            for name, code in zip(data["grid_name"], data["grid_code"], strict=True)
+        ]
+        custom = list(
+            zip(
+                data["code"],
+                data["title"],
+                [category_label(c, lang) for c in data["category"]],
+                [t(f"case.status.{s}", lang) for s in data["status"]],
+                [local_time(v, case_timezone(), "%Y-%m-%d %H:%M") for v in data["reported_at"]],
+                grids,
+                strict=True,
+            )
+        )
+        return [
+            halo,
+            go.Scattermap(
+                lon=lon,
+                lat=lat,
+                marker={
+                    "size": sizes,
+                    "color": [STATUS_COLORS.get(s, "#64748b") for s in data["status"]],
+                    "opacity": 0.95,
+                },
+                customdata=custom,
+                hovertemplate=(
+                    "<b>%{customdata[0]}</b> %{customdata[1]}<br>"
+                    f"{t('field.category', lang)}: %{{customdata[2]}}<br>"
+                    f"{t('field.status', lang)}: %{{customdata[3]}}<br>"
+                    f"{t('field.reported_at', lang)}: %{{customdata[4]}}<br>"
+                    f"{t('field.grid', lang)}: %{{customdata[5]}}<extra></extra>"
+                ),
+                meta=meta | {"total": len(data)},
+                **common,
+            ),
+        ]
+
+    def legend(self, lang: str) -> list[LegendEntry]:
+        heat = [
+            LegendEntry(t("legend.case_heat_low", lang), HEAT_SCALE[0][1], "fill"),
+            LegendEntry(t("legend.case_heat_mid", lang), HEAT_SCALE[2][1], "fill"),
+            LegendEntry(t("legend.case_heat_high", lang), HEAT_SCALE[-1][1], "fill"),
+        ]
+        points = [
+            LegendEntry(t(f"legend.case_{bucket}", lang), color)
+            for bucket, (color, _) in STATUS_BUCKETS.items()
+        ]
+        return heat + points
+
+    def note(self, data: gpd.GeoDataFrame, lang: str) -> str:
+        if detail_of(data) is Detail.AGGREGATED:
+            total = int(data["cases"].sum()) if not data.empty else 0
+            return t(
+                "note.cases_aggregated", lang, count=f"{total:,}", zoom=f"{self.detail_zoom:g}"
+            )
+        return super().note(data, lang)
+
+
+def trace_totals(traces: Sequence[BaseTraceType]) -> dict[str, int]:
+    """Cases drawn per role ("hexagons": summed counts, "points": markers) of the traces."""
+    return {
+        tr.meta["role"]: int(tr.meta["total"])
+        for tr in traces
+        if isinstance(tr.meta, Mapping) and "total" in tr.meta
+    }
