@@ -182,3 +182,13 @@ def test_pings_follow_each_device(city: dict[str, pd.DataFrame]) -> None:
     speed = np.hypot(dx, dy)[same] / 10
     assert np.median(speed) < 1.6
     assert (speed < 3).mean() > 0.97
+
+
+def test_demo_draws_from_the_case_taxonomy() -> None:
+    """Every category and subcategory the demo uses exists in the case taxonomy file."""
+    from gridmap.cases.taxonomy import get_taxonomy
+
+    taxonomy = get_taxonomy()
+    assert set(CASE_TAXONOMY) <= set(taxonomy.by_slug)
+    for slug, cat in CASE_TAXONOMY.items():
+        assert set(cat["subcategories"]) <= {s.slug for s in taxonomy.by_slug[slug].subcategories}
