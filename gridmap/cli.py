@@ -167,9 +167,11 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
 
 
 def _register_subsystems() -> None:
+    from gridmap.analytics.cli import circles
     from gridmap.cases.cli import cases
 
     main.add_command(cases)
+    main.add_command(circles)
 
 
 _register_subsystems()

@@ -82,6 +82,47 @@ class Settings(BaseSettings):
         default="gridmap command centre", description="Contact line of the Open311 discovery."
     )
 
+    circles_speed_kmh: float = Field(
+        default=4.5, gt=0, le=30, description="Walking speed (km/h) of the service circles."
+    )
+    circles_minutes: tuple[float, ...] = Field(
+        default=(5.0, 10.0, 15.0),
+        description="Minutes of the service circles (JSON list), e.g. [5, 10, 15].",
+    )
+    circles_max_snap_m: float = Field(
+        default=200.0,
+        ge=0,
+        le=5000,
+        description="Farthest (m) a building or service point may lie from a street node and "
+        "still count as on the walking network (farther: reported as off the network).",
+    )
+    circles_buffer_m: float = Field(
+        default=40.0, gt=0, le=500, description="Half-width (m) of the street band of isochrones."
+    )
+    circles_max_candidates: int = Field(
+        default=4000,
+        ge=10,
+        description="Most candidate sites a new-site suggestion evaluates (evenly sampled).",
+    )
+
+    patrol_max_accuracy_m: float = Field(
+        default=50.0, gt=0, description="GPS fixes less accurate than this (m) are rejected."
+    )
+    patrol_max_speed_mps: float = Field(
+        default=8.0,
+        gt=0,
+        description="Fastest plausible patrol speed (m/s); jumps faster than it are rejected.",
+    )
+    patrol_match_m: float = Field(
+        default=25.0, gt=0, le=500, description="Farthest a ping is matched to a street (m)."
+    )
+    patrol_max_batch: int = Field(
+        default=10_000, ge=1, description="Most GPS pings one ingest request may carry."
+    )
+    patrol_future_s: float = Field(
+        default=300.0, ge=0, description="Pings dated further ahead of now (s) are rejected."
+    )
+
     @field_validator("cases_escalation_hours")
     @classmethod
     def _escalation_steps(cls, v: tuple[float, float, float]) -> tuple[float, float, float]:
