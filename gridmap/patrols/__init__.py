@@ -1,0 +1,1 @@
+"""Patrols: GPS ping ingest, matching to streets, patrol and camera coverage, risk gaps."""

@@ -1,0 +1,136 @@
+"""Edge visit history: matched pings folded into edge_visits (per edge per 5-minute
+bucket: first and last ping) and edge_last_visit, incrementally or rebuilt whole."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from gridmap.patrols.matching import BUCKET_S, EdgeMatcher
+
+US = 1_000_000
+#: Microseconds since the epoch as a timestamptz, in SQL.
+TS = "(timestamptz 'epoch' + {} * interval '1 microsecond')"
+
+
+def bucket_rows(at_us: np.ndarray, edge: np.ndarray) -> pd.DataFrame:
+    """Matched pings (``edge`` >= 0) grouped per edge and bucket: first and last time (µs)."""
+    keep = edge >= 0
+    frame = pd.DataFrame({"edge_id": edge[keep], "at": at_us[keep]})
+    frame["bucket"] = (frame["at"] // (BUCKET_S * US)) * (BUCKET_S * US)
+    grouped = frame.groupby(["edge_id", "bucket"], sort=False)["at"]
+    out = grouped.agg(first_at="min", last_at="max").reset_index()
+    return out[["edge_id", "bucket", "first_at", "last_at"]]
+
+
+def _copy(cur, table: str, rows: pd.DataFrame) -> None:
+    buf = io.StringIO()
+    rows.to_csv(buf, index=False, header=False)
+    buf.seek(0)
+    cur.copy_expert(f"COPY {table} FROM STDIN WITH (FORMAT csv)", buf)
+
+
+def apply_visits(cur, at_us: np.ndarray, edge: np.ndarray) -> int:
+    """Fold matched pings into the visit tables (idempotent: only widens); returns the
+    number of distinct edges touched."""
+    rows = bucket_rows(at_us, edge)
+    if rows.empty:
+        return 0
+    cur.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS patrol_visits_in "
+        "(edge_id bigint, bucket bigint, first_at bigint, last_at bigint)"
+    )
+    cur.execute("TRUNCATE patrol_visits_in")
+    _copy(cur, "patrol_visits_in", rows)
+    cur.execute(
+        f"""
+        INSERT INTO edge_visits (edge_id, bucket, first_at, last_at)
+        SELECT edge_id, {TS.format("bucket")}, {TS.format("first_at")}, {TS.format("last_at")}
+        FROM patrol_visits_in ORDER BY edge_id, bucket
+        ON CONFLICT (edge_id, bucket) DO UPDATE
+            SET first_at = LEAST(edge_visits.first_at, EXCLUDED.first_at),
+                last_at = GREATEST(edge_visits.last_at, EXCLUDED.last_at)
+            WHERE EXCLUDED.first_at < edge_visits.first_at
+               OR EXCLUDED.last_at > edge_visits.last_at
+        """
+    )
+    cur.execute(
+        f"""
+        INSERT INTO edge_last_visit (edge_id, last_at)
+        SELECT edge_id, {TS.format("max(last_at)")} FROM patrol_visits_in
+        GROUP BY edge_id ORDER BY edge_id
+        ON CONFLICT (edge_id) DO UPDATE SET last_at = EXCLUDED.last_at
+            WHERE EXCLUDED.last_at > edge_last_visit.last_at
+        """
+    )
+    return int(rows["edge_id"].nunique())
+
+
+def read_pings(conn, max_accuracy_m: float) -> pd.DataFrame:
+    """Every stored ping at least as accurate as ``max_accuracy_m``: at (µs), lon, lat."""
+    buf = io.StringIO()
+    with conn.cursor() as cur:
+        cur.copy_expert(
+            "COPY (SELECT (extract(epoch FROM at) * 1000000)::bigint, ST_X(geom), ST_Y(geom) "
+            f"FROM gps_pings WHERE coalesce(accuracy_m, 0) <= {float(max_accuracy_m)!r}) "
+            "TO STDOUT WITH (FORMAT csv)",
+            buf,
+        )
+    buf.seek(0)
+    return pd.read_csv(
+        buf, header=None, names=["at", "lon", "lat"], dtype={"at": np.int64}, engine="c"
+    )
+
+
+def rebuild_visits(
+    conn,
+    matcher: EdgeMatcher,
+    *,
+    max_accuracy_m: float,
+    match_m: float,
+    chunk: int = 1_000_000,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, int]:
+    """Recompute the visit tables from every stored ping (in one transaction of ``conn``)."""
+    pings = read_pings(conn, max_accuracy_m)
+    at = pings["at"].to_numpy()
+    lon, lat = pings["lon"].to_numpy(), pings["lat"].to_numpy()
+    edge = np.empty(len(pings), dtype=np.int64)
+    for start in range(0, len(pings), chunk):
+        stop = min(start + chunk, len(pings))
+        edge[start:stop] = matcher.match(lon[start:stop], lat[start:stop], match_m)
+        if progress:
+            progress(stop, len(pings))
+    rows = bucket_rows(at, edge)
+    with conn.cursor() as cur:
+        cur.execute("TRUNCATE edge_visits, edge_last_visit")
+        cur.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS patrol_visits_in "
+            "(edge_id bigint, bucket bigint, first_at bigint, last_at bigint)"
+        )
+        cur.execute("TRUNCATE patrol_visits_in")
+        _copy(cur, "patrol_visits_in", rows)
+        cur.execute(
+            f"""
+            INSERT INTO edge_visits (edge_id, bucket, first_at, last_at)
+            SELECT edge_id, {TS.format("bucket")}, {TS.format("first_at")},
+                   {TS.format("last_at")}
+            FROM patrol_visits_in
+            """
+        )
+        cur.execute(
+            f"""
+            INSERT INTO edge_last_visit (edge_id, last_at)
+            SELECT edge_id, {TS.format("max(last_at)")} FROM patrol_visits_in GROUP BY edge_id
+            """
+        )
+        cur.execute("ANALYZE edge_visits")
+    return {
+        "pings": len(pings),
+        "matched": int((edge >= 0).sum()),
+        "visits": len(rows),
+        "edges": int(rows["edge_id"].nunique()),
+    }
