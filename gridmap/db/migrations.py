@@ -92,6 +92,14 @@ def upgrade(dsn: str, folder: Path) -> list[Migration]:
                         "database; the database no longer matches it.",
                         hint="restore the file and add the change as a new migration",
                     )
+            latest = max(applied, default=0)
+            late = [m for m in migrations if m.version not in applied and m.version < latest]
+            if late:
+                raise MigrationError(
+                    f"Migration {late[0].path.name} is older than {latest:04d}, which is "
+                    "already applied to this database; applying it now would run it out of order.",
+                    hint="renumber it after the newest applied migration",
+                )
             done = []
             for m in migrations:
                 if m.version in applied:

@@ -22,7 +22,17 @@ def copy_sql(tmp_path: Path) -> Path:
 
 def test_project_migrations_are_well_formed() -> None:
     found = discover(MIGRATIONS)
-    assert [m.version for m in found] == list(range(1, len(found) + 1))
+    assert found[0].version == 1
+    assert [m.version for m in found] == sorted({m.version for m in found})
+
+
+def test_migration_older_than_the_applied_ones_is_refused(fresh_url: str, tmp_path: Path) -> None:
+    folder = copy_sql(tmp_path)
+    (folder / "9002_later.sql").write_text("CREATE TABLE later_t (id int);")
+    upgrade(fresh_url, folder)
+    (folder / "9001_earlier.sql").write_text("CREATE TABLE earlier_t (id int);")
+    with pytest.raises(MigrationError, match="out of order"):
+        upgrade(fresh_url, folder)
 
 
 def test_upgrade_is_idempotent(fresh_url: str) -> None:
