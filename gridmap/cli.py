@@ -169,9 +169,11 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
 def _register_subsystems() -> None:
     from gridmap.analytics.cli import circles
     from gridmap.cases.cli import cases
+    from gridmap.patrols.cli import patrols
 
     main.add_command(cases)
     main.add_command(circles)
+    main.add_command(patrols)
 
 
 _register_subsystems()

@@ -17,9 +17,11 @@ def register_api(server: flask.Flask) -> None:
     configured (or embedded) database."""
     from gridmap.api.cases import blueprint as cases_blueprint
     from gridmap.api.open311 import blueprint as open311_blueprint
+    from gridmap.api.patrols import blueprint as patrols_blueprint
 
     server.config.setdefault(DATABASE_URL_KEY, None)
     server.register_blueprint(cases_blueprint)
     server.register_blueprint(open311_blueprint)
+    server.register_blueprint(patrols_blueprint)
     for code in (404, 405):
         server.register_error_handler(code, handle_api_error)

@@ -1,0 +1,133 @@
+"""``gridmap patrols``: refresh the static coverage data, rebuild the visit history from
+the stored pings, and print coverage and the risk gap for a window."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import click
+
+
+def _friendly(fn):
+    from gridmap import cli
+
+    return cli.friendly(fn)
+
+
+def _engine():
+    from gridmap.db.engine import database_url, get_engine
+
+    return get_engine(database_url())
+
+
+def _window(window: str, end: str | None):
+    from gridmap.patrols import coverage
+
+    moment = datetime.fromisoformat(end) if end else None
+    if moment is not None and moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    if moment is None:
+        moment = coverage.latest_ping(_engine()) or datetime.now(UTC)
+    return coverage.Window.last(coverage.parse_window(window), moment)
+
+
+@click.group()
+def patrols() -> None:
+    """Patrol and camera coverage (网格员巡查 / 雪亮工程)."""
+
+
+@patrols.command()
+def refresh() -> None:
+    """Recompute street pieces per grid, camera sectors and what online cameras see."""
+
+    @_friendly
+    def run() -> None:
+        from gridmap.patrols.coverage import refresh_static
+
+        click.echo(refresh_static(_engine()))
+
+    run()
+
+
+@patrols.command()
+def rebuild() -> None:
+    """Rebuild the visit history from every stored ping (a progress bar while matching)."""
+
+    @_friendly
+    def run() -> None:
+        from gridmap.patrols.matching import matcher_for
+        from gridmap.patrols.visits import rebuild_visits
+        from gridmap.settings import get_settings
+
+        settings = get_settings()
+        engine = _engine()
+        matcher = matcher_for(engine)
+        raw = engine.raw_connection()
+        try:
+            with click.progressbar(length=100, label="matching pings") as bar:
+                done = [0]
+
+                def step(n: int, total: int) -> None:
+                    pct = int(100 * n / max(total, 1))
+                    bar.update(pct - done[0])
+                    done[0] = pct
+
+                stats = rebuild_visits(
+                    raw,
+                    matcher,
+                    max_accuracy_m=settings.patrol_max_accuracy_m,
+                    match_m=settings.patrol_match_m,
+                    progress=step,
+                )
+            raw.commit()
+        finally:
+            raw.close()
+        click.echo(stats)
+
+    run()
+
+
+@patrols.command("coverage")
+@click.option("--window", default="8h", show_default=True, help="2h, 8h, 24h, 7d …")
+@click.option("--end", default=None, help="Window end (ISO); default: the newest ping.")
+@click.option("--top", default=20, show_default=True, help="Grids to print (least covered).")
+def coverage_cmd(window: str, end: str | None, top: int) -> None:
+    """Per-grid patrolled and watched share of street length, least covered first."""
+
+    @_friendly
+    def run() -> None:
+        from gridmap.patrols import coverage
+
+        win = _window(window, end)
+        rows = sorted(coverage.grid_coverage(_engine(), win), key=lambda r: r["patrolled_share"])
+        click.echo(f"window {win.start.isoformat()} .. {win.end.isoformat()}: {len(rows)} grids")
+        for r in rows[:top]:
+            click.echo(
+                f"{r['code']:<14} {r['name']:<12} streets {r['street_m'] / 1000:7.2f} km  "
+                f"patrolled {100 * r['patrolled_share']:5.1f} %  "
+                f"watched {100 * r['watched_share']:5.1f} %"
+            )
+
+    run()
+
+
+@patrols.command()
+@click.option("--window", default="24h", show_default=True)
+@click.option("--end", default=None, help="Window end (ISO); default: the newest ping.")
+@click.option("--top", default=20, show_default=True)
+def gaps(window: str, end: str | None, top: int) -> None:
+    """Where patrols are most needed: case density x unpatrolled share."""
+
+    @_friendly
+    def run() -> None:
+        from gridmap.patrols import coverage
+
+        win = _window(window, end)
+        for r in coverage.risk_gap(_engine(), win, top):
+            click.echo(
+                f"{r['rank']:>3}. {r['code']:<14} {r['name']:<12} cases {r['cases']:>4}  "
+                f"{r['case_density']:6.1f}/km  patrolled {100 * r['patrolled_share']:5.1f} %  "
+                f"need {r['need']:.2f}"
+            )
+
+    run()
