@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 import geopandas as gpd
 import numpy as np
+import shapely
 from plotly import graph_objects as go
 from plotly.basedatatypes import BaseTraceType
 
@@ -37,7 +38,6 @@ from layers.base import (
     LayerError,
     LegendEntry,
     detail_of,
-    feature_collection,
     lonlat,
     mark,
     read_frame,
@@ -93,13 +93,17 @@ HALO_COLOR = "#ffffff"
 TRACE_COUNT = 3
 #: Circumference of the Web Mercator world (metres), the span of MapLibre's zoom 0.
 MERCATOR_WORLD = 2 * math.pi * 6378137.0
+#: Hexagon edge in screen pixels at its level's zoom (SQL gridmap_case_hex_size says the same).
+HEX_PIXELS = 22.0
+#: Heatmap levels the database indexes cells for (cases_heat_cells); other zooms clamp.
+MIN_LEVEL, MAX_LEVEL = 9, 14
 
 COLUMNS = [
     "id", "code", "title", "category", "status", "priority", "source", "reported_at",
     "updated_at", "grid_id", "grid_code", "grid_name",
 ]  # fmt: skip
 FILTERS = ":since, :until, :categories, :statuses, :sources"
-HEX_SQL = f"SELECT * FROM gridmap_layer_case_hexes(:minx, :miny, :maxx, :maxy, {FILTERS}, :size)"
+HEX_SQL = f"SELECT * FROM gridmap_layer_case_hexes(:minx, :miny, :maxx, :maxy, {FILTERS}, :level)"
 POINT_SQL = (
     f"SELECT * FROM gridmap_layer_cases(:minx, :miny, :maxx, :maxy, {FILTERS}, "
     ":located_only, :max_rows)"
@@ -176,10 +180,34 @@ def filter_args(ctx: LayerContext) -> dict[str, Any]:
     }
 
 
-def hex_size(zoom: float, pixels: float) -> float:
-    """Hexagon edge (Web Mercator metres) spanning ``pixels`` screen pixels at the whole
-    zoom level below ``zoom`` (so cells stay put while zooming within a level)."""
-    return pixels * MERCATOR_WORLD / (512.0 * 2.0 ** math.floor(zoom))
+def hex_level(zoom: float) -> int:
+    """The heatmap level of a view: the whole zoom level below ``zoom`` (so cells stay put
+    while zooming within a level), clamped to the indexed levels 9–14."""
+    return max(MIN_LEVEL, min(MAX_LEVEL, math.floor(zoom)))
+
+
+def hex_size(level: int) -> float:
+    """Hexagon edge (Web Mercator metres) of a heatmap level: :data:`HEX_PIXELS` screen
+    pixels at that zoom."""
+    return HEX_PIXELS * MERCATOR_WORLD / (512.0 * 2.0**level)
+
+
+def hexagon_collection(data: gpd.GeoDataFrame) -> dict[str, Any]:
+    """The hexagons of ``data`` as a compact GeoJSON FeatureCollection (feature id = row
+    number, coordinates to 5 decimals ≈ 1 m), built from one coordinate array."""
+    coords = np.round(shapely.get_coordinates(data.geometry.values), 5)
+    rings = np.split(coords, np.cumsum(shapely.get_num_coordinates(data.geometry.values))[:-1])
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "id": i,
+                "geometry": {"type": "Polygon", "coordinates": [r.tolist()]},
+            }
+            for i, r in enumerate(rings)
+        ],
+    }
 
 
 def category_label(slug: str, lang: str) -> str:
@@ -211,8 +239,8 @@ def local_time(value: Any, tz: str, fmt: str = "%m-%d %H:%M") -> str:
 
 @dataclass(frozen=True)
 class CasesLayer(Layer):
-    """Case counts per hexagon of ``hex_pixels`` screen pixels below ``detail_zoom``; single
-    cases (newest first, at most ``max_features``) from it."""
+    """Case counts per hexagon (:func:`hex_level`, :func:`hex_size`) below ``detail_zoom``;
+    single cases (newest first, at most ``max_features``) from it."""
 
     id: str = "cases"
     title: str = "layer.cases"
@@ -220,7 +248,6 @@ class CasesLayer(Layer):
     default_visible: bool = True
     detail_zoom: float = 15.0
     max_features: int = 3000
-    hex_pixels: float = 22.0
 
     def aggregated_at(self, zoom: float | None) -> bool:
         """Whether a view at ``zoom`` shows hexagons (None: no view, single cases)."""
@@ -228,9 +255,9 @@ class CasesLayer(Layer):
 
     def query(self, ctx: LayerContext) -> gpd.GeoDataFrame:
         if self.aggregated_at(ctx.zoom):
-            size = hex_size(ctx.zoom, self.hex_pixels)  # type: ignore[arg-type]
-            frame = read_frame(ctx, HEX_SQL, **ctx.bounds, **filter_args(ctx), size=size)
-            frame.attrs["hex_size"] = size
+            level = hex_level(ctx.zoom)  # type: ignore[arg-type]
+            frame = read_frame(ctx, HEX_SQL, **ctx.bounds, **filter_args(ctx), level=level)
+            frame.attrs["hex_level"] = level
             return mark(frame, Detail.AGGREGATED)
         frame = read_frame(
             ctx,
@@ -273,11 +300,10 @@ class CasesLayer(Layer):
                 hoverinfo="skip",
             )
         ids = list(range(len(data)))
-        keyed = data.assign(id=ids)
         counts = data["cases"].astype(int).tolist()
         top = max(float(np.quantile(counts, 0.95)), 1.0)
         return go.Choroplethmap(
-            geojson=feature_collection(keyed),
+            geojson=hexagon_collection(data),
             locations=ids,
             z=counts,
             zmin=0,

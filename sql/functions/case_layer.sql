@@ -4,21 +4,30 @@
 -- These are the filters of gridmap_cases_select (sql/functions/cases.sql), written out here
 -- because this file is applied before that one; tests check both agree.
 
--- Located cases matching the filters counted per hexagon of edge `size` metres in Web
--- Mercator (the tiling of ST_HexagonGrid / ST_Hexagon, origin 0,0): one row per non-empty
--- cell with its total, how many are still open, and the hexagon in lon/lat. A case is
--- counted in the cell whose centre is nearest (of the two candidate columns).
+-- Located cases matching the filters counted per hexagon of heatmap level `level` (9–14;
+-- edge gridmap_case_hex_size(level), the tiling of ST_HexagonGrid / ST_Hexagon in Web
+-- Mercator, origin 0,0): one row per non-empty cell meeting the lon/lat box (its centre
+-- within one edge of it), with the cell's total, how many are still open, and the hexagon in
+-- lon/lat. Cells are counted whole — the box picks cells, not cases — so a cell's count
+-- does not change while the map pans. The cells come precomputed from the index
+-- cases_heat_cells (migration 0008).
 CREATE OR REPLACE FUNCTION gridmap_layer_case_hexes(
     minx double precision, miny double precision, maxx double precision, maxy double precision,
     since timestamptz, until timestamptz,
     categories text[], statuses text[], sources text[],
-    size double precision
+    level integer
 ) RETURNS TABLE (cell_i integer, cell_j integer, cases integer, open integer, geom geometry)
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    WITH m AS (
-        SELECT c.status,
-               6378137.0 * radians(ST_X(c.geom)) AS x,
-               6378137.0 * ln(tan(pi() / 4 + radians(ST_Y(c.geom)) / 2)) AS y
+    WITH keyed AS (
+        SELECT CASE level
+                   WHEN 9 THEN gridmap_case_hex_key(c.geom, 9)
+                   WHEN 10 THEN gridmap_case_hex_key(c.geom, 10)
+                   WHEN 11 THEN gridmap_case_hex_key(c.geom, 11)
+                   WHEN 12 THEN gridmap_case_hex_key(c.geom, 12)
+                   WHEN 13 THEN gridmap_case_hex_key(c.geom, 13)
+                   WHEN 14 THEN gridmap_case_hex_key(c.geom, 14)
+               END AS k,
+               c.status NOT IN ('resolved', 'closed', 'rejected') AS is_open
         FROM cases c
         WHERE c.geom IS NOT NULL
           AND (since IS NULL OR c.reported_at >= since)
@@ -26,32 +35,26 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
           AND (categories IS NULL OR c.category = ANY (categories))
           AND (statuses IS NULL OR c.status = ANY (statuses))
           AND (sources IS NULL OR c.source = ANY (sources))
-          AND (minx IS NULL OR miny IS NULL OR maxx IS NULL OR maxy IS NULL
-               OR c.geom && ST_MakeEnvelope(minx, miny, maxx, maxy, 4326))
-    ), cells AS (
-        SELECT m.status,
-               CASE WHEN d.da <= d.db THEN k.ia ELSE k.ia + 1 END AS ci,
-               CASE WHEN d.da <= d.db THEN k.ja ELSE k.jb END AS cj
-        FROM m
-        CROSS JOIN LATERAL (
-            SELECT a.ia,
-                   round(m.y / (size * sqrt(3.0)) - 0.5 * (a.ia & 1))::integer AS ja,
-                   round(m.y / (size * sqrt(3.0)) - 0.5 * ((a.ia + 1) & 1))::integer AS jb
-            FROM (SELECT floor(m.x / (1.5 * size))::integer AS ia) a
-        ) k
-        CROSS JOIN LATERAL (
-            SELECT (m.x - 1.5 * size * k.ia) ^ 2
-                   + (m.y - size * sqrt(3.0) * (k.ja + 0.5 * (k.ia & 1))) ^ 2 AS da,
-                   (m.x - 1.5 * size * (k.ia + 1)) ^ 2
-                   + (m.y - size * sqrt(3.0) * (k.jb + 0.5 * ((k.ia + 1) & 1))) ^ 2 AS db
-        ) d
+    ), cells AS MATERIALIZED (  -- the box filters cells, after counting
+        SELECT (k >> 32)::integer AS i, ((k & 4294967295) - 2147483648)::integer AS j,
+               count(*)::integer AS n, count(*) FILTER (WHERE is_open)::integer AS o
+        FROM keyed
+        WHERE k IS NOT NULL
+        GROUP BY k
+    ), frame AS (
+        SELECT gridmap_case_hex_size(level) AS size,
+               6378137.0 * radians(minx) AS x0, 6378137.0 * radians(maxx) AS x1,
+               6378137.0 * ln(tan(pi() / 4 + radians(miny) / 2)) AS y0,
+               6378137.0 * ln(tan(pi() / 4 + radians(maxy) / 2)) AS y1
     )
-    SELECT ci, cj, count(*)::integer,
-           count(*) FILTER (WHERE status NOT IN ('resolved', 'closed', 'rejected'))::integer,
-           ST_Transform(ST_SetSRID(ST_Hexagon(size, ci, cj), 3857), 4326)
-    FROM cells
-    GROUP BY ci, cj
-    ORDER BY ci, cj
+    SELECT cells.i, cells.j, cells.n, cells.o,
+           ST_Transform(ST_SetSRID(ST_Hexagon(f.size, cells.i, cells.j), 3857), 4326)
+    FROM cells, frame f
+    WHERE minx IS NULL OR miny IS NULL OR maxx IS NULL OR maxy IS NULL
+       OR (1.5 * f.size * cells.i BETWEEN f.x0 - f.size AND f.x1 + f.size
+           AND sqrt(3.0) * f.size * (cells.j + 0.5 * (cells.i & 1))
+               BETWEEN f.y0 - f.size AND f.y1 + f.size)
+    ORDER BY cells.i, cells.j
 $$;
 
 -- Matching cases one per row, newest report first, at most `max_rows` (NULL: all), with

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg2
 import pytest
+import shapely
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
@@ -25,6 +26,7 @@ from layers.cases import (
     STATUSES,
     TRACE_COUNT,
     expand_statuses,
+    hex_level,
     hex_size,
     time_window,
     trace_totals,
@@ -238,7 +240,7 @@ def test_hexagons_below_zoom_15_single_cases_from_it(
     assert detail_of(CASES.query(ctx(cases_engine, zoom=zoom))) is detail
 
 
-@pytest.mark.parametrize("zoom", [8, 11, 12.5, 13, 14])
+@pytest.mark.parametrize("zoom", [8, 10, 11, 12.5, 13, 14])
 @pytest.mark.parametrize(
     "filters", [{}, {"window": "30d"}, {"statuses": list(OPEN_STATUSES)}, {"window": "1h"}]
 )
@@ -251,8 +253,8 @@ def test_hexagon_counts_sum_to_the_matching_cases(
     assert int(hexes["cases"].sum()) == len(matching)
     assert hexes["cases"].min() >= 1 if len(hexes) else True
     # The same cells as PostGIS's own hexagon tiling.
-    size = hex_size(zoom, CASES.hex_pixels)
-    assert hexes.attrs["hex_size"] == size
+    size = hex_size(hex_level(zoom))
+    assert hexes.attrs["hex_level"] == hex_level(zoom)
     with cases_engine.connect() as conn:
         truth = conn.execute(
             text(
@@ -271,7 +273,7 @@ def test_hexagon_counts_sum_to_the_matching_cases(
 def test_hexagon_cells_at_zoom_12(cases_engine: Engine) -> None:
     # edge 22 px at zoom 12 = 420.4 m: cases 1, 2, 9 share a cell; the rest are alone
     data = CASES.query(ctx(cases_engine, zoom=12.7))
-    assert hex_size(12.7, 22) == pytest.approx(420.4, abs=0.1)
+    assert hex_size(hex_level(12.7)) == pytest.approx(420.4, abs=0.1)
     assert data["cases"].tolist() == [3, 1, 1, 1, 1, 1, 1]
     assert data["open"].tolist() == [2, 1, 1, 1, 0, 0, 0]
     assert int(data["cases"].sum()) == len(LOCATED)
@@ -279,11 +281,31 @@ def test_hexagon_cells_at_zoom_12(cases_engine: Engine) -> None:
     assert all(len(g.exterior.coords) == 7 for g in data.geometry)
 
 
-def test_the_box_limits_the_view(cases_engine: Engine) -> None:
+@pytest.mark.parametrize(("zoom", "level"), [(3, 9), (9.99, 9), (12.5, 12), (14.9, 14)])
+def test_levels_clamp_to_the_indexed_ones(zoom: float, level: int) -> None:
+    assert hex_level(zoom) == level
+
+
+def test_hexagon_size_agrees_with_the_database(cases_engine: Engine) -> None:
+    with cases_engine.connect() as conn:
+        sizes = conn.execute(
+            text("SELECT gridmap_case_hex_size(l) FROM generate_series(9, 14) l")
+        ).scalars()
+        assert list(sizes) == pytest.approx([hex_size(level) for level in range(9, 15)])
+
+
+def test_the_box_picks_points_and_whole_cells(cases_engine: Engine) -> None:
     data = CASES.query(LayerContext(cases_engine, bbox=SW_BBOX, zoom=16))
     assert sorted(data["id"].tolist()) == [1, 2, 3, 7, 9]
-    hexes = CASES.query(LayerContext(cases_engine, bbox=SW_BBOX, zoom=10))
-    assert int(hexes["cases"].sum()) == 5
+    everywhere = CASES.query(LayerContext(cases_engine, zoom=13))
+    whole = {(i, j): n for i, j, n in everywhere[["cell_i", "cell_j", "cases"]].to_numpy()}
+    hexes = CASES.query(LayerContext(cases_engine, bbox=SW_BBOX, zoom=13))
+    seen = {(i, j): n for i, j, n in hexes[["cell_i", "cell_j", "cases"]].to_numpy()}
+    # cells meeting the view, with their whole counts; the far-away case 10 is left out
+    assert {k: whole[k] for k in seen} == seen
+    assert sum(seen.values()) == 5 and len(whole) == len(seen) + 4
+    for hexagon in hexes.geometry:
+        assert hexagon.intersects(shapely.box(*SW_BBOX).buffer(0.01))
 
 
 def test_single_cases_newest_first_and_capped(cases_engine: Engine) -> None:

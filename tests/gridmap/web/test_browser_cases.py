@@ -31,6 +31,16 @@ return {{
   center: gd._fullLayout.map.center,
 }};
 """
+#: Records when (epoch ms) each case first shows at the top of the ticker.
+SEEN_JS = """
+window.__tickerSeen = {};
+new MutationObserver(() => {
+  const top = document.querySelector('#map-ticker .ticker-item');
+  if (top && !(top.id in window.__tickerSeen)) window.__tickerSeen[top.id] = Date.now();
+}).observe(document.getElementById('map-ticker'), {childList: true, subtree: true});
+"""
+#: Cases reported one after another; the p95 of their delays must stay within 2 s.
+REPORTS = 8
 TICKER_JS = """
 return Array.from(document.querySelectorAll('#map-ticker .ticker-item'))
             .map(li => [li.id, li.className]);
@@ -87,17 +97,17 @@ def test_a_reported_case_appears_live(browser: WebDriver, cases_server: LiveServ
     wait_for(browser, lambda d: "实时" in d.find_element(By.ID, "map-live-notice").text)
     assert kpi(browser, "open") != "—"
 
-    browser.execute_script("window.__gridmapMarker = 'still-here';")
+    browser.execute_script("window.__gridmapMarker = 'still-here';" + SEEN_JS)
     before = case_state(browser)
     open_before = int(kpi(browser, "open").replace(",", ""))
     new_before = int(kpi(browser, "new_today").replace(",", ""))
     lon, lat = before["center"]["lon"], before["center"]["lat"]
 
     latencies = []
-    for n in range(5):
+    for n in range(REPORTS):
         total = hex_total(browser)
         case = report(cases_server, lon + 0.001 * n, lat, n)
-        posted = time.monotonic()  # committed: the dashboard has to notice from here
+        posted = time.time()  # committed: the dashboard has to notice from here
         wait_for(
             browser,
             lambda d, cid=case["id"]: (
@@ -106,18 +116,19 @@ def test_a_reported_case_appears_live(browser: WebDriver, cases_server: LiveServ
             timeout=10,
             message=f"case {case['id']} never reached the ticker: {ticker(browser)[:2]}",
         )
-        latencies.append(time.monotonic() - posted)
+        seen = browser.execute_script(f"return window.__tickerSeen['ticker-case-{case['id']}']")
+        latencies.append(seen / 1000 - posted)
         wait_for(browser, lambda d, total=total: hex_total(d) == total + 1, timeout=5)
         time.sleep(0.2)
 
-    # Same page (no reload), same view (the patch kept uirevision), counts moved by five.
+    # Same page (no reload), same view (the patch kept uirevision), counts moved by REPORTS.
     assert browser.execute_script("return window.__gridmapMarker") == "still-here"
     after = case_state(browser)
     assert (after["zoom"], after["center"]) == (before["zoom"], before["center"])
-    assert hex_total(browser) == dict(before["traces"])["hexagons"] + 5
-    wait_for(browser, lambda d: int(kpi(d, "open").replace(",", "")) == open_before + 5)
-    assert int(kpi(browser, "new_today").replace(",", "")) == new_before + 5
-    p95 = statistics.quantiles(latencies, n=20)[-1] if len(latencies) > 1 else latencies[0]
+    assert hex_total(browser) == dict(before["traces"])["hexagons"] + REPORTS
+    wait_for(browser, lambda d: int(kpi(d, "open").replace(",", "")) == open_before + REPORTS)
+    assert int(kpi(browser, "new_today").replace(",", "")) == new_before + REPORTS
+    p95 = statistics.quantiles(latencies, n=20, method="inclusive")[18]
     print(f"live latency s: {[round(x, 2) for x in latencies]} p95≈{p95:.2f}")
     assert p95 <= 2.0, latencies
     time.sleep(0.5)  # the newest line still glows in the screenshot

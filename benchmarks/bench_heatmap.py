@@ -1,0 +1,326 @@
+"""City-scale case heatmap: a 30-day window over the whole city, three ways side by side.
+
+    .venv/bin/python benchmarks/bench_heatmap.py [--cases 2000000] [--runs 20] [--zoom 11]
+        [--out benchmarks/results/heatmap_city.json] [--keep]
+
+Creates the scratch database ``gridmap_bench_heatmap`` on the configured server (the
+embedded cluster by default), migrates it, and generates ``--cases`` cases over one year in
+a city-sized extent (118.60–118.95 E, 31.90–32.18 N; 60 % around 40 hot spots, the rest
+spread evenly; older cases mostly finished), then VACUUM ANALYZE. For the last 30 days
+(~165k cases at 2 M/year) and the whole-city view at ``--zoom`` it measures the server time
+(query + building the plotly traces + JSON as Dash sends them) and the payload bytes of:
+
+- ours: the ``cases`` layer — hexagons counted in PostGIS (``gridmap_layer_case_hexes``)
+  from the cells precomputed per level in the index ``cases_heat_cells``;
+- ours without the cell index ``cases_heat_cells`` (migration 0008): the same function
+  computing each case's cell at query time, to show what the index buys;
+- raw points: every case of the window sent to the browser (a Densitymap of lon/lat);
+- geopandas: ``read_postgis`` of the raw points, hexagon binning in numpy/shapely (the
+  same cells), the same traces.
+
+p50/p95 over ``--runs`` runs after two warm-ups; JSON out. The database is dropped at the
+end unless ``--keep``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import plotly
+import shapely
+from plotly import graph_objects as go
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from gridmap.db.engine import database_url, drop_database, ensure_database, get_engine  # noqa: E402
+from gridmap.db.migrations import upgrade  # noqa: E402
+from gridmap.settings import get_settings  # noqa: E402
+from gridmap.web.overlays import MapView  # noqa: E402
+from layers import LayerContext, get_layer  # noqa: E402
+from layers.base import Detail, mark  # noqa: E402
+from layers.cases import HEX_SQL, filter_args, hex_level, hex_size  # noqa: E402
+
+DB_NAME = "gridmap_bench_heatmap"
+EXTENT = (118.60, 31.90, 118.95, 32.18)
+ANCHOR = datetime(2026, 11, 22, tzinfo=UTC)
+
+GENERATE_SQL = """
+SELECT setseed(0.42);
+CREATE TEMP TABLE hot AS
+SELECT n, :minx + random() * (:maxx - :minx) AS x, :miny + random() * (:maxy - :miny) AS y,
+       0.004 + random() * 0.02 AS sd
+FROM generate_series(0, 39) n;
+INSERT INTO cases (code, title, category, source, status, priority, reported_at, due_at,
+                   resolved_at, closed_at, updated_at, geom)
+SELECT 'B' || lpad(g::text, 9, '0'), '事件 ' || g,
+       (ARRAY['disputes', 'public_security', 'fire_safety', 'sanitation', 'municipal',
+              'livelihood', 'traffic', 'petitions'])[1 + floor(random() * 8)::int],
+       (ARRAY['hotline_12345', 'hotline_12345', 'grid_worker', 'grid_worker', 'resident_app',
+              'video_patrol', 'walk_in'])[1 + floor(random() * 7)::int],
+       CASE WHEN age > 7 THEN (ARRAY['closed', 'closed', 'closed', 'resolved', 'resolved',
+                                     'closed', 'closed', 'closed', 'rejected', 'in_progress'])
+                              [1 + floor(random() * 10)::int]
+            ELSE (ARRAY['reported', 'dispatched', 'accepted', 'in_progress', 'resolved',
+                        'closed', 'returned'])[1 + floor(random() * 7)::int] END,
+       1 + floor(random() * 4)::int,
+       at, at + interval '72 hours',
+       CASE WHEN random() < 0.9 AND age > 1 THEN at + random() * interval '60 hours' END,
+       NULL, at, ST_SetSRID(ST_MakePoint(px, py), 4326)
+FROM (
+    SELECT g, age, :anchor - age * interval '1 day' AS at,
+           CASE WHEN r < 0.6 THEN h.x + h.sd * bm1 ELSE :minx + random() * (:maxx - :minx) END
+               AS px,
+           CASE WHEN r < 0.6 THEN h.y + h.sd * bm2 ELSE :miny + random() * (:maxy - :miny) END
+               AS py
+    FROM (
+        SELECT g, random() * 365 AS age, random() AS r, floor(random() * 40)::int AS k,
+               sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random()) AS bm1,
+               sqrt(-2 * ln(1 - random())) * sin(2 * pi() * random()) AS bm2
+        FROM generate_series(1, :n) g
+    ) s JOIN hot h ON h.n = s.k
+) p
+WHERE px BETWEEN -180 AND 180 AND py BETWEEN -85 AND 85;
+"""
+
+RAW_SQL = (
+    "SELECT round(ST_X(geom)::numeric, 5)::float8 AS lon, "
+    "round(ST_Y(geom)::numeric, 5)::float8 AS lat FROM cases "
+    "WHERE geom IS NOT NULL AND reported_at >= :since "
+    "AND geom && ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326)"
+)
+GEO_ALL_SQL = "SELECT id, status, geom FROM cases WHERE geom IS NOT NULL AND reported_at >= :since"
+#: The heatmap's cell index as migration 0008 creates it (rebuilt after the run without it).
+CELL_INDEX = (
+    "CREATE INDEX cases_heat_cells"
+    + (
+        (ROOT / "sql/migrations/0008_case_heat_keys.sql")
+        .read_text(encoding="utf-8")
+        .split("CREATE INDEX cases_heat_cells", 1)[1]
+        .split(";", 1)[0]
+    )
+)
+GEO_SQL = (
+    "SELECT id, status, geom FROM cases WHERE geom IS NOT NULL AND reported_at >= :since "
+    "AND geom && ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326)"
+)
+
+
+def payload(traces: list[Any]) -> bytes:
+    """The traces as Dash sends them to the browser (plotly's JSON encoder)."""
+    return json.dumps(
+        [tr.to_plotly_json() for tr in traces], cls=plotly.utils.PlotlyJSONEncoder
+    ).encode()
+
+
+def timed(fn: Callable[[], bytes], runs: int) -> dict[str, Any]:
+    for _ in range(2):
+        fn()
+    times, size = [], 0
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        size = len(fn())
+        times.append((time.perf_counter() - t0) * 1000)
+    q = statistics.quantiles(times, n=20) if len(times) > 1 else times * 19
+    return {
+        "p50_ms": round(statistics.median(times), 1),
+        "p95_ms": round(q[18], 1),
+        "min_ms": round(min(times), 1),
+        "payload_bytes": size,
+        "runs": runs,
+    }
+
+
+def hexbin_python(frame: gpd.GeoDataFrame, size: float) -> gpd.GeoDataFrame:
+    """The database's hexagon binning redone in numpy (same cells) with shapely polygons."""
+    xy = shapely.get_coordinates(frame.geometry.values)
+    r = 6378137.0
+    x = r * np.radians(xy[:, 0])
+    y = r * np.log(np.tan(np.pi / 4 + np.radians(xy[:, 1]) / 2))
+    h = size * np.sqrt(3.0)
+    ia = np.floor(x / (1.5 * size)).astype(np.int64)
+    ib = ia + 1
+    ja = np.round(y / h - 0.5 * (ia & 1)).astype(np.int64)
+    jb = np.round(y / h - 0.5 * (ib & 1)).astype(np.int64)
+    da = (x - 1.5 * size * ia) ** 2 + (y - h * (ja + 0.5 * (ia & 1))) ** 2
+    db = (x - 1.5 * size * ib) ** 2 + (y - h * (jb + 0.5 * (ib & 1))) ** 2
+    take_a = da <= db
+    ci, cj = np.where(take_a, ia, ib), np.where(take_a, ja, jb)
+    is_open = ~frame["status"].isin(["resolved", "closed", "rejected"]).to_numpy()
+    cells, inverse, counts = np.unique(
+        np.stack([ci, cj], axis=1), axis=0, return_inverse=True, return_counts=True
+    )
+    opens = np.bincount(inverse.ravel(), weights=is_open).astype(int)
+    ui, uj = cells[:, 0], cells[:, 1]
+    cx = 1.5 * size * ui
+    cy = h * (uj + 0.5 * (ui & 1))
+    angles = np.radians(np.arange(0, 360, 60) + 180)
+    ring_x = cx[:, None] + size * np.cos(angles)[None, :]
+    ring_y = cy[:, None] + size * np.sin(angles)[None, :]
+    lon = np.degrees(ring_x / r)
+    lat = np.degrees(2 * np.arctan(np.exp(ring_y / r)) - np.pi / 2)
+    rings = np.stack([lon, lat], axis=-1)
+    polygons = shapely.polygons(np.concatenate([rings, rings[:, :1]], axis=1))
+    return gpd.GeoDataFrame(
+        {"cell_i": ui, "cell_j": uj, "cases": counts, "open": opens},
+        geometry=polygons,
+        crs=4326,
+    ).rename_geometry("geom")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cases", type=int, default=2_000_000)
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--zoom", type=float, default=11.0)
+    parser.add_argument("--out", default=str(ROOT / "benchmarks/results/heatmap_city.json"))
+    parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    parser.add_argument("--reuse", action="store_true", help="reuse a kept scratch database")
+    args = parser.parse_args()
+
+    url = make_url(database_url()).set(database=DB_NAME).render_as_string(hide_password=False)
+    engine = get_engine(url)
+    setup: dict[str, float] = {}
+    if not args.reuse:
+        drop_database(url)
+        ensure_database(url)
+        upgrade(url, get_settings().sql_dir / "migrations")
+        t0 = time.perf_counter()
+        with engine.begin() as conn:
+            for statement in GENERATE_SQL.split(";"):
+                if statement.strip():
+                    conn.execute(
+                        text(statement),
+                        dict(zip(("minx", "miny", "maxx", "maxy"), EXTENT, strict=True))
+                        | {"n": args.cases, "anchor": ANCHOR},
+                    )
+        setup["generate_s"] = round(time.perf_counter() - t0, 1)
+        t0 = time.perf_counter()
+        raw = engine.raw_connection()
+        raw.set_isolation_level(0)
+        with raw.cursor() as cur:
+            cur.execute("VACUUM ANALYZE cases")
+        raw.close()
+        setup["vacuum_analyze_s"] = round(time.perf_counter() - t0, 1)
+
+    since = ANCHOR - timedelta(days=30)
+    center = ((EXTENT[0] + EXTENT[2]) / 2, (EXTENT[1] + EXTENT[3]) / 2)
+    view = MapView.around(center, args.zoom)
+    layer = get_layer("cases")
+    ctx = LayerContext(engine, bbox=view.bbox, zoom=view.zoom, time_from=since)
+    level = hex_level(args.zoom)
+    size = hex_size(level)
+    with engine.connect() as conn:
+        total = conn.execute(text("SELECT count(*) FROM cases")).scalar_one()
+        window = conn.execute(
+            text("SELECT count(*) FROM cases WHERE reported_at >= :s"), {"s": since}
+        ).scalar_one()
+        plan = (
+            conn.execute(
+                text(
+                    "EXPLAIN (ANALYZE, BUFFERS, FORMAT TEXT) "
+                    + HEX_SQL.replace("SELECT *", "SELECT count(*)")
+                ),
+                {**ctx.bounds, **filter_args(ctx), "level": level},
+            )
+            .scalars()
+            .all()
+        )
+
+    def ours() -> bytes:
+        return payload(layer.traces(layer.query(ctx), "zh-CN"))
+
+    def ours_sql_only() -> bytes:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text(HEX_SQL), {**ctx.bounds, **filter_args(ctx), "level": level}
+            ).all()
+        return b"x" * len(rows)
+
+    def raw_points() -> bytes:
+        with engine.connect() as conn:
+            rows = conn.execute(text(RAW_SQL), {"since": since, **ctx.bounds}).all()
+        lon = [r[0] for r in rows]
+        lat = [r[1] for r in rows]
+        return payload([go.Densitymap(lon=lon, lat=lat, radius=8, meta={"layer": "cases"})])
+
+    def geopandas_python() -> bytes:
+        with engine.connect() as conn:
+            frame = gpd.read_postgis(
+                text(GEO_SQL), conn, geom_col="geom", params={"since": since, **ctx.bounds}
+            )
+        hexes = mark(hexbin_python(frame, size), Detail.AGGREGATED)
+        return payload(layer.traces(hexes, "zh-CN"))
+
+    # The Python binning gives the database's cells and counts (everywhere: no box).
+    with engine.connect() as conn:
+        frame = gpd.read_postgis(text(GEO_ALL_SQL), conn, geom_col="geom", params={"since": since})
+    db_cells = layer.query(dataclasses.replace(ctx, bbox=None))
+    py_cells = hexbin_python(frame, size)
+    db_set = {tuple(r) for r in db_cells[["cell_i", "cell_j", "cases"]].to_numpy().tolist()}
+    py_set = {tuple(r) for r in py_cells[["cell_i", "cell_j", "cases"]].to_numpy().tolist()}
+
+    results = {
+        "ours_db_hexagons": timed(ours, args.runs),
+        "ours_sql_only": timed(ours_sql_only, args.runs),
+        "raw_points_to_browser": timed(raw_points, max(5, args.runs // 4)),
+        "geopandas_python_hexagons": timed(geopandas_python, max(5, args.runs // 4)),
+    }
+    with engine.begin() as conn:
+        conn.execute(text("DROP INDEX cases_heat_cells"))
+    results["ours_without_the_cell_index"] = timed(ours, 5)
+    with engine.begin() as conn:
+        conn.execute(text(CELL_INDEX))
+    ours_r = results["ours_db_hexagons"]
+    out = {
+        "benchmark": "case heatmap, 30-day window, whole city",
+        "run_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "load_average_at_end": [round(v, 2) for v in os.getloadavg()],
+        },
+        "cases_total": int(total),
+        "cases_in_window": int(window),
+        "view": {"zoom": args.zoom, "bbox": [round(v, 4) for v in view.bbox]},
+        "hex_level": level,
+        "hex_edge_m": round(size, 1),
+        "hexagons": len(db_cells),
+        "python_cells_equal_db_cells": db_set == py_set,
+        "setup": setup,
+        "results": results,
+        "ratios_vs_ours_p50": {
+            k: round(v["p50_ms"] / ours_r["p50_ms"], 1) for k, v in results.items()
+        },
+        "payload_ratio_raw_vs_ours": round(
+            results["raw_points_to_browser"]["payload_bytes"] / ours_r["payload_bytes"], 1
+        ),
+        "budget": {"server_ms": 150, "payload_bytes": 500_000},
+        "within_budget": ours_r["p95_ms"] <= 150 and ours_r["payload_bytes"] <= 500_000,
+        "plan": plan,
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
+    print(json.dumps({k: v for k, v in out.items() if k != "plan"}, indent=2, ensure_ascii=False))
+    if not args.keep:
+        engine.dispose()
+        drop_database(url)
+
+
+if __name__ == "__main__":
+    main()
