@@ -95,15 +95,22 @@ class CoverageModel:
     load_s: float = 0.0
 
     @classmethod
-    def load(cls, url: str, params: CircleParams) -> CoverageModel:
-        """Read the network, buildings and service points of the database at ``url``."""
+    def load(
+        cls, url: str, params: CircleParams, *, graph: WalkGraph | None = None,
+        fingerprint: bool = True,
+    ) -> CoverageModel:  # fmt: skip
+        """Read the network (unless ``graph`` is given), buildings and service points of the
+        database at ``url``; ``fingerprint=False`` skips the data fingerprint (a database
+        without the service-circle functions, read-only)."""
         started = time.perf_counter()
-        graph = load_graph(url)
+        graph = graph or load_graph(url)
         conn = connect(url)
         try:
             with conn, conn.cursor() as cur:
-                cur.execute("SELECT gridmap_service_circles_print()")
-                data_print = cur.fetchone()[0]
+                data_print = ""
+                if fingerprint:
+                    cur.execute("SELECT gridmap_service_circles_print()")
+                    data_print = cur.fetchone()[0]
                 cur.execute(
                     "SELECT b.id, b.population, b.elderly_alone, b.disabled, b.low_income, "
                     "b.grid_id, g.community_id, ST_X(b.geom), ST_Y(b.geom) FROM buildings b "
@@ -245,29 +252,25 @@ def save_coverage(
         kind: [summarize(model, walks[kind], m) for m in model.params.minutes]
         for kind in model.params.kinds
     }
-    matrix = np.column_stack([walks[k] for k in model.params.kinds])
-    snap = np.where(model.on_network, model.buildings.snap, np.nan)
-    buf = io.StringIO()
-    ids = model.buildings.ids
-    text = np.where(np.isfinite(matrix), np.char.mod("%.1f", np.round(matrix, 1)), "NULL")
-    arrays = ["{" + ",".join(row) + "}" for row in text]
-    snaps = np.where(np.isnan(snap), "\\N", np.char.mod("%.1f", np.nan_to_num(snap)))
-    for i, s, a in zip(ids, snaps, arrays, strict=True):
-        buf.write(f"{i}\t{s}\t{a}\n")
+    matrix = np.round(np.column_stack([walks[k] for k in model.params.kinds]), 1)
+    snap = np.where(model.on_network, np.round(model.buildings.snap, 1), np.nan)
+    cells = pd.DataFrame(matrix).astype(str).replace({"inf": "NULL", "nan": "NULL"})
+    arrays = "{" + cells.agg(",".join, axis=1) + "}"
+    table = pd.DataFrame(
+        {"building_id": model.buildings.ids, "snap_m": snap, "walk_m": arrays.to_numpy()}
+    )
     conn = connect(url)
     try:
         with conn, conn.cursor() as cur:
             run_id = record_run(cur, "coverage", model.params, model.data_print, duration_s,
                                 summary)  # fmt: skip
             cur.execute("DELETE FROM analysis_runs WHERE job = 'coverage' AND id <> %s", (run_id,))
+            table.insert(0, "run_id", run_id)
+            buf = io.StringIO()
+            table.to_csv(buf, sep="\t", header=False, index=False, na_rep="\\N")
             buf.seek(0)
-            cur.execute("CREATE TEMP TABLE _access (building_id bigint, snap_m real, walk_m real[])"
-                        " ON COMMIT DROP")  # fmt: skip
-            cur.copy_expert("COPY _access FROM STDIN", buf)
-            cur.execute(
-                "INSERT INTO building_access (run_id, building_id, snap_m, walk_m) "
-                "SELECT %s, building_id, snap_m, walk_m FROM _access",
-                (run_id,),
+            cur.copy_expert(
+                "COPY building_access (run_id, building_id, snap_m, walk_m) FROM STDIN", buf
             )
     finally:
         conn.close()

@@ -50,17 +50,23 @@ def batched_distances(
             yield start + i, dist[i]
 
 
-def reached_points(graph: WalkGraph, dist: np.ndarray, budget: float) -> np.ndarray:
+def reached_points(
+    graph: WalkGraph, dist: np.ndarray, budget: float, edges: np.ndarray | None = None
+) -> np.ndarray:
     """Local xy of the reached nodes and of the points where partly reached edges stop
-    (``dist``: walk from the source's node; ``budget``: metres left there)."""
+    (``dist``: walk from the source's node; ``budget``: metres left there). ``edges``
+    limits the edges looked at (those touching a reached node; all when None)."""
     nodes = graph.xy[dist <= budget]
-    du, dv = dist[graph.edge_u], dist[graph.edge_v]
+    if edges is None:
+        edges = np.arange(graph.n_edges)
+    du, dv = dist[graph.edge_u[edges]], dist[graph.edge_v[edges]]
+    length = graph.edge_len[edges]
     a = np.clip(budget - du, 0, None)
     b = np.clip(budget - dv, 0, None)
-    partial = ((a > 0) | (b > 0)) & (a + b < graph.edge_len)
+    partial = ((a > 0) | (b > 0)) & (a + b < length)
     if not partial.any():
         return nodes
-    geoms, length = graph.edge_xy[partial], graph.edge_len[partial]
+    geoms, length = graph.edge_xy[edges[partial]], length[partial]
     geom_len = shapely.length(geoms)
     scale = np.divide(geom_len, length, out=np.ones_like(length), where=length > 0)
     a, b = a[partial] * scale, b[partial] * scale
@@ -72,9 +78,16 @@ def reached_points(graph: WalkGraph, dist: np.ndarray, budget: float) -> np.ndar
     return np.vstack([nodes, shapely.get_coordinates(np.concatenate(cuts))])
 
 
+def touching_edges(graph: WalkGraph, nodes: np.ndarray) -> np.ndarray:
+    """Edges with at least one end among ``nodes``."""
+    if not len(nodes):
+        return np.zeros(0, np.int64)
+    return np.unique(graph.incidence[nodes].indices)
+
+
 def isochrone_polygon(
     graph: WalkGraph, dist: np.ndarray, origin_xy: np.ndarray, offset: float, reach_m: float,
-    buffer_m: float, ratio: float = HULL_RATIO,
+    buffer_m: float, ratio: float = HULL_RATIO, edges: np.ndarray | None = None,
 ) -> shapely.Geometry:  # fmt: skip
     """The walking area (local xy) of a source ``offset`` m from its node: the concave
     hull of the reached street points (nodes and where partly walked edges stop) and the
@@ -83,9 +96,9 @@ def isochrone_polygon(
     origin = shapely.points(origin_xy)
     if budget <= 0:
         return shapely.buffer(origin, min(reach_m, buffer_m), quad_segs=4)
-    pts = np.vstack([reached_points(graph, dist, budget), origin_xy[None, :]])
+    pts = np.vstack([reached_points(graph, dist, budget, edges), origin_xy[None, :]])
     hull = shapely.concave_hull(shapely.multipoints(pts), ratio=ratio)
-    return shapely.buffer(hull, buffer_m, quad_segs=2)
+    return shapely.buffer(hull, buffer_m, quad_segs=1)
 
 
 @dataclass(frozen=True)
@@ -116,10 +129,12 @@ def compute_isochrones(
     local: list[shapely.Geometry] = []
     for pos, dist in batched_distances(model.graph, sites.node[pick], params.max_reach_m):
         i = pick[pos]
+        edges = touching_edges(model.graph, np.flatnonzero(np.isfinite(dist)))
         for minutes in params.minutes:
             reach = params.reach_m(minutes)
             local.append(isochrone_polygon(
-                model.graph, dist, origins[pos], float(sites.snap[i]), reach, params.buffer_m
+                model.graph, dist, origins[pos], float(sites.snap[i]), reach, params.buffer_m,
+                edges=edges,
             ))  # fmt: skip
             out.append(Isochrone(int(sites.ids[i]), str(sites.kinds[i]), minutes, reach, None))
         if progress:

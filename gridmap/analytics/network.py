@@ -82,6 +82,19 @@ class WalkGraph:
     dropped_edges: int = 0
     components: int = 1
     _tree: cKDTree | None = field(default=None, repr=False)
+    _incidence: sparse.csr_matrix | None = field(default=None, repr=False)
+
+    @property
+    def incidence(self) -> sparse.csr_matrix:
+        """Node × edge incidence (CSR): row ``i`` lists the edges touching node ``i``."""
+        if self._incidence is None:
+            m = self.n_edges
+            rows = np.concatenate([self.edge_u, self.edge_v])
+            cols = np.concatenate([np.arange(m), np.arange(m)])
+            self._incidence = sparse.csr_matrix(
+                (np.ones(2 * m, np.int8), (rows, cols)), shape=(self.n_nodes, m)
+            )
+        return self._incidence
 
     @property
     def n_nodes(self) -> int:

@@ -30,10 +30,11 @@ CREATE OR REPLACE FUNCTION gridmap_layer_service_circles(
     maxy double precision, p_kind text, p_minutes real, p_tolerance double precision
 )
 RETURNS TABLE (service_point_id integer, name text, kind text, minutes real, speed_kmh real,
-               reach_m real, run_id bigint, computed_at timestamptz, geom geometry)
+               reach_m real, point_lon double precision, point_lat double precision,
+               run_id bigint, computed_at timestamptz, geom geometry)
 LANGUAGE sql STABLE AS $$
-    SELECT i.service_point_id, p.name, i.kind, i.minutes, i.speed_kmh, i.reach_m, i.run_id,
-           r.computed_at,
+    SELECT i.service_point_id, p.name, i.kind, i.minutes, i.speed_kmh, i.reach_m,
+           ST_X(p.geom), ST_Y(p.geom), i.run_id, r.computed_at,
            CASE WHEN p_tolerance > 0 THEN ST_SimplifyPreserveTopology(i.geom, p_tolerance)
                 ELSE i.geom END
     FROM gridmap_latest_run('isochrones') r
@@ -45,12 +46,12 @@ LANGUAGE sql STABLE AS $$
     ORDER BY i.minutes DESC, i.service_point_id
 $$;
 
--- Buildings of the latest coverage run not within p_reach_m metres' walk of any service
--- point of p_kind (off the network included), nearest the bbox centre first, at most
--- max_rows (NULL: all).
+-- Buildings of the latest coverage run not within p_minutes' walk (at the run's speed) of
+-- any service point of p_kind (off the network included), nearest the bbox centre first,
+-- at most max_rows (NULL: all).
 CREATE OR REPLACE FUNCTION gridmap_layer_uncovered_buildings(
     minx double precision, miny double precision, maxx double precision,
-    maxy double precision, p_kind text, p_reach_m real, max_rows integer
+    maxy double precision, p_kind text, p_minutes real, max_rows integer
 )
 RETURNS TABLE (id bigint, code text, address text, population integer, elderly_alone integer,
                disabled integer, low_income integer, grid_id integer, snap_m real,
@@ -58,7 +59,9 @@ RETURNS TABLE (id bigint, code text, address text, population integer, elderly_a
 LANGUAGE sql STABLE AS $$
     WITH r AS (
         SELECT id, computed_at, array_position(
-                   ARRAY(SELECT jsonb_array_elements_text(params -> 'kinds')), p_kind) AS k
+                   ARRAY(SELECT jsonb_array_elements_text(params -> 'kinds')), p_kind) AS k,
+               -- stored walks are rounded to 0.1 m
+               p_minutes * (params ->> 'speed_kmh')::real * 1000 / 60 + 0.05 AS reach_m
         FROM gridmap_latest_run('coverage')
     )
     SELECT b.id, b.code, b.address, b.population, b.elderly_alone, b.disabled, b.low_income,
@@ -67,7 +70,7 @@ LANGUAGE sql STABLE AS $$
     JOIN building_access a ON a.run_id = r.id
     JOIN buildings b ON b.id = a.building_id
     WHERE r.k IS NOT NULL
-      AND (a.walk_m[r.k] IS NULL OR a.walk_m[r.k] > p_reach_m)
+      AND (a.walk_m[r.k] IS NULL OR a.walk_m[r.k] > r.reach_m)
       AND (minx IS NULL OR b.geom && ST_MakeEnvelope(minx, miny, maxx, maxy, 4326))
     ORDER BY CASE WHEN minx IS NULL THEN 0
                   ELSE b.geom <-> ST_Point((minx + maxx) / 2, (miny + maxy) / 2, 4326) END,

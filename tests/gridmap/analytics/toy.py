@@ -105,3 +105,20 @@ def seed_toy(url: str) -> None:
                 )
     finally:
         conn.close()
+
+
+def toy_with_circles(created: list[str], suffix: str) -> str:
+    """A new test database holding the toy city with coverage and isochrones stored at the
+    default parameters (4.5 km/h; 5, 10, 15 min)."""
+    from gridmap.analytics.coverage import compute_coverage
+    from gridmap.analytics.isochrones import run_isochrones
+    from gridmap.analytics.params import CircleParams
+    from tests.conftest import make_test_database
+
+    url = make_test_database(suffix)
+    created.append(url)
+    seed_toy(url)
+    params = CircleParams()
+    model, _walks, _t = compute_coverage(url, params)
+    run_isochrones(url, params, model=model)
+    return url

@@ -1,0 +1,193 @@
+"""The planning page's service: coverage figures of a kind within some minutes (with a
+what-if scenario), the map traces (isochrones, points, uncovered buildings, suggestions),
+stored-result status, recompute, and new-site suggestions — so page callbacks stay thin.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+from plotly import graph_objects as go
+from plotly.basedatatypes import BaseTraceType
+from sqlalchemy import Engine
+
+from gridmap.analytics.coverage import RunStatus, by_area, run_status, save_coverage
+from gridmap.analytics.isochrones import compute_isochrones, save_isochrones
+from gridmap.analytics.params import CircleParams
+from gridmap.analytics.siting import SitingResult, suggest_sites
+from gridmap.analytics.whatif import CACHE, Edit, WhatIf, apply_edits, whatif
+from gridmap.i18n import t
+from gridmap.settings import get_settings
+from layers.base import LayerContext
+from layers.service_circles import ServiceCirclesLayer
+from layers.service_points import HALO_COLOR, KIND_COLORS
+from layers.uncovered_buildings import UncoveredBuildingsLayer
+
+CIRCLES = ServiceCirclesLayer()
+UNCOVERED = UncoveredBuildingsLayer()
+SUGGESTION_COLOR = "#16a34a"
+
+
+def engine_url(engine: Engine) -> str:
+    """The libpq URL of an engine (without the SQLAlchemy driver name)."""
+    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def parse_edits(data: list[dict[str, Any]] | None) -> list[Edit]:
+    return [Edit.from_dict(e) for e in data or []]
+
+
+@dataclass(frozen=True)
+class Figures:
+    """What the coverage card shows."""
+
+    result: WhatIf
+    off_network: int
+    off_network_people: int
+    communities: list[dict[str, Any]] = field(default_factory=list)
+
+
+def coverage_figures(
+    engine: Engine, kind: str, minutes: float, edits: list[Edit], params: CircleParams
+) -> Figures:
+    """Coverage of ``kind`` within ``minutes`` today and with ``edits``; least covered
+    communities in the scenario."""
+    url = engine_url(engine)
+    result = whatif(url, kind, minutes, edits, params)
+    model, _ = CACHE.get(url, params if minutes <= params.minutes[-1] else
+                         replace(params, minutes=(*params.minutes, minutes)))  # fmt: skip
+    walk = model.walk(kind, apply_edits(model, edits) if edits else None)
+    table = by_area(model, walk, minutes, "community_id")
+    table = table[table["population"] > 0].sort_values(["population_pct", "community_id"])
+    communities = [
+        {"id": int(r.community_id), "pct": float(r.population_pct), "people": int(r.population)}
+        for r in table.head(5).itertuples()
+    ]
+    return Figures(
+        result,
+        int(result.scenario["off_network"]),
+        int(result.scenario["off_network_population"]),
+        communities,
+    )
+
+
+def point_options(
+    engine: Engine, kind: str, edits: list[Edit], params: CircleParams, lang: str
+) -> list[dict[str, Any]]:
+    """Dropdown options: the scenario's points of ``kind`` (id → name)."""
+    model, _ = CACHE.get(engine_url(engine), params)
+    sites = apply_edits(model, edits) if edits else model.sites
+    pick = np.flatnonzero(sites.kinds == kind)
+    return [
+        {"label": f"{sites.names[i]} (#{sites.ids[i]})", "value": int(sites.ids[i])} for i in pick
+    ]
+
+
+def map_traces(
+    engine: Engine,
+    kind: str,
+    minutes: float,
+    euclid: bool,
+    edits: list[Edit],
+    params: CircleParams,
+    lang: str,
+    view: dict[str, Any] | None,
+    suggestions: list[dict[str, Any]] | None,
+) -> list[BaseTraceType]:
+    """Isochrones (stored), uncovered buildings (stored, in view), the scenario's points of
+    the kind and suggested sites."""
+    filters = {"circle_kind": kind, "circle_minutes": minutes, "circle_euclid": euclid}
+    ctx = LayerContext(engine, filters=filters, language=lang)
+    traces = CIRCLES.traces(CIRCLES.query(ctx), lang)
+    if view:
+        vctx = LayerContext(engine, bbox=tuple(view["bbox"]), zoom=view["zoom"], filters=filters)
+        traces += UNCOVERED.traces(UNCOVERED.query(vctx), lang)
+    model, _ = CACHE.get(engine_url(engine), params)
+    sites = apply_edits(model, edits) if edits else model.sites
+    pick = np.flatnonzero(sites.kinds == kind)
+    lon = np.round(sites.lonlat[pick, 0], 6).tolist()
+    lat = np.round(sites.lonlat[pick, 1], 6).tolist()
+    changed = {e.point_id for e in edits if e.point_id is not None}
+    colors = [
+        "#0f172a" if (sites.ids[i] < 0 or sites.ids[i] in changed) else KIND_COLORS[kind]
+        for i in pick
+    ]
+    traces.append(
+        go.Scattermap(
+            lon=lon,
+            lat=lat,
+            mode="markers",
+            hoverinfo="skip",
+            showlegend=False,
+            marker={"size": 19, "color": HALO_COLOR},
+            meta={"layer": "plan_points", "role": "halo"},
+        )
+    )
+    traces.append(
+        go.Scattermap(
+            lon=lon,
+            lat=lat,
+            mode="markers",
+            marker={"size": 13, "color": colors},
+            customdata=[[int(sites.ids[i]), str(sites.names[i])] for i in pick],
+            hovertemplate="<b>%{customdata[1]}</b> #%{customdata[0]}<extra></extra>",
+            showlegend=False,
+            meta={"layer": "plan_points"},
+        )
+    )
+    if suggestions:
+        traces.append(
+            go.Scattermap(
+                lon=[s["lon"] for s in suggestions],
+                lat=[s["lat"] for s in suggestions],
+                mode="markers+text",
+                text=[f"#{s['rank']}" for s in suggestions],
+                textposition="top center",
+                marker={"size": 16, "color": SUGGESTION_COLOR},
+                hoverinfo="skip",
+                showlegend=False,
+                meta={"layer": "plan_suggestions"},
+            )
+        )
+    return traces
+
+
+def status_text(engine: Engine, params: CircleParams, lang: str) -> str:
+    """One line: whether stored isochrones/coverage are current."""
+    url = engine_url(engine)
+    states = [run_status(url, job, params) for job in ("coverage", "isochrones")]
+    worst: RunStatus = next((s for s in states if s.state == "missing"), None) or next(
+        (s for s in states if s.state == "stale"), states[0]
+    )
+    at = f"{worst.computed_at:%Y-%m-%d %H:%M}" if worst.computed_at else ""
+    state = t(f"plan.status_{worst.state}", lang, reason=worst.reason, at=at)
+    return t("plan.status", lang, state=state)
+
+
+def recompute(engine: Engine, params: CircleParams) -> tuple[int, float]:
+    """Recompute and store coverage and isochrones; (isochrones, seconds)."""
+    url = engine_url(engine)
+    started = time.perf_counter()
+    CACHE.clear()
+    model, _ = CACHE.get(url, params)
+    walks = model.walks()
+    save_coverage(url, model, walks, time.perf_counter() - started)
+    isos = compute_isochrones(model)
+    save_isochrones(url, model, isos, time.perf_counter() - started)
+    return len(isos), time.perf_counter() - started
+
+
+def suggestions(
+    engine: Engine, kind: str, minutes: float, k: int, candidates: str, edits: list[Edit],
+    params: CircleParams,
+) -> SitingResult:  # fmt: skip
+    """k new sites for the scenario (greedy maximal covering)."""
+    model, _ = CACHE.get(engine_url(engine), params)
+    sites = apply_edits(model, edits) if edits else None
+    return suggest_sites(
+        model, kind, k, minutes, candidates, sites=sites,
+        max_candidates=get_settings().circles_max_candidates,
+    )  # fmt: skip

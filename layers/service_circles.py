@@ -1,0 +1,161 @@
+"""Service circles (15分钟服务圈): the stored walking isochrones of service points, coloured
+by kind, lighter for longer walks; optionally the plain Euclidean circle of the same reach
+beside each for comparison.
+
+Filters (``ctx.filters``): ``circle_kind`` (one kind; all when unset), ``circle_minutes``
+(one circle; all when unset), ``circle_euclid`` (True: also draw the Euclidean circles).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from plotly import graph_objects as go
+from plotly.basedatatypes import BaseTraceType
+
+from gridmap.i18n import t
+from layers.base import (
+    Detail,
+    Layer,
+    LayerContext,
+    LegendEntry,
+    detail_of,
+    mark,
+    placeholder,
+    read_frame,
+    simplify_tolerance,
+)
+from layers.service_points import KIND_COLORS
+
+SQL = (
+    "SELECT * FROM gridmap_layer_service_circles("
+    ":minx, :miny, :maxx, :maxy, :kind, :minutes, :tolerance)"
+)
+#: Fill opacity of the smallest circle; larger ones get lighter.
+FILL_OPACITY = 0.22
+EUCLID_COLOR = "#475569"
+#: Points on a drawn Euclidean circle.
+CIRCLE_STEPS = 48
+
+
+def euclid_ring(lon: float, lat: float, radius_m: float) -> tuple[list[float], list[float]]:
+    """Lon/lat of a circle of ``radius_m`` metres around a point (local approximation)."""
+    angles = np.linspace(0, 2 * math.pi, CIRCLE_STEPS + 1)
+    dlat = radius_m / 110_574.0
+    dlon = radius_m / (111_320.0 * math.cos(math.radians(lat)))
+    return (
+        np.round(lon + dlon * np.cos(angles), 6).tolist(),
+        np.round(lat + dlat * np.sin(angles), 6).tolist(),
+    )
+
+
+def polygon_rings(geoms: np.ndarray) -> tuple[list[float | None], list[float | None]]:
+    """Exterior rings of (multi)polygons as one lon/lat list with None between rings."""
+    lon: list[float | None] = []
+    lat: list[float | None] = []
+    parts = shapely.get_parts(geoms)
+    for ring in shapely.get_exterior_ring(parts):
+        xy = np.round(shapely.get_coordinates(ring), 6)
+        lon.extend([*xy[:, 0].tolist(), None])
+        lat.extend([*xy[:, 1].tolist(), None])
+    return lon, lat
+
+
+@dataclass(frozen=True)
+class ServiceCirclesLayer(Layer):
+    """Walking isochrones of the latest stored run, in the view."""
+
+    id: str = "service_circles"
+    title: str = "layer.service_circles"
+    min_zoom: float = 0.0
+    default_visible: bool = False
+
+    def _read(self, ctx: LayerContext, tolerance: float) -> gpd.GeoDataFrame:
+        minutes = ctx.filters.get("circle_minutes")
+        frame = read_frame(
+            ctx,
+            SQL,
+            **ctx.bounds,
+            kind=ctx.filters.get("circle_kind"),
+            minutes=None if minutes is None else float(minutes),
+            tolerance=tolerance,
+        )
+        frame.attrs["euclid"] = bool(ctx.filters.get("circle_euclid"))
+        return frame
+
+    def query(self, ctx: LayerContext) -> gpd.GeoDataFrame:
+        return mark(self._read(ctx, simplify_tolerance(ctx)), Detail.FEATURES)
+
+    def export(self, ctx: LayerContext) -> gpd.GeoDataFrame:
+        return mark(self._read(ctx, 0.0), Detail.FEATURES)
+
+    def traces(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:
+        if detail_of(data) is Detail.HIDDEN or data.empty:
+            return [placeholder(self, lang)]
+        out: list[BaseTraceType] = []
+        all_minutes = sorted(data["minutes"].unique(), reverse=True)
+        for rank, minutes in enumerate(all_minutes):
+            opacity = FILL_OPACITY * (0.5 + 0.5 * (len(all_minutes) - rank) / len(all_minutes))
+            for kind, group in data[data["minutes"] == minutes].groupby("kind", sort=True):
+                lon, lat = polygon_rings(group.geometry.values)
+                color = KIND_COLORS.get(kind, "#64748b")
+                label = t(
+                    "circles.hover", lang, kind=t(f"service.{kind}", lang), minutes=f"{minutes:g}"
+                )
+                out.append(
+                    go.Scattermap(
+                        lon=lon,
+                        lat=lat,
+                        mode="lines",
+                        fill="toself",
+                        fillcolor=_rgba(color, opacity),
+                        line={"width": 1, "color": color},
+                        hoverinfo="text",
+                        text=label,
+                        name=f"{t(f'service.{kind}', lang)} {minutes:g}",
+                        meta={"layer": self.id, "kind": kind, "minutes": float(minutes)},
+                        showlegend=False,
+                    )
+                )
+        if data.attrs.get("euclid"):
+            lon: list[float | None] = []
+            lat: list[float | None] = []
+            for row in data.itertuples():
+                x, y = euclid_ring(row.point_lon, row.point_lat, row.reach_m)
+                lon.extend([*x, None])
+                lat.extend([*y, None])
+            out.append(
+                go.Scattermap(
+                    lon=lon,
+                    lat=lat,
+                    mode="lines",
+                    line={"width": 1.5, "color": EUCLID_COLOR},
+                    hoverinfo="skip",
+                    name=t("circles.euclid", lang),
+                    meta={"layer": self.id, "role": "euclid"},
+                    showlegend=False,
+                )
+            )
+        return out
+
+    def legend(self, lang: str) -> list[LegendEntry]:
+        entries = [
+            LegendEntry(t("circles.legend_kind", lang, kind=t(f"service.{k}", lang)), c, "fill")
+            for k, c in KIND_COLORS.items()
+        ]
+        return [*entries, LegendEntry(t("circles.euclid", lang), EUCLID_COLOR, "line")]
+
+    def note(self, data: gpd.GeoDataFrame, lang: str) -> str:
+        if data.empty:
+            return t("circles.none", lang)
+        at = data["computed_at"].iloc[0]
+        return t("circles.note", lang, count=f"{len(data):,}", at=f"{at:%Y-%m-%d %H:%M}")
+
+
+def _rgba(hex_color: str, alpha: float) -> str:
+    r, g, b = (int(hex_color[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha:.3f})"
