@@ -174,3 +174,50 @@ LANGUAGE sql STABLE AS $$
     ORDER BY eg.edge_id, eg.grid_id
     LIMIT max_rows
 $$;
+
+-- Grids in a bbox with their patrolled and watched share of street length in [t0, t1]
+-- (patrol coverage layer, zoomed out); outlines simplified by `tolerance` degrees.
+CREATE OR REPLACE FUNCTION gridmap_layer_patrol_grids(
+    minx double precision, miny double precision, maxx double precision, maxy double precision,
+    t0 timestamptz, t1 timestamptz, tolerance double precision
+) RETURNS TABLE (id integer, code text, name text, street_m double precision,
+                 patrolled_share double precision, watched_share double precision,
+                 geom geometry)
+LANGUAGE sql STABLE AS $$
+    WITH g AS (
+        SELECT gr.id, gr.code, gr.name, gr.geom FROM grids gr
+        WHERE minx IS NULL OR gr.geom && ST_MakeEnvelope(minx, miny, maxx, maxy, 4326)
+    ),
+    v AS (SELECT edge_id FROM gridmap_patrol_visited(t0, t1)),
+    per AS (
+        SELECT eg.grid_id, sum(eg.length_m) AS street_m,
+               coalesce(sum(eg.length_m) FILTER (WHERE v.edge_id IS NOT NULL), 0) AS p,
+               sum(CASE WHEN v.edge_id IS NOT NULL THEN eg.length_m ELSE eg.seen_m END) AS w
+        FROM edge_grid eg JOIN g ON g.id = eg.grid_id
+        LEFT JOIN v ON v.edge_id = eg.edge_id
+        GROUP BY eg.grid_id
+    )
+    SELECT g.id, g.code, g.name, coalesce(per.street_m, 0),
+           CASE WHEN per.street_m > 0 THEN per.p / per.street_m ELSE 0 END,
+           CASE WHEN per.street_m > 0 THEN per.w / per.street_m ELSE 0 END,
+           CASE WHEN tolerance > 0 THEN ST_SimplifyPreserveTopology(g.geom, tolerance)
+                ELSE g.geom END
+    FROM g LEFT JOIN per ON per.grid_id = g.id
+    ORDER BY g.id
+$$;
+
+-- The risk gap's top grids with their outlines (risk gap layer).
+CREATE OR REPLACE FUNCTION gridmap_layer_risk_gap(
+    t0 timestamptz, t1 timestamptz, max_rows integer, tolerance double precision
+) RETURNS TABLE (id integer, rank bigint, code text, name text, cases bigint,
+                 case_density double precision, patrolled_share double precision,
+                 need double precision, geom geometry)
+LANGUAGE sql STABLE AS $$
+    SELECT r.grid_id, r.rank, r.code, r.name, r.cases, r.case_density, r.patrolled_share,
+           r.need,
+           CASE WHEN tolerance > 0 THEN ST_SimplifyPreserveTopology(g.geom, tolerance)
+                ELSE g.geom END
+    FROM gridmap_patrol_risk_gap(t0, t1, max_rows) r JOIN grids g ON g.id = r.grid_id
+    WHERE r.need > 0
+    ORDER BY r.rank
+$$;

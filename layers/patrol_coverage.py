@@ -1,0 +1,176 @@
+"""Patrol coverage: streets coloured by time since their last patrol from ``detail_zoom``;
+grids coloured by the share of their street length patrolled in the window below it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from plotly import graph_objects as go
+from plotly.basedatatypes import BaseTraceType
+
+from gridmap.i18n import t
+from layers.base import (
+    Detail,
+    Layer,
+    LayerContext,
+    LegendEntry,
+    detail_of,
+    feature_collection,
+    hidden,
+    mark,
+    placeholder,
+    read_frame,
+    simplify_tolerance,
+    take_capped,
+)
+
+#: Recency classes: (label key, upper bound of hours since the last visit, colour).
+RECENCY = (
+    ("patrol.recent_2h", 2.0, "#16a34a"),
+    ("patrol.recent_8h", 8.0, "#84cc16"),
+    ("patrol.recent_24h", 24.0, "#f59e0b"),
+    ("patrol.recent_7d", 24.0 * 7, "#f97316"),
+    ("patrol.stale", float("inf"), "#dc2626"),
+)
+#: Coverage share colour scale of grids (0 → red, 1 → green).
+SHARE_SCALE = [(0.0, "#dc2626"), (0.5, "#f59e0b"), (1.0, "#16a34a")]
+STREETS_SQL = "SELECT * FROM gridmap_layer_patrol_streets(:minx, :miny, :maxx, :maxy, :max_rows)"
+GRIDS_SQL = (
+    "SELECT * FROM gridmap_layer_patrol_grids(:minx, :miny, :maxx, :maxy, :t0, :t1, :tolerance)"
+)
+COLUMNS = ["edge_id", "grid_id", "name", "length_m", "seen_m", "last_at"]
+
+
+def window_of(ctx: LayerContext) -> tuple[datetime, datetime]:
+    """The view's window: [time_from, time_to], else the ``patrol_window`` filter (hours,
+    default 8) ending at time_to or now."""
+    end = ctx.time_to or datetime.now(UTC)
+    if ctx.time_from is not None:
+        return ctx.time_from, end
+    hours = float(ctx.filters.get("patrol_window_h", 8.0))
+    return end - timedelta(hours=hours), end
+
+
+def recency_class(last_at: list, now: datetime) -> np.ndarray:
+    """Index into :data:`RECENCY` per street (never visited: the last class)."""
+    bounds = np.array([b for _, b, _ in RECENCY])
+    hours = np.array(
+        [np.inf if v is None or v != v else (now - v).total_seconds() / 3600 for v in last_at]
+    )
+    return np.searchsorted(bounds, np.maximum(hours, 0), side="left")
+
+
+def line_traces(
+    data: gpd.GeoDataFrame, classes: np.ndarray, styles, layer_id: str, name: str, hover: list
+) -> list[BaseTraceType]:
+    """One Scattermap line trace per class, features separated by gaps."""
+    traces: list[BaseTraceType] = []
+    for k, (label, color) in enumerate(styles):
+        idx = np.nonzero(classes == k)[0]
+        if len(idx) == 0:
+            continue
+        lon: list[float | None] = []
+        lat: list[float | None] = []
+        text: list[str | None] = []
+        for i in idx:
+            for part in shapely.get_parts(data.geometry.values[i]):
+                xy = np.round(shapely.get_coordinates(part), 6)
+                lon += [*xy[:, 0].tolist(), None]
+                lat += [*xy[:, 1].tolist(), None]
+                text += [hover[i]] * len(xy) + [None]
+        traces.append(
+            go.Scattermap(
+                lon=lon,
+                lat=lat,
+                mode="lines",
+                line={"color": color, "width": 3},
+                name=f"{name}: {label}",
+                text=text,
+                hoverinfo="text",
+                meta={"layer": layer_id, "class": k},
+                showlegend=False,
+            )
+        )
+    return traces
+
+
+@dataclass(frozen=True)
+class PatrolCoverageLayer(Layer):
+    """Streets by recency from ``detail_zoom`` (at most ``max_features``); grids by the
+    patrolled share of their streets below it."""
+
+    id: str = "patrol_coverage"
+    title: str = "layer.patrol_coverage"
+    min_zoom: float = 0.0
+    default_visible: bool = False
+    detail_zoom: float = 14.0
+    max_features: int = 6000
+
+    def query(self, ctx: LayerContext) -> gpd.GeoDataFrame:
+        if not self.visible_at(ctx.zoom):
+            return hidden(COLUMNS)
+        t0, t1 = window_of(ctx)
+        if ctx.zoom is not None and ctx.zoom < self.detail_zoom:
+            frame = read_frame(
+                ctx, GRIDS_SQL, **ctx.bounds, t0=t0, t1=t1, tolerance=simplify_tolerance(ctx)
+            )
+            frame.attrs["now"] = t1
+            return mark(frame, Detail.AGGREGATED)
+        frame = read_frame(ctx, STREETS_SQL, **ctx.bounds, max_rows=self.max_features + 1)
+        frame, capped = take_capped(frame, self.max_features)
+        frame.attrs["now"] = t1
+        return mark(frame, Detail.FEATURES, capped=capped)
+
+    def export(self, ctx: LayerContext) -> gpd.GeoDataFrame:
+        frame = read_frame(ctx, STREETS_SQL, **ctx.bounds, max_rows=None)
+        frame.attrs["now"] = window_of(ctx)[1]
+        return mark(frame, Detail.FEATURES)
+
+    def traces(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:
+        detail = detail_of(data)
+        if detail is Detail.HIDDEN or data.empty:
+            return [placeholder(self, lang)]
+        name = t(self.title, lang)
+        if detail is Detail.AGGREGATED:
+            pct = (100 * data["patrolled_share"]).round(1)
+            custom = list(
+                zip(data["name"], pct, (100 * data["watched_share"]).round(1), strict=True)
+            )
+            return [
+                go.Choroplethmap(
+                    geojson=feature_collection(data),
+                    locations=data["id"].astype(int).tolist(),
+                    z=data["patrolled_share"].astype(float).tolist(),
+                    zmin=0,
+                    zmax=1,
+                    colorscale=SHARE_SCALE,
+                    showscale=False,
+                    marker={"opacity": 0.55, "line": {"color": "#24324f", "width": 0.6}},
+                    customdata=custom,
+                    hovertemplate=(
+                        "<b>%{customdata[0]}</b><br>"
+                        f"{t('patrol.patrolled', lang)}: %{{customdata[1]}} %<br>"
+                        f"{t('patrol.watched', lang)}: %{{customdata[2]}} %<extra></extra>"
+                    ),
+                    name=name,
+                    meta={"layer": self.id, "detail": str(detail)},
+                    showlegend=False,
+                )
+            ]
+        now = data.attrs.get("now") or datetime.now(UTC)
+        classes = recency_class(list(data["last_at"]), now)
+        never = t("patrol.never", lang)
+        hover = [
+            f"{n or ''} · {t('patrol.last_visit', lang)}: "
+            + (never if v is None or v != v else v.strftime("%m-%d %H:%M"))
+            for n, v in zip(data["name"], data["last_at"], strict=True)
+        ]
+        styles = [(t(key, lang), color) for key, _, color in RECENCY]
+        return line_traces(data, classes, styles, self.id, name, hover) or [placeholder(self, lang)]
+
+    def legend(self, lang: str) -> list[LegendEntry]:
+        return [LegendEntry(t(key, lang), color, "line") for key, _, color in RECENCY]

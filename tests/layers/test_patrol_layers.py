@@ -1,0 +1,95 @@
+"""Patrol coverage, unwatched streets and risk gap layers on the hand-made patrol world."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import Engine, text
+
+from gridmap.db.engine import get_engine
+from gridmap.patrols import coverage
+from gridmap.patrols.ingest import ingest_pings, parse_pings
+from layers import Detail, LayerContext
+from layers.patrol_coverage import RECENCY, PatrolCoverageLayer
+from layers.risk_gap import RiskGapLayer
+from layers.unwatched_streets import UnwatchedStreetsLayer
+from tests.conftest import make_test_database
+from tests.gridmap.patrols.conftest import walk
+from tests.gridmap.patrols.world import T0, seed_patrol_world
+
+END = T0 + timedelta(hours=3)
+
+
+@pytest.fixture(scope="module")
+def patrol_engine(_created: list[str]) -> Engine:
+    url = make_test_database("layers_patrols")
+    _created.append(url)
+    seed_patrol_world(url)
+    engine = get_engine(url)
+    coverage.refresh_static(engine)
+    now = T0 + timedelta(hours=10)
+    ingest_pings(engine, parse_pings({"pings": walk(t0=T0)}), now=now)  # edges 1, 2 at 08:00
+    late = walk(device="D2", start=120.0055, t0=T0 + timedelta(hours=2, minutes=30))
+    ingest_pings(engine, parse_pings({"pings": late}), now=now)  # edges 3, 4 at 10:30
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO cases (code, title, category, source, reported_at, geom) VALUES "
+                "('C1', 't', 'municipal', 'grid_worker', :at, "
+                "ST_SetSRID(ST_MakePoint(120.015, 30.005), 4326))"
+            ),
+            {"at": T0 + timedelta(hours=1)},
+        )
+    return engine
+
+
+def ctx(engine: Engine, zoom: float | None, hours: float = 2.0) -> LayerContext:
+    return LayerContext(engine=engine, zoom=zoom, time_to=END, filters={"patrol_window_h": hours})
+
+
+def test_streets_by_time_since_last_visit(patrol_engine: Engine) -> None:
+    layer = PatrolCoverageLayer()
+    data = layer.query(ctx(patrol_engine, 15))
+    assert data.attrs["detail"] is Detail.FEATURES
+    assert data["edge_id"].tolist() == [1, 2, 3, 4, 5, 6]
+    traces = layer.traces(data, "en")
+    by_class = {tr.meta["class"]: tr for tr in traces}
+    # edges 3, 4: 30 min ago (< 2 h); edges 1, 2: ~3 h ago (2-8 h); 5, 6: never
+    assert sorted(by_class) == [0, 1, 4]
+    assert by_class[0].line.color == RECENCY[0][2]
+    assert sum(v is None for v in by_class[0].lon) == 2
+    assert sum(v is None for v in by_class[4].lon) == 2
+    assert layer.legend("en")[0].label == "within 2 h"
+
+
+def test_grids_by_patrolled_share_when_zoomed_out(patrol_engine: Engine) -> None:
+    layer = PatrolCoverageLayer()
+    data = layer.query(ctx(patrol_engine, 12, hours=2))
+    assert data.attrs["detail"] is Detail.AGGREGATED
+    shares = dict(zip(data["id"], data["patrolled_share"].round(9), strict=True))
+    assert shares == {1: 0.5, 2: 0.0}
+    data8 = layer.query(ctx(patrol_engine, 12, hours=8))
+    assert dict(zip(data8["id"], data8["patrolled_share"].round(9), strict=True))[1] == 1.0
+    (trace,) = layer.traces(data, "zh-CN")
+    assert trace.meta == {"layer": "patrol_coverage", "detail": "aggregated"}
+
+
+def test_unwatched_streets(patrol_engine: Engine) -> None:
+    layer = UnwatchedStreetsLayer()
+    assert layer.query(ctx(patrol_engine, 12)).attrs["detail"] is Detail.HIDDEN
+    data = layer.query(ctx(patrol_engine, 15, hours=2))
+    # edges 1, 2 not patrolled in the last 2 h; edge 5 unseen; edge 6 seen 100 of 579 m
+    assert data["edge_id"].tolist() == [1, 2, 5, 6]
+    assert layer.query(ctx(patrol_engine, 15, hours=8))["edge_id"].tolist() == [5, 6]
+    (trace,) = layer.traces(data, "en")
+    assert trace.meta["layer"] == "unwatched_streets"
+
+
+def test_risk_gap_layer(patrol_engine: Engine) -> None:
+    layer = RiskGapLayer()
+    data = layer.query(ctx(patrol_engine, 12, hours=8))
+    assert data[["id", "rank", "cases"]].values.tolist() == [[2, 1, 1]]
+    (trace,) = layer.traces(data, "en")
+    assert trace.locations == (2,)
+    assert layer.export(ctx(patrol_engine, None, hours=8))["id"].tolist() == [2]
