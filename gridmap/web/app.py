@@ -12,6 +12,7 @@ from gridmap.settings import PROJECT_ROOT
 from gridmap.web.database import URL_KEY
 from gridmap.web.health import health
 from gridmap.web.pages import map as map_page
+from gridmap.web.pages import patrols as patrols_page
 from gridmap.web.pages import planning as planning_page
 from gridmap.web.tiles import tiles
 
@@ -51,6 +52,7 @@ def create_app(database_url: str | None = None) -> Dash:
     )
     app.index_string = INDEX
     map_page.register(app)
+    patrols_page.register(app)
     planning_page.register(app)
     app.layout = html.Div(dash.page_container, className="app-root")
     return app
