@@ -115,7 +115,7 @@ CELL_INDEX = (
     + (
         (ROOT / "sql/migrations/0008_case_heat_keys.sql")
         .read_text(encoding="utf-8")
-        .split("CREATE INDEX cases_heat_cells", 1)[1]
+        .split("CREATE INDEX IF NOT EXISTS cases_heat_cells", 1)[1]
         .split(";", 1)[0]
     )
 )
