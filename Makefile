@@ -7,8 +7,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 RUNTIME_PACKAGES := postgresql-15 postgresql-15-postgis-3 fonts-noto-cjk python3-venv
 TEST_PACKAGES := chromium chromium-driver gdal-bin
+# Benchmarks only (never `make test`): pgRouting is a peer in bench-circles.
+BENCH_PACKAGES := postgresql-15-pgrouting
 
-.PHONY: demo test setup setup-test packages lint bench-load clean
+.PHONY: demo test setup setup-test setup-bench packages lint bench-load bench-circles clean
 
 demo: setup
 	$(BIN)/gridmap db start
@@ -53,6 +55,14 @@ lint: setup
 
 bench-load: setup
 	$(BIN)/python benchmarks/bench_demo_load.py --scale city
+
+setup-bench:
+	@$(MAKE) --no-print-directory packages PACKAGES="$(BENCH_PACKAGES)"
+
+# Service circles at city scale vs networkx and pgRouting (skipped when it is missing).
+bench-circles: setup setup-bench
+	$(BIN)/python benchmarks/citydb.py
+	$(BIN)/python benchmarks/bench_isochrones.py
 
 clean:
 	-$(BIN)/gridmap db stop

@@ -210,6 +210,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "plan.recomputed": "已重新计算：{count} 个等时圈，用时 {seconds} 秒",
         "plan.crosshair": "地图中心",
         "plan.elapsed": "计算用时 {ms} 毫秒",
+        "plan.whatif_circle": "调整后 · 步行 {minutes} 分钟（未保存）",
         "unknown": "未填写",
     },
     "en": {
@@ -417,6 +418,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "plan.recomputed": "Recomputed: {count} isochrones in {seconds} s",
         "plan.crosshair": "Map centre",
         "plan.elapsed": "computed in {ms} ms",
+        "plan.whatif_circle": "After the change · {minutes} min walk (not saved)",
         "unknown": "not given",
     },
 }

@@ -252,25 +252,31 @@ def save_coverage(
         kind: [summarize(model, walks[kind], m) for m in model.params.minutes]
         for kind in model.params.kinds
     }
-    matrix = np.round(np.column_stack([walks[k] for k in model.params.kinds]), 1)
-    snap = np.where(model.on_network, np.round(model.buildings.snap, 1), np.nan)
-    cells = pd.DataFrame(matrix).astype(str).replace({"inf": "NULL", "nan": "NULL"})
-    arrays = "{" + cells.agg(",".join, axis=1) + "}"
-    table = pd.DataFrame(
-        {"building_id": model.buildings.ids, "snap_m": snap, "walk_m": arrays.to_numpy()}
-    )
+    kinds = model.params.kinds
+    table = pd.DataFrame({"building_id": model.buildings.ids})
+    table["snap_m"] = np.where(model.on_network, np.round(model.buildings.snap, 1), np.nan)
+    for i, kind in enumerate(kinds):
+        table[f"w{i}"] = np.where(np.isfinite(walks[kind]), np.round(walks[kind], 1), np.nan)
+    buf = io.StringIO()
+    table.to_csv(buf, sep="\t", header=False, index=False, na_rep="\\N", float_format="%.1f")
+    buf.seek(0)
+    columns = ", ".join(f"w{i} real" for i in range(len(kinds)))
+    array = ", ".join(f"w{i}" for i in range(len(kinds)))
     conn = connect(url)
     try:
         with conn, conn.cursor() as cur:
             run_id = record_run(cur, "coverage", model.params, model.data_print, duration_s,
                                 summary)  # fmt: skip
             cur.execute("DELETE FROM analysis_runs WHERE job = 'coverage' AND id <> %s", (run_id,))
-            table.insert(0, "run_id", run_id)
-            buf = io.StringIO()
-            table.to_csv(buf, sep="\t", header=False, index=False, na_rep="\\N")
-            buf.seek(0)
-            cur.copy_expert(
-                "COPY building_access (run_id, building_id, snap_m, walk_m) FROM STDIN", buf
+            cur.execute(
+                f"CREATE TEMP TABLE _access (building_id bigint, snap_m real, {columns}) "
+                "ON COMMIT DROP"
+            )
+            cur.copy_expert("COPY _access FROM STDIN", buf)
+            cur.execute(
+                "INSERT INTO building_access (run_id, building_id, snap_m, walk_m) "
+                f"SELECT %s, building_id, snap_m, ARRAY[{array}]::real[] FROM _access",
+                (run_id,),
             )
     finally:
         conn.close()

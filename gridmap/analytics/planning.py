@@ -12,17 +12,18 @@ from typing import Any
 import numpy as np
 from plotly import graph_objects as go
 from plotly.basedatatypes import BaseTraceType
+from scipy.sparse import csgraph
 from sqlalchemy import Engine
 
 from gridmap.analytics.coverage import RunStatus, by_area, run_status, save_coverage
-from gridmap.analytics.isochrones import compute_isochrones, save_isochrones
+from gridmap.analytics.isochrones import compute_isochrones, isochrone_polygon, save_isochrones
 from gridmap.analytics.params import CircleParams
 from gridmap.analytics.siting import SitingResult, suggest_sites
 from gridmap.analytics.whatif import CACHE, Edit, WhatIf, apply_edits, whatif
 from gridmap.i18n import t
 from gridmap.settings import get_settings
 from layers.base import LayerContext
-from layers.service_circles import ServiceCirclesLayer
+from layers.service_circles import ServiceCirclesLayer, polygon_rings
 from layers.service_points import HALO_COLOR, KIND_COLORS
 from layers.uncovered_buildings import UncoveredBuildingsLayer
 
@@ -108,6 +109,7 @@ def map_traces(
     model, _ = CACHE.get(engine_url(engine), params)
     sites = apply_edits(model, edits) if edits else model.sites
     pick = np.flatnonzero(sites.kinds == kind)
+    traces += whatif_circles(model, sites, pick, edits, minutes, lang)
     lon = np.round(sites.lonlat[pick, 0], 6).tolist()
     lat = np.round(sites.lonlat[pick, 1], 6).tolist()
     changed = {e.point_id for e in edits if e.point_id is not None}
@@ -153,6 +155,43 @@ def map_traces(
             )
         )
     return traces
+
+
+def whatif_circles(
+    model: Any, sites: Any, pick: np.ndarray, edits: list[Edit], minutes: float, lang: str
+) -> list[BaseTraceType]:
+    """Walking areas of the added and moved points, computed in memory (outlined)."""
+    changed = {e.point_id for e in edits if e.op == "move"}
+    mine = [i for i in pick if sites.ids[i] < 0 or sites.ids[i] in changed]
+    if not mine:
+        return []
+    g, params = model.graph, model.params
+    reach = params.reach_m(minutes)
+    polys = []
+    for i in mine:
+        if sites.snap[i] > params.max_snap_m:
+            continue
+        dist = csgraph.dijkstra(g.matrix, directed=True, indices=int(sites.node[i]), limit=reach)
+        origin = g.to_local(sites.lonlat[i : i + 1, 0], sites.lonlat[i : i + 1, 1])[0]
+        polys.append(isochrone_polygon(g, dist, origin, float(sites.snap[i]), reach,
+                                       params.buffer_m))  # fmt: skip
+    if not polys:
+        return []
+    lon, lat = polygon_rings(g.to_lonlat(np.array(polys, dtype=object)))
+    return [
+        go.Scattermap(
+            lon=lon,
+            lat=lat,
+            mode="lines",
+            fill="toself",
+            fillcolor="rgba(15,23,42,0.08)",
+            line={"width": 2, "color": "#0f172a"},
+            hoverinfo="text",
+            text=t("plan.whatif_circle", lang, minutes=f"{minutes:g}"),
+            showlegend=False,
+            meta={"layer": "plan_whatif_circles"},
+        )
+    ]
 
 
 def status_text(engine: Engine, params: CircleParams, lang: str) -> str:

@@ -50,7 +50,8 @@ def test_graph_drops_loops_and_parallels() -> None:
         graph_from_edges(np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0, object))
 
 
-def test_import_geojson_keeps_largest_component(fresh_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("suffix", ["geojson", "gpkg", "shp"])
+def test_import_lines_keeps_largest_component(fresh_url: str, tmp_path: Path, suffix: str) -> None:
     lines = gpd.GeoDataFrame(
         {
             "highway": ["residential", "footway", "motorway", "service"],
@@ -64,7 +65,7 @@ def test_import_geojson_keeps_largest_component(fresh_url: str, tmp_path: Path) 
         ],
         crs=4326,
     )
-    path = tmp_path / "roads.geojson"
+    path = tmp_path / f"roads.{suffix}"
     pyogrio.write_dataframe(lines, path)
     report = import_roads(fresh_url, path)
     assert (report.lines_read, report.lines_walkable) == (4, 3)

@@ -67,6 +67,10 @@ def test_coverage_card_and_what_if(plan_app: Dash, plan_url: str) -> None:
     out = call(plan_app, planning.redraw, KIND, 5.0, [], edits, [], 0, VIEW_NODE4, "en")
     assert out[1] == "55.12%"  # from node 4: B3 0 m, B7 100 m, B2 300 m → 700 people
     assert out[3] == "+46.46 points vs. today (+590 people)"
+    drawn = out[0].to_plotly_json()["operations"][0]["params"]["value"]
+    moved = [d for d in drawn if d["meta"]["layer"] == "plan_whatif_circles"]
+    assert len(moved) == 1 and moved[0]["fill"] == "toself"  # the moved point's area, live
+    assert max(moved[0]["lon"][:-1]) > lonlat(560.0, 0)[0]  # reaches past node 4 eastwards
     with psycopg2.connect(plan_url) as conn, conn.cursor() as cur:
         cur.execute("SELECT round(ST_X(geom)::numeric, 6) FROM service_points WHERE id = 1")
         assert float(cur.fetchone()[0]) == 120.0  # untouched until saved
