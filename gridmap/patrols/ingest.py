@@ -13,6 +13,7 @@ import bisect
 import contextlib
 import io
 import math
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -67,6 +68,8 @@ class IngestResult:
     duplicates: int = 0
     rejected: list[dict[str, Any]] = field(default_factory=list)
     edges_touched: int = 0
+    #: Seconds spent per step (judge, store, match, visits, commit); not part of as_dict().
+    timings: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -263,6 +266,12 @@ def _judge(
     return np.array(sorted(keep), dtype=np.int64), rejected, duplicates
 
 
+def _lap(timings: dict[str, float], name: str, since: float) -> float:
+    now = time.perf_counter()
+    timings[name] = round(now - since, 4)
+    return now
+
+
 def _copy_rows(cur, table: str, frame: pd.DataFrame) -> None:
     buf = io.StringIO()
     frame.to_csv(buf, index=False, header=False, na_rep="")
@@ -285,7 +294,9 @@ def ingest_pings(
     raw = engine.raw_connection()
     try:
         with raw.cursor() as cur:
+            tick = time.perf_counter()
             keep, rejected, result.duplicates = _judge(batch, cur, settings, now_us)
+            tick = _lap(result.timings, "judge", tick)
             if rejected:
                 ri = np.array([r[0] for r in rejected], dtype=np.int64)
                 rows = pd.DataFrame(
@@ -350,11 +361,14 @@ def ingest_pings(
                 new = np.array(cur.fetchall(), dtype=float).reshape(-1, 3)
                 result.accepted = len(new)
                 result.duplicates += len(keep) - len(new)
+                tick = _lap(result.timings, "store", tick)
                 if len(new):
                     edges = matcher_for(engine).match(new[:, 1], new[:, 2], settings.patrol_match_m)
-                    at_new = np.array([r for r in new[:, 0]], dtype=np.int64)
-                    result.edges_touched = apply_visits(cur, at_new, edges)
+                    tick = _lap(result.timings, "match", tick)
+                    result.edges_touched = apply_visits(cur, new[:, 0].astype(np.int64), edges)
+                    tick = _lap(result.timings, "visits", tick)
         raw.commit()
+        _lap(result.timings, "commit", tick)
     except BaseException:
         raw.rollback()
         raise

@@ -60,8 +60,17 @@ class EdgeMatcher:
             return out
         x, y = self.transformer.transform(np.asarray(lon), np.asarray(lat))
         points = shapely.points(x, y)
-        pairs = self.tree.query_nearest(points, max_distance=max_m, all_matches=False)
-        out[pairs[0]] = self.edge_ids[pairs[1]]
+        # every edge within max_m, then the closest per point (ties: lowest edge id); faster
+        # than STRtree.query_nearest with max_distance on dense networks, same answer
+        pi, ti = self.tree.query(points, predicate="dwithin", distance=max_m)
+        if len(pi) == 0:
+            return out
+        dist = shapely.distance(points[pi], self.tree.geometries[ti])
+        order = np.lexsort((ti, dist, pi))
+        pi, ti = pi[order], ti[order]
+        first = np.ones(len(pi), dtype=bool)
+        first[1:] = pi[1:] != pi[:-1]
+        out[pi[first]] = self.edge_ids[ti[first]]
         return out
 
 
