@@ -201,6 +201,17 @@ def _judge(
     for j in range(1, n):
         if keys[j] == keys[j - 1]:
             first[order[j]] = False
+    # fixes refused before are duplicates too (judged once)
+    firsts = np.nonzero(first)[0]
+    cur.execute(
+        REJECTED_KEYS_SQL,
+        (list(batch.device[firsts]), [int(v) for v in batch.at_us[firsts]]),
+    )
+    seen_rejected = {(d, int(t)) for d, t in cur.fetchall()}
+    if seen_rejected:
+        for i in firsts:
+            if (batch.device[i], int(batch.at_us[i])) in seen_rejected:
+                first[i] = False
     duplicates = int((~first).sum())
     rejected: list[tuple[int, str, str]] = []
     alive = first.copy()
@@ -228,8 +239,6 @@ def _judge(
     stored: dict[str, list[tuple[int, float, float]]] = {}
     for dev, at, x, y in cur.fetchall():
         stored.setdefault(dev, []).append((int(at), x, y))
-    cur.execute(REJECTED_KEYS_SQL, (list(frame["device"]), [int(v) for v in frame["at"]]))
-    seen_rejected = {(d, int(t)) for d, t in cur.fetchall()}
     keep: list[int] = []
     for dev, group in frame.sort_values(["device", "at"]).groupby("device", sort=False):
         known = sorted(stored.get(dev, []))
@@ -242,7 +251,7 @@ def _judge(
             while k < len(known) and known[k][0] < at:
                 prev = known[k] if prev is None or known[k][0] > prev[0] else prev
                 k += 1
-            if at in known_times or (dev, at) in seen_rejected:
+            if at in known_times:
                 duplicates += 1
                 continue
             x, y = batch.lon[i], batch.lat[i]

@@ -35,7 +35,7 @@ def test_ping_batch_is_idempotent_over_http(api: Api) -> None:
     assert (body["accepted"], body["rejected_count"], body["duplicates"]) == (11, 1, 0)
     assert body["rejected"][0]["reason"] == "accuracy"
     again = api.post("/api/v1/patrols/pings", json={"pings": pings}).json()
-    assert (again["accepted"], again["duplicates"]) == (0, 11)
+    assert (again["accepted"], again["duplicates"], again["rejected_count"]) == (0, 12, 0)
     assert api.scalar("SELECT count(*) FROM gps_pings WHERE device_id = 'H1'") == 11
     assert api.scalar("SELECT count(*) FROM gps_pings_rejected WHERE device_id = 'H1'") == 1
 

@@ -129,3 +129,21 @@ def test_malformed_batches_name_every_problem() -> None:
     assert fields == ["pings[0].device_id", "pings[0].at", "pings[0]"]
     with pytest.raises(PatrolValidationError):
         parse_pings({"pings": []})
+
+
+def test_incremental_visits_equal_a_full_rebuild(world: Engine) -> None:
+    from gridmap.patrols.matching import matcher_for
+    from gridmap.patrols.visits import rebuild_visits
+
+    pings = walk(n=60, step=0.0003) + walk(device="D2", start=120.011, n=30, step=0.0003)
+    for chunk in (pings[50:], pings[:20], pings[20:50]):  # three batches, out of order
+        send(world, chunk)
+    incremental = state(world)
+    raw = world.raw_connection()
+    try:
+        stats = rebuild_visits(raw, matcher_for(world), max_accuracy_m=50.0, match_m=25.0)
+        raw.commit()
+    finally:
+        raw.close()
+    assert stats["pings"] == 90
+    assert state(world) == incremental
