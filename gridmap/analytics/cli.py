@@ -76,6 +76,7 @@ def compute(speed: float | None, minutes: str | None, kinds: str | None, no_isoc
 
     @_friendly
     def run() -> None:
+        import numpy as np
         from tqdm import tqdm
 
         from gridmap.analytics.coverage import CoverageModel, save_coverage, summarize
@@ -105,14 +106,8 @@ def compute(speed: float | None, minutes: str | None, kinds: str | None, no_isoc
             click.echo(f"  {kind:22s} {top:g} min: {s['population_pct']:6.2f}% of people")
         if no_isochrones:
             return
-        n = int(
-            (
-                model.sites.snap[
-                    [k in params.kinds for k in model.sites.kinds] if len(model.sites.ids) else []
-                ]
-                <= params.max_snap_m
-            ).sum()
-        )
+        sites = model.sites
+        n = int((np.isin(sites.kinds, params.kinds) & (sites.snap <= params.max_snap_m)).sum())
         t0 = time.perf_counter()
         with tqdm(total=n, desc="isochrones", unit="point") as bar:
             isos = compute_isochrones(model, progress=bar.update)
@@ -189,5 +184,37 @@ def suggest(kind: str, count: int, minutes: float | None, candidates: str, speed
                 f"(+{s.gain_vulnerable:,} vulnerable, {s.gain_buildings:,} buildings) "
                 f"→ {s.covered_pct_after:.2f}%"
             )
+
+    run()
+
+
+@circles.command()
+@click.option("--kind", type=click.Choice(SERVICE_KINDS), required=True)
+@click.option("--minutes", type=float, default=None, help="Circle (default: the largest).")
+@click.option("--by", "area", type=click.Choice(["grid", "community"]), default="community",
+              show_default=True)  # fmt: skip
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="CSV file (default: standard output).")  # fmt: skip
+@speed_option
+def report(kind: str, minutes: float | None, area: str, out: Path | None, speed: float | None):
+    """Coverage per grid or community (people, vulnerable groups, %) as CSV."""
+
+    @_friendly
+    def run() -> None:
+        import sys
+
+        from gridmap.analytics.coverage import CoverageModel, by_area
+
+        params = _params(speed, None, kind)
+        mins = minutes or params.minutes[-1]
+        if mins > params.minutes[-1]:
+            params = CircleParams.from_settings(speed_kmh=speed, minutes=(mins,), kinds=(kind,))
+        model = CoverageModel.load(_url(), params)
+        table = by_area(model, model.walk(kind), mins, f"{area}_id")
+        if out:
+            table.to_csv(out, index=False)
+            click.echo(f"wrote {len(table):,} {area} rows to {out}")
+        else:
+            table.to_csv(sys.stdout, index=False)
 
     run()
