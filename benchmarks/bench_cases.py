@@ -1,25 +1,29 @@
 """Case intake at city scale: bulk import cases/s with grid assignment, against naive
 row-by-row ORM inserts and the server's raw COPY limit; and single-case API posts/s.
 
-    .venv/bin/python benchmarks/bench_cases.py [--cases 200000] [--grids 10000] [--posts 1000]
-                                               [--out FILE] [--keep]
+    .venv/bin/python benchmarks/bench_cases.py [--cases 200000] [--city demo|tiling]
+        [--grid-index gist|spgist] [--posts 1000] [--out FILE] [--keep]
 
 Creates the scratch database ``gridmap_bench_cases`` on the configured server (the embedded
-cluster by default), migrates it and tiles a 10,000-grid city (100 × 100 squares of about
-300 m, in 100 communities, 10 streets, 2 districts). Then:
+cluster by default) and migrates it. Its grids are the demo city's (``--city demo``: the
+hierarchy and the 10,004 grids of the city-scale generator, seed 7) or a regular tiling of
+``--grids`` squares of about 300 m (``--city tiling``). ``--grid-index spgist`` replaces the
+grids' GiST index by an SP-GiST one in the scratch database (an experiment). Then:
 
-- ours: :func:`gridmap.cases.importer.import_cases` on a generated 12345-style CSV (5 % of
-  the points outside every grid): read, validate every row, COPY into the staging table,
-  one INSERT … SELECT into ``cases`` (the grid trigger runs per row) plus one event per case;
+- ours: :func:`gridmap.cases.importer.import_cases` on a generated 12345-style CSV (points
+  uniform over the grids' extent, a little beyond it): read, validate every row, COPY into
+  the staging table, INSERT … SELECT into ``cases`` (the grid trigger runs per row) with one
+  event per case, chunk by chunk in one transaction;
 - the same file again (idempotent no-op on external_id);
-- naive: SQLAlchemy ORM, one case + its event added and committed per row (a sample,
-  extrapolated), into the same table with the same trigger;
+- naive: SQLAlchemy ORM, one case + its event added and committed per row (a sample),
+  into the same table with the same trigger and indexes;
 - the limit: COPY of the same staged rows, already rendered as CSV, into an UNLOGGED table
   with no indexes, constraints or triggers;
-- API: single-case ``POST /api/v1/cases`` over HTTP to a server in another process
-  (werkzeug, threaded), sequential from one client and from 4 concurrent clients.
+- API: single-case ``POST /api/v1/cases`` (with Idempotency-Key) over HTTP to a server in
+  another process (werkzeug, threaded), from one client and from 4 concurrent clients.
 
-The database is dropped at the end unless ``--keep``.
+Results go to ``benchmarks/results/cases.json`` (or ``--out``). The database is dropped at
+the end unless ``--keep``.
 """
 
 from __future__ import annotations
