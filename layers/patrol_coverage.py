@@ -38,7 +38,9 @@ RECENCY = (
 )
 #: Coverage share colour scale of grids (0 → red, 1 → green).
 SHARE_SCALE = [(0.0, "#dc2626"), (0.5, "#f59e0b"), (1.0, "#16a34a")]
-STREETS_SQL = "SELECT * FROM gridmap_layer_patrol_streets(:minx, :miny, :maxx, :maxy, :max_rows)"
+STREETS_SQL = (
+    "SELECT * FROM gridmap_layer_patrol_streets(:minx, :miny, :maxx, :maxy, :t1, :max_rows)"
+)
 GRIDS_SQL = (
     "SELECT * FROM gridmap_layer_patrol_grids(:minx, :miny, :maxx, :maxy, :t0, :t1, :tolerance)"
 )
@@ -120,14 +122,15 @@ class PatrolCoverageLayer(Layer):
             )
             frame.attrs["now"] = t1
             return mark(frame, Detail.AGGREGATED)
-        frame = read_frame(ctx, STREETS_SQL, **ctx.bounds, max_rows=self.max_features + 1)
+        frame = read_frame(ctx, STREETS_SQL, **ctx.bounds, t1=t1, max_rows=self.max_features + 1)
         frame, capped = take_capped(frame, self.max_features)
         frame.attrs["now"] = t1
         return mark(frame, Detail.FEATURES, capped=capped)
 
     def export(self, ctx: LayerContext) -> gpd.GeoDataFrame:
-        frame = read_frame(ctx, STREETS_SQL, **ctx.bounds, max_rows=None)
-        frame.attrs["now"] = window_of(ctx)[1]
+        t1 = window_of(ctx)[1]
+        frame = read_frame(ctx, STREETS_SQL, **ctx.bounds, t1=t1, max_rows=None)
+        frame.attrs["now"] = t1
         return mark(frame, Detail.FEATURES)
 
     def traces(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:

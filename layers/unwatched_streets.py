@@ -28,7 +28,7 @@ COLOR = "#b91c1c"
 #: Share of a piece's length cameras must see for it to count as watched.
 SEEN_SHARE = 0.5
 SQL = """
-SELECT s.* FROM gridmap_layer_patrol_streets(:minx, :miny, :maxx, :maxy, NULL) s
+SELECT s.* FROM gridmap_layer_patrol_streets(:minx, :miny, :maxx, :maxy, :t1, NULL) s
 WHERE s.seen_m < :seen_share * s.length_m
   AND NOT EXISTS (SELECT 1 FROM gridmap_patrol_visited(:t0, :t1) v WHERE v.edge_id = s.edge_id)
 ORDER BY s.edge_id, s.grid_id

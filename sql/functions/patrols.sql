@@ -158,15 +158,23 @@ LANGUAGE sql STABLE AS $$
     LIMIT max_rows
 $$;
 
--- Street pieces in a bbox with their last visit and camera view (patrol coverage and
--- unwatched streets layers); NULL bounds mean everywhere.
+-- Street pieces in a bbox with their last visit at or before t1 (NULL t1: the latest) and
+-- camera view (patrol coverage and unwatched streets layers); NULL bounds mean everywhere.
+DROP FUNCTION IF EXISTS gridmap_layer_patrol_streets(double precision, double precision,
+    double precision, double precision, integer);
 CREATE OR REPLACE FUNCTION gridmap_layer_patrol_streets(
     minx double precision, miny double precision, maxx double precision, maxy double precision,
-    max_rows integer
+    t1 timestamptz, max_rows integer
 ) RETURNS TABLE (edge_id bigint, grid_id integer, name text, length_m double precision,
                  seen_m double precision, last_at timestamptz, geom geometry)
 LANGUAGE sql STABLE AS $$
-    SELECT eg.edge_id, eg.grid_id, e.name, eg.length_m, eg.seen_m, lv.last_at, eg.geom
+    SELECT eg.edge_id, eg.grid_id, e.name, eg.length_m, eg.seen_m,
+           CASE WHEN t1 IS NULL OR lv.last_at <= t1 THEN lv.last_at
+                ELSE (SELECT max(CASE WHEN v.last_at <= t1 THEN v.last_at ELSE v.first_at END)
+                      FROM edge_visits v
+                      WHERE v.edge_id = eg.edge_id AND v.bucket <= t1 AND v.first_at <= t1)
+           END,
+           eg.geom
     FROM edge_grid eg
     JOIN road_edges e ON e.id = eg.edge_id
     LEFT JOIN edge_last_visit lv ON lv.edge_id = eg.edge_id

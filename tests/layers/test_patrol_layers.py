@@ -93,3 +93,14 @@ def test_risk_gap_layer(patrol_engine: Engine) -> None:
     (trace,) = layer.traces(data, "en")
     assert trace.locations == (2,)
     assert layer.export(ctx(patrol_engine, None, hours=8))["id"].tolist() == [2]
+
+
+def test_streets_as_of_an_earlier_time_ignore_later_visits(patrol_engine: Engine) -> None:
+    layer = PatrolCoverageLayer()
+    earlier = LayerContext(engine=patrol_engine, zoom=15, time_to=T0 + timedelta(hours=1))
+    data = layer.query(earlier)
+    last = dict(zip(data["edge_id"], data["last_at"], strict=True))
+    assert last[1] == T0 + timedelta(seconds=40) and last[2] == T0 + timedelta(seconds=100)
+    assert all(last[e] is None or last[e] != last[e] for e in (3, 4, 5, 6))  # not yet: NaT
+    classes = {tr.meta["class"] for tr in layer.traces(data, "en")}
+    assert classes == {0, 4}
