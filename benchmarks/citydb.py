@@ -18,11 +18,11 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gridmap.db.engine import database_url, ensure_database, get_engine  # noqa: E402
-from gridmap.db.migrations import upgrade  # noqa: E402
-from gridmap.demo.city import GENERATOR_VERSION  # noqa: E402
-from gridmap.demo.load import load_demo  # noqa: E402
-from gridmap.settings import get_settings  # noqa: E402
+from gridmap.db.engine import database_url, ensure_database, get_engine
+from gridmap.db.migrations import upgrade
+from gridmap.demo.city import GENERATOR_VERSION
+from gridmap.demo.load import load_demo
+from gridmap.settings import get_settings
 
 DB_NAME = "gridmap_bench_city"
 SEED = 7
