@@ -81,6 +81,12 @@ class Settings(BaseSettings):
     open311_contact: str = Field(
         default="gridmap command centre", description="Contact line of the Open311 discovery."
     )
+    ogc_default_limit: int = Field(
+        default=100, ge=1, description="Features per page of OGC API items when no limit is asked."
+    )
+    ogc_max_limit: int = Field(
+        default=10_000, ge=1, description="Largest limit one OGC API items request may ask for."
+    )
 
     circles_speed_kmh: float = Field(
         default=4.5, gt=0, le=30, description="Walking speed (km/h) of the service circles."
