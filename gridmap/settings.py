@@ -129,6 +129,28 @@ class Settings(BaseSettings):
         default=300.0, ge=0, description="Pings dated further ahead of now (s) are rejected."
     )
 
+    lead_patrol_window: str = Field(
+        default="24h",
+        pattern=r"^\d{1,4}\s*[mhd]$",
+        description="Patrol coverage window of the grid-lead page's detail panel (2h, 24h, 7d…).",
+    )
+    lead_service_kind: str = Field(
+        default="party_service_center",
+        description="Service point kind whose walking circle the grid detail panel reports.",
+    )
+    lead_service_minutes: float = Field(
+        default=15.0, gt=0, le=120, description="Minutes' walk of the grid panel's service figure."
+    )
+    lead_page_size: int = Field(
+        default=100, ge=10, le=1000, description="Case table rows per page on the lead page."
+    )
+    lead_map_max_cases: int = Field(
+        default=2000, ge=1, description="Most case points the lead page's map draws (newest)."
+    )
+    lead_map_max_grids: int = Field(
+        default=1500, ge=1, description="Most grid polygons the lead page's map draws."
+    )
+
     @field_validator("cases_escalation_hours")
     @classmethod
     def _escalation_steps(cls, v: tuple[float, float, float]) -> tuple[float, float, float]:
