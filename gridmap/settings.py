@@ -151,6 +151,59 @@ class Settings(BaseSettings):
         default=1500, ge=1, description="Most grid polygons the lead page's map draws."
     )
 
+    secret_key: str | None = Field(
+        default=None,
+        description="Key signing session cookies and CSRF tokens; unset: a random one is made "
+        "once and kept in <home>/secret_key (mode 600).",
+    )
+    session_hours: float = Field(
+        default=12.0, gt=0, le=24 * 30, description="Hours a signed-in session lasts."
+    )
+    display_session_days: float = Field(
+        default=30.0,
+        gt=0,
+        le=366,
+        description="Days a wall screen's session (signed in by a display token) lasts.",
+    )
+    cookie_secure: bool = Field(
+        default=False, description="Send session cookies over HTTPS only (set behind TLS)."
+    )
+    login_max_failures: int = Field(
+        default=5, ge=1, description="Failed logins per account within login_window_s."
+    )
+    login_max_failures_ip: int = Field(
+        default=20, ge=1, description="Failed logins per client address within login_window_s."
+    )
+    login_window_s: int = Field(
+        default=300, ge=1, description="Window (s) of the login rate limits."
+    )
+
+    wall_window: str = Field(
+        default="30d",
+        pattern=r"^(1h|24h|7d|30d)$",
+        description="Case window of the wall screen (heatmap, tiles, hottest grids): 1h, 24h, "
+        "7d or 30d.",
+    )
+    wall_slow_refresh_s: float = Field(
+        default=30.0,
+        ge=2,
+        le=3600,
+        description="Seconds between the wall's refreshes of its heavier tiles (patrol "
+        "coverage, cameras online, people inside service circles); new cases show every second.",
+    )
+    wall_patrol_hours: float = Field(
+        default=8.0, gt=0, le=168, description="Hours back the wall's patrol coverage now counts."
+    )
+    wall_circle_minutes: float = Field(
+        default=15.0,
+        gt=0,
+        le=120,
+        description="Walking minutes of the wall's people-inside-service-circles tile.",
+    )
+    wall_hot_grids: int = Field(
+        default=6, ge=1, le=20, description="How many hottest grids the wall lists."
+    )
+
     @field_validator("cases_escalation_hours")
     @classmethod
     def _escalation_steps(cls, v: tuple[float, float, float]) -> tuple[float, float, float]:
