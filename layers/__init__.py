@@ -11,11 +11,21 @@ from layers.buildings import BuildingsLayer
 from layers.cameras import CamerasLayer
 from layers.cases import CasesLayer
 from layers.grids import GridsLayer
+from layers.patrol_coverage import PatrolCoverageLayer
+from layers.risk_gap import RiskGapLayer
+from layers.service_circles import ServiceCirclesLayer
 from layers.service_points import ServicePointsLayer
+from layers.uncovered_buildings import UncoveredBuildingsLayer
+from layers.unwatched_streets import UnwatchedStreetsLayer
 
 LAYERS: tuple[Layer, ...] = (
     GridsLayer(),
+    RiskGapLayer(),  # off by default: the analysis overlays below are switched on by hand
+    ServiceCirclesLayer(),
+    PatrolCoverageLayer(),
+    UnwatchedStreetsLayer(),
     BuildingsLayer(),
+    UncoveredBuildingsLayer(),
     CamerasLayer(),
     ServicePointsLayer(),
     CasesLayer(),  # last: drawn on top; the live dashboard patches the final traces

@@ -12,7 +12,10 @@ from layers.base import Detail, detail_of, hidden, marker_size, take_capped
 
 
 def test_registry_lists_the_overlays_in_drawing_order() -> None:
-    assert layer_ids() == ["grids", "buildings", "cameras", "service_points", "cases"]
+    assert layer_ids() == [
+        "grids", "risk_gap", "service_circles", "patrol_coverage", "unwatched_streets",
+        "buildings", "uncovered_buildings", "cameras", "service_points", "cases",
+    ]  # fmt: skip
     assert [get_layer(i) for i in layer_ids()] == list(LAYERS)
 
 
@@ -29,6 +32,11 @@ def test_unknown_layer_is_a_friendly_error() -> None:
         ("cameras", "layer.cameras", 0.0, True),
         ("service_points", "layer.service_points", 0.0, True),
         ("cases", "layer.cases", 0.0, True),
+        ("risk_gap", "layer.risk_gap", 0.0, False),
+        ("service_circles", "layer.service_circles", 0.0, False),
+        ("patrol_coverage", "layer.patrol_coverage", 0.0, False),
+        ("unwatched_streets", "layer.unwatched_streets", 14.0, False),
+        ("uncovered_buildings", "layer.uncovered_buildings", 13.0, False),
     ],
 )
 def test_layer_fields(layer_id: str, title: str, min_zoom: float, visible: bool) -> None:

@@ -110,7 +110,11 @@ def test_map_page(browser: WebDriver, demo_server: LiveServer) -> None:
     wait_for(browser, lambda d: layers_drawn(d) == LAYERS)
     assert browser.find_elements(By.CSS_SELECTOR, ".panel-title")[1].text == "LAYERS"
     labels = [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".layer-title")]
-    assert labels == ["Grids", "Buildings", "Cameras", "Service points", "Case heatmap"]
+    assert labels == [
+        "Grids", "Patrol gaps", "Service circles (walking isochrones)", "Patrol coverage",
+        "Unwatched streets", "Buildings", "Buildings outside the circle", "Cameras",
+        "Service points", "Case heatmap",
+    ]  # fmt: skip
     wait_for(browser, map_ready)
     browser.save_screenshot(str(ARTIFACTS / "map-en.png"))
 

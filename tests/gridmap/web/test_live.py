@@ -19,7 +19,7 @@ from gridmap.web.components.kpis import CaseTiles, kpi_tiles, read_tiles
 from gridmap.web.components.ticker import read_latest, ticker_items
 from gridmap.web.overlays import MapView, case_traces_patch
 from gridmap.web.pages import map as map_page
-from layers import LayerContext, layer_ids
+from layers import LAYERS, LayerContext, layer_ids
 from layers.cases import trace_totals
 from tests.conftest import make_test_database
 from tests.layers.seed import ALL_BBOX, seed
@@ -243,7 +243,7 @@ def test_ticker(live_engine: Engine) -> None:
 def test_tick_patches_only_the_case_traces(live_engine: Engine) -> None:
     app = create_app(live_engine.url.render_as_string(hide_password=False))
     view = MapView((120.05, 30.05), 12.0, ALL_BBOX).to_store()
-    toggles = [["on"]] * len(layer_ids())
+    toggles = [["on"] if layer.default_visible else [] for layer in LAYERS]
     toggle_ids = [{"type": map_page.TOGGLE, "layer": i} for i in layer_ids()]
     with app.server.test_request_context("/"):
         figure, tiles, ticker, _notice, css, state = map_page.live_update(
@@ -272,7 +272,7 @@ def test_tick_without_database_shows_stale_data() -> None:
     with app.server.test_request_context("/"):
         out = map_page.live_update(
             4, None, state, MapView((120.05, 30.05), 12.0, ALL_BBOX).to_store(), "en",
-            [["on"]] * len(toggle_ids), toggle_ids,
+            [["on"] if layer.default_visible else [] for layer in LAYERS], toggle_ids,
         )  # fmt: skip
     assert out[:3] == (no_update, no_update, no_update)
     assert out[3:5] == ("Data as of 12:00:00 · Database unreachable, retrying", "live-notice stale")

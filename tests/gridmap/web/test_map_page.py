@@ -13,9 +13,10 @@ from gridmap.web import overlays
 from gridmap.web.app import create_app
 from gridmap.web.overlays import MapView
 from gridmap.web.pages import map as map_page
-from layers import layer_ids
+from layers import LAYERS, layer_ids
 
-ALL_ON = [["on"]] * len(layer_ids())
+#: The toggles as the page starts: the layers visible by default switched on.
+DEFAULT_ON = [["on"] if layer.default_visible else [] for layer in LAYERS]
 TOGGLE_IDS = [{"type": map_page.TOGGLE, "layer": i} for i in layer_ids()]
 NOTE_IDS = [{"type": map_page.NOTE, "layer": i} for i in layer_ids()]
 
@@ -29,6 +30,12 @@ def texts(component: Component) -> list[str]:
         if isinstance(child, str):
             found.append(child)
     return found
+
+
+def shown(notes: list[str]) -> list[str]:
+    """The notes of the layers visible by default (the others stay empty when off)."""
+    assert all(n == "" for n, layer in zip(notes, LAYERS, strict=True) if not layer.default_visible)
+    return [n for n, layer in zip(notes, LAYERS, strict=True) if layer.default_visible]
 
 
 def by_id(component: Component, wanted: Any) -> Component:
@@ -61,7 +68,10 @@ def test_layout_in_chinese_by_default(app: Dash) -> None:
     assert "gridmap 网格化管理" in words
     assert [
         by_id(page, {"type": map_page.TOGGLE, "layer": i}).options[0]["label"] for i in layer_ids()
-    ] == ["网格", "楼栋", "视频监控", "服务站点", "事件热力"]
+    ] == [
+        "网格", "巡防缺口", "服务圈（步行等时圈）", "巡查覆盖", "无人看护街巷",
+        "楼栋", "服务圈外楼栋", "视频监控", "服务站点", "事件热力",
+    ]  # fmt: skip
     assert "党群服务中心" in words  # legend
     assert by_id(page, "map-lang").data == "zh-CN"
     assert by_id(page, "map-message").className == "map-message hidden"
@@ -100,14 +110,14 @@ def test_unreachable_database_shows_an_error_not_a_traceback() -> None:
     assert (message.children, message.className) == (t("map.error", "en"), "map-message error")
     with app.server.test_request_context("/"):
         figure, notes, _, text, css, _ = map_page.redraw(
-            ALL_ON, None, TOGGLE_IDS, NOTE_IDS, MapView.around((120, 30), 14).to_store(), "en",
+            DEFAULT_ON, None, TOGGLE_IDS, NOTE_IDS, MapView.around((120, 30), 14).to_store(), "en",
             ["", "map-message hidden"],
         )  # fmt: skip
     assert (text, css) == (t("map.error", "en"), "map-message error")
     # Only the buildings layer, hidden at this zoom, needs no database: it still says so.
     # The case layer keeps its (empty) place at the end for live updates.
     assert [tr.meta["layer"] for tr in figure.data] == ["buildings", "cases", "cases", "cases"]
-    assert notes == ["", "Zoom in to level 15 to show", "", "", ""]
+    assert shown(notes) == ["", "Zoom in to level 15 to show", "", "", ""]
 
 
 def redraw(app: Dash, toggles: list, relayout: dict | None, view: MapView, lang: str) -> tuple:
@@ -125,12 +135,12 @@ def layers_of(figure: Any) -> list[str]:
 
 def test_redraw_draws_the_visible_layers_for_the_view(app: Dash) -> None:
     view = MapView((120.05, 30.05), 14.0, (119.9, 29.9, 120.6, 30.6))
-    figure, notes, stored, message, css, status = redraw(app, ALL_ON, None, view, "zh-CN")
+    figure, notes, stored, message, css, status = redraw(app, DEFAULT_ON, None, view, "zh-CN")
     assert layers_of(figure) == ["grids", "buildings", "cameras", "service_points", "cases"]
     assert len(figure.data[0].locations) == 4
     assert [len(tr.lat) for tr in figure.data[1:5]] == [0, 4, 3, 3]  # service points: halo too
     assert [tr.meta["role"] for tr in figure.data[5:]] == ["hexagons", "halo", "points"]
-    assert notes == [
+    assert shown(notes) == [
         "当前视图 4 个", "放大到 15 级以上显示", "当前视图 4 个", "当前视图 3 个",
         "0 件按六边形汇总，放大到 15 级显示单个事件",
     ]  # fmt: skip
@@ -141,11 +151,16 @@ def test_redraw_draws_the_visible_layers_for_the_view(app: Dash) -> None:
 
 def test_toggled_off_layers_are_not_drawn(app: Dash) -> None:
     view = MapView((120.05, 30.05), 14.0, (119.9, 29.9, 120.6, 30.6))
-    figure, notes, *_ = redraw(app, [["on"], [], [], ["on"], []], None, view, "en")
+    on = {"grids", "service_points"}
+    figure, notes, *_ = redraw(
+        app, [["on"] if i in on else [] for i in layer_ids()], None, view, "en"
+    )
     assert layers_of(figure) == ["grids", "service_points", "cases"]
     assert [len(tr.locations if tr.type == "choroplethmap" else tr.lat)
             for tr in figure.data[-3:]] == [0, 0, 0]  # fmt: skip
-    assert notes == ["4 in view", "", "", "3 in view", ""]
+    assert dict(zip(layer_ids(), notes, strict=True)) == {
+        i: {"grids": "4 in view", "service_points": "3 in view"}.get(i, "") for i in layer_ids()
+    }
 
 
 def test_redraw_follows_the_map_view(app: Dash) -> None:
@@ -159,13 +174,13 @@ def test_redraw_follows_the_map_view(app: Dash) -> None:
             "coordinates": [[120.0, 30.045], [120.045, 30.045], [120.045, 30.0], [120.0, 30.0]]
         },
     }
-    figure, notes, stored, *_ = redraw(app, ALL_ON, relayout, start, "zh-CN")
+    figure, notes, stored, *_ = redraw(app, DEFAULT_ON, relayout, start, "zh-CN")
     bbox = (120.0, 30.0, 120.045, 30.045)
     assert stored == {"center": (120.0225, 30.0225), "zoom": 16.2, "bbox": bbox}
     assert list(figure.data[0].locations) == [1]
     buildings = figure.data[1]
     assert [c[0] for c in buildings.customdata] == ["西南路2号", "西南路3号", "西南路1号"]
-    assert notes[1] == "当前视图 3 个"
+    assert shown(notes)[1] == "当前视图 3 个"
 
 
 @pytest.mark.parametrize(
