@@ -123,9 +123,20 @@ def upgrade() -> None:
 @click.option("--seed", type=int, default=7, show_default=True, help="Same seed, same city.")
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database holds data.")
 @click.option("--replace", is_flag=True, help="Delete the data present before loading.")
+@click.option(
+    "--no-analyses", is_flag=True, help="Skip computing patrol visits and service circles."
+)
+@click.pass_context
 @friendly
-def demo(scale: str, seed: int, if_empty: bool, replace: bool) -> None:
-    """Generate a deterministic demo city and load it into the database."""
+def demo(
+    ctx: click.Context, scale: str, seed: int, if_empty: bool, replace: bool, no_analyses: bool
+) -> None:
+    """Generate a deterministic demo city and load it into the database.
+
+    Then the derived results the map's analysis layers read are computed as the operator
+    would: patrol street pieces and visits (gridmap patrols refresh, rebuild) and the
+    service circles (gridmap circles compute).
+    """
     from gridmap.db.engine import database_url
     from gridmap.db.migrations import upgrade as apply
     from gridmap.demo.load import has_data, load_demo
@@ -142,6 +153,14 @@ def demo(scale: str, seed: int, if_empty: bool, replace: bool) -> None:
             )
     counts = load_demo(url, scale=scale, seed=seed, replace=replace, progress=True)
     click.echo("loaded: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    if not no_analyses:
+        for group, command in (
+            ("patrols", "refresh"),
+            ("patrols", "rebuild"),
+            ("circles", "compute"),
+        ):
+            click.echo(f"gridmap {group} {command}")
+            ctx.invoke(main.get_command(ctx, group).get_command(ctx, command))
 
 
 # -- gridmap serve ---------------------------------------------------------------------------

@@ -122,6 +122,9 @@ def upgrade(dsn: str, folder: Path) -> list[Migration]:
 
 
 def _apply_functions(cur: psycopg2.extensions.cursor, files: list[Path]) -> None:
+    # Function files may call functions defined in files applied after them (alphabetical
+    # order): bodies are checked when called, not when created.
+    cur.execute("SET LOCAL check_function_bodies = off")
     cur.execute("SELECT name, sha256 FROM gridmap_function_file")
     known = dict(cur.fetchall())
     for path in files:

@@ -217,3 +217,9 @@ class Meta(Base):
     __tablename__ = "gridmap_meta"
     key: Mapped[str] = mapped_column(Text, primary_key=True)
     value: Mapped[Any] = mapped_column(JSONB)
+
+
+# Subsystems keep their tables' models beside their code; importing them here makes Base
+# list every table whichever module is imported first.
+import gridmap.analytics.models  # noqa: E402
+import gridmap.patrols.models  # noqa: E402, F401
