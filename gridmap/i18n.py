@@ -285,7 +285,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "login.submit": "Sign in",
         "login.failed": "Wrong username or password, or the account is disabled.",
         "login.rate_limited": "Too many failed sign-ins; wait a few minutes and try again.",
-        "login.token_failed": "The display token is invalid, revoked or not a command-centre account's.",
+        "login.token_failed": "The display token is invalid, revoked or not for a wall screen.",
         "login.csrf": "The page expired; please submit again.",
         "login.signed_out": "You are signed out.",
         "login.forbidden": "Your account may not open this page.",
