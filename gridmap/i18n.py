@@ -274,6 +274,32 @@ MESSAGES: dict[str, dict[str, str]] = {
         "export.failed": "导出失败：{message}",
         "export.no_layers": "请至少选择一个图层。",
         "export.expired": "文件已过期清理，请重新导出。",
+        "ogc.title": "gridmap 要素服务（OGC API – Features）",
+        "ogc.description": (
+            "网格、楼栋、视频监控、服务站点、服务圈和事件统计，"
+            "供 QGIS、GDAL/OGR 等 GIS 软件直接读取。"
+        ),
+        "ogc.conformance": "符合的标准类",
+        "ogc.collections": "数据集",
+        "ogc.case_aggregates": "事件统计（网格·日）",
+        "ogc.desc.grids": "网格多边形及所属社区、网格长。",
+        "ogc.desc.buildings": "楼栋/住户单元点位：类型、层数、户数、人口。",
+        "ogc.desc.cameras": "视频监控点位及在线状态。",
+        "ogc.desc.service_points": "党群服务中心、便民服务站等服务站点。",
+        "ogc.desc.isochrones": "最近一次计算的服务站点步行等时圈（5/10/15 分钟）。",
+        "ogc.desc.case_aggregates": (
+            "按网格和日期（本地时间）统计的上报事件数与未办结数；datetime 按上报时间筛选。"
+        ),
+        "ogc.id": "编号",
+        "ogc.name": "名称",
+        "ogc.about": "说明",
+        "ogc.extent": "范围",
+        "ogc.interval": "时间范围",
+        "ogc.browse": "浏览要素",
+        "ogc.geometry": "几何",
+        "ogc.showing": "第 {first}–{last} 条，共 {total} 条",
+        "ogc.next": "下一页",
+        "ogc.prev": "上一页",
     },
     "en": {
         "app.title": "gridmap grid management",
@@ -544,6 +570,37 @@ MESSAGES: dict[str, dict[str, str]] = {
         "export.failed": "Export failed: {message}",
         "export.no_layers": "Choose at least one layer.",
         "export.expired": "The file has expired and been removed; export again.",
+        "ogc.title": "gridmap features (OGC API – Features)",
+        "ogc.description": (
+            "Grids, buildings, cameras, service points, service circles and case counts, "
+            "for QGIS, GDAL/OGR and other GIS clients."
+        ),
+        "ogc.conformance": "Conformance classes",
+        "ogc.collections": "Collections",
+        "ogc.case_aggregates": "Case counts (grid · day)",
+        "ogc.desc.grids": "Grid polygons with their community and grid lead.",
+        "ogc.desc.buildings": "Building units (points): kind, floors, households, population.",
+        "ogc.desc.cameras": "Camera positions and their status.",
+        "ogc.desc.service_points": (
+            "Party service centres, convenience stations and other service points."
+        ),
+        "ogc.desc.isochrones": (
+            "Walking isochrones (5/10/15 minutes) of the service points, latest run."
+        ),
+        "ogc.desc.case_aggregates": (
+            "Cases reported per grid and local day, and how many are still open; "
+            "datetime filters by report time."
+        ),
+        "ogc.id": "id",
+        "ogc.name": "Name",
+        "ogc.about": "About",
+        "ogc.extent": "Extent",
+        "ogc.interval": "Time span",
+        "ogc.browse": "Browse features",
+        "ogc.geometry": "Geometry",
+        "ogc.showing": "Features {first}–{last} of {total}",
+        "ogc.next": "Next page",
+        "ogc.prev": "Previous page",
     },
 }
 
