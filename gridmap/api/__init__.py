@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import flask
 
-from gridmap.api.context import DATABASE_URL_KEY
 from gridmap.api.errors import handle_api_error
 
 
@@ -19,7 +18,6 @@ def register_api(server: flask.Flask) -> None:
     from gridmap.api.open311 import blueprint as open311_blueprint
     from gridmap.api.patrols import blueprint as patrols_blueprint
 
-    server.config.setdefault(DATABASE_URL_KEY, None)
     server.register_blueprint(cases_blueprint)
     server.register_blueprint(open311_blueprint)
     server.register_blueprint(patrols_blueprint)

@@ -6,26 +6,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Response, current_app, request
+from flask import Response, request
 from sqlalchemy import Engine
 
 from gridmap.cases.errors import CaseValidationError, Problem
 from gridmap.cases.taxonomy import Taxonomy, get_taxonomy
 from gridmap.settings import get_settings
-
-#: Flask config key naming the database the API uses (default: gridmap's database_url()).
-DATABASE_URL_KEY = "GRIDMAP_DATABASE_URL"
+from gridmap.web.database import app_engine
 
 
 def engine() -> Engine:
-    """The pooled engine of the app's database."""
-    from gridmap.db.engine import database_url, get_engine
-
-    url = current_app.config.get(DATABASE_URL_KEY)
-    if not url:
-        url = database_url()
-        current_app.config[DATABASE_URL_KEY] = url
-    return get_engine(url)
+    """The pooled engine of the app's database (the one the pages use)."""
+    return app_engine()
 
 
 def taxonomy() -> Taxonomy:
