@@ -1,0 +1,425 @@
+"""Layer exports: any registered layer to GeoPackage, GeoJSON, Shapefile (zipped) or CSV.
+
+Every file is written from the layer's ``export(ctx)`` frame, so the current filters (bbox,
+time window, ``filters``) and the user's access rules (``ctx.user``, row-level security in
+:func:`layers.base.read_frame`) mean what they mean on the map. One GeoPackage holds one
+table per layer; GeoJSON and CSV of several layers, and every Shapefile, come as a zip with
+one file (set) per layer. Print maps (PNG, PDF) are :mod:`gridmap.io.printmap`'s.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+from sqlalchemy import Engine
+
+from gridmap.errors import GridmapError
+from layers import LayerContext, get_layer, layer_ids
+from layers.base import BBox
+
+#: File formats of layer data, and of print maps.
+DATA_FORMATS = ("gpkg", "geojson", "shp", "csv")
+PRINT_FORMATS = ("png", "pdf")
+FORMATS = DATA_FORMATS + PRINT_FORMATS
+PAPERS = ("A4", "A3")
+ORIENTATIONS = ("landscape", "portrait")
+CSV_GEOMETRY = ("auto", "wkt", "lonlat")
+#: Filters whose value is a list of slugs (``--filter statuses=reported,accepted``).
+LIST_FILTERS = frozenset({"categories", "statuses", "sources"})
+#: Rows written per chunk (progress is reported between chunks).
+CHUNK_ROWS = 50_000
+
+DRIVERS = {"gpkg": "GPKG", "geojson": "GeoJSON", "shp": "ESRI Shapefile"}
+MEDIA_TYPES = {
+    "gpkg": "application/geopackage+sqlite3",
+    "geojson": "application/geo+json",
+    "csv": "text/csv",
+    "zip": "application/zip",
+    "png": "image/png",
+    "pdf": "application/pdf",
+}
+
+#: ``progress(fraction 0..1, what is happening)``.
+Progress = Callable[[float, str], None]
+
+
+class ExportError(GridmapError):
+    """An export was asked for with bad options, or could not be written."""
+
+
+def _quiet(_fraction: float, _message: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """What to export: layers, format, the view's filters and (print maps) the paper."""
+
+    layers: tuple[str, ...]
+    format: str
+    bbox: BBox | None = None
+    filters: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    time_from: datetime | None = None
+    time_to: datetime | None = None
+    language: str = "zh-CN"
+    paper: str = "A4"
+    orientation: str = "landscape"
+    title: str | None = None
+    csv_geometry: Literal["auto", "wkt", "lonlat"] = "auto"
+
+    def __post_init__(self) -> None:
+        layers = tuple(dict.fromkeys(self.layers))  # keep order, drop repeats
+        object.__setattr__(self, "layers", layers)
+        if not isinstance(self.filters, MappingProxyType):
+            object.__setattr__(self, "filters", MappingProxyType(dict(self.filters)))
+        if not layers:
+            raise ExportError("Choose at least one layer to export.")
+        known = layer_ids()
+        unknown = [lid for lid in layers if lid not in known]
+        if unknown:
+            raise ExportError(
+                f"There is no map layer {unknown[0]!r}.", hint=f"Layers: {', '.join(known)}."
+            )
+        checks = (
+            ("format", self.format, FORMATS),
+            ("paper", self.paper, PAPERS),
+            ("orientation", self.orientation, ORIENTATIONS),
+            ("CSV geometry", self.csv_geometry, CSV_GEOMETRY),
+        )
+        for what, value, allowed in checks:
+            if value not in allowed:
+                raise ExportError(f"Unknown {what} {value!r}; use one of {', '.join(allowed)}.")
+        if self.bbox is not None:
+            try:
+                minx, miny, maxx, maxy = (float(v) for v in self.bbox)
+            except (TypeError, ValueError):
+                raise ExportError(f"Bounding box {self.bbox!r} is not four numbers.") from None
+            if not (-180 <= minx < maxx <= 180 and -90 <= miny < maxy <= 90):
+                raise ExportError(
+                    f"Bounding box {self.bbox!r} is not min lon, min lat, max lon, max lat "
+                    "within ±180/±90 with each minimum below its maximum."
+                )
+            object.__setattr__(self, "bbox", (minx, miny, maxx, maxy))
+
+    @property
+    def is_print(self) -> bool:
+        return self.format in PRINT_FORMATS
+
+    @property
+    def suffix(self) -> str:
+        """File suffix of the result (``zip`` for Shapefiles and multi-layer GeoJSON/CSV)."""
+        if self.format == "shp" or (self.format in ("geojson", "csv") and len(self.layers) > 1):
+            return "zip"
+        return self.format
+
+    @property
+    def media_type(self) -> str:
+        return MEDIA_TYPES[self.suffix]
+
+    def file_name(self, stamp: datetime | None = None) -> str:
+        """A download name like ``gridmap_grids_20261122-0930.gpkg``."""
+        when = (stamp or datetime.now()).strftime("%Y%m%d-%H%M")
+        return f"gridmap_{'+'.join(self.layers)}_{when}.{self.suffix}"
+
+    def context(self, engine: Engine, user: Any = None) -> LayerContext:
+        """The layer context these options mean, read on behalf of ``user``."""
+        return LayerContext(
+            engine=engine,
+            bbox=self.bbox,
+            time_from=self.time_from,
+            time_to=self.time_to,
+            filters=self.filters,
+            user=user,
+            language=self.language,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-safe options (stored with a background job)."""
+        data = asdict(self)
+        data["layers"] = list(self.layers)
+        data["filters"] = dict(self.filters)
+        data["bbox"] = list(self.bbox) if self.bbox else None
+        for key in ("time_from", "time_to"):
+            data[key] = data[key].isoformat() if data[key] else None
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ExportRequest:
+        """Options from JSON (an API body, a stored job); bad values raise ExportError."""
+        if not isinstance(data, Mapping):
+            raise ExportError("Export options must be a JSON object.")
+        known = set(cls.__dataclass_fields__)
+        extra = sorted(set(data) - known)
+        if extra:
+            raise ExportError(f"Unknown export option {extra[0]!r}.", hint=", ".join(sorted(known)))
+        values = dict(data)
+        layers = values.get("layers")
+        if isinstance(layers, str):
+            layers = [layers]
+        if not isinstance(layers, list | tuple) or not all(isinstance(x, str) for x in layers):
+            raise ExportError("'layers' must be a list of layer ids.")
+        values["layers"] = tuple(layers)
+        if "format" not in values:
+            raise ExportError("'format' is missing.", hint=", ".join(FORMATS))
+        filters = values.get("filters") or {}
+        if not isinstance(filters, Mapping):
+            raise ExportError("'filters' must be an object of name: value.")
+        values["filters"] = filters
+        for key in ("time_from", "time_to"):
+            if values.get(key):
+                try:
+                    values[key] = datetime.fromisoformat(str(values[key]))
+                except ValueError:
+                    raise ExportError(f"{key} {values[key]!r} is not an ISO date-time.") from None
+        try:
+            return cls(**values)
+        except TypeError as exc:
+            raise ExportError(f"Bad export options: {exc}.") from None
+
+
+def parse_filters(pairs: Sequence[str]) -> dict[str, Any]:
+    """``k=v`` pairs (CLI ``--filter``) as layer filters: lists for list filters or values
+    with commas, numbers where they parse, text otherwise."""
+    filters: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ExportError(f"Filter {pair!r} is not name=value.")
+        if key in LIST_FILTERS or "," in value:
+            filters[key] = [v.strip() for v in value.split(",") if v.strip()]
+            continue
+        try:
+            filters[key] = float(value) if any(c in value for c in ".eE") else int(value)
+        except ValueError:
+            filters[key] = value
+    return filters
+
+
+def parse_bbox(text: str | None) -> BBox | None:
+    """``minlon,minlat,maxlon,maxlat`` as a bbox (None for None or empty)."""
+    if not text:
+        return None
+    parts = text.split(",")
+    try:
+        values = tuple(float(p) for p in parts)
+    except ValueError:
+        raise ExportError(f"Bounding box {text!r} is not four numbers.") from None
+    if len(values) != 4:
+        raise ExportError(f"Bounding box {text!r} needs four numbers: minlon,minlat,maxlon,maxlat.")
+    return values  # type: ignore[return-value]
+
+
+# -- frames ----------------------------------------------------------------------------------
+
+
+def layer_frame(ctx: LayerContext, layer_id: str) -> gpd.GeoDataFrame:
+    """The layer's export frame in ``ctx`` (EPSG:4326, geometry column ``geom``)."""
+    frame = get_layer(layer_id).export(ctx)
+    if frame.crs is None:
+        frame = frame.set_crs(4326)
+    return frame
+
+
+def _text(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, dict | list | tuple):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)
+
+
+def file_frame(frame: gpd.GeoDataFrame, fmt: str) -> gpd.GeoDataFrame:
+    """The frame as the format stores it: mixed or JSON columns as text; for Shapefiles,
+    date-times as ISO text and names cut to 10 characters (see :func:`shapefile_names`)."""
+    out = frame.copy()
+    geometry = out.geometry.name
+    for column in out.columns:
+        if column == geometry:
+            continue
+        series = out[column]
+        if series.dtype == object:
+            inferred = series.infer_objects()
+            out[column] = (
+                inferred if inferred.dtype != object else series.map(_text).astype("string")
+            )
+        elif fmt == "shp" and isinstance(
+            series.dtype, pd.DatetimeTZDtype | np.dtypes.DateTime64DType
+        ):
+            out[column] = series.map(lambda v: None if pd.isna(v) else v.isoformat()).astype(
+                "string"
+            )
+    if fmt == "shp":
+        out = out.rename(columns=shapefile_names([c for c in out.columns if c != geometry]))
+    out.attrs = {}
+    return out
+
+
+def shapefile_names(columns: Sequence[str]) -> dict[str, str]:
+    """Column names cut to the Shapefile limit of 10 characters, kept unique (``name_1``)."""
+    names: dict[str, str] = {}
+    taken: set[str] = set()
+    for column in columns:
+        name = column[:10]
+        n = 1
+        while name.lower() in taken:
+            tail = f"_{n}"
+            name, n = column[: 10 - len(tail)] + tail, n + 1
+        taken.add(name.lower())
+        names[column] = name
+    return names
+
+
+def _geometry_type(frame: gpd.GeoDataFrame, layer_id: str) -> str:
+    """The single geometry type of a layer's file (from its legend when the frame is empty)."""
+    types = set(frame.geometry.dropna().geom_type)
+    if len(types) == 1:
+        return types.pop()
+    if types <= {"Polygon", "MultiPolygon"} and types:
+        return "MultiPolygon"
+    if types <= {"LineString", "MultiLineString"} and types:
+        return "MultiLineString"
+    if types <= {"Point", "MultiPoint"} and types:
+        return "MultiPoint"
+    if types:
+        return "Unknown"
+    shapes = {entry.shape for entry in get_layer(layer_id).legend("en")}
+    return {"fill": "MultiPolygon", "line": "MultiLineString"}.get(
+        next(iter(shapes)) if len(shapes) == 1 else "", "Point"
+    )
+
+
+def csv_frame(frame: gpd.GeoDataFrame, geometry: str = "auto") -> pd.DataFrame:
+    """A plain table for CSV: ``lon``/``lat`` columns for points (``auto`` or ``lonlat``),
+    else a ``wkt`` column at full precision; date-times as ISO text."""
+    geom = frame.geometry
+    types = set(geom.dropna().geom_type)
+    points = types <= {"Point"}
+    if geometry == "lonlat" and not points:
+        raise ExportError("Only point layers can be written with lon/lat columns; use WKT.")
+    table = pd.DataFrame(file_frame(frame, "csv").drop(columns=geom.name))
+    for column in table.columns:
+        if isinstance(table[column].dtype, pd.DatetimeTZDtype | np.dtypes.DateTime64DType):
+            table[column] = table[column].map(lambda v: None if pd.isna(v) else v.isoformat())
+    if points and geometry in ("auto", "lonlat"):
+        table["lon"] = shapely.get_x(geom.values)
+        table["lat"] = shapely.get_y(geom.values)
+    else:
+        table["wkt"] = shapely.to_wkt(geom.values, rounding_precision=-1)
+    return table
+
+
+# -- writing ---------------------------------------------------------------------------------
+
+
+def _chunks(length: int) -> list[slice]:
+    return [slice(i, min(i + CHUNK_ROWS, length)) for i in range(0, max(length, 1), CHUNK_ROWS)]
+
+
+def write_vector(
+    frame: gpd.GeoDataFrame,
+    path: Path,
+    layer_id: str,
+    fmt: str,
+    progress: Progress = _quiet,
+) -> None:
+    """Write one layer's frame to ``path`` (a GPKG, GeoJSON or .shp; GPKG gains a table)."""
+    out = file_frame(frame, fmt)
+    geometry_type = _geometry_type(out, layer_id)
+    options: dict[str, Any] = {"driver": DRIVERS[fmt], "geometry_type": geometry_type}
+    if fmt == "shp":
+        options["encoding"] = "UTF-8"  # GDAL writes the .cpg file saying so
+    if fmt == "gpkg":
+        options["layer"] = layer_id
+    chunks = _chunks(len(out))
+    for i, part in enumerate(chunks):
+        if fmt == "gpkg" and not path.exists():  # 1.3: readable by older GDAL/QGIS too
+            options["dataset_options"] = {"VERSION": "1.3"}
+        pyogrio.write_dataframe(out.iloc[part], path, append=i > 0, **options)
+        options.pop("dataset_options", None)
+        progress((i + 1) / len(chunks), f"{layer_id}: {part.stop:,} / {len(out):,}")
+
+
+def write_csv(
+    frame: gpd.GeoDataFrame, path: Path, geometry: str = "auto", progress: Progress = _quiet
+) -> None:
+    """Write one layer as UTF-8 CSV with a byte-order mark (opens in Excel with CJK intact)."""
+    table = csv_frame(frame, geometry)
+    chunks = _chunks(len(table))
+    for i, part in enumerate(chunks):
+        table.iloc[part].to_csv(
+            path,
+            mode="w" if i == 0 else "a",
+            header=i == 0,
+            index=False,
+            encoding="utf-8-sig" if i == 0 else "utf-8",
+        )
+        progress((i + 1) / len(chunks), f"{part.stop:,} / {len(table):,}")
+
+
+def export_data(
+    engine: Engine,
+    request: ExportRequest,
+    target: Path,
+    *,
+    user: Any = None,
+    progress: Progress = _quiet,
+) -> dict[str, int]:
+    """Write the request's layers to ``target`` (a file of ``request.suffix``); return the
+    feature count per layer. Written under a temporary name and moved into place, so a
+    failed export leaves no partial file."""
+    if request.is_print:
+        raise ExportError("Print maps are written by gridmap.io.printmap.")
+    ctx = request.context(engine, user)
+    counts: dict[str, int] = {}
+    n = len(request.layers)
+    with tempfile.TemporaryDirectory(prefix="gridmap-export-", dir=target.parent) as tmp:
+        work = Path(tmp)
+        files: list[Path] = []
+        for i, layer_id in enumerate(request.layers):
+            progress(i / n, f"{layer_id}: reading")
+            frame = layer_frame(ctx, layer_id)
+            counts[layer_id] = len(frame)
+            base = i / n + 0.3 / n
+
+            def step(fraction: float, message: str, base: float = base) -> None:
+                progress(base + 0.7 / n * fraction, message)
+
+            if request.format == "gpkg":
+                path = work / "export.gpkg"
+                write_vector(frame, path, layer_id, "gpkg", step)
+                files = [path]
+            elif request.format == "csv":
+                path = work / f"{layer_id}.csv"
+                write_csv(frame, path, request.csv_geometry, step)
+                files.append(path)
+            else:
+                folder = work / layer_id if request.format == "shp" else work
+                folder.mkdir(exist_ok=True)
+                path = folder / f"{layer_id}.{request.format}"
+                write_vector(frame, path, layer_id, request.format, step)
+                files += sorted(folder.glob(f"{layer_id}.*")) if request.format == "shp" else [path]
+        result = work / f"result.{request.suffix}"
+        if request.suffix == "zip":
+            with zipfile.ZipFile(result, "w", zipfile.ZIP_DEFLATED) as archive:
+                for path in files:
+                    archive.write(path, path.relative_to(work).as_posix())
+        else:
+            shutil.move(files[0], result)
+        shutil.move(result, target)
+    progress(1.0, "done")
+    return counts
