@@ -129,6 +129,17 @@ class Settings(BaseSettings):
         default=300.0, ge=0, description="Pings dated further ahead of now (s) are rejected."
     )
 
+    export_dir: Path | None = Field(
+        default=None,
+        description="Folder of finished export files (background jobs); <home>/exports if unset.",
+    )
+    export_keep_hours: float = Field(
+        default=24.0, gt=0, description="Hours a finished export file stays downloadable."
+    )
+    export_workers: int = Field(
+        default=1, ge=1, le=8, description="Export jobs one server process runs at a time."
+    )
+
     lead_patrol_window: str = Field(
         default="24h",
         pattern=r"^\d{1,4}\s*[mhd]$",
@@ -215,6 +226,11 @@ class Settings(BaseSettings):
     def home_dir(self) -> Path:
         """Absolute path of the state folder."""
         return self.home.expanduser().resolve()
+
+    @property
+    def export_folder(self) -> Path:
+        """Absolute path of the export files' folder."""
+        return (self.export_dir or self.home / "exports").expanduser().resolve()
 
 
 @lru_cache

@@ -222,4 +222,5 @@ class Meta(Base):
 # Subsystems keep their tables' models beside their code; importing them here makes Base
 # list every table whichever module is imported first.
 import gridmap.analytics.models  # noqa: E402
+import gridmap.io.models  # noqa: E402
 import gridmap.patrols.models  # noqa: E402, F401
