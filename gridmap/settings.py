@@ -211,6 +211,11 @@ class Settings(BaseSettings):
         le=120,
         description="Walking minutes of the wall's people-inside-service-circles tile.",
     )
+    wall_circle_kinds: tuple[str, ...] = Field(
+        default=("convenience_station",),
+        description="Service point kinds of the wall's people-inside-circles tile (JSON list; "
+        "a person counts when within the minutes of any of them; empty: every kind).",
+    )
     wall_hot_grids: int = Field(
         default=6, ge=1, le=20, description="How many hottest grids the wall lists."
     )
