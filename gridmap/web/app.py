@@ -8,6 +8,8 @@ from flask import Flask
 
 from gridmap.api import register_api
 from gridmap.i18n import t
+from gridmap.ogc import register_ogc
+from gridmap.openapi import blueprint as openapi_blueprint
 from gridmap.settings import PROJECT_ROOT
 from gridmap.web.database import URL_KEY
 from gridmap.web.health import health
@@ -38,6 +40,8 @@ def create_app(database_url: str | None = None) -> Dash:
     server.register_blueprint(health)
     server.register_blueprint(tiles)
     register_api(server)
+    register_ogc(server)
+    server.register_blueprint(openapi_blueprint)
     app = Dash(
         "gridmap.web",
         server=server,

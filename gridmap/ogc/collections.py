@@ -1,0 +1,184 @@
+"""The feature collections the OGC API serves, each read through a map layer's own SQL.
+
+A :class:`Collection` names the SQL it reads: for the map's layers that is the layer
+module's reader (``layers.buildings.SQL`` …) called with the same arguments as the layer's
+``export(ctx)`` (no view caps, exact geometry), so a bbox or time window selects the same
+features on the map, in an export and here. Case aggregates (cases per grid and day) have
+their reader in ``sql/functions/ogc.sql``. Paging wraps that SQL in a stable order with
+LIMIT/OFFSET; numberMatched is a count of the same SQL. Reads run as ``ctx.user`` through
+:func:`layers.base.read_frame` (row-level security).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import geopandas as gpd
+from sqlalchemy import Connection, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from gridmap.ogc.errors import OgcError
+from layers import buildings, cameras, grids, service_circles, service_points
+from layers.base import LayerContext, read_frame
+
+#: Extra SQL parameters of a collection's reader, from the request's context.
+Params = Callable[[LayerContext], dict[str, Any]]
+
+
+def _no_params(ctx: LayerContext) -> dict[str, Any]:
+    return {}
+
+
+def _case_params(ctx: LayerContext) -> dict[str, Any]:
+    from layers.cases import case_timezone
+
+    return {"since": ctx.time_from, "until": ctx.time_to, "tz": case_timezone()}
+
+
+@dataclass(frozen=True)
+class Collection:
+    """One OGC API feature collection."""
+
+    id: str
+    #: i18n keys of the title and description.
+    title: str
+    description: str
+    #: SELECT of the features, with the bbox as ``:minx, :miny, :maxx, :maxy`` (NULL: all).
+    sql: str
+    params: Params = _no_params
+    #: SQL expression of the feature id (over the reader's columns) and whether it is a number.
+    fid: str = "id"
+    numeric_fid: bool = True
+    #: Column of the features' time stamp (a date or timestamptz): the datetime filter.
+    temporal: str | None = None
+    #: Columns left out of the properties (ids used only for the fid).
+    hidden: tuple[str, ...] = field(default_factory=tuple)
+
+    def _wrapped(self) -> str:
+        return f"SELECT ({self.fid}) AS ogc_fid, f.* FROM ({self.sql}) f"
+
+    def args(self, ctx: LayerContext) -> dict[str, Any]:
+        """The SQL parameters of the reader for ``ctx``."""
+        return {**ctx.bounds, **self.params(ctx)}
+
+    def page(self, ctx: LayerContext, limit: int, offset: int) -> gpd.GeoDataFrame:
+        """One page of features (ordered by fid), column ``ogc_fid`` first."""
+        sql = f"{self._wrapped()} ORDER BY 1 LIMIT :ogc_limit OFFSET :ogc_offset"
+        return read_frame(ctx, sql, **self.args(ctx), ogc_limit=limit, ogc_offset=offset)
+
+    def item(self, ctx: LayerContext, fid: str) -> gpd.GeoDataFrame:
+        """The feature with id ``fid`` (an empty frame when there is none)."""
+        key: Any = fid
+        if self.numeric_fid:
+            if not fid.isdigit() or len(fid) > 18:
+                return read_frame(ctx, f"{self._wrapped()} WHERE false", **self.args(ctx))
+            key = int(fid)
+        sql = f"SELECT * FROM ({self._wrapped()}) w WHERE w.ogc_fid = :ogc_key"
+        return read_frame(ctx, sql, **self.args(ctx), ogc_key=key)
+
+    def count(self, ctx: LayerContext) -> int:
+        """How many features match ``ctx`` (numberMatched)."""
+        with _reading(ctx) as conn:
+            return int(
+                conn.execute(text(f"SELECT count(*) FROM ({self.sql}) f"), self.args(ctx)).scalar()
+            )
+
+    def extent(self, ctx: LayerContext) -> tuple[list[float] | None, list[str | None] | None]:
+        """Lon/lat bbox of all features and, for time-stamped ones, their first/last time."""
+        times = "NULL, NULL"
+        if self.temporal:
+            times = f"min(f.{self.temporal}), max(f.{self.temporal})"
+        sql = (
+            f"SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e), t0, t1 FROM "
+            f"(SELECT ST_Extent(f.geom)::geometry AS e, {times} FROM ({self.sql}) f) x(e, t0, t1)"
+        )
+        with _reading(ctx) as conn:
+            row = conn.execute(text(sql), self.args(ctx)).one()
+        bbox = None if row[0] is None else [round(float(v), 7) for v in row[:4]]
+        interval = None
+        if self.temporal:
+            interval = [_iso(row[4]), _iso(row[5])]
+        return bbox, interval
+
+
+def _iso(value: date | datetime | None) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return datetime(value.year, value.month, value.day).isoformat() + "Z"
+
+
+@contextmanager
+def _reading(ctx: LayerContext) -> Iterator[Connection]:
+    """A connection reading as ``ctx.user`` (the same scope as ``read_frame``)."""
+    try:
+        with ctx.engine.connect() as conn:
+            yield conn
+    except SQLAlchemyError as exc:
+        raise OgcError(
+            "The features could not be read from the database.", 503, hint=type(exc).__name__
+        ) from exc
+
+
+COLLECTIONS: tuple[Collection, ...] = (
+    Collection(
+        "grids",
+        "layer.grids",
+        "ogc.desc.grids",
+        grids.GRID_SQL,
+        params=lambda ctx: {"tolerance": 0.0},
+    ),
+    Collection(
+        "buildings",
+        "layer.buildings",
+        "ogc.desc.buildings",
+        buildings.SQL,
+        params=lambda ctx: {"max_rows": None},
+    ),
+    Collection(
+        "cameras",
+        "layer.cameras",
+        "ogc.desc.cameras",
+        cameras.SQL,
+        params=lambda ctx: {"max_rows": None},
+    ),
+    Collection(
+        "service_points", "layer.service_points", "ogc.desc.service_points", service_points.SQL
+    ),
+    Collection(
+        "isochrones",
+        "layer.service_circles",
+        "ogc.desc.isochrones",
+        service_circles.SQL,
+        params=lambda ctx: {"kind": None, "minutes": None, "tolerance": 0.0},
+        fid="f.service_point_id || '-' || f.minutes",
+        numeric_fid=False,
+    ),
+    Collection(
+        "case_aggregates",
+        "ogc.case_aggregates",
+        "ogc.desc.case_aggregates",
+        "SELECT * FROM gridmap_ogc_case_days(:minx, :miny, :maxx, :maxy, :since, :until, :tz)",
+        params=_case_params,
+        fid="f.fid",
+        numeric_fid=False,
+        temporal="day",
+        hidden=("fid",),
+    ),
+)
+
+_BY_ID = {c.id: c for c in COLLECTIONS}
+
+
+def get_collection(collection_id: str) -> Collection:
+    """The collection with this id (OgcError 404 when there is none)."""
+    try:
+        return _BY_ID[collection_id]
+    except KeyError:
+        known = ", ".join(_BY_ID)
+        raise OgcError(f"There is no collection {collection_id!r} (known: {known}).", 404) from None

@@ -1,0 +1,259 @@
+"""The OpenAPI 3.0 document of gridmap's HTTP APIs, built from the app's own URL map.
+
+Every route under :data:`API_PREFIXES` becomes an operation: its path and path parameters
+come from the Werkzeug rule (so a new route is listed the moment it is registered), its
+summary and description from the view's docstring. Query parameters and response schemas
+are added for the routes that have them in :data:`DETAILS` (the OGC API, whose
+conformance class ``oas30`` asks for them, and the tiles).
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import re
+from typing import Any
+
+from flask import Flask
+
+from gridmap import __version__
+from gridmap.ogc.params import CRS84
+
+#: Path prefixes of the HTTP APIs the document describes (pages and Dash internals are not).
+API_PREFIXES = ("/api/", "/open311/", "/ogc", "/tiles/")
+#: Tag of the operations under each prefix.
+TAGS = {
+    "/api/v1/cases": "cases",
+    "/api/v1/taxonomy": "cases",
+    "/api/v1/patrols": "patrols",
+    "/api/v1/exports": "exports",
+    "/api/v1/": "api",
+    "/api/": "api",
+    "/open311/": "open311",
+    "/ogc": "ogc",
+    "/tiles/": "tiles",
+}
+#: ``<converter(args):name>`` in a Werkzeug rule.
+RULE_ARG = re.compile(r"<(?:(?P<conv>\w+)(?:\((?P<args>[^)]*)\))?:)?(?P<name>\w+)>")
+IGNORED_METHODS = {"HEAD", "OPTIONS"}
+
+
+def _param(name: str, where: str, schema: dict, description: str, required: bool = False):
+    return {
+        "name": name,
+        "in": where,
+        "required": required,
+        "schema": schema,
+        "description": description,
+    }
+
+
+F = _param("f", "query", {"type": "string", "enum": ["json", "html"]}, "Response format.")
+LANG = _param("lang", "query", {"type": "string", "enum": ["zh-CN", "en"]}, "Language.")
+BBOX = {
+    "name": "bbox",
+    "in": "query",
+    "required": False,
+    "style": "form",
+    "explode": False,
+    "schema": {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}},
+    "description": "minlon,minlat,maxlon,maxlat in CRS84; features intersecting the box.",
+}
+ITEMS_PARAMS = [
+    BBOX,
+    _param("bbox-crs", "query", {"type": "string", "enum": [CRS84]}, "CRS of bbox (CRS84)."),
+    _param(
+        "limit",
+        "query",
+        {"type": "integer", "minimum": 1},
+        "Features per page (default and largest from the ogc_default_limit/ogc_max_limit "
+        "settings; larger values are cut to the largest).",
+    ),
+    _param("offset", "query", {"type": "integer", "minimum": 0}, "Features to skip."),
+    _param(
+        "datetime",
+        "query",
+        {"type": "string"},
+        "Instant or interval (a/b, ../b, a/..) in RFC 3339; filters time-stamped collections "
+        "(case_aggregates) by their time stamp.",
+    ),
+    F,
+    LANG,
+]
+
+LINK = {
+    "type": "object",
+    "required": ["href"],
+    "properties": {
+        "href": {"type": "string"},
+        "rel": {"type": "string"},
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+    },
+}
+FEATURE = {
+    "type": "object",
+    "required": ["type", "geometry", "properties"],
+    "properties": {
+        "type": {"type": "string", "enum": ["Feature"]},
+        "id": {"oneOf": [{"type": "string"}, {"type": "integer"}]},
+        "geometry": {"type": "object", "nullable": True},
+        "properties": {"type": "object", "nullable": True},
+        "links": {"type": "array", "items": {"$ref": "#/components/schemas/link"}},
+    },
+}
+FEATURE_COLLECTION = {
+    "type": "object",
+    "required": ["type", "features"],
+    "properties": {
+        "type": {"type": "string", "enum": ["FeatureCollection"]},
+        "features": {"type": "array", "items": {"$ref": "#/components/schemas/feature"}},
+        "links": {"type": "array", "items": {"$ref": "#/components/schemas/link"}},
+        "numberMatched": {"type": "integer", "minimum": 0},
+        "numberReturned": {"type": "integer", "minimum": 0},
+        "timeStamp": {"type": "string", "format": "date-time"},
+    },
+}
+EXCEPTION = {
+    "type": "object",
+    "required": ["code"],
+    "properties": {"code": {"type": "string"}, "description": {"type": "string"}},
+}
+
+
+def _json(schema: dict, description: str, media: str = "application/json") -> dict:
+    return {"description": description, "content": {media: {"schema": schema}}}
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+ERRORS = {
+    "400": _json(_ref("exception"), "A parameter is malformed (the message says which)."),
+    "404": _json(_ref("exception"), "No such collection or feature."),
+    "503": _json(_ref("exception"), "The database is unavailable."),
+}
+HTML_TOO = {"text/html": {"schema": {"type": "string"}}}
+TILE_RESPONSES = {
+    "200": {
+        "description": "A Mapbox vector tile.",
+        "content": {"application/vnd.mapbox-vector-tile": {"schema": {"type": "string"}}},
+    },
+    "204": {"description": "Nothing lies in the tile."},
+    "404": {"description": "No such layer, or the tile is off the tile grid."},
+}
+
+#: Query parameters and responses per (method, OpenAPI path).
+DETAILS: dict[tuple[str, str], dict[str, Any]] = {
+    ("get", "/ogc/"): {
+        "parameters": [F, LANG],
+        "responses": {"200": _json({"type": "object"}, "The landing page.")},
+    },
+    ("get", "/ogc/conformance"): {
+        "parameters": [F, LANG],
+        "responses": {"200": _json({"type": "object"}, "Conformance classes.")},
+    },
+    ("get", "/ogc/collections"): {
+        "parameters": [F, LANG],
+        "responses": {"200": _json({"type": "object"}, "The collections.")},
+    },
+    ("get", "/ogc/collections/{collection_id}"): {
+        "parameters": [F, LANG],
+        "responses": {"200": _json({"type": "object"}, "A collection."), **ERRORS},
+    },
+    ("get", "/ogc/collections/{collection_id}/items"): {
+        "parameters": ITEMS_PARAMS,
+        "responses": {
+            "200": _json(_ref("featureCollection"), "A page of features.", "application/geo+json"),
+            **ERRORS,
+        },
+    },
+    ("get", "/ogc/collections/{collection_id}/items/{fid}"): {
+        "parameters": [F, LANG],
+        "responses": {
+            "200": _json(_ref("feature"), "A feature.", "application/geo+json"),
+            **ERRORS,
+        },
+    },
+}
+
+
+def openapi_path(rule: str) -> tuple[str, list[dict[str, Any]]]:
+    """The OpenAPI path of a Werkzeug rule and its path parameters."""
+    params: list[dict[str, Any]] = []
+
+    def replace(match: re.Match[str]) -> str:
+        conv, args, name = match.group("conv"), match.group("args"), match.group("name")
+        schema: dict[str, Any] = {"type": "string"}
+        if conv == "int":
+            schema = {"type": "integer", "minimum": 0}
+        elif conv == "float":
+            schema = {"type": "number"}
+        elif conv == "any" and args:
+            schema["enum"] = [a.strip().strip("'\"") for a in args.split(",")]
+        params.append({"name": name, "in": "path", "required": True, "schema": schema})
+        return "{" + name + "}"
+
+    return RULE_ARG.sub(replace, rule), params
+
+
+def _tag(path: str) -> str:
+    return next(tag for prefix, tag in TAGS.items() if path.startswith(prefix))
+
+
+def build_document(app: Flask, server_url: str = "/") -> dict[str, Any]:
+    """The OpenAPI 3.0.3 document of every API route registered on ``app``."""
+    paths: dict[str, dict[str, Any]] = {}
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        if not rule.rule.startswith(API_PREFIXES):
+            continue
+        path, path_params = openapi_path(rule.rule)
+        view = app.view_functions[rule.endpoint]
+        doc = inspect.cleandoc(view.__doc__ or rule.endpoint)
+        summary, _, description = doc.partition("\n\n")
+        for method in sorted((rule.methods or set()) - IGNORED_METHODS):
+            key = method.lower()
+            detail = copy.deepcopy(DETAILS.get((key, path), {}))
+            operation: dict[str, Any] = {
+                "operationId": f"{rule.endpoint}.{key}",
+                "tags": [_tag(path)],
+                "summary": " ".join(summary.split()),
+                "parameters": path_params + detail.get("parameters", []),
+                "responses": detail.get("responses")
+                or (TILE_RESPONSES if path.endswith(".pbf") else {"200": {"description": "OK"}}),
+            }
+            if description:
+                operation["description"] = description
+            paths.setdefault(path, {})[key] = operation
+    for method, path in DETAILS:  # HTML alternative of the OGC resources
+        if path in paths and method in paths[path]:
+            ok = paths[path][method]["responses"].get("200", {})
+            ok.setdefault("content", {}).update(HTML_TOO)
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "gridmap HTTP APIs",
+            "version": __version__,
+            "description": (
+                "Case intake and workflow (/api/v1/cases), patrols (/api/v1/patrols), "
+                "exports, Open311 GeoReport v2 (/open311/v2), OGC API – Features (/ogc) and "
+                "vector tiles (/tiles)."
+            ),
+        },
+        "servers": [{"url": server_url}],
+        "tags": sorted(({"name": tag} for tag in set(TAGS.values())), key=lambda t: t["name"]),
+        "paths": paths,
+        "components": {
+            "schemas": {
+                "link": LINK,
+                "feature": FEATURE,
+                "featureCollection": FEATURE_COLLECTION,
+                "exception": EXCEPTION,
+            },
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "basic": {"type": "http", "scheme": "basic"},
+            },
+        },
+    }

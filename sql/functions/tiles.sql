@@ -1,0 +1,104 @@
+-- Mapbox vector tiles of the big layers (buildings, grids, cameras) for tile z/x/y in Web
+-- Mercator, served at /tiles/{layer}/{z}/{x}/{y}.pbf with TileJSON at /tiles/{layer}.json.
+-- Each returns an empty bytea when nothing lies in the tile. Below a layer's detail zoom the
+-- tile holds aggregates (counts per cell of 64 tile units, community outlines) instead of
+-- every feature, so no tile carries a whole city. Personal data (addresses, phones, names of
+-- people) stays out of tiles. SECURITY INVOKER (the default): row-level security applies.
+
+-- Bounds of tile z/x/y: the Mercator envelope, and a lon/lat box with a 64/4096 margin for
+-- the index lookup.
+CREATE OR REPLACE FUNCTION gridmap_tile_bounds(z integer, x integer, y integer)
+RETURNS TABLE (env geometry, box geometry)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT ST_TileEnvelope(z, x, y),
+           ST_Transform(ST_TileEnvelope(z, x, y, margin => 64.0 / 4096), 4326)
+$$;
+
+-- Building units: one point each from zoom 14 (id, kind, floors, households, population,
+-- grid_id); below 14 counts per 64-unit cell (64 x 64 cells a tile) with people summed.
+CREATE OR REPLACE FUNCTION gridmap_tile_buildings(z integer, x integer, y integer)
+RETURNS bytea
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    WITH b AS (SELECT * FROM gridmap_tile_bounds(z, x, y)),
+    points AS (
+        SELECT ST_AsMVTGeom(ST_Transform(u.geom, 3857), b.env, 4096, 64, true) AS geom,
+               u.id, u.kind, u.floors, u.households, u.population, u.grid_id
+        FROM buildings u, b
+        WHERE u.geom && b.box
+    ),
+    detail AS (
+        SELECT * FROM points WHERE z >= 14 AND geom IS NOT NULL
+    ),
+    cells AS (
+        SELECT ST_Centroid(ST_Collect(geom)) AS geom, count(*)::integer AS buildings,
+               sum(households)::integer AS households, sum(population)::integer AS population
+        FROM points
+        WHERE z < 14 AND geom IS NOT NULL
+        GROUP BY floor(ST_X(geom) / 64), floor(ST_Y(geom) / 64)
+    )
+    SELECT coalesce(
+        (SELECT ST_AsMVT(detail.*, 'buildings', 4096, 'geom', 'id') FROM detail), ''::bytea)
+        || coalesce(
+        (SELECT ST_AsMVT(cells.*, 'building_cells', 4096, 'geom') FROM cells), ''::bytea)
+$$;
+
+-- Grid polygons from zoom 11 (id, code, name, community_id), simplified to half a tile
+-- unit; community outlines up to zoom 12 (id, code, name, street_id).
+CREATE OR REPLACE FUNCTION gridmap_tile_grids(z integer, x integer, y integer)
+RETURNS bytea
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    WITH b AS (
+        SELECT env, box, (ST_XMax(env) - ST_XMin(env)) / 8192 AS tolerance
+        FROM gridmap_tile_bounds(z, x, y)
+    ),
+    grid_features AS (
+        SELECT ST_AsMVTGeom(ST_Simplify(ST_Transform(g.geom, 3857), b.tolerance, true),
+                            b.env, 4096, 64, true) AS geom,
+               g.id, g.code, g.name, g.community_id
+        FROM grids g, b
+        WHERE z >= 11 AND g.geom && b.box
+    ),
+    community_features AS (
+        SELECT ST_AsMVTGeom(ST_Simplify(ST_Transform(c.geom, 3857), b.tolerance, true),
+                            b.env, 4096, 64, true) AS geom,
+               c.id, c.code, c.name, c.street_id
+        FROM communities c, b
+        WHERE z <= 12 AND c.geom && b.box
+    )
+    SELECT coalesce(
+        (SELECT ST_AsMVT(f.*, 'grids', 4096, 'geom', 'id') FROM grid_features f
+         WHERE f.geom IS NOT NULL), ''::bytea)
+        || coalesce(
+        (SELECT ST_AsMVT(f.*, 'communities', 4096, 'geom', 'id') FROM community_features f
+         WHERE f.geom IS NOT NULL), ''::bytea)
+$$;
+
+-- Cameras: one point each from zoom 13 (id, code, kind, status, grid_id); below 13 counts
+-- per 64-unit cell by status.
+CREATE OR REPLACE FUNCTION gridmap_tile_cameras(z integer, x integer, y integer)
+RETURNS bytea
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    WITH b AS (SELECT * FROM gridmap_tile_bounds(z, x, y)),
+    points AS (
+        SELECT ST_AsMVTGeom(ST_Transform(c.geom, 3857), b.env, 4096, 64, true) AS geom,
+               c.id, c.code, c.kind, c.status, c.grid_id
+        FROM cameras c, b
+        WHERE c.geom && b.box
+    ),
+    detail AS (
+        SELECT * FROM points WHERE z >= 13 AND geom IS NOT NULL
+    ),
+    cells AS (
+        SELECT ST_Centroid(ST_Collect(geom)) AS geom, count(*)::integer AS cameras,
+               count(*) FILTER (WHERE status = 'online')::integer AS online,
+               count(*) FILTER (WHERE status = 'offline')::integer AS offline,
+               count(*) FILTER (WHERE status = 'fault')::integer AS fault
+        FROM points
+        WHERE z < 13 AND geom IS NOT NULL
+        GROUP BY floor(ST_X(geom) / 64), floor(ST_Y(geom) / 64)
+    )
+    SELECT coalesce(
+        (SELECT ST_AsMVT(detail.*, 'cameras', 4096, 'geom', 'id') FROM detail), ''::bytea)
+        || coalesce(
+        (SELECT ST_AsMVT(cells.*, 'camera_cells', 4096, 'geom') FROM cells), ''::bytea)
+$$;
