@@ -13,6 +13,7 @@ from gridmap.openapi import blueprint as openapi_blueprint
 from gridmap.settings import PROJECT_ROOT
 from gridmap.web.database import URL_KEY
 from gridmap.web.health import health
+from gridmap.web.pages import lead as lead_page
 from gridmap.web.pages import map as map_page
 from gridmap.web.pages import patrols as patrols_page
 from gridmap.web.pages import planning as planning_page
@@ -58,5 +59,6 @@ def create_app(database_url: str | None = None) -> Dash:
     map_page.register(app)
     patrols_page.register(app)
     planning_page.register(app)
+    lead_page.register(app)
     app.layout = html.Div(dash.page_container, className="app-root")
     return app

@@ -1,0 +1,67 @@
+"""The grid detail panel: people, households, vulnerable groups, building units, cameras
+online, open and overdue cases, patrol coverage and service coverage of one grid."""
+
+from __future__ import annotations
+
+from dash import html
+
+from gridmap.grids.figures import GridFigures
+from gridmap.grids.selection import GridRow
+from gridmap.i18n import t
+from gridmap.settings import get_settings
+
+
+def _pct(share: float | None, lang: str) -> str:
+    return t("lead.not_computed", lang) if share is None else f"{100 * share:.1f}%"
+
+
+def _row(key: str, value: str, lang: str, name: str) -> html.Div:
+    return html.Div(
+        className="lead-figure",
+        children=[
+            html.Dt(t(key, lang)),
+            html.Dd(value, id=f"lead-fig-{name}"),
+        ],
+    )
+
+
+def grid_panel(row: GridRow | None, fig: GridFigures | None, lang: str) -> list:
+    """The panel's children for a grid (a helpful note when there is none)."""
+    if row is None or fig is None:
+        return [html.P(t("lead.pick_grid", lang), className="lead-empty")]
+    settings = get_settings()
+    figures = [
+        ("field.population", f"{fig.population:,}", "population"),
+        ("field.households", f"{fig.households:,}", "households"),
+        ("lead.elderly_alone", f"{fig.elderly_alone:,}", "elderly_alone"),
+        ("lead.disabled", f"{fig.disabled:,}", "disabled"),
+        ("lead.low_income", f"{fig.low_income:,}", "low_income"),
+        ("lead.buildings", f"{fig.buildings:,}", "buildings"),
+        ("lead.cameras_online", f"{fig.cameras_online:,} / {fig.cameras_total:,}", "cameras"),
+        ("lead.cases_open", f"{fig.cases_open:,}", "cases_open"),
+        ("lead.cases_overdue", f"{fig.cases_overdue:,}", "cases_overdue"),
+        (
+            "lead.patrol",
+            _pct(fig.patrol_share, lang),
+            "patrol",
+        ),
+        ("lead.service", _pct(fig.service_share, lang), "service"),
+    ]
+    return [
+        html.H2(row.grid_name, className="lead-detail-title", id="lead-detail-name"),
+        html.P(
+            f"{row.district_name} · {row.street_name} · {row.community_name} · {row.grid_code}",
+            className="lead-detail-path",
+        ),
+        html.Dl([_row(k, v, lang, n) for k, v, n in figures], className="lead-figures"),
+        html.P(
+            t(
+                "lead.figures_note",
+                lang,
+                window=settings.lead_patrol_window,
+                minutes=f"{settings.lead_service_minutes:g}",
+                kind=t(f"service.{settings.lead_service_kind}", lang),
+            ),
+            className="lead-detail-note",
+        ),
+    ]

@@ -1,0 +1,451 @@
+"""The grid-lead page (``/lead``): the signed-in user's grids, selected and framed; filters
+by district → street → community → grid, by attributes and by a box or lasso drawn on the
+map; a case table in step with the map; and the detail panel of one grid.
+
+Callbacks stay thin over :mod:`gridmap.grids` (every read scoped to the signed-in user):
+``choose`` turns the filter controls into the chosen grids (the map and the table's scope),
+``show_page`` fills the table one server-side page at a time (and jumps to a case clicked
+on the map), ``pick_case`` rings the case picked in the table and pans to it, ``show_grid``
+fills the detail panel and outlines its grid. Component ids start with ``lead-``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import dash
+from dash import Dash, Input, Output, State, dcc, html, no_update
+from dash.exceptions import MissingCallbackContextException
+from flask import request
+
+from gridmap.access import User, current_user
+from gridmap.errors import GridmapError
+from gridmap.grids import selection
+from gridmap.grids.cases import CaseScope, case_page, case_points, case_position
+from gridmap.grids.figures import grid_figures
+from gridmap.grids.selection import GridFilter, area_from_selection
+from gridmap.grids.shapes import grid_extent, grid_shapes
+from gridmap.i18n import normalize_language, t
+from gridmap.settings import get_settings
+from gridmap.web.basemap import basemap_style
+from gridmap.web.components import lead_map
+from gridmap.web.components.case_table import case_table, pager_text, table_rows
+from gridmap.web.components.grid_panel import grid_panel
+from gridmap.web.database import app_engine
+from gridmap.web.overlays import FALLBACK_CENTER, FALLBACK_ZOOM, MapView
+from gridmap.web.shell import header
+
+PATH = "/lead"
+LEVELS = selection.LEVELS
+ATTRIBUTES = ("min_open_cases", "min_population", "min_vulnerable", "max_patrol_pct")
+#: Zoom the map jumps to when a case is picked in the table.
+CASE_ZOOM = 16.0
+GRAPH_CONFIG = {
+    "scrollZoom": True,
+    "displaylogo": False,
+    "displayModeBar": True,
+    "modeBarButtonsToRemove": ["toImage"],
+    "responsive": True,
+}
+
+
+def _user() -> User | None:
+    return current_user()
+
+
+def _triggered_id() -> Any:
+    """The id of the input that fired the running callback (None outside a callback)."""
+    try:
+        return dash.callback_context.triggered_id
+    except MissingCallbackContextException:
+        return None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _style() -> dict[str, Any]:
+    return basemap_style(request.host_url, get_settings().basemap_tiles)
+
+
+def _number(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number == number and abs(number) < 1e12 else None
+
+
+def _dropdown(level: str, lang: str) -> html.Div:
+    return html.Div(
+        className="filter-row",
+        children=[
+            html.Label(t(f"field.{level}", lang), htmlFor=f"lead-{level}"),
+            dcc.Dropdown(
+                id=f"lead-{level}",
+                options=[],
+                placeholder=t("lead.any", lang),
+                clearable=True,
+            ),
+        ],
+    )
+
+
+def _threshold(name: str, lang: str) -> html.Div:
+    return html.Div(
+        className="filter-row",
+        children=[
+            html.Label(t(f"lead.{name}", lang), htmlFor=f"lead-{name}"),
+            dcc.Input(
+                id=f"lead-{name}",
+                type="number",
+                min=0,
+                debounce=True,
+                placeholder=t("lead.any", lang),
+                className="lead-number",
+            ),
+        ],
+    )
+
+
+def layout(lang: str | None = None, **_query: str) -> html.Div:
+    """The page for ``?lang=`` (zh-CN by default); the callbacks fill it for the user."""
+    lang = normalize_language(lang or get_settings().language)
+    empty = lead_map.lead_figure(
+        [],
+        MapView.around(FALLBACK_CENTER, FALLBACK_ZOOM),
+        _style(),
+        "start",
+    )
+    return html.Div(
+        className="app",
+        lang=lang,
+        children=[
+            header(lang, PATH),
+            html.Main(
+                className="lead-page",
+                children=[
+                    html.Aside(
+                        className="lead-panel",
+                        children=[
+                            html.H2(t("lead.filters", lang), className="panel-title"),
+                            *[_dropdown(level, lang) for level in LEVELS],
+                            html.H3(t("lead.attributes", lang), className="panel-subtitle"),
+                            *[_threshold(name, lang) for name in ATTRIBUTES],
+                            dcc.RadioItems(
+                                id="lead-case-status",
+                                options=[
+                                    {"label": t("lead.cases_all", lang), "value": "all"},
+                                    {"label": t("lead.only_open", lang), "value": "open"},
+                                ],
+                                value="all",
+                                className="lead-status",
+                                inline=True,
+                            ),
+                            html.P(t("lead.draw_hint", lang), className="lead-hint"),
+                            html.Button(
+                                t("lead.clear_area", lang), id="lead-clear-area", n_clicks=0
+                            ),
+                            html.Div(id="lead-message", className="lead-message"),
+                        ],
+                    ),
+                    html.Section(
+                        className="lead-map-area",
+                        children=[
+                            dcc.Graph(
+                                id="lead-graph",
+                                figure=empty,
+                                config=GRAPH_CONFIG,
+                                className="lead-graph",
+                            )
+                        ],
+                    ),
+                    html.Aside(id="lead-detail", className="lead-detail"),
+                    case_table(lang),
+                ],
+            ),
+            dcc.Store(id="lead-lang", data=lang),
+            dcc.Store(id="lead-filter", data=GridFilter().to_store()),
+            dcc.Store(id="lead-scope"),
+            dcc.Store(id="lead-grid"),
+            dcc.Store(id="lead-offset", data=0),
+        ],
+    )
+
+
+# -- choose: filters → grids, map, scope -----------------------------------------------------
+
+
+def _filter_from(values: dict[str, Any], stored: GridFilter, trigger: str | None) -> GridFilter:
+    """The filter the controls now say; the drawn area changes only by drawing or clearing."""
+    area = stored.area
+    if trigger == "lead-graph":
+        chosen = values.get("selected")
+        area = None if chosen is None else (area_from_selection(chosen) or stored.area)
+    elif trigger == "lead-clear-area":
+        area = None
+    numbers = {name: _number(values.get(name)) for name in ATTRIBUTES}
+    counts = {
+        name: None if numbers[name] is None else int(numbers[name]) for name in ATTRIBUTES[:3]
+    }
+    return GridFilter(
+        **{level: values.get(level) for level in LEVELS},
+        **counts,
+        max_patrol_pct=numbers["max_patrol_pct"],
+        area=area,
+    )
+
+
+def choose(
+    district: int | None,
+    street: int | None,
+    community: int | None,
+    grid: int | None,
+    min_open: Any,
+    min_population: Any,
+    min_vulnerable: Any,
+    max_patrol: Any,
+    case_status: str,
+    selected: dict[str, Any] | None,
+    _clear: int,
+    stored_filter: dict[str, Any] | None,
+    lang: str,
+) -> tuple[Any, ...]:
+    """The chosen grids from the filter controls: dropdown options and values (each level
+    offers only what lies under the levels above), the map (re-framed unless the change was
+    a drawn area), the case table's scope, the grid for the detail panel and a message."""
+    trigger = _triggered_id()
+    values = {
+        "district": district,
+        "street": street,
+        "community": community,
+        "grid": grid,
+        "min_open_cases": min_open,
+        "min_population": min_population,
+        "min_vulnerable": min_vulnerable,
+        "max_patrol_pct": max_patrol,
+        "selected": selected,
+    }
+    user = _user()
+    engine = app_engine()
+    flt = _filter_from(values, GridFilter.from_store(stored_filter), trigger)
+    try:
+        rows = selection.hierarchy(engine, user)
+        flt = selection.valid_choice(rows, flt)
+        opts = selection.options(rows, flt)
+        chosen = selection.select_grids(engine, user, rows, flt, at=_now()).grid_ids
+        scope = CaseScope(tuple(chosen), flt.area_wkt(), case_status == "open")
+        figure = _figure(engine, user, chosen, scope, lang, reframe=trigger not in _AREA_TRIGGERS)
+    except GridmapError:
+        message = t("lead.error", lang)
+        return (*([no_update] * 8), no_update, no_update, None, None, message)
+    message = ""
+    if user is None:
+        message = t("lead.sign_in", lang)
+    elif not rows:
+        message = t("lead.no_grids", lang)
+    elif not chosen:
+        message = t("lead.no_match", lang)
+    else:
+        message = t("lead.chosen", lang, count=f"{len(chosen):,}")
+    if len(chosen) > get_settings().lead_map_max_grids:
+        message += " " + t("lead.too_many", lang, count=get_settings().lead_map_max_grids)
+    detail = flt.grid if flt.grid in chosen else (chosen[0] if chosen else None)
+    return (
+        *[opts[level] for level in LEVELS],
+        *[getattr(flt, level) for level in LEVELS],
+        figure,
+        flt.to_store(),
+        _scope_store(scope),
+        detail,
+        message,
+    )
+
+
+_AREA_TRIGGERS = {"lead-graph", "lead-clear-area", "lead-case-status"}
+
+
+def _scope_store(scope: CaseScope) -> dict[str, Any]:
+    return {"grid_ids": list(scope.grid_ids), "area": scope.area, "open_only": scope.open_only}
+
+
+def _scope(data: dict[str, Any] | None) -> CaseScope:
+    if not data:
+        return CaseScope(())
+    return CaseScope(tuple(data["grid_ids"]), data.get("area"), bool(data.get("open_only")))
+
+
+def _figure(
+    engine: Any,
+    user: User | None,
+    chosen: list[int],
+    scope: CaseScope,
+    lang: str,
+    *,
+    reframe: bool,
+) -> Any:
+    """The whole map for the chosen grids (``reframe``: zoomed to them), or — after drawing
+    an area — a Patch of the grid and case traces only, keeping the user's view."""
+    settings = get_settings()
+    drawn = chosen[: settings.lead_map_max_grids]
+    extent = grid_extent(engine, user, drawn) if drawn else None
+    view = MapView.fit(extent) if extent else MapView.around(FALLBACK_CENTER, FALLBACK_ZOOM)
+    tolerance = 0.5 * 360.0 / (512.0 * 2.0**view.zoom)
+    shapes = grid_shapes(engine, user, drawn, tolerance)
+    points, _total = case_points(engine, user, scope, limit=settings.lead_map_max_cases, at=_now())
+    traces = [
+        lead_map.grid_trace(shapes, lang),
+        lead_map.case_trace(points, lang),
+        lead_map.outline_trace(None, lang),
+        lead_map.ring_trace(None, None, lang),
+    ]
+    if not reframe:
+        patch = dash.Patch()
+        for index in (lead_map.GRIDS, lead_map.CASES, lead_map.CASE_RING):
+            patch["data"][index] = traces[index].to_plotly_json()
+        return patch
+    revision = f"lead-{hash(tuple(drawn)) & 0xFFFFFFFF:x}"
+    return lead_map.lead_figure(traces, view, _style(), revision)
+
+
+# -- the table -------------------------------------------------------------------------------
+
+
+def show_page(
+    scope_data: dict[str, Any] | None,
+    _prev: int,
+    _next: int,
+    click: dict[str, Any] | None,
+    offset: int | None,
+    lang: str,
+) -> tuple[Any, ...]:
+    """One page of the scope's cases. A new scope starts at the first page; the arrows
+    turn pages; a case clicked (or box-selected alone) on the map opens its page, selected.
+    A grid clicked on the map goes to the detail panel."""
+    trigger = _triggered_id()
+    size = get_settings().lead_page_size
+    user, engine = _user(), app_engine()
+    scope = _scope(scope_data)
+    offset = int(offset or 0)
+    selected: Any = no_update
+    grid: Any = no_update
+    try:
+        if trigger == "lead-prev":
+            offset = max(0, offset - size)
+        elif trigger == "lead-next":
+            offset += size
+        elif trigger == "lead-graph":
+            case_id, grid_id = _clicked(click)
+            if grid_id is not None:
+                return no_update, no_update, no_update, no_update, grid_id
+            if case_id is None:
+                return (no_update,) * 5
+            position = case_position(engine, user, scope, case_id)
+            if position is None:
+                return (no_update,) * 5
+            offset = position // size * size
+            selected = {"ids": [str(case_id)]}
+        else:
+            offset = 0
+            selected = []
+        page = case_page(engine, user, scope, offset=offset, limit=size, at=_now())
+    except GridmapError:
+        return [], t("lead.error", lang), offset, no_update, no_update
+    return table_rows(page, lang), pager_text(page, size, lang), page.offset, selected, grid
+
+
+def _clicked(click: dict[str, Any] | None) -> tuple[int | None, int | None]:
+    """(case id, grid id) of a map click (either may be None)."""
+    for point in (click or {}).get("points", []):
+        custom = point.get("customdata")
+        if point.get("curveNumber") == lead_map.CASES and custom:
+            return int(custom[0]), None
+        if point.get("curveNumber") == lead_map.GRIDS and point.get("location") is not None:
+            return None, int(point["location"])
+    return None, None
+
+
+def pick_case(selected_rows: list[dict[str, Any]] | None, lang: str) -> Any:
+    """Ring the case selected in the table on the map and pan to it."""
+    if not selected_rows:
+        return no_update
+    row = selected_rows[0]
+    if row.get("lon") is None or row.get("lat") is None:
+        return no_update
+    return lead_map.ring_patch(float(row["lon"]), float(row["lat"]), lang, CASE_ZOOM)
+
+
+# -- the detail panel ------------------------------------------------------------------------
+
+
+def show_grid(grid_id: int | None, lang: str) -> tuple[Any, Any]:
+    """The detail panel of a grid and its outline on the map."""
+    user, engine = _user(), app_engine()
+    if grid_id is None:
+        return grid_panel(None, None, lang), lead_map.outline_patch(None, lang)
+    try:
+        rows = {r.grid_id: r for r in selection.hierarchy(engine, user)}
+        row = rows.get(int(grid_id))
+        if row is None:
+            return grid_panel(None, None, lang), lead_map.outline_patch(None, lang)
+        figures = grid_figures(engine, user, [row.grid_id], at=_now())
+        shapes = grid_shapes(engine, user, [row.grid_id])
+    except GridmapError:
+        return [html.P(t("lead.error", lang), className="lead-empty")], no_update
+    shape = shapes.geometry.iloc[0] if len(shapes) else None
+    return grid_panel(row, figures.get(row.grid_id), lang), lead_map.outline_patch(shape, lang)
+
+
+def register(app: Dash) -> None:
+    """Register the page and its callbacks on ``app``."""
+    dash.register_page(
+        __name__, path=PATH, name="lead", title=t("lead.title", "zh-CN"), layout=layout
+    )
+    app.callback(
+        *[Output(f"lead-{level}", "options") for level in LEVELS],
+        *[Output(f"lead-{level}", "value") for level in LEVELS],
+        Output("lead-graph", "figure"),
+        Output("lead-filter", "data"),
+        Output("lead-scope", "data"),
+        Output("lead-grid", "data"),
+        Output("lead-message", "children"),
+        *[Input(f"lead-{level}", "value") for level in LEVELS],
+        *[Input(f"lead-{name}", "value") for name in ATTRIBUTES],
+        Input("lead-case-status", "value"),
+        Input("lead-graph", "selectedData"),
+        Input("lead-clear-area", "n_clicks"),
+        State("lead-filter", "data"),
+        State("lead-lang", "data"),
+    )(choose)
+    app.callback(
+        Output("lead-table", "rowData"),
+        Output("lead-pager-text", "children"),
+        Output("lead-offset", "data"),
+        Output("lead-table", "selectedRows"),
+        Output("lead-grid", "data", allow_duplicate=True),
+        Input("lead-scope", "data"),
+        Input("lead-prev", "n_clicks"),
+        Input("lead-next", "n_clicks"),
+        Input("lead-graph", "clickData"),
+        State("lead-offset", "data"),
+        State("lead-lang", "data"),
+        prevent_initial_call=True,
+    )(show_page)
+    app.callback(
+        Output("lead-graph", "figure", allow_duplicate=True),
+        Input("lead-table", "selectedRows"),
+        State("lead-lang", "data"),
+        prevent_initial_call=True,
+    )(pick_case)
+    app.callback(
+        Output("lead-detail", "children"),
+        Output("lead-graph", "figure", allow_duplicate=True),
+        Input("lead-grid", "data"),
+        State("lead-lang", "data"),
+        prevent_initial_call="initial_duplicate",
+    )(show_grid)
+
+
+__all__ = ["PATH", "register"]
