@@ -188,11 +188,13 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
 def _register_subsystems() -> None:
     from gridmap.analytics.cli import circles
     from gridmap.cases.cli import cases
+    from gridmap.io.import_cli import import_group
     from gridmap.patrols.cli import patrols
 
     main.add_command(cases)
     main.add_command(circles)
     main.add_command(patrols)
+    main.add_command(import_group)
 
 
 _register_subsystems()

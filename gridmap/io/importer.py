@@ -1,0 +1,701 @@
+"""Importing grids, buildings, cameras and service points from files.
+
+One pass: read (:mod:`gridmap.io.readers`), map columns, convert coordinates to WGS84
+(:mod:`gridmap.io.crs`), validate every row (required attributes, values, geometry type,
+validity, duplicates in the file, the city's extent), then in ONE transaction: COPY the
+valid rows into a staging table, resolve grid communities, compare with the rows already
+stored (key: ``code``), insert the new ones and — with ``update`` — update the changed ones
+(``sql/functions/imports.sql``). Any rejected row means nothing is written unless
+``skip_invalid``; a dry run does everything and rolls back. Re-importing the same file
+changes nothing (rows equal to the stored ones are counted as unchanged).
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import psycopg2
+import shapely
+from pyproj import CRS
+from sqlalchemy.engine import make_url
+
+from gridmap.db.engine import connect
+from gridmap.demo.pgcopy import copy_frame
+from gridmap.errors import GridmapError
+from gridmap.i18n import MESSAGES
+from gridmap.io import crs as crsmod
+from gridmap.io.readers import RowProblem, Table, read_table
+
+#: Largest number of problems kept in a report (the count is always exact).
+MAX_PROBLEMS = 10_000
+
+
+class ImportProblem(GridmapError):
+    """The import cannot start (bad mapping, options, unknown target)."""
+
+
+class ImportRejected(GridmapError):
+    """Rows were rejected, so nothing was written; ``report`` lists them."""
+
+    def __init__(self, report: ImportReport) -> None:
+        super().__init__(
+            f"{report.rejected:,} of {report.rows:,} rows rejected; nothing was written",
+            hint="fix the rows listed (see --report FILE.csv), or import the valid rows "
+            "only with --skip-invalid",
+        )
+        self.report = report
+
+
+@dataclass(frozen=True)
+class Field:
+    """A target column filled from the file."""
+
+    name: str
+    kind: str = "text"  # text | int | float | choice
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    label_prefix: str = ""  # i18n key prefix of the choices' labels (zh-CN and en accepted)
+    low: float | None = None
+    high: float | None = None
+    aliases: tuple[str, ...] = ()
+    default: Any = None  # the table's default, used for blank cells
+
+
+@dataclass(frozen=True)
+class Target:
+    """What an import target needs: table, fields, geometry shape."""
+
+    name: str
+    table: str
+    fields: tuple[Field, ...]
+    geometry: str  # point | polygon | point_or_polygon
+
+    def field(self, name: str) -> Field:
+        return next(f for f in self.fields if f.name == name)
+
+
+CODE = Field("code", required=True, aliases=("编码", "编号", "代码", "id_code"))
+NAME = Field("name", required=True, aliases=("名称", "名字"))
+
+
+def _count(name: str, *aliases: str) -> Field:
+    return Field(name, "int", low=0, high=2_000_000_000, aliases=aliases, default=0)
+
+
+TARGETS: dict[str, Target] = {
+    "grids": Target(
+        "grids",
+        "grids",
+        (
+            CODE,
+            NAME,
+            Field("community", aliases=("community_code", "社区", "社区编码", "所属社区")),
+            Field("lead_name", aliases=("网格长", "lead")),
+            Field("lead_phone", aliases=("网格长电话", "电话", "phone")),
+        ),
+        "polygon",
+    ),
+    "buildings": Target(
+        "buildings",
+        "buildings",
+        (
+            CODE,
+            Field("address", required=True, aliases=("地址",)),
+            Field(
+                "kind",
+                "choice",
+                required=True,
+                choices=(
+                    "residential",
+                    "commercial",
+                    "mixed",
+                    "office",
+                    "industrial",
+                    "school",
+                    "hospital",
+                    "public",
+                ),
+                label_prefix="building.",
+                aliases=("类型", "type"),
+            ),
+            Field("floors", "int", low=0, high=200, aliases=("层数",), default=1),
+            _count("households", "户数"),
+            _count("population", "人口"),
+            _count("elderly_alone", "独居老人"),
+            _count("disabled", "残疾人"),
+            _count("low_income", "低收入"),
+        ),
+        "point_or_polygon",
+    ),
+    "cameras": Target(
+        "cameras",
+        "cameras",
+        (
+            CODE,
+            NAME,
+            Field(
+                "kind",
+                "choice",
+                required=True,
+                choices=("dome", "bullet", "face", "vehicle", "thermal"),
+                label_prefix="camera.",
+                aliases=("类型", "type"),
+            ),
+            Field(
+                "status",
+                "choice",
+                choices=("online", "offline", "fault"),
+                label_prefix="camera.",
+                aliases=("状态",),
+                default="online",
+            ),
+            Field("heading", "float", low=0, high=359.999, aliases=("朝向", "方向"), default=0.0),
+            Field("fov", "float", low=0.001, high=360, aliases=("视场角",), default=90.0),
+            Field("range_m", "float", low=0.1, high=1000, aliases=("可视距离",), default=50.0),
+        ),
+        "point",
+    ),
+    "service-points": Target(
+        "service-points",
+        "service_points",
+        (
+            CODE,
+            NAME,
+            Field(
+                "kind",
+                "choice",
+                required=True,
+                choices=(
+                    "party_service_center",
+                    "convenience_station",
+                    "governance_center",
+                    "police_office",
+                    "health_station",
+                    "elderly_care",
+                ),
+                label_prefix="service.",
+                aliases=("类型", "type"),
+            ),
+            Field("opening_hours", aliases=("开放时间", "hours")),
+            Field("address", aliases=("地址",)),
+            Field("phone", aliases=("电话",)),
+        ),
+        "point",
+    ),
+}
+
+
+@dataclass
+class ImportOptions:
+    """How to import a file (the CLI's and the upload panel's options)."""
+
+    target: str
+    layer: str | None = None
+    mapping: dict[str, str] = field(default_factory=dict)
+    crs: str | None = None
+    offset: str | None = None  # "gcj02" | "bd09"
+    encoding: str | None = None
+    repair: bool = False
+    update: bool = False
+    skip_invalid: bool = False
+    dry_run: bool = False
+
+
+@dataclass
+class ImportReport:
+    """What an import did (or, for a dry run, would do)."""
+
+    target: str
+    file: str
+    rows: int = 0
+    valid: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    repaired: int = 0
+    unassigned: int = 0
+    rejected: int = 0
+    dry_run: bool = False
+    written: bool = False
+    crs: str = ""
+    seconds: float = 0.0
+    problems: list[RowProblem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        out = {k: v for k, v in self.__dict__.items() if k != "problems"}
+        out["problems"] = [p.as_dict() for p in self.problems]
+        return out
+
+    def write_csv(self, path: str | Path) -> None:
+        """The rejected rows as CSV (row, column, reason), UTF-8 with BOM for Excel."""
+        with Path(path).open("w", encoding="utf-8-sig", newline="") as out:
+            writer = csv.writer(out)
+            writer.writerow(["row", "column", "reason"])
+            for p in self.problems:
+                writer.writerow([p.row, p.column, p.reason])
+
+
+def parse_mapping(items: list[str] | tuple[str, ...] | dict[str, str] | None) -> dict[str, str]:
+    """``["code=编号", "lon=X"]`` → ``{"code": "编号", "lon": "X"}``."""
+    if isinstance(items, dict):
+        return dict(items)
+    out: dict[str, str] = {}
+    for item in items or ():
+        for part in str(item).split(","):
+            if not part.strip():
+                continue
+            if "=" not in part:
+                raise ImportProblem(
+                    f"Column mapping {part.strip()!r} is not target=source",
+                    hint="e.g. --map code=网格编码 --map name=网格名称",
+                )
+            key, column = part.split("=", 1)
+            out[key.strip()] = column.strip()
+    return out
+
+
+# -- validation ------------------------------------------------------------------------------
+
+
+class _Problems:
+    """Collects row problems from boolean masks (vectorised)."""
+
+    def __init__(self, rows: np.ndarray) -> None:
+        self.rows = rows
+        self.bad = np.zeros(len(rows), bool)
+        self.items: list[tuple[int, RowProblem]] = []
+
+    def add(self, mask: np.ndarray, column: str, reason: str | Callable[[int], str]) -> None:
+        for i in np.nonzero(mask)[0]:
+            text = reason(int(i)) if callable(reason) else reason
+            self.items.append((int(i), RowProblem(int(self.rows[i]), column, text)))
+        self.bad |= mask
+
+    def sorted(self) -> list[RowProblem]:
+        return [p for _, p in sorted(self.items, key=lambda item: (item[1].row, item[0]))]
+
+
+def _blank(col: pd.Series) -> np.ndarray:
+    return col.map(lambda v: v is None or (isinstance(v, float) and np.isnan(v)) or
+                   (isinstance(v, str) and v.strip() == "")).to_numpy(bool)  # fmt: skip
+
+
+def _text(col: pd.Series) -> pd.Series:
+    def clean(v: Any) -> str | None:
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            return None
+        if isinstance(v, float) and v.is_integer():
+            v = int(v)  # an Excel number used as a code: 1001.0 → "1001"
+        s = str(v).strip()
+        return s or None
+
+    return col.map(clean).astype(object)
+
+
+def _choice_lookup(f: Field) -> dict[str, str]:
+    lookup = {c: c for c in f.choices}
+    for messages in MESSAGES.values():
+        for c in f.choices:
+            label = messages.get(f.label_prefix + c)
+            if label:
+                lookup[label] = c
+                lookup[label.lower()] = c
+    return lookup
+
+
+def _resolve_columns(target: Target, columns: list[str], mapping: dict[str, str]) -> dict[str, str]:
+    """Target field → file column, from the mapping, else the field's name or aliases."""
+    known = {f.name for f in target.fields} | {"lon", "lat", "wkt"}
+    unknown = [k for k in mapping if k not in known]
+    if unknown:
+        raise ImportProblem(
+            f"--map names unknown field {unknown[0]!r} for {target.name}",
+            hint="fields: " + ", ".join(f.name for f in target.fields) + ", lon, lat, wkt",
+        )
+    out: dict[str, str] = {}
+    lowered = {c.strip().lower(): c for c in columns}
+    for f in target.fields:
+        if f.name in mapping:
+            if mapping[f.name] not in columns:
+                raise ImportProblem(
+                    f"Column {mapping[f.name]!r} (for {f.name}) is not in the file",
+                    hint="columns: " + ", ".join(columns)[:400],
+                )
+            out[f.name] = mapping[f.name]
+            continue
+        for name in (f.name, *f.aliases):
+            if name.lower() in lowered:
+                out[f.name] = lowered[name.lower()]
+                break
+    missing = [f.name for f in target.fields if f.required and f.name not in out]
+    if missing:
+        raise ImportProblem(
+            f"The file has no column for {', '.join(missing)} (required for {target.name})",
+            hint="map one: --map " + " --map ".join(f"{m}=COLUMN" for m in missing)
+            + "; columns: " + ", ".join(columns)[:300],
+        )  # fmt: skip
+    return out
+
+
+def _attributes(
+    target: Target, table: Table, columns: dict[str, str], problems: _Problems
+) -> pd.DataFrame:
+    """Typed attribute columns (named as the table's), problems recorded."""
+    n = len(table)
+    out: dict[str, Any] = {}
+    for f in target.fields:
+        src = columns.get(f.name)
+        col = table.frame[src] if src else pd.Series([None] * n, dtype=object)
+        blank = _blank(col)
+        if f.required:
+            problems.add(blank, src or f.name, "is required")
+        if f.kind == "text":
+            out[f.name] = _text(col)
+        elif f.kind == "choice":
+            lookup = _choice_lookup(f)
+            text = _text(col)
+            value = text.map(lambda v, lk=lookup: lk.get(v, lk.get(v.lower())) if v else None)
+            bad = value.isna().to_numpy() & ~blank
+            problems.add(
+                bad,
+                src or f.name,
+                lambda i, text=text, f=f: f"{text.iloc[i]!r} is not one of " + ", ".join(f.choices),
+            )
+            out[f.name] = value.astype(object).where(value.notna(), f.default)
+        else:
+            num = pd.to_numeric(_text(col), errors="coerce")
+            bad = num.isna().to_numpy() & ~blank
+            problems.add(bad, src or f.name, "is not a number")
+            ok = num.notna().to_numpy()
+            values = num.to_numpy(float, na_value=np.nan)
+            if f.kind == "int":
+                frac = ok & (np.mod(np.where(ok, values, 0), 1) != 0)
+                problems.add(frac, src or f.name, "is not a whole number")
+            lo = -np.inf if f.low is None else f.low
+            hi = np.inf if f.high is None else f.high
+            outside = ok & ((values < lo) | (values > hi))
+            problems.add(
+                outside,
+                src or f.name,
+                lambda i, v=values, lo=lo, hi=hi: f"{v[i]:g} is outside {lo:g}..{hi:g}",
+            )
+            series = pd.Series(np.where(ok & ~outside, values, np.nan))
+            if f.default is not None:
+                series = series.fillna(f.default)
+            out[f.name] = series.round().astype("Int64") if f.kind == "int" else series
+    frame = pd.DataFrame(out)
+    if target.name == "buildings":
+        vulnerable = sum(frame[c].fillna(0) for c in ("elderly_alone", "disabled", "low_income"))
+        if columns.get("population") or columns.get("elderly_alone"):
+            over = (vulnerable > frame["population"].fillna(0)).to_numpy(bool)
+            problems.add(
+                over,
+                columns.get("population", "population"),
+                "is less than elderly_alone + disabled + low_income",
+            )
+    # duplicates of the key within the file
+    codes = frame["code"]
+    dup = codes.notna() & codes.duplicated(keep="first")
+    if dup.any():
+        first = {}
+        for i, c in enumerate(codes):
+            if c is not None:
+                first.setdefault(c, i)
+        rows = table.rows
+        problems.add(
+            dup.to_numpy(bool),
+            columns["code"],
+            lambda i: f"code {codes.iloc[i]} repeats row {rows[first[codes.iloc[i]]]}",
+        )
+    return frame
+
+
+def _polygon_reason(g: Any) -> str:
+    return f"invalid polygon: {shapely.is_valid_reason(g)}"
+
+
+def _geometry(
+    target: Target, table: Table, source: CRS, opts: ImportOptions, extent: crsmod.Extent,
+    problems: _Problems, report: ImportReport,
+) -> tuple[np.ndarray, np.ndarray | None]:  # fmt: skip
+    """(geom, footprint) columns in WGS84 for the target; problems recorded."""
+    raw = np.asarray(table.geoms, dtype=object)
+    missing = np.array([g is None for g in raw], bool)
+    missing[~missing] = shapely.is_empty(raw[~missing])
+    unread = np.zeros(len(raw), bool)
+    for p in table.problems:  # rows whose geometry could not be read are reported already
+        unread[np.searchsorted(table.rows, p.row)] = True
+    problems.add(missing & ~unread, "geometry", "has no geometry")
+    present = ~missing
+    types = np.full(len(raw), -1)
+    types[present] = shapely.get_type_id(raw[present])
+    # a one-part multi geometry counts as its part
+    multi = present & np.isin(types, (4, 6)) & (shapely.get_num_geometries(raw) == 1)
+    raw = raw.copy()
+    raw[multi] = shapely.get_geometry(raw[multi], 0)
+    types[multi] = shapely.get_type_id(raw[multi])
+    is_point, is_poly = types == 0, types == 3
+    allowed = {"point": is_point, "polygon": is_poly | (types == 6),
+               "point_or_polygon": is_point | is_poly}[target.geometry]  # fmt: skip
+    wanted = {"point": "a point", "polygon": "a polygon",
+              "point_or_polygon": "a point or one footprint polygon"}[target.geometry]  # fmt: skip
+    wrong = present & ~allowed
+    problems.add(
+        wrong,
+        "geometry",
+        lambda i: f"is a {raw[i].geom_type}; {target.name} need {wanted}",
+    )
+    polys = present & allowed & ~is_point
+    invalid = np.zeros(len(raw), bool)
+    invalid[polys] = ~shapely.is_valid(raw[polys])
+    if opts.repair and invalid.any():
+        fixed = shapely.make_valid(raw[invalid])
+        fixed = np.array([_polygonal(g) for g in fixed], dtype=object)
+        ok = np.array([g is not None and (target.geometry == "polygon" or
+                       shapely.get_num_geometries(g) == 1) for g in fixed])  # fmt: skip
+        idx = np.nonzero(invalid)[0]
+        raw[idx[ok]] = [g if target.geometry == "polygon" else shapely.get_geometry(g, 0)
+                        for g in fixed[ok]]  # fmt: skip
+        report.repaired = int(ok.sum())
+        still = np.zeros(len(raw), bool)
+        still[idx[~ok]] = True
+        problems.add(still, "geometry", lambda i: _polygon_reason(table.geoms[i])
+                     + " (cannot be repaired into one polygon)")  # fmt: skip
+    else:
+        problems.add(invalid, "geometry", lambda i: _polygon_reason(raw[i]))
+    usable = present & allowed & ~problems.bad
+    geoms = np.full(len(raw), None, dtype=object)
+    try:
+        geoms[usable] = crsmod.to_wgs84(raw[usable], source, opts.offset)
+    except crsmod.CRSProblem:
+        raise
+    except Exception as exc:  # pyproj cannot transform (e.g. non-finite numbers)
+        raise ImportProblem(
+            f"Cannot convert coordinates from {crsmod.describe(source)}: {exc}"
+        ) from exc
+    # the city's extent (lon/lat sanity when there are no districts)
+    bounds = np.full((len(raw), 4), np.nan)
+    bounds[usable] = shapely.bounds(geoms[usable])
+    inside = extent.contains(bounds[:, 0], bounds[:, 1]) & extent.contains(
+        bounds[:, 2], bounds[:, 3]
+    )
+    outside = usable & ~inside
+    if outside.any():
+        centres = shapely.get_coordinates(shapely.centroid(raw[outside]))
+        looks = crsmod.guess_system(centres[:, 0], centres[:, 1], source, extent)
+        where = "the city's extent" if extent != crsmod.LONLAT else "longitude/latitude range"
+        box = f"{extent.xmin:.4f},{extent.ymin:.4f} – {extent.xmax:.4f},{extent.ymax:.4f}"
+        hint = (
+            f"; this usually means a wrong coordinate system: the file looks like {looks}"
+            if looks
+            else "; this usually means a wrong coordinate system (try --crs, --from-gcj02 "
+            "or --from-bd09)"
+        )
+        problems.add(
+            outside,
+            "geometry",
+            lambda i: (
+                f"lies outside {where} ({box}) at {bounds[i, 0]:.5f},{bounds[i, 1]:.5f}{hint}"
+            ),
+        )
+    geoms[problems.bad] = None
+    if target.geometry == "polygon":
+        return _multi(geoms), None
+    if target.geometry == "point_or_polygon":
+        footprint = np.full(len(raw), None, dtype=object)
+        poly = np.array([g is not None and g.geom_type == "Polygon" for g in geoms])
+        footprint[poly] = geoms[poly]
+        points = geoms.copy()
+        points[poly] = shapely.point_on_surface(geoms[poly])
+        return points, footprint
+    return geoms, None
+
+
+def _multi(geoms: np.ndarray) -> np.ndarray:
+    out = np.full(len(geoms), None, dtype=object)
+    for i, g in enumerate(geoms):
+        if g is not None:
+            out[i] = g if g.geom_type == "MultiPolygon" else shapely.MultiPolygon([g])
+    return out
+
+
+def _polygonal(g: Any) -> Any:
+    """The polygonal part of a repaired geometry (lines/points from make_valid dropped)."""
+    if g is None or g.is_empty:
+        return None
+    if g.geom_type in ("Polygon", "MultiPolygon"):
+        return g
+    parts = [p for p in getattr(g, "geoms", []) if p.geom_type in ("Polygon", "MultiPolygon")]
+    if not parts:
+        return None
+    return shapely.union_all(parts)
+
+
+# -- the database side -----------------------------------------------------------------------
+
+
+def _dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def city_extent(cur: Any) -> crsmod.Extent:
+    """The districts' union bounding box, or lon/lat sanity when there are no districts."""
+    cur.execute(
+        "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
+        "FROM (SELECT ST_Extent(geom) AS e FROM districts) x"
+    )
+    row = cur.fetchone()
+    if row is None or row[0] is None:
+        return crsmod.LONLAT
+    return crsmod.Extent(*map(float, row))
+
+
+def import_file(
+    url: str,
+    path: str | Path,
+    opts: ImportOptions,
+    *,
+    progress: Callable[[str, int, int], object] | None = None,
+    audit: Callable[[ImportReport], object] | None = None,
+) -> ImportReport:
+    """Import ``path`` into the database at ``url``; see the module docstring.
+
+    ``progress(stage, done, total)`` is called as the stages advance; ``audit(report)``
+    after a commit (not for dry runs). Raises ImportRejected (with the report) when rows
+    are rejected and ``opts.skip_invalid`` is false.
+    """
+    started = time.perf_counter()
+    if opts.target not in TARGETS:
+        raise ImportProblem(
+            f"Unknown import target {opts.target!r}", hint="targets: " + ", ".join(TARGETS)
+        )
+    if opts.offset not in (None, *crsmod.OFFSET_SYSTEMS):
+        raise ImportProblem(f"Unknown offset system {opts.offset!r}", hint="gcj02 or bd09")
+    target = TARGETS[opts.target]
+    path = Path(path)
+    step = progress or (lambda *_: None)
+    step("read", 0, 1)
+    mapping = dict(opts.mapping)
+    geometry_columns = {k: mapping.pop(k) for k in ("lon", "lat", "wkt") if k in mapping}
+    table = read_table(path, layer=opts.layer, encoding=opts.encoding, columns=geometry_columns)
+    report = ImportReport(target.name, path.name, rows=len(table), dry_run=opts.dry_run)
+    report.notes += table.notes
+    if opts.crs:
+        source = crsmod.parse_crs(opts.crs)
+        if table.crs is not None and not table.crs.equals(source):
+            report.notes.append(
+                f"the file declares {crsmod.describe(table.crs)}; --crs "
+                f"{crsmod.describe(source)} used instead"
+            )
+    elif table.crs is not None:
+        source = table.crs
+    else:
+        source = crsmod.WGS84
+        report.notes.append("the file names no coordinate system; EPSG:4326 (WGS84) assumed")
+    report.crs = crsmod.describe(source) + (f" + {opts.offset.upper()}" if opts.offset else "")
+    columns = _resolve_columns(target, list(table.frame.columns), mapping)
+    step("read", 1, 1)
+
+    conn = connect(_dsn(url))
+    try:
+        with conn.cursor() as cur:
+            extent = city_extent(cur)
+            problems = _Problems(table.rows)
+            for p in table.problems:
+                problems.items.append((int(np.searchsorted(table.rows, p.row)), p))
+                problems.bad[np.searchsorted(table.rows, p.row)] = True
+            step("validate", 0, len(table))
+            frame = _attributes(target, table, columns, problems)
+            geom, footprint = _geometry(target, table, source, opts, extent, problems, report)
+            step("validate", len(table), len(table))
+            cols = [f.name for f in target.fields if f.name != "community"]
+            if target.name == "grids":
+                cols.append("community_id")
+            cols.append("geom")
+            if footprint is not None:
+                cols.append("footprint")
+            stage = frame.loc[:, [c for c in cols if c in frame.columns]].copy()
+            stage["geom"] = geom
+            if footprint is not None:
+                stage["footprint"] = footprint
+            stage["row_no"] = table.rows
+            if target.name == "grids":
+                stage["community_code"] = frame["community"]
+            keep = ~problems.bad
+            stage = stage.loc[keep].reset_index(drop=True)
+            cur.execute("SELECT gridmap_import_stage(%s::regclass, %s)", (target.table, cols))
+            copied = [0]
+
+            def on_rows(n: int) -> None:
+                copied[0] += n
+                step("copy", copied[0], len(stage))
+
+            step("copy", 0, len(stage))
+            copy_frame(cur, "import_stage", stage, chunk_rows=50_000, on_rows=on_rows)
+            late: list[RowProblem] = []
+            if target.name == "grids":
+                cur.execute("SELECT row_no, reason FROM gridmap_import_grid_communities()")
+                late += [RowProblem(r, columns.get("community", "geometry"), why)
+                         for r, why in cur.fetchall()]  # fmt: skip
+            cur.execute(
+                "SELECT row_no, code, status FROM gridmap_import_existing(%s::regclass, %s)",
+                (target.table, cols),
+            )
+            existing = cur.fetchall()
+            report.unchanged = sum(1 for *_, s in existing if s == "same")
+            changed = [(r, c) for r, c, s in existing if s == "changed"]
+            if not opts.update:
+                late += [
+                    RowProblem(r, columns["code"], f"code {c} already exists with other values "
+                               "(use --update to update it)")
+                    for r, c in changed
+                ]  # fmt: skip
+            if late:
+                cur.execute(
+                    "DELETE FROM pg_temp.import_stage WHERE row_no = ANY(%s)",
+                    ([p.row for p in late],),
+                )
+            all_problems = sorted(problems.sorted() + late, key=lambda p: p.row)
+            report.rejected = len({p.row for p in all_problems})
+            report.problems = all_problems[:MAX_PROBLEMS]
+            report.valid = report.rows - report.rejected
+            if report.rejected and not opts.skip_invalid:
+                conn.rollback()
+                report.seconds = time.perf_counter() - started
+                raise ImportRejected(report)
+            step("write", 0, 1)
+            cur.execute(
+                "SELECT inserted, updated, unassigned FROM gridmap_import_apply("
+                "%s::regclass, %s, %s)",
+                (target.table, cols, opts.update),
+            )
+            inserted, updated, unassigned = cur.fetchone()
+            report.inserted, report.updated = int(inserted), int(updated)
+            report.unassigned = int(unassigned)
+            step("write", 1, 1)
+            if opts.dry_run:
+                conn.rollback()
+            else:
+                conn.commit()
+                report.written = True
+    except psycopg2.Error as exc:
+        conn.rollback()
+        message = (exc.diag.message_primary if exc.diag else None) or str(exc).strip()
+        raise ImportProblem(
+            f"The database refused the import: {message}; nothing was written",
+            hint=(exc.diag.message_hint if exc.diag else None),
+        ) from exc
+    finally:
+        conn.close()
+    report.seconds = time.perf_counter() - started
+    if audit and report.written:
+        audit(report)
+    return report

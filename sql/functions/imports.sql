@@ -1,0 +1,100 @@
+-- File imports (gridmap import grids|buildings|cameras|service-points): the importer COPYs
+-- validated rows into a session staging table shaped like the target, then these functions
+-- resolve grid communities, compare staged rows with the table by code, and write them in
+-- one INSERT … SELECT (so the geometry-check and grid-assignment triggers run) plus one
+-- UPDATE, inside the caller's transaction (all or nothing).
+
+-- Creates pg_temp.import_stage with the target's columns `cols` (no constraints), plus the
+-- file's row number and, for grids, the community code given in the file.
+CREATE OR REPLACE FUNCTION gridmap_import_stage(target regclass, cols text[]) RETURNS void
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    DROP TABLE IF EXISTS pg_temp.import_stage;
+    EXECUTE format(
+        'CREATE TEMP TABLE import_stage ON COMMIT DROP AS SELECT %s FROM %s WITH NO DATA',
+        (SELECT string_agg(format('%I', c), ', ') FROM unnest(cols) c), target);
+    ALTER TABLE pg_temp.import_stage ADD COLUMN row_no integer, ADD COLUMN community_code text;
+END
+$$;
+
+-- Gives each staged grid its community: by the community code in the file when given,
+-- else the community containing the grid (its point on surface; smallest id on a border).
+-- Returns the staged rows left without a community and why.
+CREATE OR REPLACE FUNCTION gridmap_import_grid_communities()
+RETURNS TABLE (row_no integer, reason text)
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    UPDATE pg_temp.import_stage s SET community_id = c.id
+    FROM communities c WHERE s.community_code IS NOT NULL AND c.code = s.community_code;
+    UPDATE pg_temp.import_stage s SET community_id = (
+        SELECT c.id FROM communities c
+        WHERE ST_Intersects(c.geom, ST_PointOnSurface(s.geom)) ORDER BY c.id LIMIT 1)
+    WHERE s.community_code IS NULL;
+    RETURN QUERY
+    SELECT s.row_no, CASE WHEN s.community_code IS NOT NULL
+                          THEN format('no community has code %s', s.community_code)
+                          ELSE 'lies in no community (give a community code column)' END
+    FROM pg_temp.import_stage s WHERE s.community_id IS NULL ORDER BY s.row_no;
+END
+$$;
+
+-- Staged rows whose code already exists in `target`: 'same' when every column in `cols`
+-- is equal (geometries exactly, vertex by vertex), else 'changed'.
+CREATE OR REPLACE FUNCTION gridmap_import_existing(target regclass, cols text[])
+RETURNS TABLE (row_no integer, code text, status text)
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN QUERY EXECUTE format(
+        'SELECT s.row_no, s.code, CASE WHEN %s THEN ''same'' ELSE ''changed'' END
+         FROM pg_temp.import_stage s JOIN %s t ON t.code = s.code ORDER BY s.row_no',
+        (SELECT string_agg(format('s.%1$I IS NOT DISTINCT FROM t.%1$I', c), ' AND ')
+         FROM unnest(cols) c WHERE c <> 'code'),
+        target);
+END
+$$;
+
+-- Writes the staged rows: inserts new codes, updates changed rows when `do_update`
+-- (rows equal to the table are left alone, so re-importing a file changes nothing).
+-- Returns the counts, and how many written rows have a grid_id column left NULL.
+CREATE OR REPLACE FUNCTION gridmap_import_apply(target regclass, cols text[], do_update boolean)
+RETURNS TABLE (inserted bigint, updated bigint, unassigned bigint)
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    collist text := (SELECT string_agg(format('%I', c), ', ') FROM unnest(cols) c);
+    has_grid boolean := EXISTS (
+        SELECT 1 FROM pg_attribute WHERE attrelid = target AND attname = 'grid_id');
+    n_ins bigint := 0;
+    n_upd bigint := 0;
+    n_un bigint := 0;
+    un bigint;
+    seq text := pg_get_serial_sequence(target::text, 'id');
+BEGIN
+    -- rows loaded with explicit ids (seeds, restores) may have left the identity behind
+    IF seq IS NOT NULL THEN
+        EXECUTE format('SELECT setval(%L, greatest((SELECT max(id) FROM %s), '
+                       '(SELECT last_value FROM %s)))', seq, target, seq);
+    END IF;
+    EXECUTE format(
+        'WITH ins AS (INSERT INTO %1$s (%2$s) SELECT %2$s FROM pg_temp.import_stage s
+             WHERE NOT EXISTS (SELECT 1 FROM %1$s t WHERE t.code = s.code)
+             ORDER BY s.row_no RETURNING %3$s)
+         SELECT count(*), count(*) FILTER (WHERE g IS NULL) FROM ins',
+        target, collist, CASE WHEN has_grid THEN 'grid_id AS g' ELSE '1 AS g' END)
+    INTO n_ins, n_un;
+    IF do_update THEN
+        EXECUTE format(
+            'WITH upd AS (UPDATE %1$s t SET (%2$s) = (SELECT %3$s)
+                 FROM pg_temp.import_stage s
+                 WHERE t.code = s.code AND NOT (%4$s) RETURNING %5$s)
+             SELECT count(*), count(*) FILTER (WHERE g IS NULL) FROM upd',
+            target, collist,
+            (SELECT string_agg(format('s.%I', c), ', ') FROM unnest(cols) c),
+            (SELECT string_agg(format('s.%1$I IS NOT DISTINCT FROM t.%1$I', c), ' AND ')
+             FROM unnest(cols) c WHERE c <> 'code'),
+            CASE WHEN has_grid THEN 't.grid_id AS g' ELSE '1 AS g' END)
+        INTO n_upd, un;
+        n_un := n_un + un;
+    END IF;
+    RETURN QUERY SELECT n_ins, n_upd, n_un;
+END
+$$;
