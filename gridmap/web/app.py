@@ -17,6 +17,7 @@ from gridmap.web.pages import lead as lead_page
 from gridmap.web.pages import map as map_page
 from gridmap.web.pages import patrols as patrols_page
 from gridmap.web.pages import planning as planning_page
+from gridmap.web.pages import wall as wall_page
 from gridmap.web.tiles import tiles
 
 INDEX = """<!DOCTYPE html>
@@ -60,5 +61,6 @@ def create_app(database_url: str | None = None) -> Dash:
     patrols_page.register(app)
     planning_page.register(app)
     lead_page.register(app)
+    wall_page.register(app)
     app.layout = html.Div(dash.page_container, className="app-root")
     return app

@@ -1,0 +1,63 @@
+/* The wall screen (/wall): fit the whole city into the map whatever the screen size (the
+   server knows the extent, not the pixels), again after a resize; hide the mouse pointer
+   after a few idle seconds. Does nothing on other pages. */
+(function () {
+  "use strict";
+  var IDLE_MS = 3000;
+  var TILE = 512; // MapLibre: world pixels at zoom 0
+  var idleTimer = null;
+
+  function mercY(lat) {
+    var r = (lat * Math.PI) / 180;
+    return Math.log(Math.tan(Math.PI / 4 + r / 2));
+  }
+
+  function fit() {
+    var box = document.getElementById("wall-map");
+    var gd = box && box.querySelector(".js-plotly-plot");
+    if (!box || !gd || !gd._fullLayout || !gd._fullLayout.map || !window.Plotly) return false;
+    var extent = box.getAttribute("data-extent");
+    if (!extent) return true;
+    var e = JSON.parse(extent); // [minx, miny, maxx, maxy]
+    var w = gd.clientWidth, h = gd.clientHeight;
+    if (!w || !h) return false;
+    var pad = 0.92;
+    var zx = Math.log2((w * pad * 360) / (TILE * Math.max(e[2] - e[0], 1e-6)));
+    var zy = Math.log2((h * pad * 2 * Math.PI) / (TILE * Math.max(mercY(e[3]) - mercY(e[1]), 1e-9)));
+    var zoom = Math.round(Math.min(zx, zy, 18) * 100) / 100;
+    var center = { lon: (e[0] + e[2]) / 2, lat: (e[1] + e[3]) / 2 };
+    var now = gd._fullLayout.map;
+    if (Math.abs(now.zoom - zoom) < 0.01 && Math.abs(now.center.lon - center.lon) < 1e-6) return true;
+    window.Plotly.relayout(gd, { "map.zoom": zoom, "map.center": center });
+    return true;
+  }
+
+  function fitWhenReady(tries) {
+    if (fit() || tries <= 0) return;
+    setTimeout(function () { fitWhenReady(tries - 1); }, 250);
+  }
+
+  function wake() {
+    document.documentElement.classList.remove("wall-idle");
+    clearTimeout(idleTimer);
+    idleTimer = setTimeout(function () {
+      if (document.getElementById("wall-map")) document.documentElement.classList.add("wall-idle");
+    }, IDLE_MS);
+  }
+
+  var seen = null;
+  var resizeTimer = null;
+  new MutationObserver(function () {
+    var box = document.getElementById("wall-map");
+    if (box && box !== seen) {
+      seen = box;
+      fitWhenReady(40);
+      wake();
+    }
+  }).observe(document.documentElement, { childList: true, subtree: true });
+  window.addEventListener("resize", function () {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(function () { fitWhenReady(8); }, 300);
+  });
+  document.addEventListener("mousemove", wake, { passive: true });
+})();

@@ -1,0 +1,254 @@
+"""The wall screen (``/wall``): full screen, dark, readable from across the room, nothing to
+click. KPI tiles along the top; the whole city's case heatmap over patrol coverage per grid;
+the hottest grids and a ticker of new cases beside it; a clock that turns into "data as of
+HH:MM:SS" while the database is unreachable.
+
+Three thin callbacks over :mod:`gridmap.web.wall`: a 1 s live tick (new cases, case tiles,
+ticker, hottest grids), a slow tick every ``wall_slow_refresh_s`` (patrol coverage on the
+map and in a tile, cameras online, people inside the service circles), and the zoom the
+browser fitted the city to (``assets/wall.js``), which redraws the heatmap for it.
+Component ids start with ``wall-``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import dash
+from dash import Dash, Input, Output, State, dcc, html, no_update
+from dash.exceptions import MissingCallbackContextException
+from flask import request
+from sqlalchemy.exc import SQLAlchemyError
+
+from gridmap.errors import GridmapError
+from gridmap.i18n import normalize_language, t
+from gridmap.settings import get_settings
+from gridmap.web import live, wall
+from gridmap.web.basemap import basemap_style
+from gridmap.web.components.hot_grids import hot_grid_items
+from gridmap.web.components.ticker import ticker_items
+from gridmap.web.components.wall_tiles import case_tiles, extra_tiles
+from gridmap.web.database import app_engine
+from gridmap.web.overlays import MapView
+from gridmap.web.shell import header
+from layers.cases import HEAT_SCALE
+from layers.patrol_coverage import SHARE_SCALE
+
+PATH = "/wall"
+#: How often the wall asks whether the cases changed (milliseconds).
+LIVE_INTERVAL_MS = 1000
+#: Ticker lines the wall shows (large type: fewer lines than the map page).
+TICKER_LINES = 6
+GRAPH_CONFIG = {
+    "displayModeBar": False,
+    "scrollZoom": False,
+    "doubleClick": False,
+    "showTips": False,
+    "responsive": True,
+}
+
+
+def _gradient(scale: Any) -> str:
+    stops = ", ".join(f"{color} {100 * at:.0f}%" for at, color in scale)
+    return f"linear-gradient(90deg, {stops})"
+
+
+def _legend(lang: str) -> html.Div:
+    """Always-visible legend (nothing on the wall needs hovering)."""
+    return html.Div(
+        className="wall-legend",
+        children=[
+            html.Div(
+                [
+                    html.Span(className="wall-ramp", style={"background": _gradient(HEAT_SCALE)}),
+                    html.Span(t("wall.legend_heat", lang)),
+                ],
+                className="wall-legend-row",
+            ),
+            html.Div(
+                [
+                    html.Span(className="wall-ramp", style={"background": _gradient(SHARE_SCALE)}),
+                    html.Span(t("wall.legend_patrol", lang)),
+                ],
+                className="wall-legend-row",
+            ),
+        ],
+    )
+
+
+def layout(lang: str | None = None, **_query: str) -> html.Div:
+    """The wall for ``?lang=`` (zh-CN by default)."""
+    settings = get_settings()
+    lang = normalize_language(lang or settings.language)
+    start = wall.wall_view(app_engine(), settings.map_center)
+    style = basemap_style(request.host_url, settings.basemap_tiles)
+    figure = wall.wall_figure(wall.empty_traces(lang), start.view, style)
+    extent = json.dumps(start.extent) if start.extent else ""
+    return html.Div(
+        className="wall",
+        lang=lang,
+        children=[
+            html.Div(
+                className="wall-top",
+                children=[
+                    header(lang, PATH),
+                    html.H2(t("wall.title", lang), className="wall-title"),
+                    html.Div(id="wall-notice", className="wall-notice"),
+                ],
+            ),
+            html.Div(
+                className="wall-tiles",
+                children=[
+                    html.Div(
+                        case_tiles(None, lang, settings.wall_window),
+                        id="wall-case-tiles",
+                        className="wall-tile-group",
+                    ),
+                    html.Div(
+                        extra_tiles(None, lang), id="wall-extra-tiles", className="wall-tile-group"
+                    ),
+                ],
+            ),
+            html.Section(
+                className="wall-map",
+                id="wall-map",
+                **{"data-extent": extent},
+                children=[
+                    dcc.Graph(
+                        id="wall-graph", figure=figure, config=GRAPH_CONFIG, className="wall-graph"
+                    ),
+                    html.Div(t("wall.map_title", lang), className="wall-map-title"),
+                    _legend(lang),
+                ],
+            ),
+            html.Aside(
+                className="wall-side",
+                children=[
+                    html.Section(
+                        className="wall-hot",
+                        children=[
+                            html.H3(t("wall.hot_title", lang), className="wall-heading"),
+                            html.Ol(id="wall-hot", className="hot-list"),
+                        ],
+                    ),
+                    html.Section(
+                        className="wall-ticker ticker",
+                        children=[
+                            html.H3(t("ticker.title", lang), className="wall-heading"),
+                            html.Ul(id="wall-ticker", className="ticker-list"),
+                        ],
+                    ),
+                ],
+            ),
+            dcc.Store(id="wall-lang", data=lang),
+            dcc.Store(id="wall-view", data=start.view.to_store()),
+            dcc.Store(id="wall-live", data=live.LiveState().to_store()),
+            dcc.Store(id="wall-patrol-key", data=None),
+            dcc.Interval(id="wall-tick", interval=LIVE_INTERVAL_MS),
+            dcc.Interval(id="wall-slow-tick", interval=int(settings.wall_slow_refresh_s * 1000)),
+        ],
+    )
+
+
+def _triggered_id() -> Any:
+    try:
+        return dash.callback_context.triggered_id
+    except MissingCallbackContextException:
+        return None
+
+
+def live_update(
+    _tick: int | None, stored_view: dict[str, Any], stored_live: dict[str, Any] | None, lang: str
+) -> tuple[Any, ...]:
+    """Every second: when the cases changed (or the view did), the case traces, the case
+    tiles, the ticker and the hottest grids; always the clock or the stale notice."""
+    update = wall.live_tick(
+        app_engine(),
+        live.LiveState.from_store(stored_live),
+        MapView.from_store(stored_view),
+        lang,
+        datetime.now(UTC),
+        forced=_triggered_id() == "wall-view",
+    )
+    patch = wall.case_patch(update)
+    result = update.live
+    tiles = (
+        case_tiles(result.tiles, lang, get_settings().wall_window) if result.tiles else no_update
+    )
+    ticker = (
+        ticker_items(result.ticker[:TICKER_LINES], lang, update.fresh)
+        if result.ticker is not None
+        else no_update
+    )
+    hot = hot_grid_items(update.hot, lang) if update.hot is not None else no_update
+    state = result.state.to_store() if result.changed else no_update
+    return (
+        patch if patch is not None else no_update,
+        tiles,
+        ticker,
+        hot,
+        update.notice,
+        update.notice_class,
+        state,
+    )
+
+
+def slow_update(
+    _tick: int | None, stored_view: dict[str, Any], drawn_key: str | None, lang: str
+) -> tuple[Any, Any, Any]:
+    """Every ``wall_slow_refresh_s``: patrol coverage on the map and the heavier tiles
+    (unchanged while the database is unreachable: the live tick says so)."""
+    try:
+        update = wall.slow_tick(
+            app_engine(), MapView.from_store(stored_view), lang, datetime.now(UTC), drawn_key
+        )
+    except (GridmapError, SQLAlchemyError) as exc:
+        wall.log.warning("wall slow tick: %s", exc)
+        return no_update, no_update, no_update
+    return extra_tiles(update.extras, lang), update.patch, update.patrol_key
+
+
+def fit_view(relayout: dict[str, Any] | None, stored_view: dict[str, Any]) -> Any:
+    """The zoom the browser fitted the city to (the bbox stays the whole city)."""
+    zoom = (relayout or {}).get("map.zoom")
+    view = MapView.from_store(stored_view)
+    fitted = wall.zoomed(view, zoom)
+    return fitted.to_store() if fitted is not view else no_update
+
+
+def register(app: Dash) -> None:
+    """Register the page and its callbacks on ``app``."""
+    dash.register_page(
+        __name__, path=PATH, name="wall", title=t("wall.title", "zh-CN"), layout=layout
+    )
+    app.callback(
+        Output("wall-graph", "figure"),
+        Output("wall-case-tiles", "children"),
+        Output("wall-ticker", "children"),
+        Output("wall-hot", "children"),
+        Output("wall-notice", "children"),
+        Output("wall-notice", "className"),
+        Output("wall-live", "data"),
+        Input("wall-tick", "n_intervals"),
+        Input("wall-view", "data"),
+        State("wall-live", "data"),
+        State("wall-lang", "data"),
+    )(live_update)
+    app.callback(
+        Output("wall-extra-tiles", "children"),
+        Output("wall-graph", "figure", allow_duplicate=True),
+        Output("wall-patrol-key", "data"),
+        Input("wall-slow-tick", "n_intervals"),
+        State("wall-view", "data"),
+        State("wall-patrol-key", "data"),
+        State("wall-lang", "data"),
+        prevent_initial_call="initial_duplicate",
+    )(slow_update)
+    app.callback(
+        Output("wall-view", "data"),
+        Input("wall-graph", "relayoutData"),
+        State("wall-view", "data"),
+        prevent_initial_call=True,
+    )(fit_view)

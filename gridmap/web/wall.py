@@ -1,0 +1,258 @@
+"""The wall screen's service: its fixed view of the whole city on a dark basemap, the live
+tick (new cases, case tiles, ticker and hottest grids, gated by the 1 s change probe of
+:mod:`gridmap.web.live`) and the slow tick (patrol coverage per grid on the map, patrol
+coverage now, cameras online, people inside the service circles).
+
+The map's traces are ``[patrol coverage per grid, *case traces]``: the live tick replaces
+the case traces (the last :data:`~layers.cases.TRACE_COUNT`) and the slow tick only the
+patrol shares (``z``) while the grids stay the same, so the grid outlines are sent once.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import logging
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from dash import Patch
+from plotly import graph_objects as go
+from plotly.basedatatypes import BaseTraceType
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from gridmap.i18n import t
+from gridmap.settings import Settings, get_settings
+from gridmap.web import live, overlays
+from gridmap.web.components.case_filters import CaseChoice
+from gridmap.web.components.hot_grids import HotGrid, read_hot_grids
+from gridmap.web.components.wall_tiles import WallExtras, read_extras
+from gridmap.web.overlays import MapView
+from layers import LayerContext, get_layer
+from layers.patrol_coverage import PatrolCoverageLayer
+
+log = logging.getLogger(__name__)
+
+PATROL = PatrolCoverageLayer()
+#: The wall draws patrol coverage per grid at every zoom (never single streets).
+PATROL_MAX_ZOOM = PATROL.detail_zoom - 0.5
+UIREVISION = "gridmap-wall"
+BACKGROUND = "#0b1220"
+#: Basemap paint on the dark wall (MapLibre paint properties per style layer id).
+DARK_PAINT: dict[str, dict[str, Any]] = {
+    "background": {"background-color": BACKGROUND},
+    "roads-minor": {"line-color": "#1c2a3f"},
+    "roads-footway": {"line-color": "#1c2a3f"},
+    "roads-major-casing": {"line-color": "#0b1220"},
+    "roads-major": {"line-color": ["match", ["get", "kind"], "primary", "#4b5e7a", "#2c3d57"]},
+}
+
+
+def wall_choice(settings: Settings | None = None) -> CaseChoice:
+    """The wall's case filter: every case of the configured window."""
+    return CaseChoice(window=(settings or get_settings()).wall_window)
+
+
+def dark_style(style: dict[str, Any]) -> dict[str, Any]:
+    """The basemap style repainted for the dark wall (a raster basemap is dimmed)."""
+    out = copy.deepcopy(style)
+    for layer in out["layers"]:
+        if layer["type"] == "raster":
+            layer.setdefault("paint", {})["raster-brightness-max"] = 0.35
+        layer.setdefault("paint", {}).update(DARK_PAINT.get(layer["id"], {}))
+    return out
+
+
+# -- the view --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WallView:
+    """The whole city: the grids' extent (None: no grids or no database) and the view
+    fitted to it (its bbox is the extent, so every layer reads the whole city)."""
+
+    view: MapView
+    extent: tuple[float, float, float, float] | None
+    error: bool = False
+
+
+def wall_view(engine: Engine, center: tuple[float, float] | None) -> WallView:
+    """The view of all grids (the configured centre when set)."""
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(text("SELECT * FROM gridmap_grids_extent()")).first()
+    except SQLAlchemyError as exc:
+        log.warning("wall view: %s", exc)
+        fallback = MapView.around(center or overlays.FALLBACK_CENTER, overlays.FALLBACK_ZOOM)
+        return WallView(fallback, None, error=True)
+    if row is None or row[0] is None:
+        return WallView(MapView.around(center or overlays.FALLBACK_CENTER, 11.0), None)
+    extent = tuple(float(v) for v in row)
+    fitted = MapView.fit(extent)  # type: ignore[arg-type]
+    return WallView(MapView(center or fitted.center, fitted.zoom, extent), extent)  # type: ignore[arg-type]
+
+
+def zoomed(view: MapView, zoom: float | None) -> MapView:
+    """``view`` at the zoom the screen fitted it to (same bbox: the whole city)."""
+    if zoom is None or abs(zoom - view.zoom) < 1e-6:
+        return view
+    return MapView(view.center, float(zoom), view.bbox)
+
+
+def wall_figure(traces: list[BaseTraceType], view: MapView, style: dict[str, Any]) -> go.Figure:
+    """The map figure on the dark basemap; no hover needed to read it."""
+    figure = overlays.map_figure(traces, view, dark_style(style))
+    figure.update_layout(
+        paper_bgcolor=BACKGROUND,
+        font={"color": "#e2e8f0"},
+        uirevision=UIREVISION,
+        map={"uirevision": UIREVISION},
+        hoverlabel={"bgcolor": "rgba(15,23,42,0.95)", "font": {"color": "#f8fafc"}},
+    )
+    return figure
+
+
+def empty_traces(lang: str) -> list[BaseTraceType]:
+    """The figure's traces before any data: an empty patrol choropleth, empty case traces."""
+    patrol = go.Choroplethmap(
+        geojson={"type": "FeatureCollection", "features": []},
+        locations=[],
+        z=[],
+        name=t(PATROL.title, lang),
+        meta={"layer": PATROL.id, "detail": "aggregated"},
+        showscale=False,
+        showlegend=False,
+        hoverinfo="skip",
+    )
+    return [patrol, *get_layer("cases").empty_traces(lang)]  # type: ignore[attr-defined]
+
+
+# -- the live tick ---------------------------------------------------------------------------
+
+
+@dataclass
+class WallUpdate:
+    """The live tick's changes (None fields stay as they are) and the notice to show."""
+
+    live: live.LiveUpdate
+    hot: list[HotGrid] | None = None
+    notice: str = ""
+    notice_class: str = "wall-notice live"
+    fresh: set[int] = field(default_factory=set)
+
+    @property
+    def stale(self) -> bool:
+        return self.live.state.stale
+
+
+def notice(state: live.LiveState, now: datetime, lang: str) -> tuple[str, str]:
+    """Live: the clock; stale: "data as of HH:MM:SS" of the last good read."""
+    if state.stale:
+        as_of = t("wall.as_of", lang, time=live.clock(state.refreshed_at) or "—")
+        return f"{as_of} · {t('live.stale', lang)}", "wall-notice stale"
+    return t("wall.live", lang, time=live.clock(now)), "wall-notice live"
+
+
+def live_tick(
+    engine: Engine,
+    state: live.LiveState,
+    view: MapView,
+    lang: str,
+    now: datetime,
+    *,
+    forced: bool = False,
+    settings: Settings | None = None,
+) -> WallUpdate:
+    """One live tick: when the cases changed (or ``forced``), the case traces for the
+    whole city, the case tiles, the ticker and the hottest grids. Database trouble makes
+    the update stale, never an error."""
+    settings = settings or get_settings()
+    choice = wall_choice(settings)
+    update = live.refresh(
+        engine, state, choice, bbox=view.bbox, zoom=view.zoom, lang=lang, now=now, forced=forced
+    )
+    hot = None
+    if update.tiles is not None:
+        try:
+            since = choice.layer_args(now)["time_from"]
+            hot = read_hot_grids(engine, since, choice.day_start(now), settings.wall_hot_grids)
+        except SQLAlchemyError as exc:
+            log.warning("wall hot grids: %s", exc)
+            update = replace(
+                update, state=replace(update.state, stale=True), traces=None, tiles=None,
+                ticker=None, changed=True,
+            )  # fmt: skip
+    text_, css = notice(update.state, now, lang)
+    return WallUpdate(update, hot, text_, css, update.fresh)
+
+
+def case_patch(update: WallUpdate) -> Patch | None:
+    """The figure patch replacing the case traces (None: unchanged)."""
+    return overlays.case_traces_patch(update.live.traces) if update.live.traces else None
+
+
+# -- the slow tick ---------------------------------------------------------------------------
+
+
+@dataclass
+class SlowUpdate:
+    """The slow tick: the heavier tiles' figures and the patrol trace (a full trace when
+    the grids changed, else only its shares) with the key of its grids."""
+
+    extras: WallExtras
+    patch: Patch
+    patrol_key: str
+    full: bool
+
+
+def patrol_key(ids: list[int]) -> str:
+    """A short digest of the grid ids the patrol trace draws (in order)."""
+    return hashlib.sha1(",".join(map(str, ids)).encode()).hexdigest()[:16]
+
+
+def slow_tick(
+    engine: Engine,
+    view: MapView,
+    lang: str,
+    now: datetime,
+    drawn_key: str | None,
+    settings: Settings | None = None,
+) -> SlowUpdate:
+    """The heavier figures and the patrol coverage per grid in the last
+    ``wall_patrol_hours``. Raises GridmapError or SQLAlchemyError (the live tick says
+    the data is stale)."""
+    settings = settings or get_settings()
+    extras = read_extras(
+        engine,
+        now,
+        patrol_hours=settings.wall_patrol_hours,
+        circle_minutes=settings.wall_circle_minutes,
+        circle_kinds=settings.wall_circle_kinds,
+    )
+    ctx = LayerContext(
+        engine,
+        bbox=view.bbox,
+        zoom=min(view.zoom, PATROL_MAX_ZOOM),
+        time_from=now - timedelta(hours=settings.wall_patrol_hours),
+        time_to=now,
+        language=lang,
+    )
+    data = PATROL.query(ctx)
+    ids = data["id"].astype(int).tolist() if "id" in data.columns else []
+    key = patrol_key(ids)
+    patch = Patch()
+    if key == drawn_key:
+        shares = data["patrolled_share"].astype(float).round(4).tolist()
+        patch["data"][0]["z"] = shares
+        patch["data"][0]["customdata"] = [
+            [name, round(100 * p, 1), round(100 * w, 1)]
+            for name, p, w in zip(
+                data["name"], data["patrolled_share"], data["watched_share"], strict=True
+            )
+        ]
+        return SlowUpdate(extras, patch, key, full=False)
+    traces = PATROL.traces(data, lang) if ids else empty_traces(lang)[:1]
+    patch["data"][0] = traces[0].to_plotly_json()
+    return SlowUpdate(extras, patch, key, full=True)
