@@ -217,7 +217,7 @@ class Settings(BaseSettings):
         "a person counts when within the minutes of any of them; empty: every kind).",
     )
     wall_hot_grids: int = Field(
-        default=6, ge=1, le=20, description="How many hottest grids the wall lists."
+        default=5, ge=1, le=20, description="How many hottest grids the wall lists."
     )
 
     @field_validator("cases_escalation_hours")
