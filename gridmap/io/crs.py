@@ -7,7 +7,8 @@ GCJ-02 and BD-09: the forward formulas (WGS84 → GCJ-02 → BD-09) come from th
 GCJ-02 → WGS84 is the usual one-step approximation (1-2 m off), so the inverse here is a
 fixed-point iteration on the forward formula, ``w ← w − (gcj(w) − g)``: the offset changes
 slowly (its Jacobian is close to the identity), so each step shrinks the error by about
-three orders of magnitude and 2-3 steps reach < 1 mm. BD-09 → GCJ-02 is closed-form.
+three orders of magnitude and 2-3 steps reach < 1 mm. BD-09 → WGS84 iterates WGS84 → BD-09
+the same way.
 """
 
 from __future__ import annotations
@@ -69,13 +70,13 @@ def wgs84_to_gcj02(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.nda
     return _forward_gcj(np.asarray(lon, float), np.asarray(lat, float))
 
 
-def gcj02_to_wgs84(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """WGS84 of GCJ-02 lon/lat arrays by fixed-point iteration of the forward formula."""
-    g_lon, g_lat = np.asarray(lon, float), np.asarray(lat, float)
-    w_lon, w_lat = g_lon.copy(), g_lat.copy()
+def _invert(forward, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Solve ``forward(w) = (lon, lat)`` for w by fixed-point iteration (see module doc)."""
+    t_lon, t_lat = np.asarray(lon, float), np.asarray(lat, float)
+    w_lon, w_lat = t_lon.copy(), t_lat.copy()
     for _ in range(_MAX_STEPS):
-        f_lon, f_lat = _forward_gcj(w_lon, w_lat)
-        d_lon, d_lat = f_lon - g_lon, f_lat - g_lat
+        f_lon, f_lat = forward(w_lon, w_lat)
+        d_lon, d_lat = f_lon - t_lon, f_lat - t_lat
         w_lon -= d_lon
         w_lat -= d_lat
         if len(w_lon) == 0 or max(np.abs(d_lon).max(), np.abs(d_lat).max()) < _TOLERANCE_DEG:
@@ -83,27 +84,24 @@ def gcj02_to_wgs84(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.nda
     return w_lon, w_lat
 
 
-def bd09_to_gcj02(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """GCJ-02 of BD-09 lon/lat arrays (closed form)."""
-    lon, lat = np.asarray(lon, float), np.asarray(lat, float)
-    if len(lon) == 0:
-        return lon, lat
-    x, y = _ct.bd09_to_gcj02(np.ascontiguousarray(lon), np.ascontiguousarray(lat))
-    return np.asarray(x, float), np.asarray(y, float)
-
-
-def bd09_to_wgs84(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """WGS84 of BD-09 lon/lat arrays."""
-    return gcj02_to_wgs84(*bd09_to_gcj02(lon, lat))
+def gcj02_to_wgs84(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """WGS84 of GCJ-02 lon/lat arrays (iterated inverse of the forward formula)."""
+    return _invert(_forward_gcj, lon, lat)
 
 
 def wgs84_to_bd09(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """BD-09 of WGS84 lon/lat arrays (for tests and "does the file look like BD-09")."""
+    """BD-09 of WGS84 lon/lat arrays (WGS84 → GCJ-02 → BD-09)."""
     g_lon, g_lat = wgs84_to_gcj02(lon, lat)
     if len(g_lon) == 0:
         return g_lon, g_lat
     x, y = _ct.gcj02_to_bd09(np.ascontiguousarray(g_lon), np.ascontiguousarray(g_lat))
     return np.asarray(x, float), np.asarray(y, float)
+
+
+def bd09_to_wgs84(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """WGS84 of BD-09 lon/lat arrays (iterated inverse of WGS84 → BD-09; the published
+    closed-form BD-09 → GCJ-02 is itself ~10 cm off, so it is not used)."""
+    return _invert(wgs84_to_bd09, lon, lat)
 
 
 _FROM_OFFSET = {"gcj02": gcj02_to_wgs84, "bd09": bd09_to_wgs84}
