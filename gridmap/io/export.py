@@ -14,7 +14,7 @@ import shutil
 import tempfile
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
@@ -149,7 +149,7 @@ class ExportRequest:
 
     def to_json(self) -> dict[str, Any]:
         """JSON-safe options (stored with a background job)."""
-        data = asdict(self)
+        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
         data["layers"] = list(self.layers)
         data["filters"] = dict(self.filters)
         data["bbox"] = list(self.bbox) if self.bbox else None
@@ -298,9 +298,9 @@ def _geometry_type(frame: gpd.GeoDataFrame, layer_id: str) -> str:
     if types:
         return "Unknown"
     shapes = {entry.shape for entry in get_layer(layer_id).legend("en")}
-    return {"fill": "MultiPolygon", "line": "MultiLineString"}.get(
-        next(iter(shapes)) if len(shapes) == 1 else "", "Point"
-    )
+    if "circle" in shapes:  # point layers (their aggregated views may draw fills)
+        return "Point"
+    return "MultiPolygon" if "fill" in shapes else "MultiLineString"
 
 
 def csv_frame(frame: gpd.GeoDataFrame, geometry: str = "auto") -> pd.DataFrame:
