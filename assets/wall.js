@@ -1,11 +1,13 @@
 /* The wall screen (/wall): fit the whole city into the map whatever the screen size (the
-   server knows the extent, not the pixels), again after a resize; hide the mouse pointer
-   after a few idle seconds. Does nothing on other pages. */
+   server knows the extent, not the pixels: the zoom goes to the server through the
+   wall-fit store), again after a resize; hide the mouse pointer after a few idle seconds.
+   Does nothing on other pages. */
 (function () {
   "use strict";
   var IDLE_MS = 3000;
   var TILE = 512; // MapLibre: world pixels at zoom 0
   var idleTimer = null;
+  var lastZoom = -1;
 
   function mercY(lat) {
     var r = (lat * Math.PI) / 180;
@@ -26,9 +28,12 @@
     var zy = Math.log2((h * pad * 2 * Math.PI) / (TILE * Math.max(mercY(e[3]) - mercY(e[1]), 1e-9)));
     var zoom = Math.round(Math.min(zx, zy, 18) * 100) / 100;
     var center = { lon: (e[0] + e[2]) / 2, lat: (e[1] + e[3]) / 2 };
-    var now = gd._fullLayout.map;
-    if (Math.abs(now.zoom - zoom) < 0.01 && Math.abs(now.center.lon - center.lon) < 1e-6) return true;
-    window.Plotly.relayout(gd, { "map.zoom": zoom, "map.center": center });
+    if (!window.dash_clientside || !window.dash_clientside.set_props) return false;
+    if (Math.abs(lastZoom - zoom) < 0.01) return true;
+    lastZoom = zoom;
+    // The server redraws the heatmap for this zoom and moves the figure there (so later
+    // patches keep it).
+    window.dash_clientside.set_props("wall-fit", { data: { zoom: zoom, lon: center.lon, lat: center.lat } });
     return true;
   }
 
@@ -51,6 +56,7 @@
     var box = document.getElementById("wall-map");
     if (box && box !== seen) {
       seen = box;
+      lastZoom = -1;
       fitWhenReady(40);
       wake();
     }

@@ -39,6 +39,9 @@ PATROL = PatrolCoverageLayer()
 #: The wall draws patrol coverage per grid at every zoom (never single streets).
 PATROL_MAX_ZOOM = PATROL.detail_zoom - 0.5
 UIREVISION = "gridmap-wall"
+#: Opacity of the case hexagons on the wall (lighter than the map page's, so the patrol
+#: coverage under them shows through).
+HEX_OPACITY = 0.6
 BACKGROUND = "#0b1220"
 #: Basemap paint on the dark wall (MapLibre paint properties per style layer id).
 DARK_PAINT: dict[str, dict[str, Any]] = {
@@ -94,11 +97,23 @@ def wall_view(engine: Engine, center: tuple[float, float] | None) -> WallView:
     return WallView(MapView(center or fitted.center, fitted.zoom, extent), extent)  # type: ignore[arg-type]
 
 
-def zoomed(view: MapView, zoom: float | None) -> MapView:
-    """``view`` at the zoom the screen fitted it to (same bbox: the whole city)."""
-    if zoom is None or abs(zoom - view.zoom) < 1e-6:
+def zoomed(view: MapView, zoom: float | None, center: tuple[float, float] | None = None) -> MapView:
+    """``view`` at the zoom (and centre) the screen fitted it to; the bbox stays the whole
+    city. The same object when nothing moved."""
+    if zoom is None:
         return view
-    return MapView(view.center, float(zoom), view.bbox)
+    center = center or view.center
+    if abs(zoom - view.zoom) < 1e-6 and center == tuple(view.center):
+        return view
+    return MapView(center, float(zoom), view.bbox)
+
+
+def view_patch(view: MapView) -> Patch:
+    """A figure patch moving the map to ``view``."""
+    patch = Patch()
+    patch["layout"]["map"]["zoom"] = view.zoom
+    patch["layout"]["map"]["center"] = {"lon": view.center[0], "lat": view.center[1]}
+    return patch
 
 
 def wall_figure(traces: list[BaseTraceType], view: MapView, style: dict[str, Any]) -> go.Figure:
@@ -190,7 +205,11 @@ def live_tick(
 
 def case_patch(update: WallUpdate) -> Patch | None:
     """The figure patch replacing the case traces (None: unchanged)."""
-    return overlays.case_traces_patch(update.live.traces) if update.live.traces else None
+    traces = update.live.traces
+    if not traces:
+        return None
+    traces[0].update(marker_opacity=HEX_OPACITY)
+    return overlays.case_traces_patch(traces)
 
 
 # -- the slow tick ---------------------------------------------------------------------------

@@ -6,7 +6,8 @@ HH:MM:SS" while the database is unreachable.
 Three thin callbacks over :mod:`gridmap.web.wall`: a 1 s live tick (new cases, case tiles,
 ticker, hottest grids), a slow tick every ``wall_slow_refresh_s`` (patrol coverage on the
 map and in a tile, cameras online, people inside the service circles), and the zoom the
-browser fitted the city to (``assets/wall.js``), which redraws the heatmap for it.
+browser fitted the city to (``assets/wall.js``), which moves the map and redraws the
+heatmap for it.
 Component ids start with ``wall-``.
 """
 
@@ -40,7 +41,7 @@ PATH = "/wall"
 #: How often the wall asks whether the cases changed (milliseconds).
 LIVE_INTERVAL_MS = 1000
 #: Ticker lines the wall shows (large type: fewer lines than the map page).
-TICKER_LINES = 6
+TICKER_LINES = 5
 GRAPH_CONFIG = {
     "displayModeBar": False,
     "scrollZoom": False,
@@ -146,6 +147,7 @@ def layout(lang: str | None = None, **_query: str) -> html.Div:
             dcc.Store(id="wall-view", data=start.view.to_store()),
             dcc.Store(id="wall-live", data=live.LiveState().to_store()),
             dcc.Store(id="wall-patrol-key", data=None),
+            dcc.Store(id="wall-fit", data=None),
             dcc.Interval(id="wall-tick", interval=LIVE_INTERVAL_MS),
             dcc.Interval(id="wall-slow-tick", interval=int(settings.wall_slow_refresh_s * 1000)),
         ],
@@ -210,12 +212,16 @@ def slow_update(
     return extra_tiles(update.extras, lang), update.patch, update.patrol_key
 
 
-def fit_view(relayout: dict[str, Any] | None, stored_view: dict[str, Any]) -> Any:
-    """The zoom the browser fitted the city to (the bbox stays the whole city)."""
-    zoom = (relayout or {}).get("map.zoom")
+def fit_view(fit: dict[str, Any] | None, stored_view: dict[str, Any]) -> tuple[Any, Any]:
+    """The zoom and centre the browser fitted the city to (``assets/wall.js``): the view
+    store (the bbox stays the whole city) and the figure moved there."""
     view = MapView.from_store(stored_view)
-    fitted = wall.zoomed(view, zoom)
-    return fitted.to_store() if fitted is not view else no_update
+    if not fit or fit.get("zoom") is None:
+        return no_update, no_update
+    fitted = wall.zoomed(view, float(fit["zoom"]), (float(fit["lon"]), float(fit["lat"])))
+    if fitted is view:
+        return no_update, no_update
+    return fitted.to_store(), wall.view_patch(fitted)
 
 
 def register(app: Dash) -> None:
@@ -248,7 +254,8 @@ def register(app: Dash) -> None:
     )(slow_update)
     app.callback(
         Output("wall-view", "data"),
-        Input("wall-graph", "relayoutData"),
+        Output("wall-graph", "figure", allow_duplicate=True),
+        Input("wall-fit", "data"),
         State("wall-view", "data"),
         prevent_initial_call=True,
     )(fit_view)
