@@ -40,7 +40,7 @@ def column_defs(lang: str) -> list[dict[str, Any]]:
             "sortable": False,
             **({"width": widths[c]} if c in widths else {"flex": 1, "minWidth": 110}),
             **(
-                {"cellClassRules": {"lead-overdue": "params.data.overdue"}} if c == "due_at" else {}
+                {"cellClassRules": {"lead-overdue": {"function": "params.data.overdue"}}} if c == "due_at" else {}
             ),
         }
         for c in COLUMNS
@@ -105,7 +105,6 @@ def case_table(lang: str) -> html.Div:
                 getRowId="params.data.id",
                 dashGridOptions={
                     "rowSelection": {"mode": "singleRow", "enableClickSelection": True},
-                    "overlayNoRowsTemplate": t("lead.no_cases", lang),
                     "animateRows": False,
                 },
                 className="lead-grid",

@@ -39,6 +39,9 @@ from gridmap.web.shell import header
 PATH = "/lead"
 LEVELS = selection.LEVELS
 ATTRIBUTES = ("min_open_cases", "min_population", "min_vulnerable", "max_patrol_pct")
+#: Share of the chosen grids' width and height added on each side when framing them (the
+#: map is about 1000 x 480 px on a 1600 x 1000 screen; MapView.fit assumes 1000 x 760).
+FRAME_PAD = (0.08, 0.35)
 #: Zoom the map jumps to when a case is picked in the table.
 CASE_ZOOM = 16.0
 GRAPH_CONFIG = {
@@ -291,7 +294,7 @@ def _figure(
     settings = get_settings()
     drawn = chosen[: settings.lead_map_max_grids]
     extent = grid_extent(engine, user, drawn) if drawn else None
-    view = MapView.fit(extent) if extent else MapView.around(FALLBACK_CENTER, FALLBACK_ZOOM)
+    view = _framed(extent)
     tolerance = 0.5 * 360.0 / (512.0 * 2.0**view.zoom)
     shapes = grid_shapes(engine, user, drawn, tolerance)
     points, _total = case_points(engine, user, scope, limit=settings.lead_map_max_cases, at=_now())
@@ -308,6 +311,16 @@ def _figure(
         return patch
     revision = f"lead-{hash(tuple(drawn)) & 0xFFFFFFFF:x}"
     return lead_map.lead_figure(traces, view, _style(), revision)
+
+
+def _framed(extent: tuple[float, float, float, float] | None) -> MapView:
+    """The view showing ``extent`` whole in the page's map (wider than tall, beside the
+    panels and above the table): the extent padded by :data:`FRAME_PAD` each way."""
+    if extent is None:
+        return MapView.around(FALLBACK_CENTER, FALLBACK_ZOOM)
+    minx, miny, maxx, maxy = extent
+    dx, dy = (maxx - minx) * FRAME_PAD[0], (maxy - miny) * FRAME_PAD[1]
+    return MapView.fit((minx - dx, miny - dy, maxx + dx, maxy + dy))
 
 
 # -- the table -------------------------------------------------------------------------------
