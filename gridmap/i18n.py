@@ -246,6 +246,41 @@ MESSAGES: dict[str, dict[str, str]] = {
         "plan.crosshair": "地图中心",
         "plan.elapsed": "计算用时 {ms} 毫秒",
         "plan.whatif_circle": "调整后 · 步行 {minutes} 分钟（未保存）",
+        "import.title": "导入数据",
+        "import.target": "导入到",
+        "import.target.grids": "网格（面）",
+        "import.target.buildings": "楼栋（点或轮廓面）",
+        "import.target.cameras": "视频监控（点）",
+        "import.target.service-points": "服务站点（点）",
+        "import.drop": "拖入或点击选择文件：GeoJSON、GeoPackage、Shapefile（.zip）、CSV、Excel",
+        "import.file": "已上传 {name}（{size} KB）",
+        "import.bad_upload": "上传的文件无法读取，请重新选择",
+        "import.no_file": "请先上传文件",
+        "import.offset.none": "坐标为 WGS84/CGCS2000 或文件自带坐标系",
+        "import.crs": "坐标系，如 EPSG:4547",
+        "import.layer": "图层 / 工作表",
+        "import.encoding": "编码，如 gbk",
+        "import.mapping": "字段对应，如 code=网格编码, name=网格名称",
+        "import.option.repair": "修复无效几何",
+        "import.option.update": "更新已有编码",
+        "import.option.skip_invalid": "跳过有误的行",
+        "import.check": "检查（试导入）",
+        "import.run": "确认导入",
+        "import.summary_dry": (
+            "检查 {file}：共 {rows} 行，可导入 新增 {inserted}、"
+            "更新 {updated}、不变 {unchanged}（修复 {repaired}）；尚未写入"
+        ),
+        "import.summary_done": (
+            "已导入 {file}：共 {rows} 行，新增 {inserted}、"
+            "更新 {updated}、不变 {unchanged}（修复 {repaired}），跳过 {rejected}"
+        ),
+        "import.summary_rejected": "{file}：{rows} 行中 {rejected} 行有误，未写入任何数据",
+        "import.crs_used": "坐标系：{crs}",
+        "import.col.row": "行",
+        "import.col.column": "字段",
+        "import.col.reason": "原因",
+        "import.more": "另有 {count} 行有误（用命令行 --report 导出全部）",
+        "import.forbidden": "只有管理员和规划人员可以导入数据",
         "field.district": "区",
         "lead.title": "网格长工作台",
         "lead.filters": "筛选网格",
@@ -588,6 +623,45 @@ MESSAGES: dict[str, dict[str, str]] = {
         "plan.crosshair": "Map centre",
         "plan.elapsed": "computed in {ms} ms",
         "plan.whatif_circle": "After the change · {minutes} min walk (not saved)",
+        "import.title": "Import data",
+        "import.target": "Import into",
+        "import.target.grids": "Grids (polygons)",
+        "import.target.buildings": "Buildings (points or footprints)",
+        "import.target.cameras": "Cameras (points)",
+        "import.target.service-points": "Service points (points)",
+        "import.drop": (
+            "Drop or click to choose a file: GeoJSON, GeoPackage, Shapefile (.zip), CSV, Excel"
+        ),
+        "import.file": "Uploaded {name} ({size} KB)",
+        "import.bad_upload": "The upload cannot be read; choose the file again",
+        "import.no_file": "Upload a file first",
+        "import.offset.none": "WGS84/CGCS2000 or the file's own CRS",
+        "import.crs": "CRS, e.g. EPSG:4547",
+        "import.layer": "Layer / sheet",
+        "import.encoding": "Encoding, e.g. gbk",
+        "import.mapping": "Columns, e.g. code=网格编码, name=网格名称",
+        "import.option.repair": "Repair invalid geometry",
+        "import.option.update": "Update existing codes",
+        "import.option.skip_invalid": "Skip rows with errors",
+        "import.check": "Check (dry run)",
+        "import.run": "Import",
+        "import.summary_dry": (
+            "Checked {file}: {rows} rows; would add {inserted}, update {updated}, "
+            "leave {unchanged} unchanged ({repaired} repaired); nothing written yet"
+        ),
+        "import.summary_done": (
+            "Imported {file}: {rows} rows; added {inserted}, "
+            "updated {updated}, {unchanged} unchanged ({repaired} repaired), {rejected} skipped"
+        ),
+        "import.summary_rejected": (
+            "{file}: {rejected} of {rows} rows have errors; nothing was written"
+        ),
+        "import.crs_used": "Coordinates: {crs}",
+        "import.col.row": "Row",
+        "import.col.column": "Column",
+        "import.col.reason": "Reason",
+        "import.more": "{count} more rows have errors (the CLI's --report lists them all)",
+        "import.forbidden": "Only admins and planners may import data",
         "field.district": "District",
         "lead.title": "Grid lead workspace",
         "lead.filters": "Filter grids",

@@ -128,6 +128,9 @@ class Settings(BaseSettings):
     patrol_future_s: float = Field(
         default=300.0, ge=0, description="Pings dated further ahead of now (s) are rejected."
     )
+    import_max_upload_mb: int = Field(
+        default=200, ge=1, le=4096, description="Largest file (MB) the /plan import upload takes."
+    )
 
     export_dir: Path | None = Field(
         default=None,
