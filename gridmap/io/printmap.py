@@ -332,6 +332,7 @@ def render_print_map(
         colour, width = ROAD_STYLE.get(kind, ROAD_STYLE["residential"])
         part.to_crs(utm).plot(ax=ax, color=colour, linewidth=width, zorder=1)
     legend_handles: list[Any] = []
+    headings: set[str] = set()
     counts: dict[str, int] = {}
     for i, (layer_id, frame) in enumerate(frames.items()):
         progress(0.6 + 0.3 * i / len(frames), f"{layer_id}: drawing")
@@ -342,7 +343,9 @@ def render_print_map(
         colors = colour_of(frame) if (colour_of and not frame.empty) else [default] * len(frame)
         _draw_layer(ax, layer_id, frame.to_crs(utm), colors, lw)
         title = t(get_layer(layer_id).title, lang)
-        legend_handles.append(Patch(visible=False, label=f"{title} · {len(frame):,}"))
+        heading = f"{title} · {len(frame):,}"
+        headings.add(heading)
+        legend_handles.append(Patch(visible=False, label=heading))
         legend_handles += _legend_handles(legend_entries(layer_id, frame, colors, lang))
     _frame_view(ax, projected_box, fig, map_box)
     for spine in ax.spines.values():
@@ -370,7 +373,7 @@ def render_print_map(
         color="#0f172a",
     )
     legend_box = (0.77, 0.88) if landscape else (0.05, 0.22)
-    fig.legend(
+    legend = fig.legend(
         handles=legend_handles,
         loc="upper left",
         bbox_to_anchor=legend_box,
@@ -381,6 +384,9 @@ def render_print_map(
         ncols=1 if landscape else 2,
         alignment="left",
     )
+    for label in legend.get_texts():  # each layer's heading line in bold
+        if label.get_text() in headings:
+            label.set_fontweight("bold")
     now = datetime.now().astimezone()
     footer = "    ".join(
         [
