@@ -1,9 +1,12 @@
-"""Vector tiles served by the app itself (the offline basemap's roads), from PostGIS
-``ST_AsMVT`` through ``gridmap_tile_roads(z, x, y)``."""
+"""Vector tiles served by the app itself, from PostGIS ``ST_AsMVT`` functions: the offline
+basemap's roads and the big layers (buildings, grids, cameras), each with a TileJSON 3.0.0
+document at ``/tiles/<layer>.json``. Layer tiles are read as the signed-in user, so the
+access rules (row-level security) apply to them as to every other read."""
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass, field
 
 from flask import Blueprint, Response, jsonify, request, url_for
 from sqlalchemy import text
@@ -14,8 +17,101 @@ from gridmap.web.database import app_engine
 
 MVT_TYPE = "application/vnd.mapbox-vector-tile"
 MAX_ZOOM = 22
-#: Roads change rarely; browsers and proxies may reuse a tile for this long (seconds).
-CACHE_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class TileSet:
+    """One tiled layer: its SQL function ``f(z, x, y) → bytea`` and what its tiles hold."""
+
+    id: str
+    name: str
+    function: str
+    minzoom: int
+    #: MVT layers in the tiles: id → (fields, minzoom, maxzoom).
+    vector_layers: dict[str, tuple[dict[str, str], int, int]] = field(default_factory=dict)
+    #: Browsers and proxies may reuse a tile for this long (seconds).
+    cache_seconds: int = 60
+    description: str = ""
+
+
+TILESETS: dict[str, TileSet] = {
+    tileset.id: tileset
+    for tileset in (
+        TileSet(
+            "roads",
+            "gridmap roads",
+            "gridmap_tile_roads",
+            0,
+            {"roads": ({"kind": "String", "name": "String"}, 0, MAX_ZOOM)},
+            cache_seconds=3600,
+            description="Walkable roads of the offline basemap.",
+        ),
+        TileSet(
+            "buildings",
+            "gridmap buildings",
+            "gridmap_tile_buildings",
+            10,
+            {
+                "buildings": (
+                    {
+                        "kind": "String",
+                        "floors": "Number",
+                        "households": "Number",
+                        "population": "Number",
+                        "grid_id": "Number",
+                    },
+                    14,
+                    MAX_ZOOM,
+                ),
+                "building_cells": (
+                    {"buildings": "Number", "households": "Number", "population": "Number"},
+                    10,
+                    13,
+                ),
+            },
+            description="Building units from zoom 14; counts per cell from zoom 10 to 13.",
+        ),
+        TileSet(
+            "grids",
+            "gridmap grids",
+            "gridmap_tile_grids",
+            0,
+            {
+                "grids": (
+                    {"code": "String", "name": "String", "community_id": "Number"},
+                    11,
+                    MAX_ZOOM,
+                ),
+                "communities": ({"code": "String", "name": "String", "street_id": "Number"}, 0, 12),
+            },
+            description="Grid polygons from zoom 11; community outlines up to zoom 12.",
+        ),
+        TileSet(
+            "cameras",
+            "gridmap cameras",
+            "gridmap_tile_cameras",
+            8,
+            {
+                "cameras": (
+                    {"code": "String", "kind": "String", "status": "String", "grid_id": "Number"},
+                    13,
+                    MAX_ZOOM,
+                ),
+                "camera_cells": (
+                    {
+                        "cameras": "Number",
+                        "online": "Number",
+                        "offline": "Number",
+                        "fault": "Number",
+                    },
+                    8,
+                    12,
+                ),
+            },
+            description="Cameras from zoom 13; counts per cell and status from zoom 8 to 12.",
+        ),
+    )
+}
 
 tiles = Blueprint("tiles", __name__)
 
@@ -26,39 +122,84 @@ def _error(message: str, status: int) -> tuple[Response, int]:
     return response, status
 
 
+def _read_tile(tileset: TileSet, z: int, x: int, y: int) -> bytes:
+    """The tile's bytes (the SQL functions are SECURITY INVOKER: row-level security applies)."""
+    with app_engine().connect() as conn:
+        data = conn.execute(
+            text(f"SELECT {tileset.function}(:z, :x, :y)"), {"z": z, "x": x, "y": y}
+        ).scalar_one()
+    return bytes(data or b"")
+
+
+@tiles.get("/tiles/<layer>/<int:z>/<int:x>/<int:y>.pbf")
+def tile(layer: str, z: int, x: int, y: int) -> Response | tuple[Response, int]:
+    """One tile: 200 with MVT bytes, 204 when nothing lies in it (or below the layer's min
+    zoom), 404 for an unknown layer or a tile off the grid."""
+    return _tile_response(layer, z, x, y)
+
+
 @tiles.get("/tiles/roads/<int:z>/<int:x>/<int:y>.pbf")
 def roads_tile(z: int, x: int, y: int) -> Response | tuple[Response, int]:
-    """One roads tile: 200 with MVT bytes, 204 when no road crosses it, 404 off the grid."""
+    """One roads tile of the offline basemap (as :func:`tile`)."""
+    return _tile_response("roads", z, x, y)
+
+
+def _tile_response(layer: str, z: int, x: int, y: int) -> Response | tuple[Response, int]:
+    tileset = TILESETS.get(layer)
+    if tileset is None:
+        return _error(f"No tiled layer {layer!r} (tiled: {', '.join(TILESETS)}).", 404)
     if z > MAX_ZOOM or x >= 2**z or y >= 2**z:
         return _error(f"No tile {z}/{x}/{y}: zoom 0-{MAX_ZOOM}, x and y below 2^zoom.", 404)
-    try:
-        with app_engine().connect() as conn:
-            data = conn.execute(
-                text("SELECT gridmap_tile_roads(:z, :x, :y)"), {"z": z, "x": x, "y": y}
-            ).scalar_one()
-    except (SQLAlchemyError, GridmapError):
-        return _error("The database is not available; the tile cannot be made.", 503)
-    data = bytes(data or b"")
+    data = b""
+    if z >= tileset.minzoom:
+        try:
+            data = _read_tile(tileset, z, x, y)
+        except (SQLAlchemyError, GridmapError):
+            return _error("The database is not available; the tile cannot be made.", 503)
     etag = hashlib.sha1(data, usedforsecurity=False).hexdigest()
     response = Response(data, status=200 if data else 204, mimetype=MVT_TYPE)
     if not data:
         del response.headers["Content-Type"]
-    response.headers["Cache-Control"] = f"public, max-age={CACHE_SECONDS}"
+    # Layer tiles depend on who asks (row-level security): no shared caches.
+    scope = "public" if tileset.id == "roads" else "private"
+    response.headers["Cache-Control"] = f"{scope}, max-age={tileset.cache_seconds}"
     response.set_etag(etag)
     response.headers["Access-Control-Allow-Origin"] = "*"
     return response.make_conditional(request)
 
 
-@tiles.get("/tiles/roads.json")
-def roads_tilejson() -> Response:
-    """TileJSON 3.0 describing the roads tiles."""
-    template = url_for("tiles.roads_tile", z=0, x=0, y=0, _external=True)
-    template = template.replace("/0/0/0.pbf", "/{z}/{x}/{y}.pbf")
+def tile_url(layer: str) -> str:
+    """The ``{z}/{x}/{y}`` URL template of a tiled layer (absolute, for this request)."""
+    if layer == "roads":
+        template = url_for("tiles.roads_tile", z=0, x=0, y=0, _external=True)
+    else:
+        template = url_for("tiles.tile", layer=layer, z=0, x=0, y=0, _external=True)
+    return template.replace("/0/0/0.pbf", "/{z}/{x}/{y}.pbf")
+
+
+@tiles.get("/tiles/<layer>.json")
+def tilejson(layer: str) -> Response | tuple[Response, int]:
+    """TileJSON 3.0.0 describing a tiled layer."""
+    tileset = TILESETS.get(layer)
+    if tileset is None:
+        return _error(f"No tiled layer {layer!r} (tiled: {', '.join(TILESETS)}).", 404)
     return jsonify(
         tilejson="3.0.0",
-        name="gridmap roads",
-        tiles=[template],
-        minzoom=0,
+        name=tileset.name,
+        description=tileset.description,
+        tiles=[tile_url(layer)],
+        scheme="xyz",
+        minzoom=tileset.minzoom,
         maxzoom=MAX_ZOOM,
-        vector_layers=[{"id": "roads", "fields": {"kind": "String", "name": "String"}}],
+        bounds=[-180, -85.05112878, 180, 85.05112878],
+        vector_layers=[
+            {"id": name, "fields": fields, "minzoom": low, "maxzoom": high}
+            for name, (fields, low, high) in tileset.vector_layers.items()
+        ],
     )
+
+
+@tiles.get("/tiles/roads.json")
+def roads_tilejson() -> Response | tuple[Response, int]:
+    """TileJSON 3.0.0 describing the roads tiles (as :func:`tilejson`)."""
+    return tilejson("roads")

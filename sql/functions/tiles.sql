@@ -2,8 +2,9 @@
 -- Mercator, served at /tiles/{layer}/{z}/{x}/{y}.pbf with TileJSON at /tiles/{layer}.json.
 -- Each returns an empty bytea when nothing lies in the tile. Below a layer's detail zoom the
 -- tile holds aggregates (counts per cell of 64 tile units, community outlines) instead of
--- every feature, so no tile carries a whole city. Personal data (addresses, phones, names of
--- people) stays out of tiles. SECURITY INVOKER (the default): row-level security applies.
+-- every feature, so no tile carries a whole city; a cell counts only the points inside its
+-- own tile (not the margin), so the counts of neighbouring tiles add up. Personal data
+-- (addresses, phones, names of people) stays out of tiles. SECURITY INVOKER (the default): row-level security applies.
 
 -- Bounds of tile z/x/y: the Mercator envelope, and a lon/lat box with a 64/4096 margin for
 -- the index lookup.
@@ -34,6 +35,7 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
                sum(households)::integer AS households, sum(population)::integer AS population
         FROM points
         WHERE z < 14 AND geom IS NOT NULL
+          AND ST_X(geom) >= 0 AND ST_X(geom) < 4096 AND ST_Y(geom) >= 0 AND ST_Y(geom) < 4096
         GROUP BY floor(ST_X(geom) / 64), floor(ST_Y(geom) / 64)
     )
     SELECT coalesce(
@@ -95,6 +97,7 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
                count(*) FILTER (WHERE status = 'fault')::integer AS fault
         FROM points
         WHERE z < 13 AND geom IS NOT NULL
+          AND ST_X(geom) >= 0 AND ST_X(geom) < 4096 AND ST_Y(geom) >= 0 AND ST_Y(geom) < 4096
         GROUP BY floor(ST_X(geom) / 64), floor(ST_Y(geom) / 64)
     )
     SELECT coalesce(
