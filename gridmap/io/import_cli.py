@@ -115,11 +115,6 @@ def _command(target: str) -> click.Command:
     return command
 
 
-def audit_summary(report: ImportReport) -> dict[str, object]:
-    """The audit log's detail of an import (counts, file, coordinates; no rows)."""
-    return {k: v for k, v in report.as_dict().items() if k != "problems"}
-
-
 def _audit_cli(url: str):
     """Record a command-line import in the audit log, as the operator's OS account."""
 
@@ -129,7 +124,7 @@ def _audit_cli(url: str):
         from gridmap.access.audit import record
         from gridmap.db.engine import get_engine
 
-        record("import", report.target, audit_summary(report),
+        record("import", report.target, report.summary(),
                username=f"cli:{getpass.getuser()}", engine=get_engine(url))  # fmt: skip
 
     return audit

@@ -234,6 +234,10 @@ class ImportReport:
         out["problems"] = [p.as_dict() for p in self.problems]
         return out
 
+    def summary(self) -> dict[str, Any]:
+        """Counts, file and coordinates without the rows (the audit log's detail)."""
+        return {k: v for k, v in self.as_dict().items() if k != "problems"}
+
     def write_csv(self, path: str | Path) -> None:
         """The rejected rows as CSV (row, column, reason), UTF-8 with BOM for Excel."""
         with Path(path).open("w", encoding="utf-8-sig", newline="") as out:

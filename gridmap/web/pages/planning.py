@@ -32,6 +32,7 @@ from gridmap.i18n import normalize_language, t
 from gridmap.settings import get_settings
 from gridmap.web import overlays
 from gridmap.web.basemap import basemap_style
+from gridmap.web.components import import_panel
 from gridmap.web.database import app_engine
 from gridmap.web.shell import header
 
@@ -182,6 +183,7 @@ def layout(lang: str | None = None, kind: str | None = None, **_query: str) -> h
                                 html.Div(id="plan-recompute-message", className="plan-small"),
                                 type="circle",
                             ),
+                            import_panel.layout(lang),
                         ],
                     ),
                     html.Section(
@@ -461,3 +463,4 @@ def register(app: Dash) -> None:
         State("plan-lang", "data"),
         prevent_initial_call=True,
     )(suggest)
+    import_panel.register(app)
