@@ -66,4 +66,30 @@
     resizeTimer = setTimeout(function () { fitWhenReady(8); }, 300);
   });
   document.addEventListener("mousemove", wake, { passive: true });
+
+  // The stale notice when the server does not answer at all (app server down, or a
+  // request refused because sign-in cannot be checked without the database): the live
+  // tick echoes its tick number into wall-beat; when it lags, say since when the data is.
+  var STALE_TICKS = 3;
+  function clock(iso, tz) {
+    if (!iso) return "—";
+    try {
+      return new Intl.DateTimeFormat("en-GB", {
+        timeZone: tz, hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false
+      }).format(new Date(iso));
+    } catch (e) {
+      return "—";
+    }
+  }
+  window.dash_clientside = Object.assign({}, window.dash_clientside, {
+    wall: {
+      staleNotice: function (tick, beat, live, texts) {
+        var none = window.dash_clientside.no_update;
+        if (tick == null || !texts || (beat != null && tick - beat <= STALE_TICKS)) return [none, none];
+        if (beat == null && tick <= STALE_TICKS) return [none, none];
+        var asOf = texts.as_of.replace("{time}", clock(live && live.refreshed_at, texts.tz));
+        return [asOf + " · " + texts.stale, "wall-notice stale"];
+      }
+    }
+  });
 })();

@@ -4,7 +4,8 @@ the hottest grids and a ticker of new cases beside it; a clock that turns into "
 HH:MM:SS" while the database is unreachable.
 
 Three thin callbacks over :mod:`gridmap.web.wall`: a 1 s live tick (new cases, case tiles,
-ticker, hottest grids), a slow tick every ``wall_slow_refresh_s`` (patrol coverage on the
+ticker, hottest grids; a clientside twin shows the stale notice when the server stops
+answering altogether), a slow tick every ``wall_slow_refresh_s`` (patrol coverage on the
 map and in a tile, cameras online, people inside the service circles), and the zoom the
 browser fitted the city to (``assets/wall.js``), which moves the map and redraws the
 heatmap for it.
@@ -18,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import dash
-from dash import Dash, Input, Output, State, dcc, html, no_update
+from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html, no_update
 from dash.exceptions import MissingCallbackContextException
 from flask import request
 from sqlalchemy.exc import SQLAlchemyError
@@ -34,7 +35,7 @@ from gridmap.web.components.wall_tiles import case_tiles, extra_tiles
 from gridmap.web.database import app_engine
 from gridmap.web.overlays import MapView
 from gridmap.web.shell import header
-from layers.cases import HEAT_SCALE
+from layers.cases import HEAT_SCALE, case_timezone
 from layers.patrol_coverage import SHARE_SCALE
 
 PATH = "/wall"
@@ -148,6 +149,15 @@ def layout(lang: str | None = None, **_query: str) -> html.Div:
             dcc.Store(id="wall-live", data=live.LiveState().to_store()),
             dcc.Store(id="wall-patrol-key", data=None),
             dcc.Store(id="wall-fit", data=None),
+            dcc.Store(id="wall-beat", data=None),
+            dcc.Store(
+                id="wall-texts",
+                data={
+                    "as_of": t("wall.as_of", lang),
+                    "stale": t("live.stale", lang),
+                    "tz": case_timezone(),
+                },
+            ),
             dcc.Interval(id="wall-tick", interval=LIVE_INTERVAL_MS),
             dcc.Interval(id="wall-slow-tick", interval=int(settings.wall_slow_refresh_s * 1000)),
         ],
@@ -162,10 +172,12 @@ def _triggered_id() -> Any:
 
 
 def live_update(
-    _tick: int | None, stored_view: dict[str, Any], stored_live: dict[str, Any] | None, lang: str
+    tick: int | None, stored_view: dict[str, Any], stored_live: dict[str, Any] | None, lang: str
 ) -> tuple[Any, ...]:
     """Every second: when the cases changed (or the view did), the case traces, the case
-    tiles, the ticker and the hottest grids; always the clock or the stale notice."""
+    tiles, the ticker and the hottest grids; always the clock or the stale notice, and the
+    tick answered (``wall-beat``: the browser shows the stale notice itself when answers
+    stop coming)."""
     update = wall.live_tick(
         app_engine(),
         live.LiveState.from_store(stored_live),
@@ -194,6 +206,7 @@ def live_update(
         update.notice,
         update.notice_class,
         state,
+        tick or 0,
     )
 
 
@@ -237,6 +250,7 @@ def register(app: Dash) -> None:
         Output("wall-notice", "children"),
         Output("wall-notice", "className"),
         Output("wall-live", "data"),
+        Output("wall-beat", "data"),
         Input("wall-tick", "n_intervals"),
         Input("wall-view", "data"),
         State("wall-live", "data"),
@@ -252,6 +266,16 @@ def register(app: Dash) -> None:
         State("wall-lang", "data"),
         prevent_initial_call="initial_duplicate",
     )(slow_update)
+    app.clientside_callback(
+        ClientsideFunction("wall", "staleNotice"),
+        Output("wall-notice", "children", allow_duplicate=True),
+        Output("wall-notice", "className", allow_duplicate=True),
+        Input("wall-tick", "n_intervals"),
+        State("wall-beat", "data"),
+        State("wall-live", "data"),
+        State("wall-texts", "data"),
+        prevent_initial_call=True,
+    )
     app.callback(
         Output("wall-view", "data"),
         Output("wall-graph", "figure", allow_duplicate=True),
