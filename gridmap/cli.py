@@ -177,7 +177,8 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     from gridmap.web.server import run
 
     settings = get_settings()
-    database_url()  # start the embedded cluster before forking workers
+    url = database_url()  # start the embedded cluster before forking workers
+    _print_demo_accounts(url)
     run(
         host or settings.host,
         port or settings.port,
@@ -185,13 +186,32 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     )
 
 
+def _print_demo_accounts(url: str) -> None:
+    """List the demo accounts that sign in with their documented passwords, if any."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from gridmap.db.engine import get_engine
+    from gridmap.demo.accounts import demo_accounts_ready
+
+    try:
+        accounts = demo_accounts_ready(get_engine(url))
+    except SQLAlchemyError:
+        return  # not migrated yet, or unreachable: gunicorn will say so
+    if accounts:
+        click.echo("demo accounts (username / password / role):")
+        for a in accounts:
+            click.echo(f"  {a.username:<10} {a.password:<18} {a.role}")
+
+
 def _register_subsystems() -> None:
+    from gridmap.access.cli import user
     from gridmap.analytics.cli import circles
     from gridmap.cases.cli import cases
     from gridmap.io.import_cli import import_group
     from gridmap.patrols.cli import patrols
 
     main.add_command(cases)
+    main.add_command(user)
     main.add_command(circles)
     main.add_command(patrols)
     main.add_command(import_group)

@@ -80,3 +80,23 @@ def fresh_url(_created: list[str], request: pytest.FixtureRequest) -> str:
     url = make_test_database(f"f{abs(hash(request.node.nodeid)) % 10**8}")
     _created.append(url)
     return url
+
+
+@pytest.fixture(scope="session")
+def login_as():
+    """``login_as(base_url, database_url, role, grids=(), username=None)``: a requests.Session
+    signed in on the live server at ``base_url`` as an account of ``role`` (see tests.signin;
+    on the demo database the demo accounts are used)."""
+    from tests.signin import ensure_account, signed_in_session
+
+    def login(
+        base_url: str,
+        database_url: str,
+        role: str,
+        grids: tuple[str, ...] = (),
+        username: str | None = None,
+    ):
+        user, password = ensure_account(database_url, role, username=username, grids=grids)
+        return signed_in_session(base_url, user, password)
+
+    return login

@@ -10,14 +10,17 @@ from gridmap.api.errors import handle_api_error
 
 
 def register_api(server: flask.Flask) -> None:
-    """Register the case API and Open311 blueprints, and JSON 404/405 under their prefixes.
+    """Register the case API and Open311 blueprints, and JSON 404/405 under their prefixes,
+    behind the sign-in guard of :mod:`gridmap.access.web` (also installed on the server).
 
     The database is ``server.config["GRIDMAP_DATABASE_URL"]`` when set, else gridmap's
     configured (or embedded) database."""
+    from gridmap.access.web import install as install_sign_in
     from gridmap.api.cases import blueprint as cases_blueprint
     from gridmap.api.open311 import blueprint as open311_blueprint
     from gridmap.api.patrols import blueprint as patrols_blueprint
 
+    install_sign_in(server)  # the API never runs without sign-in (idempotent)
     server.register_blueprint(cases_blueprint)
     server.register_blueprint(open311_blueprint)
     server.register_blueprint(patrols_blueprint)

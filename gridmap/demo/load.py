@@ -6,7 +6,8 @@ keys or unique constraints) are dropped before its COPY and rebuilt, from their 
 definitions, right after it, which is much faster than maintaining them row by row; the
 schema is the same afterwards. The grid triggers run as usual, so buildings, cameras,
 service points and cases get their ``grid_id`` from the database. Identity sequences are
-moved past the explicit ids, the demo's scale, seed, anchor and counts go to
+moved past the explicit ids, the demo accounts get their documented passwords
+(:mod:`gridmap.demo.accounts`), the demo's scale, seed, anchor and counts go to
 ``gridmap_meta``, and everything is ANALYZEd. A failure rolls the whole load back.
 """
 
@@ -24,6 +25,7 @@ from psycopg2 import sql
 from sqlalchemy.engine import make_url
 from tqdm import tqdm
 
+from gridmap.demo.accounts import add_demo_accounts
 from gridmap.demo.city import GENERATOR_VERSION, SCALES, TABLES, CityGenerator, default_anchor
 from gridmap.demo.pgcopy import copy_frame
 from gridmap.errors import GridmapError
@@ -197,6 +199,8 @@ def run_load(
                 del frame
                 report.counts[table] = rows
                 report.stages.append(StageTiming(table, rows, t1 - t0, t2 - t1, t3 - t2))
+            table = "users (demo accounts)"
+            add_demo_accounts(cur)
             table = "gridmap_meta"
             t0 = time.perf_counter()
             meta = {

@@ -92,7 +92,10 @@ def test_concurrent_retries_create_one_case(api: Api) -> None:
 
         barrier.wait()
         r = requests.post(
-            api.base + "/api/v1/cases", json=GOOD, headers={"Idempotency-Key": "race-1"}, timeout=20
+            api.base + "/api/v1/cases",
+            json=GOOD,
+            headers={"Idempotency-Key": "race-1", **api.session.headers},
+            timeout=20,
         )
         with lock:
             results.append((r.status_code, r.json()["id"]))

@@ -240,6 +240,7 @@ def test_concurrent_accepts_one_wins(api: Api) -> None:
         r = requests.post(
             f"{api.base}/api/v1/cases/{case_id}/actions",
             json={"action": "accept", "actor": "x"},
+            headers=dict(api.session.headers),
             timeout=20,
         )
         codes.append(r.status_code)

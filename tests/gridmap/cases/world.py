@@ -13,10 +13,12 @@ import flask
 import requests
 from pyproj import Geod
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.serving import make_server
 
 from gridmap.api import register_api
 from gridmap.db.engine import get_engine
+from tests.signin import api_token
 
 GEOD = Geod(ellps="WGS84")
 
@@ -117,15 +119,21 @@ class Api:
 
 @contextmanager
 def serve_api(url: str) -> Iterator[Api]:
-    """A bare Flask app with register_api on 127.0.0.1 (free port), in a thread."""
+    """A bare Flask app with register_api on 127.0.0.1 (free port), in a thread; the
+    session sends an admin's API token (``Authorization: Bearer``)."""
     app = flask.Flask("gridmap-api-test")
     app.config["GRIDMAP_DATABASE_URL"] = url
     register_api(app)
+    try:
+        token = api_token(url, "admin", username="test_api_admin")
+    except SQLAlchemyError:  # an unreachable database: the API answers 503 anyway
+        token = "gmt_unreachable"
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
         with requests.Session() as session:
+            session.headers["Authorization"] = f"Bearer {token}"
             yield Api(f"http://127.0.0.1:{server.server_port}", url, session)
     finally:
         server.shutdown()

@@ -11,7 +11,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -23,6 +23,7 @@ from gridmap.settings import PROJECT_ROOT
 from gridmap.web.app import create_app
 from tests.conftest import make_test_database
 from tests.layers.seed import seed
+from tests.signin import client_sign_in, ensure_account, sign_in, signed_in_session
 
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 CHROME_ARGS = [
@@ -53,8 +54,11 @@ def app(seeded_url: str) -> Dash:
 
 
 @pytest.fixture(scope="session")
-def client(app: Dash) -> FlaskClient:
-    return app.server.test_client()
+def client(app: Dash, seeded_url: str) -> FlaskClient:
+    """A Flask test client signed in as an admin (POSTs send X-CSRFToken)."""
+    test_client = app.server.test_client()
+    client_sign_in(test_client, *ensure_account(seeded_url, "admin"))
+    return test_client
 
 
 def free_port() -> int:
@@ -65,14 +69,34 @@ def free_port() -> int:
 
 @dataclass
 class LiveServer:
-    """A ``gridmap serve`` subprocess."""
+    """A ``gridmap serve`` subprocess on ``database_url``; ``get``/``post`` go through a
+    session signed in as an admin (see :meth:`session` for other roles)."""
 
     url: str
     process: subprocess.Popen
     log: Path
+    database_url: str = ""
+    _sessions: dict[str, requests.Session] = field(default_factory=dict)
+
+    def account(self, role: str = "admin", grids: tuple[str, ...] = ()) -> tuple[str, str]:
+        """(username, password) of an account of ``role`` in the server's database."""
+        return ensure_account(self.database_url, role, grids=grids)
+
+    def session(self, role: str = "admin") -> requests.Session:
+        """A requests.Session signed in as ``role`` (made once per server and role)."""
+        if role not in self._sessions:
+            self._sessions[role] = signed_in_session(self.url, *self.account(role))
+        return self._sessions[role]
 
     def get(self, path: str, **kwargs) -> requests.Response:
-        return requests.get(self.url + path, timeout=30, **kwargs)
+        return self.session().get(self.url + path, timeout=30, **kwargs)
+
+    def post(self, path: str, **kwargs) -> requests.Response:
+        return self.session().post(self.url + path, timeout=30, **kwargs)
+
+    def open(self, driver, path: str = "/", role: str = "admin") -> None:
+        """Sign a selenium driver in as ``role`` and open ``path``."""
+        sign_in(driver, self.url, *self.account(role), next_path=path)
 
 
 def start_server(database_url: str, name: str) -> LiveServer:
@@ -87,13 +111,13 @@ def start_server(database_url: str, name: str) -> LiveServer:
         process = subprocess.Popen(
             command, env=env, cwd=PROJECT_ROOT, stdout=out, stderr=subprocess.STDOUT
         )
-    server = LiveServer(f"http://127.0.0.1:{port}", process, log)
+    server = LiveServer(f"http://127.0.0.1:{port}", process, log, database_url)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"gridmap serve exited: {log.read_text()[-2000:]}")
         try:
-            if server.get("/healthz").json().get("ok"):
+            if requests.get(server.url + "/healthz", timeout=30).json().get("ok"):
                 return server
         except (requests.ConnectionError, ValueError):
             pass

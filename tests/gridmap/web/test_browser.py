@@ -68,7 +68,7 @@ def map_ready(driver: WebDriver) -> bool:
 
 def test_map_page(browser: WebDriver, demo_server: LiveServer) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
-    browser.get(demo_server.url + "/")
+    demo_server.open(browser, "/")
     wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".maplibregl-canvas"))
     wait_for(browser, lambda d: layers_drawn(d) == LAYERS, message=str(traces(browser)))
     wait_for(browser, map_ready, message="map tiles never finished loading")

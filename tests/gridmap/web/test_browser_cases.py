@@ -9,7 +9,6 @@ import time
 from collections.abc import Callable
 
 import pytest
-import requests
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
@@ -73,8 +72,8 @@ def kpi(driver: WebDriver, key: str) -> str:
 
 
 def report(server: LiveServer, lon: float, lat: float, n: int) -> dict:
-    response = requests.post(
-        server.url + "/api/v1/cases",
+    response = server.post(
+        "/api/v1/cases",
         json={
             "title": f"井盖缺失 #{n}",
             "category": "municipal",
@@ -82,7 +81,6 @@ def report(server: LiveServer, lon: float, lat: float, n: int) -> dict:
             "lat": lat,
             "address": "示例路口",
         },
-        timeout=30,
     )
     assert response.status_code == 201, response.text
     return response.json()
@@ -90,7 +88,7 @@ def report(server: LiveServer, lon: float, lat: float, n: int) -> dict:
 
 def test_a_reported_case_appears_live(browser: WebDriver, cases_server: LiveServer) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
-    browser.get(cases_server.url + "/")
+    cases_server.open(browser, "/")
     wait_for(browser, map_ready, message="map never loaded")
     wait_for(browser, lambda d: (hex_total(d) or 0) > 0, message=str(case_state(browser)))
     wait_for(browser, lambda d: len(ticker(d)) == 10, message="ticker never filled")

@@ -64,7 +64,7 @@ def wait_for(driver: WebDriver, condition, timeout: float = 60) -> Any:
 
 
 def test_coverage_layer_and_replay(browser: WebDriver, patrol_server: LiveServer) -> None:
-    browser.get(patrol_server.url + "/patrols?lang=en")
+    patrol_server.open(browser, "/patrols?lang=en")
     wait_for(browser, lambda d: any(t[0] == "patrol_track" for t in traces(d)))
     drawn = traces(browser)
     layers = [t[0] for t in drawn]

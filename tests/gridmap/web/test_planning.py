@@ -13,6 +13,7 @@ from gridmap.analytics.whatif import CACHE
 from gridmap.web.app import create_app
 from gridmap.web.pages import planning
 from tests.gridmap.analytics.toy import lonlat, toy_with_circles
+from tests.signin import client_sign_in, ensure_account
 
 KIND = "party_service_center"
 VIEW_NODE4 = {"center": list(lonlat(500.0, 0.0)), "zoom": 15.0,
@@ -34,8 +35,9 @@ def call(app: Dash, fn, *args: Any) -> Any:
         return fn(*args)
 
 
-def test_page_serves_in_both_languages(plan_app: Dash) -> None:
+def test_page_serves_in_both_languages(plan_app: Dash, plan_url: str) -> None:
     client = plan_app.server.test_client()
+    client_sign_in(client, *ensure_account(plan_url, "planner"))
     assert client.get("/plan").status_code == 200
     page = call(plan_app, planning.layout, "en")
     assert page.lang == "en"

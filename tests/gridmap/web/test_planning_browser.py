@@ -43,7 +43,7 @@ def plan_server(plan_db: str, live_servers: Callable[[str, str], LiveServer]) ->
 def test_circles_render_and_what_if_moves_coverage(
     browser: WebDriver, plan_server: LiveServer, plan_db: str
 ) -> None:
-    browser.get(plan_server.url + "/plan?lang=en")
+    plan_server.open(browser, "/plan?lang=en", role="planner")
     wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".maplibregl-canvas"))
     pct = browser.find_element(By.ID, "plan-coverage-pct")
     # 15 min: every building on the network, 790 of 1,270 people

@@ -1,0 +1,162 @@
+"""``gridmap user``: add, list, disable/enable accounts, set passwords and grids, issue and
+revoke tokens (API tokens for intake clients, display tokens for wall screens)."""
+
+from __future__ import annotations
+
+import functools
+import os
+
+import click
+
+
+def _friendly(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from gridmap import cli
+
+        return cli.friendly(fn)(*args, **kwargs)
+
+    return wrapper
+
+
+def _engine():
+    from gridmap.db.engine import database_url, get_engine
+
+    return get_engine(database_url())
+
+
+def _password(given: str | None, prompt: bool) -> str | None:
+    """The password from --password, GRIDMAP_USER_PASSWORD, or a hidden prompt."""
+    if given is not None:
+        return given
+    if os.environ.get("GRIDMAP_USER_PASSWORD"):
+        return os.environ["GRIDMAP_USER_PASSWORD"]
+    if prompt:
+        return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return None
+
+
+@click.group()
+def user() -> None:
+    """Accounts, roles, grid assignments and tokens."""
+
+
+@user.command("add")
+@click.argument("username")
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(["admin", "command", "grid_lead", "grid_worker", "planner", "api_client"]),
+)
+@click.option("--name", "display_name", help="Display name (default: the username).")
+@click.option("--password", help="Password (else $GRIDMAP_USER_PASSWORD, else a prompt).")
+@click.option("--grid", "grids", multiple=True, help="Grid code assigned (repeatable).")
+@_friendly
+def add(
+    username: str, role: str, display_name: str | None, password: str | None, grids: tuple
+) -> None:
+    """Create an account (api_client accounts get no password: issue a token)."""
+    from gridmap.access.accounts import add_user
+
+    secret = None if role == "api_client" else _password(password, prompt=True)
+    user_id = add_user(
+        _engine(), username, role, secret, display_name=display_name, grid_codes=list(grids)
+    )
+    click.echo(f"added {username} (id {user_id}, {role}, grids: {', '.join(grids) or '-'})")
+
+
+@user.command("list")
+@click.option("--role", help="Only this role.")
+@_friendly
+def list_(role: str | None) -> None:
+    """The accounts: username, role, active, grids, live tokens, display name."""
+    from gridmap.access.accounts import list_accounts
+
+    accounts = list_accounts(_engine(), role)
+    click.echo("username\trole\tactive\tgrids\ttokens\tname")
+    for a in accounts:
+        more = len(a.grid_codes) - 5
+        grids = ",".join(a.grid_codes[:5]) + (f",…(+{more})" if more > 0 else "")
+        click.echo(
+            f"{a.username}\t{a.role.value}\t{'yes' if a.active else 'no'}\t{grids or '-'}"
+            f"\t{a.tokens}\t{a.display_name}"
+        )
+    click.echo(f"{len(accounts)} accounts", err=True)
+
+
+@user.command("disable")
+@click.argument("username")
+@_friendly
+def disable(username: str) -> None:
+    """Disable an account: its sessions and tokens stop working at once."""
+    from gridmap.access.accounts import set_active
+
+    set_active(_engine(), username, False)
+    click.echo(f"disabled {username}")
+
+
+@user.command("enable")
+@click.argument("username")
+@_friendly
+def enable(username: str) -> None:
+    """Enable a disabled account again."""
+    from gridmap.access.accounts import set_active
+
+    set_active(_engine(), username, True)
+    click.echo(f"enabled {username}")
+
+
+@user.command("password")
+@click.argument("username")
+@click.option("--password", help="New password (else $GRIDMAP_USER_PASSWORD, else a prompt).")
+@_friendly
+def password(username: str, password: str | None) -> None:
+    """Set an account's password."""
+    from gridmap.access.accounts import set_password
+
+    set_password(_engine(), username, _password(password, prompt=True) or "")
+    click.echo(f"password of {username} set")
+
+
+@user.command("grids")
+@click.argument("username")
+@click.option("--grid", "grids", multiple=True, help="Grid code (repeatable); none: clear.")
+@_friendly
+def grids(username: str, grids: tuple) -> None:
+    """Replace the grids assigned to an account."""
+    from gridmap.access.accounts import set_grids
+
+    set_grids(_engine(), username, list(grids))
+    click.echo(f"{username}: grids {', '.join(grids) or '-'}")
+
+
+@user.command("token")
+@click.argument("username")
+@click.option(
+    "--kind",
+    type=click.Choice(["api", "display"]),
+    default="api",
+    show_default=True,
+    help="api: Authorization: Bearer for intake; display: /login?token= for a wall screen.",
+)
+@click.option("--label", help="What the token is for (shown in the database only).")
+@click.option("--revoke", is_flag=True, help="Revoke every token of the account instead.")
+@_friendly
+def token(username: str, kind: str, label: str | None, revoke: bool) -> None:
+    """Issue a token (printed once; only its SHA-256 is stored), or --revoke them all."""
+    from gridmap.access.accounts import issue_token, list_accounts, revoke_tokens
+    from gridmap.access.errors import AccountError
+    from gridmap.access.web import DISPLAY_ROLES
+
+    engine = _engine()
+    if revoke:
+        click.echo(f"revoked {revoke_tokens(engine, username)} token(s) of {username}")
+        return
+    if kind == "display":
+        roles = {a.username.lower(): a.role for a in list_accounts(engine)}
+        if roles.get(username.lower()) not in DISPLAY_ROLES:
+            raise AccountError(
+                "Display tokens are for command-centre accounts (role command).",
+                hint="a wall screen signs in as a command account",
+            )
+    click.echo(issue_token(engine, username, kind, label))  # type: ignore[arg-type]
