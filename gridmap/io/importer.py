@@ -226,6 +226,7 @@ class ImportReport:
     written: bool = False
     crs: str = ""
     seconds: float = 0.0
+    stage_seconds: dict[str, float] = field(default_factory=dict)
     problems: list[RowProblem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -585,12 +586,23 @@ def import_file(
         raise ImportProblem(f"Unknown offset system {opts.offset!r}", hint="gcj02 or bd09")
     target = TARGETS[opts.target]
     path = Path(path)
-    step = progress or (lambda *_: None)
+    started_at: dict[str, float] = {}
+    stage_seconds: dict[str, float] = {}
+
+    def step(stage: str, done: int, total: int) -> None:
+        now = time.perf_counter()
+        started_at.setdefault(stage, now)
+        if done >= total:
+            stage_seconds[stage] = round(now - started_at[stage], 3)
+        if progress:
+            progress(stage, done, total)
+
     step("read", 0, 1)
     mapping = dict(opts.mapping)
     geometry_columns = {k: mapping.pop(k) for k in ("lon", "lat", "wkt") if k in mapping}
     table = read_table(path, layer=opts.layer, encoding=opts.encoding, columns=geometry_columns)
     report = ImportReport(target.name, path.name, rows=len(table), dry_run=opts.dry_run)
+    report.stage_seconds = stage_seconds
     report.notes += table.notes
     if opts.crs:
         source = crsmod.parse_crs(opts.crs)
@@ -644,6 +656,7 @@ def import_file(
 
             step("copy", 0, len(stage))
             copy_frame(cur, "import_stage", stage, chunk_rows=50_000, on_rows=on_rows)
+            step("compare", 0, 1)
             late: list[RowProblem] = []
             if target.name == "grids":
                 cur.execute("SELECT row_no, reason FROM gridmap_import_grid_communities()")
@@ -667,6 +680,7 @@ def import_file(
                     "DELETE FROM pg_temp.import_stage WHERE row_no = ANY(%s)",
                     ([p.row for p in late],),
                 )
+            step("compare", 1, 1)
             all_problems = sorted(problems.sorted() + late, key=lambda p: p.row)
             report.rejected = len({p.row for p in all_problems})
             report.problems = all_problems[:MAX_PROBLEMS]
