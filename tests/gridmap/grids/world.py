@@ -3,28 +3,38 @@ and service-circle coverage computed, so every figure of the detail panel has da
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
+from functools import cache
 
+from gridmap.analytics.coverage import compute_coverage
+from gridmap.analytics.params import CircleParams
+from gridmap.db.engine import get_engine
 from gridmap.demo.load import load_demo
-from gridmap.settings import PROJECT_ROOT
+from gridmap.patrols.coverage import refresh_static
+from gridmap.patrols.matching import matcher_for
+from gridmap.patrols.visits import rebuild_visits
+from gridmap.settings import get_settings
 from tests.conftest import DEMO_SEED, make_test_database
 
-GRIDMAP = str(Path(sys.executable).parent / "gridmap")
-STEPS = (
-    ["patrols", "refresh"],
-    ["patrols", "rebuild"],
-    ["circles", "compute", "--no-isochrones"],
-)
 
-
+@cache
 def make_lead_city(suffix: str) -> str:
-    """A new database with the demo city, patrol visits and service coverage; its URL."""
+    """A new database with the demo city, patrol visits and service coverage; its URL (made
+    once per test session and suffix)."""
     url = make_test_database(suffix)
     load_demo(url, scale="small", seed=DEMO_SEED, progress=False)
-    env = {**os.environ, "GRIDMAP_DATABASE_URL": url}
-    for step in STEPS:
-        subprocess.run([GRIDMAP, *step], env=env, cwd=PROJECT_ROOT, check=True, capture_output=True)
+    engine = get_engine(url)
+    refresh_static(engine)
+    settings = get_settings()
+    raw = engine.raw_connection()
+    try:
+        rebuild_visits(
+            raw,
+            matcher_for(engine),
+            max_accuracy_m=settings.patrol_max_accuracy_m,
+            match_m=settings.patrol_match_m,
+        )
+        raw.commit()
+    finally:
+        raw.close()
+    compute_coverage(url, CircleParams.from_settings(), store=True)
     return url

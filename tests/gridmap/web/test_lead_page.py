@@ -1,0 +1,116 @@
+"""The grid-lead page's callbacks in-process, as a signed-in user set on ``flask.g`` (the
+sign-in itself is exercised by the browser test): options, messages and empty states,
+table pages, the detail panel, and that crafted inputs never reach another grid."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from dash import Dash, Patch
+from flask import g
+from sqlalchemy import text
+
+from gridmap.access import G_USER, Role, User
+from gridmap.db.engine import get_engine
+from gridmap.web.app import create_app
+from gridmap.web.pages import lead
+from tests.gridmap.grids.world import make_lead_city
+
+LEAD = User(9, "lead", "网格长", Role.GRID_LEAD, frozenset({3, 4, 40}))
+ADMIN = User(1, "admin", "admin", Role.ADMIN)
+NO_GRIDS = User(10, "new", "new", Role.GRID_LEAD)
+UNSET = (None,) * 8  # dropdowns and thresholds
+
+
+@pytest.fixture(scope="module")
+def lead_app(_created: list[str]) -> Dash:
+    url = make_lead_city("leadcity")
+    _created.append(url)
+    return create_app(url)
+
+
+@contextmanager
+def as_user(app: Dash, user: User | None, path: str = "/_dash-update-component") -> Iterator:
+    with app.server.test_request_context(path, method="POST"):
+        if user is not None:
+            setattr(g, G_USER, user)
+        yield
+
+
+def choose(*values, selected=None, status="all", stored=None, lang="zh-CN"):
+    return lead.choose(*values, status, selected, 0, stored, lang)
+
+
+def test_lead_sees_their_grids_framed(lead_app: Dash) -> None:
+    with as_user(lead_app, LEAD):
+        out = choose(*UNSET)
+    grid = out[3]
+    assert sorted(o["value"] for o in grid) == [3, 4, 40]
+    figure, _flt, scope, detail, message = out[8:]
+    assert message == "已选 3 个网格"
+    assert sorted(figure.data[0].locations) == [3, 4, 40]
+    assert scope["grid_ids"] == [3, 4, 40] and detail == 3
+    case_grids = {
+        r for r in get_engine(lead_app.server.config["GRIDMAP_DATABASE_URL"]).connect()
+        .execute(text("SELECT grid_id FROM cases WHERE id = ANY (:ids)"),
+                 {"ids": [c[0] for c in figure.data[1].customdata]}).scalars()
+    }  # fmt: skip
+    assert case_grids <= {3, 4, 40}
+    assert figure.layout.map.zoom >= 13
+
+
+def test_cascading_choice_and_no_match(lead_app: Dash) -> None:
+    with as_user(lead_app, LEAD):
+        first = choose(*UNSET)
+        street = first[1][0]["value"]
+        narrowed = choose(None, street, None, None, *UNSET[4:])
+        nothing = choose(*UNSET[:4], None, 10**8, None, None)
+    assert narrowed[5] == street
+    assert {o["value"] for o in narrowed[3]} < {3, 4, 40} or len(first[1]) == 1
+    assert nothing[12] == "没有符合筛选条件的网格。请放宽条件或清除圈选区域。"
+    assert nothing[10]["grid_ids"] == [] and nothing[11] is None
+
+
+def test_empty_states(lead_app: Dash) -> None:
+    with as_user(lead_app, NO_GRIDS):
+        out = choose(*UNSET, lang="en")
+    assert out[12].startswith("No grid is assigned to your account yet")
+    assert [out[i] for i in range(4)] == [[], [], [], []]
+    with as_user(lead_app, None):
+        assert choose(*UNSET)[12] == "请先登录。"
+    with as_user(lead_app, NO_GRIDS):
+        panel, _ = lead.show_grid(None, "zh-CN")
+    assert "点击一个网格" in panel[0].children
+
+
+def test_crafted_inputs_stay_in_the_leads_grids(lead_app: Dash) -> None:
+    with as_user(lead_app, LEAD):
+        out = choose(1, None, None, 60, *UNSET[4:])  # someone else's district and grid
+        assert out[7] is None and 60 not in out[10]["grid_ids"]
+        rows, pager, *_ = lead.show_page({"grid_ids": [5, 6, 60]}, 0, 0, None, 0, "zh-CN")
+        assert rows == [] and pager == "没有符合条件的事件。"
+        panel, outline = lead.show_grid(60, "zh-CN")
+        assert "点击一个网格" in panel[0].children
+        assert isinstance(outline, Patch)
+
+
+def test_table_pages_and_detail(lead_app: Dash) -> None:
+    engine = get_engine(lead_app.server.config["GRIDMAP_DATABASE_URL"])
+    with engine.connect() as conn:
+        total = conn.execute(
+            text("SELECT count(*) FROM cases WHERE grid_id IN (3, 4, 40)")
+        ).scalar()
+        population = conn.execute(
+            text("SELECT sum(population) FROM buildings WHERE grid_id = 4")
+        ).scalar()
+    scope = {"grid_ids": [3, 4, 40], "area": None, "open_only": False}
+    with as_user(lead_app, LEAD):
+        rows, pager, offset, selected, _ = lead.show_page(scope, 0, 0, None, 0, "zh-CN")
+        assert len(rows) == 100 and offset == 0 and selected == []
+        assert pager == f"第 1–100 件，共 {total:,} 件"
+        panel, outline = lead.show_grid(4, "en")
+    names = {c.children[1].id: c.children[1].children for c in panel[2].children}
+    assert names["lead-fig-population"] == f"{population:,}"
+    assert isinstance(outline, Patch)
