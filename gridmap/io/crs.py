@@ -137,9 +137,15 @@ class Extent:
     xmax: float
     ymax: float
 
-    def contains(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    def contains(self, lon: np.ndarray, lat: np.ndarray, margin: float = 0.0) -> np.ndarray:
+        """Whether each point lies in the box grown by ``margin`` degrees."""
         lon, lat = np.asarray(lon, float), np.asarray(lat, float)
-        return (lon >= self.xmin) & (lon <= self.xmax) & (lat >= self.ymin) & (lat <= self.ymax)
+        return (
+            (lon >= self.xmin - margin)
+            & (lon <= self.xmax + margin)
+            & (lat >= self.ymin - margin)
+            & (lat <= self.ymax + margin)
+        )
 
     @property
     def center(self) -> tuple[float, float]:

@@ -35,6 +35,9 @@ from gridmap.io.readers import RowProblem, Table, read_table
 
 #: Largest number of problems kept in a report (the count is always exact).
 MAX_PROBLEMS = 10_000
+#: Tolerance (degrees, ~10 m) of the extent check: a grid on the city's border may come
+#: out of a projection a hair outside it. Far below the GCJ-02 offset (300-700 m).
+EXTENT_MARGIN_DEG = 1e-4
 
 
 class ImportProblem(GridmapError):
@@ -479,7 +482,8 @@ def _geometry(
     usable = present & allowed & ~problems.bad
     geoms = np.full(len(raw), None, dtype=object)
     try:
-        geoms[usable] = crsmod.to_wgs84(raw[usable], source, opts.offset)
+        # the tables are 2-D: a PointZ / PolygonZ keeps its x, y
+        geoms[usable] = shapely.force_2d(crsmod.to_wgs84(raw[usable], source, opts.offset))
     except crsmod.CRSProblem:
         raise
     except Exception as exc:  # pyproj cannot transform (e.g. non-finite numbers)
@@ -489,8 +493,9 @@ def _geometry(
     # the city's extent (lon/lat sanity when there are no districts)
     bounds = np.full((len(raw), 4), np.nan)
     bounds[usable] = shapely.bounds(geoms[usable])
-    inside = extent.contains(bounds[:, 0], bounds[:, 1]) & extent.contains(
-        bounds[:, 2], bounds[:, 3]
+    margin = EXTENT_MARGIN_DEG if extent != crsmod.LONLAT else 0.0
+    inside = extent.contains(bounds[:, 0], bounds[:, 1], margin) & extent.contains(
+        bounds[:, 2], bounds[:, 3], margin
     )
     outside = usable & ~inside
     if outside.any():

@@ -140,11 +140,11 @@ def test_csv_wkt_and_excel(url: str, tmp_path: Path) -> None:
     ]
 
 
-def test_cameras_geojson_defaults(url: str, tmp_path: Path) -> None:
+def test_cameras_geojson_defaults_and_3d_points(url: str, tmp_path: Path) -> None:
     cams = gpd.GeoDataFrame(
         {"code": ["CAM1", "CAM2"], "name": ["一号", "二号"], "kind": ["球机", "bullet"],
          "heading": [90.0, None]},
-        geometry=[shapely.Point(120.012, 30.012), shapely.Point(120.088, 30.088)], crs=4326,
+        geometry=[shapely.Point(120.012, 30.012, 15.0), shapely.Point(120.088, 30.088)], crs=4326,
     )  # fmt: skip
     path = tmp_path / "cams.geojson"
     cams.to_file(path)
