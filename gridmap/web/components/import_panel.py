@@ -151,7 +151,9 @@ def save_upload(contents: str | None, filename: str | None, lang: str) -> tuple[
     token = secrets.token_urlsafe(18)
     folder = root / token
     folder.mkdir()
-    name = Path(filename.replace("\\", "/")).name or "upload"
+    name = Path(filename.replace("\\", "/")).name
+    if name in ("", ".", ".."):
+        name = "upload"
     (folder / name).write_bytes(data)
     return token, t("import.file", lang, name=name, size=f"{len(data) / 1024:,.0f}")
 
