@@ -180,3 +180,16 @@ def test_file_level_problems(url: str, tmp_path: Path) -> None:
     with pytest.raises(crs.CRSProblem, match="Unknown coordinate system"):
         path = write(grids_frame("X"), tmp_path / "g.geojson")
         import_file(url, path, ImportOptions("grids", crs="EPSG:999999"))
+
+
+def test_without_districts_the_check_is_lonlat_sanity(db_url: str, tmp_path: Path) -> None:
+    path = tmp_path / "cams.csv"
+    cams = {"code": ["E1", "E2"], "name": ["甲", "乙"], "kind": ["dome", "dome"]}
+    xy = {"lon": [120.5, 504821.9], "lat": [30.5, 3325657.1]}
+    pd.DataFrame({**cams, **xy}).to_csv(path, index=False)
+    assert rejected(db_url, path, ImportOptions("cameras")) == [
+        (3, "geometry", "lies outside longitude/latitude range (-180.0000,-90.0000 – "
+         "180.0000,90.0000) at 504821.90000,3325657.10000; this usually means a wrong "
+         "coordinate system (try --crs, --from-gcj02 or --from-bd09)"),
+    ]  # fmt: skip
+    assert count(db_url, "cameras", "E") == 0
