@@ -39,6 +39,7 @@ from plotly.basedatatypes import BaseTraceType
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from gridmap.access.scope import scoped_connection
 from gridmap.errors import GridmapError
 from gridmap.i18n import t
 
@@ -145,9 +146,10 @@ class Layer(ABC):
 
 
 def read_frame(ctx: LayerContext, sql: str, **params: Any) -> gpd.GeoDataFrame:
-    """Run ``sql`` (selecting a ``geom`` column) with ``params`` into a GeoDataFrame."""
+    """Run ``sql`` (selecting a ``geom`` column) with ``params`` into a GeoDataFrame, as
+    ``ctx.user`` (a grid lead sees only their grids' rows: row-level security)."""
     try:
-        with ctx.engine.connect() as conn:
+        with scoped_connection(ctx.engine, ctx.user) as conn:
             frame = gpd.read_postgis(text(sql), conn, geom_col="geom", params=params)
     except SQLAlchemyError as exc:
         raise LayerError(

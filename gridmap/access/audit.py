@@ -15,6 +15,7 @@ from flask import has_request_context, request
 from sqlalchemy import Connection, Engine, text
 
 from gridmap.access import User, current_user
+from gridmap.access.scope import unscoped
 
 LOGIN = "login"
 LOGIN_FAILED = "login_failed"
@@ -61,5 +62,5 @@ def record(
         from gridmap.web.database import app_engine
 
         engine = app_engine()
-    with engine.begin() as conn:
+    with unscoped(), engine.begin() as conn:  # the app writes it, not the user's reader role
         conn.execute(_INSERT, values)

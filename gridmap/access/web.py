@@ -44,7 +44,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from wtforms.validators import ValidationError
 
-from gridmap.access import G_USER, Role, User, audit, current_user
+from gridmap.access import G_USER, Role, User, audit, current_user, scope
 from gridmap.access.accounts import authenticate, load_user, user_for_token
 from gridmap.access.errors import RateLimited
 from gridmap.access.policy import Access, allow, level_of, permits
@@ -115,6 +115,7 @@ def install(server: Flask) -> None:
         WTF_CSRF_TIME_LIMIT=None,  # bound to the session, which expires by itself
         WTF_CSRF_SSL_STRICT=False,
     )
+    scope.install()  # grid-scoped users' read requests run under row-level security
     server.before_request(guard)
     server.after_request(set_csrf_cookie)
     server.register_blueprint(blueprint)
@@ -196,7 +197,7 @@ def guard() -> Response | None:
     except (SQLAlchemyError, GridmapError):  # database down: public routes still answer
         if level is Access.PUBLIC:
             return None
-        message = "The database is not available; sign-in cannot be checked."
+        message = "The database is unavailable; try again shortly."
         return _refuse(503, message, endpoint, "map.error")
     g.setdefault(G_USER, user)
     if not permits(level, user):

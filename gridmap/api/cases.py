@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, request
 
+from gridmap.access import audit, current_user
+from gridmap.access.scope import scoped_connection
 from gridmap.api.context import engine, json_body, json_response, limit_body, taxonomy
 from gridmap.api.errors import handle_api_error
 from gridmap.api.serialize import camera_json, case_json, event_json
@@ -200,8 +202,11 @@ def case_kpis():
 
 @blueprint.get("/cases/<int:case_id>")
 def get_case(case_id: int):
-    """One case with its event history and nearest online cameras."""
-    return json_response(case_detail(case_id))
+    """One case with its event history and nearest online cameras (a view of personal
+    data: audited)."""
+    detail = case_detail(case_id)
+    audit.record(audit.VIEW_PERSONAL, f"case:{case_id}")
+    return json_response(detail)
 
 
 @blueprint.get("/cases/<int:case_id>/history")
@@ -228,6 +233,8 @@ def get_cameras(case_id: int):
 def act_on_case(case_id: int):
     """One workflow step: {"action": "dispatch", "actor": …, "grid_id": …, "note": …}."""
     req = parse_action(json_body())
+    with scoped_connection(engine(), current_user()) as conn:
+        queries.get_case(conn, case_id)  # 404 unless the user may see the case
     event = apply_action(engine(), case_id, req, taxonomy())
     return json_response({"event": event_json(event), "case": case_detail(case_id)})
 

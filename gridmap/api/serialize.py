@@ -1,11 +1,12 @@
 """Cases, events and cameras as JSON-ready dicts: ISO 8601 times, lon/lat as a location,
-category names from the taxonomy, reporters' phone numbers masked."""
+category names from the taxonomy, residents' personal data masked (gridmap.access.masking)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
+from gridmap.access.masking import mask_case
 from gridmap.cases.escalation import LEVELS
 from gridmap.cases.taxonomy import Taxonomy
 from gridmap.cases.workflow import allowed_actions
@@ -16,19 +17,12 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat(timespec="seconds") if value else None
 
 
-def mask_phone(phone: str | None) -> str | None:
-    """138****5678: enough to recognise, not enough to call."""
-    if not phone:
-        return None
-    digits = phone.replace(" ", "")
-    return digits[:3] + "****" + digits[-4:] if len(digits) >= 8 else "****"
-
-
 def case_json(row: dict[str, Any], tax: Taxonomy) -> dict[str, Any]:
-    """A case row from gridmap.cases.queries as the API shows it."""
+    """A case row from gridmap.cases.queries as the API shows it, personal data masked
+    for the request's user (:func:`gridmap.access.masking.mask_case`)."""
     cat = tax.by_slug.get(row["category"])
     sub = tax.subcategories.get(row["subcategory"] or "")
-    return {
+    out = {
         "id": row["id"],
         "code": row["code"],
         "title": row["title"],
@@ -54,7 +48,7 @@ def case_json(row: dict[str, Any], tax: Taxonomy) -> dict[str, Any]:
         "department": row["department"],
         "satisfaction": row["satisfaction"],
         "reporter_name": row["reporter_name"],
-        "reporter_phone": mask_phone(row["reporter_phone"]),
+        "reporter_phone": row["reporter_phone"],
         "address": row["address"],
         "external_id": row["external_id"],
         "location": ({"lon": row["lon"], "lat": row["lat"]} if row["lon"] is not None else None),
@@ -64,6 +58,7 @@ def case_json(row: dict[str, Any], tax: Taxonomy) -> dict[str, Any]:
             else None
         ),
     }
+    return mask_case(out)
 
 
 def event_json(event: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,84 @@
+"""Residents' personal data shown to whom: the one place that decides.
+
+Personal data of residents are the reporter's name and phone number of a case and the
+house number in a case address (a reporter often gives their own door). What each role
+sees of them:
+
+============== ================ ================ ===================================
+role           reporter name    reporter phone   case address
+============== ================ ================ ===================================
+admin          full             138****5678      full
+grid_lead/     full (own grids  138****5678      full
+grid_worker    only, by RLS)
+command        surname + "*"    138****5678      full (dispatch needs the place)
+planner        —                —                street only (house number dropped)
+api_client     —                —                — (intake only: no case reads)
+anonymous/CLI  full             138****5678      full (CLI users are administrators)
+============== ================ ================ ===================================
+
+Phone numbers are never shown whole by the web app or the APIs. Building addresses are
+of buildings, not people, and stay whole; the staff phone numbers of grids (``lead_phone``)
+are work contacts. Serializers call :func:`mask_case` with the request's user
+(``gridmap.api.serialize.case_json`` does for every API and page that uses it).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from gridmap.access import Role, User, current_user
+
+#: "12号", "12-3号", "12号楼3单元": the house number and what follows it.
+HOUSE_NUMBER = re.compile(r"\s*\d+[\d\-－之]*\s*(号|號|弄|栋|幢|#).*$")
+#: Roles that see residents' names masked or not at all.
+MASKED_ROLES = frozenset({Role.COMMAND, Role.PLANNER, Role.API_CLIENT})
+
+
+def mask_phone(phone: str | None) -> str | None:
+    """138****5678: enough to recognise, not enough to call."""
+    if not phone:
+        return None
+    digits = phone.replace(" ", "")
+    return digits[:3] + "****" + digits[-4:] if len(digits) >= 8 else "****"
+
+
+def mask_name(name: str | None) -> str | None:
+    """张* / 欧阳** / J*** : the first character (a Chinese surname), the rest starred."""
+    if not name:
+        return None
+    name = name.strip()
+    return name[:1] + "*" * max(1, len(name) - 1)
+
+
+def street_only(address: str | None) -> str | None:
+    """The address without its house number: 清溪巷62号附近 -> 清溪巷."""
+    if not address:
+        return None
+    return HOUSE_NUMBER.sub("", address).strip() or None
+
+
+def masks_personal_data(user: User | None) -> bool:
+    """Whether ``user`` sees residents' personal data masked."""
+    return user is not None and user.role in MASKED_ROLES
+
+
+def mask_case(case: dict[str, Any], user: User | None = None) -> dict[str, Any]:
+    """``case`` (a dict with ``reporter_name``/``reporter_phone``/``address`` keys, any of
+    them) as ``user`` (default: the request's user) may see it; a new dict."""
+    user = user if user is not None else current_user()
+    out = dict(case)
+    if "reporter_phone" in out:
+        out["reporter_phone"] = mask_phone(out["reporter_phone"])
+    if not masks_personal_data(user):
+        return out
+    if user.role is Role.COMMAND:
+        if "reporter_name" in out:
+            out["reporter_name"] = mask_name(out["reporter_name"])
+        return out
+    for key in ("reporter_name", "reporter_phone"):
+        if key in out:
+            out[key] = None
+    if "address" in out:
+        out["address"] = street_only(out["address"]) if user.role is Role.PLANNER else None
+    return out
