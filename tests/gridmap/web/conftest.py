@@ -49,6 +49,18 @@ def seeded_url(_created: list[str]) -> str:
 
 
 @pytest.fixture(scope="session")
+def wall_url(_created: list[str]) -> str:
+    """The demo city with patrol visits and service coverage computed (the wall's tests;
+    the browser test adds cases, the service tests cross-check what they read)."""
+    from tests.gridmap.web.wall_world import build_wall_world
+
+    url = make_test_database("wall")
+    _created.append(url)
+    build_wall_world(url)
+    return url
+
+
+@pytest.fixture(scope="session")
 def app(seeded_url: str) -> Dash:
     return create_app(seeded_url)
 

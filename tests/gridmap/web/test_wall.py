@@ -5,7 +5,6 @@ with its patrol visits and coverage computed, cross-checked against independent 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -13,6 +12,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
+from gridmap.db.engine import get_engine
 from gridmap.patrols.coverage import Window, grid_coverage
 from gridmap.settings import get_settings
 from gridmap.web import live, wall
@@ -20,8 +20,6 @@ from gridmap.web.components.hot_grids import hot_grid_items, read_hot_grids
 from gridmap.web.components.kpis import read_tiles
 from gridmap.web.components.wall_tiles import case_tiles, extra_tiles, read_extras
 from layers import LayerContext
-from tests.conftest import make_test_database
-from tests.gridmap.web.wall_world import build_wall_world
 
 DEAD_URL = "postgresql+psycopg2://nobody@127.0.0.1:1/none"
 #: The demo city (seed 7): cameras and online cameras.
@@ -29,10 +27,8 @@ CAMERAS, ONLINE = 289, 264
 
 
 @pytest.fixture(scope="module")
-def wall_engine(_created: list[str]) -> Iterator[Engine]:
-    url = make_test_database("wall")
-    _created.append(url)
-    yield build_wall_world(url)
+def wall_engine(wall_url: str) -> Engine:
+    return get_engine(wall_url)
 
 
 @pytest.fixture(scope="module")
