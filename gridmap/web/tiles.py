@@ -79,12 +79,12 @@ TILESETS: dict[str, TileSet] = {
             {
                 "grids": (
                     {"code": "String", "name": "String", "community_id": "Number"},
-                    11,
+                    12,
                     MAX_ZOOM,
                 ),
-                "communities": ({"code": "String", "name": "String", "street_id": "Number"}, 0, 12),
+                "communities": ({"code": "String", "name": "String", "street_id": "Number"}, 0, 11),
             },
-            description="Grid polygons from zoom 11; community outlines up to zoom 12.",
+            description="Grid polygons from zoom 12; community outlines below it.",
         ),
         TileSet(
             "cameras",
