@@ -125,14 +125,15 @@ def test_nothing_computed_yet(engine: Engine) -> None:
 def test_hot_grids_rank_open_cases(wall_engine: Engine, noon: datetime) -> None:
     since, day_start = noon - timedelta(days=30), noon - timedelta(hours=12)
     hot = read_hot_grids(wall_engine, since, day_start, 5)
-    frame = pd.read_sql(
-        text(
-            "SELECT c.grid_id, g.name, c.status, c.reported_at FROM cases c "
-            "JOIN grids g ON g.id = c.grid_id WHERE c.reported_at >= :s"
-        ),
-        wall_engine.connect(),
-        params={"s": min(since, day_start)},
-    )
+    with wall_engine.connect() as conn:
+        frame = pd.read_sql(
+            text(
+                "SELECT c.grid_id, g.name, c.status, c.reported_at FROM cases c "
+                "JOIN grids g ON g.id = c.grid_id WHERE c.reported_at >= :s"
+            ),
+            conn,
+            params={"s": min(since, day_start)},
+        )
     open_ = frame[
         (frame.reported_at >= since) & ~frame.status.isin(["resolved", "closed", "rejected"])
     ]
