@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from gridmap.access import User
+from gridmap.access.scope import scoped_connection
 from gridmap.errors import GridmapError
 
 
@@ -42,9 +43,10 @@ def narrow(allowed: list[int] | None, wanted: list[int] | None) -> list[int] | N
 
 @contextmanager
 def user_connection(engine: Engine, user: User | None) -> Iterator[Connection]:
-    """A connection reading as ``user`` (row-level security applies)."""
+    """A read-only connection as ``user``: row-level security applies (see
+    :func:`gridmap.access.scope.scoped_connection`)."""
     try:
-        with engine.connect() as conn:
+        with scoped_connection(engine, user) as conn:
             yield conn
     except SQLAlchemyError as exc:
         raise GridReadError(

@@ -40,7 +40,9 @@ def column_defs(lang: str) -> list[dict[str, Any]]:
             "sortable": False,
             **({"width": widths[c]} if c in widths else {"flex": 1, "minWidth": 110}),
             **(
-                {"cellClassRules": {"lead-overdue": {"function": "params.data.overdue"}}} if c == "due_at" else {}
+                {"cellClassRules": {"lead-overdue": {"function": "params.data.overdue"}}}
+                if c == "due_at"
+                else {}
             ),
         }
         for c in COLUMNS

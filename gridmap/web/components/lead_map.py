@@ -38,6 +38,7 @@ def grid_trace(shapes: gpd.GeoDataFrame, lang: str) -> go.Choroplethmap:
         colorscale=[[i / (len(PALETTE) - 1), c] for i, c in enumerate(PALETTE)],
         showscale=False,
         marker={"opacity": 0.35, "line": {"color": GRID_LINE, "width": 1.2}},
+        unselected={"marker": {"opacity": 0.35}},
         customdata=list(zip(shapes["name"], shapes["community_name"], strict=True)),
         hovertemplate=(
             "<b>%{customdata[0]}</b><br>"
@@ -61,6 +62,7 @@ def case_trace(rows: Sequence[dict[str, Any]], lang: str) -> go.Scattermap:
         lat=[round(r["lat"], 6) for r in rows],
         mode="markers",
         marker={"size": 9, "color": colors, "opacity": 0.9},
+        unselected={"marker": {"opacity": 0.9}},  # a drawn area filters; it never dims
         customdata=[[int(r["id"])] for r in rows],
         text=[
             f"{r['code']} · {category_label(r['category'], lang)} · "

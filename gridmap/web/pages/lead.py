@@ -358,12 +358,9 @@ def show_page(
             case_id, grid_id = _clicked(click)
             if grid_id is not None:
                 return no_update, no_update, no_update, no_update, grid_id
-            if case_id is None:
+            offset = page_of_case(engine, user, scope, case_id, size)
+            if offset is None:
                 return (no_update,) * 5
-            position = case_position(engine, user, scope, case_id)
-            if position is None:
-                return (no_update,) * 5
-            offset = position // size * size
             selected = {"ids": [str(case_id)]}
         else:
             offset = 0
@@ -372,6 +369,16 @@ def show_page(
     except GridmapError:
         return [], t("lead.error", lang), offset, no_update, no_update
     return table_rows(page, lang), pager_text(page, size, lang), page.offset, selected, grid
+
+
+def page_of_case(
+    engine: Any, user: User | None, scope: CaseScope, case_id: int | None, size: int
+) -> int | None:
+    """The first row of the table page listing case ``case_id`` (None: not listed)."""
+    if case_id is None:
+        return None
+    position = case_position(engine, user, scope, case_id)
+    return None if position is None else position // size * size
 
 
 def _clicked(click: dict[str, Any] | None) -> tuple[int | None, int | None]:

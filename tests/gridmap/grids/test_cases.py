@@ -5,15 +5,24 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import pytest
 import shapely
 from sqlalchemy import Engine, text
 
 from gridmap.access import Role, User
 from gridmap.grids.cases import CaseScope, case_page, case_position
+from tests.gridmap.grids.world import account
+
+LEAD: User
 
 ADMIN = User(1, "admin", "admin", Role.ADMIN)
-LEAD = User(9, "lead", "lead", Role.GRID_LEAD, frozenset({3, 4}))
 NOW = datetime.fromisoformat("2030-01-01T00:00:00+00:00")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _lead(lead_url: str) -> None:
+    global LEAD
+    LEAD = account(lead_url, "lead_cases", {3, 4})
 
 
 def _ids(engine: Engine, sql: str, **params: object) -> list[int]:

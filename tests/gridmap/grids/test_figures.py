@@ -12,6 +12,7 @@ from gridmap.access import Role, User
 from gridmap.grids.figures import grid_figures
 from gridmap.patrols.coverage import parse_window
 from gridmap.settings import get_settings
+from tests.gridmap.grids.world import account
 
 EXPECTED_SQL = """
 SELECT g.id,
@@ -106,12 +107,14 @@ def test_figures_match_independent_sql(
     assert any(got[g].cases_overdue > 0 for g in sample)
 
 
-def test_grid_lead_sees_only_their_grids(lead_engine: Engine, moment: datetime) -> None:
-    lead = User(7, "lead", "lead", Role.GRID_LEAD, frozenset({3, 4}))
+def test_grid_lead_sees_only_their_grids(
+    lead_url: str, lead_engine: Engine, moment: datetime
+) -> None:
+    lead = account(lead_url, "lead_figures", {3, 4})
     assert sorted(grid_figures(lead_engine, lead, None, at=moment)) == [3, 4]
     assert sorted(grid_figures(lead_engine, lead, [4, 5, 6], at=moment)) == [4]
     assert grid_figures(lead_engine, None, None, at=moment) == {}
-    nobody = User(8, "new", "new", Role.GRID_LEAD)
+    nobody = account(lead_url, "lead_nothing", set())
     assert grid_figures(lead_engine, nobody, [1, 2], at=moment) == {}
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, text
 from gridmap.access import Role, User
 from gridmap.grids import selection
 from gridmap.grids.selection import GridFilter, area_from_selection
+from tests.gridmap.grids.world import account
 
 ADMIN = User(1, "admin", "admin", Role.ADMIN)
 
@@ -22,7 +23,7 @@ def moment(lead_engine: Engine) -> datetime:
 
 
 @pytest.fixture(scope="module")
-def lead(lead_engine: Engine) -> User:
+def lead(lead_url: str, lead_engine: Engine) -> User:
     """A lead of the first two grids of the first street and the first grid of the last."""
     with lead_engine.connect() as conn:
         rows = conn.execute(
@@ -34,7 +35,7 @@ def lead(lead_engine: Engine) -> User:
     first_street, last_street = rows[0].street_id, max(r.street_id for r in rows)
     ids = [r.id for r in rows if r.street_id == first_street][:2]
     ids += [r.id for r in rows if r.street_id == last_street][:1]
-    return User(9, "lead", "lead", Role.GRID_LEAD, frozenset(ids))
+    return account(lead_url, "lead_selection", set(ids))
 
 
 def _column(engine: Engine, sql: str, **params: object) -> list:
@@ -94,14 +95,14 @@ def test_options_cascade(lead_engine: Engine) -> None:
     assert picked.grid_ids == want_grids
 
 
-def test_a_choice_outside_the_level_above_is_cleared(lead_engine: Engine) -> None:
+def test_a_choice_outside_the_level_above_is_cleared(lead_url: str, lead_engine: Engine) -> None:
     rows = selection.hierarchy(lead_engine, ADMIN)
     first, last = rows[0], rows[-1]
     assert first.district_id != last.district_id
     fixed = selection.valid_choice(rows, GridFilter(district=first.district_id,
                                                     street=last.street_id))  # fmt: skip
     assert (fixed.district, fixed.street) == (first.district_id, None)
-    lead = User(9, "lead", "lead", Role.GRID_LEAD, frozenset({first.grid_id}))
+    lead = account(lead_url, "lead_first", {first.grid_id})
     mine = selection.hierarchy(lead_engine, lead)
     assert selection.valid_choice(mine, GridFilter(grid=last.grid_id)).grid is None
 

@@ -16,18 +16,21 @@ from gridmap.access import G_USER, Role, User
 from gridmap.db.engine import get_engine
 from gridmap.web.app import create_app
 from gridmap.web.pages import lead
-from tests.gridmap.grids.world import make_lead_city
+from tests.gridmap.grids.world import account, make_lead_city
 
-LEAD = User(9, "lead", "网格长", Role.GRID_LEAD, frozenset({3, 4, 40}))
 ADMIN = User(1, "admin", "admin", Role.ADMIN)
-NO_GRIDS = User(10, "new", "new", Role.GRID_LEAD)
+LEAD: User  # real accounts (row-level security keys on their ids), made by lead_app
+NO_GRIDS: User
 UNSET = (None,) * 8  # dropdowns and thresholds
 
 
 @pytest.fixture(scope="module")
 def lead_app(_created: list[str]) -> Dash:
+    global LEAD, NO_GRIDS
     url = make_lead_city("leadcity")
     _created.append(url)
+    LEAD = account(url, "lead_page", {3, 4, 40})
+    NO_GRIDS = account(url, "lead_page_none", set())
     return create_app(url)
 
 
@@ -114,3 +117,25 @@ def test_table_pages_and_detail(lead_app: Dash) -> None:
     names = {c.children[1].id: c.children[1].children for c in panel[2].children}
     assert names["lead-fig-population"] == f"{population:,}"
     assert isinstance(outline, Patch)
+
+
+def test_a_case_clicked_on_the_map_opens_its_page(lead_app: Dash) -> None:
+    engine = get_engine(lead_app.server.config["GRIDMAP_DATABASE_URL"])
+    with engine.connect() as conn:
+        ids = list(
+            conn.execute(
+                text(
+                    "SELECT id FROM cases WHERE grid_id IN (3, 4, 40) "
+                    "ORDER BY reported_at DESC, id DESC"
+                )
+            ).scalars()
+        )
+        other = conn.execute(text("SELECT id FROM cases WHERE grid_id = 5 LIMIT 1")).scalar()
+    scope = lead.CaseScope((3, 4, 40))
+    with as_user(lead_app, LEAD):
+        assert lead.page_of_case(engine, LEAD, scope, ids[0], 100) == 0
+        assert lead.page_of_case(engine, LEAD, scope, ids[250], 100) == 200
+        assert lead.page_of_case(engine, LEAD, scope, other, 100) is None
+    click = {"points": [{"curveNumber": 1, "customdata": [ids[250]]}]}
+    assert lead._clicked(click) == (ids[250], None)
+    assert lead._clicked({"points": [{"curveNumber": 0, "location": 4}]}) == (None, 4)
