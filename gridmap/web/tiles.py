@@ -50,7 +50,7 @@ TILESETS: dict[str, TileSet] = {
             "buildings",
             "gridmap buildings",
             "gridmap_tile_buildings",
-            10,
+            12,
             {
                 "buildings": (
                     {
@@ -65,11 +65,11 @@ TILESETS: dict[str, TileSet] = {
                 ),
                 "building_cells": (
                     {"buildings": "Number", "households": "Number", "population": "Number"},
-                    10,
+                    12,
                     13,
                 ),
             },
-            description="Building units from zoom 14; counts per cell from zoom 10 to 13.",
+            description="Building units from zoom 14; counts per cell at zooms 12 and 13.",
         ),
         TileSet(
             "grids",

@@ -10,6 +10,7 @@ the case layer's traces, the tiles and the ticker in place. Component ids start 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,6 +34,7 @@ from gridmap.web.components.kpis import kpi_tiles
 from gridmap.web.components.ticker import ticker_items, ticker_panel
 from gridmap.web.database import app_engine
 from gridmap.web.shell import header
+from gridmap.web.tile_overlays import with_tile_layers
 from layers import LAYERS, Layer, get_layer
 
 PATH = "/"
@@ -50,8 +52,10 @@ GRAPH_CONFIG = {
 }
 
 
-def _style() -> dict[str, Any]:
-    return basemap_style(request.host_url, get_settings().basemap_tiles)
+def _style(visible: Iterable[str] = ()) -> dict[str, Any]:
+    """The basemap, plus the vector-tile layers of the visible map layers."""
+    style = basemap_style(request.host_url, get_settings().basemap_tiles)
+    return with_tile_layers(style, request.host_url, visible)
 
 
 def _layer_card(layer: Layer, lang: str) -> html.Div:
@@ -98,7 +102,8 @@ def layout(lang: str | None = None, **_query: str) -> html.Div:
         message, message_class = t("map.error", lang), "map-message error"
     elif not start.has_data:
         message, message_class = t("map.empty", lang), "map-message empty"
-    figure = overlays.map_figure(get_layer("cases").empty_traces(lang), start.view, _style())
+    shown = [layer.id for layer in LAYERS if layer.default_visible]
+    figure = overlays.map_figure(get_layer("cases").empty_traces(lang), start.view, _style(shown))
     return html.Div(
         className="app",
         lang=lang,
@@ -161,7 +166,7 @@ def redraw(
         drawn = overlays.draw_overlays(app_engine(), visible, view, lang, choice)
     except GridmapError:
         drawn = overlays.Overlays(error=t("map.error", lang))
-    figure = overlays.map_figure(drawn.traces, view, _style())
+    figure = overlays.map_figure(drawn.traces, view, _style(visible))
     notes = [drawn.notes.get(i["layer"], "") for i in note_ids]
     message, message_class = start_message
     if drawn.error:
