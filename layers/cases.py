@@ -26,6 +26,8 @@ import numpy as np
 import shapely
 from plotly import graph_objects as go
 from plotly.basedatatypes import BaseTraceType
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from gridmap.cases.taxonomy import get_taxonomy
 from gridmap.errors import GridmapError
@@ -95,7 +97,7 @@ TRACE_COUNT = 3
 MERCATOR_WORLD = 2 * math.pi * 6378137.0
 #: Hexagon edge in screen pixels at its level's zoom (SQL gridmap_case_hex_size says the same).
 HEX_PIXELS = 22.0
-#: Heatmap levels the database indexes cells for (cases_heat_cells); other zooms clamp.
+#: Heatmap levels the database rolls cells up for (case_heat_days); other zooms clamp.
 MIN_LEVEL, MAX_LEVEL = 9, 14
 
 COLUMNS = [
@@ -104,6 +106,7 @@ COLUMNS = [
 ]  # fmt: skip
 FILTERS = ":since, :until, :categories, :statuses, :sources"
 HEX_SQL = f"SELECT * FROM gridmap_layer_case_hexes(:minx, :miny, :maxx, :maxy, {FILTERS}, :level)"
+REFRESH_SQL = "SELECT gridmap_case_heat_refresh(:level, :since, :until)"
 POINT_SQL = (
     f"SELECT * FROM gridmap_layer_cases(:minx, :miny, :maxx, :maxy, {FILTERS}, "
     ":located_only, :max_rows)"
@@ -192,6 +195,22 @@ def hex_size(level: int) -> float:
     return HEX_PIXELS * MERCATOR_WORLD / (512.0 * 2.0**level)
 
 
+def refresh_heat(ctx: LayerContext, level: int) -> None:
+    """Recount the rollup's stale whole days of the context's window at ``level`` (committed,
+    so the next dashboards find them counted). Optional for correctness: the hexagon read
+    counts stale days from the cases themselves."""
+    try:
+        with ctx.engine.begin() as conn:
+            conn.execute(
+                text(REFRESH_SQL), {"level": level, "since": ctx.time_from, "until": ctx.time_to}
+            )
+    except SQLAlchemyError as exc:
+        raise LayerError(
+            "The map data could not be read from the database.",
+            hint=type(exc.orig or exc).__name__,
+        ) from exc
+
+
 def hexagon_collection(data: gpd.GeoDataFrame) -> dict[str, Any]:
     """The hexagons of ``data`` as a compact GeoJSON FeatureCollection (feature id = row
     number, coordinates to 5 decimals ≈ 1 m), built from one coordinate array."""
@@ -256,6 +275,7 @@ class CasesLayer(Layer):
     def query(self, ctx: LayerContext) -> gpd.GeoDataFrame:
         if self.aggregated_at(ctx.zoom):
             level = hex_level(ctx.zoom)  # type: ignore[arg-type]
+            refresh_heat(ctx, level)
             frame = read_frame(ctx, HEX_SQL, **ctx.bounds, **filter_args(ctx), level=level)
             frame.attrs["hex_level"] = level
             return mark(frame, Detail.AGGREGATED)

@@ -4,13 +4,102 @@
 -- These are the filters of gridmap_cases_select (sql/functions/cases.sql), written out here
 -- because this file is applied before that one; tests check both agree.
 
+-- Start of the UTC day `d` (the heatmap rollup's bucket, gridmap_case_heat_day).
+CREATE OR REPLACE FUNCTION gridmap_case_heat_start(d date) RETURNS timestamptz
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT d::timestamp AT TIME ZONE 'UTC'
+$$;
+
+-- The highest heatmap level whose rollup also counts per category and source.
+CREATE OR REPLACE FUNCTION gridmap_case_heat_detail_level() RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT 11
+$$;
+
+-- How the heatmap splits the window [since, until) (NULL: open): the whole UTC days
+-- [first_day, end_day) it reads from the rollup case_heat_days — never today, which keeps
+-- changing — and the two partial ranges [live1_from, live1_to) and [live2_from, live2_to)
+-- it counts from cases directly (the window's first partial day, and today on; the whole
+-- window when it holds no whole day, the second range then empty).
+CREATE OR REPLACE FUNCTION gridmap_case_heat_window(since timestamptz, until timestamptz)
+RETURNS TABLE (
+    first_day date, end_day date,
+    live1_from timestamptz, live1_to timestamptz, live2_from timestamptz, live2_to timestamptz
+)
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    WITH b AS (
+        SELECT coalesce(since, '-infinity') AS s, coalesce(until, 'infinity') AS u
+    ), d AS (
+        SELECT s, u,
+               CASE WHEN s = '-infinity' THEN '-infinity'::date
+                    WHEN s = gridmap_case_heat_start(gridmap_case_heat_day(s))
+                        THEN gridmap_case_heat_day(s)
+                    ELSE gridmap_case_heat_day(s) + 1 END AS d0,
+               least(gridmap_case_heat_day(u), gridmap_case_heat_day(now())) AS d1
+        FROM b
+    )
+    SELECT d0, d1,
+           s, CASE WHEN d0 < d1 THEN gridmap_case_heat_start(d0) ELSE u END,
+           CASE WHEN d0 < d1 THEN gridmap_case_heat_start(d1) ELSE u END, u
+    FROM d
+$$;
+
+-- Brings the rollup case_heat_days up to date at heatmap level `heat_level` for the whole
+-- days of the window [since, until): recounts each (level, day) marked stale, under a
+-- transaction-scoped advisory lock per (level, day) so concurrent refreshers do not count a
+-- day twice. Each recount reads cases in a snapshot taken after it removed the marks it
+-- saw, so a change committed meanwhile keeps its own mark. Returns the days recounted.
+-- Readers stay correct without it (gridmap_layer_case_hexes counts stale days live); the
+-- layer calls it first, in its own transaction, so later reads find the days counted.
+CREATE OR REPLACE FUNCTION gridmap_case_heat_refresh(
+    heat_level integer, since timestamptz, until timestamptz
+) RETURNS integer
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    w record;
+    d date;
+    done integer := 0;
+BEGIN
+    SELECT * INTO w FROM gridmap_case_heat_window(since, until);
+    FOR d IN
+        SELECT DISTINCT s.day FROM case_heat_stale s
+        WHERE s.level = heat_level AND s.day >= w.first_day AND s.day < w.end_day
+        ORDER BY s.day
+    LOOP
+        PERFORM pg_advisory_xact_lock(hashtext('gridmap_case_heat'),
+                                      heat_level * 1000000 + (d - date '2000-01-01'));
+        DELETE FROM case_heat_stale s WHERE s.level = heat_level AND s.day = d;
+        CONTINUE WHEN NOT FOUND;  -- another refresher counted it meanwhile
+        DELETE FROM case_heat_days h WHERE h.level = heat_level AND h.day = d;
+        INSERT INTO case_heat_days (level, detail, day, cell, status, category, source, n)
+        SELECT heat_level, GROUPING(k.category, k.source) = 0, d, k.cell, k.status,
+               k.category, k.source, count(*)
+        FROM (
+            SELECT gridmap_case_hex_key(c.geom, heat_level) AS cell, c.status, c.category,
+                   c.source
+            FROM cases c
+            WHERE c.geom IS NOT NULL
+              AND c.reported_at >= gridmap_case_heat_start(d)
+              AND c.reported_at < gridmap_case_heat_start(d + 1)
+        ) k
+        GROUP BY GROUPING SETS ((k.cell, k.status), (k.cell, k.status, k.category, k.source))
+        HAVING heat_level <= gridmap_case_heat_detail_level()
+            OR GROUPING(k.category, k.source) <> 0;
+        done := done + 1;
+    END LOOP;
+    RETURN done;
+END
+$$;
+
 -- Located cases matching the filters counted per hexagon of heatmap level `level` (9–14;
 -- edge gridmap_case_hex_size(level), the tiling of ST_HexagonGrid / ST_Hexagon in Web
 -- Mercator, origin 0,0): one row per non-empty cell meeting the lon/lat box (its centre
 -- within one edge of it), with the cell's total, how many are still open, and the hexagon in
 -- lon/lat. Cells are counted whole — the box picks cells, not cases — so a cell's count
--- does not change while the map pans. The cells come precomputed from the index
--- cases_heat_cells (migration 0008).
+-- does not change while the map pans. Whole days of the window come from the rollup
+-- case_heat_days unless marked stale; the partial days at its ends and stale days are
+-- counted from cases. Above gridmap_case_heat_detail_level() the rollup holds no category
+-- or source split, so a category or source filter there counts the window from cases.
 CREATE OR REPLACE FUNCTION gridmap_layer_case_hexes(
     minx double precision, miny double precision, maxx double precision, maxy double precision,
     since timestamptz, until timestamptz,
@@ -18,28 +107,69 @@ CREATE OR REPLACE FUNCTION gridmap_layer_case_hexes(
     level integer
 ) RETURNS TABLE (cell_i integer, cell_j integer, cases integer, open integer, geom geometry)
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    WITH keyed AS (
-        SELECT CASE level
-                   WHEN 9 THEN gridmap_case_hex_key(c.geom, 9)
-                   WHEN 10 THEN gridmap_case_hex_key(c.geom, 10)
-                   WHEN 11 THEN gridmap_case_hex_key(c.geom, 11)
-                   WHEN 12 THEN gridmap_case_hex_key(c.geom, 12)
-                   WHEN 13 THEN gridmap_case_hex_key(c.geom, 13)
-                   WHEN 14 THEN gridmap_case_hex_key(c.geom, 14)
-               END AS k,
-               c.status NOT IN ('resolved', 'closed', 'rejected') AS is_open
-        FROM cases c
-        WHERE c.geom IS NOT NULL
-          AND (since IS NULL OR c.reported_at >= since)
-          AND (until IS NULL OR c.reported_at < until)
-          AND (categories IS NULL OR c.category = ANY (categories))
-          AND (statuses IS NULL OR c.status = ANY (statuses))
-          AND (sources IS NULL OR c.source = ANY (sources))
+    WITH w AS (
+        SELECT * FROM gridmap_case_heat_window(since, until)
+    ), plan AS (
+        SELECT categories IS NOT NULL OR sources IS NOT NULL AS detail,
+               (categories IS NULL AND sources IS NULL)
+               OR level <= gridmap_case_heat_detail_level() AS rolled
+    ), stale AS (
+        SELECT DISTINCT s.day
+        FROM case_heat_stale s, w, plan
+        WHERE plan.rolled AND s.level = gridmap_layer_case_hexes.level
+          AND s.day >= w.first_day AND s.day < w.end_day
+    ), ranges AS (  -- what is counted from cases: [lo, hi) report-time ranges
+        SELECT r.lo, r.hi
+        FROM w, plan,
+             LATERAL (VALUES (w.live1_from, w.live1_to), (w.live2_from, w.live2_to)) r (lo, hi)
+        WHERE plan.rolled AND r.lo < r.hi
+        UNION ALL
+        SELECT gridmap_case_heat_start(stale.day), gridmap_case_heat_start(stale.day + 1)
+        FROM stale
+        UNION ALL
+        SELECT coalesce(since, '-infinity'), coalesce(until, 'infinity')
+        FROM plan WHERE NOT plan.rolled
+    ), counted AS (
+        SELECT h.cell AS k, h.status, h.n
+        FROM case_heat_days h, w, plan
+        WHERE plan.rolled AND h.level = gridmap_layer_case_hexes.level
+          AND h.detail = plan.detail
+          AND h.day >= w.first_day AND h.day < w.end_day
+          AND (categories IS NULL OR h.category = ANY (categories))
+          AND (statuses IS NULL OR h.status = ANY (statuses))
+          AND (sources IS NULL OR h.source = ANY (sources))
+          AND h.day NOT IN (SELECT stale.day FROM stale)
+        UNION ALL
+        SELECT x.k, x.status, 1
+        FROM ranges r
+        CROSS JOIN LATERAL (  -- one index range scan per range (by category when filtered)
+            SELECT gridmap_case_hex_key(c.geom, level) AS k, c.status
+            FROM cases c
+            WHERE categories IS NOT NULL AND c.category = ANY (categories)
+              AND c.reported_at >= r.lo AND c.reported_at < r.hi
+              AND c.geom IS NOT NULL
+              AND (since IS NULL OR c.reported_at >= since)
+              AND (until IS NULL OR c.reported_at < until)
+              AND (statuses IS NULL OR c.status = ANY (statuses))
+              AND (sources IS NULL OR c.source = ANY (sources))
+            UNION ALL
+            SELECT gridmap_case_hex_key(c.geom, level) AS k, c.status
+            FROM cases c
+            WHERE categories IS NULL
+              AND c.reported_at >= r.lo AND c.reported_at < r.hi
+              AND c.geom IS NOT NULL
+              AND (since IS NULL OR c.reported_at >= since)
+              AND (until IS NULL OR c.reported_at < until)
+              AND (statuses IS NULL OR c.status = ANY (statuses))
+              AND (sources IS NULL OR c.source = ANY (sources))
+            OFFSET 0  -- not pulled up: stays range scans per range
+        ) x
     ), cells AS MATERIALIZED (  -- the box filters cells, after counting
         SELECT (k >> 32)::integer AS i, ((k & 4294967295) - 2147483648)::integer AS j,
-               count(*)::integer AS n, count(*) FILTER (WHERE is_open)::integer AS o
-        FROM keyed
-        WHERE k IS NOT NULL
+               sum(n)::integer AS n,
+               (sum(n) FILTER (WHERE status NOT IN ('resolved', 'closed', 'rejected')))::integer
+                   AS o
+        FROM counted
         GROUP BY k
     ), frame AS (
         SELECT gridmap_case_hex_size(level) AS size,
@@ -47,7 +177,7 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
                6378137.0 * ln(tan(pi() / 4 + radians(miny) / 2)) AS y0,
                6378137.0 * ln(tan(pi() / 4 + radians(maxy) / 2)) AS y1
     )
-    SELECT cells.i, cells.j, cells.n, cells.o,
+    SELECT cells.i, cells.j, cells.n, coalesce(cells.o, 0),
            ST_Transform(ST_SetSRID(ST_Hexagon(f.size, cells.i, cells.j), 3857), 4326)
     FROM cells, frame f
     WHERE minx IS NULL OR miny IS NULL OR maxx IS NULL OR maxy IS NULL

@@ -176,30 +176,40 @@ BEGIN
 END
 $$;
 
--- Moves the staged rows into cases in one INSERT … SELECT (so the grid-assignment trigger
--- runs for each), skipping (source, external_id) pairs already present (filtered first so
--- a re-import costs no grid lookups; ON CONFLICT covers a concurrent import), and writes one
--- 'import' event per new case. Returns how many cases were inserted and how many of those
--- lie outside every grid.
+-- Moves the staged rows into cases in one INSERT … SELECT, skipping (source, external_id)
+-- pairs already present (filtered first so a re-import costs no grid lookups; ON CONFLICT
+-- covers a concurrent import), and writes one 'import' event per new case. Grids are
+-- assigned set-based in the same statement by the rule of gridmap_assign_grid (the lowest
+-- id among the grids the point intersects; NULL outside every grid), so the per-row trigger
+-- is switched off for this statement only (gridmap.cases_grid_assigned, transaction-local,
+-- see migration 0009). Returns how many cases were inserted and how many of those lie
+-- outside every grid.
 CREATE OR REPLACE FUNCTION gridmap_import_staged_cases(actor text, note text)
 RETURNS TABLE (inserted bigint, unassigned bigint)
 LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
+    PERFORM set_config('gridmap.cases_grid_assigned', 'on', true);
     RETURN QUERY
     WITH ins AS (
         INSERT INTO cases (title, description, category, subcategory, source, priority,
                            handling_type, address, reporter_name, reporter_phone,
                            external_id, reported_at, due_at, status, department,
                            dispatched_at, resolved_at, closed_at, satisfaction, updated_at,
-                           geom)
+                           geom, grid_id)
         SELECT s.title, s.description, s.category, s.subcategory, s.source, s.priority,
                s.handling_type, s.address, s.reporter_name, s.reporter_phone,
                s.external_id, s.reported_at, s.due_at, s.status, s.department,
                s.dispatched_at, s.resolved_at, s.closed_at, s.satisfaction,
                greatest(s.reported_at, s.dispatched_at, s.resolved_at, s.closed_at),
-               CASE WHEN s.lon IS NULL THEN NULL
-                    ELSE ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326) END
+               p.geom,
+               (SELECT g.id FROM grids g
+                WHERE ST_Intersects(g.geom, p.geom)
+                ORDER BY g.id LIMIT 1)
         FROM pg_temp.case_import_stage s
+        CROSS JOIN LATERAL (
+            SELECT CASE WHEN s.lon IS NULL THEN NULL
+                        ELSE ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326) END AS geom
+        ) p
         WHERE NOT EXISTS (
             SELECT 1 FROM cases c
             WHERE c.external_id IS NOT NULL AND c.source = s.source
@@ -214,5 +224,6 @@ BEGIN
         FROM ins i
     )
     SELECT count(*), count(*) FILTER (WHERE i.grid_id IS NULL) FROM ins i;
+    PERFORM set_config('gridmap.cases_grid_assigned', 'off', true);
 END
 $$;
