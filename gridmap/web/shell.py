@@ -1,4 +1,5 @@
-"""The frame every page shares: the header with the product name and language switch."""
+"""The frame every page shares: the header with the product name, the modes the signed-in
+user may open (city map, my grids, planning, patrols, wall) and the language switch."""
 
 from __future__ import annotations
 
@@ -6,7 +7,46 @@ from urllib.parse import urlencode
 
 from dash import html
 
+from gridmap.access import Role, current_user
 from gridmap.i18n import LANGUAGES, t
+
+#: The pages a role is offered in the header (path, label key), in order.
+NAV: dict[Role, tuple[tuple[str, str], ...]] = {
+    Role.ADMIN: (("/", "nav.map"), ("/lead", "nav.lead"), ("/plan", "nav.plan"),
+                 ("/patrols", "nav.patrols"), ("/wall", "nav.wall")),
+    Role.COMMAND: (("/", "nav.map"), ("/lead", "nav.lead"), ("/patrols", "nav.patrols"),
+                   ("/wall", "nav.wall")),
+    Role.GRID_LEAD: (("/lead", "nav.lead"), ("/", "nav.map"), ("/patrols", "nav.patrols")),
+    Role.GRID_WORKER: (("/lead", "nav.lead"), ("/", "nav.map"), ("/patrols", "nav.patrols")),
+    Role.PLANNER: (("/plan", "nav.plan"), ("/", "nav.map")),
+}  # fmt: skip
+#: Pages without the mode links (the wall is watched, not clicked).
+BARE_PAGES = frozenset({"/wall"})
+
+
+def mode_nav(lang: str, path: str) -> html.Nav | None:
+    """Links to the modes of the signed-in user's role (None: anonymous, or a bare page)."""
+    user = current_user()
+    if user is None or path in BARE_PAGES:
+        return None
+    links = [
+        html.A(
+            t(key, lang),
+            href=f"{href}?{urlencode({'lang': lang})}",
+            id=f"nav-{href.strip('/') or 'map'}",
+            className="mode-link active" if href == path else "mode-link",
+        )
+        for href, key in NAV.get(user.role, ())
+    ]
+    links.append(
+        html.A(
+            t("nav.logout", lang, name=user.display_name),
+            href="/logout",
+            id="nav-logout",
+            className="mode-link mode-logout",
+        )
+    )
+    return html.Nav(links, className="mode-nav", title=t("nav.modes", lang))
 
 
 def header(lang: str, path: str = "/") -> html.Header:
@@ -32,6 +72,7 @@ def header(lang: str, path: str = "/") -> html.Header:
                     html.Span(t("app.subtitle", lang), className="brand-subtitle"),
                 ],
             ),
+            *([nav] if (nav := mode_nav(lang, path)) else []),
             html.Nav(
                 className="lang-switch",
                 title=t("lang.switch", lang),
