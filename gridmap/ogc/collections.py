@@ -21,6 +21,7 @@ import geopandas as gpd
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from gridmap.access.scope import scoped_connection
 from gridmap.ogc.errors import OgcError
 from layers import buildings, cameras, grids, service_circles, service_points
 from layers.base import LayerContext, read_frame
@@ -117,7 +118,7 @@ def _iso(value: date | datetime | None) -> str | None:
 def _reading(ctx: LayerContext) -> Iterator[Connection]:
     """A connection reading as ``ctx.user`` (the same scope as ``read_frame``)."""
     try:
-        with ctx.engine.connect() as conn:
+        with scoped_connection(ctx.engine, ctx.user) as conn:
             yield conn
     except SQLAlchemyError as exc:
         raise OgcError(

@@ -16,6 +16,7 @@ import shapely
 from flask import Blueprint, Response, render_template, request, url_for
 
 from gridmap.access import current_user
+from gridmap.access.policy import Access, allow
 from gridmap.i18n import normalize_language, t
 from gridmap.ogc.collections import COLLECTIONS, Collection, get_collection
 from gridmap.ogc.errors import OgcError
@@ -124,6 +125,7 @@ def _layer_error(exc: LayerError) -> Response:
 
 
 @blueprint.get("/")
+@allow(Access.SIGNED_IN)
 def landing() -> Response:
     """Landing page: what the API is and links to its parts."""
     check_known(request.args, COMMON_PARAMS)
@@ -145,6 +147,7 @@ def landing() -> Response:
 
 
 @blueprint.get("/conformance")
+@allow(Access.SIGNED_IN)
 def conformance() -> Response:
     """The conformance classes implemented."""
     check_known(request.args, COMMON_PARAMS)
@@ -182,6 +185,7 @@ def _collection_doc(collection: Collection, html_now: bool) -> dict[str, Any]:
 
 
 @blueprint.get("/collections")
+@allow(Access.SIGNED_IN)
 def collections() -> Response:
     """Every collection with its extent and links."""
     check_known(request.args, COMMON_PARAMS)
@@ -194,6 +198,7 @@ def collections() -> Response:
 
 
 @blueprint.get("/collections/<collection_id>")
+@allow(Access.SIGNED_IN)
 def collection(collection_id: str) -> Response:
     """One collection's metadata."""
     check_known(request.args, COMMON_PARAMS)
@@ -235,6 +240,7 @@ def _features(collection: Collection, frame: gpd.GeoDataFrame) -> list[dict[str,
 
 
 @blueprint.get("/collections/<collection_id>/items")
+@allow(Access.SIGNED_IN)
 def items(collection_id: str) -> Response:
     """A page of features filtered by bbox and datetime, with next/prev links."""
     found = get_collection(collection_id)
@@ -302,6 +308,7 @@ def _columns(features: list[dict[str, Any]]) -> list[str]:
 
 
 @blueprint.get("/collections/<collection_id>/items/<fid>")
+@allow(Access.SIGNED_IN)
 def item(collection_id: str, fid: str) -> Response:
     """One feature by id (404 when there is none, or it is not the user's to see)."""
     found = get_collection(collection_id)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, jsonify, request, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
+from gridmap.access.policy import Access, allow
 from gridmap.openapi.document import build_document
 
 blueprint = Blueprint("openapi", __name__)
@@ -28,6 +29,7 @@ window.ui = SwaggerUIBundle({{url: "{spec}", dom_id: "#swagger-ui", deepLinking:
 
 
 @blueprint.get("/api/openapi.json")
+@allow(Access.SIGNED_IN)
 def document() -> Response:
     """The OpenAPI 3.0 document of every HTTP API of this server."""
     response = jsonify(build_document(current_app, request.url_root))
@@ -36,6 +38,7 @@ def document() -> Response:
 
 
 @blueprint.get("/api/docs")
+@allow(Access.SIGNED_IN)
 def docs() -> Response:
     """The OpenAPI document rendered by Swagger UI (served locally)."""
     page = DOCS_PAGE.format(static="/api/docs/static", spec="/api/openapi.json")
@@ -43,6 +46,7 @@ def docs() -> Response:
 
 
 @blueprint.get("/api/docs/static/<path:filename>")
+@allow(Access.PUBLIC)  # Swagger UI's own scripts and styles
 def docs_static(filename: str) -> Response:
     """Swagger UI's scripts and styles from the swagger-ui-bundle package."""
     return send_from_directory(swagger_ui_path, filename, max_age=86400)

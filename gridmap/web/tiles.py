@@ -12,6 +12,9 @@ from flask import Blueprint, Response, jsonify, request, url_for
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from gridmap.access import current_user
+from gridmap.access.policy import Access, allow
+from gridmap.access.scope import scoped_connection
 from gridmap.errors import GridmapError
 from gridmap.web.database import app_engine
 
@@ -123,8 +126,9 @@ def _error(message: str, status: int) -> tuple[Response, int]:
 
 
 def _read_tile(tileset: TileSet, z: int, x: int, y: int) -> bytes:
-    """The tile's bytes (the SQL functions are SECURITY INVOKER: row-level security applies)."""
-    with app_engine().connect() as conn:
+    """The tile's bytes, read as the signed-in user (the SQL functions are SECURITY
+    INVOKER, so row-level security applies inside them)."""
+    with scoped_connection(app_engine(), current_user()) as conn:
         data = conn.execute(
             text(f"SELECT {tileset.function}(:z, :x, :y)"), {"z": z, "x": x, "y": y}
         ).scalar_one()
@@ -132,6 +136,7 @@ def _read_tile(tileset: TileSet, z: int, x: int, y: int) -> bytes:
 
 
 @tiles.get("/tiles/<layer>/<int:z>/<int:x>/<int:y>.pbf")
+@allow(Access.SIGNED_IN)
 def tile(layer: str, z: int, x: int, y: int) -> Response | tuple[Response, int]:
     """One tile: 200 with MVT bytes, 204 when nothing lies in it (or below the layer's min
     zoom), 404 for an unknown layer or a tile off the grid."""
@@ -178,6 +183,7 @@ def tile_url(layer: str) -> str:
 
 
 @tiles.get("/tiles/<layer>.json")
+@allow(Access.SIGNED_IN)
 def tilejson(layer: str) -> Response | tuple[Response, int]:
     """TileJSON 3.0.0 describing a tiled layer."""
     tileset = TILESETS.get(layer)
