@@ -337,21 +337,26 @@ def write_vector(
     fmt: str,
     progress: Progress = _quiet,
 ) -> None:
-    """Write one layer's frame to ``path`` (a GPKG, GeoJSON or .shp; GPKG gains a table)."""
+    """Write one layer's frame to ``path`` (a GPKG, GeoJSON or .shp; a GPKG gains a table).
+
+    One write through Arrow: appending in chunks (for a finer progress bar) made GDAL
+    maintain the GeoPackage's spatial index row by row, 2-4x slower (benchmarks/bench_export.py).
+    """
     out = file_frame(frame, fmt)
-    geometry_type = _geometry_type(out, layer_id)
-    options: dict[str, Any] = {"driver": DRIVERS[fmt], "geometry_type": geometry_type}
+    options: dict[str, Any] = {
+        "driver": DRIVERS[fmt],
+        "geometry_type": _geometry_type(out, layer_id),
+        "use_arrow": True,
+    }
     if fmt == "shp":
         options["encoding"] = "UTF-8"  # GDAL writes the .cpg file saying so
     if fmt == "gpkg":
         options["layer"] = layer_id
-    chunks = _chunks(len(out))
-    for i, part in enumerate(chunks):
-        if fmt == "gpkg" and not path.exists():  # 1.3: readable by older GDAL/QGIS too
+        if not path.exists():  # 1.3: readable by older GDAL/QGIS too
             options["dataset_options"] = {"VERSION": "1.3"}
-        pyogrio.write_dataframe(out.iloc[part], path, append=i > 0, **options)
-        options.pop("dataset_options", None)
-        progress((i + 1) / len(chunks), f"{layer_id}: {part.stop:,} / {len(out):,}")
+    progress(0.1, f"{layer_id}: writing {len(out):,}")
+    pyogrio.write_dataframe(out, path, **options)
+    progress(1.0, f"{layer_id}: {len(out):,}")
 
 
 def write_csv(

@@ -24,11 +24,14 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 from matplotlib import font_manager
+from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
-from matplotlib.patches import FancyArrow, Patch
+from matplotlib.patches import FancyArrow, Patch, PathPatch
+from matplotlib.path import Path as MplPath
 from matplotlib_scalebar.scalebar import ScaleBar
 from sqlalchemy import Engine
 
@@ -186,31 +189,67 @@ def _pad(extent, share: float = 0.03):
     return tuple(float(v) for v in padded)
 
 
+def _path(geoms: np.ndarray, *, rings: bool) -> MplPath:
+    """All lines (or polygon rings, exteriors counter-clockwise and holes clockwise so the
+    nonzero fill leaves holes open) as ONE matplotlib path: a PDF gets one path object per
+    colour instead of one per feature."""
+    parts = shapely.get_parts(geoms)
+    if rings:
+        parts = shapely.get_rings(shapely.orient_polygons(parts))
+    coords, index = shapely.get_coordinates(parts, return_index=True)
+    if len(coords) == 0:
+        return MplPath(np.empty((0, 2)))
+    codes = np.full(len(coords), MplPath.LINETO, dtype=MplPath.code_type)
+    codes[np.r_[0, np.flatnonzero(np.diff(index)) + 1]] = MplPath.MOVETO
+    return MplPath(coords, codes)
+
+
+def _by_colour(colors: list[str]) -> dict[str, np.ndarray]:
+    """Row positions per distinct colour."""
+    keys = pd.Series(colors, dtype="string")
+    return {colour: np.flatnonzero(keys == colour) for colour in keys.unique()}
+
+
 def _draw_layer(ax, layer_id: str, frame: gpd.GeoDataFrame, colors: list[str], lw: float):
-    """Draw one projected layer frame in its colours (dense layers rasterised)."""
+    """Draw one projected layer frame in its colours (dense point layers rasterised).
+    Patches go in with ``add_artist``: ``add_patch`` would walk every vertex to update data
+    limits, which the print sets itself."""
     if frame.empty:
         return
     kind = _kind(frame)
-    raster = len(frame) > RASTER_OVER
+    geoms = np.asarray(frame.geometry.values)
     if kind == "fill":
         alpha = 0.38 if layer_id == "grids" else 0.3
-        edge = get_layer(layer_id).legend("en")
-        lines = [e.color for e in edge if e.shape == "line"]
-        frame.plot(ax=ax, color=colors, alpha=alpha, linewidth=0, rasterized=raster)
-        frame.boundary.plot(
-            ax=ax, color=lines[0] if lines else colors, linewidth=lw, rasterized=raster
-        )
+        lines = [e.color for e in get_layer(layer_id).legend("en") if e.shape == "line"]
+        for colour, rows in _by_colour(colors).items():
+            path = _path(geoms[rows], rings=True)
+            ax.add_artist(PathPatch(path, facecolor=colour, alpha=alpha, linewidth=0, zorder=2))
+            if not lines:
+                ax.add_artist(PathPatch(path, fill=False, edgecolor=colour, linewidth=lw, zorder=3))
+        if lines:
+            outline = _path(geoms, rings=True)
+            ax.add_artist(
+                PathPatch(outline, fill=False, edgecolor=lines[0], linewidth=lw, zorder=3)
+            )
     elif kind == "line":
-        frame.plot(ax=ax, color=colors, linewidth=lw * 2.2, rasterized=raster)
+        for colour, rows in _by_colour(colors).items():
+            path = _path(geoms[rows], rings=False)
+            ax.add_artist(
+                PathPatch(path, fill=False, edgecolor=colour, linewidth=lw * 2.2, zorder=3)
+            )
     else:
         size = 2.0 if len(frame) > 5000 else 9.0 if len(frame) > 500 else 22.0
-        frame.plot(
-            ax=ax,
-            color=colors,
-            markersize=size,
-            edgecolor="white" if size > 5 else "none",
-            linewidth=0.3,
-            rasterized=raster,
+        xy = shapely.get_coordinates(shapely.centroid(geoms))
+        lookup = {c: to_rgba(c) for c in set(colors)}
+        ax.scatter(
+            xy[:, 0],
+            xy[:, 1],
+            s=size,
+            c=[lookup[c] for c in colors],
+            edgecolors="white" if size > 5 else "none",
+            linewidths=0.3,
+            zorder=4,
+            rasterized=len(frame) > RASTER_OVER,
         )
 
 
@@ -251,7 +290,7 @@ def _legend_handles(entries: list[LegendEntry]) -> list[Any]:
 def _north_arrow(ax, label: str, family: str) -> None:
     """A north arrow in the map's top-right corner (the drawing's y axis points north)."""
     x, y = 0.955, 0.84
-    ax.add_patch(
+    ax.add_artist(
         FancyArrow(
             x,
             y,
@@ -330,7 +369,8 @@ def render_print_map(
     projected_box = box.to_crs(utm)
     for kind, part in roads.groupby("kind") if not roads.empty else []:
         colour, width = ROAD_STYLE.get(kind, ROAD_STYLE["residential"])
-        part.to_crs(utm).plot(ax=ax, color=colour, linewidth=width, zorder=1)
+        path = _path(np.asarray(part.to_crs(utm).geometry.values), rings=False)
+        ax.add_artist(PathPatch(path, fill=False, edgecolor=colour, linewidth=width, zorder=1))
     legend_handles: list[Any] = []
     headings: set[str] = set()
     counts: dict[str, int] = {}
@@ -341,7 +381,8 @@ def render_print_map(
         legend = get_layer(layer_id).legend(lang)
         default = next((e.color for e in legend if e.shape == _kind(frame)), legend[0].color)
         colors = colour_of(frame) if (colour_of and not frame.empty) else [default] * len(frame)
-        _draw_layer(ax, layer_id, frame.to_crs(utm), colors, lw)
+        thin = min(1.0, max(0.3, (1000 / max(len(frame), 1)) ** 0.5))  # dense layers: thinner
+        _draw_layer(ax, layer_id, frame.to_crs(utm), colors, lw * thin)
         title = t(get_layer(layer_id).title, lang)
         heading = f"{title} · {len(frame):,}"
         headings.add(heading)
