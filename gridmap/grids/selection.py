@@ -39,9 +39,12 @@ class GridRow:
         return getattr(self, f"{level}_name")
 
 
-def hierarchy(engine: Engine, user: User | None) -> list[GridRow]:
-    """Every grid ``user`` may see, with its community, street and district."""
-    allowed = visible_grid_ids(user)
+def hierarchy(
+    engine: Engine, user: User | None, grid_ids: Sequence[int] | None = None
+) -> list[GridRow]:
+    """Every grid ``user`` may see (of ``grid_ids``, when given), with its community,
+    street and district."""
+    allowed = narrow(visible_grid_ids(user), None if grid_ids is None else list(grid_ids))
     if allowed == []:
         return []
     with user_connection(engine, user) as conn:

@@ -47,6 +47,8 @@ ATTRIBUTES = ("min_open_cases", "min_population", "min_vulnerable", "max_patrol_
 #: Share of the chosen grids' width and height added on each side when framing them (the
 #: map is about 1000 x 480 px on a 1600 x 1000 screen; MapView.fit assumes 1000 x 760).
 FRAME_PAD = (0.08, 0.35)
+#: Most grids the grid dropdown lists (more: choose a street or community first).
+MAX_GRID_OPTIONS = 500
 #: Zoom the map jumps to when a case is picked in the table.
 CASE_ZOOM = 16.0
 GRAPH_CONFIG = {
@@ -261,6 +263,8 @@ def choose(
     if len(chosen) > get_settings().lead_map_max_grids:
         message += " " + t("lead.too_many", lang, count=get_settings().lead_map_max_grids)
     detail = flt.grid if flt.grid in chosen else (chosen[0] if chosen else None)
+    if len(opts["grid"]) > MAX_GRID_OPTIONS:
+        opts["grid"] = []  # choose a community (or street) first
     return (
         *[opts[level] for level in LEVELS],
         *[getattr(flt, level) for level in LEVELS],
@@ -411,8 +415,8 @@ def show_grid(grid_id: int | None, lang: str) -> tuple[Any, Any]:
     if grid_id is None:
         return grid_panel(None, None, lang), lead_map.outline_patch(None, lang)
     try:
-        rows = {r.grid_id: r for r in selection.hierarchy(engine, user)}
-        row = rows.get(int(grid_id))
+        found = selection.hierarchy(engine, user, [int(grid_id)])
+        row = found[0] if found else None
         if row is None:
             return grid_panel(None, None, lang), lead_map.outline_patch(None, lang)
         figures = grid_figures(engine, user, [row.grid_id], at=_now())
