@@ -53,8 +53,9 @@ BEGIN
 END
 $$;
 
--- Writes the staged rows: inserts new codes, updates changed rows when `do_update`
--- (rows equal to the table are left alone, so re-importing a file changes nothing).
+-- Writes the staged rows: inserts new codes, updates changed rows when `do_update` (and
+-- their updated_at, where the table has one); rows equal to the table are left alone, so
+-- re-importing a file changes nothing.
 -- Returns the counts, and how many written rows have a grid_id column left NULL.
 CREATE OR REPLACE FUNCTION gridmap_import_apply(target regclass, cols text[], do_update boolean)
 RETURNS TABLE (inserted bigint, updated bigint, unassigned bigint)
@@ -63,6 +64,8 @@ DECLARE
     collist text := (SELECT string_agg(format('%I', c), ', ') FROM unnest(cols) c);
     has_grid boolean := EXISTS (
         SELECT 1 FROM pg_attribute WHERE attrelid = target AND attname = 'grid_id');
+    has_updated_at boolean := EXISTS (
+        SELECT 1 FROM pg_attribute WHERE attrelid = target AND attname = 'updated_at');
     n_ins bigint := 0;
     n_upd bigint := 0;
     n_un bigint := 0;
@@ -83,7 +86,7 @@ BEGIN
     INTO n_ins, n_un;
     IF do_update THEN
         EXECUTE format(
-            'WITH upd AS (UPDATE %1$s t SET (%2$s) = (SELECT %3$s)
+            'WITH upd AS (UPDATE %1$s t SET (%2$s) = (SELECT %3$s)%6$s
                  FROM pg_temp.import_stage s
                  WHERE t.code = s.code AND NOT (%4$s) RETURNING %5$s)
              SELECT count(*), count(*) FILTER (WHERE g IS NULL) FROM upd',
@@ -91,7 +94,8 @@ BEGIN
             (SELECT string_agg(format('s.%I', c), ', ') FROM unnest(cols) c),
             (SELECT string_agg(format('s.%1$I IS NOT DISTINCT FROM t.%1$I', c), ' AND ')
              FROM unnest(cols) c WHERE c <> 'code'),
-            CASE WHEN has_grid THEN 't.grid_id AS g' ELSE '1 AS g' END)
+            CASE WHEN has_grid THEN 't.grid_id AS g' ELSE '1 AS g' END,
+            CASE WHEN has_updated_at THEN ', updated_at = now()' ELSE '' END)
         INTO n_upd, un;
         n_un := n_un + un;
     END IF;

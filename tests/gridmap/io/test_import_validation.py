@@ -113,6 +113,16 @@ def test_reimport_is_idempotent_and_dry_run_writes_nothing(url: str, tmp_path: P
     again = import_file(url, path, ImportOptions("buildings"))
     assert (first.inserted, again.inserted, again.unchanged, again.updated) == (5, 0, 5, 0)
     assert count(url, "buildings", "ID") == 5
+    frame = buildings_frame("ID", 5)
+    frame.loc[4, "population"] = 99
+    path = write(frame, tmp_path / "b2.geojson")
+    assert rejected(url, path, ImportOptions("buildings"))[0][2].startswith("code ID4 already")
+    changed = import_file(url, path, ImportOptions("buildings", update=True))
+    assert (changed.inserted, changed.updated, changed.unchanged) == (0, 1, 4)
+    (population, later), = query(url, "SELECT population, updated_at > (SELECT updated_at "
+                                      "FROM buildings WHERE code = 'ID3') FROM buildings "
+                                      "WHERE code = 'ID4'")  # fmt: skip
+    assert population == 99 and later
 
 
 def test_outside_the_city_names_the_likely_coordinate_system(url: str, tmp_path: Path) -> None:
