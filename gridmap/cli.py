@@ -207,6 +207,7 @@ def _register_subsystems() -> None:
     from gridmap.access.cli import user
     from gridmap.analytics.cli import circles
     from gridmap.cases.cli import cases
+    from gridmap.io.export_cli import export
     from gridmap.io.import_cli import import_group
     from gridmap.patrols.cli import patrols
 
@@ -215,6 +216,7 @@ def _register_subsystems() -> None:
     main.add_command(circles)
     main.add_command(patrols)
     main.add_command(import_group)
+    main.add_command(export)
 
 
 _register_subsystems()

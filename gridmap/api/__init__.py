@@ -17,6 +17,7 @@ def register_api(server: flask.Flask) -> None:
     configured (or embedded) database."""
     from gridmap.access.web import install as install_sign_in
     from gridmap.api.cases import blueprint as cases_blueprint
+    from gridmap.api.exports import blueprint as exports_blueprint
     from gridmap.api.open311 import blueprint as open311_blueprint
     from gridmap.api.patrols import blueprint as patrols_blueprint
 
@@ -24,5 +25,6 @@ def register_api(server: flask.Flask) -> None:
     server.register_blueprint(cases_blueprint)
     server.register_blueprint(open311_blueprint)
     server.register_blueprint(patrols_blueprint)
+    server.register_blueprint(exports_blueprint)
     for code in (404, 405):
         server.register_error_handler(code, handle_api_error)

@@ -32,7 +32,7 @@ from gridmap.i18n import normalize_language, t
 from gridmap.settings import get_settings
 from gridmap.web import overlays
 from gridmap.web.basemap import basemap_style
-from gridmap.web.components import import_panel
+from gridmap.web.components import export_panel, import_panel
 from gridmap.web.database import app_engine
 from gridmap.web.shell import header
 
@@ -183,6 +183,7 @@ def layout(lang: str | None = None, kind: str | None = None, **_query: str) -> h
                                 html.Div(id="plan-recompute-message", className="plan-small"),
                                 type="circle",
                             ),
+                            export_panel.layout(lang),
                             import_panel.layout(lang),
                         ],
                     ),
@@ -463,4 +464,5 @@ def register(app: Dash) -> None:
         State("plan-lang", "data"),
         prevent_initial_call=True,
     )(suggest)
+    export_panel.register(app)
     import_panel.register(app)

@@ -1,0 +1,78 @@
+"""``/api/v1/exports``: background exports of map layers (files and print maps).
+
+- ``POST /api/v1/exports`` with the options of :class:`gridmap.io.export.ExportRequest`
+  (``layers``, ``format``, ``bbox``, ``filters``, ``time_from``/``time_to``, ``paper``,
+  ``orientation``, ``title``, ``language``, ``csv_geometry``) → 202 with the job and links.
+- ``GET /api/v1/exports`` → the signed-in user's latest jobs.
+- ``GET /api/v1/exports/<id>`` → status and progress (0–1); ``links.download`` when done.
+- ``GET /api/v1/exports/<id>/download`` → the file.
+
+Every route needs a signed-in person (not an API token); a job is visible only to who asked
+for it (and admins). The export reads as that user, so their access rules apply.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, send_file, url_for
+
+from gridmap.access import current_user
+from gridmap.access.policy import Access, allow
+from gridmap.api.context import engine, json_body, json_response, limit_body
+from gridmap.api.errors import handle_api_error
+from gridmap.io import jobs
+from gridmap.io.export import ExportError, ExportRequest
+
+blueprint = Blueprint("exports_api", __name__, url_prefix="/api/v1/exports")
+blueprint.before_request(limit_body)
+
+
+@blueprint.errorhandler(Exception)
+def _error(exc: Exception):
+    if isinstance(exc, ExportError):
+        status = 404 if isinstance(exc, jobs.JobNotFound) else 400
+        body = {"message": exc.message, **({"hint": exc.hint} if exc.hint else {})}
+        return json_response({"error": body}, status)
+    return handle_api_error(exc)
+
+
+def _payload(status: jobs.JobStatus) -> dict:
+    links = {"self": url_for("exports_api.get_export", job_id=status.id)}
+    if status.ready:
+        links["download"] = url_for("exports_api.download_export", job_id=status.id)
+    return {**status.as_json(), "links": links}
+
+
+@blueprint.post("")
+@allow(Access.SIGNED_IN)
+def create_export():
+    """Queue an export for the signed-in user."""
+    body = json_body()
+    request = ExportRequest.from_json(body)
+    job_id = jobs.submit(engine(), request, current_user())
+    status = jobs.job_status(engine(), job_id, current_user())
+    payload = _payload(status)
+    return json_response(payload, 202, headers={"Location": payload["links"]["self"]})
+
+
+@blueprint.get("")
+@allow(Access.SIGNED_IN)
+def list_exports():
+    """The signed-in user's latest exports."""
+    return json_response(
+        {"exports": [_payload(s) for s in jobs.recent_jobs(engine(), current_user())]}
+    )
+
+
+@blueprint.get("/<job_id>")
+@allow(Access.SIGNED_IN)
+def get_export(job_id: str):
+    """One export's status and progress."""
+    return json_response(_payload(jobs.job_status(engine(), job_id, current_user())))
+
+
+@blueprint.get("/<job_id>/download")
+@allow(Access.SIGNED_IN)
+def download_export(job_id: str):
+    """A finished export's file."""
+    path, name, media_type = jobs.download(engine(), job_id, current_user())
+    return send_file(path, mimetype=media_type, as_attachment=True, download_name=name)
