@@ -18,6 +18,7 @@ from gridmap.web.pages import map as map_page
 from gridmap.web.pages import patrols as patrols_page
 from gridmap.web.pages import planning as planning_page
 from gridmap.web.pages import wall as wall_page
+from gridmap.web.shell import home_redirect
 from gridmap.web.tiles import tiles
 
 INDEX = """<!DOCTYPE html>
@@ -41,7 +42,8 @@ def create_app(database_url: str | None = None) -> Dash:
     server.config[URL_KEY] = database_url
     server.register_blueprint(health)
     server.register_blueprint(tiles)
-    register_api(server)
+    register_api(server)  # installs the sign-in guard first
+    server.before_request(home_redirect)
     register_ogc(server)
     server.register_blueprint(openapi_blueprint)
     app = Dash(

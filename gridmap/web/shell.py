@@ -6,6 +6,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from dash import html
+from flask import Response, redirect, request
 
 from gridmap.access import Role, current_user
 from gridmap.i18n import LANGUAGES, t
@@ -20,6 +21,14 @@ NAV: dict[Role, tuple[tuple[str, str], ...]] = {
     Role.GRID_WORKER: (("/lead", "nav.lead"), ("/", "nav.map"), ("/patrols", "nav.patrols")),
     Role.PLANNER: (("/plan", "nav.plan"), ("/", "nav.map")),
 }  # fmt: skip
+#: Where a role lands when it asks for the bare city map ``/`` (as sign-in sends everyone):
+#: a grid lead on their grids, a planner on planning. Links to ``/?lang=…`` (the header's)
+#: still open the city map.
+HOMES: dict[Role, str] = {
+    Role.GRID_LEAD: "/lead",
+    Role.GRID_WORKER: "/lead",
+    Role.PLANNER: "/plan",
+}
 #: Pages without the mode links (the wall is watched, not clicked).
 BARE_PAGES = frozenset({"/wall"})
 
@@ -80,3 +89,13 @@ def header(lang: str, path: str = "/") -> html.Header:
             ),
         ],
     )
+
+
+def home_redirect() -> Response | None:
+    """Send a signed-in user asking for the bare ``/`` to their role's home page (a Flask
+    ``before_request`` hook, run after the sign-in guard has identified the user)."""
+    user = current_user()
+    if request.method != "GET" or request.path != "/" or request.query_string or user is None:
+        return None
+    home = HOMES.get(user.role)
+    return redirect(home) if home else None

@@ -10,8 +10,9 @@ fills the detail panel and outlines its grid. Component ids start with ``lead-``
 
 Why a page of its own rather than a mode of the city map (``/``): the lead works on a few
 grids with a table and a detail panel, not on city-wide layer toggles, and a separate page
-keeps both layouts simple. A grid-scoped user asking for ``/`` (where sign-in lands) is
-sent here (:func:`lead_home`), so a lead lands on their own grids without choosing a page.
+keeps both layouts simple. A grid-scoped user asking for the bare ``/`` (where sign-in
+lands) is sent here (:func:`gridmap.web.shell.home_redirect`), so a lead lands on their
+own grids without choosing a page; the header's city-map link still opens ``/``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 import dash
 from dash import Dash, Input, Output, State, dcc, html, no_update
 from dash.exceptions import MissingCallbackContextException
-from flask import Response, redirect, request
+from flask import request
 
 from gridmap.access import User, current_user
 from gridmap.errors import GridmapError
@@ -427,19 +428,8 @@ def show_grid(grid_id: int | None, lang: str) -> tuple[Any, Any]:
     return grid_panel(row, figures.get(row.grid_id), lang), lead_map.outline_patch(shape, lang)
 
 
-def lead_home() -> Response | None:
-    """Send a grid-scoped user asking for the city map (``/``) to their grids (``/lead``):
-    their home after sign-in. Runs after the sign-in guard has identified the user."""
-    user = current_user()
-    if request.method == "GET" and request.path == "/" and user and user.grid_scoped:
-        query = request.query_string.decode("latin-1")
-        return redirect(PATH + (f"?{query}" if query else ""))
-    return None
-
-
 def register(app: Dash) -> None:
-    """Register the page, its callbacks, and the grid lead's home redirect on ``app``."""
-    app.server.before_request(lead_home)
+    """Register the page and its callbacks on ``app``."""
     dash.register_page(
         __name__, path=PATH, name="lead", title=t("lead.title", "zh-CN"), layout=layout
     )

@@ -17,6 +17,7 @@ from gridmap.db.engine import get_engine
 from gridmap.web.app import create_app
 from gridmap.web.pages import lead
 from tests.gridmap.grids.world import account, make_lead_city
+from tests.signin import client_sign_in, ensure_account
 
 ADMIN = User(1, "admin", "admin", Role.ADMIN)
 LEAD: User  # real accounts (row-level security keys on their ids), made by lead_app
@@ -139,3 +140,20 @@ def test_a_case_clicked_on_the_map_opens_its_page(lead_app: Dash) -> None:
     click = {"points": [{"curveNumber": 1, "customdata": [ids[250]]}]}
     assert lead._clicked(click) == (ids[250], None)
     assert lead._clicked({"points": [{"curveNumber": 0, "location": 4}]}) == (None, 4)
+
+
+@pytest.mark.parametrize(
+    ("role", "home"), [("grid_lead", "/lead"), ("planner", "/plan"), ("command", None)]
+)
+def test_sign_in_lands_on_the_roles_home(lead_app: Dash, role: str, home: str | None) -> None:
+    url = lead_app.server.config["GRIDMAP_DATABASE_URL"]
+    client = lead_app.server.test_client()
+    client_sign_in(client, *ensure_account(url, role, username=f"home_{role}", grids=()))
+    landed = client.get("/")
+    if home is None:
+        assert landed.status_code == 200
+    else:
+        assert landed.status_code == 302 and landed.headers["Location"] == home
+    assert client.get("/?lang=en").status_code == 200, "the header's city-map link opens /"
+    page = client.get(f"{home or '/'}?lang=en")
+    assert page.status_code == 200
