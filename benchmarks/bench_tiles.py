@@ -5,8 +5,9 @@
         [--out benchmarks/results/tiles_city.json]
 
 Reads ``gridmap_bench_city`` (benchmarks/citydb.py; 10k grids, 500k buildings, 35k cameras)
-without changing it: the tile functions of ``sql/functions/tiles.sql`` are created inside one
-transaction that is rolled back at the end (the city database keeps its own functions). Tiles
+without changing it: the tile functions of ``sql/functions/tiles.sql`` are created as this
+session's temporary functions (``pg_temp``), so the shared database is left as it was and no
+long transaction blocks anyone. Tiles
 are sampled where the data is: the tiles holding randomly chosen buildings (seeded).
 
 Per layer and zoom, ``ours`` is ``SELECT gridmap_tile_<layer>(z, x, y)`` (ST_AsMVT, with
@@ -42,8 +43,9 @@ import geopandas as gpd
 import mapbox_vector_tile
 import numpy as np
 import shapely
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -63,7 +65,7 @@ EVERY_FEATURE = {
 }
 #: ST_AsMVT of every feature in the tile, no aggregation.
 MVT_EVERY = """
-WITH b AS (SELECT * FROM gridmap_tile_bounds(:z, :x, :y)),
+WITH b AS (SELECT * FROM pg_temp.gridmap_tile_bounds(:z, :x, :y)),
 f AS (
     SELECT ST_AsMVTGeom(ST_Transform(s.geom, 3857), b.env, 4096, 64, true) AS geom, {columns}
     FROM {table} s, b WHERE s.geom && b.box
@@ -72,6 +74,8 @@ SELECT coalesce((SELECT ST_AsMVT(f.*, 'layer', 4096, 'geom') FROM f
                  WHERE f.geom IS NOT NULL), ''::bytea)
 """
 MERCATOR_HALF = 20037508.342789244
+#: Prefix of this session's temporary copies of the tile functions.
+TEMP = "pg_temp.gridmap_tile_"
 
 
 def city_url() -> str:
@@ -120,7 +124,7 @@ def timed(make: Maker, *args: Any) -> tuple[float, int]:
 
 def ours(conn: Connection, layer: str, z: int, x: int, y: int) -> bytes:
     """The tile from ``gridmap_tile_<layer>``."""
-    sql = text(f"SELECT gridmap_tile_{layer}(:z, :x, :y)")
+    sql = text(f"SELECT {TEMP}{layer}(:z, :x, :y)")
     return conn.execute(sql, {"z": z, "x": x, "y": y}).scalar_one()
 
 
@@ -171,6 +175,19 @@ def geojson(conn: Connection, layer: str, z: int, x: int, y: int) -> bytes:
     return frame.to_json(na="null", default=str).encode()
 
 
+def connect(engine: Engine, wait_s: float = 600) -> Connection:
+    """An autocommit connection; waits while others copy the city database (CREATE DATABASE
+    … TEMPLATE gridmap_bench_city keeps new connections out until it is done)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        except OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(10)
+
+
 MAKERS: dict[str, Maker] = {
     "ours": ours,
     "mvt_every_feature": mvt_every_feature,
@@ -192,14 +209,18 @@ def main() -> None:
     load_before = [round(v, 2) for v in os.getloadavg()]
     rng = random.Random(args.seed)
     results: dict[str, Any] = {name: {} for name in MAKERS}
-    with engine.connect() as conn:
+    with connect(engine) as conn:
         counts = {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in LAYERS}
         points = conn.execute(
             text("SELECT ST_X(geom), ST_Y(geom) FROM buildings TABLESAMPLE SYSTEM (1) LIMIT 2000")
         ).all()
-        conn.rollback()
-        trans = conn.begin()
-        conn.exec_driver_sql((ROOT / "sql/functions/tiles.sql").read_text())
+        conn.commit()
+        # This session's own copy of the tile functions (pg_temp: nobody else sees them and
+        # nothing is committed to the shared database); reads then run in autocommit.
+        conn.exec_driver_sql(
+            (ROOT / "sql/functions/tiles.sql").read_text().replace("gridmap_tile_", TEMP)
+        )
+        conn.commit()
         try:
             for layer in LAYERS:
                 for key in results:
@@ -216,7 +237,7 @@ def main() -> None:
                         results[name][layer][str(z)] = figures
                         print(layer, z, name, figures, flush=True)
         finally:
-            trans.rollback()
+            conn.rollback()
     out = {
         "benchmark": "vector tiles at city scale",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
