@@ -291,21 +291,28 @@ class _Problems:
         return [p for _, p in sorted(self.items, key=lambda item: (item[1].row, item[0]))]
 
 
-def _blank(col: pd.Series) -> np.ndarray:
-    return col.map(lambda v: v is None or (isinstance(v, float) and np.isnan(v)) or
-                   (isinstance(v, str) and v.strip() == "")).to_numpy(bool)  # fmt: skip
+def _clean_cell(v: Any) -> str | None:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return None
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)  # an Excel number used as a code: 1001.0 → "1001"
+    text = str(v).strip()
+    return text or None
 
 
 def _text(col: pd.Series) -> pd.Series:
-    def clean(v: Any) -> str | None:
-        if v is None or (isinstance(v, float) and np.isnan(v)):
-            return None
-        if isinstance(v, float) and v.is_integer():
-            v = int(v)  # an Excel number used as a code: 1001.0 → "1001"
-        s = str(v).strip()
-        return s or None
-
-    return col.map(clean).astype(object)
+    """Stripped text of a column (None where blank); vectorised for the common dtypes."""
+    if pd.api.types.is_float_dtype(col):
+        values = col.to_numpy(float, na_value=np.nan)
+        whole = np.isfinite(values) & (np.mod(np.nan_to_num(values), 1) == 0)
+        text = col.astype(str).astype(object)
+        text[whole] = col[whole].astype("int64").astype(str)
+        text[~np.isfinite(values)] = None
+        return text
+    if pd.api.types.is_integer_dtype(col) or pd.api.types.infer_dtype(col) in ("string", "empty"):
+        text = col.astype("string").str.strip()
+        return text.where(text.notna() & (text != ""), None).astype(object)
+    return col.map(_clean_cell).astype(object)
 
 
 def _choice_lookup(f: Field) -> dict[str, str]:
@@ -362,15 +369,18 @@ def _attributes(
     for f in target.fields:
         src = columns.get(f.name)
         col = table.frame[src] if src else pd.Series([None] * n, dtype=object)
-        blank = _blank(col)
+        text = _text(col)
+        blank = text.isna().to_numpy()
         if f.required:
             problems.add(blank, src or f.name, "is required")
         if f.kind == "text":
-            out[f.name] = _text(col)
+            out[f.name] = text
         elif f.kind == "choice":
             lookup = _choice_lookup(f)
-            text = _text(col)
-            value = text.map(lambda v, lk=lookup: lk.get(v, lk.get(v.lower())) if v else None)
+            value = text.map(lookup)
+            unknown = value.isna() & text.notna()
+            if unknown.any():  # labels in another case ("Dome")
+                value[unknown] = text[unknown].str.lower().map(lookup)
             bad = value.isna().to_numpy() & ~blank
             problems.add(
                 bad,
@@ -379,7 +389,8 @@ def _attributes(
             )
             out[f.name] = value.astype(object).where(value.notna(), f.default)
         else:
-            num = pd.to_numeric(_text(col), errors="coerce")
+            num = pd.to_numeric(col if pd.api.types.is_numeric_dtype(col) else text,
+                                errors="coerce")  # fmt: skip
             bad = num.isna().to_numpy() & ~blank
             problems.add(bad, src or f.name, "is not a number")
             ok = num.notna().to_numpy()
