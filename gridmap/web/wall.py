@@ -259,7 +259,8 @@ def slow_tick(
         language=lang,
     )
     data = PATROL.query(ctx)
-    ids = data["id"].astype(int).tolist() if "id" in data.columns else []
+    # Street pieces never computed: no coverage to show (not "0 % everywhere").
+    ids = data["id"].astype(int).tolist() if extras.street_m is not None else []
     key = patrol_key(ids)
     patch = Patch()
     if key == drawn_key:
