@@ -264,15 +264,15 @@ def slow_tick(
     key = patrol_key(ids)
     patch = Patch()
     if key == drawn_key:
-        shares = data["patrolled_share"].astype(float).round(4).tolist()
-        patch["data"][0]["z"] = shares
-        patch["data"][0]["customdata"] = [
-            [name, round(100 * p, 1), round(100 * w, 1)]
-            for name, p, w in zip(
-                data["name"], data["patrolled_share"], data["watched_share"], strict=True
-            )
-        ]
+        patch["data"][0]["z"] = data["patrolled_share"].astype(float).round(4).tolist()
         return SlowUpdate(extras, patch, key, full=False)
-    traces = PATROL.traces(data, lang) if ids else empty_traces(lang)[:1]
-    patch["data"][0] = traces[0].to_plotly_json()
+    if ids:
+        # Nothing on the wall needs hovering: no per-grid hover text, so the shares (z) are
+        # all a later tick has to send.
+        trace = PATROL.traces(data, lang)[0]
+        trace.update(z=data["patrolled_share"].astype(float).round(4).tolist(),
+                     customdata=None, hovertemplate=None, hoverinfo="skip")  # fmt: skip
+    else:
+        trace = empty_traces(lang)[0]
+    patch["data"][0] = trace.to_plotly_json()
     return SlowUpdate(extras, patch, key, full=True)

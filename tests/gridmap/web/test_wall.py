@@ -202,9 +202,10 @@ def test_slow_tick_sends_outlines_once_then_only_shares(wall_engine: Engine, noo
     assert trace["type"] == "choroplethmap" and len(trace["geojson"]["features"]) > 100
     second = wall.slow_tick(wall_engine, view, "zh-CN", noon, first.patrol_key)
     assert not second.full and second.patrol_key == first.patrol_key
-    ops = {tuple(op["location"]): op["params"]["value"]
-           for op in second.patch.to_plotly_json()["operations"]}  # fmt: skip
-    shares = ops[("data", 0, "z")]
+    ops = second.patch.to_plotly_json()["operations"]
+    assert [op["location"] for op in ops] == [["data", 0, "z"]]
+    shares = ops[0]["params"]["value"]
+    assert trace["z"] == shares and "customdata" not in trace
     assert len(shares) == len(trace["locations"])
     per_grid = {
         r["grid_id"]: r["patrolled_share"]
