@@ -173,3 +173,9 @@ def test_lead_signs_in_box_selects_and_the_table_follows(
     assert re.search(r"\d", browser.find_element(By.ID, "lead-fig-population").text)
     ARTIFACTS.mkdir(exist_ok=True)
     browser.save_screenshot(str(ARTIFACTS / "lead-zh.png"))
+
+    # The language switch reloads the page in English, same grids.
+    browser.find_element(By.ID, "lang-en").click()
+    wait_for(browser, lambda d: d.find_element(By.ID, "lead-message").text == "2 grid(s) chosen",
+             60, "English page")  # fmt: skip
+    assert browser.find_element(By.ID, "nav-lead").text == "My grids"
