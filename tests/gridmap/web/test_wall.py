@@ -259,3 +259,46 @@ def test_dark_basemap_and_fitted_view() -> None:
         ["layout", "map", "zoom"],
         ["layout", "map", "center"],
     ]
+
+
+def test_only_command_and_admin_watch_the_wall(wall_url: str, wall_engine: Engine) -> None:
+    """The wall shows the whole city: other roles get its refusal and no data, even when
+    they call its callbacks directly."""
+    from flask import g
+
+    from gridmap.access import G_USER, Role, User
+    from gridmap.web.app import create_app
+    from gridmap.web.pages import wall as wall_page
+    from tests.signin import client_sign_in, ensure_account
+
+    app = create_app(wall_url)
+    output = next(key for key in app.callback_map if "wall-hot.children" in key)
+    view = wall.wall_view(wall_engine, None).view.to_store()
+    body = {
+        "output": output,
+        "outputs": [{"id": i, "property": p} for i, p in
+                    (part.rsplit(".", 1) for part in output[2:-2].split("..."))],
+        "inputs": [{"id": "wall-tick", "property": "n_intervals", "value": 3},
+                   {"id": "wall-view", "property": "data", "value": view}],
+        "state": [{"id": "wall-live", "property": "data", "value": {}},
+                  {"id": "wall-lang", "property": "data", "value": "en"}],
+        "changedPropIds": ["wall-view.data"],
+    }  # fmt: skip
+    seen = {}
+    for role, grids in (("command", ()), ("admin", ()), ("grid_lead", ("990101001001001",)),
+                        ("planner", ())):  # fmt: skip
+        client = app.server.test_client()
+        client_sign_in(client, *ensure_account(wall_url, role, grids=grids))
+        response = client.post("/_dash-update-component", json=body)
+        seen[role] = response.status_code
+        if response.status_code == 200:
+            hot = response.get_json()["response"]["wall-hot"]["children"]
+            assert len(hot) == get_settings().wall_hot_grids
+    assert seen == {"command": 200, "admin": 200, "grid_lead": 204, "planner": 204}
+
+    lead = User(1, "lead", "lead", Role.GRID_LEAD, frozenset({1}))
+    with app.server.test_request_context("/wall?lang=en"):
+        setattr(g, G_USER, lead)
+        page = wall_page.layout(lang="en")
+    assert "wall-denied" in page.className
+    assert "The wall screen is for command centre staff and administrators only." in texts(page)
