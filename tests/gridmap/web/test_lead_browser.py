@@ -36,6 +36,24 @@ window.__leadSelection = null;
 gd.on('plotly_selected', e => {{ window.__leadSelection = e && e.range ? e.range.map : null; }});
 return [r.left + a.x, r.top + a.y, r.left + b.x, r.top + b.y];
 """
+#: Viewport pixel of a case point; starts listening for the case plotly reports clicked.
+CLICK_JS = f"""
+const gd = {GD};
+const i = gd.data[1].customdata.findIndex(c => c[0] == arguments[0]);
+const m = gd._fullLayout.map._subplot.map;
+const r = m.getCanvas().getBoundingClientRect();
+const p = m.project([gd.data[1].lon[i], gd.data[1].lat[i]]);
+window.__leadClick = null;
+gd.on('plotly_click', e => {{
+  const pt = e.points.find(q => q.curveNumber == 1);
+  window.__leadClick = pt ? pt.customdata[0] : null;
+}});
+return [r.left + p.x, r.top + p.y];
+"""
+SELECTED_JS = """
+const api = window.dash_ag_grid && dash_ag_grid.getApi('lead-table');
+return api ? api.getSelectedRows().map(r => Number(r.id)) : null;
+"""
 ROW_IDS_JS = """
 const api = window.dash_ag_grid && dash_ag_grid.getApi('lead-table');
 if (!api) return null;
@@ -158,6 +176,16 @@ def test_lead_signs_in_box_selects_and_the_table_follows(
     assert sorted(rows) == inside, "rows shown = the lead's cases inside the box"
     points = browser.execute_script(f"return {GD}.data[1].customdata.map(c => c[0])")
     assert sorted(points) == inside, "the map's case points follow the box too"
+
+    # Click a case on the map: the table selects its row.
+    x, y = browser.execute_script(CLICK_JS, inside[len(inside) // 2])
+    actions = ActionBuilder(browser)
+    actions.pointer_action.move_to_location(int(x), int(y)).click()
+    actions.perform()
+    clicked = wait_for(browser, lambda d: d.execute_script("return window.__leadClick"), 20,
+                       "plotly reported no click on a case")  # fmt: skip
+    wait_for(browser, lambda d: d.execute_script(SELECTED_JS) == [clicked], 20,
+             f"the table should select case {clicked}")  # fmt: skip
 
     # Pick the first row: the case is ringed on the map and the map pans to it.
     ActionChains(browser).move_to_element(
