@@ -4,7 +4,8 @@
 -- tile holds aggregates (counts per cell of 64 tile units, community outlines) instead of
 -- every feature, so no tile carries a whole city; a cell counts only the points inside its
 -- own tile (not the margin), so the counts of neighbouring tiles add up. Personal data
--- (addresses, phones, names of people) stays out of tiles. SECURITY INVOKER (the default): row-level security applies.
+-- (addresses, phones, names of people) stays out of tiles. SECURITY INVOKER (the default):
+-- row-level security applies.
 
 -- Bounds of tile z/x/y: the Mercator envelope, and a lon/lat box with a 64/4096 margin for
 -- the index lookup.
@@ -15,16 +16,19 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
            ST_Transform(ST_TileEnvelope(z, x, y, margin => 64.0 / 4096), 4326)
 $$;
 
--- Position of lon/lat in tile z/x/y's own units (0..4096, y down), by plain arithmetic: the
--- low-zoom cells below group many thousand points per tile, and this is several times cheaper
--- per point than ST_Transform + ST_AsMVTGeom.
-CREATE OR REPLACE FUNCTION gridmap_tile_units(
-    lon double precision, lat double precision, z integer, x integer, y integer,
-    OUT ux double precision, OUT uy double precision
-)
+-- Position of a longitude / latitude in tile z/x/y's own units (0..4096, y down), by plain
+-- arithmetic: the low-zoom cells below group many thousand points per tile, and this costs a
+-- fraction of ST_Transform + ST_AsMVTGeom per point. Scalar SQL, so inlined into the query.
+CREATE OR REPLACE FUNCTION gridmap_tile_ux(lon double precision, z integer, x integer)
+RETURNS double precision
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT ((lon + 180) / 360 * 2 ^ z - x) * 4096,
-           ((1 - ln(tan(pi() / 4 + radians(lat) / 2)) / pi()) / 2 * 2 ^ z - y) * 4096
+    SELECT ((lon + 180) / 360 * 2 ^ z - x) * 4096
+$$;
+
+CREATE OR REPLACE FUNCTION gridmap_tile_uy(lat double precision, z integer, y integer)
+RETURNS double precision
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT ((1 - ln(tan(pi() / 4 + radians(lat) / 2)) / pi()) / 2 * 2 ^ z - y) * 4096
 $$;
 
 -- Building units: one point each from zoom 14 (id, kind, floors, households, population,
@@ -41,8 +45,9 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
         WHERE z >= 14 AND u.geom && b.box
     ),
     units AS (
-        SELECT t.ux, t.uy, u.households, u.population
-        FROM buildings u, b, gridmap_tile_units(ST_X(u.geom), ST_Y(u.geom), z, x, y) t
+        SELECT gridmap_tile_ux(ST_X(u.geom), z, x) AS ux, gridmap_tile_uy(ST_Y(u.geom), z, y) AS uy,
+               u.households, u.population
+        FROM buildings u, b
         WHERE z >= 12 AND z < 14 AND u.geom && b.box
     ),
     cells AS (
@@ -103,8 +108,9 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
         WHERE z >= 13 AND c.geom && b.box
     ),
     units AS (
-        SELECT t.ux, t.uy, c.status
-        FROM cameras c, b, gridmap_tile_units(ST_X(c.geom), ST_Y(c.geom), z, x, y) t
+        SELECT gridmap_tile_ux(ST_X(c.geom), z, x) AS ux, gridmap_tile_uy(ST_Y(c.geom), z, y) AS uy,
+               c.status
+        FROM cameras c, b
         WHERE z < 13 AND c.geom && b.box
     ),
     cells AS (
