@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import bisect
 import contextlib
-import io
 import math
 import time
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
+from gridmap.db.binary_copy import copy_arrays
 from gridmap.patrols.errors import PatrolValidationError, Problem
 from gridmap.patrols.matching import matcher_for
 from gridmap.patrols.visits import TS, US, apply_visits
@@ -163,129 +163,245 @@ def _metres(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     return 2 * EARTH_M * math.asin(min(1.0, math.sqrt(h)))
 
 
+def _haversine(x1: np.ndarray, y1: np.ndarray, x2: np.ndarray, y2: np.ndarray) -> np.ndarray:
+    """Great-circle distances (m), element-wise (the formula of ``_metres``)."""
+    p1, p2 = np.radians(y1), np.radians(y2)
+    dp, dl = p2 - p1, np.radians(x2 - x1)
+    h = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+    return 2 * EARTH_M * np.arcsin(np.minimum(1.0, np.sqrt(h)))
+
+
+#: Session temp tables the statements below read: the batch's distinct devices (dev is
+#: 1-based), its first occurrence of each (device, instant) (i: index in the batch; ok:
+#: passed the checks that need no stored data) and the indices to store.
+DEVICES_SQL = """
+CREATE TEMP TABLE IF NOT EXISTS patrol_devices (dev integer, name text);
+TRUNCATE patrol_devices;
+INSERT INTO patrol_devices SELECT dev, name FROM unnest(%s::text[]) WITH ORDINALITY AS n(name, dev);
+"""
+
+#: Fixes of the batch refused before (dev NULL, i) and, per device, the stored fixes around
+#: its fixes still to judge (dev, at µs, x, y): the nearest one before the first within
+#: NEIGHBOUR_S, all between the first and the last, the nearest one after the last.
 NEIGHBOURS_SQL = f"""
-SELECT d.device_id, (extract(epoch FROM s.at) * 1000000)::bigint, ST_X(s.geom), ST_Y(s.geom)
-FROM unnest(%s::text[], %s::bigint[], %s::bigint[]) AS d(device_id, lo, hi)
+WITH seen AS (
+    SELECT s.i FROM patrol_pings_stage s JOIN patrol_devices d USING (dev)
+    JOIN gps_pings_rejected r ON r.device_id = d.name AND r.at = {TS.format("s.at")}
+), span AS (
+    SELECT s.dev, min(s.at) AS lo, max(s.at) AS hi FROM patrol_pings_stage s
+    WHERE s.ok AND s.i NOT IN (SELECT i FROM seen) GROUP BY s.dev
+)
+SELECT NULL::integer, i, NULL::bigint, NULL::float8, NULL::float8 FROM seen
+UNION ALL
+SELECT span.dev, NULL, (extract(epoch FROM p.at) * 1000000)::bigint, ST_X(p.geom), ST_Y(p.geom)
+FROM span JOIN patrol_devices d USING (dev)
 CROSS JOIN LATERAL (
     (SELECT p.at, p.geom FROM gps_pings p
-     WHERE p.device_id = d.device_id AND p.at < {TS.format("d.lo")}
-       AND p.at >= {TS.format("d.lo")} - interval '{NEIGHBOUR_S} seconds'
+     WHERE p.device_id = d.name AND p.at < {TS.format("span.lo")}
+       AND p.at >= {TS.format("span.lo")} - interval '{NEIGHBOUR_S} seconds'
      ORDER BY p.at DESC LIMIT 1)
     UNION ALL
     (SELECT p.at, p.geom FROM gps_pings p
-     WHERE p.device_id = d.device_id AND p.at BETWEEN {TS.format("d.lo")} AND {TS.format("d.hi")})
+     WHERE p.device_id = d.name AND p.at BETWEEN {TS.format("span.lo")} AND {TS.format("span.hi")})
     UNION ALL
     (SELECT p.at, p.geom FROM gps_pings p
-     WHERE p.device_id = d.device_id AND p.at > {TS.format("d.hi")}
-       AND p.at <= {TS.format("d.hi")} + interval '{NEIGHBOUR_S} seconds'
+     WHERE p.device_id = d.name AND p.at > {TS.format("span.hi")}
+       AND p.at <= {TS.format("span.hi")} + interval '{NEIGHBOUR_S} seconds'
      ORDER BY p.at LIMIT 1)
-) s
+) p
 """
 
-REJECTED_KEYS_SQL = f"""
-SELECT r.device_id, (extract(epoch FROM r.at) * 1000000)::bigint
-FROM unnest(%s::text[], %s::bigint[]) AS k(device_id, at_us)
-JOIN gps_pings_rejected r ON r.device_id = k.device_id AND r.at = {TS.format("k.at_us")}
+STORE_SQL = f"""
+INSERT INTO gps_pings (device_id, at, accuracy_m, geom)
+SELECT d.name, {TS.format("s.at")}, NULLIF(s.acc, 'NaN'),
+       ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)
+FROM patrol_keep_stage k JOIN patrol_pings_stage s USING (i) JOIN patrol_devices d USING (dev)
+ORDER BY s.dev, s.at
+ON CONFLICT DO NOTHING
+"""
+
+#: Non-finite coordinates are stored as NULL (abs(NaN) sorts above 'Infinity').
+REJECT_SQL = f"""
+INSERT INTO gps_pings_rejected (device_id, at, lon, lat, accuracy_m, reason, detail)
+SELECT d.name, {TS.format("s.at")},
+       CASE WHEN abs(s.lon) < 'Infinity' THEN s.lon END,
+       CASE WHEN abs(s.lat) < 'Infinity' THEN s.lat END,
+       NULLIF(s.acc, 'NaN'), r.reason, r.detail
+FROM unnest(%s::integer[], %s::text[], %s::text[]) AS r(i, reason, detail)
+JOIN patrol_pings_stage s USING (i) JOIN patrol_devices d USING (dev)
+ON CONFLICT DO NOTHING
 """
 
 
-def _judge(
-    batch: PingBatch, cur, settings: Settings, now_us: int
-) -> tuple[np.ndarray, list[tuple[int, str, str]], int]:
-    """Indices of the fixes to store, the refused ones (index, reason, detail) and the
-    number of duplicates."""
+@dataclass
+class _Verdict:
+    keep: np.ndarray
+    rejected: list[tuple[int, str, str]]
+    duplicates: int
+
+
+def _judge(batch: PingBatch, cur, settings: Settings, now_us: int) -> _Verdict:
+    """Which fixes to store, which to refuse (index, reason, detail), how many duplicates;
+    stages the batch in the session's temp tables for the inserts."""
     n = len(batch)
-    order = np.lexsort((batch.at_us, batch.device))
-    first = np.ones(n, dtype=bool)
-    keys = list(zip(batch.device[order], batch.at_us[order], strict=True))
-    for j in range(1, n):
-        if keys[j] == keys[j - 1]:
-            first[order[j]] = False
-    # fixes refused before are duplicates too (judged once)
-    firsts = np.nonzero(first)[0]
-    cur.execute(
-        REJECTED_KEYS_SQL,
-        (list(batch.device[firsts]), [int(v) for v in batch.at_us[firsts]]),
+    codes, names = pd.factorize(batch.device, sort=True)
+    order = np.lexsort((batch.at_us, codes))  # stable: the first occurrence leads its ties
+    again = np.zeros(n, dtype=bool)
+    again[1:] = (codes[order][1:] == codes[order][:-1]) & (
+        batch.at_us[order][1:] == batch.at_us[order][:-1]
     )
-    seen_rejected = {(d, int(t)) for d, t in cur.fetchall()}
-    if seen_rejected:
-        for i in firsts:
-            if (batch.device[i], int(batch.at_us[i])) in seen_rejected:
-                first[i] = False
-    duplicates = int((~first).sum())
+    firsts = order[~again]  # in (device, time) order
+    x, y, acc, at = (
+        batch.lon[firsts],
+        batch.lat[firsts],
+        batch.accuracy[firsts],
+        batch.at_us[firsts],
+    )
+    with np.errstate(invalid="ignore"):
+        bad_xy = ~(np.isfinite(x) & np.isfinite(y) & (np.abs(x) <= 180) & (np.abs(y) <= 90))
+        future = ~bad_xy & (at > now_us + settings.patrol_future_s * US)
+        vague = ~bad_xy & ~future & np.isfinite(acc) & (acc > settings.patrol_max_accuracy_m)
+    ok = ~(bad_xy | future | vague)
+    cur.execute(DEVICES_SQL, (list(names),))
+    copy_arrays(
+        cur,
+        "patrol_pings_stage",
+        {
+            "i": firsts.astype(np.int32),
+            "dev": (codes[firsts] + 1).astype(np.int32),
+            "at": at,
+            "lon": x,
+            "lat": y,
+            "acc": acc,
+            "ok": ok,
+        },
+    )
+    cur.execute(NEIGHBOURS_SQL)
+    rows = cur.fetchall()
+    seen = np.isin(firsts, [r[1] for r in rows if r[0] is None])
+    stored = [r for r in rows if r[0] is not None]
+    duplicates = n - len(firsts) + int(seen.sum())
     rejected: list[tuple[int, str, str]] = []
-    alive = first.copy()
-    max_acc, max_speed = settings.patrol_max_accuracy_m, settings.patrol_max_speed_mps
-    for i in np.nonzero(first)[0]:
-        x, y, a = batch.lon[i], batch.lat[i], batch.accuracy[i]
-        if not (math.isfinite(x) and math.isfinite(y) and -180 <= x <= 180 and -90 <= y <= 90):
-            rejected.append((int(i), "coordinates", "lon/lat outside -180..180 / -90..90"))
-        elif batch.at_us[i] > now_us + settings.patrol_future_s * US:
-            rejected.append((int(i), "future", "dated after the server's clock"))
-        elif math.isfinite(a) and a > max_acc:
-            rejected.append((int(i), "accuracy", f"accuracy {a:g} m is worse than {max_acc:g} m"))
-        else:
-            continue
-        alive[i] = False
-    idx = np.nonzero(alive)[0]
-    if len(idx) == 0:
-        return idx, rejected, duplicates
-    frame = pd.DataFrame({"device": batch.device[idx], "at": batch.at_us[idx], "i": idx})
-    span = frame.groupby("device")["at"].agg(["min", "max"])
-    cur.execute(
-        NEIGHBOURS_SQL,
-        (list(span.index), [int(v) for v in span["min"]], [int(v) for v in span["max"]]),
+    max_acc = settings.patrol_max_accuracy_m
+    for i in firsts[bad_xy & ~seen]:
+        rejected.append((int(i), "coordinates", "lon/lat outside -180..180 / -90..90"))
+    for i in firsts[future & ~seen]:
+        rejected.append((int(i), "future", "dated after the server's clock"))
+    for i in firsts[vague & ~seen]:
+        detail = f"accuracy {batch.accuracy[i]:g} m is worse than {max_acc:g} m"
+        rejected.append((int(i), "accuracy", detail))
+    alive = firsts[ok & ~seen]
+    if len(alive) == 0:
+        return _Verdict(alive, rejected, duplicates)
+    keep, too_fast, stored_dups = _speed_check(
+        batch, codes[alive] + 1, alive, stored, settings.patrol_max_speed_mps
     )
-    stored: dict[str, list[tuple[int, float, float]]] = {}
-    for dev, at, x, y in cur.fetchall():
-        stored.setdefault(dev, []).append((int(at), x, y))
+    return _Verdict(keep, rejected + too_fast, duplicates + stored_dups)
+
+
+def _speed(at: np.ndarray, x: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarray):
+    """Speed (m/s) between fixes ``a`` and ``b`` (positions), over at least one second."""
+    dt = np.maximum(np.abs(at[a] - at[b]) / US, 1.0)
+    return _haversine(x[a], y[a], x[b], y[b]) / dt
+
+
+def _speed_check(
+    batch: PingBatch, dev: np.ndarray, idx: np.ndarray, stored: list[tuple], max_speed: float
+) -> tuple[np.ndarray, list[tuple[int, str, str]], int]:
+    """Fixes ``idx`` (of devices ``dev``, sorted by device and time) against their
+    neighbours: the previous fix (stored or kept from the batch) and the next stored one.
+    Vectorised assuming every fix is kept; the devices where that finds a fix too fast (or
+    within 1e-9 of the limit) are judged one fix at a time by ``_judge_device``, so the
+    outcome is the sequential one. Returns the indices to keep, the refused fixes and the
+    number of fixes already stored."""
+    s_dev = np.array([r[0] for r in stored], dtype=np.int64)
+    s_at = np.array([r[2] for r in stored], dtype=np.int64)
+    s_x = np.array([r[3] for r in stored], dtype=float)
+    s_y = np.array([r[4] for r in stored], dtype=float)
+    m_dev = np.concatenate([s_dev, dev])
+    m_at = np.concatenate([s_at, batch.at_us[idx]])
+    m_ref = np.concatenate([np.full(len(s_dev), -1), idx])  # batch index, -1 when stored
+    order = np.lexsort((m_ref >= 0, m_at, m_dev))  # at a tie, the stored fix first
+    m_dev, m_at, m_ref = m_dev[order], m_at[order], m_ref[order]
+    m_x = np.concatenate([s_x, batch.lon[idx]])[order]
+    m_y = np.concatenate([s_y, batch.lat[idx]])[order]
+    dup = np.zeros(len(m_dev), dtype=bool)  # a batch fix already stored
+    dup[1:] = (m_dev[1:] == m_dev[:-1]) & (m_at[1:] == m_at[:-1]) & (m_ref[1:] >= 0)
+    dup_dev = m_dev[dup]
+    live = ~dup
+    m_dev, m_at, m_x, m_y, m_ref = (a[live] for a in (m_dev, m_at, m_x, m_y, m_ref))
+    pos = np.nonzero(m_ref >= 0)[0]
+    suspect = np.zeros(len(pos), dtype=bool)
+    limit = max_speed * (1 - 1e-9)
+    has_prev = (pos > 0) & (m_dev[pos - 1] == m_dev[pos])
+    a, b = pos[has_prev], pos[has_prev] - 1
+    suspect[has_prev] = _speed(m_at, m_x, m_y, a, b) > limit
+    stored_pos = np.nonzero(m_ref < 0)[0]
+    if len(stored_pos):
+        k = np.minimum(np.searchsorted(stored_pos, pos, side="right"), len(stored_pos) - 1)
+        nxt = stored_pos[k]
+        has_next = (nxt > pos) & (m_dev[nxt] == m_dev[pos])
+        a, b = pos[has_next], nxt[has_next]
+        suspect[has_next] |= _speed(m_at, m_x, m_y, a, b) > limit
+    slow = np.unique(m_dev[pos[suspect]])
+    recheck = np.isin(m_dev[pos], slow)
+    keep = [m_ref[pos[~recheck]]]
+    refused: list[tuple[int, str, str]] = []
+    stored_dups = int((~np.isin(dup_dev, slow)).sum())
+    for d in slow:
+        mine = s_dev == d
+        known = sorted(zip(*(a[mine].tolist() for a in (s_at, s_x, s_y)), strict=True))
+        kept, too_fast, dups = _judge_device(batch, known, idx[dev == d], max_speed)
+        keep.append(np.array(kept, dtype=np.int64))
+        refused += too_fast
+        stored_dups += dups
+    return np.sort(np.concatenate(keep)), refused, stored_dups
+
+
+def _judge_device(
+    batch: PingBatch, known: list[tuple[int, float, float]], idx: np.ndarray, max_speed: float
+) -> tuple[list[int], list[tuple[int, str, str]], int]:
+    """One device's fixes ``idx`` (in time order), one at a time, against its stored fixes
+    ``known`` (at µs, lon, lat; sorted) and the fixes kept before them."""
+    times = [k[0] for k in known]
+    known_times = set(times)
+    prev: tuple[int, float, float] | None = None
     keep: list[int] = []
-    for dev, group in frame.sort_values(["device", "at"]).groupby("device", sort=False):
-        known = sorted(stored.get(dev, []))
-        times = [k[0] for k in known]
-        known_times = set(times)
-        prev: tuple[int, float, float] | None = None
-        k = 0
-        for at, i in zip(group["at"].to_numpy(), group["i"].to_numpy(), strict=True):
-            at = int(at)
-            while k < len(known) and known[k][0] < at:
-                prev = known[k] if prev is None or known[k][0] > prev[0] else prev
-                k += 1
-            if at in known_times:
-                duplicates += 1
+    refused: list[tuple[int, str, str]] = []
+    dups = k = 0
+    for i in idx.tolist():
+        at = int(batch.at_us[i])
+        while k < len(known) and known[k][0] < at:
+            prev = known[k] if prev is None or known[k][0] > prev[0] else prev
+            k += 1
+        if at in known_times:
+            dups += 1
+            continue
+        x, y = float(batch.lon[i]), float(batch.lat[i])
+        nxt_pos = bisect.bisect_right(times, at)
+        nxt = known[nxt_pos] if nxt_pos < len(known) else None
+        reason = None
+        for other in (prev, nxt):
+            if other is None:
                 continue
-            x, y = batch.lon[i], batch.lat[i]
-            nxt_pos = bisect.bisect_right(times, at)
-            nxt = known[nxt_pos] if nxt_pos < len(known) else None
-            reason = None
-            for other in (prev, nxt):
-                if other is None:
-                    continue
-                dt = max(abs(at - other[0]) / US, 1.0)
-                speed = _metres(x, y, other[1], other[2]) / dt
-                if speed > max_speed:
-                    when = from_us(other[0]).isoformat()
-                    reason = f"{speed:.1f} m/s from the fix at {when} (max {max_speed:g} m/s)"
-                    break
-            if reason:
-                rejected.append((int(i), "speed", reason))
-                continue
-            keep.append(int(i))
-            prev = (at, x, y)
-    return np.array(sorted(keep), dtype=np.int64), rejected, duplicates
+            dt = max(abs(at - other[0]) / US, 1.0)
+            speed = _metres(x, y, other[1], other[2]) / dt
+            if speed > max_speed:
+                when = from_us(other[0]).isoformat()
+                reason = f"{speed:.1f} m/s from the fix at {when} (max {max_speed:g} m/s)"
+                break
+        if reason:
+            refused.append((i, "speed", reason))
+            continue
+        keep.append(i)
+        prev = (at, x, y)
+    return keep, refused, dups
 
 
 def _lap(timings: dict[str, float], name: str, since: float) -> float:
     now = time.perf_counter()
     timings[name] = round(now - since, 4)
     return now
-
-
-def _copy_rows(cur, table: str, frame: pd.DataFrame) -> None:
-    buf = io.StringIO()
-    frame.to_csv(buf, index=False, header=False, na_rep="")
-    buf.seek(0)
-    cur.copy_expert(f"COPY {table} FROM STDIN WITH (FORMAT csv)", buf)
 
 
 def ingest_pings(
@@ -304,35 +420,12 @@ def ingest_pings(
     try:
         with raw.cursor() as cur:
             tick = time.perf_counter()
-            keep, rejected, result.duplicates = _judge(batch, cur, settings, now_us)
+            verdict = _judge(batch, cur, settings, now_us)
+            result.duplicates = verdict.duplicates
             tick = _lap(result.timings, "judge", tick)
-            if rejected:
-                ri = np.array([r[0] for r in rejected], dtype=np.int64)
-                rows = pd.DataFrame(
-                    {
-                        "device_id": batch.device[ri],
-                        "at": batch.at_us[ri],
-                        "lon": batch.lon[ri],
-                        "lat": batch.lat[ri],
-                        "accuracy_m": batch.accuracy[ri],
-                        "reason": [r[1] for r in rejected],
-                        "detail": [r[2] for r in rejected],
-                    }
-                )
-                for col in ("lon", "lat"):  # non-finite coordinates are stored as NULL
-                    rows.loc[~np.isfinite(rows[col]), col] = np.nan
-                cur.execute(
-                    "CREATE TEMP TABLE IF NOT EXISTS patrol_rejected_in (device_id text, "
-                    "at bigint, lon float8, lat float8, accuracy_m real, reason text, detail text)"
-                )
-                cur.execute("TRUNCATE patrol_rejected_in")
-                _copy_rows(cur, "patrol_rejected_in", rows)
-                cur.execute(
-                    "INSERT INTO gps_pings_rejected "
-                    "(device_id, at, lon, lat, accuracy_m, reason, detail) "
-                    f"SELECT device_id, {TS.format('at')}, lon, lat, accuracy_m, reason, detail "
-                    "FROM patrol_rejected_in ON CONFLICT DO NOTHING"
-                )
+            if verdict.rejected:
+                refused = sorted(verdict.rejected)
+                cur.execute(REJECT_SQL, tuple(map(list, zip(*refused, strict=True))))
                 result.rejected = [
                     {
                         "index": i,
@@ -341,41 +434,23 @@ def ingest_pings(
                         "reason": reason,
                         "detail": detail,
                     }
-                    for i, reason, detail in sorted(rejected)
+                    for i, reason, detail in refused
                 ]
+            keep = verdict.keep
             if len(keep):
-                rows = pd.DataFrame(
-                    {
-                        "device_id": batch.device[keep],
-                        "at": batch.at_us[keep],
-                        "lon": batch.lon[keep],
-                        "lat": batch.lat[keep],
-                        "accuracy_m": batch.accuracy[keep],
-                    }
-                )
-                cur.execute(
-                    "CREATE TEMP TABLE IF NOT EXISTS patrol_pings_in "
-                    "(device_id text, at bigint, lon float8, lat float8, accuracy_m real)"
-                )
-                cur.execute("TRUNCATE patrol_pings_in")
-                _copy_rows(cur, "patrol_pings_in", rows)
-                cur.execute(
-                    "INSERT INTO gps_pings (device_id, at, accuracy_m, geom) "
-                    f"SELECT device_id, {TS.format('at')}, accuracy_m, "
-                    "ST_SetSRID(ST_MakePoint(lon, lat), 4326) FROM patrol_pings_in "
-                    "ON CONFLICT DO NOTHING "
-                    "RETURNING (extract(epoch FROM at) * 1000000)::bigint, "
-                    "ST_X(geom), ST_Y(geom)"
-                )
-                new = np.array(cur.fetchall(), dtype=float).reshape(-1, 3)
-                result.accepted = len(new)
-                result.duplicates += len(keep) - len(new)
+                copy_arrays(cur, "patrol_keep_stage", {"i": keep.astype(np.int32)})
+                cur.execute(STORE_SQL)
+                result.accepted = cur.rowcount
+                # a concurrent batch may have stored some first; folding them in again
+                # changes nothing (the visit upserts only widen)
+                result.duplicates += len(keep) - cur.rowcount
                 tick = _lap(result.timings, "store", tick)
-                if len(new):
-                    edges = matcher_for(engine).match(new[:, 1], new[:, 2], settings.patrol_match_m)
-                    tick = _lap(result.timings, "match", tick)
-                    result.edges_touched = apply_visits(cur, new[:, 0].astype(np.int64), edges)
-                    tick = _lap(result.timings, "visits", tick)
+                edges = matcher_for(engine).match(
+                    batch.lon[keep], batch.lat[keep], settings.patrol_match_m
+                )
+                tick = _lap(result.timings, "match", tick)
+                result.edges_touched = apply_visits(cur, batch.at_us[keep], edges)
+                tick = _lap(result.timings, "visits", tick)
         raw.commit()
         _lap(result.timings, "commit", tick)
     except BaseException:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from gridmap.db.binary_copy import copy_arrays
 from gridmap.patrols.matching import BUCKET_S, EdgeMatcher
 
 US = 1_000_000
@@ -17,40 +18,42 @@ US = 1_000_000
 TS = "(timestamptz 'epoch' + {} * interval '1 microsecond')"
 
 
-def bucket_rows(at_us: np.ndarray, edge: np.ndarray) -> pd.DataFrame:
-    """Matched pings (``edge`` >= 0) grouped per edge and bucket: first and last time (µs)."""
+def bucket_rows(at_us: np.ndarray, edge: np.ndarray) -> dict[str, np.ndarray]:
+    """Matched pings (``edge`` >= 0) grouped per edge and bucket: first and last time (µs),
+    as columns edge_id, bucket, first_at, last_at (sorted by edge and bucket)."""
     keep = edge >= 0
-    frame = pd.DataFrame({"edge_id": edge[keep], "at": at_us[keep]})
-    frame["bucket"] = (frame["at"] // (BUCKET_S * US)) * (BUCKET_S * US)
-    grouped = frame.groupby(["edge_id", "bucket"], sort=False)["at"]
-    out = grouped.agg(first_at="min", last_at="max").reset_index()
-    return out[["edge_id", "bucket", "first_at", "last_at"]]
+    edge, at = np.asarray(edge[keep], dtype=np.int64), np.asarray(at_us[keep], dtype=np.int64)
+    bucket = (at // (BUCKET_S * US)) * (BUCKET_S * US)
+    order = np.lexsort((at, bucket, edge))
+    edge, bucket, at = edge[order], bucket[order], at[order]
+    start = np.ones(len(at), dtype=bool)
+    start[1:] = (edge[1:] != edge[:-1]) | (bucket[1:] != bucket[:-1])
+    first = np.nonzero(start)[0]
+    last = np.append(first[1:], len(at)) - 1
+    return {
+        "edge_id": edge[first],
+        "bucket": bucket[first],
+        "first_at": at[first],
+        "last_at": at[last],
+    }
 
 
-def _copy(cur, table: str, rows: pd.DataFrame) -> None:
-    buf = io.StringIO()
-    rows.to_csv(buf, index=False, header=False)
-    buf.seek(0)
-    cur.copy_expert(f"COPY {table} FROM STDIN WITH (FORMAT csv)", buf)
+def _stage(cur, rows: dict[str, np.ndarray]) -> None:
+    copy_arrays(cur, "patrol_visits_stage", rows)
 
 
 def apply_visits(cur, at_us: np.ndarray, edge: np.ndarray) -> int:
     """Fold matched pings into the visit tables (idempotent: only widens); returns the
     number of distinct edges touched."""
     rows = bucket_rows(at_us, edge)
-    if rows.empty:
+    if len(rows["edge_id"]) == 0:
         return 0
-    cur.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS patrol_visits_in "
-        "(edge_id bigint, bucket bigint, first_at bigint, last_at bigint)"
-    )
-    cur.execute("TRUNCATE patrol_visits_in")
-    _copy(cur, "patrol_visits_in", rows)
+    _stage(cur, rows)
     cur.execute(
         f"""
         INSERT INTO edge_visits (edge_id, bucket, first_at, last_at)
         SELECT edge_id, {TS.format("bucket")}, {TS.format("first_at")}, {TS.format("last_at")}
-        FROM patrol_visits_in ORDER BY edge_id, bucket
+        FROM patrol_visits_stage
         ON CONFLICT (edge_id, bucket) DO UPDATE
             SET first_at = LEAST(edge_visits.first_at, EXCLUDED.first_at),
                 last_at = GREATEST(edge_visits.last_at, EXCLUDED.last_at)
@@ -61,13 +64,13 @@ def apply_visits(cur, at_us: np.ndarray, edge: np.ndarray) -> int:
     cur.execute(
         f"""
         INSERT INTO edge_last_visit (edge_id, last_at)
-        SELECT edge_id, {TS.format("max(last_at)")} FROM patrol_visits_in
+        SELECT edge_id, {TS.format("max(last_at)")} FROM patrol_visits_stage
         GROUP BY edge_id ORDER BY edge_id
         ON CONFLICT (edge_id) DO UPDATE SET last_at = EXCLUDED.last_at
             WHERE EXCLUDED.last_at > edge_last_visit.last_at
         """
     )
-    return int(rows["edge_id"].nunique())
+    return len(np.unique(rows["edge_id"]))
 
 
 def read_pings(conn, max_accuracy_m: float) -> pd.DataFrame:
@@ -112,32 +115,27 @@ def rebuild_visits(
     rows = bucket_rows(at, edge)
     with conn.cursor() as cur:
         cur.execute("TRUNCATE edge_visits, edge_last_visit")
-        cur.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS patrol_visits_in "
-            "(edge_id bigint, bucket bigint, first_at bigint, last_at bigint)"
-        )
-        cur.execute("TRUNCATE patrol_visits_in")
-        _copy(cur, "patrol_visits_in", rows)
+        _stage(cur, rows)
         cur.execute(
             f"""
             INSERT INTO edge_visits (edge_id, bucket, first_at, last_at)
             SELECT edge_id, {TS.format("bucket")}, {TS.format("first_at")},
                    {TS.format("last_at")}
-            FROM patrol_visits_in
+            FROM patrol_visits_stage
             """
         )
         cur.execute(
             f"""
             INSERT INTO edge_last_visit (edge_id, last_at)
-            SELECT edge_id, {TS.format("max(last_at)")} FROM patrol_visits_in GROUP BY edge_id
+            SELECT edge_id, {TS.format("max(last_at)")} FROM patrol_visits_stage GROUP BY edge_id
             """
         )
         cur.execute("ANALYZE edge_visits")
     return {
         "pings": len(pings),
         "matched": int((edge >= 0).sum()),
-        "visits": len(rows),
-        "edges": int(rows["edge_id"].nunique()),
+        "visits": len(rows["edge_id"]),
+        "edges": len(np.unique(rows["edge_id"])),
         "read_s": round(t1 - t0, 2),
         "match_s": round(t2 - t1, 2),
         "write_s": round(time.perf_counter() - t2, 2),
