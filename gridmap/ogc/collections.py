@@ -11,6 +11,7 @@ LIMIT/OFFSET; numberMatched is a count of the same SQL. Reads run as ``ctx.user`
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -56,6 +57,8 @@ class Collection:
     numeric_fid: bool = True
     #: Column of the features' time stamp (a date or timestamptz): the datetime filter.
     temporal: str | None = None
+    #: SELECT of (extent geometry, first time, last time) when cheaper than over ``sql``.
+    extent_sql: str | None = None
     #: Columns left out of the properties (ids used only for the fid).
     hidden: tuple[str, ...] = field(default_factory=tuple)
 
@@ -89,21 +92,33 @@ class Collection:
             )
 
     def extent(self, ctx: LayerContext) -> tuple[list[float] | None, list[str | None] | None]:
-        """Lon/lat bbox of all features and, for time-stamped ones, their first/last time."""
-        times = "NULL, NULL"
-        if self.temporal:
-            times = f"min(f.{self.temporal}), max(f.{self.temporal})"
-        sql = (
-            f"SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e), t0, t1 FROM "
-            f"(SELECT ST_Extent(f.geom)::geometry AS e, {times} FROM ({self.sql}) f) x(e, t0, t1)"
-        )
+        """Lon/lat bbox of all features and, for time-stamped ones, their first/last time
+        (as ``ctx.user`` sees them; remembered for :data:`EXTENT_SECONDS`)."""
+        user = getattr(ctx.user, "id", None)
+        key = (ctx.engine.url.render_as_string(hide_password=True), self.id, user)
+        cached = _EXTENTS.get(key)
+        if cached and cached[0] > time.monotonic():
+            return cached[1]
+        sql = self.extent_sql
+        if sql is None:
+            times = "NULL, NULL"
+            if self.temporal:
+                times = f"min(f.{self.temporal}), max(f.{self.temporal})"
+            sql = f"SELECT ST_Extent(f.geom)::geometry, {times} FROM ({self.sql}) f"
+        corners = "ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)"
+        sql = f"SELECT {corners}, t0, t1 FROM ({sql}) x(e, t0, t1)"
         with _reading(ctx) as conn:
             row = conn.execute(text(sql), self.args(ctx)).one()
         bbox = None if row[0] is None else [round(float(v), 7) for v in row[:4]]
-        interval = None
-        if self.temporal:
-            interval = [_iso(row[4]), _iso(row[5])]
+        interval = [_iso(row[4]), _iso(row[5])] if self.temporal else None
+        _EXTENTS[key] = (time.monotonic() + EXTENT_SECONDS, (bbox, interval))
         return bbox, interval
+
+
+#: How long a collection's extent is reused (seconds): the metadata of /collections is asked
+#: for by every GIS client on connect, and a city's extents change rarely.
+EXTENT_SECONDS = 300.0
+_EXTENTS: dict[tuple[str, str, int | None], tuple[float, Any]] = {}
 
 
 def _iso(value: date | datetime | None) -> str | None:
@@ -170,6 +185,14 @@ COLLECTIONS: tuple[Collection, ...] = (
         numeric_fid=False,
         temporal="day",
         hidden=("fid",),
+        # The grids with their cases' first and last local day, without counting all cases.
+        extent_sql=(
+            "SELECT (SELECT ST_Extent(geom)::geometry FROM grids), "
+            "(SELECT (min(reported_at) AT TIME ZONE :tz)::date FROM cases "
+            " WHERE grid_id IS NOT NULL AND geom IS NOT NULL), "
+            "(SELECT (max(reported_at) AT TIME ZONE :tz)::date FROM cases "
+            " WHERE grid_id IS NOT NULL AND geom IS NOT NULL)"
+        ),
     ),
 )
 
