@@ -3,6 +3,10 @@ tick (new cases, case tiles, ticker and hottest grids, gated by the 1 s change p
 :mod:`gridmap.web.live`) and the slow tick (patrol coverage per grid on the map, patrol
 coverage now, cameras online, people inside the service circles).
 
+The live tick is split in two so a slow re-read is never cancelled by the next second's
+tick: :func:`probe_tick` runs every second (one indexed row) and asks for a re-read only
+when the cases changed; :func:`live_tick` re-reads when asked (or when the view changed).
+
 The map's traces are ``[patrol coverage per grid, *case traces]``: the live tick replaces
 the case traces (the last :data:`~layers.cases.TRACE_COUNT`) and the slow tick only the
 patrol shares (``z``) while the grids stay the same, so the grid outlines are sent once.
@@ -168,6 +172,52 @@ def notice(state: live.LiveState, now: datetime, lang: str) -> tuple[str, str]:
         as_of = t("wall.as_of", lang, time=live.clock(state.refreshed_at) or "—")
         return f"{as_of} · {t('live.stale', lang)}", "wall-notice stale"
     return t("wall.live", lang, time=live.clock(now)), "wall-notice live"
+
+
+#: A refresh asked for and not answered within this long is asked for again.
+REFRESH_RETRY = timedelta(seconds=10)
+
+
+@dataclass
+class Probe:
+    """The 1 s probe: ``request`` (the ``wall-refresh`` store's new value) when the wall
+    must re-read its data, the state when only its stale flag changed, and the notice."""
+
+    request: dict[str, Any] | None
+    state: live.LiveState | None
+    notice: str
+    notice_class: str
+
+
+def probe_tick(
+    engine: Engine,
+    state: live.LiveState,
+    requested: dict[str, Any] | None,
+    lang: str,
+    now: datetime,
+) -> Probe:
+    """One probe (a single indexed row). A re-read is requested when the cases changed
+    since what the wall drew (or it is older than :data:`live.MAX_AGE`), unless the same
+    version was requested less than :data:`REFRESH_RETRY` ago: a slow re-read is never
+    cancelled by the next probe."""
+    try:
+        version = live.probe(engine)
+    except live.LiveError as exc:
+        log.warning("wall probe: %s", exc)
+        stale = replace(state, stale=True)
+        return Probe(None, stale if not state.stale else None, *notice(stale, now, lang))
+    request = None
+    if live.needs_refresh(state, version, now, forced=False):
+        requested = requested or {}
+        asked_at = requested.get("at")
+        if (
+            requested.get("version") != version.version
+            or asked_at is None
+            or now - datetime.fromisoformat(asked_at) > REFRESH_RETRY
+        ):
+            request = {"version": version.version, "at": now.isoformat()}
+    fresh = replace(state, stale=False)
+    return Probe(request, fresh if state.stale else None, *notice(fresh, now, lang))
 
 
 def live_tick(

@@ -3,12 +3,12 @@ click. KPI tiles along the top; the whole city's case heatmap over patrol covera
 the hottest grids and a ticker of new cases beside it; a clock that turns into "data as of
 HH:MM:SS" while the database is unreachable.
 
-Three thin callbacks over :mod:`gridmap.web.wall`: a 1 s live tick (new cases, case tiles,
-ticker, hottest grids; a clientside twin shows the stale notice when the server stops
-answering altogether), a slow tick every ``wall_slow_refresh_s`` (patrol coverage on the
-map and in a tile, cameras online, people inside the service circles), and the zoom the
-browser fitted the city to (``assets/wall.js``), which moves the map and redraws the
-heatmap for it.
+Thin callbacks over :mod:`gridmap.web.wall`: a 1 s probe that asks for a re-read when the
+cases changed (a clientside twin shows the stale notice when the server stops answering
+altogether); the re-read (case traces, case tiles, ticker, hottest grids); a slow tick every
+``wall_slow_refresh_s`` (patrol coverage on the map and in a tile, cameras online, people
+inside the service circles); and the zoom the browser fitted the city to
+(``assets/wall.js``), which moves the map and redraws the heatmap for it.
 Component ids start with ``wall-``.
 """
 
@@ -176,6 +176,7 @@ def layout(lang: str | None = None, **_query: str) -> html.Div:
             dcc.Store(id="wall-patrol-key", data=None),
             dcc.Store(id="wall-fit", data=None),
             dcc.Store(id="wall-beat", data=None),
+            dcc.Store(id="wall-refresh", data=None),
             dcc.Store(
                 id="wall-texts",
                 data={
@@ -197,13 +198,37 @@ def _triggered_id() -> Any:
         return None
 
 
-def live_update(
-    tick: int | None, stored_view: dict[str, Any], stored_live: dict[str, Any] | None, lang: str
+def probe_update(
+    tick: int | None,
+    stored_live: dict[str, Any] | None,
+    requested: dict[str, Any] | None,
+    lang: str,
 ) -> tuple[Any, ...]:
-    """Every second: when the cases changed (or the view did), the case traces, the case
-    tiles, the ticker and the hottest grids; always the clock or the stale notice, and the
-    tick answered (``wall-beat``: the browser shows the stale notice itself when answers
-    stop coming)."""
+    """Every second: ask the database whether the cases changed (one row); when they did,
+    request a re-read (``wall-refresh``). Always the clock or the stale notice, and the tick
+    answered (``wall-beat``: the browser shows the stale notice itself when answers stop
+    coming)."""
+    _guard()
+    probe = wall.probe_tick(
+        app_engine(), live.LiveState.from_store(stored_live), requested, lang, datetime.now(UTC)
+    )
+    return (
+        probe.request if probe.request is not None else no_update,
+        probe.notice,
+        probe.notice_class,
+        tick or 0,
+        probe.state.to_store() if probe.state is not None else no_update,
+    )
+
+
+def live_update(
+    _requested: dict[str, Any] | None,
+    stored_view: dict[str, Any],
+    stored_live: dict[str, Any] | None,
+    lang: str,
+) -> tuple[Any, ...]:
+    """When the probe asked (or the view changed): the case traces, the case tiles, the
+    ticker (new cases highlighted) and the hottest grids."""
     _guard()
     update = wall.live_tick(
         app_engine(),
@@ -233,7 +258,6 @@ def live_update(
         update.notice,
         update.notice_class,
         state,
-        tick or 0,
     )
 
 
@@ -272,6 +296,18 @@ def register(app: Dash) -> None:
         __name__, path=PATH, name="wall", title=t("wall.title", "zh-CN"), layout=layout
     )
     app.callback(
+        Output("wall-refresh", "data"),
+        Output("wall-notice", "children", allow_duplicate=True),
+        Output("wall-notice", "className", allow_duplicate=True),
+        Output("wall-beat", "data"),
+        Output("wall-live", "data", allow_duplicate=True),
+        Input("wall-tick", "n_intervals"),
+        State("wall-live", "data"),
+        State("wall-refresh", "data"),
+        State("wall-lang", "data"),
+        prevent_initial_call=True,
+    )(probe_update)
+    app.callback(
         Output("wall-graph", "figure"),
         Output("wall-case-tiles", "children"),
         Output("wall-ticker", "children"),
@@ -279,8 +315,7 @@ def register(app: Dash) -> None:
         Output("wall-notice", "children"),
         Output("wall-notice", "className"),
         Output("wall-live", "data"),
-        Output("wall-beat", "data"),
-        Input("wall-tick", "n_intervals"),
+        Input("wall-refresh", "data"),
         Input("wall-view", "data"),
         State("wall-live", "data"),
         State("wall-lang", "data"),

@@ -194,6 +194,32 @@ def test_live_tick_without_database_is_stale_with_the_time_of_the_data(
     assert wall.wall_view(dead, None).error
 
 
+def test_probe_asks_for_a_re_read_once_per_change(wall_engine: Engine, noon: datetime) -> None:
+    view = wall.wall_view(wall_engine, None).view
+    drawn = wall.live_tick(wall_engine, live.LiveState(), view, "zh-CN", noon).live.state
+    quiet = wall.probe_tick(wall_engine, drawn, None, "zh-CN", noon)
+    assert (quiet.request, quiet.state, quiet.notice_class) == (None, None, "wall-notice live")
+    # The cases moved on since the wall drew them: one request, not one per second.
+    behind = live.LiveState(drawn.version - 1, drawn.refreshed_at, drawn.ticker)
+    asked = wall.probe_tick(wall_engine, behind, None, "zh-CN", noon).request
+    assert asked == {"version": drawn.version, "at": noon.isoformat()}
+    soon = noon + timedelta(seconds=3)
+    assert wall.probe_tick(wall_engine, behind, asked, "zh-CN", soon).request is None
+    late = noon + wall.REFRESH_RETRY + timedelta(seconds=1)
+    assert wall.probe_tick(wall_engine, behind, asked, "zh-CN", late).request is not None
+    # Older than live.MAX_AGE: re-read (relative windows slide).
+    old = noon + live.MAX_AGE + timedelta(seconds=1)
+    assert wall.probe_tick(wall_engine, drawn, None, "zh-CN", old).request is not None
+    # Database gone: stale (once), no request; back: live again.
+    dead = create_engine(DEAD_URL, connect_args={"connect_timeout": 2})
+    down = wall.probe_tick(dead, drawn, None, "en", soon)
+    assert down.request is None and down.state.stale and down.notice_class == "wall-notice stale"
+    assert down.notice.startswith(f"Data as of {live.clock(noon)}")
+    assert wall.probe_tick(dead, down.state, None, "en", soon).state is None
+    back = wall.probe_tick(wall_engine, down.state, None, "en", soon)
+    assert back.state is not None and not back.state.stale and back.request is None
+
+
 def test_slow_tick_sends_outlines_once_then_only_shares(wall_engine: Engine, noon) -> None:
     view = wall.wall_view(wall_engine, None).view
     first = wall.slow_tick(wall_engine, view, "zh-CN", noon, None)
@@ -278,7 +304,7 @@ def test_only_command_and_admin_watch_the_wall(wall_url: str, wall_engine: Engin
         "output": output,
         "outputs": [{"id": i, "property": p} for i, p in
                     (part.rsplit(".", 1) for part in output[2:-2].split("..."))],
-        "inputs": [{"id": "wall-tick", "property": "n_intervals", "value": 3},
+        "inputs": [{"id": "wall-refresh", "property": "data", "value": None},
                    {"id": "wall-view", "property": "data", "value": view}],
         "state": [{"id": "wall-live", "property": "data", "value": {}},
                   {"id": "wall-lang", "property": "data", "value": "en"}],
