@@ -8,12 +8,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, request
+from sqlalchemy import text
 
+from gridmap.access import current_user
+from gridmap.access.scope import scoped_connection
 from gridmap.api.context import engine, json_response, limit_body
 from gridmap.api.errors import handle_api_error
 from gridmap.cases.errors import CaseValidationError
 from gridmap.patrols import coverage, shifts
-from gridmap.patrols.errors import PatrolError, PatrolValidationError, Problem
+from gridmap.patrols.errors import PatrolError, PatrolNotFound, PatrolValidationError, Problem
 from gridmap.patrols.ingest import parse_pings
 from gridmap.settings import get_settings
 
@@ -114,6 +117,12 @@ def post_shift():
 def end_shift(shift_id: int):
     body = _body() if request.get_data() else {}
     ended = _moment(body.get("ended_at") if isinstance(body, dict) else None, "ended_at")
+    with scoped_connection(engine(), current_user()) as conn:  # 404 unless the user may see it
+        visible = conn.execute(
+            text("SELECT 1 FROM patrol_shifts WHERE id = :id"), {"id": shift_id}
+        ).first()
+    if visible is None:
+        raise PatrolNotFound(f"There is no patrol shift {shift_id}.")
     return _ok(shifts.end_shift(engine(), shift_id, ended or datetime.now(UTC)))
 
 

@@ -25,6 +25,7 @@ from sqlalchemy import Engine, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from gridmap.access import Role, User, audit
+from gridmap.access.scope import unscoped
 from gridmap.errors import GridmapError
 from gridmap.io.export import ExportError, ExportRequest, Progress, _quiet, export_data
 from gridmap.io.models import ExportJob
@@ -86,7 +87,7 @@ def submit(engine: Engine, request: ExportRequest, user: User) -> uuid.UUID:
     """Queue ``request`` for ``user``, audit the request and wake the worker; the job id."""
     if user is None or user.role not in EXPORT_ROLES:
         raise ExportError("This account may not export maps or data.")
-    with engine.begin() as conn:
+    with unscoped(), engine.begin() as conn:  # the app queues it (grid reader can't write)
         job_id = conn.execute(
             ExportJob.__table__.insert()
             .values(user_id=user.id, username=user.username, options=request.to_json())

@@ -16,6 +16,7 @@ from plotly import graph_objects as go
 from gridmap.errors import GridmapError
 from gridmap.i18n import normalize_language, t
 from gridmap.patrols import coverage, shifts
+from gridmap.patrols.errors import PatrolNotFound
 from gridmap.settings import get_settings
 from gridmap.web.basemap import basemap_style
 from gridmap.web.database import app_engine
@@ -98,7 +99,10 @@ def load_track(shift_id: int | None):
     if shift_id is None:
         return None, 1, [0, 1]
     engine = app_engine()
-    shift = shifts.get_shift(engine, int(shift_id))
+    try:
+        shift = shifts.get_shift(engine, int(shift_id))
+    except PatrolNotFound:  # gone, or not the user's (row-level security): no track
+        return None, 1, [0, 1]
     end = shift["ended_at"] or datetime.now(UTC)
     points = shifts.track(engine, shift["device_id"], shift["started_at"], end)
     data = {
