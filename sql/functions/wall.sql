@@ -50,26 +50,31 @@ $$;
 
 -- The grids with the most open cases reported in [since, now) (ties: more cases reported
 -- since day_start, then the lower id), with their community; at most max_rows. Grids
--- with no open case in the window are left out.
+-- with no open case in the window are left out. The open count reads the partial index
+-- cases_open_reported_at (migration 0014; its predicate is gridmap_case_is_open).
 CREATE OR REPLACE FUNCTION gridmap_wall_hot_grids(since timestamptz, day_start timestamptz,
                                                   max_rows integer)
 RETURNS TABLE (grid_id integer, code text, name text, community text, open bigint,
                new_today bigint)
 LANGUAGE sql STABLE AS $$
-    WITH c AS (
-        SELECT cs.grid_id,
-               count(*) FILTER (WHERE cs.reported_at >= since
-                                AND gridmap_case_is_open(cs.status)) AS open,
-               count(*) FILTER (WHERE cs.reported_at >= day_start) AS new_today
+    WITH o AS (
+        SELECT cs.grid_id, count(*) AS open
         FROM cases cs
-        WHERE cs.reported_at >= least(since, day_start) AND cs.grid_id IS NOT NULL
+        WHERE cs.reported_at >= since AND cs.grid_id IS NOT NULL
+          AND cs.status NOT IN ('resolved', 'closed', 'rejected')
+        GROUP BY cs.grid_id
+    ),
+    n AS (
+        SELECT cs.grid_id, count(*) AS new_today
+        FROM cases cs
+        WHERE cs.reported_at >= day_start AND cs.grid_id IN (SELECT o.grid_id FROM o)
         GROUP BY cs.grid_id
     )
-    SELECT g.id, g.code, g.name, cm.name, c.open, c.new_today
-    FROM c
-    JOIN grids g ON g.id = c.grid_id
+    SELECT g.id, g.code, g.name, cm.name, o.open, coalesce(n.new_today, 0)
+    FROM o
+    LEFT JOIN n ON n.grid_id = o.grid_id
+    JOIN grids g ON g.id = o.grid_id
     JOIN communities cm ON cm.id = g.community_id
-    WHERE c.open > 0
-    ORDER BY c.open DESC, c.new_today DESC, g.id
+    ORDER BY o.open DESC, coalesce(n.new_today, 0) DESC, g.id
     LIMIT max_rows
 $$;
