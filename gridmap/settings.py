@@ -159,10 +159,10 @@ class Settings(BaseSettings):
         default=100, ge=10, le=1000, description="Case table rows per page on the lead page."
     )
     lead_map_max_cases: int = Field(
-        default=2000, ge=1, description="Most case points the lead page's map draws (newest)."
+        default=1000, ge=1, description="Most case points the lead page's map draws (newest)."
     )
     lead_map_max_grids: int = Field(
-        default=1500, ge=1, description="Most grid polygons the lead page's map draws."
+        default=1000, ge=1, description="Most grid polygons the lead page's map draws."
     )
 
     secret_key: str | None = Field(

@@ -123,25 +123,39 @@ LANGUAGE sql STABLE AS $$
     LIMIT p_limit OFFSET p_offset
 $$;
 
--- How many cases gridmap_lead_cases would list without a page limit, and where case
--- p_case_id stands in that order (0-based; NULL when it is not listed).
+-- How many cases gridmap_lead_cases would list without a page limit, counting at most
+-- p_cap (a total of p_cap means "p_cap or more"), and where case p_case_id stands in that
+-- order (0-based; NULL when it is not listed or stands at p_cap or later).
+DROP FUNCTION IF EXISTS gridmap_lead_case_count(integer[], geometry, boolean, bigint);
 CREATE OR REPLACE FUNCTION gridmap_lead_case_count(
-    p_grid_ids integer[], p_area geometry, p_open_only boolean, p_case_id bigint
+    p_grid_ids integer[], p_area geometry, p_open_only boolean, p_case_id bigint,
+    p_cap integer
 ) RETURNS TABLE (total bigint, case_position bigint)
 LANGUAGE sql STABLE AS $$
-    WITH listed AS (
+    WITH target AS (
         SELECT c.id, c.reported_at FROM cases c
-        WHERE c.grid_id IS NOT NULL
+        WHERE c.id = p_case_id AND c.grid_id IS NOT NULL
           AND (p_grid_ids IS NULL OR c.grid_id = ANY (p_grid_ids))
           AND (p_area IS NULL OR (c.geom && p_area AND ST_Intersects(c.geom, p_area)))
           AND (NOT p_open_only OR gridmap_case_is_open(c.status))
-    ), target AS (
-        SELECT l.id, l.reported_at FROM listed l WHERE l.id = p_case_id
     )
-    SELECT (SELECT count(*) FROM listed),
-           (SELECT count(*) FROM listed l, target t
-            WHERE (l.reported_at, l.id) > (t.reported_at, t.id))
-           + CASE WHEN EXISTS (SELECT 1 FROM target) THEN 0 END
+    SELECT (SELECT count(*) FROM (
+                SELECT 1 FROM cases c
+                WHERE c.grid_id IS NOT NULL
+                  AND (p_grid_ids IS NULL OR c.grid_id = ANY (p_grid_ids))
+                  AND (p_area IS NULL OR (c.geom && p_area AND ST_Intersects(c.geom, p_area)))
+                  AND (NOT p_open_only OR gridmap_case_is_open(c.status))
+                LIMIT p_cap) x),
+           (SELECT CASE WHEN n < p_cap THEN n END FROM (
+                SELECT count(*) AS n FROM (
+                    SELECT 1 FROM cases c, target t
+                    WHERE c.grid_id IS NOT NULL
+                      AND (p_grid_ids IS NULL OR c.grid_id = ANY (p_grid_ids))
+                      AND (p_area IS NULL OR (c.geom && p_area AND ST_Intersects(c.geom, p_area)))
+                      AND (NOT p_open_only OR gridmap_case_is_open(c.status))
+                      AND (c.reported_at, c.id) > (t.reported_at, t.id)
+                    LIMIT p_cap) y) z
+            WHERE EXISTS (SELECT 1 FROM target))
 $$;
 
 -- The grids p_grid_ids with their community, outlines simplified by p_tolerance degrees (0:

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import dash_ag_grid as dag
 from dash import html
 
-from gridmap.grids.cases import CasePage
+from gridmap.grids.cases import COUNT_CAP, CasePage
 from gridmap.i18n import t
 from gridmap.settings import get_settings
 from layers.cases import category_label
@@ -56,12 +56,13 @@ def table_rows(page: CasePage, lang: str) -> list[dict[str, Any]]:
     def when(value: Any) -> str:
         return "" if value is None else value.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
+    categories = {c: category_label(c, lang) for c in {r["category"] for r in page.rows}}
     return [
         {
             "id": str(r["id"]),
             "code": r["code"],
             "title": r["title"],
-            "category": category_label(r["category"], lang),
+            "category": categories[r["category"]],
             "status": t(f"case.status.{r['status']}", lang),
             "priority": int(r["priority"]),
             "reported_at": when(r["reported_at"]),
@@ -83,7 +84,7 @@ def pager_text(page: CasePage, size: int, lang: str) -> str:
         lang,
         first=f"{page.offset + 1:,}",
         last=f"{page.offset + len(page.rows):,}",
-        total=f"{page.total:,}",
+        total=f"{page.total:,}" + ("+" if page.total >= COUNT_CAP else ""),
     )
 
 

@@ -247,7 +247,10 @@ def choose(
         flt = selection.valid_choice(rows, flt)
         opts = selection.options(rows, flt)
         chosen = selection.select_grids(engine, user, rows, flt, at=_now()).grid_ids
-        scope = CaseScope(tuple(chosen), flt.area_wkt(), case_status == "open")
+        everywhere = user is not None and not user.grid_scoped and len(chosen) == len(rows)
+        scope = CaseScope(
+            None if everywhere else tuple(chosen), flt.area_wkt(), case_status == "open"
+        )
         figure = _figure(engine, user, chosen, scope, lang, reframe=trigger not in _AREA_TRIGGERS)
     except GridmapError:
         message = t("lead.error", lang)
@@ -281,13 +284,17 @@ _AREA_TRIGGERS = {"lead-graph", "lead-clear-area", "lead-case-status"}
 
 
 def _scope_store(scope: CaseScope) -> dict[str, Any]:
-    return {"grid_ids": list(scope.grid_ids), "area": scope.area, "open_only": scope.open_only}
+    ids = None if scope.grid_ids is None else list(scope.grid_ids)
+    return {"grid_ids": ids, "area": scope.area, "open_only": scope.open_only}
 
 
 def _scope(data: dict[str, Any] | None) -> CaseScope:
     if not data:
         return CaseScope(())
-    return CaseScope(tuple(data["grid_ids"]), data.get("area"), bool(data.get("open_only")))
+    ids = data.get("grid_ids")
+    return CaseScope(
+        None if ids is None else tuple(ids), data.get("area"), bool(data.get("open_only"))
+    )
 
 
 def _figure(
@@ -307,7 +314,7 @@ def _figure(
     view = _framed(extent)
     tolerance = 0.5 * 360.0 / (512.0 * 2.0**view.zoom)
     shapes = grid_shapes(engine, user, drawn, tolerance)
-    points, _total = case_points(engine, user, scope, limit=settings.lead_map_max_cases, at=_now())
+    points = case_points(engine, user, scope, limit=settings.lead_map_max_cases, at=_now())
     traces = [
         lead_map.grid_trace(shapes, lang),
         lead_map.case_trace(points, lang),
@@ -317,7 +324,7 @@ def _figure(
     if not reframe:
         patch = dash.Patch()
         for index in (lead_map.GRIDS, lead_map.CASES, lead_map.CASE_RING):
-            patch["data"][index] = traces[index].to_plotly_json()
+            patch["data"][index] = traces[index]
         return patch
     revision = f"lead-{hash(tuple(drawn)) & 0xFFFFFFFF:x}"
     return lead_map.lead_figure(traces, view, _style(), revision)

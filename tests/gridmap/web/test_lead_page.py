@@ -54,15 +54,15 @@ def test_lead_sees_their_grids_framed(lead_app: Dash) -> None:
     assert sorted(o["value"] for o in grid) == [3, 4, 40]
     figure, _flt, scope, detail, message = out[8:]
     assert message == "已选 3 个网格"
-    assert sorted(figure.data[0].locations) == [3, 4, 40]
+    assert sorted(figure["data"][0]["locations"]) == [3, 4, 40]
     assert scope["grid_ids"] == [3, 4, 40] and detail == 3
     case_grids = {
         r for r in get_engine(lead_app.server.config["GRIDMAP_DATABASE_URL"]).connect()
         .execute(text("SELECT grid_id FROM cases WHERE id = ANY (:ids)"),
-                 {"ids": [c[0] for c in figure.data[1].customdata]}).scalars()
+                 {"ids": [c[0] for c in figure["data"][1]["customdata"]]}).scalars()
     }  # fmt: skip
     assert case_grids <= {3, 4, 40}
-    assert figure.layout.map.zoom >= 13
+    assert figure["layout"]["map"]["zoom"] >= 13
 
 
 def test_cascading_choice_and_no_match(lead_app: Dash) -> None:
