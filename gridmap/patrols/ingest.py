@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
+import psycopg2.errors
 from sqlalchemy import Engine
 
 from gridmap.db.binary_copy import copy_arrays
@@ -211,14 +212,31 @@ CROSS JOIN LATERAL (
 ) p
 """
 
+#: The judged fixes into gps_pings. The judge saw every stored fix at their instants, so
+#: only a concurrent batch can conflict: the plain INSERT (a third cheaper than ON CONFLICT,
+#: which probes the primary key twice) runs under a savepoint, and on a unique violation
+#: the batch is stored again skipping the fixes stored meanwhile.
 STORE_SQL = f"""
 INSERT INTO gps_pings (device_id, at, accuracy_m, geom)
 SELECT d.name, {TS.format("s.at")}, NULLIF(s.acc, 'NaN'),
        ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)
 FROM patrol_keep_stage k JOIN patrol_pings_stage s USING (i) JOIN patrol_devices d USING (dev)
 ORDER BY s.dev, s.at
-ON CONFLICT DO NOTHING
 """
+
+
+def _store(cur) -> int:
+    """Insert the kept fixes; the number inserted."""
+    cur.execute("SAVEPOINT patrol_store")
+    try:
+        cur.execute(STORE_SQL)
+    except psycopg2.errors.UniqueViolation:
+        cur.execute("ROLLBACK TO SAVEPOINT patrol_store")
+        cur.execute(STORE_SQL + "ON CONFLICT DO NOTHING")
+    stored = cur.rowcount
+    cur.execute("RELEASE SAVEPOINT patrol_store")
+    return stored
+
 
 #: Non-finite coordinates are stored as NULL (abs(NaN) sorts above 'Infinity').
 REJECT_SQL = f"""
@@ -439,11 +457,10 @@ def ingest_pings(
             keep = verdict.keep
             if len(keep):
                 copy_arrays(cur, "patrol_keep_stage", {"i": keep.astype(np.int32)})
-                cur.execute(STORE_SQL)
-                result.accepted = cur.rowcount
+                result.accepted = _store(cur)
                 # a concurrent batch may have stored some first; folding them in again
                 # changes nothing (the visit upserts only widen)
-                result.duplicates += len(keep) - cur.rowcount
+                result.duplicates += len(keep) - result.accepted
                 tick = _lap(result.timings, "store", tick)
                 edges = matcher_for(engine).match(
                     batch.lon[keep], batch.lat[keep], settings.patrol_match_m

@@ -7,8 +7,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine, text
 
+from gridmap.db.binary_copy import copy_arrays
 from gridmap.patrols.errors import PatrolValidationError
-from gridmap.patrols.ingest import ingest_pings, parse_pings
+from gridmap.patrols.ingest import _judge, _store, ingest_pings, parse_pings, to_us
+from gridmap.settings import get_settings
 from tests.gridmap.patrols.conftest import walk
 from tests.gridmap.patrols.world import T0
 
@@ -147,3 +149,26 @@ def test_incremental_visits_equal_a_full_rebuild(world: Engine) -> None:
         raw.close()
     assert stats["pings"] == 90
     assert state(world) == incremental
+
+
+def test_fixes_stored_meanwhile_by_another_batch_are_skipped(world: Engine) -> None:
+    """Between the judge and the insert a concurrent batch stores one of the fixes: the
+    insert skips it instead of failing, and counts the rest."""
+    batch = parse_pings({"pings": walk(n=4)})
+    raw = world.raw_connection()
+    try:
+        with raw.cursor() as cur:
+            verdict = _judge(batch, cur, get_settings(), to_us(NOW))
+            assert verdict.keep.tolist() == [0, 1, 2, 3]
+            cur.execute(
+                "INSERT INTO gps_pings (device_id, at, accuracy_m, geom) VALUES "
+                "('D1', %s, 5, ST_SetSRID(ST_MakePoint(120.0009, 30.0051), 4326))",
+                (T0 + timedelta(seconds=10),),
+            )
+            copy_arrays(cur, "patrol_keep_stage", {"i": verdict.keep.astype("int32")})
+            assert _store(cur) == 3
+            cur.execute("SELECT count(*), count(DISTINCT at) FROM gps_pings")
+            assert cur.fetchone() == (4, 4)
+    finally:
+        raw.rollback()
+        raw.close()
