@@ -55,6 +55,8 @@ class Collection:
     #: SQL expression of the feature id (over the reader's columns) and whether it is a number.
     fid: str = "id"
     numeric_fid: bool = True
+    #: ORDER BY of the pages (stable, unique): the fid unless cheaper columns say the same.
+    order: str = "1"
     #: Column of the features' time stamp (a date or timestamptz): the datetime filter.
     temporal: str | None = None
     #: SELECT of (extent geometry, first time, last time) when cheaper than over ``sql``.
@@ -70,8 +72,8 @@ class Collection:
         return {**ctx.bounds, **self.params(ctx)}
 
     def page(self, ctx: LayerContext, limit: int, offset: int) -> gpd.GeoDataFrame:
-        """One page of features (ordered by fid), column ``ogc_fid`` first."""
-        sql = f"{self._wrapped()} ORDER BY 1 LIMIT :ogc_limit OFFSET :ogc_offset"
+        """One page of features (in :attr:`order`), column ``ogc_fid`` first."""
+        sql = f"{self._wrapped()} ORDER BY {self.order} LIMIT :ogc_limit OFFSET :ogc_offset"
         return read_frame(ctx, sql, **self.args(ctx), ogc_limit=limit, ogc_offset=offset)
 
     def item(self, ctx: LayerContext, fid: str) -> gpd.GeoDataFrame:
@@ -183,6 +185,7 @@ COLLECTIONS: tuple[Collection, ...] = (
         params=_case_params,
         fid="f.fid",
         numeric_fid=False,
+        order="f.grid_id, f.day",
         temporal="day",
         hidden=("fid",),
         # The grids with their cases' first and last local day, without counting all cases.
