@@ -299,6 +299,7 @@ def slow_tick(
         patrol_hours=settings.wall_patrol_hours,
         circle_minutes=settings.wall_circle_minutes,
         circle_kinds=settings.wall_circle_kinds,
+        patrol=False,  # the city's totals are the sums of the per-grid figures read below
     )
     ctx = LayerContext(
         engine,
@@ -309,6 +310,10 @@ def slow_tick(
         language=lang,
     )
     data = PATROL.query(ctx)
+    street = data["street_m"].astype(float) if len(data) else None
+    if street is not None and street.sum() > 0:  # street pieces computed
+        patrolled = float((street * data["patrolled_share"].astype(float)).sum())
+        extras = replace(extras, street_m=float(street.sum()), patrolled_m=patrolled)
     # Street pieces never computed: no coverage to show (not "0 % everywhere").
     ids = data["id"].astype(int).tolist() if extras.street_m is not None else []
     key = patrol_key(ids)

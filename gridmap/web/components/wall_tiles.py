@@ -105,21 +105,26 @@ def read_extras(
     patrol_hours: float,
     circle_minutes: float,
     circle_kinds: Sequence[str] = (),
+    patrol: bool = True,
 ) -> WallExtras:
-    """The heavier figures at ``now`` (one connection). Raises SQLAlchemyError."""
+    """The heavier figures at ``now`` (one connection); ``patrol=False`` leaves the patrol
+    metres unread (None) for a caller that has them already. Raises SQLAlchemyError."""
     url = engine.url.render_as_string(hide_password=True)
+    street = patrolled = None
     with engine.connect() as conn:
         cameras = conn.execute(text(CAMERAS_SQL)).one()
-        t0 = now - timedelta(hours=patrol_hours)
-        patrol = conn.execute(text(PATROL_SQL), {"t0": t0, "t1": now}).one()
+        if patrol:
+            t0 = now - timedelta(hours=patrol_hours)
+            row = conn.execute(text(PATROL_SQL), {"t0": t0, "t1": now}).one()
+            if row.street_m is not None:
+                street, patrolled = float(row.street_m), float(row.patrolled_m)
         population, covered = _circle_population(conn, url, circle_minutes, circle_kinds)
-    street = float(patrol.street_m) if patrol.street_m is not None else None
     return WallExtras(
         cameras=int(cameras.cameras),
         cameras_online=int(cameras.online),
         patrol_hours=float(patrol_hours),
         street_m=street,
-        patrolled_m=float(patrol.patrolled_m) if street is not None else None,
+        patrolled_m=patrolled,
         circle_minutes=float(circle_minutes),
         population=population,
         population_covered=covered,

@@ -239,6 +239,12 @@ def test_slow_tick_sends_outlines_once_then_only_shares(wall_engine: Engine, noo
     }
     assert shares == [round(per_grid.get(gid, 0.0), 4) for gid in trace["locations"]]
     assert first.extras == second.extras
+    # The city totals come from the per-grid figures: the same as the direct read.
+    direct = read_extras(wall_engine, noon, patrol_hours=8, circle_minutes=15,
+                         circle_kinds=("convenience_station",))  # fmt: skip
+    assert first.extras.street_m == pytest.approx(direct.street_m)
+    assert first.extras.patrolled_m == pytest.approx(direct.patrolled_m)
+    assert first.extras.population_covered == direct.population_covered
     assert len(str(second.patch.to_plotly_json())) < len(str(first.patch.to_plotly_json())) / 3
 
 
