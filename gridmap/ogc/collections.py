@@ -87,17 +87,23 @@ class Collection:
         return read_frame(ctx, sql, **self.args(ctx), ogc_key=key)
 
     def count(self, ctx: LayerContext) -> int:
-        """How many features match ``ctx`` (numberMatched)."""
+        """How many features match ``ctx`` (numberMatched), remembered for
+        :data:`COUNT_SECONDS` so a client walking the pages does not count on every page."""
+        args = self.args(ctx)
+        key = (_database(ctx), self.id, getattr(ctx.user, "id", None), repr(sorted(args.items())))
+        cached = _COUNTS.get(key)
+        if cached and cached[0] > time.monotonic():
+            return cached[1]
         with _reading(ctx) as conn:
-            return int(
-                conn.execute(text(f"SELECT count(*) FROM ({self.sql}) f"), self.args(ctx)).scalar()
-            )
+            matched = int(conn.execute(text(f"SELECT count(*) FROM ({self.sql}) f"), args).scalar())
+        _remember(_COUNTS, key, COUNT_SECONDS, matched)
+        return matched
 
     def extent(self, ctx: LayerContext) -> tuple[list[float] | None, list[str | None] | None]:
         """Lon/lat bbox of all features and, for time-stamped ones, their first/last time
         (as ``ctx.user`` sees them; remembered for :data:`EXTENT_SECONDS`)."""
         user = getattr(ctx.user, "id", None)
-        key = (ctx.engine.url.render_as_string(hide_password=True), self.id, user)
+        key = (_database(ctx), self.id, user)
         cached = _EXTENTS.get(key)
         if cached and cached[0] > time.monotonic():
             return cached[1]
@@ -113,14 +119,33 @@ class Collection:
             row = conn.execute(text(sql), self.args(ctx)).one()
         bbox = None if row[0] is None else [round(float(v), 7) for v in row[:4]]
         interval = [_iso(row[4]), _iso(row[5])] if self.temporal else None
-        _EXTENTS[key] = (time.monotonic() + EXTENT_SECONDS, (bbox, interval))
+        _remember(_EXTENTS, key, EXTENT_SECONDS, (bbox, interval))
         return bbox, interval
 
 
+def _database(ctx: LayerContext) -> str:
+    return ctx.engine.url.render_as_string(hide_password=True)
+
+
+def _remember(cache: dict[tuple, tuple[float, Any]], key: tuple, seconds: float, value: Any):
+    """Keep ``value`` for ``seconds``; a full cache (many boxes asked for) starts afresh."""
+    if len(cache) >= CACHE_ENTRIES:
+        cache.clear()
+    cache[key] = (time.monotonic() + seconds, value)
+
+
+#: Most remembered counts (and extents) per process.
+CACHE_ENTRIES = 4096
+
+
+#: How long a numberMatched is reused (seconds): paging stays consistent, and new cases show
+#: within this time.
+COUNT_SECONDS = 30.0
+_COUNTS: dict[tuple, tuple[float, int]] = {}
 #: How long a collection's extent is reused (seconds): the metadata of /collections is asked
 #: for by every GIS client on connect, and a city's extents change rarely.
 EXTENT_SECONDS = 300.0
-_EXTENTS: dict[tuple[str, str, int | None], tuple[float, Any]] = {}
+_EXTENTS: dict[tuple, tuple[float, Any]] = {}
 
 
 def _iso(value: date | datetime | None) -> str | None:
