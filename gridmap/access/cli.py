@@ -3,20 +3,11 @@ revoke tokens (API tokens for intake clients, display tokens for wall screens)."
 
 from __future__ import annotations
 
-import functools
 import os
 
 import click
 
-
-def _friendly(fn):
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        from gridmap import cli
-
-        return cli.friendly(fn)(*args, **kwargs)
-
-    return wrapper
+from gridmap.cli_errors import friendly
 
 
 def _engine():
@@ -51,7 +42,7 @@ def user() -> None:
 @click.option("--name", "display_name", help="Display name (default: the username).")
 @click.option("--password", help="Password (else $GRIDMAP_USER_PASSWORD, else a prompt).")
 @click.option("--grid", "grids", multiple=True, help="Grid code assigned (repeatable).")
-@_friendly
+@friendly
 def add(
     username: str, role: str, display_name: str | None, password: str | None, grids: tuple
 ) -> None:
@@ -67,7 +58,7 @@ def add(
 
 @user.command("list")
 @click.option("--role", help="Only this role.")
-@_friendly
+@friendly
 def list_(role: str | None) -> None:
     """The accounts: username, role, active, grids, live tokens, display name."""
     from gridmap.access.accounts import list_accounts
@@ -86,7 +77,7 @@ def list_(role: str | None) -> None:
 
 @user.command("disable")
 @click.argument("username")
-@_friendly
+@friendly
 def disable(username: str) -> None:
     """Disable an account: its sessions and tokens stop working at once."""
     from gridmap.access.accounts import set_active
@@ -97,7 +88,7 @@ def disable(username: str) -> None:
 
 @user.command("enable")
 @click.argument("username")
-@_friendly
+@friendly
 def enable(username: str) -> None:
     """Enable a disabled account again."""
     from gridmap.access.accounts import set_active
@@ -109,7 +100,7 @@ def enable(username: str) -> None:
 @user.command("password")
 @click.argument("username")
 @click.option("--password", help="New password (else $GRIDMAP_USER_PASSWORD, else a prompt).")
-@_friendly
+@friendly
 def password(username: str, password: str | None) -> None:
     """Set an account's password."""
     from gridmap.access.accounts import set_password
@@ -121,7 +112,7 @@ def password(username: str, password: str | None) -> None:
 @user.command("grids")
 @click.argument("username")
 @click.option("--grid", "grids", multiple=True, help="Grid code (repeatable); none: clear.")
-@_friendly
+@friendly
 def grids(username: str, grids: tuple) -> None:
     """Replace the grids assigned to an account."""
     from gridmap.access.accounts import set_grids
@@ -141,7 +132,7 @@ def grids(username: str, grids: tuple) -> None:
 )
 @click.option("--label", help="What the token is for (shown in the database only).")
 @click.option("--revoke", is_flag=True, help="Revoke every token of the account instead.")
-@_friendly
+@friendly
 def token(username: str, kind: str, label: str | None, revoke: bool) -> None:
     """Issue a token (printed once; only its SHA-256 is stored), or --revoke them all."""
     from gridmap.access.accounts import issue_token, list_accounts, revoke_tokens

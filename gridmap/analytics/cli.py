@@ -10,12 +10,7 @@ from pathlib import Path
 import click
 
 from gridmap.analytics.params import SERVICE_KINDS, CircleParams
-
-
-def _friendly(fn):  # looked up at run time: gridmap.cli imports this module
-    from gridmap.cli import friendly
-
-    return friendly(fn)
+from gridmap.cli_errors import friendly
 
 
 def _params(speed: float | None, minutes: str | None, kinds: str | None) -> CircleParams:
@@ -51,7 +46,7 @@ def circles() -> None:
 def import_roads_cmd(path: Path, append: bool) -> None:
     """Import walkable lines (.osm.pbf, GeoPackage, GeoJSON, Shapefile) into road_edges."""
 
-    @_friendly
+    @friendly
     def run() -> None:
         from gridmap.analytics.network import import_roads
 
@@ -74,7 +69,7 @@ def import_roads_cmd(path: Path, append: bool) -> None:
 def compute(speed: float | None, minutes: str | None, kinds: str | None, no_isochrones: bool):
     """Compute coverage (and isochrones) for every service point and store them."""
 
-    @_friendly
+    @friendly
     def run() -> None:
         import numpy as np
         from tqdm import tqdm
@@ -124,7 +119,7 @@ def compute(speed: float | None, minutes: str | None, kinds: str | None, no_isoc
 def status(speed: float | None, minutes: str | None, kinds: str | None) -> None:
     """Say whether stored coverage and isochrones match the parameters and the data."""
 
-    @_friendly
+    @friendly
     def run() -> None:
         from gridmap.analytics.coverage import run_status
 
@@ -152,7 +147,7 @@ def status(speed: float | None, minutes: str | None, kinds: str | None) -> None:
 def suggest(kind: str, count: int, minutes: float | None, candidates: str, speed: float | None):
     """Suggest k new sites adding the most covered people (greedy maximal covering)."""
 
-    @_friendly
+    @friendly
     def run() -> None:
         import numpy as np
 
@@ -199,7 +194,7 @@ def suggest(kind: str, count: int, minutes: float | None, candidates: str, speed
 def report(kind: str, minutes: float | None, area: str, out: Path | None, speed: float | None):
     """Coverage per grid or community (people, vulnerable groups, %) as CSV."""
 
-    @_friendly
+    @friendly
     def run() -> None:
         import sys
 

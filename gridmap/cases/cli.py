@@ -4,32 +4,17 @@ from __future__ import annotations
 
 import csv
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import wraps
 from pathlib import Path
-from typing import Any
 
 import click
 
 from gridmap.cases.errors import ImportRejected
+from gridmap.cli_errors import friendly
 from gridmap.settings import get_settings
 
 #: How many problems the import prints (all go to --errors-csv).
 SHOWN_PROBLEMS = 20
-
-
-def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """gridmap.cli.friendly, looked up when the command runs (gridmap.cli imports this
-    module to register the group, so importing it here at load time would be circular)."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from gridmap.cli import friendly as show_errors
-
-        return show_errors(fn)(*args, **kwargs)
-
-    return wrapper
 
 
 def _engine():

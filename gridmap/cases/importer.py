@@ -4,8 +4,9 @@ Every row goes through the same validation as the API (``validate_case``), named
 number in the file and the source column. Good rows stream by COPY into a session staging
 table, then one INSERT … SELECT moves them into ``cases`` skipping external ids already
 imported, assigning grids set-based by the database's rule (the per-row grid trigger stands
-aside for that statement only; ``gridmap_import_staged_cases``). All or nothing: one bad row writes nothing,
-unless the caller asks to skip bad rows. A dry run does all of it and rolls back.
+aside for that statement only; ``gridmap_import_staged_cases``). All or nothing: one bad
+row writes nothing, unless the caller asks to skip bad rows. A dry run does all of it
+and rolls back.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
+from gridmap.cli_errors import friendly
 from gridmap.io.export import (
     CSV_GEOMETRY,
     FORMATS,
@@ -19,12 +20,6 @@ from gridmap.io.export import (
     parse_bbox,
     parse_filters,
 )
-
-
-def _friendly(fn):
-    from gridmap import cli
-
-    return cli.friendly(fn)
 
 
 def _moment(value: str | None) -> datetime | None:
@@ -65,7 +60,7 @@ def _moment(value: str | None) -> datetime | None:
 )
 @click.option("--user", "username", help="Export as this account (its access rules apply).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-@_friendly
+@friendly
 def export(
     layers: tuple[str, ...],
     fmt: str | None,

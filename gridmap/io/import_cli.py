@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 from tqdm import tqdm
 
+from gridmap.cli_errors import friendly
 from gridmap.errors import GridmapError
 
 if TYPE_CHECKING:
@@ -70,7 +71,6 @@ def _command(target: str) -> click.Command:
         from_gcj02: bool, from_bd09: bool, encoding: str | None, repair: bool, update: bool,
         skip_invalid: bool, dry_run: bool, report_path: Path | None,
     ) -> None:  # fmt: skip
-        from gridmap.cli import friendly
         from gridmap.db.engine import database_url
         from gridmap.io.importer import ImportOptions, ImportRejected, import_file, parse_mapping
 

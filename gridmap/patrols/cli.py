@@ -7,11 +7,7 @@ from datetime import UTC, datetime
 
 import click
 
-
-def _friendly(fn):
-    from gridmap import cli
-
-    return cli.friendly(fn)
+from gridmap.cli_errors import friendly
 
 
 def _engine():
@@ -40,7 +36,7 @@ def patrols() -> None:
 def refresh() -> None:
     """Recompute street pieces per grid, camera sectors and what online cameras see."""
 
-    @_friendly
+    @friendly
     def run() -> None:
         from gridmap.patrols.coverage import refresh_static
 
@@ -53,7 +49,7 @@ def refresh() -> None:
 def rebuild() -> None:
     """Rebuild the visit history from every stored ping (a progress bar while matching)."""
 
-    @_friendly
+    @friendly
     def run() -> None:
         from gridmap.patrols.matching import matcher_for
         from gridmap.patrols.visits import rebuild_visits
@@ -94,7 +90,7 @@ def rebuild() -> None:
 def coverage_cmd(window: str, end: str | None, top: int) -> None:
     """Per-grid patrolled and watched share of street length, least covered first."""
 
-    @_friendly
+    @friendly
     def run() -> None:
         from gridmap.patrols import coverage
 
@@ -118,7 +114,7 @@ def coverage_cmd(window: str, end: str | None, top: int) -> None:
 def gaps(window: str, end: str | None, top: int) -> None:
     """Where patrols are most needed: case density x unpatrolled share."""
 
-    @_friendly
+    @friendly
     def run() -> None:
         from gridmap.patrols import coverage
 
