@@ -64,6 +64,20 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(TIMESTAMPTZ, server_default=func.now())
 
 
+class UserToken(Base):
+    """An API token (intake clients) or display token (wall screens); only its SHA-256."""
+
+    __tablename__ = "user_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(Text)
+    token_sha256: Mapped[str] = mapped_column(Text, unique=True)
+    label: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(TIMESTAMPTZ, server_default=func.now())
+    last_used_at: Mapped[datetime | None] = mapped_column(TIMESTAMPTZ)
+    revoked_at: Mapped[datetime | None] = mapped_column(TIMESTAMPTZ)
+
+
 class Grid(Base):
     __tablename__ = "grids"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -222,5 +236,6 @@ class Meta(Base):
 # Subsystems keep their tables' models beside their code; importing them here makes Base
 # list every table whichever module is imported first.
 import gridmap.analytics.models  # noqa: E402
+import gridmap.cases.models  # noqa: E402
 import gridmap.io.models  # noqa: E402
 import gridmap.patrols.models  # noqa: E402, F401

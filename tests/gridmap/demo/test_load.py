@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import Connection, text
 
 from gridmap.db.engine import get_engine
+from gridmap.demo.accounts import DEMO_ACCOUNTS, LEAD_GRIDS
 from gridmap.demo.city import TABLES, generate_city
 from gridmap.demo.load import DemoError, has_data, load_demo
 from tests.conftest import DEMO_SEED
@@ -48,6 +49,12 @@ def test_counts_match_the_generator(conn: Connection, meta: dict[str, object]) -
     frames = generate_city("small", seed=DEMO_SEED, anchor=anchor)
     expected = {t: len(f) for t, f in frames.items()}
     assert meta["demo_counts"] == expected
+    # the loader adds the demo accounts the generator does not make: the grid lead "lead"
+    # and its grids
+    extra = {a.username for a in DEMO_ACCOUNTS} - set(frames["users"]["username"])
+    assert extra == {"lead"}
+    expected["users"] += 1
+    expected["user_grids"] += LEAD_GRIDS
     for table, n in expected.items():
         assert _one(conn, f"SELECT count(*) FROM {table}") == n, table
 
@@ -233,7 +240,8 @@ def test_cli_if_empty_is_a_no_op(demo_url: str, conn: Connection) -> None:
 def test_replace_reloads_the_same_city(
     fresh_url: str, demo_url: str, meta: dict[str, object]
 ) -> None:
-    """A reload with replace=True over existing rows gives byte-identical tables."""
+    """A reload with replace=True over existing rows gives byte-identical tables (but the
+    demo accounts' password hashes, salted afresh, and the added accounts' creation time)."""
     anchor = datetime.fromisoformat(str(meta["demo_anchor"]))
     with get_engine(fresh_url).begin() as c:
         c.execute(
@@ -245,11 +253,13 @@ def test_replace_reloads_the_same_city(
         fresh_url, scale="small", seed=DEMO_SEED, replace=True, progress=False, anchor=anchor
     )
     assert counts == meta["demo_counts"]
-    digest = """SELECT md5(string_agg(t::text, '|' ORDER BY {order})) FROM {table} t"""
+    digest = """SELECT md5(string_agg({row}::text, '|' ORDER BY {order})) FROM {table} t"""
+    user_row = """(t.id, t.username, t.display_name, t.role, t.phone, t.active,
+                   CASE WHEN t.password_hash IS NULL THEN t.created_at END)"""
     for table, order in [("grids", "id"), ("buildings", "id"), ("cases", "id"),
                          ("case_events", "id"), ("gps_pings", "device_id, at"),
                          ("users", "id")]:  # fmt: skip
-        q = digest.format(table=table, order=order)
+        q = digest.format(table=table, order=order, row=user_row if table == "users" else "t")
         with get_engine(fresh_url).connect() as c:
             fresh = c.execute(text(q)).scalar_one()
         with get_engine(demo_url).connect() as c:
