@@ -246,7 +246,8 @@ def choose(
         rows = selection.hierarchy(engine, user)
         flt = selection.valid_choice(rows, flt)
         opts = selection.options(rows, flt)
-        chosen = selection.select_grids(engine, user, rows, flt, at=_now()).grid_ids
+        picked = selection.select_grids(engine, user, rows, flt, at=_now())
+        chosen = picked.grid_ids
         everywhere = user is not None and not user.grid_scoped and len(chosen) == len(rows)
         scope = CaseScope(
             None if everywhere else tuple(chosen), flt.area_wkt(), case_status == "open"
@@ -264,6 +265,8 @@ def choose(
         message = t("lead.no_match", lang)
     else:
         message = t("lead.chosen", lang, count=f"{len(chosen):,}")
+    if picked.too_broad:
+        message += " " + t("lead.too_broad", lang, count=f"{selection.MAX_ATTRIBUTE_GRIDS:,}")
     if len(chosen) > get_settings().lead_map_max_grids:
         message += " " + t("lead.too_many", lang, count=get_settings().lead_map_max_grids)
     detail = flt.grid if flt.grid in chosen else (chosen[0] if chosen else None)
@@ -404,9 +407,11 @@ def _clicked(click: dict[str, Any] | None) -> tuple[int | None, int | None]:
     return None, None
 
 
-def pick_case(selected_rows: list[dict[str, Any]] | None, lang: str) -> Any:
-    """Ring the case selected in the table on the map and pan to it."""
-    if not selected_rows:
+def pick_case(selected_rows: list[dict[str, Any]] | dict[str, Any] | None, lang: str) -> Any:
+    """Ring the case selected in the table on the map and pan to it. A selection the server
+    made (``{"ids": [...]}``, after a click on the map) comes back as such until the grid
+    reports rows: nothing to move then, the case is under the pointer."""
+    if not selected_rows or not isinstance(selected_rows, list):
         return no_update
     row = selected_rows[0]
     if row.get("lon") is None or row.get("lat") is None:

@@ -67,6 +67,7 @@ def map_ready(driver: WebDriver) -> bool:
 
 
 def test_map_page(browser: WebDriver, demo_server: LiveServer) -> None:
+    browser.get_log("browser")  # the session's browser: drop earlier tests' messages
     ARTIFACTS.mkdir(exist_ok=True)
     demo_server.open(browser, "/")
     wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".maplibregl-canvas"))

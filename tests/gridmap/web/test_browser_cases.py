@@ -87,6 +87,7 @@ def report(server: LiveServer, lon: float, lat: float, n: int) -> dict:
 
 
 def test_a_reported_case_appears_live(browser: WebDriver, cases_server: LiveServer) -> None:
+    browser.get_log("browser")  # the session's browser: drop earlier tests' messages
     ARTIFACTS.mkdir(exist_ok=True)
     cases_server.open(browser, "/")
     wait_for(browser, map_ready, message="map never loaded")

@@ -142,6 +142,15 @@ def test_a_case_clicked_on_the_map_opens_its_page(lead_app: Dash) -> None:
     assert lead._clicked({"points": [{"curveNumber": 0, "location": 4}]}) == (None, 4)
 
 
+def test_a_row_picked_in_the_table_rings_the_case() -> None:
+    ring = lead.pick_case([{"id": "7", "lon": 118.78, "lat": 32.05}], "zh-CN")
+    assert isinstance(ring, Patch)
+    # nothing picked, a row without a position, or the server's own {"ids": [...]} echoed
+    # back after a click on the map: the map stays as it is
+    for rows in (None, [], [{"id": "7", "lon": None, "lat": None}], {"ids": ["7"]}):
+        assert lead.pick_case(rows, "zh-CN") is lead.no_update
+
+
 @pytest.mark.parametrize(
     ("role", "home"), [("grid_lead", "/lead"), ("planner", "/plan"), ("command", None)]
 )

@@ -114,6 +114,8 @@ def add_case(engine: Engine, title: str) -> int:
 def test_wall_screen(browser: WebDriver, wall_server: LiveServer, wall_url: str, screen) -> None:
     from gridmap.db.engine import get_engine
 
+    browser.get_log("browser")  # the session's browser: drop earlier tests' messages
+
     ARTIFACTS.mkdir(exist_ok=True)
     engine = get_engine(wall_url)
     user, _ = ensure_account(wall_url, "command", username="wall_screen")
