@@ -334,6 +334,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "nav.patrols": "巡查回放",
         "nav.wall": "大屏",
         "nav.logout": "{name} · 退出",
+        "lead.too_broad": "（属性条件只在 {count} 个网格以内计算，请先选择区或街道）",
         "unknown": "未填写",
         "print.default_title": "网格化管理覆盖图",
         "print.legend": "图例",
@@ -731,6 +732,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "nav.patrols": "Patrols",
         "nav.wall": "Wall",
         "nav.logout": "{name} · Sign out",
+        "lead.too_broad": (
+            "(attribute filters apply to at most {count} grids: choose a district or street first)"
+        ),
         "unknown": "not given",
         "print.default_title": "Grid management coverage map",
         "print.legend": "Legend",

@@ -16,6 +16,9 @@ from gridmap.grids.figures import GridFigures, grid_figures
 from gridmap.grids.scope import narrow, user_connection, visible_grid_ids
 
 LEVELS = ("district", "street", "community", "grid")
+#: Most grids attribute thresholds are computed over in one request (the figures of every
+#: grid of a 10,000-grid city take seconds; a district or street is well below this).
+MAX_ATTRIBUTE_GRIDS = 2000
 
 
 @dataclass(frozen=True)
@@ -156,6 +159,9 @@ class Selection:
 
     grid_ids: list[int]
     figures: dict[int, GridFigures] = field(default_factory=dict)
+    #: Attribute thresholds were asked for over more than MAX_ATTRIBUTE_GRIDS grids: not
+    #: applied (choose a district or street first).
+    too_broad: bool = False
 
 
 def select_grids(
@@ -184,6 +190,8 @@ def select_grids(
         picked = [g for g in picked if g in keep]
     if not picked or not flt.has_attributes:
         return Selection(picked)
+    if len(picked) > MAX_ATTRIBUTE_GRIDS:
+        return Selection(picked, too_broad=True)
     figures = grid_figures(engine, user, picked, at=at)
     kept = [g for g in picked if g in figures and matches(figures[g], flt)]
     return Selection(kept, {g: figures[g] for g in kept})

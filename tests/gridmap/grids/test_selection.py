@@ -205,3 +205,22 @@ def test_area_from_selection() -> None:
     assert area_from_selection(None) == ()
     assert area_from_selection({"points": []}) == ()
     assert area_from_selection({"range": {"map": [[1, 1], [1, 2]]}}) == ()
+
+
+def test_attributes_over_too_many_grids_ask_to_narrow(
+    lead_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = selection.hierarchy(lead_engine, ADMIN)
+    community = rows[0].community_id
+    in_community = sum(r.community_id == community for r in rows)
+    assert len(rows) > in_community
+    monkeypatch.setattr(selection, "MAX_ATTRIBUTE_GRIDS", in_community)
+    broad = selection.select_grids(
+        lead_engine, ADMIN, rows, GridFilter(min_population=10**9), at=datetime.now()
+    )
+    assert broad.too_broad and broad.grid_ids == [r.grid_id for r in rows]
+    narrow = selection.select_grids(
+        lead_engine, ADMIN, rows, GridFilter(community=community, min_population=10**9),
+        at=datetime.now(),
+    )  # fmt: skip
+    assert not narrow.too_broad and narrow.grid_ids == []
