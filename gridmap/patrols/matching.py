@@ -1,5 +1,6 @@
 """Matching GPS fixes to the walkable road network: the nearest edge within the match
-distance, found with a shapely STRtree over edges in a local metric projection."""
+distance, in a local metric projection: a shapely STRtree finds the edge segments near
+each fix, numpy measures the distances."""
 
 from __future__ import annotations
 
@@ -25,16 +26,20 @@ def local_crs(lon: float, lat: float) -> pyproj.CRS:
 
 @dataclass
 class EdgeMatcher:
-    """Road edges in a metric CRS, indexed for nearest-edge queries."""
+    """Road edges in a metric CRS as straight segments (start ``a``, end ``b``, the index
+    of their edge), the segments' boxes indexed for the fixes' surroundings."""
 
     edge_ids: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
+    segment_edge: np.ndarray
     tree: shapely.STRtree
     transformer: pyproj.Transformer
     fingerprint: tuple
 
     @classmethod
     def from_engine(cls, engine: Engine) -> EdgeMatcher:
-        """Read every road edge and index it."""
+        """Read every road edge and index its segments."""
         with engine.connect() as conn:
             fp = _fingerprint(conn)
             rows = conn.execute(
@@ -42,36 +47,59 @@ class EdgeMatcher:
             ).all()
         ids = np.array([r[0] for r in rows], dtype=np.int64)
         geoms = shapely.from_wkb([bytes(r[1]) for r in rows]) if rows else np.array([])
+        return cls.from_geometries(ids, geoms, fp)
+
+    @classmethod
+    def from_geometries(cls, ids: np.ndarray, geoms: np.ndarray, fp: tuple = ()) -> EdgeMatcher:
+        """Edges ``ids`` with lon/lat (Multi)LineStrings ``geoms``."""
         if len(geoms):
             bounds = shapely.total_bounds(geoms)
             lon0, lat0 = (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2
         else:
             lon0, lat0 = 0.0, 0.0
         tr = pyproj.Transformer.from_crs(4326, local_crs(lon0, lat0), always_xy=True)
-        coords = shapely.get_coordinates(geoms) if len(geoms) else np.empty((0, 2))
+        parts, edge = shapely.get_parts(geoms, return_index=True) if len(geoms) else ([], [])
+        coords, part = shapely.get_coordinates(parts, return_index=True)
         x, y = tr.transform(coords[:, 0], coords[:, 1])
-        metric = shapely.set_coordinates(np.array(geoms, dtype=object).copy(), np.c_[x, y])
-        return cls(ids, shapely.STRtree(metric), tr, fp)
+        xy = np.c_[x, y]
+        same = part[1:] == part[:-1]  # consecutive vertices of one part form a segment
+        a, b = xy[:-1][same], xy[1:][same]
+        lo, hi = np.minimum(a, b), np.maximum(a, b)
+        tree = shapely.STRtree(shapely.box(lo[:, 0], lo[:, 1], hi[:, 0], hi[:, 1]))
+        return cls(ids, a, b, np.asarray(edge)[part[:-1][same]], tree, tr, fp)
 
     def match(self, lon: np.ndarray, lat: np.ndarray, max_m: float) -> np.ndarray:
-        """The id of the nearest edge within ``max_m`` of each fix, -1 where none is."""
+        """The id of the nearest edge within ``max_m`` of each fix, -1 where none is (ties:
+        the lowest edge id)."""
         out = np.full(len(lon), -1, dtype=np.int64)
-        if len(lon) == 0 or len(self.edge_ids) == 0:
+        if len(lon) == 0 or len(self.a) == 0:
             return out
         x, y = self.transformer.transform(np.asarray(lon), np.asarray(lat))
-        points = shapely.points(x, y)
-        # every edge within max_m, then the closest per point (ties: lowest edge id); faster
-        # than STRtree.query_nearest with max_distance on dense networks, same answer
-        pi, ti = self.tree.query(points, predicate="dwithin", distance=max_m)
+        around = shapely.box(x - max_m, y - max_m, x + max_m, y + max_m)
+        pi, si = self.tree.query(around)  # segments whose box meets the fix's square
         if len(pi) == 0:
             return out
-        dist = shapely.distance(points[pi], self.tree.geometries[ti])
-        order = np.lexsort((ti, dist, pi))
-        pi, ti = pi[order], ti[order]
+        dist = _to_segment(x[pi], y[pi], self.a[si], self.b[si])
+        near = dist <= max_m
+        pi, dist, edge = pi[near], dist[near], self.edge_ids[self.segment_edge[si[near]]]
+        order = np.lexsort((edge, dist, pi))
+        pi, edge = pi[order], edge[order]
         first = np.ones(len(pi), dtype=bool)
         first[1:] = pi[1:] != pi[:-1]
-        out[pi[first]] = self.edge_ids[ti[first]]
+        out[pi[first]] = edge[first]
         return out
+
+
+def _to_segment(px: np.ndarray, py: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Distance of each point to its segment [a, b] (element-wise)."""
+    ax, ay, bx, by = a[:, 0], a[:, 1], b[:, 0], b[:, 1]
+    dx, dy = bx - ax, by - ay
+    l2 = dx * dx + dy * dy
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = np.clip(np.where(l2 > 0, ((px - ax) * dx + (py - ay) * dy) / l2, 0.0), 0.0, 1.0)
+    qx = np.where(t >= 1, bx, ax + t * dx)  # the end itself, not a + (b - a)
+    qy = np.where(t >= 1, by, ay + t * dy)
+    return np.hypot(px - qx, py - qy)
 
 
 def _fingerprint(conn) -> tuple:
