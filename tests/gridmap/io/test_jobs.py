@@ -6,45 +6,17 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
 
 from gridmap.access import Role, User
 from gridmap.access.accounts import add_user, load_user
-from gridmap.db.engine import get_engine
 from gridmap.io import jobs
 from gridmap.io.export import ExportError, ExportRequest
-from gridmap.settings import get_settings
-from tests.conftest import DEMO_SEED, make_test_database
+from tests.gridmap.io.export_world import export_engine, export_folder, exports_url
 
-
-@pytest.fixture(scope="module")
-def exports_url(_created: list[str]) -> str:
-    """The small demo city in a database the jobs may write to (jobs, audit log)."""
-    from gridmap.demo.load import load_demo
-
-    url = make_test_database("exports")
-    _created.append(url)
-    load_demo(url, scale="small", seed=DEMO_SEED, progress=False)
-    return url
-
-
-@pytest.fixture(scope="module")
-def export_engine(exports_url: str) -> Engine:
-    return get_engine(exports_url)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def export_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    folder = tmp_path_factory.mktemp("exports")
-    settings = get_settings()
-    before = settings.export_dir
-    settings.export_dir = folder
-    yield folder
-    settings.export_dir = before
+__all__ = ["export_engine", "export_folder", "exports_url"]  # fixtures
 
 
 def _user(engine: Engine, username: str, role: Role, grids: list[str] | None = None) -> User:

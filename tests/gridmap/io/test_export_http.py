@@ -1,0 +1,171 @@
+"""Exports over real HTTP (``gridmap serve``): a planner starts a background export, polls
+its progress and downloads the file; a grid lead's export holds only their grids' rows
+(row-level security, the export runs as them); other people cannot see the job; bad
+options get a 400 with the reason; every export is in the audit log with the client's
+address. Plus ``gridmap export`` over a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyogrio
+import pytest
+import requests
+from sqlalchemy import text
+
+from tests.gridmap.io.export_world import (
+    export_engine,
+    export_folder,
+    exports_server,
+    exports_url,
+)
+from tests.gridmap.web.conftest import LiveServer, live_servers
+from tests.signin import api_token, ensure_account, signed_in_session
+
+__all__ = ["export_engine", "export_folder", "exports_server", "exports_url", "live_servers"]
+
+
+def _wait(http: requests.Session, url: str, timeout: float = 90.0) -> tuple[dict, list[float]]:
+    seen: list[float] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = http.get(url, timeout=30).json()
+        seen.append(body["progress"])
+        if body["status"] in ("done", "failed", "expired"):
+            return body, seen
+        time.sleep(0.1)
+    raise AssertionError(f"export did not finish: {body}")
+
+
+def test_planner_exports_in_the_background_and_downloads(
+    exports_server: LiveServer, export_engine, tmp_path: Path
+) -> None:
+    http = exports_server.session("planner")
+    response = http.post(
+        exports_server.url + "/api/v1/exports",
+        json={"layers": ["grids", "cameras"], "format": "gpkg", "language": "zh-CN"},
+        timeout=30,
+    )
+    assert response.status_code == 202, response.text
+    job = response.json()
+    assert job["status"] in ("queued", "running", "done")
+    assert response.headers["Location"] == job["links"]["self"]
+    body, seen = _wait(http, exports_server.url + job["links"]["self"])
+    assert body["status"] == "done", body
+    assert seen == sorted(seen) and seen[-1] == 1.0
+    file = http.get(exports_server.url + body["links"]["download"], timeout=60)
+    assert file.status_code == 200
+    assert file.headers["Content-Type"] == "application/geopackage+sqlite3"
+    assert body["file_name"] in file.headers["Content-Disposition"]
+    path = tmp_path / body["file_name"]
+    path.write_bytes(file.content)
+    with export_engine.connect() as conn:
+        grids = conn.execute(text("SELECT count(*) FROM grids")).scalar()
+        cameras = conn.execute(text("SELECT count(*) FROM cameras")).scalar()
+        audit = conn.execute(
+            text("SELECT username, detail->>'state', host(client_ip) FROM audit_log "
+                 "WHERE action = 'export' AND detail->>'job' = :j ORDER BY id"),
+            {"j": job["id"]},
+        ).all()  # fmt: skip
+    assert len(pyogrio.read_dataframe(path, layer="grids")) == grids
+    assert len(pyogrio.read_dataframe(path, layer="cameras")) == cameras
+    assert body["features"] == grids + cameras
+    planner = exports_server.account("planner")[0]
+    assert [(a[0], a[1]) for a in audit] == [(planner, "requested"), (planner, "done")]
+    assert audit[0][2] == "127.0.0.1"  # asked over HTTP: the client's address is kept
+
+    listed = http.get(exports_server.url + "/api/v1/exports", timeout=30).json()["exports"]
+    assert job["id"] in [j["id"] for j in listed]
+
+    # nobody else sees it
+    other = exports_server.session("command")
+    assert other.get(exports_server.url + job["links"]["self"], timeout=30).status_code == 404
+    download = exports_server.url + body["links"]["download"]
+    assert other.get(download, timeout=30).status_code == 404
+    assert requests.get(download, timeout=30).status_code == 401  # anonymous
+
+
+def test_grid_lead_export_holds_only_their_grids(
+    exports_server: LiveServer, exports_url: str, export_engine, tmp_path: Path
+) -> None:
+    with export_engine.connect() as conn:
+        grids = conn.execute(text("SELECT id, code FROM grids ORDER BY id LIMIT 2")).all()
+        ids = [g.id for g in grids]
+        expected = conn.execute(
+            text("SELECT count(*) FROM buildings WHERE grid_id = ANY(:ids)"), {"ids": ids}
+        ).scalar()
+        total = conn.execute(text("SELECT count(*) FROM buildings")).scalar()
+    user, password = ensure_account(
+        exports_url, "grid_lead", username="export_lead", grids=tuple(g.code for g in grids)
+    )
+    http = signed_in_session(exports_server.url, user, password)
+    response = http.post(
+        exports_server.url + "/api/v1/exports",
+        json={"layers": ["buildings"], "format": "csv"},
+        timeout=30,
+    )
+    assert response.status_code == 202, response.text
+    body, _ = _wait(http, exports_server.url + response.json()["links"]["self"])
+    assert body["status"] == "done", body
+    assert 0 < body["features"] == expected < total
+    file = http.get(exports_server.url + body["links"]["download"], timeout=60)
+    assert file.content.decode("utf-8-sig").count("\n") == expected + 1  # header + rows
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ({"layers": ["grids"], "format": "docx"}, "Unknown format 'docx'"),
+        ({"layers": ["nope"], "format": "gpkg"}, "no map layer 'nope'"),
+        ({"layers": ["grids"], "format": "pdf", "paper": "A0"}, "Unknown paper 'A0'"),
+        ({"layers": ["grids"], "format": "gpkg", "bbox": [3, 3, 1, 1]}, "minimum below"),
+        ({"layers": ["grids"], "format": "gpkg", "sql": "DROP TABLE grids"}, "Unknown export"),
+        ([1, 2], "JSON object"),
+    ],
+)
+def test_bad_options_get_400(exports_server: LiveServer, payload, message: str) -> None:
+    http = exports_server.session("planner")
+    response = http.post(exports_server.url + "/api/v1/exports", json=payload, timeout=30)
+    assert response.status_code == 400
+    assert message in response.json()["error"]["message"]
+
+
+def test_who_may_export(exports_server: LiveServer, exports_url: str) -> None:
+    url = exports_server.url + "/api/v1/exports"
+    payload = {"layers": ["grids"], "format": "geojson"}
+    assert requests.post(url, json=payload, timeout=30).status_code == 401
+    token = {"Authorization": f"Bearer {api_token(exports_url)}"}
+    assert requests.post(url, json=payload, headers=token, timeout=30).status_code == 403
+    missing = exports_server.session("planner").get(url + "/not-a-job", timeout=30)
+    assert missing.status_code == 404
+    no_csrf = requests.Session()
+    no_csrf.cookies.update(exports_server.session("planner").cookies)
+    assert no_csrf.post(url, json=payload, timeout=30).status_code == 403  # CSRF checked
+
+
+def test_cli_export_with_progress_and_audit(exports_url: str, export_engine, tmp_path) -> None:
+    out = tmp_path / "print.pdf"
+    env = {**os.environ, "GRIDMAP_DATABASE_URL": exports_url}
+    command = [str(Path(sys.executable).parent / "gridmap"), "export", "grids", "service_points"]
+    command += ["--paper", "A3", "--orientation", "portrait", "--title", "命令行打印"]
+    command += ["-o", str(out)]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    assert out.read_bytes()[:5] == b"%PDF-"
+    assert "100%" in done.stderr  # the progress bar
+    assert "features" in done.stdout
+    with export_engine.connect() as conn:
+        last = conn.execute(
+            text("SELECT username, target FROM audit_log WHERE action = 'export' "
+                 "ORDER BY id DESC LIMIT 1")
+        ).one()  # fmt: skip
+    assert last == ("cli", "layers:grids,service_points as pdf")
+
+    wrong = subprocess.run([*command[:-2], "-o", str(tmp_path / "x.shp"), "--format", "shp"],
+                           env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert wrong.returncode == 2
+    assert "This export is a .zip file" in wrong.stderr and "Traceback" not in wrong.stderr
