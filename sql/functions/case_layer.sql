@@ -71,20 +71,27 @@ BEGIN
         DELETE FROM case_heat_stale s WHERE s.level = heat_level AND s.day = d;
         CONTINUE WHEN NOT FOUND;  -- another refresher counted it meanwhile
         DELETE FROM case_heat_days h WHERE h.level = heat_level AND h.day = d;
-        INSERT INTO case_heat_days (level, detail, day, cell, status, category, source, n)
-        SELECT heat_level, GROUPING(k.category, k.source) = 0, d, k.cell, k.status,
-               k.category, k.source, count(*)
+        INSERT INTO case_heat_days (level, day, detail, cell_keys, cell_statuses,
+                                    cell_categories, cell_sources, cell_counts)
+        SELECT heat_level, d, g.detail, array_agg(g.cell), array_agg(g.status),
+               array_agg(g.category), array_agg(g.source), array_agg(g.n)
         FROM (
-            SELECT gridmap_case_hex_key(c.geom, heat_level) AS cell, c.status, c.category,
-                   c.source
-            FROM cases c
-            WHERE c.geom IS NOT NULL
-              AND c.reported_at >= gridmap_case_heat_start(d)
-              AND c.reported_at < gridmap_case_heat_start(d + 1)
-        ) k
-        GROUP BY GROUPING SETS ((k.cell, k.status), (k.cell, k.status, k.category, k.source))
-        HAVING heat_level <= gridmap_case_heat_detail_level()
-            OR GROUPING(k.category, k.source) <> 0;
+            SELECT GROUPING(k.category, k.source) = 0 AS detail, k.cell, k.status,
+                   k.category, k.source, count(*)::integer AS n
+            FROM (
+                SELECT gridmap_case_hex_key(c.geom, heat_level) AS cell, c.status,
+                       c.category, c.source
+                FROM cases c
+                WHERE c.geom IS NOT NULL
+                  AND c.reported_at >= gridmap_case_heat_start(d)
+                  AND c.reported_at < gridmap_case_heat_start(d + 1)
+            ) k
+            GROUP BY GROUPING SETS ((k.cell, k.status),
+                                    (k.cell, k.status, k.category, k.source))
+            HAVING heat_level <= gridmap_case_heat_detail_level()
+                OR GROUPING(k.category, k.source) <> 0
+        ) g
+        GROUP BY g.detail;
         done := done + 1;
     END LOOP;
     RETURN done;
@@ -130,15 +137,18 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
         SELECT coalesce(since, '-infinity'), coalesce(until, 'infinity')
         FROM plan WHERE NOT plan.rolled
     ), counted AS (
-        SELECT h.cell AS k, h.status, h.n
-        FROM case_heat_days h, w, plan
+        SELECT u.cell AS k, u.status, u.n
+        FROM case_heat_days h, w, plan,
+             unnest(h.cell_keys, h.cell_statuses, h.cell_categories, h.cell_sources,
+                    h.cell_counts)
+                 AS u (cell, status, category, source, n)
         WHERE plan.rolled AND h.level = gridmap_layer_case_hexes.level
           AND h.detail = plan.detail
           AND h.day >= w.first_day AND h.day < w.end_day
-          AND (categories IS NULL OR h.category = ANY (categories))
-          AND (statuses IS NULL OR h.status = ANY (statuses))
-          AND (sources IS NULL OR h.source = ANY (sources))
           AND h.day NOT IN (SELECT stale.day FROM stale)
+          AND (categories IS NULL OR u.category = ANY (categories))
+          AND (statuses IS NULL OR u.status = ANY (statuses))
+          AND (sources IS NULL OR u.source = ANY (sources))
         UNION ALL
         SELECT x.k, x.status, 1
         FROM ranges r

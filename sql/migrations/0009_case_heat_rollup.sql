@@ -37,22 +37,22 @@ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
     SELECT (t AT TIME ZONE 'UTC')::date
 $$;
 
--- Located cases per heatmap level (9–14), UTC day, cell (gridmap_case_hex_key) and status
--- (detail false, category and source NULL); for levels 9–11 (the wide views) also per
--- category and source (detail true), so filtered wide views read counts too. Rows of a
--- (level, day) are only ever replaced together, by gridmap_case_heat_refresh.
+-- Located cases per heatmap level (9–14) and UTC day: one row per (level, day, detail)
+-- holding parallel arrays, element k counting cell_counts[k] cases in cell cell_keys[k]
+-- (see gridmap_case_hex_key) with status cell_statuses[k]; the detail rows (levels 9–11,
+-- the wide views) split further by cell_categories[k] and cell_sources[k] (NULL otherwise). A 30-day
+-- read is then ~60 rows however many cells. Replaced whole by gridmap_case_heat_refresh.
 CREATE TABLE case_heat_days (
-    level    smallint NOT NULL,
-    detail   boolean  NOT NULL,
-    day      date     NOT NULL,
-    cell     bigint   NOT NULL,
-    status   text     NOT NULL,
-    category text,
-    source   text,
-    n        integer  NOT NULL
+    level      smallint NOT NULL,
+    day        date     NOT NULL,
+    detail     boolean  NOT NULL,
+    cell_keys       bigint[]  NOT NULL,
+    cell_statuses   text[]    NOT NULL,
+    cell_categories text[]    NOT NULL,
+    cell_sources    text[]    NOT NULL,
+    cell_counts     integer[] NOT NULL,
+    PRIMARY KEY (level, detail, day)
 );
-CREATE INDEX case_heat_days_read ON case_heat_days (level, detail, day)
-    INCLUDE (cell, status, category, source, n);
 
 -- (level, day) pairs whose rollup rows may be out of date. Append-only marks (duplicates
 -- allowed, no key): a writer never waits for or skips on a refresher, and a refresher

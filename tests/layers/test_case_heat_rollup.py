@@ -72,8 +72,13 @@ def refresh_all(cur) -> None:
 
 
 def rollup(cur) -> set[tuple]:
-    cur.execute("SELECT level, detail, day, cell, status, category, source, n FROM case_heat_days")
-    return set(cur.fetchall())
+    cur.execute(
+        "SELECT level, detail, day, u.* FROM case_heat_days, "
+        "unnest(cell_keys, cell_statuses, cell_categories, cell_sources, cell_counts) AS u"
+    )
+    rows = cur.fetchall()
+    assert len(rows) == len(set(rows))
+    return set(rows)
 
 
 def direct(cur) -> set[tuple]:
