@@ -2,18 +2,22 @@
 row-by-row ORM inserts and the server's raw COPY limit; and single-case API posts/s.
 
     .venv/bin/python benchmarks/bench_cases.py [--cases 200000] [--city demo|tiling]
-        [--grid-index gist|spgist] [--posts 1000] [--out FILE] [--keep]
+        [--template gridmap_bench_city] [--grid-index gist|spgist] [--posts 1000]
+        [--out FILE] [--keep]
 
 Creates the scratch database ``gridmap_bench_cases`` on the configured server (the embedded
 cluster by default) and migrates it. Its grids are the demo city's (``--city demo``: the
 hierarchy and the 10,004 grids of the city-scale generator, seed 7) or a regular tiling of
-``--grids`` squares of about 300 m (``--city tiling``). ``--grid-index spgist`` replaces the
-grids' GiST index by an SP-GiST one in the scratch database (an experiment). Then:
+``--grids`` squares of about 300 m (``--city tiling``). With ``--template`` it is instead a
+copy of that database (e.g. the city database of ``benchmarks/citydb.py``: 10,004 grids and
+2 M cases already there, so the import writes into full tables and indexes), migrated.
+``--grid-index spgist`` replaces the grids' GiST index by an SP-GiST one in the scratch
+database (an experiment). Then:
 
 - ours: :func:`gridmap.cases.importer.import_cases` on a generated 12345-style CSV (points
   uniform over the grids' extent, a little beyond it): read, validate every row, COPY into
-  the staging table, INSERT … SELECT into ``cases`` (the grid trigger runs per row) with one
-  event per case, chunk by chunk in one transaction;
+  the staging table, INSERT … SELECT into ``cases`` (grids assigned set-based in that
+  statement) with one event per case, chunk by chunk in one transaction;
 - the same file again (idempotent no-op on external_id);
 - naive: SQLAlchemy ORM, one case + its event added and committed per row (a sample),
   into the same table with the same trigger and indexes;
@@ -134,6 +138,43 @@ def demo_city_grids(url: str, seed: int = 7) -> tuple[int, tuple[float, float, f
         n, *extent = cur.fetchone()
     finally:
         raw.close()
+    return n, tuple(extent)
+
+
+def copy_database(url: str, template: str) -> None:
+    """Create the URL's database as a copy of ``template`` (retried while it is in use)."""
+    from psycopg2 import OperationalError, connect, sql
+
+    admin = make_url(url).set(drivername="postgresql", database="postgres")
+    conn = connect(admin.render_as_string(hide_password=False))
+    conn.autocommit = True
+    try:
+        for attempt in range(30):
+            try:
+                with conn.cursor() as cur:
+                    cur.execute(
+                        sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                            sql.Identifier(make_url(url).database), sql.Identifier(template)
+                        )
+                    )
+                return
+            except OperationalError:  # "source database is being accessed by other users"
+                if attempt == 29:
+                    raise
+                time.sleep(10)
+    finally:
+        conn.close()
+
+
+def grid_extent(url: str) -> tuple[int, tuple[float, float, float, float]]:
+    """The number of grids and their extent."""
+    with get_engine(url).connect() as conn:
+        n, *extent = conn.execute(
+            text(
+                "SELECT count(*), ST_XMin(ST_Extent(geom)), ST_YMin(ST_Extent(geom)), "
+                "ST_XMax(ST_Extent(geom)), ST_YMax(ST_Extent(geom)) FROM grids"
+            )
+        ).one()
     return n, tuple(extent)
 
 
@@ -387,6 +428,10 @@ def main() -> None:
     )
     parser.add_argument("--grids", type=int, default=10_000, help="tiling: a square number")
     parser.add_argument(
+        "--template",
+        help="copy this database (e.g. gridmap_bench_city) instead of generating grids",
+    )
+    parser.add_argument(
         "--grid-index",
         choices=["gist", "spgist"],
         default="gist",
@@ -402,10 +447,17 @@ def main() -> None:
     cell = 0.003
     url = make_url(database_url()).set(database=DB_NAME).render_as_string(hide_password=False)
     drop_database(url)
-    ensure_database(url)
+    if args.template:
+        copy_database(url, args.template)
+    else:
+        ensure_database(url)
     try:
         upgrade(url, get_settings().sql_dir / "migrations")
-        if args.city == "demo":
+        with get_engine(url).connect() as conn:
+            cases_before = conn.execute(text("SELECT count(*) FROM cases")).scalar_one()
+        if args.template:
+            grids, extent = grid_extent(url)
+        elif args.city == "demo":
             grids, extent = demo_city_grids(url)
         else:
             grids = tile_city(url, side, cell)
@@ -433,8 +485,10 @@ def main() -> None:
                 "python": platform.python_version(),
                 "platform": platform.platform(),
             },
-            "city": args.city,
+            "load_average_at_end": [round(v, 2) for v in os.getloadavg()],
+            "city": f"copy of {args.template}" if args.template else args.city,
             "grids": grids,
+            "cases_before_import": cases_before,
             "grid_index": args.grid_index,
             "bulk_import": ours,
             "naive_orm_row_by_row": naive,
@@ -446,6 +500,9 @@ def main() -> None:
             "api_single_case_posts": api,
         }
         args.out.parent.mkdir(parents=True, exist_ok=True)
+        if args.out.is_file():  # keep the earlier runs, newest first
+            previous = json.loads(args.out.read_text(encoding="utf-8"))
+            result["history"] = [previous, *previous.pop("history", [])]
         args.out.write_text(
             json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
         )

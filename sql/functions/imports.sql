@@ -80,7 +80,7 @@ BEGIN
     EXECUTE format(
         'WITH ins AS (INSERT INTO %1$s (%2$s) SELECT %2$s FROM pg_temp.import_stage s
              WHERE NOT EXISTS (SELECT 1 FROM %1$s t WHERE t.code = s.code)
-             ORDER BY s.row_no RETURNING %3$s)
+             ORDER BY ST_GeoHash(ST_Centroid(s.geom), 10) RETURNING %3$s)
          SELECT count(*), count(*) FILTER (WHERE g IS NULL) FROM ins',
         target, collist, CASE WHEN has_grid THEN 'grid_id AS g' ELSE '1 AS g' END)
     INTO n_ins, n_un;
