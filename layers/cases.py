@@ -52,15 +52,6 @@ OPEN_STATUSES = ("reported", "dispatched", "accepted", "in_progress", "returned"
 CLOSED_STATUSES = ("resolved", "closed", "rejected")
 STATUSES = OPEN_STATUSES + CLOSED_STATUSES
 STATUS_GROUPS: dict[str, tuple[str, ...]] = {"open": OPEN_STATUSES, "closed": CLOSED_STATUSES}
-SOURCES = (
-    "hotline_12345",
-    "grid_worker",
-    "resident_app",
-    "video_patrol",
-    "walk_in",
-    "open311",
-    "import",
-)
 #: Relative time windows (key → length); "custom" takes a date range.
 WINDOWS: dict[str, timedelta] = {
     "1h": timedelta(hours=1),

@@ -31,29 +31,7 @@ from gridmap.cases.taxonomy import Taxonomy
 from gridmap.cases.workflow import STATUS_NAMES
 
 #: Staging columns, in COPY order (after row_no).
-STAGE_COLUMNS = (
-    "title",
-    "description",
-    "category",
-    "subcategory",
-    "source",
-    "priority",
-    "handling_type",
-    "lon",
-    "lat",
-    "address",
-    "reporter_name",
-    "reporter_phone",
-    "external_id",
-    "reported_at",
-    "due_at",
-    "status",
-    "department",
-    "dispatched_at",
-    "resolved_at",
-    "closed_at",
-    "satisfaction",
-)
+STAGE_COLUMNS = (*NEW_FIELDS, "due_at", *HISTORY_FIELDS)
 #: Rows per COPY + INSERT … SELECT round (bounds memory; lets validation overlap inserts).
 CHUNK_ROWS = 20_000
 MAPPABLE = tuple(f for f in NEW_FIELDS + HISTORY_FIELDS if f != "source")

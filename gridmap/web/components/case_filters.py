@@ -14,12 +14,12 @@ from zoneinfo import ZoneInfo
 
 from dash import dcc, html
 
+from gridmap.cases.intake import SOURCES
 from gridmap.cases.taxonomy import get_taxonomy
 from gridmap.errors import GridmapError
 from gridmap.i18n import t
 from layers.cases import (
     CUSTOM_WINDOW,
-    SOURCES,
     STATUS_GROUPS,
     STATUSES,
     WINDOWS,
