@@ -169,6 +169,18 @@ def test_building_footprints(url: str, tmp_path: Path) -> None:
     assert shapely.equals(shapely.from_wkt(wkt), foot) and inside and grid == "G1"
 
 
+def test_cgcs2000_geographic_file(url: str, tmp_path: Path) -> None:
+    """A GeoPackage in EPSG:4490 (CGCS2000 longitude/latitude, what Chinese
+    surveying offices deliver) is read with its CRS and lands on its WGS84 twin (CGCS2000 and
+    WGS84 differ by centimetres; pyproj applies the null transformation)."""
+    frame = grids_frame("CG").set_crs(4490, allow_override=True)
+    path = tmp_path / "cgcs.gpkg"
+    frame.to_file(path)
+    report = import_file(url, path, ImportOptions("grids"))
+    assert report.inserted == 3 and report.crs.startswith("EPSG:4490")
+    assert_grids(url, "CG", tolerance=1e-8)
+
+
 def test_cgcs2000_gauss_kruger_file(url: str, tmp_path: Path) -> None:
     """A GeoPackage in EPSG:4549 (CGCS2000 / 3-degree Gauss-Kruger CM 120E, the zone of
     the seeded city) lands where its lon/lat twin does (CGCS2000 ≈ WGS84 to < 1 m)."""
