@@ -33,12 +33,12 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psycopg2
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.citydb import copy_city, drop_database  # noqa: E402
 from gridmap.db.engine import database_url  # noqa: E402
 
 SOURCE_DB = "gridmap_bench_city"
@@ -59,32 +59,12 @@ def _load() -> list[float]:
 
 
 def make_copy() -> None:
-    """CREATE DATABASE … TEMPLATE the city (retried while the template is in use)."""
-    conn = psycopg2.connect(_url("postgres"))
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {COPY_DB} WITH (FORCE)")
-        for attempt in range(60):
-            try:
-                cur.execute(f"CREATE DATABASE {COPY_DB} TEMPLATE {SOURCE_DB}")
-                break
-            except psycopg2.errors.ObjectInUse:
-                print(f"template busy, retrying ({attempt + 1})", flush=True)
-                time.sleep(5)
-        else:
-            raise SystemExit(f"{SOURCE_DB} stayed busy; try again later")
-    conn.close()
-    with psycopg2.connect(_url(COPY_DB)) as c, c.cursor() as cur:
-        cur.execute((ROOT / "sql" / "functions" / "printmap.sql").read_text())
-    c.close()
+    """The city copied afresh into COPY_DB (and migrated)."""
+    copy_city(COPY_DB, replace=True, template=SOURCE_DB)
 
 
 def drop_copy() -> None:
-    conn = psycopg2.connect(_url("postgres"))
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {COPY_DB} WITH (FORCE)")
-    conn.close()
+    drop_database(COPY_DB)
 
 
 # -- one measurement per child process -------------------------------------------------------

@@ -11,8 +11,11 @@ databases and leave this one as they found it.
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
+import psycopg2
+import psycopg2.errors
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -49,6 +52,56 @@ def city_url(*, progress: bool = True) -> str:
     if not _loaded(url):
         load_demo(url, scale="city", seed=SEED, replace=True, progress=progress)
     return url
+
+
+def _admin() -> psycopg2.extensions.connection:
+    url = make_url(database_url()).set(drivername="postgresql", database="postgres")
+    conn = psycopg2.connect(url.render_as_string(hide_password=False))
+    conn.autocommit = True
+    return conn
+
+
+def copy_city(name: str, *, replace: bool = False, template: str = DB_NAME) -> str:
+    """``name`` as a copy of the city database (``CREATE DATABASE … TEMPLATE``, retried
+    while the template has other sessions), kept when it exists unless ``replace``, then
+    migrated; its URL. The city database itself is never changed here."""
+    url = make_url(database_url()).set(database=name).render_as_string(hide_password=False)
+    conn = _admin()
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (template,))
+            if cur.fetchone() is None:
+                raise SystemExit(f"no {template} database: run benchmarks/citydb.py first")
+            if replace:
+                cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+            if cur.fetchone() is None:
+                _create_from(cur, name, template)
+    finally:
+        conn.close()
+    upgrade(url, get_settings().sql_dir / "migrations")
+    return url
+
+
+def _create_from(cur: psycopg2.extensions.cursor, name: str, template: str) -> None:
+    for attempt in range(60):
+        try:
+            cur.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+            return
+        except psycopg2.errors.ObjectInUse:  # another session on the template
+            print(f"{template} busy, retrying ({attempt + 1}) …", flush=True)
+            time.sleep(10)
+    raise SystemExit(f"{template} stayed busy; try again later")
+
+
+def drop_database(name: str) -> None:
+    """Drop a benchmark's database (its sessions are ended)."""
+    conn = _admin()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        conn.close()
 
 
 if __name__ == "__main__":
