@@ -45,6 +45,7 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.citydb import copy_city, drop_database  # noqa: E402
 from gridmap.db.binary_copy import copy_arrays  # noqa: E402
 from gridmap.db.engine import database_url  # noqa: E402
 from gridmap.patrols import ingest as after_ingest  # noqa: E402
@@ -54,8 +55,8 @@ from gridmap.settings import get_settings  # noqa: E402
 
 TEMPLATE = "gridmap_bench_city"
 ZONE = ZoneInfo("Asia/Shanghai")
-CUT = datetime(2026, 11, 22, 11, 55, tzinfo=ZONE)
-END = CUT + timedelta(minutes=5)
+#: The batch: 11:55-12:00 local of the day the city's pings cover (set by batch_window).
+CUT = END = datetime.min
 #: The lon/lat CHECK's function as migration 0009 defines it (inlinable: not STRICT).
 INLINABLE_CHECK = """
 CREATE OR REPLACE FUNCTION gridmap_in_lonlat(g geometry) RETURNS boolean
@@ -73,26 +74,11 @@ def server_url(database: str) -> str:
 
 
 def make_copy(name: str) -> None:
-    admin = create_engine(server_url("postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        if conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first():
-            return
-        for attempt in range(30):  # the template must have no other session
-            try:
-                conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE {TEMPLATE}')
-                break
-            except Exception:
-                if attempt == 29:
-                    raise
-                time.sleep(10)
-    admin.dispose()
+    copy_city(name, template=TEMPLATE)
 
 
 def drop_copy(name: str) -> None:
-    admin = create_engine(server_url("postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
+    drop_database(name)
 
 
 def server_cpu(engine, database: str) -> float:
@@ -113,6 +99,15 @@ def server_cpu(engine, database: str) -> float:
                 continue
             total += int(fields[11]) + int(fields[12])  # utime, stime
     return total / TICK
+
+
+def batch_window(engine) -> tuple[datetime, datetime]:
+    """11:55-12:00 local time of the (one) day of the city's pings."""
+    with engine.connect() as conn:
+        latest = conn.execute(text("SELECT max(at) FROM gps_pings")).scalar_one()
+    day = latest.astimezone(ZONE).date()
+    cut = datetime(day.year, day.month, day.day, 11, 55, tzinfo=ZONE)
+    return cut, cut + timedelta(minutes=5)
 
 
 def prepare(engine) -> None:
@@ -264,8 +259,10 @@ def main() -> None:
     parser.add_argument("--keep-db", action="store_true")
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results/patrol_ingest_city.json"))
     args = parser.parse_args()
+    global CUT, END
     make_copy(args.db)
     engine = create_engine(server_url(args.db), pool_size=3)
+    CUT, END = batch_window(engine)
     out_path = Path(args.out)
     previous = json.loads(out_path.read_text()) if out_path.exists() else {}
     result: dict = {
@@ -285,6 +282,8 @@ def main() -> None:
                 conn,
             )
             stored = conn.execute(text("SELECT count(*) FROM gps_pings")).scalar() - len(frame)
+        if frame.empty:
+            raise SystemExit(f"no pings between {CUT} and {END} in {args.db}")
         batch = after_ingest.PingBatch.from_frame(frame)
         result["scenario"] |= {
             "pings": len(batch),
