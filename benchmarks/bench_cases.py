@@ -351,12 +351,25 @@ def _serve(url: str, port: int) -> None:
     make_server("127.0.0.1", port, app, threaded=True).serve_forever()
 
 
+def _intake_token(url: str) -> str:
+    """A bearer token of an intake client (api_client role), as a reporting app has."""
+    from gridmap.access.accounts import add_user, issue_token
+
+    engine = get_engine(url)
+    with engine.connect() as conn:
+        known = conn.execute(text("SELECT 1 FROM users WHERE username = 'bench_intake'")).first()
+    if not known:
+        add_user(engine, "bench_intake", "api_client", None)
+    return issue_token(engine, "bench_intake", "api", "bench_cases")
+
+
 def bench_api(
     url: str, posts: int, clients: int, extent: tuple[float, float, float, float]
 ) -> dict:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    token = _intake_token(url)
     proc = multiprocessing.get_context("spawn").Process(target=_serve, args=(url, port))
     proc.start()
     base = f"http://127.0.0.1:{port}"
@@ -383,7 +396,10 @@ def bench_api(
                     r = session.post(
                         base + "/api/v1/cases",
                         json=body(offset + i),
-                        headers={"Idempotency-Key": f"bench-{offset + i}"},
+                        headers={
+                            "Idempotency-Key": f"bench-{offset + i}",
+                            "Authorization": f"Bearer {token}",
+                        },
                         timeout=30,
                     )
                     codes.append(r.status_code)
