@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import gc
 import json
 import os
 import platform
@@ -312,6 +313,8 @@ def main() -> None:
             .scalars()
             .all()
         )
+
+    gc.freeze()  # as every gridmap serve worker does once the app is loaded (web/server.py)
 
     def ours() -> bytes:
         return payload(layer.traces(layer.query(ctx), "zh-CN"))

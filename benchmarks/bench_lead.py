@@ -277,7 +277,8 @@ def user_rows(cb: Callbacks, who: str, runs: int, url: str, lead_grids: list[int
     out = first["response"]
     streets = out["lead-street"]["options"]
     scope = out["lead-scope"]["data"]
-    grid_ids = scope["grid_ids"]
+    # a whole-city scope is None (no 10k-id list): the command account opens the lead's grids
+    grid_ids = scope["grid_ids"] or lead_grids
     rows.append(measure(f"{who}: open", runs, lambda i: cb.post(choose, filter_values(), [])))
     rows.append(
         measure(

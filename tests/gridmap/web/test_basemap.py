@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from gridmap.settings import get_settings
 from gridmap.web.basemap import RASTER_SOURCE, basemap_style
 from gridmap.web.server import GridmapServer, options
 
@@ -46,3 +49,20 @@ def test_gunicorn_options() -> None:
     server = GridmapServer(opts)
     assert server.cfg.bind == ["0.0.0.0:9000"]
     assert server.cfg.threads == 4
+
+
+def test_a_worker_freezes_the_loaded_app_out_of_the_collector(
+    monkeypatch: pytest.MonkeyPatch, db_url: str
+) -> None:
+    """After loading the app a worker calls gc.freeze (full collections no longer walk the
+    app's long-lived objects mid-request)."""
+    import gc
+
+    monkeypatch.setenv("GRIDMAP_DATABASE_URL", db_url)
+    get_settings.cache_clear()
+    try:
+        wsgi = GridmapServer(options("127.0.0.1", 9000, 1)).load()
+        assert callable(wsgi) and gc.get_freeze_count() > 100_000
+    finally:
+        gc.unfreeze()
+        get_settings.cache_clear()
