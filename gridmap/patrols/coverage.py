@@ -5,11 +5,15 @@ sectors and what online cameras see)."""
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, text
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, Engine, text
 
 from gridmap.patrols.errors import PatrolValidationError, Problem
 
@@ -98,3 +102,80 @@ def latest_ping(engine: Engine) -> datetime | None:
     """The time of the newest stored ping (windows "ending now" on replayed data)."""
     with engine.connect() as conn:
         return conn.execute(text("SELECT max(at) FROM gps_pings")).scalar()
+
+
+# -- live per-grid shares ---------------------------------------------------------------------
+
+PIECES_SQL = "SELECT edge_id, grid_id, length_m, seen_m FROM edge_grid"
+#: Changes whenever the street pieces are rebuilt or what cameras see is recomputed (sums of
+#: whole millimetres: exact in any order, so a parallel scan gives the same figures).
+PIECES_FINGERPRINT_SQL = (
+    "SELECT count(*), coalesce(sum(round(length_m * 1000)::bigint), 0), "
+    "coalesce(sum(round(seen_m * 1000)::bigint), 0) FROM edge_grid"
+)
+VISITED_SQL = "SELECT edge_id FROM gridmap_patrol_visited(:t0, :t1)"
+
+
+@dataclass(frozen=True)
+class StreetPieces:
+    """The street pieces per grid (``edge_grid``) as arrays, kept per process while they
+    are unchanged, so that a live view's per-grid shares cost one read of the window's
+    visited edges and a few numpy sums instead of a join of every piece per request."""
+
+    edge_id: np.ndarray
+    grid_id: np.ndarray
+    length_m: np.ndarray
+    seen_m: np.ndarray
+    fingerprint: tuple
+
+    @classmethod
+    def read(cls, conn: Connection, fingerprint: tuple) -> StreetPieces:
+        rows = conn.execute(text(PIECES_SQL)).all()
+        cols = list(zip(*rows, strict=True)) if rows else [(), (), (), ()]
+        return cls(
+            np.asarray(cols[0], dtype=np.int64),
+            np.asarray(cols[1], dtype=np.int64),
+            np.asarray(cols[2], dtype=np.float64),
+            np.asarray(cols[3], dtype=np.float64),
+            fingerprint,
+        )
+
+
+_PIECES: dict[str, StreetPieces] = {}
+_PIECES_LOCK = threading.Lock()
+
+
+def grid_shares(
+    engine: Engine, grid_ids: Sequence[int], t0: datetime, t1: datetime
+) -> pd.DataFrame:
+    """For each of ``grid_ids`` (in that order): street metres and the shares patrolled and
+    watched (patrolled, else seen by an online camera) in [t0, t1] — the figures of
+    ``gridmap_patrol_grid_shares``, summed in numpy over the cached street pieces."""
+    key = engine.url.render_as_string(hide_password=False)
+    with engine.connect() as conn:
+        fingerprint = tuple(conn.execute(text(PIECES_FINGERPRINT_SQL)).one())
+        with _PIECES_LOCK:
+            pieces = _PIECES.get(key)
+            if pieces is None or pieces.fingerprint != fingerprint:
+                pieces = _PIECES[key] = StreetPieces.read(conn, fingerprint)
+        visited = np.fromiter(
+            conn.execute(text(VISITED_SQL), {"t0": t0, "t1": t1}).scalars(), dtype=np.int64
+        )
+    ids = np.asarray(grid_ids, dtype=np.int64)
+    slot = pd.Index(ids).get_indexer(pieces.grid_id)  # each piece's grid among ids, or -1
+    asked = slot >= 0
+    slot = slot[asked]
+    hit = np.isin(pieces.edge_id[asked], visited)
+    length, seen = pieces.length_m[asked], pieces.seen_m[asked]
+    street = np.bincount(slot, weights=length, minlength=len(ids))
+    patrolled = np.bincount(slot, weights=np.where(hit, length, 0.0), minlength=len(ids))
+    watched = np.bincount(slot, weights=np.where(hit, length, seen), minlength=len(ids))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return pd.DataFrame(
+            {
+                "id": ids,
+                "street_m": street,
+                "patrolled_share": np.where(street > 0, patrolled / street, 0.0),
+                "watched_share": np.where(street > 0, watched / street, 0.0),
+            }
+        )

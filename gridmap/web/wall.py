@@ -28,6 +28,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from gridmap.i18n import t
+from gridmap.patrols.coverage import grid_shares
 from gridmap.settings import Settings, get_settings
 from gridmap.web import live, overlays
 from gridmap.web.components.case_filters import CaseChoice
@@ -42,6 +43,11 @@ log = logging.getLogger(__name__)
 PATROL = PatrolCoverageLayer()
 #: The wall draws patrol coverage per grid at every zoom (never single streets).
 PATROL_MAX_ZOOM = PATROL.detail_zoom - 0.5
+#: The grids the patrol trace draws for a view (the layer's own choice: outline meets bbox).
+VIEW_GRIDS_SQL = (
+    "SELECT id FROM grids WHERE CAST(:minx AS double precision) IS NULL "
+    "OR geom && ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326) ORDER BY id"
+)
 UIREVISION = "gridmap-wall"
 #: Opacity of the case hexagons on the wall (lighter than the map page's, so the patrol
 #: coverage under them shows through).
@@ -301,29 +307,34 @@ def slow_tick(
         circle_kinds=settings.wall_circle_kinds,
         patrol=False,  # the city's totals are the sums of the per-grid figures read below
     )
+    t0 = now - timedelta(hours=settings.wall_patrol_hours)
     ctx = LayerContext(
         engine,
         bbox=view.bbox,
         zoom=min(view.zoom, PATROL_MAX_ZOOM),
-        time_from=now - timedelta(hours=settings.wall_patrol_hours),
+        time_from=t0,
         time_to=now,
         language=lang,
     )
-    data = PATROL.query(ctx)
-    street = data["street_m"].astype(float) if len(data) else None
-    if street is not None and street.sum() > 0:  # street pieces computed
-        patrolled = float((street * data["patrolled_share"].astype(float)).sum())
+    with engine.connect() as conn:
+        ids = conn.execute(text(VIEW_GRIDS_SQL), ctx.bounds).scalars().all()
+    # The shares alone first (cached street pieces, no outlines): all a later tick sends.
+    shares = grid_shares(engine, ids, t0, now)
+    street = shares["street_m"]
+    if street.sum() > 0:  # street pieces computed
+        patrolled = float((street * shares["patrolled_share"]).sum())
         extras = replace(extras, street_m=float(street.sum()), patrolled_m=patrolled)
     # Street pieces never computed: no coverage to show (not "0 % everywhere").
-    ids = data["id"].astype(int).tolist() if extras.street_m is not None else []
+    ids = ids if extras.street_m is not None else []
     key = patrol_key(ids)
     patch = Patch()
     if key == drawn_key:
-        patch["data"][0]["z"] = data["patrolled_share"].astype(float).round(4).tolist()
+        patch["data"][0]["z"] = shares["patrolled_share"].round(4).tolist()
         return SlowUpdate(extras, patch, key, full=False)
     if ids:
         # Nothing on the wall needs hovering: no per-grid hover text, so the shares (z) are
         # all a later tick has to send.
+        data = PATROL.query(ctx)  # the outlines (its shares are the same figures, from SQL)
         trace = PATROL.traces(data, lang)[0]
         trace.update(z=data["patrolled_share"].astype(float).round(4).tolist(),
                      customdata=None, hovertemplate=None, hoverinfo="skip")  # fmt: skip

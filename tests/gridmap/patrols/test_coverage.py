@@ -169,3 +169,48 @@ def test_parse_window(raw: str, hours: int) -> None:
 def test_parse_window_refuses(raw: str) -> None:
     with pytest.raises(PatrolValidationError):
         coverage.parse_window(raw)
+
+
+@pytest.mark.parametrize(
+    "window",
+    [
+        (0, 100),  # ends at the latest visit: read from edge_last_visit
+        (0, 50),  # ends before it: read from the 5-minute buckets
+        (-3600, 7 * 3600 + 100),
+    ],
+)
+def test_live_grid_shares_equal_the_sql_figures(world: Engine, window: tuple[int, int]) -> None:
+    send(world, walk(t0=T0))  # edges 1, 2
+    send(world, walk(start=120.0055, n=11, t0=T0 + timedelta(hours=7)))  # edges 3, 4
+    t0, t1 = (T0 + timedelta(seconds=s) for s in window)
+    with world.connect() as conn:
+        sql = conn.execute(
+            text(
+                "SELECT id, street_m, patrolled_share, watched_share "
+                "FROM gridmap_patrol_grid_shares(NULL, NULL, NULL, NULL, :t0, :t1)"
+            ),
+            {"t0": t0, "t1": t1},
+        ).all()
+    ids = [r[0] for r in sql]
+    asked = [*reversed(ids), 999_999]  # any order; a grid without streets gets zeros
+    got = coverage.grid_shares(world, asked, t0, t1).set_index("id")
+    assert list(got.index) == asked
+    for grid_id, street_m, patrolled, watched in sql:
+        row = got.loc[grid_id]
+        assert row["street_m"] == pytest.approx(street_m, abs=1e-9)
+        assert row["patrolled_share"] == pytest.approx(patrolled, abs=1e-12)
+        assert row["watched_share"] == pytest.approx(watched, abs=1e-12)
+    assert tuple(got.loc[999_999]) == (0.0, 0.0, 0.0)
+    assert got["patrolled_share"].max() > 0
+
+
+def test_live_grid_shares_follow_a_refresh_of_the_pieces(world: Engine) -> None:
+    """The cached street pieces are read again when what cameras see changes."""
+    send(world, walk())
+    end = T0 + timedelta(seconds=100)
+    before = coverage.grid_shares(world, [1, 2], T0, end).set_index("id")
+    with world.begin() as conn:
+        conn.execute(text("UPDATE edge_grid SET seen_m = length_m WHERE grid_id = 2"))
+    after = coverage.grid_shares(world, [1, 2], T0, end).set_index("id")
+    assert before.loc[2, "watched_share"] < 1 and after.loc[2, "watched_share"] == 1.0
+    assert after.loc[1, "watched_share"] == before.loc[1, "watched_share"]
