@@ -52,7 +52,7 @@ def hierarchy(
         return []
     with user_connection(engine, user) as conn:
         rows = conn.execute(text("SELECT * FROM gridmap_grid_hierarchy(:ids)"), {"ids": allowed})
-        return [GridRow(**r._mapping) for r in rows]
+        return [GridRow(*r) for r in rows.tuples()]  # the function's columns = the fields
 
 
 @dataclass(frozen=True)
@@ -105,29 +105,30 @@ def options(rows: Sequence[GridRow], flt: GridFilter) -> dict[str, list[dict[str
     """Dropdown options per level: each level offers only what lies under the levels
     chosen above it (and only grids the user may see, since ``rows`` are theirs)."""
     out: dict[str, list[dict[str, Any]]] = {}
-    chosen: dict[str, int | None] = {level: getattr(flt, level) for level in LEVELS}
-    for depth, level in enumerate(LEVELS):
-        above = LEVELS[:depth]
+    under = list(rows)  # the rows under every level chosen so far, narrowed level by level
+    for level in LEVELS:
+        key, name = f"{level}_id", f"{level}_name"
         seen: dict[int, str] = {}
-        for row in rows:
-            if all(chosen[a] is None or row.id_of(a) == chosen[a] for a in above):
-                seen.setdefault(row.id_of(level), row.name_of(level))
-        out[level] = [{"label": name, "value": key} for key, name in seen.items()]
+        for row in under:
+            seen.setdefault(getattr(row, key), getattr(row, name))
+        out[level] = [{"label": label, "value": value} for value, label in seen.items()]
+        if (chosen := getattr(flt, level)) is not None:
+            under = [row for row in under if getattr(row, key) == chosen]
     return out
 
 
 def valid_choice(rows: Sequence[GridRow], flt: GridFilter) -> GridFilter:
     """``flt`` with every level cleared that does not lie under the levels above it."""
     values = {level: getattr(flt, level) for level in LEVELS}
-    for depth, level in enumerate(LEVELS):
+    under = list(rows)
+    for level in LEVELS:
         if values[level] is None:
             continue
-        above = LEVELS[:depth]
-        if not any(
-            row.id_of(level) == values[level]
-            and all(values[a] is None or row.id_of(a) == values[a] for a in above)
-            for row in rows
-        ):
+        key = f"{level}_id"
+        kept = [row for row in under if getattr(row, key) == values[level]]
+        if kept:
+            under = kept
+        else:
             values[level] = None
     return GridFilter(**{**asdict(flt), **values, "area": flt.area})
 
@@ -174,11 +175,8 @@ def select_grids(
 ) -> Selection:
     """The grids of ``rows`` (the user's) matching the hierarchy choice, the drawn area
     and the attribute thresholds."""
-    picked = [
-        r.grid_id
-        for r in rows
-        if all(getattr(flt, lv) is None or r.id_of(lv) == getattr(flt, lv) for lv in LEVELS)
-    ]
+    chosen = [(f"{lv}_id", v) for lv in LEVELS if (v := getattr(flt, lv)) is not None]
+    picked = [r.grid_id for r in rows if all(getattr(r, k) == v for k, v in chosen)]
     if picked and flt.area:
         ids = narrow(visible_grid_ids(user), picked)
         with user_connection(engine, user) as conn:
