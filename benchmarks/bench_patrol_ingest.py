@@ -26,6 +26,7 @@ ratios hold up on the shared, loaded machine; ``uptime`` load is recorded with e
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -291,6 +292,7 @@ def main() -> None:
             "stored_pings": stored,
         }
         matcher_for(engine)  # built once per process, as in the server
+        gc.freeze()  # as every gridmap serve worker does once loaded (gridmap/web/server.py)
         stages = [("after", after_ingest)]
         if args.before:
             stages.insert(0, ("before", load_before(args.before)))
