@@ -5,7 +5,6 @@ sectors and what online cameras see)."""
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,6 +14,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine, text
 
+from gridmap.db.cache import TableCache
 from gridmap.patrols.errors import PatrolValidationError, Problem
 
 #: The windows the dashboard offers (label → length).
@@ -126,10 +126,9 @@ class StreetPieces:
     grid_id: np.ndarray
     length_m: np.ndarray
     seen_m: np.ndarray
-    fingerprint: tuple
 
     @classmethod
-    def read(cls, conn: Connection, fingerprint: tuple) -> StreetPieces:
+    def read(cls, conn: Connection) -> StreetPieces:
         rows = conn.execute(text(PIECES_SQL)).all()
         cols = list(zip(*rows, strict=True)) if rows else [(), (), (), ()]
         return cls(
@@ -137,12 +136,10 @@ class StreetPieces:
             np.asarray(cols[1], dtype=np.int64),
             np.asarray(cols[2], dtype=np.float64),
             np.asarray(cols[3], dtype=np.float64),
-            fingerprint,
         )
 
 
-_PIECES: dict[str, StreetPieces] = {}
-_PIECES_LOCK = threading.Lock()
+_PIECES = TableCache(PIECES_FINGERPRINT_SQL, StreetPieces.read)
 
 
 def grid_shares(
@@ -151,13 +148,8 @@ def grid_shares(
     """For each of ``grid_ids`` (in that order): street metres and the shares patrolled and
     watched (patrolled, else seen by an online camera) in [t0, t1] — the figures of
     ``gridmap_patrol_grid_shares``, summed in numpy over the cached street pieces."""
-    key = engine.url.render_as_string(hide_password=False)
+    pieces = _PIECES.get(engine)
     with engine.connect() as conn:
-        fingerprint = tuple(conn.execute(text(PIECES_FINGERPRINT_SQL)).one())
-        with _PIECES_LOCK:
-            pieces = _PIECES.get(key)
-            if pieces is None or pieces.fingerprint != fingerprint:
-                pieces = _PIECES[key] = StreetPieces.read(conn, fingerprint)
         visited = np.fromiter(
             conn.execute(text(VISITED_SQL), {"t0": t0, "t1": t1}).scalars(), dtype=np.int64
         )

@@ -4,13 +4,14 @@ each fix, numpy measures the distances."""
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 import numpy as np
 import pyproj
 import shapely
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
+
+from gridmap.db.cache import TableCache
 
 #: Seconds in one visit bucket (edge_visits.bucket); must match the SQL (5 minutes).
 BUCKET_S = 300
@@ -35,22 +36,17 @@ class EdgeMatcher:
     segment_edge: np.ndarray
     tree: shapely.STRtree
     transformer: pyproj.Transformer
-    fingerprint: tuple
 
     @classmethod
-    def from_engine(cls, engine: Engine) -> EdgeMatcher:
+    def read(cls, conn: Connection) -> EdgeMatcher:
         """Read every road edge and index its segments."""
-        with engine.connect() as conn:
-            fp = _fingerprint(conn)
-            rows = conn.execute(
-                text("SELECT id, ST_AsBinary(geom) FROM road_edges ORDER BY id")
-            ).all()
+        rows = conn.execute(text("SELECT id, ST_AsBinary(geom) FROM road_edges ORDER BY id")).all()
         ids = np.array([r[0] for r in rows], dtype=np.int64)
         geoms = shapely.from_wkb([bytes(r[1]) for r in rows]) if rows else np.array([])
-        return cls.from_geometries(ids, geoms, fp)
+        return cls.from_geometries(ids, geoms)
 
     @classmethod
-    def from_geometries(cls, ids: np.ndarray, geoms: np.ndarray, fp: tuple = ()) -> EdgeMatcher:
+    def from_geometries(cls, ids: np.ndarray, geoms: np.ndarray) -> EdgeMatcher:
         """Edges ``ids`` with lon/lat (Multi)LineStrings ``geoms``."""
         if len(geoms):
             bounds = shapely.total_bounds(geoms)
@@ -66,7 +62,7 @@ class EdgeMatcher:
         a, b = xy[:-1][same], xy[1:][same]
         lo, hi = np.minimum(a, b), np.maximum(a, b)
         tree = shapely.STRtree(shapely.box(lo[:, 0], lo[:, 1], hi[:, 0], hi[:, 1]))
-        return cls(ids, a, b, np.asarray(edge)[part[:-1][same]], tree, tr, fp)
+        return cls(ids, a, b, np.asarray(edge)[part[:-1][same]], tree, tr)
 
     def match(self, lon: np.ndarray, lat: np.ndarray, max_m: float) -> np.ndarray:
         """The id of the nearest edge within ``max_m`` of each fix, -1 where none is (ties:
@@ -102,23 +98,10 @@ def _to_segment(px: np.ndarray, py: np.ndarray, a: np.ndarray, b: np.ndarray) ->
     return np.hypot(px - qx, py - qy)
 
 
-def _fingerprint(conn) -> tuple:
-    return tuple(conn.execute(text("SELECT count(*), coalesce(max(id), 0) FROM road_edges")).one())
-
-
-_CACHE: dict[str, EdgeMatcher] = {}
-_LOCK = threading.Lock()
+#: The process's matchers, rebuilt when road_edges changed.
+_MATCHERS = TableCache("SELECT count(*), coalesce(max(id), 0) FROM road_edges", EdgeMatcher.read)
 
 
 def matcher_for(engine: Engine) -> EdgeMatcher:
     """The process's matcher for this database, rebuilt when road_edges changed."""
-    key = engine.url.render_as_string(hide_password=False)
-    with _LOCK:
-        cached = _CACHE.get(key)
-        if cached is not None:
-            with engine.connect() as conn:
-                if _fingerprint(conn) == cached.fingerprint:
-                    return cached
-        built = EdgeMatcher.from_engine(engine)
-        _CACHE[key] = built
-        return built
+    return _MATCHERS.get(engine)

@@ -1,0 +1,32 @@
+"""Per-process values built from database tables, kept while a cheap fingerprint query
+answers the same (the road network's edge matcher, the street pieces per grid)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+from sqlalchemy import Connection, Engine, text
+
+T = TypeVar("T")
+
+
+class TableCache(Generic[T]):
+    """One value per database, built by ``build`` and rebuilt when the answer of
+    ``fingerprint_sql`` (one row) changes."""
+
+    def __init__(self, fingerprint_sql: str, build: Callable[[Connection], T]) -> None:
+        self.fingerprint_sql = fingerprint_sql
+        self.build = build
+        self._values: dict[str, tuple[tuple, T]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, engine: Engine) -> T:
+        key = engine.url.render_as_string(hide_password=False)
+        with self._lock, engine.connect() as conn:
+            fingerprint = tuple(conn.execute(text(self.fingerprint_sql)).one())
+            cached = self._values.get(key)
+            if cached is None or cached[0] != fingerprint:
+                cached = self._values[key] = (fingerprint, self.build(conn))
+            return cached[1]
