@@ -21,6 +21,15 @@ from gridmap.settings import get_settings
 DEMO_SEED = 7
 
 
+def make_demo_database(suffix: str) -> str:
+    """A new test database holding the small demo city (seed DEMO_SEED); its URL."""
+    from gridmap.demo.load import load_demo
+
+    url = make_test_database(suffix)
+    load_demo(url, scale="small", seed=DEMO_SEED, progress=False)
+    return url
+
+
 def make_test_database(suffix: str, *, migrate: bool = True) -> str:
     """Create (or recreate) a uniquely named test database; return its URL."""
     base = make_url(database_url())
@@ -60,11 +69,8 @@ def engine(db_url: str) -> Engine:
 @pytest.fixture(scope="session")
 def demo_url(_created: list[str]) -> str:
     """A database holding the small demo city (seed DEMO_SEED), loaded once; read-only."""
-    from gridmap.demo.load import load_demo
-
-    url = make_test_database("demo")
+    url = make_demo_database("demo")
     _created.append(url)
-    load_demo(url, scale="small", seed=DEMO_SEED, progress=False)
     return url
 
 

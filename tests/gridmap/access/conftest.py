@@ -14,9 +14,8 @@ from sqlalchemy import text
 from werkzeug.serving import make_server
 
 from gridmap.db.engine import get_engine
-from gridmap.demo.load import load_demo
 from gridmap.web.app import create_app
-from tests.conftest import DEMO_SEED, make_test_database
+from tests.conftest import make_demo_database
 from tests.gridmap.web.conftest import browser  # noqa: F401  (the shared headless Chromium)
 
 LEAD, LEAD_PASSWORD = "lead", "gridmap-lead"
@@ -53,9 +52,8 @@ class Town:
 
 @pytest.fixture(scope="session")
 def town(_created: list[str]) -> Town:
-    url = make_test_database("access")
+    url = make_demo_database("access")
     _created.append(url)
-    load_demo(url, scale="small", seed=DEMO_SEED, progress=False)
     with get_engine(url).connect() as conn:
         lead_id, own = conn.execute(
             text(

@@ -11,20 +11,18 @@ from gridmap.access import Role, User
 from gridmap.analytics.coverage import compute_coverage
 from gridmap.analytics.params import CircleParams
 from gridmap.db.engine import get_engine
-from gridmap.demo.load import load_demo
 from gridmap.patrols.coverage import refresh_static
 from gridmap.patrols.matching import matcher_for
 from gridmap.patrols.visits import rebuild_visits
 from gridmap.settings import get_settings
-from tests.conftest import DEMO_SEED, make_test_database
+from tests.conftest import make_demo_database
 
 
 @cache
 def make_lead_city(suffix: str) -> str:
     """A new database with the demo city, patrol visits and service coverage; its URL (made
     once per test session and suffix)."""
-    url = make_test_database(suffix)
-    load_demo(url, scale="small", seed=DEMO_SEED, progress=False)
+    url = make_demo_database(suffix)
     engine = get_engine(url)
     refresh_static(engine)
     settings = get_settings()

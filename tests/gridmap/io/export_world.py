@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 
 from gridmap.db.engine import get_engine
 from gridmap.settings import get_settings
-from tests.conftest import DEMO_SEED, make_test_database
+from tests.conftest import make_demo_database
 
 
 @pytest.fixture(scope="session")
@@ -34,11 +34,8 @@ def export_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 @pytest.fixture(scope="session")
 def exports_url(_created: list[str], export_folder: Path) -> str:
     """The small demo city (seed DEMO_SEED) in a database the exports may write to."""
-    from gridmap.demo.load import load_demo
-
-    url = make_test_database("exports")
+    url = make_demo_database("exports")
     _created.append(url)
-    load_demo(url, scale="small", seed=DEMO_SEED, progress=False)
     return url
 
 

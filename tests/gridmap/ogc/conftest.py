@@ -10,18 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DEMO_SEED, make_test_database
+from tests.conftest import make_demo_database
 from tests.gridmap.ogc.live import Live, serve
 
 
 @pytest.fixture(scope="package")
 def ogc_url(_created: list[str]) -> str:
     """The demo city (seed DEMO_SEED) plus its walking isochrones; read-only for the tests."""
-    from gridmap.demo.load import load_demo
-
-    url = make_test_database("ogc")
+    url = make_demo_database("ogc")
     _created.append(url)
-    load_demo(url, scale="small", seed=DEMO_SEED, progress=False)
     gridmap = Path(sys.executable).parent / "gridmap"
     subprocess.run(
         [str(gridmap), "circles", "compute"],

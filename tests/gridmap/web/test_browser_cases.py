@@ -12,8 +12,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from gridmap.demo.load import load_demo
-from tests.conftest import DEMO_SEED, make_test_database
+from tests.conftest import make_demo_database
 from tests.gridmap.web.conftest import ARTIFACTS, LiveServer
 from tests.gridmap.web.test_browser import GRAPH, map_ready, wait_for
 
@@ -48,9 +47,8 @@ return Array.from(document.querySelectorAll('#map-ticker .ticker-item'))
 
 @pytest.fixture(scope="module")
 def cases_server(_created: list[str], live_servers: Callable[[str, str], LiveServer]) -> LiveServer:
-    url = make_test_database("browser_cases")
+    url = make_demo_database("browser_cases")
     _created.append(url)
-    load_demo(url, scale="small", seed=DEMO_SEED, progress=False)
     return live_servers(url, "cases")
 
 
