@@ -44,6 +44,16 @@ def test_login_page_in_both_languages(base_url: str) -> None:
     assert '<html lang="en">' in en.text and "Username" in en.text and "Sign in" in en.text
 
 
+def test_login_page_names_its_icon(base_url: str) -> None:
+    """Left to guess, a browser asks for /favicon.ico and is sent to a second sign-in page
+    while the first is being filled in (seen once right before a CSRF refusal of the form);
+    the page names the app's icon, served without sign-in."""
+    page = requests.get(base_url + "/login", timeout=10)
+    assert '<link rel="icon" href="/_favicon.ico">' in page.text
+    icon = requests.get(base_url + "/_favicon.ico", timeout=10, allow_redirects=False)
+    assert icon.status_code == 200 and icon.headers["Content-Type"].startswith("image/")
+
+
 def test_lead_signs_in_and_out(base_url: str, town: Town) -> None:
     before = (_audit(town, "login", LEAD), _audit(town, "logout", LEAD))
     http = requests.Session()
