@@ -56,6 +56,7 @@ from sqlalchemy.orm import Session
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.citydb import copy_city  # noqa: E402
 from gridmap.cases.importer import (  # noqa: E402
     import_cases,
     parse_mapping,
@@ -139,31 +140,6 @@ def demo_city_grids(url: str, seed: int = 7) -> tuple[int, tuple[float, float, f
     finally:
         raw.close()
     return n, tuple(extent)
-
-
-def copy_database(url: str, template: str) -> None:
-    """Create the URL's database as a copy of ``template`` (retried while it is in use)."""
-    from psycopg2 import OperationalError, connect, sql
-
-    admin = make_url(url).set(drivername="postgresql", database="postgres")
-    conn = connect(admin.render_as_string(hide_password=False))
-    conn.autocommit = True
-    try:
-        for attempt in range(30):
-            try:
-                with conn.cursor() as cur:
-                    cur.execute(
-                        sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                            sql.Identifier(make_url(url).database), sql.Identifier(template)
-                        )
-                    )
-                return
-            except OperationalError:  # "source database is being accessed by other users"
-                if attempt == 29:
-                    raise
-                time.sleep(10)
-    finally:
-        conn.close()
 
 
 def grid_extent(url: str) -> tuple[int, tuple[float, float, float, float]]:
@@ -464,11 +440,11 @@ def main() -> None:
     url = make_url(database_url()).set(database=DB_NAME).render_as_string(hide_password=False)
     drop_database(url)
     if args.template:
-        copy_database(url, args.template)
+        copy_city(DB_NAME, replace=True, template=args.template)
     else:
         ensure_database(url)
-    try:
         upgrade(url, get_settings().sql_dir / "migrations")
+    try:
         with get_engine(url).connect() as conn:
             cases_before = conn.execute(text("SELECT count(*) FROM cases")).scalar_one()
         if args.template:

@@ -64,7 +64,7 @@ def _admin() -> psycopg2.extensions.connection:
 def copy_city(name: str, *, replace: bool = False, template: str = DB_NAME) -> str:
     """``name`` as a copy of the city database (``CREATE DATABASE … TEMPLATE``, retried
     while the template has other sessions), kept when it exists unless ``replace``, then
-    migrated; its URL. The city database itself is never changed here."""
+    migrated and checkpointed; its URL. The city database itself is never changed here."""
     url = make_url(database_url()).set(database=name).render_as_string(hide_password=False)
     conn = _admin()
     try:
@@ -80,13 +80,21 @@ def copy_city(name: str, *, replace: bool = False, template: str = DB_NAME) -> s
     finally:
         conn.close()
     upgrade(url, get_settings().sql_dir / "migrations")
+    conn = _admin()
+    try:
+        with conn.cursor() as cur:
+            cur.execute("CHECKPOINT")  # measurements start on a settled database
+    finally:
+        conn.close()
     return url
 
 
 def _create_from(cur: psycopg2.extensions.cursor, name: str, template: str) -> None:
     for attempt in range(60):
         try:
-            cur.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+            # FILE_COPY: a few GB copied as files, not streamed through the WAL (whose
+            # checkpoints would then land in the measurements that follow).
+            cur.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY = FILE_COPY')
             return
         except psycopg2.errors.ObjectInUse:  # another session on the template
             print(f"{template} busy, retrying ({attempt + 1}) …", flush=True)

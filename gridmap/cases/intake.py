@@ -8,6 +8,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -132,25 +133,31 @@ class _Checker:
         self.row = row
         self.problems: list[Problem] = []
 
+    @cached_property
+    def latest(self) -> datetime:
+        """The latest moment a submission may name (now, plus the clock slack)."""
+        return datetime.now(UTC) + FUTURE_SLACK
+
     def fail(self, field: str, message: str) -> None:
         self.problems.append(Problem(field, message, self.row))
 
     def text(self, field: str, *, required: bool = False) -> str | None:
         value = self.data.get(field)
-        if value is None or (isinstance(value, str) and not value.strip()):
-            if required:
-                self.fail(field, "is required")
-            return None
-        if (
+        if isinstance(value, str):
+            value = value.strip()
+        elif (
             isinstance(value, int | float)
             and not isinstance(value, bool)
             and field in ("external_id", "reporter_phone")
         ):
             value = str(int(value)) if float(value).is_integer() else str(value)
-        if not isinstance(value, str):
+        elif value is not None:
             self.fail(field, f"must be a string, not {_type_name(value)}")
             return None
-        value = value.strip()
+        if not value:
+            if required:
+                self.fail(field, "is required")
+            return None
         if "\x00" in value:
             self.fail(field, "must not contain NUL characters")
             return None
@@ -212,7 +219,7 @@ class _Checker:
             return None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=self.tz)
-        if moment > datetime.now(UTC) + FUTURE_SLACK:
+        if moment > self.latest:
             self.fail(field, "lies in the future")
             return None
         return moment
@@ -364,7 +371,7 @@ INSERT_CASE = text(
             :closed_at, :satisfaction, :idempotency_key,
             CASE WHEN CAST(:lon AS float8) IS NULL THEN NULL
                  ELSE ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) END)
-    ON CONFLICT (idempotency_key) DO NOTHING
+    ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING id
     """
 )

@@ -119,28 +119,22 @@ def get_case(
 
 
 def case_history(engine: Engine | Connection, case_id: int) -> list[dict[str, Any]]:
-    """The case's events, oldest first."""
+    """The case's history, oldest first: its events, opened by its import (an entry without
+    id) when a bulk import brought it in."""
     with connection(engine) as conn:
         rows = conn.execute(
-            text(
-                "SELECT id, at, actor, action, from_status, to_status, note FROM case_events "
-                "WHERE case_id = :id ORDER BY at, id"
-            ),
-            {"id": case_id},
+            text("SELECT * FROM gridmap_case_history(:id)"), {"id": case_id}
         ).mappings()
         return [dict(r) for r in rows]
 
 
 def latest_notes(engine: Engine, case_ids: list[int]) -> dict[int, str | None]:
-    """The note of each case's latest event."""
+    """The note of each case's latest history entry (see :func:`case_history`)."""
     if not case_ids:
         return {}
     with engine.connect() as conn:
         rows = conn.execute(
-            text(
-                "SELECT DISTINCT ON (case_id) case_id, note FROM case_events "
-                "WHERE case_id = ANY (CAST(:ids AS bigint[])) ORDER BY case_id, at DESC, id DESC"
-            ),
+            text("SELECT * FROM gridmap_case_latest_notes(CAST(:ids AS bigint[]))"),
             {"ids": case_ids},
         ).all()
     return {int(c): n for c, n in rows}

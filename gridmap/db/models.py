@@ -178,9 +178,21 @@ class Case(Base):
     reporter_phone: Mapped[str | None] = mapped_column(Text)
     address: Mapped[str | None] = mapped_column(Text)
     external_id: Mapped[str | None] = mapped_column(Text)
-    idempotency_key: Mapped[str | None] = mapped_column(Text, unique=True)
+    idempotency_key: Mapped[str | None] = mapped_column(Text)  # unique when set (0015)
     geom: Mapped[WKBElement | None] = mapped_column(geometry("POINT"))
     grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id"))
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("case_imports.id"))
+
+
+class CaseImport(Base):
+    """One bulk import run (append-only); the cases it brought in name it."""
+
+    __tablename__ = "case_imports"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(TIMESTAMPTZ, server_default=func.now())
+    actor: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(Text)
+    file_name: Mapped[str] = mapped_column(Text)
 
 
 class CaseEvent(Base):

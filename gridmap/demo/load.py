@@ -31,7 +31,7 @@ from gridmap.demo.pgcopy import copy_frame
 from gridmap.errors import GridmapError
 
 #: Every table holding data (TRUNCATEd by ``replace=True``).
-DATA_TABLES: tuple[str, ...] = (*TABLES, "audit_log")
+DATA_TABLES: tuple[str, ...] = (*TABLES, "audit_log", "case_imports")
 #: Keys of the demo facts in gridmap_meta.
 META_KEYS = ("demo_scale", "demo_seed", "demo_anchor", "demo_counts", "demo_generator")
 

@@ -159,8 +159,22 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
     ORDER BY distance_m, k.id
 $$;
 
+-- The grid of each point (lon[i], lat[i]) by the rule of gridmap_assign_grid: the lowest id
+-- among the grids the point intersects, NULL outside every grid or without a point. The bulk
+-- import asks for a chunk's grids on a second session while the previous chunk is inserted.
+CREATE OR REPLACE FUNCTION gridmap_grids_at(lon double precision[], lat double precision[])
+RETURNS integer[]
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(array_agg(
+               (SELECT min(g.id) FROM grids g
+                WHERE ST_Intersects(g.geom, ST_SetSRID(ST_MakePoint(p.x, p.y), 4326)))
+               ORDER BY p.n), '{}')
+    FROM unnest(lon, lat) WITH ORDINALITY AS p (x, y, n)
+$$;
+
 -- Creates this session's staging table for a bulk case import (dropped at commit); the
--- importer COPYs validated rows into it, then calls gridmap_import_staged_cases.
+-- importer COPYs validated rows, with the grid of each (gridmap_grids_at), into it, then
+-- calls gridmap_import_staged_cases.
 CREATE OR REPLACE FUNCTION gridmap_import_stage_create() RETURNS void
 LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
@@ -171,20 +185,19 @@ BEGIN
         lon double precision, lat double precision, address text, reporter_name text,
         reporter_phone text, external_id text, reported_at timestamptz, due_at timestamptz,
         status text, department text, dispatched_at timestamptz, resolved_at timestamptz,
-        closed_at timestamptz, satisfaction smallint
+        closed_at timestamptz, satisfaction smallint, grid_id integer
     ) ON COMMIT DROP;
 END
 $$;
 
 -- Moves the staged rows into cases in one INSERT … SELECT, skipping (source, external_id)
--- pairs already present (filtered first so a re-import costs no grid lookups; ON CONFLICT
--- covers a concurrent import), and writes one 'import' event per new case. Grids are
--- assigned set-based in the same statement by the rule of gridmap_assign_grid (the lowest
--- id among the grids the point intersects; NULL outside every grid), so the per-row trigger
--- is switched off for this statement only (gridmap.cases_grid_assigned, transaction-local,
--- see migration 0009). Returns how many cases were inserted and how many of those lie
--- outside every grid.
-CREATE OR REPLACE FUNCTION gridmap_import_staged_cases(actor text, note text)
+-- pairs already present (ON CONFLICT covers a concurrent import), each new case naming its
+-- import run (case_imports, see migration 0016). The staged grids were looked up by
+-- gridmap_grids_at, so the per-row grid trigger is switched off for this statement only
+-- (gridmap.cases_grid_assigned, transaction-local, see migration 0009). Returns how many
+-- cases were inserted and how many of those lie outside every grid.
+DROP FUNCTION IF EXISTS gridmap_import_staged_cases(text, text);
+CREATE OR REPLACE FUNCTION gridmap_import_staged_cases(run integer)
 RETURNS TABLE (inserted bigint, unassigned bigint)
 LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
@@ -195,35 +208,62 @@ BEGIN
                            handling_type, address, reporter_name, reporter_phone,
                            external_id, reported_at, due_at, status, department,
                            dispatched_at, resolved_at, closed_at, satisfaction, updated_at,
-                           geom, grid_id)
+                           geom, grid_id, import_id)
         SELECT s.title, s.description, s.category, s.subcategory, s.source, s.priority,
                s.handling_type, s.address, s.reporter_name, s.reporter_phone,
                s.external_id, s.reported_at, s.due_at, s.status, s.department,
                s.dispatched_at, s.resolved_at, s.closed_at, s.satisfaction,
                greatest(s.reported_at, s.dispatched_at, s.resolved_at, s.closed_at),
-               p.geom,
-               (SELECT g.id FROM grids g
-                WHERE ST_Intersects(g.geom, p.geom)
-                ORDER BY g.id LIMIT 1)
+               CASE WHEN s.lon IS NULL THEN NULL
+                    ELSE ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326) END,
+               s.grid_id, run
         FROM pg_temp.case_import_stage s
-        CROSS JOIN LATERAL (
-            SELECT CASE WHEN s.lon IS NULL THEN NULL
-                        ELSE ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326) END AS geom
-        ) p
         WHERE NOT EXISTS (
             SELECT 1 FROM cases c
             WHERE c.external_id IS NOT NULL AND c.source = s.source
               AND c.external_id = s.external_id)
         ORDER BY s.row_no
         ON CONFLICT (source, external_id) WHERE external_id IS NOT NULL DO NOTHING
-        RETURNING id, status, grid_id
-    ), events AS (
-        INSERT INTO case_events (case_id, at, actor, action, from_status, to_status, note)
-        SELECT i.id, now(), gridmap_import_staged_cases.actor, 'import', NULL, i.status,
-               gridmap_import_staged_cases.note
-        FROM ins i
+        RETURNING grid_id
     )
-    SELECT count(*), count(*) FILTER (WHERE i.grid_id IS NULL) FROM ins i;
+    SELECT count(*), count(*) FILTER (WHERE ins.grid_id IS NULL) FROM ins;
     PERFORM set_config('gridmap.cases_grid_assigned', 'off', true);
 END
+$$;
+
+-- A case's history, oldest first: its events, opened by its import when a bulk import
+-- brought it in (migration 0016: the run is logged once, not as an event per case). That
+-- entry has no id; its status is the one the case was imported with (the first event's
+-- from_status, else the current status: events record every change).
+CREATE OR REPLACE FUNCTION gridmap_case_history(case_id bigint)
+RETURNS TABLE (
+    id bigint, at timestamptz, actor text, action text, from_status text, to_status text,
+    note text
+)
+LANGUAGE sql STABLE AS $$
+    SELECT NULL::bigint, i.at, i.actor, 'import', NULL::text,
+           coalesce((SELECT e.from_status FROM case_events e
+                     WHERE e.case_id = c.id ORDER BY e.at, e.id LIMIT 1), c.status),
+           'imported from ' || i.file_name
+    FROM cases c JOIN case_imports i ON i.id = c.import_id
+    WHERE c.id = gridmap_case_history.case_id
+    UNION ALL
+    (SELECT e.id, e.at, e.actor, e.action, e.from_status, e.to_status, e.note
+     FROM case_events e WHERE e.case_id = gridmap_case_history.case_id
+     ORDER BY e.at, e.id)
+$$;
+
+-- The note of each case's latest history entry (its import's when it has no events).
+CREATE OR REPLACE FUNCTION gridmap_case_latest_notes(ids bigint[])
+RETURNS TABLE (case_id bigint, note text)
+LANGUAGE sql STABLE AS $$
+    SELECT c.id, CASE WHEN e.id IS NOT NULL THEN e.note
+                      WHEN i.id IS NOT NULL THEN 'imported from ' || i.file_name END
+    FROM cases c
+    LEFT JOIN case_imports i ON i.id = c.import_id
+    LEFT JOIN LATERAL (
+        SELECT e.id, e.note FROM case_events e
+        WHERE e.case_id = c.id ORDER BY e.at DESC, e.id DESC LIMIT 1
+    ) e ON true
+    WHERE c.id = ANY (ids)
 $$;

@@ -220,6 +220,12 @@ def test_a_change_committed_during_a_refresh_keeps_its_mark(conn, dsn: str) -> N
     add_cases(cur, 400, seed=3, start_id=0)
     refresh_all(cur)
     day_before = datetime.now(UTC) - timedelta(days=2)
+    # Committed changes first: once the writer below has changed a case, any other change
+    # waits for it (both bump the one case-version row).
+    cur.execute(
+        "UPDATE cases SET status = 'closed' WHERE reported_at::date = %s::date AND id < 50",
+        (day_before,),
+    )
     writer = psycopg2.connect(dsn)
     try:
         wcur = writer.cursor()  # a transaction adding a case two days back, not committed yet
@@ -227,10 +233,6 @@ def test_a_change_committed_during_a_refresh_keeps_its_mark(conn, dsn: str) -> N
             "INSERT INTO cases (id, code, title, category, source, reported_at, geom) "
             "VALUES (99999, 'W1', '事件', 'disputes', 'walk_in', %s, "
             "ST_SetSRID(ST_MakePoint(120.05, 30.05), 4326))",
-            (day_before,),
-        )
-        cur.execute(
-            "UPDATE cases SET status = 'closed' WHERE reported_at::date = %s::date AND id < 50",
             (day_before,),
         )
         refresh_all(cur)  # counts the day without the uncommitted case

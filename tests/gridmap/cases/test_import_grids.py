@@ -1,6 +1,7 @@
-"""The bulk import assigns grids set-based (the per-row trigger stands aside for its one
-statement): the same grid as the trigger gives for inside, border, corner, edge, outside and
-unlocated points; every other insert and update still gets its grid from the trigger."""
+"""The bulk import assigns grids a chunk at a time (gridmap_grids_at; the per-row trigger
+stands aside for its one statement): the same grid as the trigger gives for inside, border,
+corner, edge, outside and unlocated points; every other insert and update still gets its grid
+from the trigger."""
 
 from __future__ import annotations
 
@@ -84,12 +85,21 @@ def test_only_the_import_statement_skips_the_trigger(clean: str) -> None:
         cur.execute("SELECT gridmap_import_stage_create()")
         cur.execute(
             "INSERT INTO pg_temp.case_import_stage (row_no, title, category, source, priority, "
-            "lon, lat, external_id, reported_at, due_at, status) VALUES "
-            "(2, '测试', 'disputes', 'hotline_12345', 3, %s, %s, 'S1', now(), now(), 'reported')",
+            "lon, lat, external_id, reported_at, due_at, status, grid_id) "
+            "SELECT 2, '测试', 'disputes', 'hotline_12345', 3, x, y, 'S1', now(), now(), "
+            "'reported', (gridmap_grids_at(ARRAY[x], ARRAY[y]))[1] FROM (VALUES (%s, %s)) p (x, y)",
             BORDER_2_3,
         )
-        cur.execute("SELECT inserted, unassigned FROM gridmap_import_staged_cases('t', 'n')")
+        cur.execute(
+            "INSERT INTO case_imports (actor, source, file_name) "
+            "VALUES ('t', 'hotline_12345', 'f') RETURNING id"
+        )
+        cur.execute(
+            "SELECT inserted, unassigned FROM gridmap_import_staged_cases(%s)", cur.fetchone()
+        )
         assert cur.fetchone() == (1, 0)
+        cur.execute("SELECT grid_id FROM cases WHERE external_id = 'S1'")
+        assert cur.fetchone() == (2,)  # the border rule, staged by gridmap_grids_at
         # Later statements of the same transaction: the trigger corrects a wrong grid.
         cur.execute(
             "INSERT INTO cases (title, category, source, grid_id, geom) VALUES "
@@ -111,3 +121,18 @@ def test_only_the_import_statement_skips_the_trigger(clean: str) -> None:
     finally:
         raw.rollback()
         raw.close()
+
+
+def test_grids_at_keeps_order_and_marks_the_unlocated(clean: str) -> None:
+    names = list(POINTS)
+    lons = [POINTS[n][0][0] if POINTS[n][0] else None for n in names]
+    lats = [POINTS[n][0][1] if POINTS[n][0] else None for n in names]
+    with get_engine(clean).connect() as conn:
+        grids = conn.execute(
+            text("SELECT gridmap_grids_at(:x, :y)"), {"x": lons, "y": lats}
+        ).scalar_one()
+        empty = conn.execute(
+            text("SELECT gridmap_grids_at('{}'::float8[], '{}'::float8[])")
+        ).scalar_one()
+    assert grids == [POINTS[n][1] for n in names]
+    assert empty == []

@@ -13,9 +13,11 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import text
 
+from gridmap.cases import queries
 from gridmap.cases.errors import ImportRejected, Problem
 from gridmap.cases.importer import MappingError, import_cases, parse_mapping
 from gridmap.cases.taxonomy import get_taxonomy
+from gridmap.cases.workflow import apply_action, parse_action
 from gridmap.db.engine import get_engine
 from gridmap.settings import get_settings
 
@@ -177,17 +179,54 @@ def test_import_csv(clean: str, tmp_path: Path) -> None:
         ),
     ]
     assert [row[9].total_seconds() / 3600 for row in got] == [72, 48, 24, 120]
-    with get_engine(clean).connect() as conn:
-        events = conn.execute(
-            text(
-                "SELECT e.action, e.to_status, e.actor, e.note FROM case_events e "
-                "JOIN cases c ON c.id = e.case_id ORDER BY c.external_id"
-            )
-        ).all()
-    assert [tuple(e) for e in events] == [
-        ("import", s, "import", "imported from h.csv")
-        for s in ("closed", "reported", "dispatched", "resolved")
+    engine = get_engine(clean)
+    with engine.connect() as conn:
+        runs = conn.execute(text("SELECT id, actor, source, file_name FROM case_imports")).all()
+        ids = conn.execute(text("SELECT id, import_id FROM cases ORDER BY external_id")).all()
+    # The run is logged once; every case names it, and its history opens with the import.
+    assert [tuple(r)[1:] for r in runs][-1:] == [("import", "hotline_12345", "h.csv")]
+    assert {run for _, run in ids} == {runs[-1].id}
+    assert queries.case_history(engine, ids[0].id) == [
+        {
+            "id": None,
+            "at": runs_at(engine, runs[-1].id),
+            "actor": "import",
+            "action": "import",
+            "from_status": None,
+            "to_status": "closed",
+            "note": "imported from h.csv",
+        }
     ]
+    assert [
+        [(e["action"], e["to_status"]) for e in queries.case_history(engine, i)] for i, _ in ids
+    ] == [[("import", s)] for s in ("closed", "reported", "dispatched", "resolved")]
+    assert counts(clean)[1] == 0  # no event rows for an import
+    notes = queries.latest_notes(engine, [i for i, _ in ids])
+    assert set(notes.values()) == {"imported from h.csv"}
+
+
+def runs_at(engine, run: int) -> object:
+    with engine.connect() as conn:
+        return conn.execute(
+            text("SELECT at FROM case_imports WHERE id = :id"), {"id": run}
+        ).scalar_one()
+
+
+def test_history_after_import_keeps_the_imported_status(clean: str, tmp_path: Path) -> None:
+    run(clean, write_csv(tmp_path / "h.csv", ROWS))
+    engine = get_engine(clean)
+    with engine.connect() as conn:
+        case_id = conn.execute(text("SELECT id FROM cases WHERE status = 'reported'")).scalar_one()
+    request = parse_action({"action": "dispatch", "actor": "社区", "grid_id": 1, "note": "派单"})
+    apply_action(engine, case_id, request, get_taxonomy())
+    history = queries.case_history(engine, case_id)
+    assert [(e["action"], e["from_status"], e["to_status"]) for e in history] == [
+        ("import", None, "reported"),
+        ("dispatch", "reported", "dispatched"),
+    ]
+    assert history[0]["id"] is None and history[1]["id"] is not None
+    assert queries.latest_notes(engine, [case_id]) == {case_id: history[1]["note"]}
+    assert history[1]["note"].endswith("派单")
 
 
 def test_reimport_is_a_no_op(clean: str, tmp_path: Path) -> None:

@@ -98,6 +98,13 @@ def grids(lead_city: str) -> dict[str, Any]:
                 "JOIN grids n ON ST_Touches(a.geom, n.geom) "
                 "AND ST_Y(ST_Centroid(n.geom)) > ST_YMax(a.geom) - 1e-4 "
                 "WHERE (SELECT count(*) FROM cases c WHERE c.grid_id = a.id) > 50 "
+                # the neighbour has cases inside the box drawn below (the demo city
+                # changes with its anchor day), a margin within it
+                "AND (SELECT count(*) FROM cases c WHERE c.grid_id = e.id "
+                "AND ST_X(c.geom) < ST_XMax(a.geom) + 0.25 * (ST_XMax(a.geom) - ST_XMin(a.geom)) "
+                "AND ST_Y(c.geom) BETWEEN "
+                "ST_YMin(a.geom) + 0.25 * (ST_YMax(a.geom) - ST_YMin(a.geom)) "
+                "AND ST_YMax(a.geom) - 0.25 * (ST_YMax(a.geom) - ST_YMin(a.geom))) >= 3 "
                 "ORDER BY a.id LIMIT 1"
             )
         ).one()
