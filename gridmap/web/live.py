@@ -141,9 +141,12 @@ def refresh(
     now: datetime,
     forced: bool = False,
     draw_layer: bool = True,
+    same_selection: bool = False,
 ) -> LiveUpdate:
     """One tick: probe, and when needed re-read the case layer (if ``draw_layer``), the
-    tiles and the ticker. Never raises for database trouble: the update is then stale."""
+    tiles and the ticker. Ticker lines new since the last read are ``fresh``, except after a
+    forced read for a new selection (unless ``same_selection``: a redraw of the same cases,
+    e.g. the view moved). Never raises for database trouble: the update is then stale."""
     try:
         version = probe(engine)
     except LiveError as exc:
@@ -166,7 +169,7 @@ def refresh(
         log.warning("live refresh: %s", exc)
         return LiveUpdate(replace(state, stale=True), *stale_notice(state, lang), changed=True)
     ids = tuple(item.id for item in latest)
-    known = state.ticker if state.ticker is not None and not forced else None
+    known = state.ticker if state.ticker is not None and (same_selection or not forced) else None
     fresh = set(ids) - set(known) if known is not None else set()
     new_state = LiveState(version.version, now.isoformat(), ids, stale=False)
     return LiveUpdate(

@@ -236,13 +236,21 @@ def live_tick(
     forced: bool = False,
     settings: Settings | None = None,
 ) -> WallUpdate:
-    """One live tick: when the cases changed (or ``forced``), the case traces for the
-    whole city, the case tiles, the ticker and the hottest grids. Database trouble makes
-    the update stale, never an error."""
+    """One live tick: when the cases changed (or ``forced``: the view moved), the case traces
+    for the whole city, the case tiles, the ticker (new lines fresh) and the hottest grids.
+    Database trouble makes the update stale, never an error."""
     settings = settings or get_settings()
     choice = wall_choice(settings)
     update = live.refresh(
-        engine, state, choice, bbox=view.bbox, zoom=view.zoom, lang=lang, now=now, forced=forced
+        engine,
+        state,
+        choice,
+        bbox=view.bbox,
+        zoom=view.zoom,
+        lang=lang,
+        now=now,
+        forced=forced,
+        same_selection=True,  # the wall's cases are always the whole city's
     )
     hot = None
     if update.tiles is not None:

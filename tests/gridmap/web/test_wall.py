@@ -174,6 +174,16 @@ def test_live_tick_reads_everything_once_then_only_probes(wall_engine: Engine, n
     assert not again.stale
 
 
+def test_a_forced_tick_still_marks_new_ticker_lines(wall_engine: Engine, noon) -> None:
+    view = wall.wall_view(wall_engine, None).view
+    drawn = wall.live_tick(wall_engine, live.LiveState(), view, "zh-CN", noon).live.state
+    assert drawn.ticker
+    # The view moved (a forced re-read) just as a new case came in: it is still fresh.
+    before = live.LiveState(drawn.version - 1, drawn.refreshed_at, drawn.ticker[1:])
+    moved = wall.live_tick(wall_engine, before, view, "zh-CN", noon, forced=True)
+    assert moved.fresh == {drawn.ticker[0]}
+
+
 def test_live_tick_without_database_is_stale_with_the_time_of_the_data(
     wall_engine: Engine, noon: datetime
 ) -> None:
