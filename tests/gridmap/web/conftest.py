@@ -3,6 +3,7 @@ started once per session, and a headless Chromium driven by selenium."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import socket
@@ -73,10 +74,17 @@ def client(app: Dash, seeded_url: str) -> FlaskClient:
     return test_client
 
 
-def free_port() -> int:
+def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((host, 0))
         return sock.getsockname()[1]
+
+
+#: Live servers started so far: each gets its own loopback address (127.0.0.2, .3, …).
+#: Browsers keep cookies per host, not per port, so servers sharing 127.0.0.1 overwrite
+#: each other's session and CSRF cookies in the session-wide browser (a page of one server
+#: still polling while another is signed in gave 401s and CSRF refusals).
+_HOSTS = itertools.count(2)
 
 
 @dataclass
@@ -113,17 +121,18 @@ class LiveServer:
 
 def start_server(database_url: str, name: str) -> LiveServer:
     """Start ``gridmap serve`` on a free port and wait until /healthz answers ok."""
-    port = free_port()
+    host = f"127.0.0.{next(_HOSTS)}"
+    port = free_port(host)
     ARTIFACTS.mkdir(exist_ok=True)
     log = ARTIFACTS / f"server-{name}.log"
     env = {**os.environ, "GRIDMAP_DATABASE_URL": database_url}
-    command = [str(Path(sys.executable).parent / "gridmap"), "serve", "--port", str(port)]
-    command += ["--workers", "1"]
+    command = [str(Path(sys.executable).parent / "gridmap"), "serve", "--host", host]
+    command += ["--port", str(port), "--workers", "1"]
     with log.open("wb") as out:
         process = subprocess.Popen(
             command, env=env, cwd=PROJECT_ROOT, stdout=out, stderr=subprocess.STDOUT
         )
-    server = LiveServer(f"http://127.0.0.1:{port}", process, log, database_url)
+    server = LiveServer(f"http://{host}:{port}", process, log, database_url)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
