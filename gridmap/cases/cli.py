@@ -107,6 +107,7 @@ def import_command(
         f"{verb} {report.inserted:,} case(s) from {report.rows:,} row(s): "
         f"{report.duplicates:,} already present, {len(report.problems):,} bad row problem(s) "
         f"skipped, {report.unassigned:,} outside every grid"
+        + (f" (import run {report.run})" if report.run is not None else "")
     )
 
 

@@ -62,6 +62,8 @@ class ImportReport:
     duplicates: int = 0
     unassigned: int = 0
     dry_run: bool = False
+    #: The logged import run (``case_imports.id``) the new cases name; None unless committed.
+    run: int | None = None
     problems: list[Problem] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -72,6 +74,7 @@ class ImportReport:
             "duplicates": self.duplicates,
             "unassigned": self.unassigned,
             "dry_run": self.dry_run,
+            "run": self.run,
             "problems": [p.as_dict() for p in self.problems],
         }
 
@@ -329,6 +332,7 @@ def import_cases(
             raw.rollback()
         else:
             raw.commit()
+            report.run = run
     except BaseException:
         raw.rollback()
         raise

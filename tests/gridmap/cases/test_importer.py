@@ -185,7 +185,7 @@ def test_import_csv(clean: str, tmp_path: Path) -> None:
         ids = conn.execute(text("SELECT id, import_id FROM cases ORDER BY external_id")).all()
     # The run is logged once; every case names it, and its history opens with the import.
     assert [tuple(r)[1:] for r in runs][-1:] == [("import", "hotline_12345", "h.csv")]
-    assert {run for _, run in ids} == {runs[-1].id}
+    assert {run for _, run in ids} == {runs[-1].id} == {report.run}
     assert queries.case_history(engine, ids[0].id) == [
         {
             "id": None,
@@ -240,7 +240,7 @@ def test_reimport_is_a_no_op(clean: str, tmp_path: Path) -> None:
 
 def test_dry_run_writes_nothing(clean: str, tmp_path: Path) -> None:
     report = run(clean, write_csv(tmp_path / "h.csv", ROWS), dry_run=True)
-    assert (report.dry_run, report.inserted, report.unassigned) == (True, 4, 2)
+    assert (report.dry_run, report.inserted, report.unassigned, report.run) == (True, 4, 2, None)
     assert counts(clean) == (0, 0)
 
 
@@ -423,6 +423,9 @@ def test_import_command(clean: str, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert len(lines) == 9
     assert done.exit_code == 0 and "imported 4 case(s)" in done.stdout
     assert counts(clean)[0] == 4
+    with get_engine(clean).connect() as conn:
+        run_id = conn.execute(text("SELECT max(import_id) FROM cases")).scalar_one()
+    assert done.stdout.strip().endswith(f"(import run {run_id})")
 
 
 def test_small_chunks_give_the_same_result(
