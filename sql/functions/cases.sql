@@ -253,17 +253,15 @@ LANGUAGE sql STABLE AS $$
      ORDER BY e.at, e.id)
 $$;
 
--- The note of each case's latest history entry (its import's when it has no events).
+-- The note of each case's latest history entry (gridmap_case_history: its import's when it
+-- has no events).
 CREATE OR REPLACE FUNCTION gridmap_case_latest_notes(ids bigint[])
 RETURNS TABLE (case_id bigint, note text)
 LANGUAGE sql STABLE AS $$
-    SELECT c.id, CASE WHEN e.id IS NOT NULL THEN e.note
-                      WHEN i.id IS NOT NULL THEN 'imported from ' || i.file_name END
-    FROM cases c
-    LEFT JOIN case_imports i ON i.id = c.import_id
+    SELECT c.id, h.note
+    FROM unnest(ids) AS c (id)
     LEFT JOIN LATERAL (
-        SELECT e.id, e.note FROM case_events e
-        WHERE e.case_id = c.id ORDER BY e.at DESC, e.id DESC LIMIT 1
-    ) e ON true
-    WHERE c.id = ANY (ids)
+        SELECT h.note FROM gridmap_case_history(c.id) h
+        ORDER BY h.at DESC, h.id DESC NULLS LAST LIMIT 1
+    ) h ON true
 $$;
