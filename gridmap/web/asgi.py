@@ -1,0 +1,137 @@
+"""The Flask server as an ASGI app for gunicorn's ``asgi`` worker, so slow or idle clients
+cost an open socket on the event loop, never a thread.
+
+gunicorn's ``gthread`` worker hands a connection to one of its few threads as soon as it
+is readable; a client that then sends half a request (a flaky mobile network, or an
+attacker) keeps that thread waiting, and a few of them starved the whole service,
+``/healthz`` included. The ``asgi`` worker reads request lines and headers on its event
+loop instead; a2wsgi then runs the (WSGI) app in a small thread pool. Two more steps keep
+threads for ready work only:
+
+- the request body is read on the event loop, complete, before a thread is used
+  (a2wsgi alone reads it lazily from the app's thread, so a slow upload would hold one);
+  a body larger than any route takes is refused with 413 at once;
+- ``GET/HEAD /healthz`` runs in a thread pool of its own, so a load balancer's probe
+  never queues behind the app's work.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from a2wsgi import WSGIMiddleware
+
+from gridmap.settings import Settings, get_settings
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+#: Paths answered by their own thread pool (the liveness/readiness probe).
+PROBE_PATHS = frozenset({"/healthz"})
+#: Threads of the probe's pool (per worker process).
+PROBE_THREADS = 2
+
+
+def max_request_bytes(settings: Settings) -> int:
+    """The largest request body any route takes: an import upload (base64 inside a Dash
+    callback's JSON, 4/3 of the file) or an API body, plus room for the JSON around it."""
+    upload = settings.import_max_upload_mb * 2**20 * 4 // 3
+    return max(upload, settings.api_max_body_bytes) + 2**20
+
+
+class BufferedBody:
+    """Read each HTTP request's whole body on the event loop, then call ``app``."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _content_length(scope)
+        if declared is not None and declared > self.limit:
+            await _too_large(send, self.limit)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return  # the client left before sending its body: no thread spent
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                await _too_large(send, self.limit)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()  # after the body: wait for the disconnect
+
+        await self.app(scope, replay, send)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None  # the server's parser refuses it anyway
+    return None
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    body = json.dumps(
+        {"error": {"message": f"The request body is too large (at most {limit} bytes)."}}
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class ProbeLane:
+    """Send the probe paths to their own thread pool, everything else to ``app``."""
+
+    def __init__(self, app: ASGIApp, probe: ASGIApp) -> None:
+        self.app = app
+        self.probe = probe
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] in PROBE_PATHS:
+            await self.probe(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
+def asgi_app(wsgi: Callable[..., Any], threads: int, settings: Settings | None = None) -> ASGIApp:
+    """``wsgi`` (the Flask server) served by ``threads`` threads, behind the body buffer,
+    with the probe paths on a pool of their own."""
+    settings = settings or get_settings()
+    app = WSGIMiddleware(wsgi, workers=threads)
+    probe = WSGIMiddleware(wsgi, workers=PROBE_THREADS)
+    return BufferedBody(ProbeLane(app, probe), max_request_bytes(settings))
