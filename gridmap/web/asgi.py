@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from a2wsgi import WSGIMiddleware
@@ -134,4 +135,6 @@ def asgi_app(wsgi: Callable[..., Any], threads: int, settings: Settings | None =
     settings = settings or get_settings()
     app = WSGIMiddleware(wsgi, workers=threads)
     probe = WSGIMiddleware(wsgi, workers=PROBE_THREADS)
+    # named threads of its own (a2wsgi names every pool's threads "WSGI_n")
+    probe.executor = ThreadPoolExecutor(PROBE_THREADS, thread_name_prefix="gridmap-probe")
     return BufferedBody(ProbeLane(app, probe), max_request_bytes(settings))
