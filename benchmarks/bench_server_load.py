@@ -44,7 +44,7 @@ from tests.signin import api_token  # noqa: E402
 
 CONFIGS = ("gthread", "asgi")
 #: (users, idle slow clients)
-SCENARIOS = ((8, 0), (32, 0), (8, 32))
+SCENARIOS = ((8, 0), (32, 0), (150, 0), (8, 32))
 PROBE_TIMEOUT = 5.0
 HOST = "127.0.0.77"
 

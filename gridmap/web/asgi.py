@@ -10,7 +10,8 @@ threads for ready work only:
 
 - the request body is read on the event loop, complete, before a thread is used
   (a2wsgi alone reads it lazily from the app's thread, so a slow upload would hold one);
-  a body larger than any route takes is refused with 413 at once;
+  a body larger than any route takes is refused with 413 at once, and one that stalls
+  past the server's timeout (60 s between two pieces) with 408;
 - ``GET/HEAD /healthz`` runs in a thread pool of its own, so a load balancer's probe
   never queues behind the app's work.
 """
@@ -56,32 +57,33 @@ class BufferedBody:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        too_large = f"The request body is too large (at most {self.limit} bytes)."
         declared = _content_length(scope)
         if declared is not None and declared > self.limit:
-            await _too_large(send, self.limit)
+            await _refuse(send, 413, too_large)
             return
-        chunks: list[bytes] = []
-        size = 0
+        body = bytearray()  # one buffer, grown in place (an upload may be 270 MB)
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                return  # the client left before sending its body: no thread spent
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.limit:
-                await _too_large(send, self.limit)
+                # gone, or stalled past the server's timeout: no thread was spent on it
+                await _refuse(send, 408, "The request body did not arrive in time.")
                 return
-            chunks.append(chunk)
+            body += message.get("body", b"")
+            if len(body) > self.limit:
+                await _refuse(send, 413, too_large)
+                return
             if not message.get("more_body", False):
                 break
-        body = b"".join(chunks)
-        replayed = False
+        pending: bytearray | None = body
+        del body
 
         async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
+            nonlocal pending
+            if pending is not None:
+                message = {"type": "http.request", "body": pending, "more_body": False}
+                pending = None  # the app's reader holds the only reference from here on
+                return message
             return await receive()  # after the body: wait for the disconnect
 
         await self.app(scope, replay, send)
@@ -97,14 +99,14 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-async def _too_large(send: Send, limit: int) -> None:
-    body = json.dumps(
-        {"error": {"message": f"The request body is too large (at most {limit} bytes)."}}
-    ).encode()
+async def _refuse(send: Send, status: int, message: str) -> None:
+    """A JSON error answered from the event loop; the connection closes after it (the
+    server ignores the answer when the client has gone)."""
+    body = json.dumps({"error": {"message": message}}).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": status,
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),

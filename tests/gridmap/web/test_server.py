@@ -66,13 +66,18 @@ def _echo_wsgi(environ: dict, start_response: Any) -> list[bytes]:
     return [f"{len(body)} {threading.current_thread().name}".encode()]
 
 
-def _call(app: Any, path: str, chunks: list[bytes], headers: list | None = None) -> list[dict]:
-    """Run one HTTP request through the ASGI ``app``; the messages it sent."""
+def _call(
+    app: Any, path: str, chunks: list[bytes], headers: list | None = None, stall: bool = False
+) -> list[dict]:
+    """Run one HTTP request through the ASGI ``app``; the messages it sent. ``stall``: the
+    body never completes (the server then says the client has gone)."""
     sent: list[dict] = []
-    incoming = [
-        {"type": "http.request", "body": c, "more_body": i < len(chunks) - 1}
+    incoming: list[dict] = [
+        {"type": "http.request", "body": c, "more_body": stall or i < len(chunks) - 1}
         for i, c in enumerate(chunks)
     ]
+    if stall:
+        incoming.append({"type": "http.disconnect"})
 
     async def receive() -> dict:
         if incoming:
@@ -128,6 +133,20 @@ def test_a_body_over_the_limit_is_refused_before_any_thread() -> None:
     assert b"at most 4 bytes" in _body(sent)
     declared = _call(front, "/api/v1/cases", [b""], headers=[(b"content-length", b"99")])
     assert (declared[0]["status"], called) == (413, [])
+
+
+def test_a_body_that_never_completes_is_408_without_any_thread() -> None:
+    """The server gives up waiting for the rest of the body (its timeout): a 408 answered
+    from the event loop, the app never called."""
+    called: list[bool] = []
+
+    def app(environ: dict, start_response: Any) -> list[bytes]:
+        called.append(True)
+        return _echo_wsgi(environ, start_response)
+
+    sent = _call(asgi_app(app, threads=1), "/api/v1/cases", [b"{", b""], stall=True)
+    assert (sent[0]["status"], called) == (408, [])
+    assert b"did not arrive in time" in _body(sent)
 
 
 # -- a live server of several workers --------------------------------------------------------
