@@ -1,7 +1,8 @@
 """Load and faults (issue 12, acceptance): a served app of three workers under concurrent
-reads and case posts (with Idempotency-Key) while its database restarts once and a worker
-is killed (SIGKILL) once. Nothing is lost, nothing doubled, no answer mixed up with
-another request's, and every error a client gets is a 503 with Retry-After.
+reads and case posts (JSON with Idempotency-Key; Open311 without, relying on the natural
+duplicate guard) while its database restarts once and a worker is killed (SIGKILL) once.
+Nothing is lost, nothing doubled, no answer mixed up with another request's, and every
+error a client gets is a 503 with Retry-After.
 
 The database is a private cluster of this test (restarting the suite's shared one would
 disturb other tests' fixtures); the server listens on its own loopback address."""
@@ -35,7 +36,7 @@ pytestmark = pytest.mark.slow
 
 WORKERS = 3
 BASE_CASES = 20
-READERS, POSTERS = 4, 4
+READERS, POSTERS, KEYLESS = 4, 3, 1
 #: Seconds into the run when the database restarts, when a worker is killed, the end.
 RESTART_AT, KILL_AT, RUN_FOR = 2.5, 6.0, 10.0
 #: Longest a post may take to be confirmed, retries included.
@@ -116,6 +117,7 @@ def test_restart_and_kill_lose_double_and_mix_nothing(
     tally = Tally()
     stop = threading.Event()
     posted: dict[str, int] = {}  # title -> the id its answer named
+    requested: dict[str, str] = {}  # Open311 description -> the service_request_id answered
     lon, lat = INSIDE[2]
 
     def read(n: int) -> None:
@@ -174,8 +176,42 @@ def test_restart_and_kill_lose_double_and_mix_nothing(
                     break
                 time.sleep(0.3)  # a 503: back off (less than Retry-After, to keep it short)
 
+    def post_open311(n: int) -> None:
+        """A GeoReport client: no key, so a retry relies on the natural duplicate guard."""
+        http = requests.Session()
+        http.headers.update(auth)
+        i = 0
+        while not stop.is_set():
+            i += 1
+            description = f"fault open311 {n}-{i}"
+            form = {"service_code": "street_light", "lat": lat, "long": lon}
+            form["description"] = description
+            deadline = time.monotonic() + POST_DEADLINE
+            while True:
+                if time.monotonic() > deadline:
+                    tally.add("lost", f"{description}: never confirmed")
+                    return
+                try:
+                    r = http.post(f"{fault_server.url}/open311/v2/requests.json", data=form,
+                                  timeout=30)  # fmt: skip
+                except requests.ConnectionError:
+                    tally.dropped()
+                    time.sleep(0.2)
+                    continue
+                if tally.answer(r):
+                    answer = r.json()[0]
+                    if "service_request_id" not in answer:  # stored, not readable just then
+                        tally.add("token only")
+                        where = f"{fault_server.url}/open311/v2/tokens/{answer['token']}.json"
+                        answer = http.get(where, timeout=30).json()[0]
+                    with tally.lock:
+                        requested[description] = answer["service_request_id"]
+                    break
+                time.sleep(0.3)
+
     threads = [threading.Thread(target=read, args=(n,)) for n in range(READERS)]
     threads += [threading.Thread(target=post, args=(n,)) for n in range(POSTERS)]
+    threads += [threading.Thread(target=post_open311, args=(n,)) for n in range(KEYLESS)]
     started = time.monotonic()
     for t in threads:
         t.start()
@@ -194,12 +230,12 @@ def test_restart_and_kill_lose_double_and_mix_nothing(
         for t in threads:
             t.join(POST_DEADLINE + 5)
 
-    print(f"\nclients saw {dict(tally.seen)}; {len(posted)} cases posted")
+    print(f"\nclients saw {dict(tally.seen)}; posted {len(posted)} + {len(requested)} (Open311)")
     assert tally.problems == [], tally.problems
     assert {"lost", "mixed"}.isdisjoint(tally.seen), tally.seen
     assert tally.seen["503"] > 0, "the restart should have been seen as 503s"
     # connections drop only with the killed worker: at most one per client, when it died
-    assert tally.seen["dropped"] <= READERS + POSTERS, tally.seen
+    assert tally.seen["dropped"] <= READERS + POSTERS + KEYLESS, tally.seen
     assert [round(t - killed, 1) for t in tally.drops if not 0 <= t - killed < 3] == []
     with get_engine(fault_url).connect() as conn:
         stored = dict(
@@ -210,9 +246,15 @@ def test_restart_and_kill_lose_double_and_mix_nothing(
         ids = dict(
             conn.execute(text("SELECT title, id FROM cases WHERE title LIKE 'fault post %'")).all()
         )
-    assert len(posted) >= POSTERS * 3
+        codes = dict(
+            conn.execute(
+                text("SELECT title, code FROM cases WHERE title LIKE 'fault open311 %'")
+            ).all()
+        )
+    assert len(posted) >= POSTERS * 3 and len(requested) >= KEYLESS * 3
     assert stored == {title: 1 for title in posted}  # nothing lost, nothing doubled
     assert ids == posted  # every answer named its own case
+    assert codes == requested  # key-less: one case each, the one answered
     assert len(psutil.Process(fault_server.process.pid).children()) == WORKERS  # respawned
     health = requests.get(fault_server.url + "/healthz", timeout=10)
     assert health.json() == {"ok": True, "database": True}
