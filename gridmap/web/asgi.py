@@ -10,6 +10,7 @@ threads for ready work only:
 
 - the request body is read on the event loop, complete, before a thread is used
   (a2wsgi alone reads it lazily from the app's thread, so a slow upload would hold one);
+  the app then sees its length (a chunked body is no longer one of unknown length);
   a body larger than any route takes is refused with 413 at once, and one that stalls
   past the server's timeout (60 s between two pieces) with 408;
 - ``GET/HEAD /healthz`` runs in a thread pool of its own, so a load balancer's probe
@@ -75,6 +76,7 @@ class BufferedBody:
                 return
             if not message.get("more_body", False):
                 break
+        scope = _framed(scope, len(body))
         pending: bytearray | None = body
         del body
 
@@ -87,6 +89,15 @@ class BufferedBody:
             return await receive()  # after the body: wait for the disconnect
 
         await self.app(scope, replay, send)
+
+
+def _framed(scope: Scope, length: int) -> Scope:
+    """The scope of a request whose body is now whole: its length declared, no
+    ``Transfer-Encoding`` (a chunked body would otherwise reach the WSGI app as empty)."""
+    headers = [(k, v) for k, v in scope.get("headers", []) if k != b"transfer-encoding"]
+    if not any(k == b"content-length" for k, _ in headers):
+        headers.append((b"content-length", str(length).encode()))
+    return {**scope, "headers": headers}
 
 
 def _content_length(scope: Scope) -> int | None:

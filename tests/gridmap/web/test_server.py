@@ -60,10 +60,12 @@ def test_a_worker_freezes_the_loaded_app_out_of_the_collector(
 
 
 def _echo_wsgi(environ: dict, start_response: Any) -> list[bytes]:
-    """A WSGI app answering with the length of the body it read and its thread's name."""
+    """A WSGI app answering with the length of the body it read, its thread's name and the
+    declared length."""
     body = environ["wsgi.input"].read()
     start_response("200 OK", [("Content-Type", "text/plain")])
-    return [f"{len(body)} {threading.current_thread().name}".encode()]
+    declared = environ.get("CONTENT_LENGTH")
+    return [f"{len(body)} {threading.current_thread().name} {declared}".encode()]
 
 
 def _call(
@@ -111,10 +113,11 @@ def _body(sent: list[dict]) -> bytes:
 
 def test_the_body_reaches_the_app_whole_and_the_probe_has_its_own_threads() -> None:
     app = asgi_app(_echo_wsgi, threads=2)
-    sent = _call(app, "/api/v1/cases", [b"ab", b"cde", b"f"])
+    chunked = [(b"transfer-encoding", b"chunked")]
+    sent = _call(app, "/api/v1/cases", [b"ab", b"cde", b"f"], headers=chunked)
     assert sent[0]["status"] == 200
-    length, thread = _body(sent).decode().split()
-    assert length == "6" and thread.startswith("WSGI")
+    length, thread, declared = _body(sent).decode().split()
+    assert (length, declared) == ("6", "6") and thread.startswith("WSGI")
     probe = _call(app, "/healthz", [b""])
     assert _body(probe).decode().split()[0] == "0"
     assert _body(probe).decode().split()[1].startswith("gridmap-probe")  # a pool of its own
@@ -372,6 +375,15 @@ def _open_slow_clients(server: LiveServer, idle: int, slow_bodies: int) -> list[
         s.sendall(b"POST /api/v1/cases HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{")
         socks.append(s)
     return socks
+
+
+def test_a_chunked_body_reaches_the_app(workers_server: LiveServer) -> None:
+    """A body sent in chunks (no Content-Length) is read whole, not taken for empty."""
+    chunks = iter([b'{"title": ', b'"", "subcategory": "street_light"}'])
+    r = workers_server.post("/api/v1/cases", data=chunks)  # a generator: chunked
+    assert r.status_code == 400
+    problems = r.json()["error"]["problems"]
+    assert problems == [{"field": "title", "message": "is required"}]
 
 
 def test_slow_and_idle_clients_do_not_starve_the_service(
