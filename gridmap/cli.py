@@ -179,6 +179,8 @@ def _print_demo_accounts(url: str) -> None:
         accounts = demo_accounts_ready(get_engine(url))
     except SQLAlchemyError:
         return  # not migrated yet, or unreachable: gunicorn will say so
+    finally:
+        get_engine(url).dispose()  # the workers forked next must inherit no connection
     if accounts:
         click.echo("demo accounts (username / password / role):")
         for a in accounts:

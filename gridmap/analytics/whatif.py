@@ -9,6 +9,7 @@ multi-source Dijkstra — milliseconds on the demo city, well under a second at 
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -110,6 +111,7 @@ class ModelCache:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        os.register_at_fork(after_in_child=self._after_fork)
         self._items: dict[tuple[str, str], tuple[CoverageModel, float, dict[str, np.ndarray]]]
         self._items = {}
 
@@ -130,6 +132,9 @@ class ModelCache:
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+
+    def _after_fork(self) -> None:
+        self._lock = threading.Lock()  # a thread of the parent may have held it
 
 
 CACHE = ModelCache()

@@ -20,8 +20,11 @@ def register_api(server: flask.Flask) -> None:
     from gridmap.api.exports import blueprint as exports_blueprint
     from gridmap.api.open311 import blueprint as open311_blueprint
     from gridmap.api.patrols import blueprint as patrols_blueprint
+    from gridmap.web.health import retry_after
 
     install_sign_in(server)  # the API never runs without sign-in (idempotent)
+    if retry_after not in server.after_request_funcs.get(None, []):
+        server.after_request(retry_after)  # every 503, on any route, says when to retry
     server.register_blueprint(cases_blueprint)
     server.register_blueprint(open311_blueprint)
     server.register_blueprint(patrols_blueprint)

@@ -3,11 +3,13 @@ nearest cameras, act on it through the workflow; plus the taxonomy, workflow and
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, request
+from sqlalchemy.exc import OperationalError
 
 from gridmap.access import audit, current_user
 from gridmap.access.scope import scoped_connection
@@ -166,11 +168,40 @@ def report_case():
     data = json_body()
     settings = get_settings()
     new = validate_case(data, taxonomy(), source="resident_app", tz=settings.cases_timezone)
-    case_id, created = submit_case(engine(), new, idempotency_key=key)
+    user = current_user()
+    case_id, created = submit_case(
+        engine(),
+        new,
+        idempotency_key=key,
+        submitted_by=user.id if user else None,
+        natural_key=key is None,  # a key-less retry answers the case it repeats
+    )
     headers = {"Location": f"/api/v1/cases/{case_id}"}
-    if key and not created:
+    if not created:
         headers["Idempotent-Replayed"] = "true"
-    return json_response(case_detail(case_id), 201 if created else 200, headers)
+    return json_response(stored_case_detail(case_id), 201 if created else 200, headers)
+
+
+#: Tries, and seconds between them, to read a just-stored case back after the connection
+#: dropped (a database restart takes a few seconds).
+READ_BACK_WAITS = (0.2, 0.5, 1.0, 2.0)
+
+
+def stored_case_detail(case_id: int) -> dict[str, Any]:
+    """The detail of a case intake has just stored. The insert has committed, so the answer
+    must say so even if the database drops now: the read is retried on fresh connections,
+    and at worst the answer is the case's id (its Location header names where to read it)."""
+    for wait in (*READ_BACK_WAITS, None):
+        try:
+            return case_detail(case_id)
+        except OperationalError:
+            if wait is None:
+                break
+            time.sleep(wait)
+    return {
+        "id": case_id,
+        "message": "The case is stored; its details cannot be read just now (see Location).",
+    }
 
 
 @blueprint.get("/cases")

@@ -5,13 +5,18 @@ status_notes. Intake goes through the same validation as the JSON API."""
 
 from __future__ import annotations
 
+import time
 import uuid
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, request
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
+from gridmap.access import current_user
+from gridmap.api.cases import READ_BACK_WAITS
 from gridmap.api.context import engine, json_response, limit_body, taxonomy
 from gridmap.api.errors import handle_api_error
 from gridmap.api.serialize import iso
@@ -45,6 +50,7 @@ OPEN311_FIELD = {
     "subcategory": "service_code",
 }
 TOKEN_SOURCE = "open311"
+STORED_REQUEST = text("SELECT code, idempotency_key FROM cases WHERE id = :id")
 
 
 class Open311Error(CaseError):
@@ -286,18 +292,39 @@ def post_request(fmt: str):
     }
     new = validate_case(data, tax, source="open311", tz=get_settings().cases_timezone, strict=False)
     token = key or f"o311-{uuid.uuid4().hex}"
-    case_id, _created = submit_case(engine(), new, idempotency_key=token)
-    row = queries.get_case(engine(), case_id)
+    user = current_user()
+    case_id, created = submit_case(
+        engine(),
+        new,
+        idempotency_key=token,
+        submitted_by=user.id if user else None,
+        natural_key=key is None,  # a key-less retry answers the case it repeats
+    )
+    code, token = _stored_request(case_id, token, replayed=not created and key is None)
     sla = service.sla_hours
-    payload = [
-        {
-            "service_request_id": row["code"],
-            "token": token,
-            "service_notice": f"time limit {sla:g} h (处置时限 {sla:g} 小时)",
-            "account_id": None,
-        }
-    ]
-    return render(fmt, payload, "service_requests", "request")
+    answer = {"service_request_id": code, "token": token} if code else {"token": token}
+    answer["service_notice"] = f"time limit {sla:g} h (处置时限 {sla:g} 小时)"
+    answer["account_id"] = None
+    return render(fmt, [answer], "service_requests", "request")
+
+
+def _stored_request(case_id: int, token: str, *, replayed: bool) -> tuple[str | None, str]:
+    """(service_request_id, token) of a case intake has just stored; a repeated key-less
+    report answers the first one's token. The insert has committed, so when the database
+    drops now the answer is the token alone, as GeoReport v2 allows (GET tokens/{token}
+    gives the id later). A repeat whose first token cannot be read is a 503 (retry)."""
+    for wait in (*READ_BACK_WAITS, None):
+        try:
+            with engine().connect() as conn:
+                row = conn.execute(STORED_REQUEST, {"id": case_id}).one()
+            return row.code, (row.idempotency_key or token) if replayed else token
+        except OperationalError:
+            if wait is None and replayed:
+                raise
+            if wait is None:
+                break
+            time.sleep(wait)
+    return None, token
 
 
 @blueprint.get(f"/requests.{FORMATS}")

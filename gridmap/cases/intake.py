@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from gridmap.cases.errors import (
     CaseError,
@@ -58,6 +58,8 @@ PHONE = re.compile(r"^[0-9+()\- ]{3,32}$")
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 #: How far in the future a reported time may lie (clock skew).
 FUTURE_SLACK = timedelta(minutes=5)
+#: A key-less report that repeats one the same account made this recently is a retry.
+DUPLICATE_WINDOW = timedelta(minutes=10)
 
 #: Fields a channel may send for a new case.
 NEW_FIELDS = (
@@ -364,11 +366,13 @@ INSERT_CASE = text(
     INSERT INTO cases (title, description, category, subcategory, source, priority,
                        handling_type, address, reporter_name, reporter_phone, external_id,
                        reported_at, due_at, status, department, dispatched_at, resolved_at,
-                       closed_at, satisfaction, idempotency_key, geom)
+                       closed_at, satisfaction, idempotency_key, submitted_by, submitted_at,
+                       geom)
     VALUES (:title, :description, :category, :subcategory, :source, :priority,
             :handling_type, :address, :reporter_name, :reporter_phone, :external_id,
             :reported_at, :due_at, :status, :department, :dispatched_at, :resolved_at,
-            :closed_at, :satisfaction, :idempotency_key,
+            :closed_at, :satisfaction, :idempotency_key, :submitted_by,
+            CASE WHEN CAST(:submitted_by AS integer) IS NULL THEN NULL ELSE now() END,
             CASE WHEN CAST(:lon AS float8) IS NULL THEN NULL
                  ELSE ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) END)
     ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
@@ -383,19 +387,66 @@ SAME_KEY = text(
     "SELECT id, title, description, category, subcategory, ST_X(geom) AS lon, "
     "ST_Y(geom) AS lat FROM cases WHERE idempotency_key = :key"
 )
+#: One key-less submission of an account and title at a time (the twin check, then insert).
+LOCK_TWINS = text("SELECT pg_advisory_xact_lock(hashtextextended(:lock, 0))")
+#: The case a key-less report repeats (see :func:`submit_case`).
+RECENT_TWIN = text(
+    """
+    SELECT id FROM cases
+     WHERE submitted_by = :submitted_by
+       AND submitted_at >= now() - make_interval(secs => :window)
+       AND abs(extract(epoch FROM reported_at - CAST(:reported_at AS timestamptz))) <= :window
+       AND source = :source AND title = :title
+       AND description IS NOT DISTINCT FROM :description
+       AND category = :category AND subcategory IS NOT DISTINCT FROM :subcategory
+       AND address IS NOT DISTINCT FROM :address
+       AND reporter_name IS NOT DISTINCT FROM :reporter_name
+       AND reporter_phone IS NOT DISTINCT FROM :reporter_phone
+       AND external_id IS NOT DISTINCT FROM :external_id
+       AND CASE WHEN CAST(:lon AS float8) IS NULL THEN geom IS NULL
+                ELSE ST_X(geom) = :lon AND ST_Y(geom) = :lat END
+     ORDER BY id DESC
+     LIMIT 1
+    """
+)
 
 
 def submit_case(
-    engine: Engine, case: NewCase, *, idempotency_key: str | None = None, actor: str | None = None
+    engine: Engine,
+    case: NewCase,
+    *,
+    idempotency_key: str | None = None,
+    actor: str | None = None,
+    submitted_by: int | None = None,
+    natural_key: bool = False,
 ) -> tuple[int, bool]:
     """Insert a validated case and its 'report' event; return (case id, created).
 
     With an idempotency key, a retry returns the case the key first created (created=False),
     also when retries race: the unique constraint decides, never a check-then-insert. A key
-    reused for a different case is an IdempotencyConflict."""
-    params = case.params() | {"idempotency_key": idempotency_key}
+    reused for a different case is an IdempotencyConflict.
+
+    ``submitted_by`` (the account submitting through the API or Open311) is stored with
+    the case. ``natural_key`` (the client sent no Idempotency-Key) makes a report that
+    repeats one the same account submitted within DUPLICATE_WINDOW a retry: the same
+    source, title, description, category, subcategory, location (lon/lat, or none),
+    address, reporter name and phone and external id, and a reported_at at most the window
+    apart (the server's clock when the client gives none). It answers that case
+    (created=False) instead of storing a second one.
+
+    When the connection drops before the commit is confirmed and the case has a key, the
+    key is looked up on a fresh connection: a stored case is answered (created=False), so
+    a committed insert never becomes an error."""
+    params = case.params() | {"idempotency_key": idempotency_key, "submitted_by": submitted_by}
     try:
         with engine.begin() as conn:
+            if natural_key and submitted_by is not None:
+                conn.execute(LOCK_TWINS, {"lock": f"gridmap-intake:{submitted_by}:{case.title}"})
+                twin = conn.execute(
+                    RECENT_TWIN, params | {"window": DUPLICATE_WINDOW.total_seconds()}
+                ).scalar()
+                if twin is not None:
+                    return int(twin), False
             new_id = conn.execute(INSERT_CASE, params).scalar()
             if new_id is not None:
                 conn.execute(
@@ -417,6 +468,11 @@ def submit_case(
                 hint="an external id identifies one case per source",
             ) from exc
         raise
+    except DBAPIError as exc:
+        stored = _stored_under_key(engine, idempotency_key) if exc.connection_invalidated else None
+        if stored is None:
+            raise
+        row = stored
     same = (
         row["title"] == case.title
         and row["description"] == case.description
@@ -431,3 +487,14 @@ def submit_case(
             hint="use a new key for a new case; reuse a key only to retry the same request",
         )
     return int(row["id"]), False
+
+
+def _stored_under_key(engine: Engine, key: str | None) -> Any:
+    """The case stored under ``key``, read on a fresh connection (None: none, or no answer)."""
+    if key is None:
+        return None
+    try:
+        with engine.connect() as conn:
+            return conn.execute(SAME_KEY, {"key": key}).mappings().first()
+    except DBAPIError:
+        return None

@@ -3,6 +3,7 @@ answers the same (the road network's edge matcher, the street pieces per grid)."
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from typing import Generic, TypeVar
@@ -20,6 +21,12 @@ class TableCache(Generic[T]):
         self.fingerprint_sql = fingerprint_sql
         self.build = build
         self._values: dict[str, tuple[tuple, T]] = {}
+        self._lock = threading.Lock()
+        # A forked child gets a fresh lock (a thread of the parent may have held this one);
+        # the values hold no connection, so they stay.
+        os.register_at_fork(after_in_child=self._new_lock)
+
+    def _new_lock(self) -> None:
         self._lock = threading.Lock()
 
     def get(self, engine: Engine) -> T:

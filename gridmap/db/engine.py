@@ -1,8 +1,24 @@
-"""Where the database is, and SQLAlchemy engines for it."""
+"""Where the database is, and SQLAlchemy engines for it.
+
+Engines are per process. A database connection must never be used by two processes (one
+socket, two readers: each reads the other's results), so no engine or pooled connection
+survives a fork:
+
+- :func:`dispose_engines` closes this process's connections; ``gridmap serve`` calls it in
+  the gunicorn master before every fork of a worker;
+- in a forked child, every engine's pool is replaced by an empty one at once
+  (``os.register_at_fork``; SQLAlchemy's ``dispose(close=False)``) and the inherited pool is
+  kept, never used and never closed: closing or even garbage-collecting a psycopg2
+  connection sends the server a goodbye on the socket the parent still uses.
+"""
 
 from __future__ import annotations
 
-from functools import lru_cache
+import os
+import threading
+import weakref
+from collections import OrderedDict
+from typing import Any
 
 import psycopg2
 from psycopg2 import sql
@@ -12,6 +28,9 @@ from sqlalchemy.engine import make_url
 from gridmap.db.cluster import Cluster
 from gridmap.errors import GridmapError
 from gridmap.settings import Settings, get_settings
+
+#: Engines kept per process (most recently used last); older ones are dropped.
+MAX_ENGINES = 8
 
 
 class DatabaseError(GridmapError):
@@ -79,17 +98,57 @@ def drop_database(url: str) -> None:
         conn.close()
 
 
-@lru_cache(maxsize=8)
-def _engine_for(url: str) -> Engine:
-    return create_engine(
+_engines: OrderedDict[str, Engine] = OrderedDict()
+_engines_lock = threading.Lock()
+#: What a forked child inherited from its parent (pools, connections): referenced for the
+#: child's lifetime and never used, so nothing in the child touches the parent's sockets.
+_inherited: list[Any] = []
+#: Every engine made here and still referenced (also those dropped from ``_engines``).
+_every_engine: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def _create_engine(url: str) -> Engine:
+    engine = create_engine(
         make_url(url).set(drivername="postgresql+psycopg2"),
         pool_pre_ping=True,
         pool_size=5,
         max_overflow=5,
         connect_args={"connect_timeout": 5, "application_name": "gridmap"},
     )
+    _every_engine.add(engine)
+    return engine
+
+
+def _engine_for(url: str) -> Engine:
+    with _engines_lock:
+        engine = _engines.get(url)
+        if engine is None:
+            engine = _engines[url] = _create_engine(url)
+            while len(_engines) > MAX_ENGINES:
+                _engines.popitem(last=False)
+        else:
+            _engines.move_to_end(url)
+        return engine
 
 
 def get_engine(url: str | None = None) -> Engine:
     """A pooled engine (one per URL per process); pre-ping survives database restarts."""
     return _engine_for(url or database_url())
+
+
+def dispose_engines() -> None:
+    """Close every pooled connection of this process (before forking, for one)."""
+    for engine in list(_every_engine):
+        engine.dispose()
+
+
+def _after_fork_in_child() -> None:
+    """Give every engine an empty pool; keep (never use, never close) the inherited one."""
+    global _engines_lock
+    _engines_lock = threading.Lock()  # another thread may have held it at the fork
+    for engine in list(_every_engine):
+        _inherited.append(engine.pool)
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

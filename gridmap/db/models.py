@@ -182,6 +182,9 @@ class Case(Base):
     geom: Mapped[WKBElement | None] = mapped_column(geometry("POINT"))
     grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id"))
     import_id: Mapped[int | None] = mapped_column(ForeignKey("case_imports.id"))
+    # the account that submitted it through the API or Open311, and when (0020)
+    submitted_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    submitted_at: Mapped[datetime | None] = mapped_column(TIMESTAMPTZ)
 
 
 class CaseImport(Base):

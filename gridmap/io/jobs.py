@@ -357,6 +357,16 @@ _workers: dict[str, Worker] = {}
 _lock = threading.Lock()
 
 
+def _after_fork_in_child() -> None:
+    """A forked process has none of its parent's threads: it starts its own workers."""
+    global _lock
+    _lock = threading.Lock()
+    _workers.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def worker(engine: Engine) -> Worker:
     """This process's worker for ``engine`` (started on first use)."""
     key = engine.url.render_as_string(hide_password=False)

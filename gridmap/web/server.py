@@ -1,4 +1,10 @@
-"""Serve the dashboard with gunicorn (a production WSGI server), not Flask's dev server."""
+"""Serve the dashboard with gunicorn (multi-process), not Flask's dev server.
+
+Workers are gunicorn's ``asgi`` workers: each reads requests on an asyncio event loop and
+runs the Flask app in a few threads once a request is complete (:mod:`gridmap.web.asgi`),
+so slow or idle clients cannot take the threads. ``worker_class="gthread"`` (the former
+setting) still serves the plain WSGI app, for comparison in benchmarks.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,8 @@ TIMEOUT = 60
 GRACEFUL_TIMEOUT = 20
 #: Threads per worker: tiles arrive in parallel bursts from one browser.
 THREADS = 4
+#: gunicorn's asyncio worker (native since gunicorn 24, out of beta since 25).
+WORKER_CLASS = "asgi"
 
 
 class GridmapServer(BaseApplication):
@@ -35,16 +43,22 @@ class GridmapServer(BaseApplication):
         # of the collector's generations, so a full collection no longer walks them in the
         # middle of a request (it added up to ~150 ms to a heatmap update at city scale).
         gc.freeze()
-        return server
+        if self.cfg.worker_class_str == "gthread":
+            return server
+        from gridmap.web.asgi import asgi_app
+
+        return asgi_app(server, THREADS)
 
 
-def options(host: str, port: int, workers: int) -> dict[str, Any]:
+def options(host: str, port: int, workers: int, worker_class: str = WORKER_CLASS) -> dict[str, Any]:
     """gunicorn settings for ``gridmap serve``."""
     return {
         "bind": f"{host}:{port}",
         "workers": max(1, workers),
-        "worker_class": "gthread",
-        "threads": THREADS,
+        "worker_class": worker_class,
+        # gthread: its thread pool; asgi: unused (the app's pool is THREADS, see load()).
+        "threads": THREADS if worker_class == "gthread" else 1,
+        "asgi_lifespan": "off",
         "timeout": TIMEOUT,
         "graceful_timeout": GRACEFUL_TIMEOUT,
         "keepalive": 5,
@@ -52,11 +66,23 @@ def options(host: str, port: int, workers: int) -> dict[str, Any]:
         "errorlog": "-",
         "loglevel": "info",
         "proc_name": "gridmap",
+        # gunicorn's control socket is one path per OS user ($HOME/.gunicorn/gunicorn.ctl):
+        # every other gunicorn of the user would take it over. gridmap does not use it.
+        "control_socket_disable": True,
         # Each worker builds its own app and database pool (no sharing across fork).
         "preload_app": False,
+        "pre_fork": _before_fork,
     }
 
 
-def run(host: str, port: int, workers: int) -> None:
+def _before_fork(server: Any, worker: Any) -> None:
+    """In the master, before each worker is forked: close its database connections, so no
+    socket is inherited (a shared socket mixes results between processes)."""
+    from gridmap.db.engine import dispose_engines
+
+    dispose_engines()
+
+
+def run(host: str, port: int, workers: int, worker_class: str = WORKER_CLASS) -> None:
     """Serve until interrupted (SIGINT/SIGTERM stop gracefully)."""
-    GridmapServer(options(host, port, workers)).run()
+    GridmapServer(options(host, port, workers, worker_class)).run()

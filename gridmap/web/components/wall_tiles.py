@@ -9,6 +9,7 @@ People inside the circles only change with a new coverage run, so that sum is ke
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -72,6 +73,14 @@ class WallExtras:
 
 _circle_cache: dict[tuple[str, int, float, tuple[str, ...]], tuple[int | None, int | None]] = {}
 _circle_lock = Lock()
+
+
+def _after_fork_in_child() -> None:
+    global _circle_lock
+    _circle_lock = Lock()  # a thread of the parent may have held it
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _circle_population(

@@ -134,7 +134,8 @@ def test_key_reused_for_a_different_case_is_refused(api: Api) -> None:
     ids=["inside-1", "inside-3", "border-1-2", "border-2-3", "outside"],
 )
 def test_grid_assignment(api: Api, point: tuple[float, float], grid: int | None) -> None:
-    r = api.post("/api/v1/cases", json=GOOD | {"lon": point[0], "lat": point[1]})
+    body = GOOD | {"lon": point[0], "lat": point[1], "title": f"grid {grid} at {point}"}
+    r = api.post("/api/v1/cases", json=body)
     assert r.status_code == 201
     assert (r.json()["grid"] or {}).get("id") == grid
     assert api.scalar("SELECT grid_id FROM cases WHERE id = :id", id=r.json()["id"]) == grid

@@ -224,8 +224,8 @@ def test_status_maps_onto_open_and_closed(api: Api) -> None:
 
 
 def test_get_requests_by_ids_and_window(api: Api) -> None:
-    a = post(api)["service_request_id"]
-    b = post(api)["service_request_id"]
+    a = post(api, description="路灯不亮 A")["service_request_id"]
+    b = post(api, description="路灯不亮 B")["service_request_id"]  # not a repeat of a
     got = api.get(f"/open311/v2/requests.json?service_request_id={a},{b}").json()
     assert sorted(r["service_request_id"] for r in got) == sorted([a, b])
     root = xml(api.get(f"/open311/v2/requests.xml?service_request_id={a}"))

@@ -119,15 +119,18 @@ class LiveServer:
         sign_in(driver, self.url, *self.account(role), next_path=path)
 
 
-def start_server(database_url: str, name: str) -> LiveServer:
-    """Start ``gridmap serve`` on a free port and wait until /healthz answers ok."""
+def start_server(
+    database_url: str, name: str, workers: int = 1, env: dict[str, str] | None = None
+) -> LiveServer:
+    """Start ``gridmap serve`` (``workers`` processes) on a free port and wait until
+    /healthz answers ok."""
     host = f"127.0.0.{next(_HOSTS)}"
     port = free_port(host)
     ARTIFACTS.mkdir(exist_ok=True)
     log = ARTIFACTS / f"server-{name}.log"
-    env = {**os.environ, "GRIDMAP_DATABASE_URL": database_url}
+    env = {**os.environ, "GRIDMAP_DATABASE_URL": database_url, **(env or {})}
     command = [str(Path(sys.executable).parent / "gridmap"), "serve", "--host", host]
-    command += ["--port", str(port), "--workers", "1"]
+    command += ["--port", str(port), "--workers", str(workers)]
     with log.open("wb") as out:
         process = subprocess.Popen(
             command, env=env, cwd=PROJECT_ROOT, stdout=out, stderr=subprocess.STDOUT
