@@ -115,6 +115,13 @@ def level_of(endpoint: str | None, view: Callable | None) -> Access:
     return classified(endpoint, view) or UNCLASSIFIED
 
 
+def sees_single_cases(user: User | None) -> bool:
+    """Whether ``user`` may see single cases (ids, codes, titles): the roles of
+    :attr:`Access.PERSONAL`, and no user (the CLI, background jobs). A planner gets counts
+    only (the case layer's hexagons at every zoom, no ticker, no case export)."""
+    return user is None or user.role in ROLES[Access.PERSONAL]
+
+
 def permits(level: Access, user: User | None) -> bool:
     """Whether ``user`` (None: anonymous) may call a route of ``level``."""
     if level is Access.PUBLIC:
