@@ -8,7 +8,8 @@
 --   edge_visits, edge_last_visit     patrol visits per street piece (derived from GPS
 --       pings): only the pieces of the reader's grids (edge_grid is scoped by 0010).
 --   export_jobs                      only the reader's own jobs.
---   case_imports                     city-wide import runs: nothing.
+--   case_imports                     import runs: those of the reader's cases (a case's
+--       history opens with its import, gridmap_case_history).
 -- Left readable, holding no per-grid data: road_edges, service_points, service_isochrones,
 -- cameras, camera_sectors (city infrastructure); districts, streets, communities (the
 -- administrative map); analysis_runs (planning runs: parameters and city totals, shown on
@@ -32,3 +33,5 @@ CREATE POLICY own_jobs ON export_jobs TO gridmap_grid_reader
     USING (user_id = gridmap_user_id());
 
 ALTER TABLE case_imports ENABLE ROW LEVEL SECURITY;
+CREATE POLICY grid_scope ON case_imports TO gridmap_grid_reader
+    USING (id IN (SELECT import_id FROM cases));

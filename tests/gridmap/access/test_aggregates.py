@@ -19,7 +19,7 @@ from flask import g
 from sqlalchemy import text
 
 from gridmap.access import G_USER, Role, User
-from gridmap.access.scope import scoped_connection
+from gridmap.access.scope import enter_scope, scoped_connection
 from gridmap.db.engine import connect, get_engine
 from gridmap.io.export import ExportRequest
 from gridmap.io.jobs import write_export
@@ -287,7 +287,7 @@ def test_derived_tables_answer_the_reader_in_scope(
             for t in ("case_heat_days", "case_heat_stale", "case_imports")
         ]
     assert seen <= own_edges and 0 < last < city
-    assert hidden == [0, 0, 0]
+    assert hidden == [0, 0, 0]  # (no import run brought the lead's cases in)
 
 
 def test_tiles_are_kept_per_session(base_url: str) -> None:
@@ -297,3 +297,33 @@ def test_tiles_are_kept_per_session(base_url: str) -> None:
     tile = http.get(base_url + "/tiles/grids/12/3421/1667.pbf", timeout=30)
     assert "private" in tile.headers["Cache-Control"]
     assert tile.headers["Vary"] == "Cookie, Authorization"
+
+
+def test_import_runs_are_seen_through_the_readers_cases(town: Town) -> None:
+    """A lead sees the import run of their own case (its history opens with it), not the
+    runs that brought in only other grids' cases."""
+    with get_engine(town.url).connect() as conn, conn.begin() as tx:
+        mine = conn.execute(
+            text("SELECT id FROM cases WHERE grid_id = ANY(:g) ORDER BY id LIMIT 1"),
+            {"g": list(town.own_grid_ids)},
+        ).scalar_one()
+        runs = conn.execute(
+            text(
+                "INSERT INTO case_imports (actor, source, file_name) VALUES "
+                "('admin', 'hotline', 'mine.csv'), ('admin', 'hotline', 'theirs.csv') "
+                "RETURNING id"
+            )
+        ).scalars()
+        own_run, other_run = list(runs)
+        for case_id, run in ((mine, own_run), (town.foreign_case_ids[0], other_run)):
+            conn.execute(
+                text("UPDATE cases SET import_id = :r WHERE id = :c"), {"r": run, "c": case_id}
+            )
+        enter_scope(conn, lead(town))
+        seen = set(conn.execute(text("SELECT id FROM case_imports")).scalars())
+        history = conn.execute(
+            text("SELECT action, note FROM gridmap_case_history(:c)"), {"c": mine}
+        ).first()
+        tx.rollback()
+    assert seen == {own_run}
+    assert tuple(history) == ("import", "imported from mine.csv")
