@@ -21,8 +21,8 @@ from sqlalchemy import text
 from gridmap.access import G_USER, Role, User
 from gridmap.access.scope import enter_scope, scoped_connection
 from gridmap.db.engine import connect, get_engine
-from gridmap.io.export import ExportRequest
-from gridmap.io.jobs import write_export
+from gridmap.io.export import ExportError, ExportRequest
+from gridmap.io.jobs import submit, write_export
 from gridmap.patrols import coverage
 from gridmap.patrols.matching import matcher_for
 from gridmap.patrols.visits import rebuild_visits
@@ -210,6 +210,8 @@ def test_exports_hold_the_leads_cases_and_no_planner_cases(town: Town, tmp_path:
     planner = User(2, "planner", "planner", Role.PLANNER)
     with pytest.raises(LayerError, match="case counts only"):
         write_export(engine, request, tmp_path / "planner.csv", user=planner)
+    with pytest.raises(ExportError, match="case counts only"):  # refused before it queues
+        submit(engine, request, planner)
 
 
 @pytest.fixture(scope="module")
