@@ -13,6 +13,8 @@ endpoint is treated as :attr:`Access.PERSONAL` at run time, and the access tests
 
 Rows are scoped on top of this: a grid lead's reads go through row-level security
 (:mod:`gridmap.access.scope`), so a SIGNED_IN route still shows them only their grids.
+Dashboard pages and their Dash callbacks (``/<path:path>``, ``/_dash-update-component``)
+are further limited to the roles each page declares (:mod:`gridmap.access.pages`).
 """
 
 from __future__ import annotations
