@@ -10,11 +10,14 @@
 --   export_jobs                      only the reader's own jobs.
 --   case_imports                     import runs: those of the reader's cases (a case's
 --       history opens with its import, gridmap_case_history).
+--   gridmap_meta                     only the case change counter the live dashboards
+--       probe (not the demo's city-wide counts).  The counter itself still moves with any
+--       case of the city: a dashboard learns that something changed, never what or where.
 -- Left readable, holding no per-grid data: road_edges, service_points, service_isochrones,
 -- cameras, camera_sectors (city infrastructure); districts, streets, communities (the
 -- administrative map); analysis_runs (planning runs: parameters and city totals, shown on
--- the planning page only, which grid-scoped roles may not open); gridmap_meta,
--- gridmap_migration, gridmap_function_file, spatial_ref_sys (bookkeeping).
+-- the planning page only, which grid-scoped roles may not open); gridmap_migration,
+-- gridmap_function_file, spatial_ref_sys (bookkeeping).
 -- tests/gridmap/access/test_rls.py keeps this list honest.
 
 ALTER TABLE case_heat_days ENABLE ROW LEVEL SECURITY;
@@ -35,3 +38,7 @@ CREATE POLICY own_jobs ON export_jobs TO gridmap_grid_reader
 ALTER TABLE case_imports ENABLE ROW LEVEL SECURITY;
 CREATE POLICY grid_scope ON case_imports TO gridmap_grid_reader
     USING (id IN (SELECT import_id FROM cases));
+
+ALTER TABLE gridmap_meta ENABLE ROW LEVEL SECURITY;
+CREATE POLICY probe_only ON gridmap_meta TO gridmap_grid_reader
+    USING (key = 'case_version');

@@ -288,8 +288,11 @@ def test_derived_tables_answer_the_reader_in_scope(
             conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
             for t in ("case_heat_days", "case_heat_stale", "case_imports")
         ]
+        meta = list(conn.execute(text("SELECT key FROM gridmap_meta")).scalars())
+        version = conn.execute(text("SELECT version FROM gridmap_case_version()")).scalar_one()
     assert seen <= own_edges and 0 < last < city
     assert hidden == [0, 0, 0]  # (no import run brought the lead's cases in)
+    assert meta == ["case_version"] and version > 0  # the live probe still works
 
 
 def test_tiles_are_kept_per_session(base_url: str) -> None:
