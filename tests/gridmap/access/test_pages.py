@@ -243,8 +243,8 @@ def test_a_planner_gets_no_single_case_from_any_callback(
     assert len(allowed) == 14
     admin_saw = set()
     for key, body in callback_bodies(access_app, town):
-        if key not in allowed or key.startswith("..plan-recompute-message"):
-            continue  # (recomputing answers a message; it is not run here: slow, and writes)
+        if key not in allowed or key.startswith(("..plan-recompute-message", "..plan-export-job")):
+            continue  # (these start background work and answer a message: not run here)
         for state in body["state"]:
             if isinstance(state, dict) and state["id"] == "map-start-message":
                 state["value"] = ["", "map-message hidden"]
@@ -259,3 +259,23 @@ def test_a_planner_gets_no_single_case_from_any_callback(
             admin_saw.add(key)
     # An admin gets single cases from the same calls (the map and its live update).
     assert any(k.startswith("..map-graph.figure") for k in admin_saw), admin_saw
+
+
+def test_a_narrower_block_limits_its_callbacks_only() -> None:
+    from dash import Input, Output
+
+    from gridmap.access.pages import narrower, page
+
+    app = Dash("narrow", use_pages=True, pages_folder="")
+    module = "tests.gridmap.access.narrow_page"
+    try:
+        with page(app, module, path="/narrow-test", roles={ADMIN, PLANNER}, layout="x"):
+            app.callback(Output("a", "children"), Input("b", "value"))(lambda v: v)
+            with narrower(app, {ADMIN}):
+                app.callback(Output("c", "children"), Input("d", "value"))(lambda v: v)
+        app.clientside_callback("x => x", Output("e", "children"), Input("f", "value"))
+    finally:
+        dash.page_registry.pop(module, None)
+    assert callback_roles(app.server, "a.children") == {ADMIN, PLANNER}
+    assert callback_roles(app.server, "c.children") == {ADMIN}
+    assert callback_roles(app.server, "e.children") is None  # clientside: never served
