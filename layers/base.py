@@ -39,6 +39,7 @@ from plotly.basedatatypes import BaseTraceType
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from gridmap.access import User, current_user
 from gridmap.access.scope import scoped_connection
 from gridmap.errors import GridmapError
 from gridmap.i18n import t
@@ -88,6 +89,18 @@ class LayerContext:
         """The bbox as SQL parameters ``minx, miny, maxx, maxy`` (all None: everywhere)."""
         keys = ("minx", "miny", "maxx", "maxy")
         return dict(zip(keys, self.bbox or (None,) * 4, strict=True))
+
+    @property
+    def asker(self) -> User | None:
+        """Who the read is for: ``user``, else the signed-in user of the current request
+        (None: the CLI or a background job)."""
+        return self.user if self.user is not None else current_user()
+
+    @property
+    def scoped(self) -> bool:
+        """Whether the read sees only the asker's grids (row-level security)."""
+        asker = self.asker
+        return asker is not None and asker.grid_scoped
 
     def degrees_per_pixel(self) -> float:
         """Longitude degrees one screen pixel spans at this (MapLibre) zoom."""

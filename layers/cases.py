@@ -29,6 +29,7 @@ from plotly.basedatatypes import BaseTraceType
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from gridmap.access.policy import sees_single_cases
 from gridmap.cases.taxonomy import get_taxonomy
 from gridmap.errors import GridmapError
 from gridmap.i18n import t
@@ -263,10 +264,15 @@ class CasesLayer(Layer):
         """Whether a view at ``zoom`` shows hexagons (None: no view, single cases)."""
         return zoom is not None and zoom < self.detail_zoom
 
+    def counts_only(self, ctx: LayerContext) -> bool:
+        """Whether the asker sees case counts only, never single cases (a planner)."""
+        return not sees_single_cases(ctx.asker)
+
     def query(self, ctx: LayerContext) -> gpd.GeoDataFrame:
-        if self.aggregated_at(ctx.zoom):
-            level = hex_level(ctx.zoom)  # type: ignore[arg-type]
-            refresh_heat(ctx, level)
+        if self.aggregated_at(ctx.zoom) or self.counts_only(ctx):
+            level = hex_level(ctx.zoom if ctx.zoom is not None else MAX_LEVEL)
+            if not ctx.scoped:  # a grid-scoped read counts its own cases, not the rollup
+                refresh_heat(ctx, level)
             frame = read_frame(ctx, HEX_SQL, **ctx.bounds, **filter_args(ctx), level=level)
             frame.attrs["hex_level"] = level
             return mark(frame, Detail.AGGREGATED)
@@ -282,6 +288,11 @@ class CasesLayer(Layer):
         return mark(frame, Detail.FEATURES, capped=capped)
 
     def export(self, ctx: LayerContext) -> gpd.GeoDataFrame:
+        if self.counts_only(ctx):
+            raise LayerError(
+                "This account sees case counts only, not single cases: export the "
+                "case_aggregates collection of the OGC API instead."
+            )
         frame = read_frame(
             ctx, POINT_SQL, **ctx.bounds, **filter_args(ctx), located_only=True, max_rows=None
         )

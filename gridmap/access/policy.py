@@ -13,6 +13,8 @@ endpoint is treated as :attr:`Access.PERSONAL` at run time, and the access tests
 
 Rows are scoped on top of this: a grid lead's reads go through row-level security
 (:mod:`gridmap.access.scope`), so a SIGNED_IN route still shows them only their grids.
+Dashboard pages and their Dash callbacks (``/<path:path>``, ``/_dash-update-component``)
+are further limited to the roles each page declares (:mod:`gridmap.access.pages`).
 """
 
 from __future__ import annotations
@@ -113,6 +115,13 @@ def level_of(endpoint: str | None, view: Callable | None) -> Access:
     if endpoint is None:  # no route matched: let Flask answer 404 (after sign-in)
         return Access.SIGNED_IN
     return classified(endpoint, view) or UNCLASSIFIED
+
+
+def sees_single_cases(user: User | None) -> bool:
+    """Whether ``user`` may see single cases (ids, codes, titles): the roles of
+    :attr:`Access.PERSONAL`, and no user (the CLI, background jobs). A planner gets counts
+    only (the case layer's hexagons at every zoom, no ticker, no case export)."""
+    return user is None or user.role in ROLES[Access.PERSONAL]
 
 
 def permits(level: Access, user: User | None) -> bool:

@@ -78,6 +78,19 @@ def request_scope_user() -> User | None:
     return None
 
 
+def cache_scope(user: User | None) -> tuple[int, tuple[int, ...]] | None:
+    """The part of a cache key that says whose rows a cached read holds: None for every
+    unscoped reader (they read the same rows), else the scoped user's id and grids."""
+    if user is None or not user.grid_scoped:
+        return None
+    return user.id, tuple(sorted(user.grid_ids))
+
+
+def request_cache_scope() -> tuple[int, tuple[int, ...]] | None:
+    """:func:`cache_scope` of the current request's automatic scope (None outside one)."""
+    return cache_scope(request_scope_user())
+
+
 def _on_begin(conn: Connection) -> None:
     user = request_scope_user()
     if user is None:

@@ -13,7 +13,11 @@ cookie flags and adds one ``before_request`` guard that, for every request:
 3. checks the CSRF token (``X-CSRFToken`` header or ``csrf_token`` form field) of every
    state-changing request made with the session cookie. Dash sends the header by itself
    from the ``_csrf_token`` cookie that page responses set. Bearer-token calls carry no
-   ambient credentials, so they need none.
+   ambient credentials, so they need none;
+4. for dashboard pages and Dash callbacks, checks the roles their page declared
+   (:mod:`gridmap.access.pages`): a page the role may not open answers 403 with the
+   sign-in page's "forbidden" text, a callback it may not call (or one no page declared)
+   answers 403 JSON before it runs.
 
 Sessions are Flask's signed cookies (HttpOnly, SameSite=Lax) holding the account id and an
 expiry; the account is re-read on every request, so disabling it ends its sessions.
@@ -44,7 +48,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from wtforms.validators import ValidationError
 
-from gridmap.access import G_USER, Role, User, audit, current_user, scope
+from gridmap.access import G_USER, Role, User, audit, current_user, pages, scope
 from gridmap.access.accounts import authenticate, load_user, user_for_token
 from gridmap.access.errors import RateLimited
 from gridmap.access.policy import Access, allow, level_of, permits
@@ -59,6 +63,8 @@ CSRF_COOKIE = "_csrf_token"
 SESSION_USER, SESSION_NAME, SESSION_EXPIRES, SESSION_KIND = "uid", "un", "exp", "kind"
 #: Endpoints whose anonymous callers are sent to the sign-in page (the rest get 401).
 PAGE_ENDPOINTS = frozenset({"/", "/<path:path>"})
+#: Dash's callback endpoint: each call is checked against its page's roles.
+CALLBACK_ENDPOINT = "/_dash-update-component"
 #: Static files: public, answered without a database round trip.
 STATIC_ENDPOINTS = frozenset(
     {
@@ -211,6 +217,22 @@ def guard() -> Response | None:
         except ValidationError:
             message = "Missing or invalid CSRF token (send X-CSRFToken)."
             return _refuse(403, message, endpoint, "login.csrf")
+    return _page_guard(endpoint, user)
+
+
+def _page_guard(endpoint: str | None, user: User | None) -> Response | None:
+    """Refuse a page or Dash callback the user's role may not use (403)."""
+    if user is None:
+        return None  # (public routes only: the others need a user)
+    if endpoint in PAGE_ENDPOINTS and request.method in ("GET", "HEAD"):
+        roles = pages.page_roles(request.path)
+        if roles is not None and user.role not in roles:
+            return _refuse(403, f"The role {user.role.value} may not open this page.", endpoint)
+    elif endpoint == CALLBACK_ENDPOINT:
+        body = request.get_json(silent=True)
+        if not pages.may_call(current_app, user.role, body):
+            message = f"The role {user.role.value} may not call this callback."
+            return _refuse(403, message, endpoint)
     return None
 
 

@@ -18,6 +18,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from gridmap.access.errors import AccessError
+from gridmap.access.scope import request_scope_user
 from gridmap.analytics.coverage import CoverageModel, Sites, data_print, summarize
 from gridmap.analytics.errors import ParameterError
 from gridmap.analytics.params import SERVICE_KINDS, CircleParams
@@ -107,7 +109,11 @@ class WhatIf:
 
 
 class ModelCache:
-    """One CoverageModel per (database, parameters) in this process, with baseline walks."""
+    """One CoverageModel per (database, parameters) in this process, with baseline walks.
+
+    The model reads the whole city on its own connection (not through row-level security),
+    so it is refused inside a grid-scoped user's request: those roles may not open the
+    planning page, and a cached city model must never answer them."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -116,6 +122,8 @@ class ModelCache:
         self._items = {}
 
     def get(self, url: str, params: CircleParams) -> tuple[CoverageModel, dict[str, np.ndarray]]:
+        if request_scope_user() is not None:
+            raise AccessError("City-wide planning figures are not available to this account.")
         key = (url, params.digest("coverage"))
         with self._lock:
             item = self._items.get(key)

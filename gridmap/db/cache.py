@@ -1,5 +1,9 @@
 """Per-process values built from database tables, kept while a cheap fingerprint query
-answers the same (the road network's edge matcher, the street pieces per grid)."""
+answers the same (the road network's edge matcher, the street pieces per grid).
+
+Values are kept per database and per reading scope: a grid lead's request reads through
+row-level security (:mod:`gridmap.access.scope`), so what it builds holds only their grids
+and is never handed to another reader (nor theirs to the lead)."""
 
 from __future__ import annotations
 
@@ -10,17 +14,19 @@ from typing import Generic, TypeVar
 
 from sqlalchemy import Connection, Engine, text
 
+from gridmap.access.scope import request_cache_scope
+
 T = TypeVar("T")
 
 
 class TableCache(Generic[T]):
-    """One value per database, built by ``build`` and rebuilt when the answer of
-    ``fingerprint_sql`` (one row) changes."""
+    """One value per database and reading scope, built by ``build`` and rebuilt when the
+    answer of ``fingerprint_sql`` (one row) changes."""
 
     def __init__(self, fingerprint_sql: str, build: Callable[[Connection], T]) -> None:
         self.fingerprint_sql = fingerprint_sql
         self.build = build
-        self._values: dict[str, tuple[tuple, T]] = {}
+        self._values: dict[tuple[str, tuple | None], tuple[tuple, T]] = {}
         self._lock = threading.Lock()
         # A forked child gets a fresh lock (a thread of the parent may have held this one);
         # the values hold no connection, so they stay.
@@ -30,7 +36,7 @@ class TableCache(Generic[T]):
         self._lock = threading.Lock()
 
     def get(self, engine: Engine) -> T:
-        key = engine.url.render_as_string(hide_password=False)
+        key = (engine.url.render_as_string(hide_password=False), request_cache_scope())
         with self._lock, engine.connect() as conn:
             fingerprint = tuple(conn.execute(text(self.fingerprint_sql)).one())
             cached = self._values.get(key)

@@ -25,6 +25,7 @@ from sqlalchemy import Engine, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from gridmap.access import Role, User, audit
+from gridmap.access.policy import sees_single_cases
 from gridmap.access.scope import unscoped
 from gridmap.errors import GridmapError
 from gridmap.io.export import ExportError, ExportRequest, Progress, _quiet, export_data
@@ -87,6 +88,11 @@ def submit(engine: Engine, request: ExportRequest, user: User) -> uuid.UUID:
     """Queue ``request`` for ``user``, audit the request and wake the worker; the job id."""
     if user is None or user.role not in EXPORT_ROLES:
         raise ExportError("This account may not export maps or data.")
+    if "cases" in request.layers and not sees_single_cases(user):
+        raise ExportError(
+            "This account sees case counts only, not single cases: leave out the cases "
+            "layer (the OGC API's case_aggregates collection has the counts)."
+        )
     with unscoped(), engine.begin() as conn:  # the app queues it (grid reader can't write)
         job_id = conn.execute(
             ExportJob.__table__.insert()

@@ -22,7 +22,7 @@ import geopandas as gpd
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from gridmap.access.scope import scoped_connection
+from gridmap.access.scope import cache_scope, scoped_connection
 from gridmap.ogc.errors import OgcError
 from layers import buildings, cameras, grids, service_circles, service_points
 from layers.base import LayerContext, read_frame
@@ -90,7 +90,7 @@ class Collection:
         """How many features match ``ctx`` (numberMatched), remembered for
         :data:`COUNT_SECONDS` so a client walking the pages does not count on every page."""
         args = self.args(ctx)
-        key = (_database(ctx), self.id, getattr(ctx.user, "id", None), repr(sorted(args.items())))
+        key = (_database(ctx), self.id, cache_scope(ctx.asker), repr(sorted(args.items())))
         cached = _COUNTS.get(key)
         if cached and cached[0] > time.monotonic():
             return cached[1]
@@ -102,8 +102,7 @@ class Collection:
     def extent(self, ctx: LayerContext) -> tuple[list[float] | None, list[str | None] | None]:
         """Lon/lat bbox of all features and, for time-stamped ones, their first/last time
         (as ``ctx.user`` sees them; remembered for :data:`EXTENT_SECONDS`)."""
-        user = getattr(ctx.user, "id", None)
-        key = (_database(ctx), self.id, user)
+        key = (_database(ctx), self.id, cache_scope(ctx.asker))
         cached = _EXTENTS.get(key)
         if cached and cached[0] > time.monotonic():
             return cached[1]

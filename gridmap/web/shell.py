@@ -1,5 +1,9 @@
 """The frame every page shares: the header with the product name, the modes the signed-in
-user may open (city map, my grids, planning, patrols, wall) and the language switch."""
+user may open (city map, my grids, planning, patrols, wall) and the language switch.
+
+The mode links come from the pages' own declarations (:func:`gridmap.access.pages.page`:
+roles and label), the role's home page first: the header offers exactly what the server
+lets the role open."""
 
 from __future__ import annotations
 
@@ -9,18 +13,9 @@ from dash import html
 from flask import Response, redirect, request
 
 from gridmap.access import Role, current_user
+from gridmap.access.pages import NAV_KEY, pages_for
 from gridmap.i18n import LANGUAGES, t
 
-#: The pages a role is offered in the header (path, label key), in order.
-NAV: dict[Role, tuple[tuple[str, str], ...]] = {
-    Role.ADMIN: (("/", "nav.map"), ("/lead", "nav.lead"), ("/plan", "nav.plan"),
-                 ("/patrols", "nav.patrols"), ("/wall", "nav.wall")),
-    Role.COMMAND: (("/", "nav.map"), ("/lead", "nav.lead"), ("/patrols", "nav.patrols"),
-                   ("/wall", "nav.wall")),
-    Role.GRID_LEAD: (("/lead", "nav.lead"), ("/", "nav.map"), ("/patrols", "nav.patrols")),
-    Role.GRID_WORKER: (("/lead", "nav.lead"), ("/", "nav.map"), ("/patrols", "nav.patrols")),
-    Role.PLANNER: (("/plan", "nav.plan"), ("/", "nav.map")),
-}  # fmt: skip
 #: Where a role lands when it asks for the bare city map ``/`` (as sign-in sends everyone):
 #: a grid lead on their grids, a planner on planning. Links to ``/?lang=…`` (the header's)
 #: still open the city map.
@@ -31,6 +26,13 @@ HOMES: dict[Role, str] = {
 }
 #: Pages without the mode links (the wall is watched, not clicked).
 BARE_PAGES = frozenset({"/wall"})
+
+
+def nav_links(role: Role) -> list[tuple[str, str]]:
+    """(path, label key) of the pages ``role`` may open, its home page first."""
+    links = [(entry["path"], entry[NAV_KEY]) for entry in pages_for(role)]
+    home = HOMES.get(role)
+    return sorted(links, key=lambda link: link[0] != home)
 
 
 def mode_nav(lang: str, path: str) -> html.Nav | None:
@@ -45,7 +47,7 @@ def mode_nav(lang: str, path: str) -> html.Nav | None:
             id=f"nav-{href.strip('/') or 'map'}",
             className="mode-link active" if href == path else "mode-link",
         )
-        for href, key in NAV.get(user.role, ())
+        for href, key in nav_links(user.role)
     ]
     links.append(
         html.A(

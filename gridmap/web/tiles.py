@@ -165,9 +165,12 @@ def _tile_response(layer: str, z: int, x: int, y: int) -> Response | tuple[Respo
     response = Response(data, status=200 if data else 204, mimetype=MVT_TYPE)
     if not data:
         del response.headers["Content-Type"]
-    # Layer tiles depend on who asks (row-level security): no shared caches.
+    # Layer tiles depend on who asks (row-level security): no shared caches, and a browser
+    # keeps them per signed-in session (another account signing in does not reuse them).
     scope = "public" if tileset.id == "roads" else "private"
     response.headers["Cache-Control"] = f"{scope}, max-age={tileset.cache_seconds}"
+    if scope == "private":
+        response.headers["Vary"] = "Cookie, Authorization"
     response.set_etag(etag)
     response.headers["Access-Control-Allow-Origin"] = "*"
     return response.make_conditional(request)

@@ -107,6 +107,8 @@ $$;
 -- case_heat_days unless marked stale; the partial days at its ends and stale days are
 -- counted from cases. Above gridmap_case_heat_detail_level() the rollup holds no category
 -- or source split, so a category or source filter there counts the window from cases.
+-- A reader under row-level security on cases (a grid lead: gridmap_grid_reader) never reads
+-- the city-wide rollup: its hexagons count the cases of its own grids, the only ones it sees.
 CREATE OR REPLACE FUNCTION gridmap_layer_case_hexes(
     minx double precision, miny double precision, maxx double precision, maxy double precision,
     since timestamptz, until timestamptz,
@@ -116,10 +118,15 @@ CREATE OR REPLACE FUNCTION gridmap_layer_case_hexes(
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
     WITH w AS (
         SELECT * FROM gridmap_case_heat_window(since, until)
+    ), scope AS (
+        SELECT row_security_active('cases') AS scoped
     ), plan AS (
         SELECT categories IS NOT NULL OR sources IS NOT NULL AS detail,
-               (categories IS NULL AND sources IS NULL)
-               OR level <= gridmap_case_heat_detail_level() AS rolled
+               NOT scope.scoped
+               AND ((categories IS NULL AND sources IS NULL)
+                    OR level <= gridmap_case_heat_detail_level()) AS rolled,
+               scope.scoped
+        FROM scope
     ), stale AS (
         SELECT DISTINCT s.day
         FROM case_heat_stale s, w, plan
@@ -135,7 +142,7 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
         FROM stale
         UNION ALL
         SELECT coalesce(since, '-infinity'), coalesce(until, 'infinity')
-        FROM plan WHERE NOT plan.rolled
+        FROM plan WHERE NOT plan.rolled AND NOT plan.scoped
     ), counted AS (
         SELECT u.cell AS k, u.status, u.n
         FROM case_heat_days h, w, plan,
@@ -174,6 +181,17 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
               AND (sources IS NULL OR c.source = ANY (sources))
             OFFSET 0  -- not pulled up: stays range scans per range
         ) x
+        UNION ALL
+        SELECT gridmap_case_hex_key(c.geom, level), c.status, 1  -- a scoped reader's grids
+        FROM cases c
+        WHERE row_security_active('cases')  -- (a one-time filter: skipped for the others)
+          AND c.grid_id = ANY (gridmap_user_grids())
+          AND c.geom IS NOT NULL
+          AND (since IS NULL OR c.reported_at >= since)
+          AND (until IS NULL OR c.reported_at < until)
+          AND (categories IS NULL OR c.category = ANY (categories))
+          AND (statuses IS NULL OR c.status = ANY (statuses))
+          AND (sources IS NULL OR c.source = ANY (sources))
     ), cells AS MATERIALIZED (  -- the box filters cells, after counting
         SELECT (k >> 32)::integer AS i, ((k & 4294967295) - 2147483648)::integer AS j,
                sum(n)::integer AS n,

@@ -13,6 +13,7 @@ from typing import Any
 from dash import Dash, Input, Output, State, dcc, html, no_update
 
 from gridmap.access import current_user
+from gridmap.access.policy import sees_single_cases
 from gridmap.errors import GridmapError
 from gridmap.i18n import t
 from gridmap.io import jobs
@@ -27,7 +28,12 @@ POLL_MS = 700
 
 def layout(lang: str) -> html.Div:
     """The panel (for the planning page's side bar)."""
-    layer_options = [{"label": t(layer.title, lang), "value": layer.id} for layer in LAYERS]
+    singles = sees_single_cases(current_user())  # a planner exports no single cases
+    layer_options = [
+        {"label": t(layer.title, lang), "value": layer.id}
+        for layer in LAYERS
+        if singles or layer.id != "cases"
+    ]
     formats = [{"label": t(f"export.format.{f}", lang), "value": f} for f in FORMATS]
     return html.Div(
         className="plan-card export-panel",

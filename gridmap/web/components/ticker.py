@@ -11,6 +11,7 @@ from typing import Any
 from dash import html
 from sqlalchemy import text
 
+from gridmap.access.policy import sees_single_cases
 from gridmap.i18n import t
 from layers import LayerContext
 from layers.cases import STATUS_COLORS, case_timezone, category_label, filter_args, local_time
@@ -40,7 +41,9 @@ class TickerItem:
 
 def read_latest(ctx: LayerContext, limit: int = TICKER_SIZE) -> list[TickerItem]:
     """The newest ``limit`` cases for the filters in ``ctx`` (located or not, anywhere).
-    Raises SQLAlchemyError."""
+    Nothing for an account that sees case counts only (a planner). Raises SQLAlchemyError."""
+    if not sees_single_cases(ctx.asker):
+        return []
     with ctx.engine.connect() as conn:
         rows = conn.execute(text(TICKER_SQL), filter_args(ctx) | {"limit": limit}).mappings()
         return [TickerItem(**dict(r)) for r in rows]

@@ -19,6 +19,7 @@ from typing import Any
 from dash import html
 from sqlalchemy import Connection, Engine, text
 
+from gridmap.access.scope import request_cache_scope
 from gridmap.i18n import t
 from gridmap.web.components.kpis import CaseTiles
 
@@ -71,7 +72,7 @@ class WallExtras:
         return asdict(self)
 
 
-_circle_cache: dict[tuple[str, int, float, tuple[str, ...]], tuple[int | None, int | None]] = {}
+_circle_cache: dict[tuple, tuple[int | None, int | None]] = {}
 _circle_lock = Lock()
 
 
@@ -90,7 +91,7 @@ def _circle_population(
     run_id = conn.execute(text(LATEST_RUN_SQL)).scalar()
     if run_id is None:
         return None, None
-    key = (url, int(run_id), float(minutes), tuple(kinds))
+    key = (url, request_cache_scope(), int(run_id), float(minutes), tuple(kinds))
     with _circle_lock:
         if key in _circle_cache:
             return _circle_cache[key]
@@ -101,7 +102,7 @@ def _circle_population(
         value: tuple[int | None, int | None] = (None, None)
     else:
         value = (int(row.population), int(row.covered))
-    if row is not None and int(row.run_id) == key[1]:
+    if row is not None and int(row.run_id) == key[2]:
         with _circle_lock:
             _circle_cache[key] = value
     return value

@@ -25,7 +25,8 @@ from dash import Dash, Input, Output, State, dcc, html, no_update
 from dash.exceptions import MissingCallbackContextException
 from flask import request
 
-from gridmap.access import User, current_user
+from gridmap.access import Role, User, current_user
+from gridmap.access.pages import page
 from gridmap.errors import GridmapError
 from gridmap.grids import selection
 from gridmap.grids.cases import CaseScope, case_page, case_points, case_position
@@ -43,6 +44,8 @@ from gridmap.web.overlays import FALLBACK_CENTER, FALLBACK_ZOOM, MapView
 from gridmap.web.shell import header
 
 PATH = "/lead"
+#: Who may open the grids page (a grid lead or worker sees only their own grids).
+ROLES = frozenset({Role.ADMIN, Role.COMMAND, Role.GRID_LEAD, Role.GRID_WORKER})
 LEVELS = selection.LEVELS
 ATTRIBUTES = ("min_open_cases", "min_population", "min_vulnerable", "max_patrol_pct")
 #: Share of the chosen grids' width and height added on each side when framing them (the
@@ -442,9 +445,12 @@ def show_grid(grid_id: int | None, lang: str) -> tuple[Any, Any]:
 
 def register(app: Dash) -> None:
     """Register the page and its callbacks on ``app``."""
-    dash.register_page(
-        __name__, path=PATH, name="lead", title=t("lead.title", "zh-CN"), layout=layout
-    )
+    with page(app, __name__, path=PATH, roles=ROLES, nav="nav.lead", order=1, name="lead",
+              title=t("lead.title", "zh-CN"), layout=layout):  # fmt: skip
+        _callbacks(app)
+
+
+def _callbacks(app: Dash) -> None:
     app.callback(
         *[Output(f"lead-{level}", "options") for level in LEVELS],
         *[Output(f"lead-{level}", "value") for level in LEVELS],

@@ -19,6 +19,8 @@ from dash import ALL, Dash, Input, Output, State, dcc, html, no_update
 from dash.exceptions import MissingCallbackContextException
 from flask import request
 
+from gridmap.access import Role
+from gridmap.access.pages import page
 from gridmap.errors import GridmapError
 from gridmap.i18n import normalize_language, t
 from gridmap.settings import get_settings
@@ -38,6 +40,8 @@ from gridmap.web.tile_overlays import with_tile_layers
 from layers import LAYERS, Layer, get_layer
 
 PATH = "/"
+#: Who may open the city map (every signed-in person; a planner sees case counts only).
+ROLES = frozenset({Role.ADMIN, Role.COMMAND, Role.GRID_LEAD, Role.GRID_WORKER, Role.PLANNER})
 PREFIX = "map"
 TOGGLE = "map-layer-toggle"
 NOTE = "map-layer-note"
@@ -226,9 +230,12 @@ def live_update(
 
 def register(app: Dash) -> None:
     """Register the page and its callbacks on ``app``."""
-    dash.register_page(
-        __name__, path=PATH, name="map", title=t("app.title", "zh-CN"), layout=layout
-    )
+    with page(app, __name__, path=PATH, roles=ROLES, nav="nav.map", order=0, name="map",
+              title=t("app.title", "zh-CN"), layout=layout):  # fmt: skip
+        _callbacks(app)
+
+
+def _callbacks(app: Dash) -> None:
     app.callback(
         Output("map-graph", "figure"),
         Output({"type": NOTE, "layer": ALL}, "children"),

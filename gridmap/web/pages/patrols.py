@@ -8,11 +8,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import dash
 from dash import Dash, Input, Output, State, dcc, html, no_update
 from flask import request
 from plotly import graph_objects as go
 
+from gridmap.access import Role
+from gridmap.access.pages import page
 from gridmap.errors import GridmapError
 from gridmap.i18n import normalize_language, t
 from gridmap.patrols import coverage, shifts
@@ -25,6 +26,8 @@ from layers import LayerContext
 from layers.patrol_coverage import PatrolCoverageLayer
 
 PATH = "/patrols"
+#: Who may open the patrols page (a grid lead or worker sees only their grids' shifts).
+ROLES = frozenset({Role.ADMIN, Role.COMMAND, Role.GRID_LEAD, Role.GRID_WORKER})
 WINDOWS = ("2h", "8h", "24h", "7d")
 COVERAGE = PatrolCoverageLayer()
 TRACK_COLOR = "#1d4ed8"
@@ -211,9 +214,12 @@ def advance(_: int, span: list[int], top: int):
 
 def register(app: Dash) -> None:
     """Register the page and its callbacks on ``app``."""
-    dash.register_page(
-        __name__, path=PATH, name="patrols", title="gridmap · patrols", layout=layout
-    )
+    with page(app, __name__, path=PATH, roles=ROLES, nav="nav.patrols", order=3,
+              name="patrols", title="gridmap · patrols", layout=layout):  # fmt: skip
+        _callbacks(app)
+
+
+def _callbacks(app: Dash) -> None:
     app.callback(
         Output("patrols-track", "data"),
         Output("patrols-range", "max"),

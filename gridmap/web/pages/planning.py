@@ -16,6 +16,8 @@ import dash
 from dash import Dash, Input, Output, State, dcc, html, no_update
 from flask import request
 
+from gridmap.access import Role
+from gridmap.access.pages import page
 from gridmap.analytics.errors import AnalyticsError
 from gridmap.analytics.params import SERVICE_KINDS, CircleParams
 from gridmap.analytics.planning import (
@@ -37,6 +39,8 @@ from gridmap.web.database import app_engine
 from gridmap.web.shell import header
 
 PATH = "/plan"
+#: Who may open planning (city-wide figures; its export and import panels too).
+ROLES = frozenset({Role.ADMIN, Role.PLANNER})
 GRAPH_CONFIG = {"scrollZoom": True, "displaylogo": False, "responsive": True}
 
 
@@ -386,8 +390,14 @@ def suggest(
 
 def register(app: Dash) -> None:
     """Register the page and its callbacks on ``app``."""
-    dash.register_page(__name__, path=PATH, name="plan", title=t("plan.title", "zh-CN"),
-                       layout=layout)  # fmt: skip
+    with page(app, __name__, path=PATH, roles=ROLES, nav="nav.plan", order=2, name="plan",
+              title=t("plan.title", "zh-CN"), layout=layout):  # fmt: skip
+        _callbacks(app)
+        export_panel.register(app)
+        import_panel.register(app)
+
+
+def _callbacks(app: Dash) -> None:
     app.callback(
         Output("plan-graph", "figure"),
         Output("plan-coverage-pct", "children"),
@@ -464,5 +474,3 @@ def register(app: Dash) -> None:
         State("plan-lang", "data"),
         prevent_initial_call=True,
     )(suggest)
-    export_panel.register(app)
-    import_panel.register(app)

@@ -20,11 +20,12 @@ from typing import Any
 
 import dash
 from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html, no_update
-from dash.exceptions import MissingCallbackContextException, PreventUpdate
+from dash.exceptions import MissingCallbackContextException
 from flask import request
 from sqlalchemy.exc import SQLAlchemyError
 
-from gridmap.access import Role, current_user
+from gridmap.access import Role
+from gridmap.access.pages import page
 from gridmap.errors import GridmapError
 from gridmap.i18n import normalize_language, t
 from gridmap.settings import get_settings
@@ -46,7 +47,7 @@ LIVE_INTERVAL_MS = 1000
 TICKER_LINES = 5
 #: Who may watch the wall: it shows the whole city (grid leads see only their grids,
 #: planners no single cases), so the page and its callbacks refuse everyone else.
-WALL_ROLES = frozenset({Role.ADMIN, Role.COMMAND})
+ROLES = frozenset({Role.ADMIN, Role.COMMAND})
 GRAPH_CONFIG = {
     "displayModeBar": False,
     "scrollZoom": False,
@@ -84,32 +85,10 @@ def _legend(lang: str) -> html.Div:
     )
 
 
-def allowed() -> bool:
-    """Whether the signed-in user may watch the wall."""
-    user = current_user()
-    return user is not None and user.role in WALL_ROLES
-
-
-def _guard() -> None:
-    if not allowed():
-        raise PreventUpdate  # nothing for other roles (the page says why)
-
-
 def layout(lang: str | None = None, **_query: str) -> html.Div:
     """The wall for ``?lang=`` (zh-CN by default)."""
     settings = get_settings()
     lang = normalize_language(lang or settings.language)
-    if not allowed():
-        return html.Div(
-            className="wall wall-denied",
-            lang=lang,
-            children=[
-                html.Div(header(lang, PATH), className="wall-top"),
-                html.P(
-                    t("wall.forbidden", lang), id="wall-forbidden", className="wall-denied-text"
-                ),
-            ],
-        )
     start = wall.wall_view(app_engine(), settings.map_center)
     style = basemap_style(request.host_url, settings.basemap_tiles)
     figure = wall.wall_figure(wall.empty_traces(lang), start.view, style)
@@ -208,7 +187,6 @@ def probe_update(
     request a re-read (``wall-refresh``). Always the clock or the stale notice, and the tick
     answered (``wall-beat``: the browser shows the stale notice itself when answers stop
     coming)."""
-    _guard()
     probe = wall.probe_tick(
         app_engine(), live.LiveState.from_store(stored_live), requested, lang, datetime.now(UTC)
     )
@@ -229,7 +207,6 @@ def live_update(
 ) -> tuple[Any, ...]:
     """When the probe asked (or the view changed): the case traces, the case tiles, the
     ticker (new cases highlighted) and the hottest grids."""
-    _guard()
     update = wall.live_tick(
         app_engine(),
         live.LiveState.from_store(stored_live),
@@ -266,7 +243,6 @@ def slow_update(
 ) -> tuple[Any, Any, Any]:
     """Every ``wall_slow_refresh_s``: patrol coverage on the map and the heavier tiles
     (unchanged while the database is unreachable: the live tick says so)."""
-    _guard()
     try:
         update = wall.slow_tick(
             app_engine(), MapView.from_store(stored_view), lang, datetime.now(UTC), drawn_key
@@ -280,7 +256,6 @@ def slow_update(
 def fit_view(fit: dict[str, Any] | None, stored_view: dict[str, Any]) -> tuple[Any, Any]:
     """The zoom and centre the browser fitted the city to (``assets/wall.js``): the view
     store (the bbox stays the whole city) and the figure moved there."""
-    _guard()
     view = MapView.from_store(stored_view)
     if not fit or fit.get("zoom") is None:
         return no_update, no_update
@@ -292,9 +267,12 @@ def fit_view(fit: dict[str, Any] | None, stored_view: dict[str, Any]) -> tuple[A
 
 def register(app: Dash) -> None:
     """Register the page and its callbacks on ``app``."""
-    dash.register_page(
-        __name__, path=PATH, name="wall", title=t("wall.title", "zh-CN"), layout=layout
-    )
+    with page(app, __name__, path=PATH, roles=ROLES, nav="nav.wall", order=4, name="wall",
+              title=t("wall.title", "zh-CN"), layout=layout):  # fmt: skip
+        _callbacks(app)
+
+
+def _callbacks(app: Dash) -> None:
     app.callback(
         Output("wall-refresh", "data"),
         Output("wall-notice", "children", allow_duplicate=True),

@@ -32,17 +32,17 @@ def no_alert(driver: WebDriver) -> bool:
 def test_lead_signs_in_through_the_login_page(browser: WebDriver, base_url: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     browser.delete_all_cookies()
-    browser.get(base_url + "/plan")  # anonymous: sent to the sign-in page
+    browser.get(base_url + "/patrols")  # anonymous: sent to the sign-in page
     WebDriverWait(browser, 30).until(lambda d: "/login" in d.current_url)
-    assert "next=%2Fplan" in browser.current_url
+    assert "next=%2Fpatrols" in browser.current_url
     assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "zh-CN"
     assert browser.find_element(By.CSS_SELECTOR, "#login-form h2").text == "登录"
     browser.find_element(By.ID, "login-username").send_keys(LEAD)
     browser.find_element(By.ID, "login-password").send_keys(LEAD_PASSWORD)
     browser.save_screenshot(str(ARTIFACTS / "login-zh.png"))
     browser.find_element(By.ID, "login-submit").click()
-    WebDriverWait(browser, 60).until(lambda d: d.current_url.endswith("/plan"))
-    WebDriverWait(browser, 60).until(lambda d: d.find_elements(By.ID, "plan-graph"))
+    WebDriverWait(browser, 60).until(lambda d: d.current_url.endswith("/patrols"))
+    WebDriverWait(browser, 60).until(lambda d: d.find_elements(By.ID, "patrols-graph"))
     cookies = {c["name"]: c for c in browser.get_cookies()}
     assert cookies["gridmap_session"]["httpOnly"] is True
     assert "_csrf_token" in cookies  # Dash sends it back as X-CSRFToken

@@ -110,3 +110,36 @@ def test_every_grid_table_has_row_level_security(town: Town) -> None:
         "your migration (see sql/migrations/0010_access.sql), or add the table here if it "
         "holds no per-grid personal data"
     )
+
+
+#: Tables the grid reader may read whole: no per-grid rows and nothing derived from them
+#: (see the inventory in sql/migrations/0017_scoped_aggregates.sql).
+OPEN_TABLES = {
+    "road_edges", "service_points", "service_isochrones", "cameras", "camera_sectors",
+    "districts", "streets", "communities", "analysis_runs",
+    "gridmap_migration", "gridmap_function_file", "spatial_ref_sys",
+}  # fmt: skip
+
+
+def test_every_table_the_reader_sees_is_scoped_or_open(town: Town) -> None:
+    """A derived or cached table (a rollup, visits, jobs) must not answer the reader role
+    from rows out of its scope: each readable table has row-level security, or is listed
+    as holding no per-grid data."""
+    with get_engine(town.url).connect() as conn:
+        unscoped = conn.execute(
+            text(
+                """
+                SELECT c.relname FROM pg_class c
+                JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'
+                WHERE c.relkind IN ('r', 'p', 'm')
+                  AND has_table_privilege('gridmap_grid_reader', c.oid, 'SELECT')
+                  AND NOT c.relrowsecurity
+                """
+            )
+        ).scalars()
+        unscoped = set(unscoped)
+    assert unscoped == OPEN_TABLES, (
+        f"readable by the grid reader without row-level security: {sorted(unscoped - OPEN_TABLES)}"
+        "; scope them in a migration (see 0017_scoped_aggregates.sql) or, if they hold no "
+        "per-grid data, list them in OPEN_TABLES"
+    )

@@ -57,14 +57,15 @@ def test_login_page_names_its_icon(base_url: str) -> None:
 def test_lead_signs_in_and_out(base_url: str, town: Town) -> None:
     before = (_audit(town, "login", LEAD), _audit(town, "logout", LEAD))
     http = requests.Session()
-    anonymous = http.get(base_url + "/plan", timeout=10, allow_redirects=False)
+    anonymous = http.get(base_url + "/patrols", timeout=10, allow_redirects=False)
     assert anonymous.status_code == 302
-    assert anonymous.headers["Location"] == "/login?next=%2Fplan"
-    response = _post_login(http, base_url, LEAD, LEAD_PASSWORD, next="/plan")
-    assert (response.status_code, response.headers["Location"]) == (302, "/plan")
+    assert anonymous.headers["Location"] == "/login?next=%2Fpatrols"
+    response = _post_login(http, base_url, LEAD, LEAD_PASSWORD, next="/patrols")
+    assert (response.status_code, response.headers["Location"]) == (302, "/patrols")
     cookie = next(c for c in http.cookies if c.name == "gridmap_session")
     assert cookie.has_nonstandard_attr("HttpOnly")
-    assert http.get(base_url + "/plan", timeout=10, allow_redirects=False).status_code == 200
+    assert http.get(base_url + "/patrols", timeout=10, allow_redirects=False).status_code == 200
+    assert http.get(base_url + "/plan", timeout=10, allow_redirects=False).status_code == 403
     assert http.get(base_url + "/api/v1/cases/kpis", timeout=10).json()["total"] == (
         town.own_case_count
     )
