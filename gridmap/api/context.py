@@ -84,10 +84,12 @@ def json_body() -> Any:
 
 
 def form_body() -> dict[str, str]:
-    """Form fields (url-encoded or multipart) as a dict of the last value of each, refused
-    when a value is not valid UTF-8 (Werkzeug decodes those to U+FFFD)."""
+    """Form fields (url-encoded or multipart) as a dict of the last value of each (blank
+    ones left out), refused when a value is not valid UTF-8 (Werkzeug decodes those to
+    U+FFFD)."""
     body_bytes()
     fields = {key: request.form.getlist(key)[-1] for key in request.form}
+    fields = {key: value for key, value in fields.items() if value.strip()}  # blank: absent
     bad = [key for key, value in fields.items() if "\ufffd" in value or "\ufffd" in key]
     if bad:
         raise CaseValidationError(
