@@ -11,6 +11,7 @@ run (requests per role, failures) are written to test-artifacts/contract-fuzz.js
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -37,7 +38,9 @@ from tests.signin import api_token, ensure_account, signed_in_session
 
 #: Tags whose operations are fuzzed. The patrols, exports, OGC and tiles operations join
 #: once their routes declare a contract (gridmap.api.contract).
-FUZZED_TAGS = ("cases", "open311", "api")
+FUZZED_TAGS = tuple(
+    os.environ.get("GRIDMAP_FUZZ_TAGS", "cases,open311,api").split(",")
+)  # e.g. GRIDMAP_FUZZ_TAGS=patrols,exports,ogc,tiles for a look at the others
 #: Generated examples per operation, generation mode and role.
 FUZZ_EXAMPLES = 20
 CHECKS = [
@@ -148,7 +151,7 @@ def test_contract_fuzz(fuzz_server: LiveServer) -> None:
             for role, t in tallies.items()
         },
     }
-    out = PROJECT_ROOT / "test-artifacts" / "contract-fuzz.json"
+    out = PROJECT_ROOT / "test-artifacts" / f"contract-fuzz-{'-'.join(FUZZED_TAGS)}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(report, indent=2, ensure_ascii=False))
     assert all(t.requests > 0 for t in tallies.values())
