@@ -147,9 +147,14 @@ class Choice:
 
     def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> Any:
         def check(value: str) -> str:
-            known = list(self.values())
-            ok = self.accepts(value) if self.accepts else value in self.documented()
+            if self.accepts is not None:
+                ok = self.accepts(value)
+            else:
+                ok = value in self.values() or (
+                    self.aliases is not None and value in self.aliases()
+                )
             if not ok:
+                known = list(self.values())
                 raise PydanticCustomError(
                     "unknown_choice",
                     "unknown {name} {value} (known: {known})",
