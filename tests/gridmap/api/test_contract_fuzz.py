@@ -42,7 +42,7 @@ FUZZED_TAGS = tuple(
     os.environ.get("GRIDMAP_FUZZ_TAGS", "cases,open311,api").split(",")
 )  # e.g. GRIDMAP_FUZZ_TAGS=patrols,exports,ogc,tiles for a look at the others
 #: Generated examples per operation, generation mode and role.
-FUZZ_EXAMPLES = 20
+FUZZ_EXAMPLES = int(os.environ.get("GRIDMAP_FUZZ_EXAMPLES", "20"))
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
