@@ -14,19 +14,20 @@ the HTTP doors hand it only what their model has already accepted."""
 
 from __future__ import annotations
 
+import functools
 import math
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 
-from gridmap.bounds import moment_problem
+from gridmap.bounds import EARLIEST, latest_allowed, moment_problem
 from gridmap.cases.errors import (
     CaseError,
     CaseValidationError,
@@ -150,10 +151,16 @@ class _Checker:
         self.row = row
         self.problems: list[Problem] = []
 
-    @cached_property
-    def now(self) -> datetime:
-        """The server's clock when the submission is read (bounds: gridmap.bounds)."""
-        return datetime.now(UTC)
+    @property
+    def latest(self) -> datetime:
+        """The latest moment a submission may name (gridmap.bounds: now plus the slack), in
+        the checker's zone: moments in the same zone compare without offset lookups."""
+        return _latest_in(self.tz)
+
+    @property
+    def earliest(self) -> datetime:
+        """gridmap.bounds.EARLIEST in the checker's zone."""
+        return _earliest_in(self.tz)
 
     def fail(self, field: str, message: str) -> None:
         self.problems.append(Problem(field, message, self.row))
@@ -236,11 +243,28 @@ class _Checker:
             return None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=self.tz)
-        problem = moment_problem(moment, self.now)
-        if problem:
-            self.fail(field, problem)
+        if not self.earliest <= moment <= self.latest:
+            self.fail(field, moment_problem(moment) or "lies out of bounds")
             return None
         return moment
+
+
+@functools.cache
+def _earliest_in(tz: ZoneInfo) -> datetime:
+    return EARLIEST.astimezone(tz)
+
+
+_LATEST: dict[ZoneInfo, tuple[float, datetime]] = {}
+
+
+def _latest_in(tz: ZoneInfo) -> datetime:
+    """gridmap.bounds.latest_allowed() in ``tz``, worked out at most once a second (an
+    import checks hundreds of thousands of moments against it)."""
+    now = time.monotonic()
+    found = _LATEST.get(tz)
+    if found is None or now - found[0] > 1.0:
+        found = _LATEST[tz] = (now, latest_allowed().astimezone(tz))
+    return found[1]
 
 
 def _type_name(value: Any) -> str:
