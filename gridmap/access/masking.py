@@ -36,6 +36,8 @@ from gridmap.access import Role, User, current_user
 HOUSE_NUMBER = re.compile(r"\s*\d+[\d\-－之]*\s*(号|號|弄|栋|幢|#).*$")
 #: A phone number inside free text (mobile 1xx xxxx xxxx, or a landline with area code).
 PHONE_IN_TEXT = re.compile(r"(?<!\d)(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})(?!\d)")
+#: A case's free-text fields, where a reporter may have written their number or name.
+TEXT_FIELDS = ("title", "description")
 #: Roles that see residents' names masked or not at all.
 MASKED_ROLES = frozenset({Role.COMMAND, Role.PLANNER, Role.API_CLIENT})
 
@@ -69,10 +71,14 @@ def masks_personal_data(user: User | None) -> bool:
 
 
 def mask_case(case: dict[str, Any], user: User | None = None) -> dict[str, Any]:
-    """``case`` (a dict with ``reporter_name``/``reporter_phone``/``address`` keys, any of
-    them) as ``user`` (default: the request's user) may see it; a new dict."""
+    """``case`` (a dict with ``reporter_name``/``reporter_phone``/``address``/``title``/
+    ``description`` keys, any of them) as ``user`` (default: the request's user) may see
+    it; a new dict. Phone numbers inside the title and description are masked for all."""
     user = user if user is not None else current_user()
     out = dict(case)
+    for key in TEXT_FIELDS:  # free text may quote the reporter's phone number or name
+        if out.get(key):
+            out[key] = mask_text(out[key], case.get("reporter_name"), user)
     if "reporter_phone" in out:
         out["reporter_phone"] = mask_phone(out["reporter_phone"])
     if not masks_personal_data(user):

@@ -163,7 +163,7 @@ def request_json(row: dict[str, Any], tax: Taxonomy, note: str | None) -> dict[s
         "status_notes": notes,
         "service_name": _name(service) if service else None,
         "service_code": row["subcategory"] or row["category"],
-        "description": row["description"],
+        "description": mask_text(row["description"], row["reporter_name"]),
         "agency_responsible": agency,
         "service_notice": (
             f"time limit {service.sla_hours:g} h (处置时限 {service.sla_hours:g} 小时)"

@@ -302,3 +302,15 @@ def test_open311_post_still_takes_forms_and_json(api: Api) -> None:
     assert api.post("/open311/v2/requests.json", data=FORM).status_code == 200
     as_json = FORM | {"lat": INSIDE[1][1], "long": INSIDE[1][0]}
     assert api.post("/open311/v2/requests.json", json=as_json).status_code == 200
+
+
+def test_phone_numbers_in_free_text_are_masked(api: Api) -> None:
+    body = GOOD | {"description": "请回电 13912345678", "reporter_name": "钱七"}
+    r = api.post("/api/v1/cases", json=body)
+    assert r.json()["description"] == "请回电 139****5678"
+    code = r.json()["code"]
+    listed = api.get(f"/open311/v2/requests.json?service_request_id={code}").json()[0]
+    assert listed["description"] == "请回电 139****5678"
+    assert (
+        api.scalar("SELECT description FROM cases WHERE code = :c", c=code) == body["description"]
+    )  # stored whole; masked when shown
