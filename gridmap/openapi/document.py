@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import inspect
 import re
+from dataclasses import replace
 from typing import Any
 
 from flask import Flask
@@ -254,6 +255,8 @@ def build_document(app: Flask, server_url: str = "/") -> dict[str, Any]:
                     None, public=public, has_path_params=bool(path_params), path=path
                 )
                 for code, reply in common.items():
+                    if not path.startswith(("/api/", "/open311/")):
+                        reply = replace(reply, body=None)  # OGC and tiles: their own bodies
                     responses.setdefault(str(code), render_reply(reply, components))
                 operation["responses"] = responses
             if not public:
