@@ -1,6 +1,10 @@
 """gridmap's HTTP APIs (Flask blueprints): ``/api/v1/cases…`` and Open311 GeoReport v2 at
 ``/open311/v2/…``. Errors come back as JSON (or Open311 errors) with a safe message, never
-a traceback."""
+a traceback; a path under the APIs that no route matches is a 404 in that format.
+
+Each route declares what it accepts and answers with ``@contract``
+(:mod:`gridmap.api.contract`): the same pydantic models validate the request and write the
+OpenAPI document at ``/api/openapi.json``."""
 
 from __future__ import annotations
 
