@@ -17,7 +17,15 @@ from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from pydantic import AfterValidator, ConfigDict, Field, Strict, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+)
+from pydantic_core import PydanticCustomError
 
 from gridmap import bounds
 from gridmap.api.contract import (
@@ -81,7 +89,16 @@ def _filter_moment(value: datetime) -> datetime:
     return value
 
 
-Reported = Annotated[datetime, AfterValidator(_reported)]
+def _iso_text(value: Any) -> Any:
+    """Moments come as ISO 8601 text (as documented), not as numbers of seconds."""
+    if not isinstance(value, str):
+        raise PydanticCustomError(
+            "datetime_type", "must be an ISO 8601 date-time string", {"error": "not text"}
+        )
+    return value
+
+
+Reported = Annotated[datetime, BeforeValidator(_iso_text), AfterValidator(_reported)]
 Lon = Annotated[
     float, Strict(), Field(ge=RANGES["lon"][0], le=RANGES["lon"][1], allow_inf_nan=False)
 ]

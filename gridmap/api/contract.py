@@ -378,7 +378,8 @@ def problem_message(error: dict[str, Any], model: type[BaseModel], kind: str) ->
             return f"must be a finite number{span}" + _got(value)
         return "must be a number" + _got(value)
     if kind_of.startswith(("datetime_", "timezone_")):
-        return "must be an ISO 8601 date-time" + _got(value)
+        got = _got(value) if isinstance(value, str) else f", not {type_name(value)}"
+        return "must be an ISO 8601 date-time" + got
     if kind_of.startswith("bool_"):
         return "must be true or false" + _got(value)
     if kind_of == "literal_error":

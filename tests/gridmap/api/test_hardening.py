@@ -68,6 +68,14 @@ def test_year_one_is_refused_at_every_door_and_by_the_schema(api: Api) -> None:
         )
 
 
+def test_moments_are_iso_text_not_numbers(api: Api) -> None:
+    r = api.post("/api/v1/cases", json=GOOD | {"reported_at": 1_700_000_000})
+    assert (r.status_code, problems(r)) == (
+        400,
+        [{"field": "reported_at", "message": "must be an ISO 8601 date-time, not an integer"}],
+    )
+
+
 def test_worst_allowed_values_read_back_on_every_route(api: Api, tmp_path: Path) -> None:
     r = api.post("/api/v1/cases", json=GOOD | {"reported_at": "2000-01-01T00:00:00+00:00"})
     assert r.status_code == 201, r.text
