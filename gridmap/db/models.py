@@ -178,7 +178,7 @@ class Case(Base):
     reporter_phone: Mapped[str | None] = mapped_column(Text)
     address: Mapped[str | None] = mapped_column(Text)
     external_id: Mapped[str | None] = mapped_column(Text)
-    idempotency_key: Mapped[str | None] = mapped_column(Text)  # unique when set (0015)
+    idempotency_key: Mapped[str | None] = mapped_column(Text)  # unique per submitter (0020)
     geom: Mapped[WKBElement | None] = mapped_column(geometry("POINT"))
     grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id"))
     import_id: Mapped[int | None] = mapped_column(ForeignKey("case_imports.id"))

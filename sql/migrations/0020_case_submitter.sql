@@ -11,3 +11,11 @@ ALTER TABLE cases
 
 CREATE INDEX IF NOT EXISTS cases_recent_submissions ON cases (submitted_by, submitted_at)
     WHERE submitted_by IS NOT NULL;
+
+-- Idempotency keys belong to the account that sent them (issue 12, item 4): another
+-- account's key is a new key (it neither replays that account's case nor names its id).
+-- Keys sent by no account (NULL) share one space. Intake's ON CONFLICT names the same
+-- columns and predicate.
+DROP INDEX IF EXISTS cases_idempotency_key;
+CREATE UNIQUE INDEX cases_idempotency_key ON cases (submitted_by, idempotency_key)
+    NULLS NOT DISTINCT WHERE idempotency_key IS NOT NULL;

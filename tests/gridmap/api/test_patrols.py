@@ -45,7 +45,9 @@ def test_malformed_batch_is_400_with_problems(api: Api) -> None:
     assert res.status_code == 400
     problems = res.json()["error"]["problems"]
     assert [p["field"] for p in problems] == ["pings[0].at", "pings[0]"]
-    assert api.post("/api/v1/patrols/pings", data="{").status_code == 400
+    json_type = {"Content-Type": "application/json"}
+    assert api.post("/api/v1/patrols/pings", data="{", headers=json_type).status_code == 400
+    assert api.post("/api/v1/patrols/pings", data="{}").status_code == 415  # not sent as JSON
 
 
 def test_coverage_track_unvisited_and_risk_gap(api: Api) -> None:
