@@ -17,11 +17,15 @@ from gridmap.api.errors import handle_api_error
 from gridmap.cases.errors import CaseValidationError
 from gridmap.patrols import coverage, shifts
 from gridmap.patrols.errors import PatrolError, PatrolNotFound, PatrolValidationError, Problem
-from gridmap.patrols.ingest import parse_pings
+from gridmap.patrols.ingest import MAX_DEVICE, parse_pings
 from gridmap.settings import get_settings
+from gridmap.text_bounds import range_problem, text_problem
 
 blueprint = Blueprint("patrols_api", __name__, url_prefix="/api/v1/patrols")
 blueprint.before_request(limit_body)
+
+#: Largest id each kind of row can have (the id column's type: integer or bigint).
+MAX_ID = {"grid": 2**31 - 1, "patrol shift": 2**63 - 1}
 
 
 def _jsonable(value: Any) -> Any:
@@ -71,6 +75,16 @@ def _moment(raw: Any, name: str) -> datetime | None:
         ) from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=ZoneInfo(get_settings().cases_timezone))
+    why = range_problem(value)
+    if why:
+        raise PatrolValidationError([Problem(name, why)])
+    return value
+
+
+def _known_id(value: int, what: str) -> int:
+    """A path id, or 404 when no row can have it (beyond the id column's range)."""
+    if value > MAX_ID[what]:
+        raise PatrolNotFound(f"There is no {what} {value}.")
     return value
 
 
@@ -115,6 +129,7 @@ def post_shift():
 
 @blueprint.post("/shifts/<int:shift_id>/end")
 def end_shift(shift_id: int):
+    _known_id(shift_id, "patrol shift")
     body = _body() if request.get_data() else {}
     ended = _moment(body.get("ended_at") if isinstance(body, dict) else None, "ended_at")
     with scoped_connection(engine(), current_user()) as conn:  # 404 unless the user may see it
@@ -140,6 +155,7 @@ def get_shifts():
 
 @blueprint.get("/shifts/<int:shift_id>")
 def get_shift(shift_id: int):
+    _known_id(shift_id, "patrol shift")
     return _ok(shifts.get_shift(engine(), shift_id))
 
 
@@ -148,7 +164,9 @@ def get_track():
     """A device's fixes in [from, to] (or a shift's, with shift_id)."""
     args = request.args
     if args.get("shift_id"):
-        shift = shifts.get_shift(engine(), _int(args["shift_id"], "shift_id", 0, 1, 2**62))
+        shift = shifts.get_shift(
+            engine(), _int(args["shift_id"], "shift_id", 0, 1, MAX_ID["patrol shift"])
+        )
         device = shift["device_id"]
         start = _moment(args.get("from"), "from") or shift["started_at"]
         end = _moment(args.get("to"), "to") or shift["ended_at"] or datetime.now(UTC)
@@ -156,6 +174,9 @@ def get_track():
         device = args.get("device_id", "").strip()
         if not device:
             raise PatrolValidationError([Problem("device_id", "is required (or shift_id)")])
+        why = text_problem(device, max_len=MAX_DEVICE)
+        if why:
+            raise PatrolValidationError([Problem("device_id", why)])
         start = _moment(args.get("from"), "from")
         end = _moment(args.get("to"), "to")
         if start is None or end is None:
@@ -174,7 +195,12 @@ def get_coverage():
 
 @blueprint.get("/grids/<int:grid_id>/unvisited")
 def get_unvisited(grid_id: int):
+    _known_id(grid_id, "grid")
     limit = _int(request.args.get("limit"), "limit", 10, 1, 500)
+    with scoped_connection(engine(), current_user()) as conn:  # 404 unless the user may see it
+        found = conn.execute(text("SELECT 1 FROM grids WHERE id = :id"), {"id": grid_id}).first()
+        if found is None:
+            raise PatrolNotFound(f"There is no grid {grid_id}.")
     return _ok(
         {"grid_id": grid_id, "streets": coverage.unvisited_streets(engine(), grid_id, limit)}
     )

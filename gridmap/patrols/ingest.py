@@ -28,8 +28,14 @@ from gridmap.patrols.errors import PatrolValidationError, Problem
 from gridmap.patrols.matching import matcher_for
 from gridmap.patrols.visits import TS, US, apply_visits
 from gridmap.settings import Settings, get_settings
+from gridmap.text_bounds import range_problem, text_problem
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: Longest device id (characters).
+MAX_DEVICE = 64
+#: Largest accuracy radius (m) a fix may name at all; worse than the patrol_max_accuracy_m
+#: setting is a refused fix (stored with its reason), beyond this it is no number for a fix.
+MAX_ACCURACY_M = 100_000
 #: How far (s) before/after a fix the speed check looks for a neighbouring fix.
 NEIGHBOUR_S = 600
 EARTH_M = 6_371_008.8
@@ -93,9 +99,14 @@ def from_us(us: int) -> datetime:
 
 
 def _number(value: Any) -> float | None:
+    """A JSON number as a finite float, or None (not a number, infinite, or too large)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer of hundreds of digits
+        return None
+    return number if math.isfinite(number) else None
 
 
 def parse_pings(payload: Any, settings: Settings | None = None) -> PingBatch:
@@ -119,8 +130,9 @@ def parse_pings(payload: Any, settings: Settings | None = None) -> PingBatch:
             problems.append(Problem(where, "must be an object"))
             continue
         dev = item.get("device_id")
-        if not isinstance(dev, str) or not dev.strip() or len(dev) > 64:
-            problems.append(Problem(f"{where}.device_id", "must be a text of 1-64 characters"))
+        why = text_problem(dev, max_len=MAX_DEVICE)
+        if why:
+            problems.append(Problem(f"{where}.device_id", why))
         raw_at = item.get("at")
         moment = None
         if isinstance(raw_at, str):
@@ -128,15 +140,23 @@ def parse_pings(payload: Any, settings: Settings | None = None) -> PingBatch:
                 moment = datetime.fromisoformat(raw_at.strip().replace("Z", "+00:00"))
         if moment is None:
             problems.append(Problem(f"{where}.at", "must be an ISO 8601 date-time"))
-        elif moment.tzinfo is None:
-            moment = moment.replace(tzinfo=zone)
+        else:
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=zone)
+            why = range_problem(moment)
+            if why:
+                problems.append(Problem(f"{where}.at", why))
         x, y = _number(item.get("lon")), _number(item.get("lat"))
         if x is None or y is None:
-            problems.append(Problem(where, "needs numbers lon and lat"))
+            problems.append(Problem(where, "needs finite numbers lon and lat"))
         raw_acc = item.get("accuracy_m", item.get("accuracy"))
         a = _number(raw_acc)
-        if raw_acc is not None and (a is None or a < 0):
-            problems.append(Problem(f"{where}.accuracy_m", "must be a number >= 0"))
+        if raw_acc is not None and (a is None or not 0 <= a <= MAX_ACCURACY_M):
+            problems.append(
+                Problem(
+                    f"{where}.accuracy_m", f"must be a finite number from 0 to {MAX_ACCURACY_M:,}"
+                )
+            )
         if len(problems) >= 20:
             break
         if not problems:

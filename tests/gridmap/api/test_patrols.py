@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
@@ -123,3 +125,111 @@ def test_shift_lifecycle(api: Api) -> None:
     assert fields == ["kind", "started_at"]
     listed = api.get("/api/v1/patrols/shifts").json()["shifts"]
     assert [s["id"] for s in listed] == [shift["id"]]
+
+
+def _ping(**values: object) -> dict:
+    ping = {"device_id": "B1", "at": T0.isoformat(), "lon": 120.001, "lat": 30.005}
+    return ping | values
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "says"),
+    [
+        (
+            json.dumps({"pings": [_ping(device_id="B\u0000")]}),
+            "pings[0].device_id",
+            "must not contain control characters",
+        ),
+        (
+            json.dumps({"pings": [_ping(device_id="B\ud800")]}),
+            "pings[0].device_id",
+            "is not valid Unicode (a lone surrogate)",
+        ),
+        (
+            json.dumps({"pings": [_ping(device_id="B" * 65)]}),
+            "pings[0].device_id",
+            "is 65 characters long; at most 64",
+        ),
+        (
+            '{"pings": [{"device_id": "B1", "at": "2026-11-20T08:00:00Z", "lon": 1'
+            + "0" * 400
+            + ', "lat": 30}]}',
+            "pings[0]",
+            "needs finite numbers lon and lat",
+        ),
+        (
+            json.dumps({"pings": [_ping(accuracy_m=1e39)]}),
+            "pings[0].accuracy_m",
+            "must be a finite number from 0 to 100,000",
+        ),
+        (
+            json.dumps({"pings": [_ping(accuracy_m=math.inf)]}),  # JSON Infinity
+            "pings[0].accuracy_m",
+            "must be a finite number from 0 to 100,000",
+        ),
+        (
+            json.dumps({"pings": [_ping(at="9999-12-31T23:59:59-14:00")]}),
+            "pings[0].at",
+            "must lie between 2000-01-01 and 2100-01-01",
+        ),
+        (
+            json.dumps({"pings": [_ping(at="0001-01-01T00:00:00+14:00")]}),
+            "pings[0].at",
+            "must lie between 2000-01-01 and 2100-01-01",
+        ),
+    ],
+)
+def test_bad_pings_are_400_and_store_nothing(api: Api, body: str, field: str, says: str) -> None:
+    res = api.post("/api/v1/patrols/pings", data=body, headers={"Content-Type": "application/json"})
+    assert res.status_code == 400, res.text
+    problem = res.json()["error"]["problems"][0]
+    assert problem["field"] == field
+    assert problem["message"].startswith(says)
+    assert api.scalar("SELECT count(*) FROM gps_pings WHERE device_id LIKE 'B%'") == 0
+    assert api.scalar("SELECT count(*) FROM gps_pings_rejected WHERE device_id LIKE 'B%'") == 0
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "says"),
+    [
+        ("/api/v1/patrols/grids/10000000000000001/unvisited", 404, "There is no grid"),
+        ("/api/v1/patrols/grids/999/unvisited", 404, "There is no grid 999."),
+        ("/api/v1/patrols/shifts/99999999999999999999", 404, "There is no patrol shift"),
+        ("/api/v1/patrols/coverage?end=0001-01-01", 400, "Invalid input: end must lie between"),
+        ("/api/v1/patrols/risk-gap?end=9999-12-31", 400, "Invalid input: end must lie between"),
+        ("/api/v1/patrols/shifts?since=0001-01-01", 400, "Invalid input: since must lie"),
+        (
+            "/api/v1/patrols/track?device_id=a%00b&from=2026-01-01&to=2026-01-02",
+            400,
+            "Invalid input: device_id must not contain control characters",
+        ),
+    ],
+)
+def test_bad_paths_and_parameters(api: Api, path: str, status: int, says: str) -> None:
+    res = api.get(path)
+    assert res.status_code == status, res.text
+    assert res.json()["error"]["message"].startswith(says)
+
+
+@pytest.mark.parametrize(
+    ("values", "field", "says"),
+    [
+        ({"grid_id": 424242}, "grid_id", "names no grid (424242)"),
+        ({"grid_id": 2**64}, "grid_id", "names no grid"),
+        ({"grid_id": "1"}, "grid_id", "must be a whole number (an id)"),
+        ({"worker_id": "abc"}, "worker_id", "must be a whole number (an id)"),
+        ({"worker_id": 999999}, "worker_id", "names no user (999999)"),
+        ({"team": "队" * 201}, "team", "is 201 characters long; at most 200"),
+        ({"device_id": "H\u0000"}, "device_id", "must not contain control characters"),
+        ({"started_at": "0001-01-01T00:00:00+14:00"}, "started_at", "must lie between"),
+        ({"started_at": "2099-01-01T00:00:00Z"}, "started_at", "must not be more than 5 minutes"),
+        ({"shift": 1}, "shift", "is not a shift field"),
+    ],
+)
+def test_bad_shifts_are_400(api: Api, values: dict, field: str, says: str) -> None:
+    body = {"device_id": "H4", "kind": "grid_patrol", "started_at": T0.isoformat()} | values
+    res = api.post("/api/v1/patrols/shifts", json=body)
+    assert res.status_code == 400, res.text
+    problem = res.json()["error"]["problems"][0]
+    assert (problem["field"], problem["message"][: len(says)]) == (field, says)
+    assert api.scalar("SELECT count(*) FROM patrol_shifts WHERE device_id LIKE 'H4%'") == 0
