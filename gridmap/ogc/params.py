@@ -6,6 +6,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from gridmap.ogc.errors import OgcError
+from gridmap.text_bounds import range_problem
 
 #: The only CRS served (lon/lat, WGS 84), for bbox-crs and the collections' crs lists.
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
@@ -13,6 +14,8 @@ CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 ITEMS_PARAMS = frozenset({"f", "lang", "bbox", "bbox-crs", "limit", "offset", "datetime"})
 #: Parameters every other request takes.
 COMMON_PARAMS = frozenset({"f", "lang"})
+#: Largest offset of a page (a client walking further has lost its way).
+MAX_OFFSET = 1_000_000_000
 #: Open ends of a datetime interval.
 OPEN = ("", "..")
 
@@ -58,32 +61,45 @@ def parse_bbox(value: str | None, crs: str | None) -> tuple[float, float, float,
     return minx, miny, maxx, maxy
 
 
-def parse_count(name: str, value: str | None, default: int, *, low: int, high: int | None) -> int:
-    """A whole-number parameter (limit, offset): default when absent, clamped to ``high``."""
+def parse_count(
+    name: str, value: str | None, default: int, *, low: int, high: int, clamp: bool = False
+) -> int:
+    """A whole-number parameter: ``default`` when absent; refused below ``low``; above
+    ``high`` clamped to it with ``clamp`` (``limit``: the page size caps it), else refused."""
     if value is None:
         return default
     text = value.strip()
-    if not text.isdigit() or int(text) < low:
-        raise OgcError(f"{name} {value!r} is not a whole number of at least {low}.")
-    number = int(text)
-    return min(number, high) if high is not None else number
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses
+    number = int(text) if text.isascii() and text.isdigit() and len(text) <= 19 else None
+    too_big = number is None and text.isascii() and text.isdigit()
+    if clamp and (too_big or (number is not None and number > high)):
+        return high
+    if number is None or not low <= number <= high:
+        raise OgcError(f"{name} {value[:40]!r} is not a whole number from {low} to {high:,}.")
+    return number
 
 
 def _moment(text: str, tz: ZoneInfo, *, end: bool) -> datetime:
     """An RFC 3339 date-time (or a date: its local day's start, or the next day's for ``end``)."""
+    day = None
     try:
         if "T" not in text.upper() and len(text) == 10:
             day = date.fromisoformat(text)
-            start = datetime.combine(day, time(), tzinfo=tz)
-            return start + timedelta(days=1) if end else start
-        moment = datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
+            moment = datetime.combine(day, time(), tzinfo=tz)
+        else:
+            moment = datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
     except ValueError:
         raise OgcError(
-            f"datetime {text!r} is not an RFC 3339 date-time (e.g. 2026-11-20T08:00:00Z) "
+            f"datetime {text[:40]!r} is not an RFC 3339 date-time (e.g. 2026-11-20T08:00:00Z) "
             "or date (2026-11-20)."
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=tz)
+    why = range_problem(moment)
+    if why:
+        raise OgcError(f"datetime {text[:40]!r} {why}.")
+    if day is not None:
+        return moment + timedelta(days=1) if end else moment
     return moment + timedelta(microseconds=1) if end else moment
 
 

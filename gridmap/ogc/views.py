@@ -24,12 +24,14 @@ from gridmap.ogc.params import (
     COMMON_PARAMS,
     CRS84,
     ITEMS_PARAMS,
+    MAX_OFFSET,
     check_known,
     parse_bbox,
     parse_count,
     parse_datetime,
 )
 from gridmap.settings import get_settings
+from gridmap.web.catchall import OTHER_METHODS, other_methods
 from gridmap.web.database import app_engine
 from layers.base import LayerContext, LayerError
 
@@ -253,8 +255,9 @@ def items(collection_id: str) -> Response:
         settings.ogc_default_limit,
         low=1,
         high=settings.ogc_max_limit,
+        clamp=True,
     )
-    offset = parse_count("offset", request.args.get("offset"), 0, low=0, high=None)
+    offset = parse_count("offset", request.args.get("offset"), 0, low=0, high=MAX_OFFSET)
     since, until = (None, None)
     if found.temporal:
         since, until = parse_datetime(
@@ -322,3 +325,17 @@ def item(collection_id: str, fid: str) -> Response:
         _link("collection", JSON, _url("ogc.collection", "json", collection_id=found.id)),
     ]
     return _respond(feature, "ogc/item.html", GEOJSON, collection=found)
+
+
+@blueprint.route("/<path:rest>", methods=list(OTHER_METHODS))
+@allow(Access.SIGNED_IN)
+def unknown(rest: str) -> Response:
+    """Any other request under ``/ogc``: the OGC exception, 404 (no such resource) or 405
+    (the resource exists, for other methods), never the dashboard's page."""
+    allowed = other_methods()
+    if allowed:
+        error = OgcError(f"{request.method} is not allowed here; use {', '.join(allowed)}.", 405)
+        response = _ogc_error(error)
+        response.headers["Allow"] = ", ".join(allowed)
+        return response
+    raise OgcError(f"There is no resource {request.path!r} in this API.", 404)

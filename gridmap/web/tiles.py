@@ -16,6 +16,7 @@ from gridmap.access import current_user
 from gridmap.access.policy import Access, allow
 from gridmap.access.scope import scoped_connection
 from gridmap.errors import GridmapError
+from gridmap.web.catchall import OTHER_METHODS, other_methods
 from gridmap.web.database import app_engine
 
 MVT_TYPE = "application/vnd.mapbox-vector-tile"
@@ -209,3 +210,24 @@ def tilejson(layer: str) -> Response | tuple[Response, int]:
 def roads_tilejson() -> Response | tuple[Response, int]:
     """TileJSON 3.0.0 describing the roads tiles (as :func:`tilejson`)."""
     return tilejson("roads")
+
+
+@tiles.route("/tiles/", defaults={"rest": ""}, methods=list(OTHER_METHODS))
+@tiles.route("/tiles/<path:rest>", methods=list(OTHER_METHODS))
+@allow(Access.SIGNED_IN)
+def unknown(rest: str) -> tuple[Response, int]:
+    """Any other request under ``/tiles``: a JSON 404 (or 405 with ``Allow`` when the path
+    exists for other methods), never the dashboard's page."""
+    allowed = other_methods()
+    if allowed:
+        response, status = _error(
+            f"{request.method} is not allowed here; use {', '.join(allowed)}.", 405
+        )
+        response.headers["Allow"] = ", ".join(allowed)
+        return response, status
+    return _error(
+        f"No tile or TileJSON at {request.path!r}: tiles are /tiles/<layer>/<z>/<x>/<y>.pbf "
+        f"with whole numbers z, x, y; TileJSON is /tiles/<layer>.json (layers: "
+        f"{', '.join(TILESETS)}).",
+        404,
+    )

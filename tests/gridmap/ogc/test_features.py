@@ -263,6 +263,9 @@ def test_single_item(live: Live) -> None:
         "/ogc/collections/grids/items/999999",
         "/ogc/collections/grids/items/abc",
         "/ogc/collections/isochrones/items/1-99",
+        "/ogc/collections/grids/items/%C2%B2",
+        "/ogc/nothing",
+        "/ogc/collections/grids/items/1/more",
     ],
 )
 def test_unknown_is_404(live: Live, path: str) -> None:
@@ -270,6 +273,20 @@ def test_unknown_is_404(live: Live, path: str) -> None:
     assert response.status_code == 404
     body = response.json()
     assert body["code"] == "NotFound" and body["description"]
+
+
+def test_wrong_method_is_405_with_allow(live: Live) -> None:
+    response = live.session.post(live.url + "/ogc/collections", timeout=60)
+    assert (response.status_code, response.headers["Allow"]) == (405, "GET, HEAD")
+    assert response.json() == {
+        "code": "InvalidRequest",
+        "description": "POST is not allowed here; use GET, HEAD.",
+    }
+
+
+def test_huge_limit_is_cut_to_the_largest(live: Live) -> None:
+    doc = live.get("/ogc/collections/grids/items?limit=" + "9" * 5000).json()
+    assert (doc["numberReturned"], doc["numberMatched"]) == (131, 131)
 
 
 @pytest.mark.parametrize(
@@ -290,6 +307,11 @@ def test_unknown_is_404(live: Live, path: str) -> None:
         ("datetime=../..", "not an instant"),
         ("colour=red", "Unknown query parameter colour"),
         ("f=xml", "f 'xml'"),
+        ("limit=%C2%B2", "limit '²' is not a whole number from 1 to 10,000"),
+        ("offset=99999999999999999999", "from 0 to 1,000,000,000"),
+        ("offset=%D9%A3", "offset '٣' is not a whole number"),
+        ("datetime=9999-12-31", "must lie between 2000-01-01 and 2100-01-01"),
+        ("datetime=0001-01-01T00:00:00%2B14:00/..", "must lie between 2000-01-01"),
     ],
 )
 def test_bad_parameters_are_400(live: Live, query: str, says: str) -> None:
