@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 import geopandas as gpd
 import numpy as np
@@ -27,7 +28,10 @@ import pyogrio
 import shapely
 from sqlalchemy import Engine
 
+from gridmap.bounds import MAX_NAME
 from gridmap.errors import GridmapError
+from gridmap.settings import get_settings
+from gridmap.text_bounds import range_problem, text_problem
 from layers import LayerContext, get_layer, layer_ids
 from layers.base import BBox
 
@@ -92,7 +96,7 @@ class ExportRequest:
         unknown = [lid for lid in layers if lid not in known]
         if unknown:
             raise ExportError(
-                f"There is no map layer {unknown[0]!r}.", hint=f"Layers: {', '.join(known)}."
+                f"There is no map layer {unknown[0][:40]!r}.", hint=f"Layers: {', '.join(known)}."
             )
         checks = (
             ("format", self.format, FORMATS),
@@ -102,18 +106,47 @@ class ExportRequest:
         )
         for what, value, allowed in checks:
             if value not in allowed:
-                raise ExportError(f"Unknown {what} {value!r}; use one of {', '.join(allowed)}.")
+                raise ExportError(
+                    f"Unknown {what} {str(value)[:40]!r}; use one of {', '.join(allowed)}."
+                )
+        object.__setattr__(self, "filters", MappingProxyType(check_filters(self.filters)))
+        for what, value in (("title", self.title), ("language", self.language)):
+            why = text_problem(value, max_len=MAX_NAME, required=False)
+            if why:
+                raise ExportError(f"The {what} {why}.")
+        self._check_times()
         if self.bbox is not None:
             try:
                 minx, miny, maxx, maxy = (float(v) for v in self.bbox)
-            except (TypeError, ValueError):
-                raise ExportError(f"Bounding box {self.bbox!r} is not four numbers.") from None
+            except (TypeError, ValueError, OverflowError):
+                raise ExportError(
+                    f"Bounding box {str(self.bbox)[:80]} is not four numbers."
+                ) from None
             if not (-180 <= minx < maxx <= 180 and -90 <= miny < maxy <= 90):
                 raise ExportError(
-                    f"Bounding box {self.bbox!r} is not min lon, min lat, max lon, max lat "
+                    f"Bounding box {str(self.bbox)[:80]} is not min lon, min lat, max lon, max lat "
                     "within ±180/±90 with each minimum below its maximum."
                 )
             object.__setattr__(self, "bbox", (minx, miny, maxx, maxy))
+
+    def _check_times(self) -> None:
+        """time_from/time_to: date-times (naive ones in the case time zone) within the
+        bounds every stored time keeps, the first before the second."""
+        zone = ZoneInfo(get_settings().cases_timezone)
+        for key in ("time_from", "time_to"):
+            value = getattr(self, key)
+            if value is None:
+                continue
+            if not isinstance(value, datetime):
+                raise ExportError(f"{key} {str(value)[:40]!r} is not an ISO date-time.")
+            if value.tzinfo is None:
+                value = value.replace(tzinfo=zone)
+                object.__setattr__(self, key, value)
+            why = range_problem(value)
+            if why:
+                raise ExportError(f"{key} {why}.")
+        if self.time_from and self.time_to and self.time_from >= self.time_to:
+            raise ExportError("time_from must be before time_to.")
 
     @property
     def is_print(self) -> bool:
@@ -184,11 +217,97 @@ class ExportRequest:
                 try:
                     values[key] = datetime.fromisoformat(str(values[key]))
                 except ValueError:
-                    raise ExportError(f"{key} {values[key]!r} is not an ISO date-time.") from None
+                    raise ExportError(
+                        f"{key} {str(values[key])[:40]!r} is not an ISO date-time."
+                    ) from None
         try:
             return cls(**values)
         except TypeError as exc:
             raise ExportError(f"Bad export options: {exc}.") from None
+
+
+def _choices(name: str, allowed: Sequence[str]) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        values = [value] if isinstance(value, str) else value
+        if not isinstance(values, list | tuple) or len(values) > len(allowed):
+            raise ExportError(
+                f"Filter {name!r} must be a list of at most {len(allowed)} of: "
+                f"{', '.join(allowed)}."
+            )
+        bad = [v for v in values if v not in allowed]
+        if bad:
+            raise ExportError(
+                f"Filter {name!r} has an unknown value {str(bad[0])[:40]!r}; "
+                f"use {', '.join(allowed)}."
+            )
+        return list(dict.fromkeys(values))
+
+    return check
+
+
+def _choice(name: str, allowed: Sequence[str]) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        if value not in allowed:
+            raise ExportError(
+                f"Filter {name!r} has an unknown value {str(value)[:40]!r}; "
+                f"use one of {', '.join(allowed)}."
+            )
+        return value
+
+    return check
+
+
+def _number(name: str, low: float, high: float, *, whole: bool = False) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if ok and whole and isinstance(value, float):
+            ok = value.is_integer()
+        if not ok or not low <= value <= high:
+            kind = "a whole number" if whole else "a number"
+            raise ExportError(f"Filter {name!r} must be {kind} from {low:g} to {high:g}.")
+        return int(value) if whole else float(value)
+
+    return check
+
+
+def _flag(name: str) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        if not isinstance(value, bool):
+            raise ExportError(f"Filter {name!r} must be true or false.")
+        return value
+
+    return check
+
+
+def filter_checks() -> dict[str, Callable[[Any], Any]]:
+    """Each filter a layer reads, with its check (a value, or ExportError naming it)."""
+    from gridmap.analytics.params import SERVICE_KINDS
+    from gridmap.cases.intake import SOURCES
+    from gridmap.cases.taxonomy import get_taxonomy
+    from layers.cases import STATUSES
+
+    return {
+        "categories": _choices("categories", tuple(get_taxonomy().by_slug)),
+        "statuses": _choices("statuses", STATUSES),
+        "sources": _choices("sources", SOURCES),
+        "circle_kind": _choice("circle_kind", SERVICE_KINDS),
+        "circle_minutes": _number("circle_minutes", 1, 120),
+        "circle_euclid": _flag("circle_euclid"),
+        "patrol_window_h": _number("patrol_window_h", 0.25, 24 * 31),
+        "risk_top": _number("risk_top", 1, 1000, whole=True),
+    }
+
+
+def check_filters(filters: Mapping[str, Any]) -> dict[str, Any]:
+    """The filters checked (ExportError naming the first bad name or value); None values
+    mean "any" and are dropped."""
+    checks = filter_checks()
+    unknown = sorted(str(k) for k in filters if k not in checks)
+    if unknown:
+        raise ExportError(
+            f"Unknown filter {unknown[0][:40]!r}.", hint=f"Filters: {', '.join(checks)}."
+        )
+    return {k: checks[k](v) for k, v in filters.items() if v is not None}
 
 
 def parse_filters(pairs: Sequence[str]) -> dict[str, Any]:
@@ -200,6 +319,9 @@ def parse_filters(pairs: Sequence[str]) -> dict[str, Any]:
         key = key.strip()
         if not sep or not key:
             raise ExportError(f"Filter {pair!r} is not name=value.")
+        if value.strip().lower() in ("true", "false"):
+            filters[key] = value.strip().lower() == "true"
+            continue
         if key in LIST_FILTERS or "," in value:
             filters[key] = [v.strip() for v in value.split(",") if v.strip()]
             continue

@@ -221,8 +221,13 @@ def test_bad_options_from_json_and_cli_text() -> None:
     assert parse_filters(["statuses=reported", "circle_minutes=15", "circle_kind=police"]) == {
         "statuses": ["reported"], "circle_minutes": 15, "circle_kind": "police",
     }  # fmt: skip
-    request = ExportRequest(("cases",), "csv", bbox=(1, 2, 3, 4), filters={"statuses": ["x"]})
+    request = ExportRequest(
+        ("cases",), "csv", bbox=(1, 2, 3, 4), filters={"statuses": ["reported"]}
+    )
     assert ExportRequest.from_json(request.to_json()) == request
+    with pytest.raises(ExportError, match="Filter 'statuses' has an unknown value 'x'"):
+        ExportRequest(("cases",), "csv", filters={"statuses": ["x"]})
+    assert parse_filters(["circle_euclid=true"]) == {"circle_euclid": True}
 
 
 def test_lonlat_csv_of_polygons_is_refused_and_nothing_written(demo_engine, tmp_path) -> None:
