@@ -42,6 +42,15 @@ def test_upload_kept_under_a_token(home: Path) -> None:
     assert import_panel._uploaded(None) is None
 
 
+def test_upload_names_are_bounded_and_clean(home: Path) -> None:
+    long_name = "网" * 10_000 + ".geojson"
+    token, _ = import_panel.save_upload(data_url(b"{}"), long_name, "en")
+    stored = import_panel._uploaded(token).name
+    assert stored == "网" * 64 + ".geojson" and len(stored.encode()) <= 200
+    token, _ = import_panel.save_upload(data_url(b"{}"), "a\u0000b\ud800.csv", "en")
+    assert import_panel._uploaded(token).name == "ab.csv"
+
+
 @pytest.mark.parametrize("role", [Role.COMMAND, Role.GRID_LEAD, Role.GRID_WORKER, None])
 def test_only_admins_and_planners_may_import(role: Role | None) -> None:
     app = Flask(__name__)
