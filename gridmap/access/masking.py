@@ -16,9 +16,12 @@ api_client     —                —                — (intake only: no case r
 anonymous/CLI  full             138****5678      full (CLI users are administrators)
 ============== ================ ================ ===================================
 
-Phone numbers are never shown whole by the web app or the APIs. Building addresses are
-of buildings, not people, and stay whole; the staff phone numbers of grids (``lead_phone``)
-are work contacts. Serializers call :func:`mask_case` with the request's user
+Phone numbers are never shown whole by the web app or the APIs, also not inside notes.
+A case's history carries the reporter too: the report entry's actor is the reporter's name
+(masked like ``reporter_name`` by :func:`mask_event`), and notes may quote the name.
+Building addresses are of buildings, not people, and stay whole; the staff phone numbers
+of grids (``lead_phone``) are work contacts. Serializers call :func:`mask_case` with the
+request's user
 (``gridmap.api.serialize.case_json`` does for every API and page that uses it).
 """
 
@@ -31,6 +34,8 @@ from gridmap.access import Role, User, current_user
 
 #: "12号", "12-3号", "12号楼3单元": the house number and what follows it.
 HOUSE_NUMBER = re.compile(r"\s*\d+[\d\-－之]*\s*(号|號|弄|栋|幢|#).*$")
+#: A phone number inside free text (mobile 1xx xxxx xxxx, or a landline with area code).
+PHONE_IN_TEXT = re.compile(r"(?<!\d)(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})(?!\d)")
 #: Roles that see residents' names masked or not at all.
 MASKED_ROLES = frozenset({Role.COMMAND, Role.PLANNER, Role.API_CLIENT})
 
@@ -81,4 +86,32 @@ def mask_case(case: dict[str, Any], user: User | None = None) -> dict[str, Any]:
             out[key] = None
     if "address" in out:
         out["address"] = street_only(out["address"]) if user.role is Role.PLANNER else None
+    return out
+
+
+def mask_text(note: str | None, reporter_name: str | None, user: User | None = None) -> str | None:
+    """Free text (a history note) as ``user`` may see it: phone numbers masked for all; the
+    reporter's name masked like ``reporter_name`` for the roles that see it masked."""
+    if not note:
+        return note
+    user = user if user is not None else current_user()
+    out = PHONE_IN_TEXT.sub(lambda m: mask_phone(m.group(0).replace("-", "")) or "", note)
+    name = (reporter_name or "").strip()
+    if name and masks_personal_data(user):
+        out = out.replace(name, (mask_name(name) if user.role is Role.COMMAND else None) or "*")
+    return out
+
+
+def mask_event(
+    event: dict[str, Any], reporter_name: str | None, user: User | None = None
+) -> dict[str, Any]:
+    """A history entry (``actor``/``note`` keys) as ``user`` may see it, for a case whose
+    (unmasked) reporter is ``reporter_name``; a new dict."""
+    user = user if user is not None else current_user()
+    out = dict(event)
+    name = (reporter_name or "").strip()
+    actor = out.get("actor")
+    if name and actor and actor.strip() == name and masks_personal_data(user):
+        out["actor"] = mask_name(name) if user.role is Role.COMMAND else None
+    out["note"] = mask_text(out.get("note"), reporter_name, user)
     return out

@@ -5,8 +5,21 @@ a traceback."""
 from __future__ import annotations
 
 import flask
+from werkzeug.exceptions import NotFound
 
 from gridmap.api.errors import handle_api_error
+
+#: Path prefixes that belong to the APIs: a path under them that no API route matches is a
+#: 404 in the API's format, never the dashboard page (Dash serves ``/<path:path>``).
+API_PATHS = ("/api/", "/open311/")
+#: Dash's catch-all page endpoints.
+PAGE_ENDPOINTS = ("/", "/<path:path>")
+
+
+def no_page_for_api_paths() -> None:
+    """``before_request``: an unknown path under :data:`API_PATHS` is a 404."""
+    if flask.request.endpoint in PAGE_ENDPOINTS and flask.request.path.startswith(API_PATHS):
+        raise NotFound(f"No API route {flask.request.path[:100]!r}.")
 
 
 def register_api(server: flask.Flask) -> None:
@@ -21,6 +34,7 @@ def register_api(server: flask.Flask) -> None:
     from gridmap.api.open311 import blueprint as open311_blueprint
     from gridmap.api.patrols import blueprint as patrols_blueprint
 
+    server.before_request(no_page_for_api_paths)  # before the sign-in guard: 404 for all
     install_sign_in(server)  # the API never runs without sign-in (idempotent)
     server.register_blueprint(cases_blueprint)
     server.register_blueprint(open311_blueprint)

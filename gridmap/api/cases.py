@@ -3,182 +3,109 @@ nearest cameras, act on it through the workflow; plus the taxonomy, workflow and
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from flask import Blueprint, request
+from flask import Blueprint
 
 from gridmap.access import audit, current_user
+from gridmap.access.masking import mask_event
 from gridmap.access.scope import scoped_connection
-from gridmap.api.context import engine, json_body, json_response, limit_body, taxonomy
+from gridmap.api import case_schemas as s
+from gridmap.api.context import engine, json_response, limit_body, taxonomy
+from gridmap.api.contract import ErrorOut, Reply, contract
 from gridmap.api.errors import handle_api_error
 from gridmap.api.serialize import camera_json, case_json, event_json
 from gridmap.cases import queries
 from gridmap.cases.cameras import nearest_cameras
-from gridmap.cases.errors import CaseValidationError, Problem
-from gridmap.cases.intake import (
-    SOURCES,
-    STATUSES,
-    check_idempotency_key,
-    submit_case,
-    validate_case,
-)
-from gridmap.cases.workflow import TRANSITIONS, apply_action, parse_action
+from gridmap.cases.intake import submit_case, validate_case
+from gridmap.cases.workflow import TRANSITIONS, ActionRequest, apply_action
 from gridmap.settings import get_settings
 
 blueprint = Blueprint("cases_api", __name__, url_prefix="/api/v1")
 blueprint.before_request(limit_body)
 blueprint.register_error_handler(Exception, handle_api_error)
 
-LIST_PARAMS = (
-    "status",
-    "category",
-    "subcategory",
-    "grid_id",
-    "source",
-    "since",
-    "until",
-    "bbox",
-    "overdue",
-    "min_escalation",
-    "limit",
-    "offset",
-)
+CASE_DETAIL = Reply("The case with its history and nearest online cameras.", s.CaseDetail)
 
 
-def _list(args, name: str, allowed: tuple[str, ...] | None, problems: list[Problem]):
-    raw = args.get(name)
-    if raw is None or not raw.strip():
-        return None
-    values = [v.strip() for v in raw.split(",") if v.strip()]
-    if allowed is not None:
-        bad = [v for v in values if v not in allowed]
-        if bad:
-            problems.append(
-                Problem(name, f"unknown value {bad[0][:40]!r} (known: {', '.join(allowed)})")
-            )
-    return values
-
-
-def _int(args, name: str, low: int, high: int, problems: list[Problem]) -> int | None:
-    raw = args.get(name)
-    if raw is None or raw == "":
-        return None
-    try:
-        value = int(raw)
-    except ValueError:
-        problems.append(Problem(name, f"must be an integer (got {raw[:40]!r})"))
-        return None
-    if not low <= value <= high:
-        problems.append(Problem(name, f"must be between {low} and {high}"))
-        return None
-    return value
-
-
-def _moment(args, name: str, problems: list[Problem]) -> datetime | None:
-    raw = args.get(name)
-    if not raw:
-        return None
-    try:
-        value = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
-    except ValueError:
-        problems.append(Problem(name, f"must be an ISO 8601 date-time (got {raw[:40]!r})"))
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=ZoneInfo(get_settings().cases_timezone))
-    return value
-
-
-def parse_filter(args) -> tuple[queries.CaseFilter, int, int]:
-    """A CaseFilter, limit and offset from query parameters; 400 naming each bad one."""
-    problems: list[Problem] = []
-    for key in args:
-        if key not in LIST_PARAMS:
-            problems.append(
-                Problem(
-                    key[:40], "is not a known parameter (known: " + ", ".join(LIST_PARAMS) + ")"
-                )
-            )
-    tax = taxonomy()
-    grid_ids = None
-    raw_grids = _list(args, "grid_id", None, problems)
-    if raw_grids:
-        try:
-            grid_ids = [int(v) for v in raw_grids]
-        except ValueError:
-            problems.append(Problem("grid_id", "must be integers separated by commas"))
-    bbox = None
-    if args.get("bbox"):
-        try:
-            bbox = tuple(float(v) for v in args["bbox"].split(","))
-            if len(bbox) != 4:
-                raise ValueError
-        except ValueError:
-            problems.append(Problem("bbox", "must be minx,miny,maxx,maxy (four numbers)"))
-            bbox = None
-        else:
-            minx, miny, maxx, maxy = bbox
-            if not (-180 <= minx < maxx <= 180 and -90 <= miny < maxy <= 90):
-                problems.append(
-                    Problem("bbox", "must lie within lon -180..180, lat -90..90 with min < max")
-                )
-                bbox = None
-    overdue = None
-    if args.get("overdue"):
-        raw = args["overdue"].lower()
-        if raw not in ("true", "false", "1", "0"):
-            problems.append(Problem("overdue", "must be true or false"))
-        overdue = raw in ("true", "1")
-    flt = queries.CaseFilter(
-        statuses=_list(args, "status", STATUSES, problems),
-        categories=_list(args, "category", tuple(tax.by_slug), problems),
-        subcategories=_list(args, "subcategory", tuple(tax.subcategories), problems),
-        grid_ids=grid_ids,
-        sources=_list(args, "source", SOURCES, problems),
-        since=_moment(args, "since", problems),
-        until=_moment(args, "until", problems),
-        bbox=bbox,  # type: ignore[arg-type]
-        overdue=overdue,
-        min_escalation=_int(args, "min_escalation", 0, 3, problems),
+def case_filter(query: s.KpiQuery) -> queries.CaseFilter:
+    """The CaseFilter a validated listing/KPI query names."""
+    return queries.CaseFilter(
+        statuses=query.status,
+        categories=query.category,
+        subcategories=query.subcategory,
+        grid_ids=query.grid_id,
+        sources=query.source,
+        since=query.since,
+        until=query.until,
+        bbox=tuple(query.bbox) if query.bbox else None,  # type: ignore[arg-type]
+        overdue=query.overdue,
+        min_escalation=query.min_escalation,
     )
-    page_max = get_settings().cases_page_max
-    limit = _int(args, "limit", 1, page_max, problems) or 50
-    offset = _int(args, "offset", 0, 10**9, problems) or 0
-    if problems:
-        raise CaseValidationError(problems)
-    return flt, limit, offset
+
+
+def history_json(events: list[dict[str, Any]], reporter_name: str | None) -> list[dict]:
+    """History entries with the reporter masked for the caller (gridmap.access.masking)."""
+    return [mask_event(event_json(e), reporter_name) for e in events]
 
 
 def case_detail(case_id: int) -> dict[str, Any]:
     """A case with its history and nearest online cameras (one connection)."""
     with engine().connect() as conn:
-        out = case_json(queries.get_case(conn, case_id), taxonomy())
-        out["history"] = [event_json(e) for e in queries.case_history(conn, case_id)]
+        row = queries.get_case(conn, case_id)
+        out = case_json(row, taxonomy())
+        out["history"] = history_json(queries.case_history(conn, case_id), row["reporter_name"])
         out["cameras"] = [camera_json(c) for c in nearest_cameras(conn, case_id)]
     return out
 
 
+def account_id() -> int:
+    """The caller's account id (0 for none): idempotency keys are scoped to it."""
+    user = current_user()
+    return user.id if user is not None else 0
+
+
 @blueprint.post("/cases")
-def report_case():
+@contract(
+    headers=s.IdempotencyHeaders,
+    body=s.CaseIn,
+    responses={
+        201: Reply("Created.", s.CaseDetail, headers={"Location": "The case's URL."}),
+        200: Reply(
+            "A retry with the same Idempotency-Key: the case it first created.",
+            s.CaseDetail,
+            headers={"Location": "The case's URL.", "Idempotent-Replayed": "true"},
+        ),
+        409: Reply("A case with this source and external_id exists already.", ErrorOut),
+        422: Reply("The Idempotency-Key was used by this account for another case.", ErrorOut),
+    },
+)
+def report_case(headers: s.IdempotencyHeaders, body: s.CaseIn):
     """Report a case. With an Idempotency-Key header a retry returns the same case (200)."""
-    key = check_idempotency_key(request.headers.get("Idempotency-Key"))
-    data = json_body()
+    key = headers.idempotency_key
     settings = get_settings()
-    new = validate_case(data, taxonomy(), source="resident_app", tz=settings.cases_timezone)
-    case_id, created = submit_case(engine(), new, idempotency_key=key)
-    headers = {"Location": f"/api/v1/cases/{case_id}"}
+    new = validate_case(
+        body.model_dump(exclude_none=True),
+        taxonomy(),
+        source="resident_app",
+        tz=settings.cases_timezone,
+    )
+    case_id, created = submit_case(engine(), new, idempotency_key=key, account=account_id())
+    headers_out = {"Location": f"/api/v1/cases/{case_id}"}
     if key and not created:
-        headers["Idempotent-Replayed"] = "true"
-    return json_response(case_detail(case_id), 201 if created else 200, headers)
+        headers_out["Idempotent-Replayed"] = "true"
+    return json_response(case_detail(case_id), 201 if created else 200, headers_out)
 
 
 @blueprint.get("/cases")
-def list_cases():
+@contract(query=s.list_query, responses={200: Reply("One page of cases.", s.CasePage)})
+def list_cases(query: Any):
     """Cases matching the filters, newest first, one page at a time."""
-    flt, limit, offset = parse_filter(request.args)
-    rows, total = queries.list_cases(engine(), flt, limit=limit, offset=offset)
+    rows, total = queries.list_cases(
+        engine(), case_filter(query), limit=query.limit, offset=query.offset
+    )
     tax = taxonomy()
+    limit, offset = query.limit, query.offset
     return json_response(
         {
             "cases": [case_json(r, tax) for r in rows],
@@ -191,16 +118,14 @@ def list_cases():
 
 
 @blueprint.get("/cases/kpis")
-def case_kpis():
+@contract(query=s.KpiQuery, responses={200: Reply("Key figures.", s.Kpis)})
+def case_kpis(query: s.KpiQuery):
     """Key figures of the cases matching the same filters as the listing."""
-    args = request.args.copy()
-    args.pop("limit", None)
-    args.pop("offset", None)
-    flt, _, _ = parse_filter(args)
-    return json_response(queries.kpis(engine(), flt))
+    return json_response(queries.kpis(engine(), case_filter(query)))
 
 
 @blueprint.get("/cases/<int:case_id>")
+@contract(responses={200: CASE_DETAIL})
 def get_case(case_id: int):
     """One case with its event history and nearest online cameras (a view of personal
     data: audited)."""
@@ -210,36 +135,48 @@ def get_case(case_id: int):
 
 
 @blueprint.get("/cases/<int:case_id>/history")
+@contract(responses={200: Reply("History entries, oldest first.", list[s.EventOut])})
 def get_history(case_id: int):
     """The case's append-only event history, oldest first."""
-    queries.get_case(engine(), case_id)  # 404 for an unknown case
-    return json_response([event_json(e) for e in queries.case_history(engine(), case_id)])
+    with engine().connect() as conn:
+        row = queries.get_case(conn, case_id)  # 404 for an unknown case
+        events = queries.case_history(conn, case_id)
+    return json_response(history_json(events, row["reporter_name"]))
 
 
 @blueprint.get("/cases/<int:case_id>/cameras")
-def get_cameras(case_id: int):
+@contract(
+    query=s.CamerasQuery,
+    responses={200: Reply("Online cameras, nearest first.", list[s.CameraOut])},
+)
+def get_cameras(case_id: int, query: s.CamerasQuery):
     """Online cameras near the case, nearest first (radius_m and limit may be given)."""
-    problems: list[Problem] = []
-    radius = _int(request.args, "radius_m", 1, 5000, problems)
-    limit = _int(request.args, "limit", 1, 50, problems)
-    if problems:
-        raise CaseValidationError(problems)
     queries.get_case(engine(), case_id)
-    cams = nearest_cameras(engine(), case_id, radius_m=radius, limit=limit)
+    cams = nearest_cameras(engine(), case_id, radius_m=query.radius_m, limit=query.limit)
     return json_response([camera_json(c) for c in cams])
 
 
 @blueprint.post("/cases/<int:case_id>/actions")
-def act_on_case(case_id: int):
+@contract(
+    body=s.ActionIn,
+    responses={
+        200: Reply("The step was taken: its event and the case now.", s.ActionOut),
+        409: Reply("The action does not apply to the case's status now.", ErrorOut),
+    },
+)
+def act_on_case(case_id: int, body: s.ActionIn):
     """One workflow step: {"action": "dispatch", "actor": …, "grid_id": …, "note": …}."""
-    req = parse_action(json_body())
+    req = ActionRequest(**body.model_dump())
     with scoped_connection(engine(), current_user()) as conn:
         queries.get_case(conn, case_id)  # 404 unless the user may see the case
     event = apply_action(engine(), case_id, req, taxonomy())
-    return json_response({"event": event_json(event), "case": case_detail(case_id)})
+    detail = case_detail(case_id)
+    reporter = queries.get_case(engine(), case_id)["reporter_name"]
+    return json_response({"event": history_json([event], reporter)[0], "case": detail})
 
 
 @blueprint.get("/cases/workflow")
+@contract(responses={200: Reply("The transition table.", list[s.WorkflowStep])})
 def workflow_table():
     """The transition table: each action, the statuses it applies to and where it leads."""
     return json_response(
@@ -258,6 +195,7 @@ def workflow_table():
 
 
 @blueprint.get("/taxonomy")
+@contract(responses={200: Reply("The case taxonomy.", s.TaxonomyOut)})
 def get_taxonomy_json():
     """Categories and subcategories with their names, priorities and time limits."""
     tax = taxonomy()

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Response, request
 from sqlalchemy import Engine
+from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 
 from gridmap.cases.errors import CaseValidationError, Problem
 from gridmap.cases.taxonomy import Taxonomy, get_taxonomy
@@ -30,16 +31,69 @@ def limit_body() -> None:
     request.max_content_length = get_settings().api_max_body_bytes
 
 
-def json_body() -> Any:
-    """The request body parsed as JSON, or a CaseValidationError saying why not."""
+JSON_TYPES = ("application/json",)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def body_bytes() -> bytes:
+    """The raw request body, refused with 413 when it is over api_max_body_bytes (also a
+    chunked body, which carries no Content-Length)."""
+    limit = get_settings().api_max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise RequestEntityTooLarge()
     raw = request.get_data(cache=True)
+    if len(raw) > limit:
+        raise RequestEntityTooLarge()
+    return raw
+
+
+def json_body() -> Any:
+    """The request body parsed as JSON, or an error saying why not: 415 unless it is sent
+    as application/json, 413 over the size limit, 400 for JSON that is malformed or that
+    no column could store (a lone surrogate, NaN/Infinity, a number of thousands of
+    digits, nesting too deep to parse)."""
+    mimetype = request.mimetype or ""
+    if mimetype not in JSON_TYPES and not mimetype.endswith("+json"):
+        raise UnsupportedMediaType(
+            f"Send the body as JSON with Content-Type: application/json "
+            f"(got {mimetype[:60] or 'no Content-Type'!r})."
+        )
+    raw = body_bytes()
     if not raw.strip():
         raise CaseValidationError([Problem("body", "is empty; send a JSON object")])
     try:
-        return json.loads(raw)
+        value = json.loads(raw, parse_constant=_no_constant)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         where = f" at line {exc.lineno} column {exc.colno}" if hasattr(exc, "lineno") else ""
         raise CaseValidationError([Problem("body", f"is not valid UTF-8 JSON{where}")]) from exc
+    except RecursionError as exc:
+        raise CaseValidationError([Problem("body", "is nested too deeply")]) from exc
+    except ValueError as exc:  # NaN/Infinity, or an integer of more than 4300 digits
+        raise CaseValidationError([Problem("body", f"is not valid JSON: {exc}"[:200])]) from exc
+    if b"\\u" in raw:  # escapes may spell a lone surrogate, which is no text
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise CaseValidationError(
+                [Problem("body", "holds a lone UTF-16 surrogate (\\ud800-\\udfff): no text")]
+            ) from exc
+    return value
+
+
+def form_body() -> dict[str, str]:
+    """Form fields (url-encoded or multipart) as a dict of the last value of each, refused
+    when a value is not valid UTF-8 (Werkzeug decodes those to U+FFFD)."""
+    body_bytes()
+    fields = {key: request.form.getlist(key)[-1] for key in request.form}
+    bad = [key for key, value in fields.items() if "\ufffd" in value or "\ufffd" in key]
+    if bad:
+        raise CaseValidationError(
+            [Problem(key.replace("\ufffd", "?")[:40], "is not valid UTF-8") for key in bad]
+        )
+    return fields
 
 
 def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None):

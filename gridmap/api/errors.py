@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy.exc import DBAPIError, OperationalError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from gridmap.api.context import json_response
 from gridmap.cases.errors import CaseError, CaseValidationError, TransitionRefused
@@ -16,6 +16,9 @@ log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/"
 OPEN311_PREFIX = "/open311/"
+#: SQLSTATEs of values the database refuses (a client's error, not the server's): invalid
+#: parameter, numeric or date/time out of range, check constraint failed.
+REFUSED_VALUES = ("22023", "22003", "22008", "23514")
 
 
 def error_payload(exc: Exception) -> tuple[int, dict]:
@@ -36,8 +39,10 @@ def error_payload(exc: Exception) -> tuple[int, dict]:
         return exc.code or 500, {"message": exc.description or exc.name}
     if isinstance(exc, OperationalError):
         return 503, {"message": "The database is unavailable; try again shortly."}
-    if isinstance(exc, DBAPIError) and getattr(exc.orig, "pgcode", "") in ("22023", "23514"):
-        return 400, {"message": "The database refused the values (a constraint failed)."}
+    if isinstance(exc, DBAPIError) and getattr(exc.orig, "pgcode", "") in REFUSED_VALUES:
+        return 400, {
+            "message": "The database refused the values (out of range or a constraint failed)."
+        }
     return 500, {"message": "Internal error; it has been logged."}
 
 
@@ -56,5 +61,9 @@ def handle_api_error(exc: Exception):
     if status >= 500 and not isinstance(exc, HTTPException):
         log.exception("API error on %s %s", request.method, path)
     if path.startswith(OPEN311_PREFIX):
-        return open311.error_response(status, exc, body)
-    return json_response({"error": body}, status)
+        response = open311.error_response(status, exc, body)
+    else:
+        response = json_response({"error": body}, status)
+    if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+        response.headers["Allow"] = ", ".join(sorted(exc.valid_methods))
+    return response

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 
+from gridmap.bounds import moment_problem
 from gridmap.cases.errors import (
     CaseError,
     CaseValidationError,
@@ -56,8 +57,6 @@ MAX_LEN = {
 }
 PHONE = re.compile(r"^[0-9+()\- ]{3,32}$")
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
-#: How far in the future a reported time may lie (clock skew).
-FUTURE_SLACK = timedelta(minutes=5)
 
 #: Fields a channel may send for a new case.
 NEW_FIELDS = (
@@ -134,9 +133,9 @@ class _Checker:
         self.problems: list[Problem] = []
 
     @cached_property
-    def latest(self) -> datetime:
-        """The latest moment a submission may name (now, plus the clock slack)."""
-        return datetime.now(UTC) + FUTURE_SLACK
+    def now(self) -> datetime:
+        """The server's clock when the submission is read (bounds: gridmap.bounds)."""
+        return datetime.now(UTC)
 
     def fail(self, field: str, message: str) -> None:
         self.problems.append(Problem(field, message, self.row))
@@ -219,8 +218,9 @@ class _Checker:
             return None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=self.tz)
-        if moment > self.latest:
-            self.fail(field, "lies in the future")
+        problem = moment_problem(moment, self.now)
+        if problem:
+            self.fail(field, problem)
             return None
         return moment
 
@@ -364,14 +364,15 @@ INSERT_CASE = text(
     INSERT INTO cases (title, description, category, subcategory, source, priority,
                        handling_type, address, reporter_name, reporter_phone, external_id,
                        reported_at, due_at, status, department, dispatched_at, resolved_at,
-                       closed_at, satisfaction, idempotency_key, geom)
+                       closed_at, satisfaction, idempotency_key, idempotency_account, geom)
     VALUES (:title, :description, :category, :subcategory, :source, :priority,
             :handling_type, :address, :reporter_name, :reporter_phone, :external_id,
             :reported_at, :due_at, :status, :department, :dispatched_at, :resolved_at,
-            :closed_at, :satisfaction, :idempotency_key,
+            :closed_at, :satisfaction, :idempotency_key, :idempotency_account,
             CASE WHEN CAST(:lon AS float8) IS NULL THEN NULL
                  ELSE ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) END)
-    ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+    ON CONFLICT (idempotency_account, idempotency_key) WHERE idempotency_key IS NOT NULL
+    DO NOTHING
     RETURNING id
     """
 )
@@ -381,19 +382,26 @@ INSERT_REPORT_EVENT = text(
 )
 SAME_KEY = text(
     "SELECT id, title, description, category, subcategory, ST_X(geom) AS lon, "
-    "ST_Y(geom) AS lat FROM cases WHERE idempotency_key = :key"
+    "ST_Y(geom) AS lat FROM cases WHERE idempotency_key = :key "
+    "AND idempotency_account = :account"
 )
 
 
 def submit_case(
-    engine: Engine, case: NewCase, *, idempotency_key: str | None = None, actor: str | None = None
+    engine: Engine,
+    case: NewCase,
+    *,
+    idempotency_key: str | None = None,
+    actor: str | None = None,
+    account: int = 0,
 ) -> tuple[int, bool]:
     """Insert a validated case and its 'report' event; return (case id, created).
 
     With an idempotency key, a retry returns the case the key first created (created=False),
     also when retries race: the unique constraint decides, never a check-then-insert. A key
-    reused for a different case is an IdempotencyConflict."""
-    params = case.params() | {"idempotency_key": idempotency_key}
+    reused for a different case is an IdempotencyConflict. Keys belong to the ``account``
+    (users.id; 0 for none) that sent them: another account's key is a new key."""
+    params = case.params() | {"idempotency_key": idempotency_key, "idempotency_account": account}
     try:
         with engine.begin() as conn:
             new_id = conn.execute(INSERT_CASE, params).scalar()
@@ -409,7 +417,11 @@ def submit_case(
                 )
                 return int(new_id), True
             # The key exists (committed, or committed while we waited on its lock).
-            row = conn.execute(SAME_KEY, {"key": idempotency_key}).mappings().one()
+            row = (
+                conn.execute(SAME_KEY, {"key": idempotency_key, "account": account})
+                .mappings()
+                .one()
+            )
     except IntegrityError as exc:
         if "cases_source_external_id" in str(exc.orig):
             raise DuplicateCase(

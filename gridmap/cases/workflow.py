@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy import Engine, text
 
 from gridmap.cases.errors import CaseNotFound, CaseValidationError, Problem, TransitionRefused
-from gridmap.cases.intake import MAX_LEN
 from gridmap.cases.taxonomy import Taxonomy
 
 
@@ -77,59 +75,6 @@ class ActionRequest:
     department: str | None = None
     satisfaction: int | None = None
     expected_status: str | None = None
-
-
-def parse_action(data: Any) -> ActionRequest:
-    """Check an action request body; CaseValidationError names each bad field."""
-    if not isinstance(data, dict):
-        raise CaseValidationError([Problem("body", "must be a JSON object")])
-    problems: list[Problem] = []
-    known = {"action", "actor", "note", "grid_id", "department", "satisfaction", "expected_status"}
-    problems += [Problem(str(k)[:40], "is not a known field") for k in data if k not in known]
-
-    def string(field: str, required: bool = False) -> str | None:
-        value = data.get(field)
-        if value is None or (isinstance(value, str) and not value.strip()):
-            if required:
-                problems.append(Problem(field, "is required"))
-            return None
-        if not isinstance(value, str):
-            problems.append(Problem(field, "must be a string"))
-            return None
-        if "\x00" in value:
-            problems.append(Problem(field, "must not contain NUL characters"))
-            return None
-        if len(value) > MAX_LEN.get(field, 100):
-            problems.append(Problem(field, f"is too long (at most {MAX_LEN.get(field, 100)})"))
-            return None
-        return value.strip()
-
-    def integer(field: str, low: int, high: int) -> int | None:
-        value = data.get(field)
-        if value is None:
-            return None
-        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-            problems.append(Problem(field, f"must be an integer {low}–{high}"))
-            return None
-        return value
-
-    action = string("action", required=True)
-    if action and action not in BY_ACTION:
-        problems.append(
-            Problem("action", f"unknown action {action[:40]!r} (known: {', '.join(BY_ACTION)})")
-        )
-    req = ActionRequest(
-        action=action or "",
-        actor=string("actor", required=True) or "",
-        note=string("note"),
-        grid_id=integer("grid_id", 1, 2**31 - 1),
-        department=string("department"),
-        satisfaction=integer("satisfaction", 1, 5),
-        expected_status=string("expected_status"),
-    )
-    if problems:
-        raise CaseValidationError(problems)
-    return req
 
 
 _UPDATE = {

@@ -29,7 +29,7 @@ window.ui = SwaggerUIBundle({{url: "{spec}", dom_id: "#swagger-ui", deepLinking:
 
 
 @blueprint.get("/api/openapi.json")
-@allow(Access.SIGNED_IN)
+@allow(Access.INTAKE)  # every role that may call an API may read its contract
 def document() -> Response:
     """The OpenAPI 3.0 document of every HTTP API of this server."""
     response = jsonify(build_document(current_app, request.url_root))
@@ -38,7 +38,7 @@ def document() -> Response:
 
 
 @blueprint.get("/api/docs")
-@allow(Access.SIGNED_IN)
+@allow(Access.INTAKE)  # every role that may call an API may read its contract
 def docs() -> Response:
     """The OpenAPI document rendered by Swagger UI (served locally)."""
     page = DOCS_PAGE.format(static="/api/docs/static", spec="/api/openapi.json")

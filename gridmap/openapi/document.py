@@ -2,9 +2,10 @@
 
 Every route under :data:`API_PREFIXES` becomes an operation: its path and path parameters
 come from the Werkzeug rule (so a new route is listed the moment it is registered), its
-summary and description from the view's docstring. Query parameters and response schemas
-are added for the routes that have them in :data:`DETAILS` (the OGC API, whose
-conformance class ``oas30`` asks for them, and the tiles).
+summary and description from the view's docstring. A route with a ``@contract``
+(:mod:`gridmap.api.contract`) gets its parameters, requestBody and responses from the
+same pydantic models that validate its requests; the others get what :data:`DETAILS` says
+(the OGC API, whose conformance class ``oas30`` asks for them) and the common errors.
 """
 
 from __future__ import annotations
@@ -17,6 +18,14 @@ from typing import Any
 from flask import Flask
 
 from gridmap import __version__
+from gridmap.access.policy import Access, level_of
+from gridmap.api.contract import (
+    Components,
+    contract_of,
+    operation_parts,
+    render_reply,
+    standard_errors,
+)
 from gridmap.ogc.params import CRS84
 
 #: Path prefixes of the HTTP APIs the document describes (pages and Dash internals are not).
@@ -188,6 +197,11 @@ def openapi_path(rule: str) -> tuple[str, list[dict[str, Any]]]:
         schema: dict[str, Any] = {"type": "string"}
         if conv == "int":
             schema = {"type": "integer", "minimum": 0}
+            limits = dict(a.split("=") for a in (args or "").replace(" ", "").split(",") if a)
+            if "max" in limits:
+                schema["maximum"] = int(limits["max"])
+            if "min" in limits:
+                schema["minimum"] = int(limits["min"])
         elif conv == "float":
             schema = {"type": "number"}
         elif conv == "any" and args:
@@ -205,6 +219,7 @@ def _tag(path: str) -> str:
 def build_document(app: Flask, server_url: str = "/") -> dict[str, Any]:
     """The OpenAPI 3.0.3 document of every API route registered on ``app``."""
     paths: dict[str, dict[str, Any]] = {}
+    components = Components()
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
         if not rule.rule.startswith(API_PREFIXES):
             continue
@@ -212,17 +227,37 @@ def build_document(app: Flask, server_url: str = "/") -> dict[str, Any]:
         view = app.view_functions[rule.endpoint]
         doc = inspect.cleandoc(view.__doc__ or rule.endpoint)
         summary, _, description = doc.partition("\n\n")
+        public = level_of(rule.endpoint, view) is Access.PUBLIC
+        spec = contract_of(view)
         for method in sorted((rule.methods or set()) - IGNORED_METHODS):
             key = method.lower()
-            detail = copy.deepcopy(DETAILS.get((key, path), {}))
             operation: dict[str, Any] = {
                 "operationId": f"{rule.endpoint}.{key}",
                 "tags": [_tag(path)],
                 "summary": " ".join(summary.split()),
-                "parameters": path_params + detail.get("parameters", []),
-                "responses": detail.get("responses")
-                or (TILE_RESPONSES if path.endswith(".pbf") else {"200": {"description": "OK"}}),
             }
+            if spec is not None:
+                parts = operation_parts(
+                    spec, components, public=public, path=path, path_params=path_params
+                )
+                operation["parameters"] = path_params + parts["parameters"]
+                if "requestBody" in parts:
+                    operation["requestBody"] = parts["requestBody"]
+                operation["responses"] = parts["responses"]
+            else:  # not yet under a contract: what DETAILS says, and the common errors
+                detail = copy.deepcopy(DETAILS.get((key, path), {}))
+                operation["parameters"] = path_params + detail.get("parameters", [])
+                responses = detail.get("responses") or (
+                    TILE_RESPONSES if path.endswith(".pbf") else {"200": {"description": "OK"}}
+                )
+                common = standard_errors(
+                    None, public=public, has_path_params=bool(path_params), path=path
+                )
+                for code, reply in common.items():
+                    responses.setdefault(str(code), render_reply(reply, components))
+                operation["responses"] = responses
+            if not public:
+                operation["security"] = [{"bearer": []}, {"cookie": []}]
             if description:
                 operation["description"] = description
             paths.setdefault(path, {})[key] = operation
@@ -250,10 +285,12 @@ def build_document(app: Flask, server_url: str = "/") -> dict[str, Any]:
                 "feature": FEATURE,
                 "featureCollection": FEATURE_COLLECTION,
                 "exception": EXCEPTION,
+                **dict(sorted(components.schemas.items())),
             },
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer"},
                 "basic": {"type": "http", "scheme": "basic"},
+                "cookie": {"type": "apiKey", "in": "cookie", "name": "gridmap_session"},
             },
         },
     }

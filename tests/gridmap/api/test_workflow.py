@@ -126,7 +126,7 @@ def test_dispatch_to_a_department(api: Api) -> None:
             "resolved",
             {"action": "close", "satisfaction": 6},
             "satisfaction",
-            "must be an integer 1–5",
+            "must be between 1 and 5 (got 6)",
         ),
         (
             "reported",
@@ -139,13 +139,14 @@ def test_dispatch_to_a_department(api: Api) -> None:
             "reported",
             {"action": "dispatch", "grid_id": "2"},
             "grid_id",
-            "must be an integer 1–2147483647",
+            "must be an integer 1–2147483647 (got '2')",
         ),
         (
             "reported",
             {"action": "dispatch", "grid_id": 2, "bogus": 1},
             "bogus",
-            "is not a known field",
+            "is not a known field (known: action, actor, note, grid_id, department, "
+            "satisfaction, expected_status)",
         ),
     ],
 )

@@ -17,7 +17,7 @@ from gridmap.cases import queries
 from gridmap.cases.errors import ImportRejected, Problem
 from gridmap.cases.importer import MappingError, import_cases, parse_mapping
 from gridmap.cases.taxonomy import get_taxonomy
-from gridmap.cases.workflow import apply_action, parse_action
+from gridmap.cases.workflow import ActionRequest, apply_action
 from gridmap.db.engine import get_engine
 from gridmap.settings import get_settings
 
@@ -217,7 +217,7 @@ def test_history_after_import_keeps_the_imported_status(clean: str, tmp_path: Pa
     engine = get_engine(clean)
     with engine.connect() as conn:
         case_id = conn.execute(text("SELECT id FROM cases WHERE status = 'reported'")).scalar_one()
-    request = parse_action({"action": "dispatch", "actor": "社区", "grid_id": 1, "note": "派单"})
+    request = ActionRequest(action="dispatch", actor="社区", grid_id=1, note="派单")
     apply_action(engine, case_id, request, get_taxonomy())
     history = queries.case_history(engine, case_id)
     assert [(e["action"], e["from_status"], e["to_status"]) for e in history] == [
