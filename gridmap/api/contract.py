@@ -189,6 +189,8 @@ class Contract:
     form: bool = False
     headers: type[HeaderModel] | None = None
     responses: dict[int, Reply] = field(default_factory=dict)
+    #: An empty body is the model's defaults (e.g. ending a shift now).
+    body_optional: bool = False
 
 
 def contract(
@@ -198,9 +200,10 @@ def contract(
     form: bool = False,
     headers: type[HeaderModel] | None = None,
     responses: dict[int, Reply] | None = None,
+    body_optional: bool = False,
 ) -> Callable[[F], F]:
     """Declare and enforce a route's request and responses (see the module docstring)."""
-    spec = Contract(query, body, form, headers, dict(responses or {}))
+    spec = Contract(query, body, form, headers, dict(responses or {}), body_optional)
 
     def wrap(view: F) -> F:
         @functools.wraps(view)
@@ -435,7 +438,9 @@ def validate_request(spec: Contract) -> dict[str, Any]:
         query = resolve(spec.query)
         found["query"], more = check(query, query_data(query, request.args), "parameter")
         problems += more
-    if spec.body is not None:
+    if spec.body is not None and spec.body_optional and not request.get_data(cache=True):
+        found["body"] = spec.body()
+    elif spec.body is not None:
         data = form_body() if spec.form and request.mimetype in FORM_TYPES else json_body()
         if not isinstance(data, dict):
             problems.append(Problem("body", "must be a JSON object"))
@@ -586,7 +591,7 @@ def operation_parts(
         content = {"application/json": {"schema": schema}}
         if spec.form:
             content["application/x-www-form-urlencoded"] = {"schema": schema}
-        parts["requestBody"] = {"required": True, "content": content}
+        parts["requestBody"] = {"required": not spec.body_optional, "content": content}
     replies = standard_errors(
         spec, public=public, has_path_params=bool(path_params), path=path
     ) | dict(spec.responses)

@@ -31,7 +31,7 @@ from gridmap.ogc.params import (
     parse_datetime,
 )
 from gridmap.settings import get_settings
-from gridmap.web.catchall import OTHER_METHODS, other_methods
+from gridmap.web.catchall import OTHER_METHODS, catch_all, other_methods
 from gridmap.web.database import app_engine
 from layers.base import LayerContext, LayerError
 
@@ -327,6 +327,7 @@ def item(collection_id: str, fid: str) -> Response:
     return _respond(feature, "ogc/item.html", GEOJSON, collection=found)
 
 
+@catch_all
 @blueprint.route("/<path:rest>", methods=list(OTHER_METHODS))
 @allow(Access.SIGNED_IN)
 def unknown(rest: str) -> Response:

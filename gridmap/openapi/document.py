@@ -27,6 +27,7 @@ from gridmap.api.contract import (
     standard_errors,
 )
 from gridmap.ogc.params import CRS84
+from gridmap.web.catchall import is_catch_all
 
 #: Path prefixes of the HTTP APIs the document describes (pages and Dash internals are not).
 API_PREFIXES = ("/api/", "/open311/", "/ogc", "/tiles/")
@@ -225,6 +226,8 @@ def build_document(app: Flask, server_url: str = "/") -> dict[str, Any]:
             continue
         path, path_params = openapi_path(rule.rule)
         view = app.view_functions[rule.endpoint]
+        if is_catch_all(view):  # the 404s of unknown /ogc and /tiles paths
+            continue
         doc = inspect.cleandoc(view.__doc__ or rule.endpoint)
         summary, _, description = doc.partition("\n\n")
         public = level_of(rule.endpoint, view) is Access.PUBLIC

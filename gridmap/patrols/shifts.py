@@ -8,69 +8,40 @@ from typing import Any
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import IntegrityError
 
-from gridmap.bounds import MAX_NAME, moment_problem
 from gridmap.patrols.errors import PatrolNotFound, PatrolValidationError, Problem
-from gridmap.patrols.ingest import MAX_DEVICE
-from gridmap.text_bounds import text_problem
 
 KINDS = ("grid_patrol", "party_volunteer", "cadre_night", "police_joint")
 SHIFT_COLUMNS = "id, worker_id, device_id, kind, team, grid_id, started_at, ended_at"
-#: Fields a new shift may name.
-FIELDS = ("worker_id", "device_id", "kind", "team", "grid_id", "started_at", "ended_at")
 #: Optional references of a shift: field → (table, what it names).
 REFERENCES = {"worker_id": ("users", "user"), "grid_id": ("grids", "grid")}
-#: Largest value of an integer id column.
-MAX_INT = 2**31 - 1
 
 
-def _ref_problem(conn: Connection, values: dict[str, Any], key: str) -> str | None:
-    """Why ``values[key]`` (an optional id of a user or a grid) names no row, or None."""
-    value = values.get(key)
+def _ref_problem(conn: Connection, value: int | None, key: str) -> str | None:
+    """Why ``value`` (an optional id of a user or a grid) names no row, or None."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        return "must be a whole number (an id)"
     table, what = REFERENCES[key]
-    if not 1 <= value <= MAX_INT:
-        return f"names no {what}"
     found = conn.execute(text(f"SELECT 1 FROM {table} WHERE id = :id"), {"id": value}).first()
     return None if found else f"names no {what} ({value})"
 
 
 def create_shift(engine: Engine, values: dict[str, Any]) -> dict[str, Any]:
-    """Start a shift: device_id, kind, started_at required; worker_id, team, grid_id."""
-    problems = []
-    unknown = sorted(set(values) - set(FIELDS))
-    if unknown:
-        problems.append(Problem(unknown[0], "is not a shift field; use " + ", ".join(FIELDS)))
-    for key, limit, required in (("device_id", MAX_DEVICE, True), ("team", MAX_NAME, False)):
-        why = text_problem(values.get(key), max_len=limit, required=required)
-        if why:
-            problems.append(Problem(key, why))
-    if values.get("kind") not in KINDS:
-        problems.append(Problem("kind", "must be one of " + ", ".join(KINDS)))
-    for key in ("started_at", "ended_at"):
-        if values.get(key) is not None and not isinstance(values[key], datetime):
-            problems.append(Problem(key, "must be an ISO 8601 date-time"))
-        elif values.get(key) is not None and (why := moment_problem(values[key])):
-            problems.append(Problem(key, why))
-    if not isinstance(values.get("started_at"), datetime):
-        problems.append(Problem("started_at", "is required"))
-    elif isinstance(values.get("ended_at"), datetime) and values["ended_at"] < values["started_at"]:
-        problems.append(Problem("ended_at", "is before started_at"))
-    cols = ("worker_id", "device_id", "kind", "team", "grid_id", "started_at", "ended_at")
-    params = {c: values.get(c) for c in cols}
-    if isinstance(params["device_id"], str):
-        params["device_id"] = params["device_id"].strip()
+    """Start a shift: device_id, kind, started_at required; worker_id, team, grid_id.
+    ``values`` are checked by the API's model (:class:`gridmap.api.patrol_schemas.ShiftIn`),
+    here too for callers outside HTTP; the user and grid named must exist."""
+    from gridmap.api.patrol_schemas import ShiftIn, validated
+
+    shift = validated(ShiftIn, values)
+    params = shift.model_dump()
+    cols = tuple(params)
     sql = text(
         f"INSERT INTO patrol_shifts ({', '.join(cols)}) "
         f"VALUES ({', '.join(':' + c for c in cols)}) RETURNING {SHIFT_COLUMNS}"
     )
     with engine.begin() as conn:
-        for key in REFERENCES:
-            why = _ref_problem(conn, values, key)
-            if why:
-                problems.append(Problem(key, why))
+        problems = [
+            Problem(key, why) for key in REFERENCES if (why := _ref_problem(conn, params[key], key))
+        ]
         if problems:
             raise PatrolValidationError(problems)
         try:
@@ -83,10 +54,10 @@ def create_shift(engine: Engine, values: dict[str, Any]) -> dict[str, Any]:
 
 
 def end_shift(engine: Engine, shift_id: int, ended_at: datetime) -> dict[str, Any]:
-    """Close a shift at ``ended_at``."""
-    why = moment_problem(ended_at)
-    if why:
-        raise PatrolValidationError([Problem("ended_at", why)])
+    """Close a shift at ``ended_at`` (not in the future, not before it started)."""
+    from gridmap.api.patrol_schemas import ShiftEndIn, validated
+
+    ended_at = validated(ShiftEndIn, {"ended_at": ended_at}).ended_at
     sql = text(
         "UPDATE patrol_shifts SET ended_at = :end WHERE id = :id AND started_at <= :end "
         f"RETURNING {SHIFT_COLUMNS}"

@@ -6,8 +6,14 @@ method; :func:`other_methods` tells the two apart (405 with ``Allow``, else 404)
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from flask import current_app, request
 from werkzeug.exceptions import HTTPException
+
+F = TypeVar("F", bound=Callable)
+_MARK = "gridmap_catch_all"
 
 #: Methods a catch-all route takes (HEAD and OPTIONS come with GET and from Flask).
 OTHER_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "TRACE")
@@ -27,3 +33,13 @@ def other_methods() -> list[str]:
     if "GET" in allowed:
         allowed[1:1] = ["HEAD"]
     return allowed
+
+
+def catch_all(view: F) -> F:
+    """Mark ``view`` as a catch-all: no operation of the API, so not in its document."""
+    setattr(view, _MARK, True)
+    return view
+
+
+def is_catch_all(view: Callable | None) -> bool:
+    return bool(getattr(view, _MARK, False))

@@ -16,7 +16,7 @@ from gridmap.access import current_user
 from gridmap.access.policy import Access, allow
 from gridmap.access.scope import scoped_connection
 from gridmap.errors import GridmapError
-from gridmap.web.catchall import OTHER_METHODS, other_methods
+from gridmap.web.catchall import OTHER_METHODS, catch_all, other_methods
 from gridmap.web.database import app_engine
 
 MVT_TYPE = "application/vnd.mapbox-vector-tile"
@@ -212,6 +212,7 @@ def roads_tilejson() -> Response | tuple[Response, int]:
     return tilejson("roads")
 
 
+@catch_all
 @tiles.route("/tiles/", defaults={"rest": ""}, methods=list(OTHER_METHODS))
 @tiles.route("/tiles/<path:rest>", methods=list(OTHER_METHODS))
 @allow(Access.SIGNED_IN)
