@@ -264,6 +264,27 @@ def _known(model: type[BaseModel]) -> str:
     return ", ".join(info.alias or name for name, info in model.model_fields.items())
 
 
+def _nested(model: type[BaseModel], loc: tuple) -> type[BaseModel]:
+    """The model at ``loc`` inside ``model`` (a nested model field, list items skipped)."""
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        info = model.model_fields.get(str(part))
+        if info is None:
+            return model
+        todo, found = [info.annotation], None
+        while todo and found is None:
+            annotation = todo.pop()
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                found = annotation
+            else:
+                todo += list(get_args(annotation))
+        if found is None:
+            return model
+        model = found
+    return model
+
+
 def _bounds(model: type[BaseModel], loc: tuple) -> tuple[Any, Any]:
     """The ge/le bounds declared on the field at ``loc`` (or on its list items)."""
     info = model.model_fields.get(str(loc[0])) if loc else None
@@ -342,7 +363,7 @@ def problem_message(error: dict[str, Any], model: type[BaseModel], kind: str) ->
     if kind_of == "missing":
         return "is required"
     if kind_of == "extra_forbidden":
-        return f"is not a known {kind} (known: {_known(model)})"
+        return f"is not a known {kind} (known: {_known(_nested(model, error['loc'][:-1]))})"
     if kind_of == "string_too_long":
         size = len(value) if isinstance(value, str) else "?"
         return f"is too long ({size} characters; at most {ctx.get('max_length')})"

@@ -19,7 +19,6 @@ from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 import geopandas as gpd
 import numpy as np
@@ -28,11 +27,8 @@ import pyogrio
 import shapely
 from sqlalchemy import Engine
 
-from gridmap.bounds import MAX_NAME
 from gridmap.errors import GridmapError
-from gridmap.settings import get_settings
-from gridmap.text_bounds import range_problem, text_problem
-from layers import LayerContext, get_layer, layer_ids
+from layers import LayerContext, get_layer
 from layers.base import BBox
 
 #: File formats of layer data, and of print maps.
@@ -86,67 +82,23 @@ class ExportRequest:
     csv_geometry: Literal["auto", "wkt", "lonlat"] = "auto"
 
     def __post_init__(self) -> None:
-        layers = tuple(dict.fromkeys(self.layers))  # keep order, drop repeats
-        object.__setattr__(self, "layers", layers)
-        if not isinstance(self.filters, MappingProxyType):
-            object.__setattr__(self, "filters", MappingProxyType(dict(self.filters)))
-        if not layers:
-            raise ExportError("Choose at least one layer to export.")
-        known = layer_ids()
-        unknown = [lid for lid in layers if lid not in known]
-        if unknown:
-            raise ExportError(
-                f"There is no map layer {unknown[0][:40]!r}.", hint=f"Layers: {', '.join(known)}."
-            )
-        checks = (
-            ("format", self.format, FORMATS),
-            ("paper", self.paper, PAPERS),
-            ("orientation", self.orientation, ORIENTATIONS),
-            ("CSV geometry", self.csv_geometry, CSV_GEOMETRY),
-        )
-        for what, value, allowed in checks:
-            if value not in allowed:
-                raise ExportError(
-                    f"Unknown {what} {str(value)[:40]!r}; use one of {', '.join(allowed)}."
-                )
-        object.__setattr__(self, "filters", MappingProxyType(check_filters(self.filters)))
-        for what, value in (("title", self.title), ("language", self.language)):
-            why = text_problem(value, max_len=MAX_NAME, required=False)
-            if why:
-                raise ExportError(f"The {what} {why}.")
-        self._check_times()
-        if self.bbox is not None:
-            try:
-                minx, miny, maxx, maxy = (float(v) for v in self.bbox)
-            except (TypeError, ValueError, OverflowError):
-                raise ExportError(
-                    f"Bounding box {str(self.bbox)[:80]} is not four numbers."
-                ) from None
-            if not (-180 <= minx < maxx <= 180 and -90 <= miny < maxy <= 90):
-                raise ExportError(
-                    f"Bounding box {str(self.bbox)[:80]} is not min lon, min lat, max lon, max lat "
-                    "within ±180/±90 with each minimum below its maximum."
-                )
-            object.__setattr__(self, "bbox", (minx, miny, maxx, maxy))
+        """Check every option through the API's model (one checker for every door) and
+        keep the values as it normalises them (repeated layers once, naive times in the
+        case time zone, empty filters dropped)."""
+        from gridmap.api.export_schemas import ExportIn
 
-    def _check_times(self) -> None:
-        """time_from/time_to: date-times (naive ones in the case time zone) within the
-        bounds every stored time keeps, the first before the second."""
-        zone = ZoneInfo(get_settings().cases_timezone)
-        for key in ("time_from", "time_to"):
-            value = getattr(self, key)
-            if value is None:
-                continue
-            if not isinstance(value, datetime):
-                raise ExportError(f"{key} {str(value)[:40]!r} is not an ISO date-time.")
-            if value.tzinfo is None:
-                value = value.replace(tzinfo=zone)
-                object.__setattr__(self, key, value)
-            why = range_problem(value)
-            if why:
-                raise ExportError(f"{key} {why}.")
-        if self.time_from and self.time_to and self.time_from >= self.time_to:
-            raise ExportError("time_from must be before time_to.")
+        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        data["layers"] = list(self.layers) if isinstance(self.layers, tuple) else self.layers
+        data["bbox"] = list(self.bbox) if isinstance(self.bbox, tuple) else self.bbox
+        data["filters"] = dict(self.filters or {}) or None
+        checked = _checked(ExportIn, data)
+        for name in self.__dataclass_fields__:
+            value = getattr(checked, name)
+            if name == "layers" or (name == "bbox" and value is not None):
+                value = tuple(value)
+            elif name == "filters":
+                value = MappingProxyType(value.model_dump(exclude_none=True) if value else {})
+            object.__setattr__(self, name, value)
 
     @property
     def is_print(self) -> bool:
@@ -191,123 +143,26 @@ class ExportRequest:
         return data
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> ExportRequest:
+    def from_json(cls, data: Any) -> ExportRequest:
         """Options from JSON (an API body, a stored job); bad values raise ExportError."""
+        from gridmap.api.export_schemas import ExportIn
+
         if not isinstance(data, Mapping):
             raise ExportError("Export options must be a JSON object.")
-        known = set(cls.__dataclass_fields__)
-        extra = sorted(set(data) - known)
-        if extra:
-            raise ExportError(f"Unknown export option {extra[0]!r}.", hint=", ".join(sorted(known)))
-        values = dict(data)
-        layers = values.get("layers")
-        if isinstance(layers, str):
-            layers = [layers]
-        if not isinstance(layers, list | tuple) or not all(isinstance(x, str) for x in layers):
-            raise ExportError("'layers' must be a list of layer ids.")
-        values["layers"] = tuple(layers)
-        if "format" not in values:
-            raise ExportError("'format' is missing.", hint=", ".join(FORMATS))
-        filters = values.get("filters") or {}
-        if not isinstance(filters, Mapping):
-            raise ExportError("'filters' must be an object of name: value.")
-        values["filters"] = filters
-        for key in ("time_from", "time_to"):
-            if values.get(key):
-                try:
-                    values[key] = datetime.fromisoformat(str(values[key]))
-                except ValueError:
-                    raise ExportError(
-                        f"{key} {str(values[key])[:40]!r} is not an ISO date-time."
-                    ) from None
-        try:
-            return cls(**values)
-        except TypeError as exc:
-            raise ExportError(f"Bad export options: {exc}.") from None
+        checked = _checked(ExportIn, dict(data))
+        return cls(**{name: getattr(checked, name) for name in cls.__dataclass_fields__})
 
 
-def _choices(name: str, allowed: Sequence[str]) -> Callable[[Any], Any]:
-    def check(value: Any) -> Any:
-        values = [value] if isinstance(value, str) else value
-        if not isinstance(values, list | tuple) or len(values) > len(allowed):
-            raise ExportError(
-                f"Filter {name!r} must be a list of at most {len(allowed)} of: "
-                f"{', '.join(allowed)}."
-            )
-        bad = [v for v in values if v not in allowed]
-        if bad:
-            raise ExportError(
-                f"Filter {name!r} has an unknown value {str(bad[0])[:40]!r}; "
-                f"use {', '.join(allowed)}."
-            )
-        return list(dict.fromkeys(values))
+def _checked(model: Any, data: dict[str, Any]) -> Any:
+    """``data`` as ``model``, or an ExportError naming every problem."""
+    from gridmap.api.contract import check
 
-    return check
-
-
-def _choice(name: str, allowed: Sequence[str]) -> Callable[[Any], Any]:
-    def check(value: Any) -> Any:
-        if value not in allowed:
-            raise ExportError(
-                f"Filter {name!r} has an unknown value {str(value)[:40]!r}; "
-                f"use one of {', '.join(allowed)}."
-            )
-        return value
-
-    return check
-
-
-def _number(name: str, low: float, high: float, *, whole: bool = False) -> Callable[[Any], Any]:
-    def check(value: Any) -> Any:
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        if ok and whole and isinstance(value, float):
-            ok = value.is_integer()
-        if not ok or not low <= value <= high:
-            kind = "a whole number" if whole else "a number"
-            raise ExportError(f"Filter {name!r} must be {kind} from {low:g} to {high:g}.")
-        return int(value) if whole else float(value)
-
-    return check
-
-
-def _flag(name: str) -> Callable[[Any], Any]:
-    def check(value: Any) -> Any:
-        if not isinstance(value, bool):
-            raise ExportError(f"Filter {name!r} must be true or false.")
-        return value
-
-    return check
-
-
-def filter_checks() -> dict[str, Callable[[Any], Any]]:
-    """Each filter a layer reads, with its check (a value, or ExportError naming it)."""
-    from gridmap.analytics.params import SERVICE_KINDS
-    from gridmap.cases.intake import SOURCES
-    from gridmap.cases.taxonomy import get_taxonomy
-    from layers.cases import STATUSES
-
-    return {
-        "categories": _choices("categories", tuple(get_taxonomy().by_slug)),
-        "statuses": _choices("statuses", STATUSES),
-        "sources": _choices("sources", SOURCES),
-        "circle_kind": _choice("circle_kind", SERVICE_KINDS),
-        "circle_minutes": _number("circle_minutes", 1, 120),
-        "circle_euclid": _flag("circle_euclid"),
-        "patrol_window_h": _number("patrol_window_h", 0.25, 24 * 31),
-        "risk_top": _number("risk_top", 1, 1000, whole=True),
-    }
-
-
-def check_filters(filters: Mapping[str, Any]) -> dict[str, Any]:
-    """The filters checked (ExportError naming the first bad name or value); None values
-    mean "any" and are dropped."""
-    checks = filter_checks()
-    unknown = sorted(str(k) for k in filters if k not in checks)
-    if unknown:
-        raise ExportError(
-            f"Unknown filter {unknown[0][:40]!r}.", hint=f"Filters: {', '.join(checks)}."
-        )
-    return {k: checks[k](v) for k, v in filters.items() if v is not None}
+    found, problems = check(model, data)
+    if problems:
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise ExportError(f"{first.field}: {first.message}{more}")
+    return found
 
 
 def parse_filters(pairs: Sequence[str]) -> dict[str, Any]:
