@@ -132,6 +132,7 @@ def _bearer() -> str | None:
     if header[:7].lower() == "bearer ":
         return header[7:].strip()
     if request.path.startswith("/open311/") and request.method == "POST":
+        request.get_data(cache=True)  # keep the raw body: Open311 re-reads it strictly
         return request.values.get("api_key") or None  # GeoReport v2 passes the key so
     return None
 

@@ -17,9 +17,14 @@ PAGE_ENDPOINTS = ("/", "/<path:path>")
 
 
 def no_page_for_api_paths() -> None:
-    """``before_request``: an unknown path under :data:`API_PATHS` is a 404."""
-    if flask.request.endpoint in PAGE_ENDPOINTS and flask.request.path.startswith(API_PATHS):
+    """``before_request``: an unknown path under :data:`API_PATHS` is a 404 (and a path no
+    route matches at all is its routing error), before sign-in is asked for."""
+    if not flask.request.path.startswith(API_PATHS):
+        return
+    if flask.request.endpoint in PAGE_ENDPOINTS:
         raise NotFound(f"No API route {flask.request.path[:100]!r}.")
+    if flask.request.routing_exception is not None:
+        raise flask.request.routing_exception
 
 
 def register_api(server: flask.Flask) -> None:

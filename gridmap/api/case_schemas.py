@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from pydantic import AfterValidator, Field, Strict, StringConstraints
+from pydantic import AfterValidator, ConfigDict, Field, Strict, StringConstraints
 
 from gridmap import bounds
 from gridmap.api.contract import (
@@ -140,6 +140,20 @@ class IdempotencyHeaders(HeaderModel):
 class CaseIn(BodyModel):
     """A case report (the taxonomy fills priority, handling type and time limit)."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "title": "路灯不亮",
+                "subcategory": "street_light",
+                "lon": 120.005,
+                "lat": 30.005,
+                "address": "幸福路1号",
+                "reporter_name": "张三",
+                "reporter_phone": "13812345678",
+            }
+        }
+    )
+
     title: Annotated[text("title"), Field(min_length=1)]
     description: text("description") | None = None
     category: CategoryName | None = Field(
@@ -165,6 +179,10 @@ class CaseIn(BodyModel):
 
 class ActionIn(BodyModel):
     """One workflow step."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"example": {"action": "dispatch", "actor": "社区", "grid_id": 1}}
+    )
 
     action: Annotated[str, Choice("action", lambda: list(BY_ACTION))]
     actor: Annotated[text("actor"), Field(min_length=1)]

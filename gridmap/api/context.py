@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import parse_qsl
 
 from flask import Response, request
 from sqlalchemy import Engine
@@ -45,8 +46,8 @@ def body_bytes() -> bytes:
     if request.content_length is not None and request.content_length > limit:
         raise RequestEntityTooLarge()
     raw = request.get_data(cache=True)
-    if len(raw) > limit:
-        raise RequestEntityTooLarge()
+    if len(raw) > limit or (request.content_length is None and len(raw) >= limit):
+        raise RequestEntityTooLarge()  # a chunked body is cut at the limit: it was over
     return raw
 
 
@@ -83,15 +84,32 @@ def json_body() -> Any:
     return value
 
 
+def _undecodable(value: str) -> bool:
+    """Whether text holds bytes that were not UTF-8 (escaped surrogates, or U+FFFD)."""
+    return "\ufffd" in value or any("\udc80" <= ch <= "\udcff" for ch in value)
+
+
 def form_body() -> dict[str, str]:
-    """Form fields (url-encoded or multipart) as a dict of the last value of each, refused
-    when a value is not valid UTF-8 (Werkzeug decodes those to U+FFFD)."""
-    body_bytes()
-    fields = {key: request.form.getlist(key)[-1] for key in request.form}
-    bad = [key for key, value in fields.items() if "\ufffd" in value or "\ufffd" in key]
+    """Form fields (url-encoded or multipart) as a dict of the last value of each (blank
+    ones left out), refused when a value is not valid UTF-8 (Werkzeug decodes those to
+    U+FFFD)."""
+    raw = body_bytes()
+    if request.mimetype == "application/x-www-form-urlencoded" and raw:
+        # Werkzeug keeps undecodable bytes %-quoted: read the body again, strictly
+        pairs = parse_qsl(
+            raw.decode("utf-8", "surrogateescape"), keep_blank_values=True, errors="surrogateescape"
+        )
+        fields = dict(pairs)
+    else:
+        fields = {key: request.form.getlist(key)[-1] for key in request.form}
+    fields = {key: value for key, value in fields.items() if value.strip()}  # blank: absent
+    bad = [key for key, value in fields.items() if _undecodable(key) or _undecodable(value)]
     if bad:
         raise CaseValidationError(
-            [Problem(key.replace("\ufffd", "?")[:40], "is not valid UTF-8") for key in bad]
+            [
+                Problem(key.encode("utf-8", "replace").decode()[:40], "is not valid UTF-8")
+                for key in bad
+            ]
         )
     return fields
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy.exc import DBAPIError, OperationalError
-from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from gridmap.api.context import json_response
 from gridmap.cases.errors import CaseError, CaseValidationError, TransitionRefused
@@ -46,6 +46,20 @@ def error_payload(exc: Exception) -> tuple[int, dict]:
     return 500, {"message": "Internal error; it has been logged."}
 
 
+def _only_a_page(path: str) -> bool:
+    """Whether no API route but only the dashboard's catch-all page matches ``path``."""
+    from flask import current_app, request
+
+    from gridmap.api import PAGE_ENDPOINTS
+
+    try:
+        adapter = current_app.url_map.bind_to_environ(request.environ)
+        rule, _ = adapter.match(path, method="GET", return_rule=True)
+    except HTTPException:
+        return False
+    return rule.endpoint in PAGE_ENDPOINTS
+
+
 def handle_api_error(exc: Exception):
     """Error handler of the API blueprints (and of 404/405 under their prefixes)."""
     from flask import request
@@ -57,6 +71,8 @@ def handle_api_error(exc: Exception):
         if isinstance(exc, HTTPException):
             return exc
         raise exc
+    if isinstance(exc, MethodNotAllowed) and _only_a_page(path):
+        exc = NotFound(f"No API route {path[:100]!r}.")  # not an API route at all
     status, body = error_payload(exc)
     if status >= 500 and not isinstance(exc, HTTPException):
         log.exception("API error on %s %s", request.method, path)

@@ -12,12 +12,16 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
+from gridmap.access import current_user
+from gridmap.api import open311_schemas as o
+from gridmap.api.case_schemas import IdempotencyHeaders
 from gridmap.api.context import engine, json_response, limit_body, taxonomy
+from gridmap.api.contract import OPEN311_ERRORS, Reply, contract
 from gridmap.api.errors import handle_api_error
 from gridmap.api.serialize import iso
 from gridmap.cases import queries
 from gridmap.cases.errors import CaseError, CaseNotFound, CaseValidationError, Problem
-from gridmap.cases.intake import check_idempotency_key, submit_case, validate_case
+from gridmap.cases.intake import submit_case, validate_case
 from gridmap.cases.taxonomy import Category, Subcategory, Taxonomy
 from gridmap.cases.workflow import STATUS_NAMES
 from gridmap.settings import get_settings
@@ -117,9 +121,8 @@ def error_response(status: int, exc: Exception, body: dict[str, Any]):
     return render(fmt, errors, "errors", "error", status)
 
 
-def _check_jurisdiction() -> None:
+def _check_jurisdiction(given: str | None) -> None:
     wanted = get_settings().open311_jurisdiction_id
-    given = request.values.get("jurisdiction_id")
     if wanted and given and given != wanted:
         raise JurisdictionNotFound(f"jurisdiction_id {given[:40]!r} not found")
 
@@ -186,9 +189,22 @@ def _requests_payload(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 # -- endpoints -------------------------------------------------------------------------------
 
+FORMATS_TOO = ("text/xml",)
+
+
+def _reply(text: str, body: Any) -> Reply:
+    return Reply(text, body, alternatives=FORMATS_TOO)
+
+
+def account_id() -> int:
+    """The caller's account id (0 for none): idempotency keys and tokens are scoped to it."""
+    user = current_user()
+    return user.id if user is not None else 0
+
 
 @blueprint.get(f"/discovery.{FORMATS}")
-def discovery(fmt: str):
+@contract(query=o.Open311Query, responses={200: _reply("Service discovery.", o.Discovery)})
+def discovery(fmt: str, query: o.Open311Query):
     """Service discovery: where the endpoint is and what it speaks."""
     settings = get_settings()
     changeset = datetime.fromtimestamp(settings.cases_taxonomy.stat().st_mtime, UTC).isoformat(
@@ -212,81 +228,81 @@ def discovery(fmt: str):
 
 
 @blueprint.get(f"/services.{FORMATS}")
-def services(fmt: str):
+@contract(
+    query=o.Open311Query,
+    responses={
+        200: _reply("One service per subcategory.", list[o.Service]),
+        404: _reply("Not this server's jurisdiction_id.", OPEN311_ERRORS),
+    },
+)
+def services(fmt: str, query: o.Open311Query):
     """The service list: one service per subcategory, grouped by category."""
-    _check_jurisdiction()
+    _check_jurisdiction(query.jurisdiction_id)
     tax = taxonomy()
     items = [service_json(s, tax) for s in tax.subcategories.values()]
     return render(fmt, items, "services", "service")
 
 
 @blueprint.get(f"/services/<code>.{FORMATS}")
-def service_definition(code: str, fmt: str):
+@contract(
+    query=o.Open311Query,
+    responses={200: _reply("The service definition.", o.ServiceDefinition)},
+)
+def service_definition(code: str, fmt: str, query: o.Open311Query):
     """A service definition (gridmap services have no extra attributes)."""
-    _check_jurisdiction()
+    _check_jurisdiction(query.jurisdiction_id)
     if code not in taxonomy().subcategories:
         raise CaseNotFound(f"service_code {code[:60]!r} not found")
     return render(fmt, {"service_code": code, "attributes": []}, "service_definition")
 
 
 @blueprint.post(f"/requests.{FORMATS}")
-def post_request(fmt: str):
+@contract(
+    headers=IdempotencyHeaders,
+    body=o.RequestIn,
+    form=True,
+    responses={
+        200: _reply("Created (or, with the same Idempotency-Key, the same).", list[o.Posted]),
+        404: _reply("Not this server's jurisdiction_id.", OPEN311_ERRORS),
+        409: _reply("A case with this source and external id exists already.", OPEN311_ERRORS),
+        422: _reply("The Idempotency-Key was used for another request.", OPEN311_ERRORS),
+    },
+)
+def post_request(fmt: str, headers: IdempotencyHeaders, body: o.RequestIn):
     """Create a service request; returns its service_request_id and a token."""
-    _check_jurisdiction()
-    key = check_idempotency_key(request.headers.get("Idempotency-Key"))
-    form = request.form if request.form else (request.get_json(silent=True) or {})
-    if not isinstance(form, dict) and not hasattr(form, "get"):
-        raise CaseValidationError([Problem("body", "must be form fields or a JSON object")])
+    _check_jurisdiction(body.jurisdiction_id)
+    key = headers.idempotency_key
     tax = taxonomy()
-
-    def field(name: str) -> str | None:
-        value = form.get(name)
-        return value if value not in (None, "") else None
-
-    code = field("service_code")
-    problems = []
-    if code is None:
-        problems.append(Problem("service_code", "is required"))
-    elif not isinstance(code, str) or (code not in tax.subcategories and code not in tax.by_slug):
-        problems.append(Problem("service_code", f"unknown service_code {str(code)[:60]!r}"))
     if not (
-        (field("lat") is not None and field("long") is not None)
-        or field("address_string")
-        or field("address_id")
+        (body.lat is not None and body.long is not None) or body.address_string or body.address_id
     ):
-        problems.append(
-            Problem("long", "a location is required: lat and long, address_string or address_id")
+        raise CaseValidationError(
+            [Problem("long", "a location is required: lat and long, address_string or address_id")]
         )
-    if problems:
-        raise CaseValidationError(problems)
-    assert isinstance(code, str)
-    description = field("description")
+    code = body.service_code
+    description = body.description
     service = tax.subcategories.get(code) or tax.by_slug[code]
     first_line = (
-        description.strip().splitlines()[0][:60]
-        if isinstance(description, str) and description.strip()
-        else ""
+        description.strip().splitlines()[0][:60] if description and description.strip() else ""
     )
     title = first_line or _name(service)
-    name = " ".join(str(field(n)) for n in ("first_name", "last_name") if field(n)) or None
-    address = field("address_string") or (
-        f"address_id {field('address_id')}" if field("address_id") else None
-    )
-    if isinstance(description, str) and isinstance(field("media_url"), str):
-        description += f"\nmedia: {field('media_url')}"
+    name = " ".join(n for n in (body.first_name, body.last_name) if n) or None
+    address = body.address_string or (f"address_id {body.address_id}" if body.address_id else None)
+    if description and body.media_url:
+        description += f"\nmedia: {body.media_url}"
     data = {
         "title": title,
         "description": description,
         ("subcategory" if code in tax.subcategories else "category"): code,
-        "lon": field("long"),
-        "lat": field("lat"),
+        "lon": body.long,
+        "lat": body.lat,
         "address": address,
         "reporter_name": name,
-        "reporter_phone": field("phone"),
+        "reporter_phone": body.phone,
     }
     new = validate_case(data, tax, source="open311", tz=get_settings().cases_timezone, strict=False)
     token = key or f"o311-{uuid.uuid4().hex}"
-    case_id, _created = submit_case(engine(), new, idempotency_key=token)
+    case_id, _created = submit_case(engine(), new, idempotency_key=token, account=account_id())
     row = queries.get_case(engine(), case_id)
     sla = service.sla_hours
     payload = [
@@ -301,47 +317,35 @@ def post_request(fmt: str):
 
 
 @blueprint.get(f"/requests.{FORMATS}")
-def get_requests(fmt: str):
+@contract(
+    query=o.RequestsQuery,
+    responses={
+        200: _reply("Matching requests, newest first (at most 1000).", list[o.ServiceRequest]),
+        404: _reply("Not this server's jurisdiction_id.", OPEN311_ERRORS),
+    },
+)
+def get_requests(fmt: str, query: o.RequestsQuery):
     """Requests by id list, or by service_code, status and a window of at most 90 days
     (default: the last 90 days); at most 1000, newest first."""
-    _check_jurisdiction()
-    args = request.args
-    problems: list[Problem] = []
-    ids = args.get("service_request_id")
-    if ids:
-        flt = queries.CaseFilter(codes=[i.strip() for i in ids.split(",") if i.strip()])
+    _check_jurisdiction(query.jurisdiction_id)
+    if query.service_request_id:
+        flt = queries.CaseFilter(codes=query.service_request_id)
     else:
         tax = taxonomy()
-        subs = cats = None
-        if args.get("service_code"):
-            codes = [c.strip() for c in args["service_code"].split(",") if c.strip()]
-            bad = [c for c in codes if c not in tax.subcategories and c not in tax.by_slug]
-            if bad:
-                problems.append(Problem("service_code", f"unknown service_code {bad[0][:60]!r}"))
-            subs = [c for c in codes if c in tax.subcategories] or None
-            cats = [c for c in codes if c in tax.by_slug] or None
-            if subs and cats:
-                problems.append(Problem("service_code", "give subcategory or category codes"))
+        problems: list[Problem] = []
+        codes = query.service_code or []
+        subs = [c for c in codes if c in tax.subcategories] or None
+        cats = [c for c in codes if c in tax.by_slug] or None
+        if subs and cats:
+            problems.append(Problem("service_code", "give subcategory or category codes"))
         statuses = None
-        if args.get("status"):
-            wanted = {s.strip() for s in args["status"].split(",") if s.strip()}
-            if not wanted <= {"open", "closed"}:
-                problems.append(Problem("status", "must be open, closed or both"))
+        if query.status:
+            wanted = set(query.status)
             statuses = [s for s in OPEN if "open" in wanted] + [
                 s for s in CLOSED if "closed" in wanted
             ]
-        dates = {}
-        for name in ("start_date", "end_date"):
-            raw = args.get(name)
-            if raw:
-                try:
-                    dates[name] = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-                    if dates[name].tzinfo is None:
-                        dates[name] = dates[name].replace(tzinfo=UTC)
-                except ValueError:
-                    problems.append(Problem(name, "must be a W3C date-time"))
-        end = dates.get("end_date") or datetime.now(UTC)
-        start = dates.get("start_date") or end - MAX_SPAN
+        end = query.end_date or datetime.now(UTC)
+        start = query.start_date or end - MAX_SPAN
         if end - start > MAX_SPAN:
             problems.append(Problem("start_date", "the window may span at most 90 days"))
         if problems:
@@ -358,9 +362,13 @@ def get_requests(fmt: str):
 
 
 @blueprint.get(f"/requests/<request_id>.{FORMATS}")
-def get_request(request_id: str, fmt: str):
+@contract(
+    query=o.Open311Query,
+    responses={200: _reply("The request (a list of one).", list[o.ServiceRequest])},
+)
+def get_request(request_id: str, fmt: str, query: o.Open311Query):
     """One service request by its service_request_id."""
-    _check_jurisdiction()
+    _check_jurisdiction(query.jurisdiction_id)
     case_id = queries.case_id_for_code(engine(), request_id)
     if case_id is None:
         raise CaseNotFound(f"service_request_id {request_id[:60]!r} not found")
@@ -369,9 +377,13 @@ def get_request(request_id: str, fmt: str):
 
 
 @blueprint.get(f"/tokens/<token>.{FORMATS}")
-def get_token(token: str, fmt: str):
+@contract(
+    query=o.Open311Query,
+    responses={200: _reply("The request the token stands for.", list[o.TokenOut])},
+)
+def get_token(token: str, fmt: str, query: o.Open311Query):
     """The service_request_id a POST's token stands for."""
-    _check_jurisdiction()
+    _check_jurisdiction(query.jurisdiction_id)
     case_id = queries.case_id_for_key(engine(), token, TOKEN_SOURCE)
     if case_id is None:
         raise CaseNotFound(f"token {token[:60]!r} not found")

@@ -348,17 +348,6 @@ def validate_case(
     )
 
 
-def check_idempotency_key(key: str | None) -> str | None:
-    """The key, or a CaseValidationError when it is not 1–200 printable ASCII characters."""
-    if key is None:
-        return None
-    if not IDEMPOTENCY_KEY.match(key):
-        raise CaseValidationError(
-            [Problem("Idempotency-Key", "must be 1–200 printable ASCII characters, no spaces")]
-        )
-    return key
-
-
 INSERT_CASE = text(
     """
     INSERT INTO cases (title, description, category, subcategory, source, priority,

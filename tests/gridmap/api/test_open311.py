@@ -41,6 +41,8 @@ REQUEST_FIELDS = [
     "long",
     "media_url",
 ]
+#: The service codes an unknown one is told about.
+CODES = ", ".join([*get_taxonomy().subcategories, *get_taxonomy().by_slug]) + ")"
 POSTED_FIELDS = ["service_request_id", "token", "service_notice", "account_id"]
 FORM = {
     "service_code": "garbage",
@@ -241,13 +243,13 @@ def test_get_requests_by_ids_and_window(api: Api) -> None:
 @pytest.mark.parametrize(
     ("form", "errors"),
     [
-        ({"service_code": "ufo"}, ["service_code: unknown service_code 'ufo'"]),
+        ({"service_code": "ufo"}, ["service_code: unknown service_code 'ufo' (known: " + CODES]),
         ({"service_code": ""}, ["service_code: is required"]),
         (
             {"lat": "", "long": "", "address_string": ""},
             ["long: a location is required: lat and long, address_string or address_id"],
         ),
-        ({"lat": "95"}, ["lat: must be between -90 and 90 (got 95)"]),
+        ({"lat": "95"}, ["lat: must be between -90 and 90 (got '95')"]),
         ({"long": "abc"}, ["long: must be a number (got 'abc')"]),
         ({"description": "x" * 5001}, ["description: is too long (5001 characters; at most 5000)"]),
     ],
@@ -270,13 +272,14 @@ def test_post_errors_json_and_xml(api: Api, form: dict, errors: list[str]) -> No
 @pytest.mark.parametrize(
     ("query", "description"),
     [
-        ("status=pending", "status: must be open, closed or both"),
-        ("service_code=ufo", "service_code: unknown service_code 'ufo'"),
+        ("status=pending", "status: unknown status 'pending' (known: open, closed)"),
+        ("service_code=ufo", "service_code: unknown service_code 'ufo' (known: " + CODES),
         (
             "start_date=2024-01-01T00:00:00Z&end_date=2024-06-01T00:00:00Z",
             "start_date: the window may span at most 90 days",
         ),
-        ("start_date=last-week", "start_date: must be a W3C date-time"),
+        ("start_date=last-week", "start_date: must be an ISO 8601 date-time (got 'last-week')"),
+        ("end_date=0001-01-01", "end_date: must lie between 2000-01-01 and 2100-01-01"),
     ],
 )
 def test_get_requests_errors(api: Api, query: str, description: str) -> None:
