@@ -13,7 +13,7 @@ from gridmap.access import current_user
 from gridmap.access.scope import scoped_connection
 from gridmap.api import patrol_schemas as s
 from gridmap.api.context import engine, json_response, limit_body
-from gridmap.api.contract import Reply, contract
+from gridmap.api.contract import ErrorOut, Reply, contract
 from gridmap.api.errors import handle_api_error
 from gridmap.patrols import coverage, shifts
 from gridmap.patrols.errors import PatrolError, PatrolNotFound, PatrolValidationError
@@ -112,7 +112,13 @@ def get_shift(shift_id: int):
 
 
 @blueprint.get("/track")
-@contract(query=s.TrackQuery, responses={200: Reply("The fixes, in time order.", s.TrackOut)})
+@contract(
+    query=s.TrackQuery,
+    responses={
+        200: Reply("The fixes, in time order.", s.TrackOut),
+        404: Reply("There is no shift shift_id.", ErrorOut),
+    },
+)
 def get_track(query: s.TrackQuery):
     """A device's fixes in [from, to] (or a shift's, with shift_id)."""
     if query.shift_id is not None:

@@ -240,3 +240,17 @@ def test_bad_shifts_are_400(api: Api, values: dict, field: str, says: str) -> No
     problem = res.json()["error"]["problems"][0]
     assert (problem["field"], problem["message"][: len(says)]) == (field, says)
     assert api.scalar("SELECT count(*) FROM patrol_shifts WHERE device_id LIKE 'H4%'") == 0
+
+
+def test_pings_far_from_every_street_are_stored_and_touch_nothing(api: Api) -> None:
+    pings = [_ping(device_id="FAR", lon=121.5, lat=31.2)]
+    res = api.post("/api/v1/patrols/pings", json={"pings": pings})
+    assert res.status_code == 200, res.text  # was a 500: no ping matched any street
+    body = res.json()
+    assert (body["accepted"], body["edges_touched"]) == (1, 0)
+
+
+def test_track_of_an_unknown_shift_is_404(api: Api) -> None:
+    res = api.get("/api/v1/patrols/track", params={"shift_id": "26101"})
+    assert res.status_code == 404
+    assert res.json()["error"]["message"] == "There is no patrol shift 26101."
