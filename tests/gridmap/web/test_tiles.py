@@ -58,7 +58,7 @@ def test_minor_roads_join_at_high_zoom(client: FlaskClient) -> None:
 def test_tile_outside_the_tile_grid_is_404(client: FlaskClient, path: str) -> None:
     response = client.get(path)
     assert response.status_code == 404
-    assert "No tile" in response.get_json()["error"]
+    assert "No tile" in response.get_json()["error"]["message"]
 
 
 def test_tilejson(client: FlaskClient) -> None:
@@ -87,7 +87,7 @@ def test_unknown_tile_paths_are_json_404_not_the_dashboard(
 ) -> None:
     response = seeded_server.get(path)
     assert (response.status_code, response.headers["Content-Type"]) == (404, "application/json")
-    assert response.json()["error"].startswith(f"No tile or TileJSON at {path!r}")
+    assert response.json()["error"]["message"].startswith(f"No tile or TileJSON at {path!r}")
 
 
 def test_unknown_ogc_path_is_the_ogc_404_not_the_dashboard(seeded_server: LiveServer) -> None:
@@ -102,4 +102,4 @@ def test_unknown_ogc_path_is_the_ogc_404_not_the_dashboard(seeded_server: LiveSe
 def test_wrong_method_on_a_tile_path_is_405(client: FlaskClient) -> None:
     response = client.post("/tiles/roads.json")
     assert (response.status_code, response.headers["Allow"]) == (405, "GET, HEAD")
-    assert response.get_json() == {"error": "POST is not allowed here; use GET, HEAD."}
+    assert response.get_json() == {"error": {"message": "POST is not allowed here; use GET, HEAD."}}
