@@ -119,6 +119,13 @@ class Open311Error(ResponseModel):
 OPEN311_ERRORS = list[Open311Error]
 
 
+class OgcExceptionOut(ResponseModel):
+    """The OGC API's exception body (its own errors; sign-in refusals are ErrorOut)."""
+
+    code: str
+    description: str
+
+
 class _CommaSplit:
     """Marks a list field read from one ``a,b,c`` query value."""
 
@@ -578,17 +585,19 @@ def standard_errors(spec: Contract | None, *, public: bool, has_path_params: boo
     open311 = path.startswith("/open311/")
     error_body: Any = OPEN311_ERRORS if open311 else ErrorOut
     alternatives = ("text/xml",) if open311 and path.endswith("{fmt}") else ()
+    ogc = path.startswith("/ogc")
 
-    def reply(text: str) -> Reply:
-        return Reply(text, error_body, alternatives=alternatives)
+    def reply(text: str, own: bool = True) -> Reply:
+        body = OgcExceptionOut if ogc and own else error_body
+        return Reply(text, body, alternatives=alternatives)
 
     out: dict[int, Reply] = {}
     validated = spec is not None and (spec.query or spec.body or spec.headers)
     if validated or has_path_params:
         out[400] = reply("The request is malformed; the problems name each field.")
     if not public:
-        out[401] = reply("Sign in first (session cookie or Authorization: Bearer).")
-        out[403] = reply("The caller's role may not use this route.")
+        out[401] = reply("Sign in first (session cookie or Authorization: Bearer).", own=False)
+        out[403] = reply("The caller's role may not use this route.", own=False)
     if has_path_params:
         out[404] = reply("Nothing has this id.")
     if spec is not None and spec.body is not None:
