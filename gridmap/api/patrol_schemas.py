@@ -36,7 +36,6 @@ from gridmap.api.contract import ResponseModel as Out
 from gridmap.patrols.coverage import WINDOW_PATTERN
 from gridmap.patrols.shifts import KINDS
 from gridmap.settings import get_settings
-from gridmap.text_bounds import range_problem
 
 M = TypeVar("M", bound=BaseModel)
 #: Longest device id (characters).
@@ -67,7 +66,7 @@ def _local(value: datetime) -> datetime:
 def _stored(value: datetime) -> datetime:
     """A moment the schema can store (and a filter may name): EARLIEST..LATEST."""
     value = _local(value)
-    problem = range_problem(value)
+    problem = bounds.range_problem(value)
     if problem:
         raise ValueError(problem)
     return value

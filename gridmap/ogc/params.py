@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from gridmap.text_bounds import range_problem
+from gridmap.bounds import range_problem
 
 #: The only CRS served (lon/lat, WGS 84), for bbox-crs and the collections' crs lists.
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
