@@ -12,6 +12,7 @@ needs lat, a taxonomy's defaults) stays in ``validate_case``, which runs after t
 from __future__ import annotations
 
 import functools
+from collections.abc import Collection
 from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -28,7 +29,7 @@ from gridmap.api.contract import (
     QueryModel,
 )
 from gridmap.api.contract import ResponseModel as Out
-from gridmap.cases.intake import IDEMPOTENCY_KEY, MAX_LEN, PHONE, SOURCES, STATUSES
+from gridmap.cases.intake import IDEMPOTENCY_KEY, MAX_LEN, PHONE, RANGES, SOURCES, STATUSES
 from gridmap.cases.taxonomy import HANDLING_TYPES, get_taxonomy
 from gridmap.cases.workflow import BY_ACTION
 from gridmap.settings import get_settings
@@ -81,16 +82,22 @@ def _filter_moment(value: datetime) -> datetime:
 
 
 Reported = Annotated[datetime, AfterValidator(_reported)]
+Lon = Annotated[
+    float, Strict(), Field(ge=RANGES["lon"][0], le=RANGES["lon"][1], allow_inf_nan=False)
+]
+Lat = Annotated[
+    float, Strict(), Field(ge=RANGES["lat"][0], le=RANGES["lat"][1], allow_inf_nan=False)
+]
 FilterMoment = Annotated[datetime, AfterValidator(_filter_moment)]
 Id = Annotated[int, Strict(), Field(ge=1, le=MAX_ID)]
 
 
-def _categories() -> list[str]:
-    return list(get_taxonomy().by_slug)
+def _categories() -> Collection[str]:
+    return get_taxonomy().by_slug.keys()
 
 
-def _subcategories() -> list[str]:
-    return list(get_taxonomy().subcategories)
+def _subcategories() -> Collection[str]:
+    return get_taxonomy().subcategories.keys()
 
 
 def _names(items: Any) -> list[str]:
@@ -161,13 +168,18 @@ class CaseIn(BodyModel):
     )
     subcategory: SubcategoryName | None = None
     source: Annotated[str, Choice("source", lambda: SOURCES)] | None = None
-    priority: Annotated[int, Strict(), Field(ge=1, le=4)] | None = None
+    priority: (
+        Annotated[int, Strict(), Field(ge=RANGES["priority"][0], le=RANGES["priority"][1])] | None
+    ) = None
     handling_type: Annotated[str, Choice("handling_type", lambda: HANDLING_TYPES)] | None = None
-    lon: Annotated[float, Strict(), Field(ge=-180, le=180, allow_inf_nan=False)] | None = None
-    lat: Annotated[float, Strict(), Field(ge=-90, le=90, allow_inf_nan=False)] | None = None
+    lon: Lon | None = None
+    lat: Lat | None = None
     address: text("address") | None = None
     reporter_name: text("reporter_name") | None = None
-    reporter_phone: Annotated[str, Strict(), Field(pattern=PHONE.pattern)] | None = None
+    reporter_phone: (
+        Annotated[str, Strict(), Field(max_length=MAX_LEN["reporter_phone"], pattern=PHONE.pattern)]
+        | None
+    ) = None
     external_id: text("external_id") | None = None
     reported_at: Reported | None = Field(
         None,
@@ -189,7 +201,10 @@ class ActionIn(BodyModel):
     note: text("note") | None = None
     grid_id: Id | None = None
     department: text("department") | None = None
-    satisfaction: Annotated[int, Strict(), Field(ge=1, le=5)] | None = None
+    satisfaction: (
+        Annotated[int, Strict(), Field(ge=RANGES["satisfaction"][0], le=RANGES["satisfaction"][1])]
+        | None
+    ) = None
     expected_status: Status | None = None
 
 

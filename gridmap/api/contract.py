@@ -9,12 +9,18 @@ decorator (like ``@allow``)::
         limit: Annotated[int, Field(ge=1, le=500)] = 50
 
     @blueprint.get("/cases")
-    @contract(query=ListQuery, responses={200: Reply(CaseList, "One page of cases.")})
+    @contract(query=ListQuery, responses={200: Reply("One page of cases.", CaseList)})
     def list_cases(query: ListQuery): ...
+
+(``@allow`` may go above or below it.) Worked examples: :mod:`gridmap.api.cases` with
+:mod:`gridmap.api.case_schemas`, and :mod:`gridmap.api.open311` with
+:mod:`gridmap.api.open311_schemas`.
 
 - ``query``: a :class:`QueryModel` of the query parameters (unknown ones are refused;
   ``CommaList[...]`` fields read ``a,b,c`` and are documented as ``style: form,
-  explode: false`` arrays). The view gets the instance as ``query=``.
+  explode: false`` arrays; blank values count as absent). The view gets the instance as
+  ``query=``. A function returning the model may stand in for it (a model built from
+  settings, e.g. the largest page).
 - ``body``: a :class:`BodyModel` of the JSON body (read by :func:`gridmap.api.context.json_body`,
   which refuses other media types (415), over-long bodies (413) and JSON that cannot be
   stored (lone surrogates, 5,000-digit numbers, deep nesting)). The view gets ``body=``.
@@ -34,6 +40,16 @@ Before the view runs, every declared part is validated; all problems together be
 :func:`operation_parts`) to write each operation's parameters, requestBody and responses,
 so the document and the validation cannot disagree.
 
+Problems are raised as :class:`~gridmap.cases.errors.CaseValidationError`, which
+:func:`gridmap.api.errors.handle_api_error` formats (a blueprint's own error handler should
+hand it on). Messages name the bound: "must be between 1 and 4 (got 7)", "is too long (201
+characters; at most 200)", "unknown category 'x' (known: …)"; a regular expression's
+message is registered in :data:`PATTERN_MESSAGES`.
+
+Every operation under a contract is fuzzed by tests/gridmap/api/test_contract_fuzz.py
+(schemathesis over HTTP, as an admin, a grid lead and an intake client): add the tag of
+new operations to its ``FUZZED_TAGS`` (``GRIDMAP_FUZZ_TAGS=patrols,ogc`` tries others).
+
 Domain rules that need the database or the taxonomy at run time stay in the services
 (e.g. ``validate_case``); a value set that is known at run time (taxonomy slugs) is a
 :class:`Choice`, which validates against, and documents, the same live list.
@@ -47,7 +63,7 @@ from __future__ import annotations
 
 import functools
 import typing
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Annotated, Any, TypeVar, get_args, get_origin
 
@@ -139,9 +155,9 @@ class Choice:
     list; validation and the document's ``enum`` both read it."""
 
     name: str
-    values: Callable[[], Iterable[str]]
+    values: Callable[[], Collection[str]]
     #: Other spellings accepted as well (documented too), e.g. a category's names.
-    aliases: Callable[[], Iterable[str]] | None = None
+    aliases: Callable[[], Collection[str]] | None = None
     #: Whether a value is accepted (default: it is one of values or aliases).
     accepts: Callable[[str], bool] | None = None
 
@@ -154,9 +170,14 @@ class Choice:
 
     def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> Any:
         def check(value: str) -> str:
-            known = list(self.values())
-            ok = self.accepts(value) if self.accepts else value in self.documented()
+            if self.accepts is not None:
+                ok = self.accepts(value)
+            else:
+                ok = value in self.values() or (
+                    self.aliases is not None and value in self.aliases()
+                )
             if not ok:
+                known = list(self.values())
                 raise PydanticCustomError(
                     "unknown_choice",
                     "unknown {name} {value} (known: {known})",
@@ -239,7 +260,8 @@ def contract_of(view: Callable | None) -> Contract | None:
 # -- validation ----------------------------------------------------------------------------
 
 
-def _comma_fields(model: type[BaseModel]) -> set[str]:
+@functools.cache
+def _comma_fields(model: type[BaseModel]) -> frozenset[str]:
     out = set()
     for name, info in model.model_fields.items():
         annotation = info.annotation
@@ -249,7 +271,7 @@ def _comma_fields(model: type[BaseModel]) -> set[str]:
             for c in candidates
         ):
             out.add(info.alias or name)
-    return out
+    return frozenset(out)
 
 
 def query_data(model: type[QueryModel], args: Any) -> dict[str, Any]:
@@ -603,6 +625,11 @@ def standard_errors(spec: Contract | None, *, public: bool, has_path_params: boo
     if spec is not None and spec.body is not None:
         out[413] = reply("The body is larger than the api_max_body_bytes setting.")
         out[415] = reply("The body is not of a media type this route reads.")
+    out[414] = Reply(  # answered by gunicorn before the app sees the request
+        "The request line (path and query) is longer than the HTTP server takes (4094 bytes).",
+        {"type": "string"},
+        media="text/html",
+    )
     out[503] = reply("The database is unavailable; try again shortly.")
     return out
 

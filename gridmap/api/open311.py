@@ -13,6 +13,7 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from gridmap.access import current_user
+from gridmap.access.masking import mask_text
 from gridmap.api import open311_schemas as o
 from gridmap.api.case_schemas import IdempotencyHeaders
 from gridmap.api.context import engine, json_response, limit_body, taxonomy
@@ -184,7 +185,9 @@ def request_json(row: dict[str, Any], tax: Taxonomy, note: str | None) -> dict[s
 def _requests_payload(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     tax = taxonomy()
     notes = queries.latest_notes(engine(), [r["id"] for r in rows])
-    return [request_json(r, tax, notes.get(r["id"])) for r in rows]
+    return [  # a note may quote the reporter: masked like the case (gridmap.access.masking)
+        request_json(r, tax, mask_text(notes.get(r["id"]), r["reporter_name"])) for r in rows
+    ]
 
 
 # -- endpoints -------------------------------------------------------------------------------

@@ -15,8 +15,10 @@ from gridmap import bounds
 from gridmap.api.case_schemas import NO_NUL, text
 from gridmap.api.contract import BodyModel, Choice, CommaList, QueryModel
 from gridmap.api.contract import ResponseModel as Out
-from gridmap.cases.intake import PHONE
+from gridmap.cases.intake import MAX_LEN, PHONE, RANGES
 from gridmap.cases.taxonomy import get_taxonomy
+
+LON, LAT = RANGES["lon"], RANGES["lat"]
 
 
 def _service_codes() -> list[str]:
@@ -78,8 +80,8 @@ class RequestIn(BodyModel):
     jurisdiction_id: Short | None = None
     api_key: Short | None = None
     service_code: ServiceCode
-    lat: Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)] | None = None
-    long: Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)] | None = None
+    lat: Annotated[float, Field(ge=LAT[0], le=LAT[1], allow_inf_nan=False)] | None = None
+    long: Annotated[float, Field(ge=LON[0], le=LON[1], allow_inf_nan=False)] | None = None
     address_string: text("address") | None = None
     address_id: Short | None = None
     email: Short | None = None
@@ -87,7 +89,9 @@ class RequestIn(BodyModel):
     account_id: Short | None = None
     first_name: Name | None = None
     last_name: Name | None = None
-    phone: Annotated[str, Field(pattern=PHONE.pattern)] | None = None
+    phone: (
+        Annotated[str, Field(max_length=MAX_LEN["reporter_phone"], pattern=PHONE.pattern)] | None
+    ) = None
     description: text("description") | None = None
     media_url: Annotated[str, StringConstraints(max_length=500, pattern=NO_NUL)] | None = None
 

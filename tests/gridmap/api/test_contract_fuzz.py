@@ -41,7 +41,7 @@ FUZZED_TAGS = tuple(
     os.environ.get("GRIDMAP_FUZZ_TAGS", "cases,open311,api,patrols,exports,ogc,tiles").split(",")
 )
 #: Generated examples per operation, generation mode and role.
-FUZZ_EXAMPLES = 20
+FUZZ_EXAMPLES = int(os.environ.get("GRIDMAP_FUZZ_EXAMPLES", "20"))
 CHECKS = [
     not_a_server_error,
     status_code_conformance,

@@ -95,6 +95,9 @@ def test_worst_allowed_values_read_back_on_every_route(api: Api, tmp_path: Path)
         200,
         "2000-01-01T08:00:00+08:00",
     )
+    assert api.get(f"/open311/v2/requests/{code}.json").status_code == 200
+    assert api.get(f"/open311/v2/requests/{code}.xml").status_code == 200
+    assert api.get("/api/v1/cases/kpis?since=2000-01-01T00:00:00Z").json()["total"] >= 2
     window = api.get(
         "/open311/v2/requests.json?start_date=2000-01-01T00:00:00Z&end_date=2000-03-01T00:00:00Z"
     )

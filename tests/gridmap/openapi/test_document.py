@@ -78,3 +78,37 @@ def test_document_and_docs_over_http(live: Live) -> None:
     assert "http" not in page.text.split("<body>")[1].split("openapi.json")[0]  # no CDN
     script = live.get("/api/docs/static/swagger-ui-bundle.js")
     assert script.status_code == 200 and len(script.content) > 100_000
+
+
+def test_case_and_open311_operations_declare_their_contract(app_server) -> None:
+    """Every case API and Open311 operation states its parameters, its body (POST) and
+    every status it can answer; the body schemas are the doors' pydantic models."""
+    doc = build_document(app_server)
+    operations = [
+        (path, method, op)
+        for path, ops in doc["paths"].items()
+        if path.startswith(("/api/v1/cases", "/api/v1/taxonomy", "/open311/"))
+        for method, op in ops.items()
+    ]
+    assert len(operations) == 16
+    for path, method, op in operations:
+        codes = set(op["responses"])
+        assert "200" in codes or "201" in codes, (path, method)
+        assert "503" in codes, (path, method)
+        if "discovery" not in path and "services" not in path:
+            assert {"401", "403"} <= codes, (path, method)
+        if method == "post":
+            assert {"400", "413", "415"} <= codes, (path, method)
+            assert "application/json" in op["requestBody"]["content"], (path, method)
+    listing = doc["paths"]["/api/v1/cases"]["get"]
+    status = next(p for p in listing["parameters"] if p["name"] == "status")
+    assert (status["style"], status["explode"], status["schema"]["type"]) == (
+        "form",
+        False,
+        "array",
+    )
+    post = doc["paths"]["/open311/v2/requests.{fmt}"]["post"]["requestBody"]["content"]
+    assert set(post) == {"application/json", "application/x-www-form-urlencoded"}
+    schemas = doc["components"]["schemas"]
+    assert schemas["CaseIn"]["properties"]["title"]["maxLength"] == 200
+    assert schemas["CaseIn"]["additionalProperties"] is False
