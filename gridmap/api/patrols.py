@@ -22,7 +22,7 @@ blueprint = Blueprint("patrols_api", __name__, url_prefix="/api/v1/patrols")
 blueprint.before_request(limit_body)
 
 #: Largest id each kind of row can have (the id column's type: integer or bigint).
-MAX_ID = {"grid": 2**31 - 1, "patrol shift": 2**63 - 1}
+MAX_ID = {"grid": s.MAX_INT, "patrol shift": s.MAX_BIGINT}
 
 
 def _jsonable(value: Any) -> Any:
