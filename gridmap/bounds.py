@@ -34,3 +34,12 @@ def moment_problem(value: datetime, now: datetime | None = None) -> str | None:
         minutes = int(FUTURE_SLACK.total_seconds() // 60)
         return f"must not be more than {minutes} minutes in the future"
     return None
+
+
+def range_problem(value: datetime) -> str | None:
+    """Why ``value`` (timezone-aware) lies outside what the schema stores, or None: the
+    bound of moments that may lie ahead (query windows; pings, whose future is judged as a
+    refused fix). The CHECK constraints say the same: EARLIEST <= t < LATEST."""
+    if not EARLIEST <= value < LATEST:
+        return f"must lie between {EARLIEST.date().isoformat()} and {LATEST.date().isoformat()}"
+    return None

@@ -135,6 +135,13 @@ class Open311Error(ResponseModel):
 OPEN311_ERRORS = list[Open311Error]
 
 
+class OgcExceptionOut(ResponseModel):
+    """The OGC API's exception body (its own errors; sign-in refusals are ErrorOut)."""
+
+    code: str
+    description: str
+
+
 class _CommaSplit:
     """Marks a list field read from one ``a,b,c`` query value."""
 
@@ -210,6 +217,8 @@ class Contract:
     form: bool = False
     headers: type[HeaderModel] | None = None
     responses: dict[int, Reply] = field(default_factory=dict)
+    #: An empty body is the model's defaults (e.g. ending a shift now).
+    body_optional: bool = False
 
 
 def contract(
@@ -219,9 +228,10 @@ def contract(
     form: bool = False,
     headers: type[HeaderModel] | None = None,
     responses: dict[int, Reply] | None = None,
+    body_optional: bool = False,
 ) -> Callable[[F], F]:
     """Declare and enforce a route's request and responses (see the module docstring)."""
-    spec = Contract(query, body, form, headers, dict(responses or {}))
+    spec = Contract(query, body, form, headers, dict(responses or {}), body_optional)
 
     def wrap(view: F) -> F:
         @functools.wraps(view)
@@ -281,6 +291,27 @@ def query_data(model: type[QueryModel], args: Any) -> dict[str, Any]:
 
 def _known(model: type[BaseModel]) -> str:
     return ", ".join(info.alias or name for name, info in model.model_fields.items())
+
+
+def _nested(model: type[BaseModel], loc: tuple) -> type[BaseModel]:
+    """The model at ``loc`` inside ``model`` (a nested model field, list items skipped)."""
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        info = model.model_fields.get(str(part))
+        if info is None:
+            return model
+        todo, found = [info.annotation], None
+        while todo and found is None:
+            annotation = todo.pop()
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                found = annotation
+            else:
+                todo += list(get_args(annotation))
+        if found is None:
+            return model
+        model = found
+    return model
 
 
 def _bounds(model: type[BaseModel], loc: tuple) -> tuple[Any, Any]:
@@ -361,7 +392,7 @@ def problem_message(error: dict[str, Any], model: type[BaseModel], kind: str) ->
     if kind_of == "missing":
         return "is required"
     if kind_of == "extra_forbidden":
-        return f"is not a known {kind} (known: {_known(model)})"
+        return f"is not a known {kind} (known: {_known(_nested(model, error['loc'][:-1]))})"
     if kind_of == "string_too_long":
         size = len(value) if isinstance(value, str) else "?"
         return f"is too long ({size} characters; at most {ctx.get('max_length')})"
@@ -458,7 +489,9 @@ def validate_request(spec: Contract) -> dict[str, Any]:
         query = resolve(spec.query)
         found["query"], more = check(query, query_data(query, request.args), "parameter")
         problems += more
-    if spec.body is not None:
+    if spec.body is not None and spec.body_optional and not request.get_data(cache=True):
+        found["body"] = spec.body()
+    elif spec.body is not None:
         data = form_body() if spec.form and request.mimetype in FORM_TYPES else json_body()
         if not isinstance(data, dict):
             problems.append(Problem("body", "must be a JSON object"))
@@ -575,17 +608,19 @@ def standard_errors(spec: Contract | None, *, public: bool, has_path_params: boo
     open311 = path.startswith("/open311/")
     error_body: Any = OPEN311_ERRORS if open311 else ErrorOut
     alternatives = ("text/xml",) if open311 and path.endswith("{fmt}") else ()
+    ogc = path.startswith("/ogc")
 
-    def reply(text: str) -> Reply:
-        return Reply(text, error_body, alternatives=alternatives)
+    def reply(text: str, own: bool = True) -> Reply:
+        body = OgcExceptionOut if ogc and own else error_body
+        return Reply(text, body, alternatives=alternatives)
 
     out: dict[int, Reply] = {}
     validated = spec is not None and (spec.query or spec.body or spec.headers)
     if validated or has_path_params:
         out[400] = reply("The request is malformed; the problems name each field.")
     if not public:
-        out[401] = reply("Sign in first (session cookie or Authorization: Bearer).")
-        out[403] = reply("The caller's role may not use this route.")
+        out[401] = reply("Sign in first (session cookie or Authorization: Bearer).", own=False)
+        out[403] = reply("The caller's role may not use this route.", own=False)
     if has_path_params:
         out[404] = reply("Nothing has this id.")
     if spec is not None and spec.body is not None:
@@ -616,7 +651,7 @@ def operation_parts(
         content = {"application/json": {"schema": schema}}
         if spec.form:
             content["application/x-www-form-urlencoded"] = {"schema": schema}
-        parts["requestBody"] = {"required": True, "content": content}
+        parts["requestBody"] = {"required": not spec.body_optional, "content": content}
     replies = standard_errors(
         spec, public=public, has_path_params=bool(path_params), path=path
     ) | dict(spec.responses)

@@ -17,10 +17,12 @@ from flask import Blueprint, send_file, url_for
 
 from gridmap.access import current_user
 from gridmap.access.policy import Access, allow
-from gridmap.api.context import engine, json_body, json_response, limit_body
+from gridmap.api import export_schemas as s
+from gridmap.api.context import engine, json_response, limit_body
+from gridmap.api.contract import ErrorOut, Reply, contract
 from gridmap.api.errors import handle_api_error
 from gridmap.io import jobs
-from gridmap.io.export import ExportError, ExportRequest
+from gridmap.io.export import MEDIA_TYPES, ExportError, ExportRequest
 
 blueprint = Blueprint("exports_api", __name__, url_prefix="/api/v1/exports")
 blueprint.before_request(limit_body)
@@ -44,10 +46,19 @@ def _payload(status: jobs.JobStatus) -> dict:
 
 @blueprint.post("")
 @allow(Access.SIGNED_IN)
-def create_export():
+@contract(
+    body=s.ExportIn,
+    responses={
+        202: Reply(
+            "Queued: the job, with links to poll it.",
+            s.ExportJobOut,
+            headers={"Location": "The job's URL."},
+        )
+    },
+)
+def create_export(body: s.ExportIn):
     """Queue an export for the signed-in user."""
-    body = json_body()
-    request = ExportRequest.from_json(body)
+    request = ExportRequest.from_json(body.model_dump(exclude_none=True))
     job_id = jobs.submit(engine(), request, current_user())
     status = jobs.job_status(engine(), job_id, current_user())
     payload = _payload(status)
@@ -56,6 +67,7 @@ def create_export():
 
 @blueprint.get("")
 @allow(Access.SIGNED_IN)
+@contract(responses={200: Reply("The latest jobs, newest first.", s.ExportJobList)})
 def list_exports():
     """The signed-in user's latest exports."""
     return json_response(
@@ -65,6 +77,7 @@ def list_exports():
 
 @blueprint.get("/<job_id>")
 @allow(Access.SIGNED_IN)
+@contract(responses={200: Reply("The job's status and progress.", s.ExportJobOut)})
 def get_export(job_id: str):
     """One export's status and progress."""
     return json_response(_payload(jobs.job_status(engine(), job_id, current_user())))
@@ -72,6 +85,17 @@ def get_export(job_id: str):
 
 @blueprint.get("/<job_id>/download")
 @allow(Access.SIGNED_IN)
+@contract(
+    responses={
+        200: Reply(
+            "The file (its media type names the format).",
+            {"type": "string", "format": "binary"},
+            media="application/octet-stream",
+            alternatives=tuple(sorted(set(MEDIA_TYPES.values()))),
+        ),
+        400: Reply("The export is not ready yet.", ErrorOut),
+    }
+)
 def download_export(job_id: str):
     """A finished export's file."""
     path, name, media_type = jobs.download(engine(), job_id, current_user())

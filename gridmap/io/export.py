@@ -28,7 +28,7 @@ import shapely
 from sqlalchemy import Engine
 
 from gridmap.errors import GridmapError
-from layers import LayerContext, get_layer, layer_ids
+from layers import LayerContext, get_layer
 from layers.base import BBox
 
 #: File formats of layer data, and of print maps.
@@ -82,38 +82,23 @@ class ExportRequest:
     csv_geometry: Literal["auto", "wkt", "lonlat"] = "auto"
 
     def __post_init__(self) -> None:
-        layers = tuple(dict.fromkeys(self.layers))  # keep order, drop repeats
-        object.__setattr__(self, "layers", layers)
-        if not isinstance(self.filters, MappingProxyType):
-            object.__setattr__(self, "filters", MappingProxyType(dict(self.filters)))
-        if not layers:
-            raise ExportError("Choose at least one layer to export.")
-        known = layer_ids()
-        unknown = [lid for lid in layers if lid not in known]
-        if unknown:
-            raise ExportError(
-                f"There is no map layer {unknown[0]!r}.", hint=f"Layers: {', '.join(known)}."
-            )
-        checks = (
-            ("format", self.format, FORMATS),
-            ("paper", self.paper, PAPERS),
-            ("orientation", self.orientation, ORIENTATIONS),
-            ("CSV geometry", self.csv_geometry, CSV_GEOMETRY),
-        )
-        for what, value, allowed in checks:
-            if value not in allowed:
-                raise ExportError(f"Unknown {what} {value!r}; use one of {', '.join(allowed)}.")
-        if self.bbox is not None:
-            try:
-                minx, miny, maxx, maxy = (float(v) for v in self.bbox)
-            except (TypeError, ValueError):
-                raise ExportError(f"Bounding box {self.bbox!r} is not four numbers.") from None
-            if not (-180 <= minx < maxx <= 180 and -90 <= miny < maxy <= 90):
-                raise ExportError(
-                    f"Bounding box {self.bbox!r} is not min lon, min lat, max lon, max lat "
-                    "within ±180/±90 with each minimum below its maximum."
-                )
-            object.__setattr__(self, "bbox", (minx, miny, maxx, maxy))
+        """Check every option through the API's model (one checker for every door) and
+        keep the values as it normalises them (repeated layers once, naive times in the
+        case time zone, empty filters dropped)."""
+        from gridmap.api.export_schemas import ExportIn
+
+        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        data["layers"] = list(self.layers) if isinstance(self.layers, tuple) else self.layers
+        data["bbox"] = list(self.bbox) if isinstance(self.bbox, tuple) else self.bbox
+        data["filters"] = dict(self.filters or {}) or None
+        checked = _checked(ExportIn, data)
+        for name in self.__dataclass_fields__:
+            value = getattr(checked, name)
+            if name == "layers" or (name == "bbox" and value is not None):
+                value = tuple(value)
+            elif name == "filters":
+                value = MappingProxyType(value.model_dump(exclude_none=True) if value else {})
+            object.__setattr__(self, name, value)
 
     @property
     def is_print(self) -> bool:
@@ -158,37 +143,26 @@ class ExportRequest:
         return data
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> ExportRequest:
+    def from_json(cls, data: Any) -> ExportRequest:
         """Options from JSON (an API body, a stored job); bad values raise ExportError."""
+        from gridmap.api.export_schemas import ExportIn
+
         if not isinstance(data, Mapping):
             raise ExportError("Export options must be a JSON object.")
-        known = set(cls.__dataclass_fields__)
-        extra = sorted(set(data) - known)
-        if extra:
-            raise ExportError(f"Unknown export option {extra[0]!r}.", hint=", ".join(sorted(known)))
-        values = dict(data)
-        layers = values.get("layers")
-        if isinstance(layers, str):
-            layers = [layers]
-        if not isinstance(layers, list | tuple) or not all(isinstance(x, str) for x in layers):
-            raise ExportError("'layers' must be a list of layer ids.")
-        values["layers"] = tuple(layers)
-        if "format" not in values:
-            raise ExportError("'format' is missing.", hint=", ".join(FORMATS))
-        filters = values.get("filters") or {}
-        if not isinstance(filters, Mapping):
-            raise ExportError("'filters' must be an object of name: value.")
-        values["filters"] = filters
-        for key in ("time_from", "time_to"):
-            if values.get(key):
-                try:
-                    values[key] = datetime.fromisoformat(str(values[key]))
-                except ValueError:
-                    raise ExportError(f"{key} {values[key]!r} is not an ISO date-time.") from None
-        try:
-            return cls(**values)
-        except TypeError as exc:
-            raise ExportError(f"Bad export options: {exc}.") from None
+        checked = _checked(ExportIn, dict(data))
+        return cls(**{name: getattr(checked, name) for name in cls.__dataclass_fields__})
+
+
+def _checked(model: Any, data: dict[str, Any]) -> Any:
+    """``data`` as ``model``, or an ExportError naming every problem."""
+    from gridmap.api.contract import check
+
+    found, problems = check(model, data)
+    if problems:
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise ExportError(f"{first.field}: {first.message}{more}")
+    return found
 
 
 def parse_filters(pairs: Sequence[str]) -> dict[str, Any]:
@@ -200,6 +174,9 @@ def parse_filters(pairs: Sequence[str]) -> dict[str, Any]:
         key = key.strip()
         if not sep or not key:
             raise ExportError(f"Filter {pair!r} is not name=value.")
+        if value.strip().lower() in ("true", "false"):
+            filters[key] = value.strip().lower() == "true"
+            continue
         if key in LIST_FILTERS or "," in value:
             filters[key] = [v.strip() for v in value.split(",") if v.strip()]
             continue

@@ -26,6 +26,7 @@ import shapely
 from pyproj import CRS
 from sqlalchemy.engine import make_url
 
+from gridmap.bounds import MAX_NAME
 from gridmap.db.engine import connect
 from gridmap.demo.pgcopy import copy_frame
 from gridmap.errors import GridmapError
@@ -35,6 +36,11 @@ from gridmap.io.readers import RowProblem, Table, read_table
 
 #: Largest number of problems kept in a report (the count is always exact).
 MAX_PROBLEMS = 10_000
+#: Longest code and phone number (characters); other texts: MAX_NAME.
+MAX_CODE = 64
+MAX_PHONE = 40
+#: Characters no stored text may hold (C0 and C1 controls: a NUL cannot be stored at all).
+CONTROL = r"[\x00-\x1f\x7f-\x9f]"
 #: Tolerance (degrees, ~10 m) of the extent check: a grid on the city's border may come
 #: out of a projection a hair outside it. Far below the GCJ-02 offset (300-700 m).
 EXTENT_MARGIN_DEG = 1e-4
@@ -69,6 +75,7 @@ class Field:
     high: float | None = None
     aliases: tuple[str, ...] = ()
     default: Any = None  # the table's default, used for blank cells
+    max_len: int = MAX_NAME  # longest text (characters)
 
 
 @dataclass(frozen=True)
@@ -84,7 +91,7 @@ class Target:
         return next(f for f in self.fields if f.name == name)
 
 
-CODE = Field("code", required=True, aliases=("编码", "编号", "代码", "id_code"))
+CODE = Field("code", required=True, aliases=("编码", "编号", "代码", "id_code"), max_len=MAX_CODE)
 NAME = Field("name", required=True, aliases=("名称", "名字"))
 
 
@@ -101,7 +108,7 @@ TARGETS: dict[str, Target] = {
             NAME,
             Field("community", aliases=("community_code", "社区", "社区编码", "所属社区")),
             Field("lead_name", aliases=("网格长", "lead")),
-            Field("lead_phone", aliases=("网格长电话", "电话", "phone")),
+            Field("lead_phone", aliases=("网格长电话", "电话", "phone"), max_len=MAX_PHONE),
         ),
         "polygon",
     ),
@@ -188,7 +195,7 @@ TARGETS: dict[str, Target] = {
             ),
             Field("opening_hours", aliases=("开放时间", "hours")),
             Field("address", aliases=("地址",)),
-            Field("phone", aliases=("电话",)),
+            Field("phone", aliases=("电话",), max_len=MAX_PHONE),
         ),
         "point",
     ),
@@ -374,6 +381,17 @@ def _attributes(
         if f.required:
             problems.add(blank, src or f.name, "is required")
         if f.kind == "text":
+            filled = text.notna().to_numpy()
+            lengths = np.zeros(n, int)
+            lengths[filled] = text[filled].str.len().to_numpy(int)
+            problems.add(
+                lengths > f.max_len,
+                src or f.name,
+                lambda i, n=lengths, f=f: f"is {n[i]:,} characters long; at most {f.max_len:,}",
+            )
+            control = np.zeros(n, bool)
+            control[filled] = text[filled].str.contains(CONTROL, regex=True).to_numpy(bool)
+            problems.add(control, src or f.name, "must not contain control characters")
             out[f.name] = text
         elif f.kind == "choice":
             lookup = _choice_lookup(f)
@@ -385,7 +403,9 @@ def _attributes(
             problems.add(
                 bad,
                 src or f.name,
-                lambda i, text=text, f=f: f"{text.iloc[i]!r} is not one of " + ", ".join(f.choices),
+                lambda i, text=text, f=f: (
+                    f"{text.iloc[i][:40]!r} is not one of " + ", ".join(f.choices)
+                ),
             )
             out[f.name] = value.astype(object).where(value.notna(), f.default)
         else:

@@ -12,6 +12,7 @@ header is row 1, so the first record is row 2), the feature number (from 1) othe
 
 from __future__ import annotations
 
+import glob
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,12 @@ SUFFIXES = VECTOR_SUFFIXES + TABLE_SUFFIXES
 LON_NAMES = ("lon", "lng", "long", "longitude", "经度", "x")
 LAT_NAMES = ("lat", "latitude", "纬度", "y")
 WKT_NAMES = ("wkt", "geometry", "geom", "the_geom", "shape", "几何", "坐标串")
+
+
+#: The encoding GDAL reads a Shapefile in when neither a .cpg nor the .dbf names one.
+GDAL_FALLBACK = "ISO-8859-1"
+#: Encodings tried, in order, for such a Shapefile (as for CSV: UTF-8, then China's GB18030).
+SHAPEFILE_ENCODINGS = ("utf-8", "gb18030")
 
 
 class FileProblem(GridmapError):
@@ -115,15 +122,67 @@ def _read_vector(path: Path, layer: str | None, encoding: str | None) -> Table:
             )
     try:
         gdf = pyogrio.read_dataframe(source, layer=read_layer, encoding=encoding)
+        guessed = None if encoding else pyogrio.read_info(source, layer=read_layer)["encoding"]
     except Exception as exc:  # pyogrio raises DataSourceError, DataLayerError, ...
         raise FileProblem(f"Cannot read {path.name}: {exc}") from exc
+    notes: list[str] = []
+    if guessed == GDAL_FALLBACK and path.suffix.lower() in (".shp", ".zip") and not _has_cpg(path):
+        gdf = _recode_shapefile(gdf, path.name, notes)
     crs = CRS.from_user_input(gdf.crs) if gdf.crs is not None else None
     if path.suffix.lower() in (".geojson", ".json") and crs is None:
         crs = CRS.from_epsg(4326)  # RFC 7946: GeoJSON is WGS84 lon/lat
     frame = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
     frame.columns = [str(c) for c in frame.columns]
     geoms = np.asarray(gdf.geometry.array, dtype=object)
-    return Table(path.name, frame.reset_index(drop=True), geoms, np.arange(1, len(gdf) + 1), crs)
+    rows = np.arange(1, len(gdf) + 1)
+    return Table(path.name, frame.reset_index(drop=True), geoms, rows, crs, notes=notes)
+
+
+def _has_cpg(path: Path) -> bool:
+    """Whether a Shapefile (or the one in a zip) comes with a .cpg naming its encoding."""
+    if path.suffix.lower() == ".zip":
+        with zipfile.ZipFile(path) as zf:
+            return any(n.lower().endswith(".cpg") for n in zf.namelist())
+    return any(p.suffix.lower() == ".cpg" for p in path.parent.glob(glob.escape(path.stem) + ".*"))
+
+
+def _recode_shapefile(gdf: pd.DataFrame, name: str, notes: list[str]) -> pd.DataFrame:
+    """A Shapefile whose encoding GDAL could not learn (no .cpg, no code page in the .dbf)
+    is read as ISO-8859-1, so GBK or UTF-8 text comes out garbled. Those characters are
+    the file's bytes one to one: decode them as the CSV reader does (UTF-8, else GB18030),
+    say so in a note, and refuse a file that is neither."""
+    columns = [
+        c
+        for c in gdf.columns
+        if c != gdf.geometry.name
+        and (gdf[c].dtype == object or pd.api.types.is_string_dtype(gdf[c].dtype))
+    ]
+    texts = {str(c) for c in gdf.columns if c != gdf.geometry.name}
+    for c in columns:
+        texts.update(v for v in gdf[c] if isinstance(v, str))
+    try:
+        raw = {t: t.encode("latin-1") for t in texts}
+    except UnicodeEncodeError:  # not GDAL's one-to-one reading after all
+        return gdf
+    if all(b.isascii() for b in raw.values()):
+        return gdf
+    for enc in SHAPEFILE_ENCODINGS:
+        try:
+            decoded = {t: b.decode(enc) for t, b in raw.items()}
+        except UnicodeDecodeError:
+            continue
+        recode = {t: d for t, d in decoded.items() if t != d}
+        gdf = gdf.rename(columns={c: recode.get(str(c), c) for c in gdf.columns})
+        for c in columns:
+            name_now = recode.get(str(c), c)
+            gdf[name_now] = gdf[name_now].map(recode, na_action="ignore").fillna(gdf[name_now])
+        notes.append(f"{name} names no encoding (no .cpg file); its text was read as {enc}")
+        return gdf
+    raise FileProblem(
+        f"{name} names no encoding (no .cpg file) and its text is not "
+        f"{' or '.join(SHAPEFILE_ENCODINGS)}",
+        hint="pass the file's encoding, e.g. --encoding big5, or add a .cpg file naming it",
+    )
 
 
 def _read_csv(path: Path, encoding: str | None, notes: list[str]) -> pd.DataFrame:

@@ -80,7 +80,7 @@ class Collection:
         """The feature with id ``fid`` (an empty frame when there is none)."""
         key: Any = fid
         if self.numeric_fid:
-            if not fid.isdigit() or len(fid) > 18:
+            if not (fid.isascii() and fid.isdigit()) or len(fid) > 18:
                 return read_frame(ctx, f"{self._wrapped()} WHERE false", **self.args(ctx))
             key = int(fid)
         sql = f"SELECT * FROM ({self._wrapped()}) w WHERE w.ogc_fid = :ogc_key"

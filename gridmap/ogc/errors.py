@@ -16,4 +16,5 @@ class OgcError(GridmapError):
     @property
     def code(self) -> str:
         """The OGC exception code for the status."""
-        return {400: "InvalidParameterValue", 404: "NotFound"}.get(self.status, "ServerError")
+        codes = {400: "InvalidParameterValue", 404: "NotFound", 405: "InvalidRequest"}
+        return codes.get(self.status, "ServerError")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import geopandas as gpd
 import numpy as np
@@ -17,19 +16,15 @@ from flask import Blueprint, Response, render_template, request, url_for
 
 from gridmap.access import current_user
 from gridmap.access.policy import Access, allow
+from gridmap.api.contract import Reply, contract
+from gridmap.cases.errors import CaseValidationError
 from gridmap.i18n import normalize_language, t
+from gridmap.ogc import schemas as s
 from gridmap.ogc.collections import COLLECTIONS, Collection, get_collection
 from gridmap.ogc.errors import OgcError
-from gridmap.ogc.params import (
-    COMMON_PARAMS,
-    CRS84,
-    ITEMS_PARAMS,
-    check_known,
-    parse_bbox,
-    parse_count,
-    parse_datetime,
-)
+from gridmap.ogc.params import CRS84
 from gridmap.settings import get_settings
+from gridmap.web.catchall import OTHER_METHODS, catch_all, other_methods
 from gridmap.web.database import app_engine
 from layers.base import LayerContext, LayerError
 
@@ -116,6 +111,12 @@ def _ogc_error(exc: OgcError) -> Response:
     return Response(json.dumps(body, ensure_ascii=False), status=exc.status, mimetype=JSON)
 
 
+@blueprint.errorhandler(CaseValidationError)
+def _invalid(exc: CaseValidationError) -> Response:
+    """A parameter the contract refused (gridmap.ogc.schemas): the OGC exception, 400."""
+    return _ogc_error(OgcError(exc.message))
+
+
 @blueprint.errorhandler(LayerError)
 def _layer_error(exc: LayerError) -> Response:
     return _ogc_error(OgcError(exc.message, 503, hint=exc.hint))
@@ -124,11 +125,16 @@ def _layer_error(exc: LayerError) -> Response:
 # -- resources -------------------------------------------------------------------------------
 
 
+def _page(description: str, body: Any, media: str = JSON) -> Reply:
+    """A resource's 200: its JSON (or GeoJSON) body, or the same as HTML (f=html)."""
+    return Reply(description, body, media=media, alternatives=(HTML,))
+
+
 @blueprint.get("/")
 @allow(Access.SIGNED_IN)
-def landing() -> Response:
+@contract(query=s.CommonQuery, responses={200: _page("The landing page.", s.LandingOut)})
+def landing(query: s.CommonQuery) -> Response:
     """Landing page: what the API is and links to its parts."""
-    check_known(request.args, COMMON_PARAMS)
     html_now = _wants_html()
     lang = _lang()
     links = [
@@ -148,9 +154,12 @@ def landing() -> Response:
 
 @blueprint.get("/conformance")
 @allow(Access.SIGNED_IN)
-def conformance() -> Response:
+@contract(
+    query=s.CommonQuery,
+    responses={200: _page("The conformance classes.", s.ConformanceOut)},
+)
+def conformance(query: s.CommonQuery) -> Response:
     """The conformance classes implemented."""
-    check_known(request.args, COMMON_PARAMS)
     payload = {
         "conformsTo": CONFORMANCE,
         "links": _self_links("ogc.conformance", JSON, _wants_html()),
@@ -186,9 +195,9 @@ def _collection_doc(collection: Collection, html_now: bool) -> dict[str, Any]:
 
 @blueprint.get("/collections")
 @allow(Access.SIGNED_IN)
-def collections() -> Response:
+@contract(query=s.CommonQuery, responses={200: _page("The collections.", s.CollectionsOut)})
+def collections(query: s.CommonQuery) -> Response:
     """Every collection with its extent and links."""
-    check_known(request.args, COMMON_PARAMS)
     html_now = _wants_html()
     payload = {
         "links": _self_links("ogc.collections", JSON, html_now),
@@ -199,9 +208,9 @@ def collections() -> Response:
 
 @blueprint.get("/collections/<collection_id>")
 @allow(Access.SIGNED_IN)
-def collection(collection_id: str) -> Response:
+@contract(query=s.CommonQuery, responses={200: _page("A collection.", s.CollectionOut)})
+def collection(collection_id: str, query: s.CommonQuery) -> Response:
     """One collection's metadata."""
-    check_known(request.args, COMMON_PARAMS)
     found = get_collection(collection_id)
     return _respond(_collection_doc(found, _wants_html()), "ogc/collection.html")
 
@@ -241,27 +250,16 @@ def _features(collection: Collection, frame: gpd.GeoDataFrame) -> list[dict[str,
 
 @blueprint.get("/collections/<collection_id>/items")
 @allow(Access.SIGNED_IN)
-def items(collection_id: str) -> Response:
+@contract(
+    query=s.ItemsQuery,
+    responses={200: _page("A page of features.", s.FeatureCollectionOut, GEOJSON)},
+)
+def items(collection_id: str, query: s.ItemsQuery) -> Response:
     """A page of features filtered by bbox and datetime, with next/prev links."""
     found = get_collection(collection_id)
-    check_known(request.args, ITEMS_PARAMS)
-    settings = get_settings()
-    bbox = parse_bbox(request.args.get("bbox"), request.args.get("bbox-crs"))
-    limit = parse_count(
-        "limit",
-        request.args.get("limit"),
-        settings.ogc_default_limit,
-        low=1,
-        high=settings.ogc_max_limit,
-    )
-    offset = parse_count("offset", request.args.get("offset"), 0, low=0, high=None)
-    since, until = (None, None)
-    if found.temporal:
-        since, until = parse_datetime(
-            request.args.get("datetime"), ZoneInfo(settings.cases_timezone)
-        )
-    elif "datetime" in request.args:
-        parse_datetime(request.args["datetime"], ZoneInfo(settings.cases_timezone))
+    bbox, offset = query.bbox, query.offset
+    limit = query.limit or get_settings().ogc_default_limit
+    since, until = query.datetime_ if found.temporal and query.datetime_ else (None, None)
     html_now = _wants_html()
     ctx = _context(bbox=bbox, time_from=since, time_to=until)
     frame = found.page(ctx, limit, offset)
@@ -309,10 +307,10 @@ def _columns(features: list[dict[str, Any]]) -> list[str]:
 
 @blueprint.get("/collections/<collection_id>/items/<fid>")
 @allow(Access.SIGNED_IN)
-def item(collection_id: str, fid: str) -> Response:
+@contract(query=s.CommonQuery, responses={200: _page("A feature.", s.FeatureOut, GEOJSON)})
+def item(collection_id: str, fid: str, query: s.CommonQuery) -> Response:
     """One feature by id (404 when there is none, or it is not the user's to see)."""
     found = get_collection(collection_id)
-    check_known(request.args, COMMON_PARAMS)
     frame = found.item(_context(), fid)
     if frame.empty:
         raise OgcError(f"There is no feature {fid!r} in collection {collection_id!r}.", 404)
@@ -322,3 +320,18 @@ def item(collection_id: str, fid: str) -> Response:
         _link("collection", JSON, _url("ogc.collection", "json", collection_id=found.id)),
     ]
     return _respond(feature, "ogc/item.html", GEOJSON, collection=found)
+
+
+@catch_all
+@blueprint.route("/<path:rest>", methods=list(OTHER_METHODS))
+@allow(Access.SIGNED_IN)
+def unknown(rest: str) -> Response:
+    """Any other request under ``/ogc``: the OGC exception, 404 (no such resource) or 405
+    (the resource exists, for other methods), never the dashboard's page."""
+    allowed = other_methods()
+    if allowed:
+        error = OgcError(f"{request.method} is not allowed here; use {', '.join(allowed)}.", 405)
+        response = _ogc_error(error)
+        response.headers["Allow"] = ", ".join(allowed)
+        return response
+    raise OgcError(f"There is no resource {request.path!r} in this API.", 404)

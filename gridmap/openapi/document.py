@@ -4,13 +4,13 @@ Every route under :data:`API_PREFIXES` becomes an operation: its path and path p
 come from the Werkzeug rule (so a new route is listed the moment it is registered), its
 summary and description from the view's docstring. A route with a ``@contract``
 (:mod:`gridmap.api.contract`) gets its parameters, requestBody and responses from the
-same pydantic models that validate its requests; the others get what :data:`DETAILS` says
-(the OGC API, whose conformance class ``oas30`` asks for them) and the common errors.
+same pydantic models that validate its requests (the OGC API's too, whose conformance
+class ``oas30`` asks for them: :mod:`gridmap.ogc.schemas`); a route without one gets its
+path parameters and the common errors.
 """
 
 from __future__ import annotations
 
-import copy
 import inspect
 import re
 from dataclasses import replace
@@ -27,7 +27,7 @@ from gridmap.api.contract import (
     render_reply,
     standard_errors,
 )
-from gridmap.ogc.params import CRS84
+from gridmap.web.catchall import is_catch_all
 
 #: Path prefixes of the HTTP APIs the document describes (pages and Dash internals are not).
 API_PREFIXES = ("/api/", "/open311/", "/ogc", "/tiles/")
@@ -46,147 +46,6 @@ TAGS = {
 #: ``<converter(args):name>`` in a Werkzeug rule.
 RULE_ARG = re.compile(r"<(?:(?P<conv>\w+)(?:\((?P<args>[^)]*)\))?:)?(?P<name>\w+)>")
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
-
-
-def _param(name: str, where: str, schema: dict, description: str, required: bool = False):
-    return {
-        "name": name,
-        "in": where,
-        "required": required,
-        "schema": schema,
-        "description": description,
-    }
-
-
-F = _param("f", "query", {"type": "string", "enum": ["json", "html"]}, "Response format.")
-LANG = _param("lang", "query", {"type": "string", "enum": ["zh-CN", "en"]}, "Language.")
-BBOX = {
-    "name": "bbox",
-    "in": "query",
-    "required": False,
-    "style": "form",
-    "explode": False,
-    "schema": {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}},
-    "description": "minlon,minlat,maxlon,maxlat in CRS84; features intersecting the box.",
-}
-ITEMS_PARAMS = [
-    BBOX,
-    _param("bbox-crs", "query", {"type": "string", "enum": [CRS84]}, "CRS of bbox (CRS84)."),
-    _param(
-        "limit",
-        "query",
-        {"type": "integer", "minimum": 1},
-        "Features per page (default and largest from the ogc_default_limit/ogc_max_limit "
-        "settings; larger values are cut to the largest).",
-    ),
-    _param("offset", "query", {"type": "integer", "minimum": 0}, "Features to skip."),
-    _param(
-        "datetime",
-        "query",
-        {"type": "string"},
-        "Instant or interval (a/b, ../b, a/..) in RFC 3339; filters time-stamped collections "
-        "(case_aggregates) by their time stamp.",
-    ),
-    F,
-    LANG,
-]
-
-LINK = {
-    "type": "object",
-    "required": ["href"],
-    "properties": {
-        "href": {"type": "string"},
-        "rel": {"type": "string"},
-        "type": {"type": "string"},
-        "title": {"type": "string"},
-    },
-}
-FEATURE = {
-    "type": "object",
-    "required": ["type", "geometry", "properties"],
-    "properties": {
-        "type": {"type": "string", "enum": ["Feature"]},
-        "id": {"oneOf": [{"type": "string"}, {"type": "integer"}]},
-        "geometry": {"type": "object", "nullable": True},
-        "properties": {"type": "object", "nullable": True},
-        "links": {"type": "array", "items": {"$ref": "#/components/schemas/link"}},
-    },
-}
-FEATURE_COLLECTION = {
-    "type": "object",
-    "required": ["type", "features"],
-    "properties": {
-        "type": {"type": "string", "enum": ["FeatureCollection"]},
-        "features": {"type": "array", "items": {"$ref": "#/components/schemas/feature"}},
-        "links": {"type": "array", "items": {"$ref": "#/components/schemas/link"}},
-        "numberMatched": {"type": "integer", "minimum": 0},
-        "numberReturned": {"type": "integer", "minimum": 0},
-        "timeStamp": {"type": "string", "format": "date-time"},
-    },
-}
-EXCEPTION = {
-    "type": "object",
-    "required": ["code"],
-    "properties": {"code": {"type": "string"}, "description": {"type": "string"}},
-}
-
-
-def _json(schema: dict, description: str, media: str = "application/json") -> dict:
-    return {"description": description, "content": {media: {"schema": schema}}}
-
-
-def _ref(name: str) -> dict:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-ERRORS = {
-    "400": _json(_ref("exception"), "A parameter is malformed (the message says which)."),
-    "404": _json(_ref("exception"), "No such collection or feature."),
-    "503": _json(_ref("exception"), "The database is unavailable."),
-}
-HTML_TOO = {"text/html": {"schema": {"type": "string"}}}
-TILE_RESPONSES = {
-    "200": {
-        "description": "A Mapbox vector tile.",
-        "content": {"application/vnd.mapbox-vector-tile": {"schema": {"type": "string"}}},
-    },
-    "204": {"description": "Nothing lies in the tile."},
-    "404": {"description": "No such layer, or the tile is off the tile grid."},
-}
-
-#: Query parameters and responses per (method, OpenAPI path).
-DETAILS: dict[tuple[str, str], dict[str, Any]] = {
-    ("get", "/ogc/"): {
-        "parameters": [F, LANG],
-        "responses": {"200": _json({"type": "object"}, "The landing page.")},
-    },
-    ("get", "/ogc/conformance"): {
-        "parameters": [F, LANG],
-        "responses": {"200": _json({"type": "object"}, "Conformance classes.")},
-    },
-    ("get", "/ogc/collections"): {
-        "parameters": [F, LANG],
-        "responses": {"200": _json({"type": "object"}, "The collections.")},
-    },
-    ("get", "/ogc/collections/{collection_id}"): {
-        "parameters": [F, LANG],
-        "responses": {"200": _json({"type": "object"}, "A collection."), **ERRORS},
-    },
-    ("get", "/ogc/collections/{collection_id}/items"): {
-        "parameters": ITEMS_PARAMS,
-        "responses": {
-            "200": _json(_ref("featureCollection"), "A page of features.", "application/geo+json"),
-            **ERRORS,
-        },
-    },
-    ("get", "/ogc/collections/{collection_id}/items/{fid}"): {
-        "parameters": [F, LANG],
-        "responses": {
-            "200": _json(_ref("feature"), "A feature.", "application/geo+json"),
-            **ERRORS,
-        },
-    },
-}
 
 
 def openapi_path(rule: str) -> tuple[str, list[dict[str, Any]]]:
@@ -226,6 +85,8 @@ def build_document(app: Flask, server_url: str = "/") -> dict[str, Any]:
             continue
         path, path_params = openapi_path(rule.rule)
         view = app.view_functions[rule.endpoint]
+        if is_catch_all(view):  # the 404s of unknown /ogc and /tiles paths
+            continue
         doc = inspect.cleandoc(view.__doc__ or rule.endpoint)
         summary, _, description = doc.partition("\n\n")
         public = level_of(rule.endpoint, view) is Access.PUBLIC
@@ -245,12 +106,9 @@ def build_document(app: Flask, server_url: str = "/") -> dict[str, Any]:
                 if "requestBody" in parts:
                     operation["requestBody"] = parts["requestBody"]
                 operation["responses"] = parts["responses"]
-            else:  # not yet under a contract: what DETAILS says, and the common errors
-                detail = copy.deepcopy(DETAILS.get((key, path), {}))
-                operation["parameters"] = path_params + detail.get("parameters", [])
-                responses = detail.get("responses") or (
-                    TILE_RESPONSES if path.endswith(".pbf") else {"200": {"description": "OK"}}
-                )
+            else:  # not under a contract (yet): its path parameters and the common errors
+                operation["parameters"] = path_params
+                responses = {"200": {"description": "OK"}}
                 common = standard_errors(
                     None, public=public, has_path_params=bool(path_params), path=path
                 )
@@ -264,10 +122,6 @@ def build_document(app: Flask, server_url: str = "/") -> dict[str, Any]:
             if description:
                 operation["description"] = description
             paths.setdefault(path, {})[key] = operation
-    for method, path in DETAILS:  # HTML alternative of the OGC resources
-        if path in paths and method in paths[path]:
-            ok = paths[path][method]["responses"].get("200", {})
-            ok.setdefault("content", {}).update(HTML_TOO)
     return {
         "openapi": "3.0.3",
         "info": {
@@ -284,10 +138,6 @@ def build_document(app: Flask, server_url: str = "/") -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": {
-                "link": LINK,
-                "feature": FEATURE,
-                "featureCollection": FEATURE_COLLECTION,
-                "exception": EXCEPTION,
                 **dict(sorted(components.schemas.items())),
             },
             "securitySchemes": {

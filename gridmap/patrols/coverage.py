@@ -24,13 +24,15 @@ WINDOWS: dict[str, timedelta] = {
     "24h": timedelta(hours=24),
     "7d": timedelta(days=7),
 }
-_WINDOW_RE = re.compile(r"^(\d{1,4})\s*([mhd])$")
+#: A window length: 1-9999 minutes, hours or days (the API's contract reads it too).
+WINDOW_PATTERN = r"^([1-9][0-9]{0,3})\s*([mhd])$"
+_WINDOW_RE = re.compile(WINDOW_PATTERN)
 
 
 def parse_window(value: str) -> timedelta:
     """A window length from ``2h``, ``8h``, ``24h``, ``7d``, ``90m`` …"""
     match = _WINDOW_RE.match((value or "").strip().lower())
-    if not match or int(match.group(1)) == 0:
+    if not match:
         raise PatrolValidationError(
             [Problem("window", f"must look like 2h, 8h, 24h or 7d (got {str(value)[:20]!r})")]
         )

@@ -10,13 +10,11 @@ earlier in the batch) and the nearest stored fix after, within ``NEIGHBOUR_S`` s
 from __future__ import annotations
 
 import bisect
-import contextlib
 import math
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -24,7 +22,6 @@ import psycopg2.errors
 from sqlalchemy import Engine
 
 from gridmap.db.binary_copy import copy_arrays
-from gridmap.patrols.errors import PatrolValidationError, Problem
 from gridmap.patrols.matching import matcher_for
 from gridmap.patrols.visits import TS, US, apply_visits
 from gridmap.settings import Settings, get_settings
@@ -92,67 +89,25 @@ def from_us(us: int) -> datetime:
     return EPOCH + timedelta(microseconds=int(us))
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
+def parse_pings(payload: Any) -> PingBatch:
+    """A batch from JSON (``{"pings": [...]}`` or a list), checked by the API's model
+    (:class:`gridmap.api.patrol_schemas.PingBatchIn`); every malformed entry is named."""
+    from gridmap.api.patrol_schemas import PingBatchIn, validated
+
+    if isinstance(payload, list):
+        payload = {"pings": payload}
+    return batch_of(validated(PingBatchIn, payload))
 
 
-def parse_pings(payload: Any, settings: Settings | None = None) -> PingBatch:
-    """A batch from JSON (``{"pings": [...]}`` or a list); every malformed entry is named."""
-    settings = settings or get_settings()
-    items = payload.get("pings") if isinstance(payload, dict) else payload
-    if not isinstance(items, list):
-        raise PatrolValidationError([Problem("pings", "must be a list of pings")])
-    if not items:
-        raise PatrolValidationError([Problem("pings", "is empty")])
-    if len(items) > settings.patrol_max_batch:
-        raise PatrolValidationError(
-            [Problem("pings", f"has {len(items)} pings; at most {settings.patrol_max_batch}")]
-        )
-    zone = ZoneInfo(settings.cases_timezone)
-    problems: list[Problem] = []
-    device, at, lon, lat, acc = [], [], [], [], []
-    for i, item in enumerate(items):
-        where = f"pings[{i}]"
-        if not isinstance(item, dict):
-            problems.append(Problem(where, "must be an object"))
-            continue
-        dev = item.get("device_id")
-        if not isinstance(dev, str) or not dev.strip() or len(dev) > 64:
-            problems.append(Problem(f"{where}.device_id", "must be a text of 1-64 characters"))
-        raw_at = item.get("at")
-        moment = None
-        if isinstance(raw_at, str):
-            with contextlib.suppress(ValueError):
-                moment = datetime.fromisoformat(raw_at.strip().replace("Z", "+00:00"))
-        if moment is None:
-            problems.append(Problem(f"{where}.at", "must be an ISO 8601 date-time"))
-        elif moment.tzinfo is None:
-            moment = moment.replace(tzinfo=zone)
-        x, y = _number(item.get("lon")), _number(item.get("lat"))
-        if x is None or y is None:
-            problems.append(Problem(where, "needs numbers lon and lat"))
-        raw_acc = item.get("accuracy_m", item.get("accuracy"))
-        a = _number(raw_acc)
-        if raw_acc is not None and (a is None or a < 0):
-            problems.append(Problem(f"{where}.accuracy_m", "must be a number >= 0"))
-        if len(problems) >= 20:
-            break
-        if not problems:
-            device.append(dev.strip())
-            at.append(to_us(moment))
-            lon.append(x)
-            lat.append(y)
-            acc.append(math.nan if a is None else a)
-    if problems:
-        raise PatrolValidationError(problems)
+def batch_of(body: Any) -> PingBatch:
+    """The columns of a validated :class:`~gridmap.api.patrol_schemas.PingBatchIn`."""
+    pings = body.pings
     return PingBatch(
-        np.array(device, dtype=object),
-        np.array(at, dtype=np.int64),
-        np.array(lon, dtype=float),
-        np.array(lat, dtype=float),
-        np.array(acc, dtype=float),
+        np.array([p.device_id for p in pings], dtype=object),
+        np.array([to_us(p.at) for p in pings], dtype=np.int64),
+        np.array([p.lon for p in pings], dtype=float),
+        np.array([p.lat for p in pings], dtype=float),
+        np.array([math.nan if p.accuracy_m is None else p.accuracy_m for p in pings], float),
     )
 
 

@@ -5,42 +5,59 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import IntegrityError
 
 from gridmap.patrols.errors import PatrolNotFound, PatrolValidationError, Problem
 
 KINDS = ("grid_patrol", "party_volunteer", "cadre_night", "police_joint")
 SHIFT_COLUMNS = "id, worker_id, device_id, kind, team, grid_id, started_at, ended_at"
+#: Optional references of a shift: field → (table, what it names).
+REFERENCES = {"worker_id": ("users", "user"), "grid_id": ("grids", "grid")}
+
+
+def _ref_problem(conn: Connection, value: int | None, key: str) -> str | None:
+    """Why ``value`` (an optional id of a user or a grid) names no row, or None."""
+    if value is None:
+        return None
+    table, what = REFERENCES[key]
+    found = conn.execute(text(f"SELECT 1 FROM {table} WHERE id = :id"), {"id": value}).first()
+    return None if found else f"names no {what} ({value})"
 
 
 def create_shift(engine: Engine, values: dict[str, Any]) -> dict[str, Any]:
-    """Start a shift: device_id, kind, started_at required; worker_id, team, grid_id."""
-    problems = []
-    if not isinstance(values.get("device_id"), str) or not values["device_id"].strip():
-        problems.append(Problem("device_id", "is required"))
-    if values.get("kind") not in KINDS:
-        problems.append(Problem("kind", "must be one of " + ", ".join(KINDS)))
-    for key in ("started_at", "ended_at"):
-        if values.get(key) is not None and not isinstance(values[key], datetime):
-            problems.append(Problem(key, "must be an ISO 8601 date-time"))
-    if not isinstance(values.get("started_at"), datetime):
-        problems.append(Problem("started_at", "is required"))
-    elif values.get("ended_at") and values["ended_at"] < values["started_at"]:
-        problems.append(Problem("ended_at", "is before started_at"))
-    if problems:
-        raise PatrolValidationError(problems)
-    cols = ("worker_id", "device_id", "kind", "team", "grid_id", "started_at", "ended_at")
-    params = {c: values.get(c) for c in cols}
+    """Start a shift: device_id, kind, started_at required; worker_id, team, grid_id.
+    ``values`` are checked by the API's model (:class:`gridmap.api.patrol_schemas.ShiftIn`),
+    here too for callers outside HTTP; the user and grid named must exist."""
+    from gridmap.api.patrol_schemas import ShiftIn, validated
+
+    shift = validated(ShiftIn, values)
+    params = shift.model_dump()
+    cols = tuple(params)
     sql = text(
         f"INSERT INTO patrol_shifts ({', '.join(cols)}) "
         f"VALUES ({', '.join(':' + c for c in cols)}) RETURNING {SHIFT_COLUMNS}"
     )
     with engine.begin() as conn:
-        return dict(conn.execute(sql, params).one()._mapping)
+        problems = [
+            Problem(key, why) for key in REFERENCES if (why := _ref_problem(conn, params[key], key))
+        ]
+        if problems:
+            raise PatrolValidationError(problems)
+        try:
+            with conn.begin_nested():
+                return dict(conn.execute(sql, params).one()._mapping)
+        except IntegrityError as exc:  # the user or grid was deleted meanwhile
+            raise PatrolValidationError(
+                [Problem("grid_id", "the user or grid named was just deleted")]
+            ) from exc
 
 
 def end_shift(engine: Engine, shift_id: int, ended_at: datetime) -> dict[str, Any]:
-    """Close a shift at ``ended_at``."""
+    """Close a shift at ``ended_at`` (not in the future, not before it started)."""
+    from gridmap.api.patrol_schemas import ShiftEndIn, validated
+
+    ended_at = validated(ShiftEndIn, {"ended_at": ended_at}).ended_at
     sql = text(
         "UPDATE patrol_shifts SET ended_at = :end WHERE id = :id AND started_at <= :end "
         f"RETURNING {SHIFT_COLUMNS}"

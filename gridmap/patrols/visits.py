@@ -29,7 +29,7 @@ def bucket_rows(at_us: np.ndarray, edge: np.ndarray) -> dict[str, np.ndarray]:
     start = np.ones(len(at), dtype=bool)
     start[1:] = (edge[1:] != edge[:-1]) | (bucket[1:] != bucket[:-1])
     first = np.nonzero(start)[0]
-    last = np.append(first[1:], len(at)) - 1
+    last = np.append(first[1:], len(at))[: len(first)] - 1  # no ping matched: both empty
     return {
         "edge_id": edge[first],
         "bucket": bucket[first],

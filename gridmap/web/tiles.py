@@ -15,7 +15,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from gridmap.access import current_user
 from gridmap.access.policy import Access, allow
 from gridmap.access.scope import scoped_connection
+from gridmap.api.contract import ErrorOut, Reply, ResponseModel, contract
 from gridmap.errors import GridmapError
+from gridmap.web.catchall import OTHER_METHODS, catch_all, other_methods
 from gridmap.web.database import app_engine
 
 MVT_TYPE = "application/vnd.mapbox-vector-tile"
@@ -120,7 +122,8 @@ tiles = Blueprint("tiles", __name__)
 
 
 def _error(message: str, status: int) -> tuple[Response, int]:
-    response = jsonify(error=message)
+    """The API's error body (``{"error": {"message"}}``), never cached."""
+    response = jsonify(error={"message": message})
     response.headers["Cache-Control"] = "no-store"
     return response, status
 
@@ -135,8 +138,50 @@ def _read_tile(tileset: TileSet, z: int, x: int, y: int) -> bytes:
     return bytes(data or b"")
 
 
+#: What a tile request answers (the document and the fuzz test read it).
+TILE_REPLIES = {
+    200: Reply(
+        "A Mapbox vector tile.",
+        {"type": "string", "format": "binary"},
+        media=MVT_TYPE,
+        headers={"ETag": "The tile's hash.", "Cache-Control": "How long it may be reused."},
+    ),
+    204: Reply("Nothing lies in the tile (or it is below the layer's minimum zoom)."),
+    304: Reply("Not modified since the ETag given in If-None-Match."),
+    404: Reply("No such layer, or the tile is off the tile grid.", ErrorOut),
+}
+
+
+class TileJsonLayer(ResponseModel):
+    id: str
+    fields: dict[str, str]
+    minzoom: int
+    maxzoom: int
+
+
+class TileJson(ResponseModel):
+    """TileJSON 3.0.0."""
+
+    tilejson: str
+    name: str
+    description: str
+    tiles: list[str]
+    scheme: str
+    minzoom: int
+    maxzoom: int
+    bounds: list[float]
+    vector_layers: list[TileJsonLayer]
+
+
+TILEJSON_REPLIES = {
+    200: Reply("TileJSON 3.0.0 of the layer.", TileJson),
+    404: Reply("No such tiled layer.", ErrorOut),
+}
+
+
 @tiles.get("/tiles/<layer>/<int:z>/<int:x>/<int:y>.pbf")
 @allow(Access.SIGNED_IN)
+@contract(responses=TILE_REPLIES)
 def tile(layer: str, z: int, x: int, y: int) -> Response | tuple[Response, int]:
     """One tile: 200 with MVT bytes, 204 when nothing lies in it (or below the layer's min
     zoom), 404 for an unknown layer or a tile off the grid."""
@@ -144,6 +189,7 @@ def tile(layer: str, z: int, x: int, y: int) -> Response | tuple[Response, int]:
 
 
 @tiles.get("/tiles/roads/<int:z>/<int:x>/<int:y>.pbf")
+@contract(responses=TILE_REPLIES)
 def roads_tile(z: int, x: int, y: int) -> Response | tuple[Response, int]:
     """One roads tile of the offline basemap (as :func:`tile`)."""
     return _tile_response("roads", z, x, y)
@@ -187,6 +233,7 @@ def tile_url(layer: str) -> str:
 
 @tiles.get("/tiles/<layer>.json")
 @allow(Access.SIGNED_IN)
+@contract(responses=TILEJSON_REPLIES)
 def tilejson(layer: str) -> Response | tuple[Response, int]:
     """TileJSON 3.0.0 describing a tiled layer."""
     tileset = TILESETS.get(layer)
@@ -209,6 +256,29 @@ def tilejson(layer: str) -> Response | tuple[Response, int]:
 
 
 @tiles.get("/tiles/roads.json")
+@contract(responses=TILEJSON_REPLIES)
 def roads_tilejson() -> Response | tuple[Response, int]:
     """TileJSON 3.0.0 describing the roads tiles (as :func:`tilejson`)."""
     return tilejson("roads")
+
+
+@catch_all
+@tiles.route("/tiles/", defaults={"rest": ""}, methods=list(OTHER_METHODS))
+@tiles.route("/tiles/<path:rest>", methods=list(OTHER_METHODS))
+@allow(Access.SIGNED_IN)
+def unknown(rest: str) -> tuple[Response, int]:
+    """Any other request under ``/tiles``: a JSON 404 (or 405 with ``Allow`` when the path
+    exists for other methods), never the dashboard's page."""
+    allowed = other_methods()
+    if allowed:
+        response, status = _error(
+            f"{request.method} is not allowed here; use {', '.join(allowed)}.", 405
+        )
+        response.headers["Allow"] = ", ".join(allowed)
+        return response, status
+    return _error(
+        f"No tile or TileJSON at {request.path!r}: tiles are /tiles/<layer>/<z>/<x>/<y>.pbf "
+        f"with whole numbers z, x, y; TileJSON is /tiles/<layer>.json (layers: "
+        f"{', '.join(TILESETS)}).",
+        404,
+    )

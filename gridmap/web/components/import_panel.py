@@ -16,6 +16,7 @@ import re
 import secrets
 import shutil
 import time
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,8 @@ ACCEPT = ".geojson,.json,.gpkg,.zip,.shp,.csv,.xlsx"
 SHOWN_PROBLEMS = 200
 #: Upload folders older than this are removed when a new file arrives.
 UPLOAD_MAX_AGE_S = 24 * 3600
+#: Longest stored upload name (UTF-8 bytes; file systems allow 255).
+MAX_NAME_BYTES = 200
 IMPORT_ROLES = frozenset({Role.ADMIN, Role.PLANNER})
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
@@ -137,6 +140,19 @@ def _clean_old_uploads(root: Path) -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
+def upload_name(filename: str) -> str:
+    """The uploaded file's name as stored: its last path part without control characters
+    or lone surrogates, cut to :data:`MAX_NAME_BYTES` (UTF-8) keeping the suffix."""
+    name = Path(filename.replace("\\", "/")).name
+    name = "".join(c for c in name if unicodedata.category(c) not in ("Cc", "Cs"))
+    suffix = Path(name).suffix[:16]
+    stem = name[: len(name) - len(suffix)]
+    while stem and len((stem + suffix).encode()) > MAX_NAME_BYTES:
+        stem = stem[:-1]
+    name = stem + suffix
+    return "upload" if name.strip() in ("", ".", "..") else name
+
+
 def save_upload(contents: str | None, filename: str | None, lang: str) -> tuple[Any, Any]:
     """Keep the uploaded file on the server; the page holds only its token."""
     if not contents or not filename:
@@ -151,9 +167,7 @@ def save_upload(contents: str | None, filename: str | None, lang: str) -> tuple[
     token = secrets.token_urlsafe(18)
     folder = root / token
     folder.mkdir()
-    name = Path(filename.replace("\\", "/")).name
-    if name in ("", ".", ".."):
-        name = "upload"
+    name = upload_name(filename)
     (folder / name).write_bytes(data)
     return token, t("import.file", lang, name=name, size=f"{len(data) / 1024:,.0f}")
 

@@ -36,11 +36,10 @@ from tests.gridmap.cases.world import insert_case, seed_world
 from tests.gridmap.web.conftest import LiveServer, start_server, stop_server
 from tests.signin import api_token, ensure_account, signed_in_session
 
-#: Tags whose operations are fuzzed. The patrols, exports, OGC and tiles operations join
-#: once their routes declare a contract (gridmap.api.contract).
+#: Tags whose operations are fuzzed: every API (GRIDMAP_FUZZ_TAGS=ogc,tiles for a few).
 FUZZED_TAGS = tuple(
-    os.environ.get("GRIDMAP_FUZZ_TAGS", "cases,open311,api").split(",")
-)  # e.g. GRIDMAP_FUZZ_TAGS=patrols,exports,ogc,tiles for a look at the others
+    os.environ.get("GRIDMAP_FUZZ_TAGS", "cases,open311,api,patrols,exports,ogc,tiles").split(",")
+)
 #: Generated examples per operation, generation mode and role.
 FUZZ_EXAMPLES = int(os.environ.get("GRIDMAP_FUZZ_EXAMPLES", "20"))
 CHECKS = [

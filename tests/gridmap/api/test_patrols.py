@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
@@ -44,9 +46,9 @@ def test_malformed_batch_is_400_with_problems(api: Api) -> None:
     res = api.post("/api/v1/patrols/pings", json={"pings": [{"device_id": "x"}]})
     assert res.status_code == 400
     problems = res.json()["error"]["problems"]
-    assert [p["field"] for p in problems] == ["pings[0].at", "pings[0]"]
-    json_type = {"Content-Type": "application/json"}
-    assert api.post("/api/v1/patrols/pings", data="{", headers=json_type).status_code == 400
+    assert [p["field"] for p in problems] == ["pings[0].at", "pings[0].lon", "pings[0].lat"]
+    bad_json = {"data": "{", "headers": {"Content-Type": "application/json"}}
+    assert api.post("/api/v1/patrols/pings", **bad_json).status_code == 400
     assert api.post("/api/v1/patrols/pings", data="{}").status_code == 415  # not sent as JSON
 
 
@@ -125,3 +127,130 @@ def test_shift_lifecycle(api: Api) -> None:
     assert fields == ["kind", "started_at"]
     listed = api.get("/api/v1/patrols/shifts").json()["shifts"]
     assert [s["id"] for s in listed] == [shift["id"]]
+
+
+def _ping(**values: object) -> dict:
+    ping = {"device_id": "B1", "at": T0.isoformat(), "lon": 120.001, "lat": 30.005}
+    return ping | values
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "says"),
+    [
+        (
+            json.dumps({"pings": [_ping(device_id="B\u0000")]}),
+            "pings[0].device_id",
+            "must not contain control characters",
+        ),
+        (
+            json.dumps({"pings": [_ping(device_id="B\ud800")]}),
+            "body",
+            "holds a lone UTF-16 surrogate",
+        ),
+        (
+            json.dumps({"pings": [_ping(device_id="B" * 65)]}),
+            "pings[0].device_id",
+            "is too long (65 characters; at most 64)",
+        ),
+        (
+            '{"pings": [{"device_id": "B1", "at": "2026-11-20T08:00:00Z", "lon": 1'
+            + "0" * 400
+            + ', "lat": 30}]}',
+            "pings[0].lon",
+            "must be a number",
+        ),
+        (
+            json.dumps({"pings": [_ping(accuracy_m=1e39)]}),
+            "pings[0].accuracy_m",
+            "must be less than or equal to 100000",
+        ),
+        (
+            json.dumps({"pings": [_ping(accuracy_m=math.inf)]}),  # JSON Infinity
+            "body",
+            "is not valid JSON: Infinity is not a JSON number",
+        ),
+        (
+            json.dumps({"pings": [_ping(at="9999-12-31T23:59:59-14:00")]}),
+            "pings[0].at",
+            "must lie between 2000-01-01 and 2100-01-01",
+        ),
+        (
+            json.dumps({"pings": [_ping(at="0001-01-01T00:00:00+14:00")]}),
+            "pings[0].at",
+            "must lie between 2000-01-01 and 2100-01-01",
+        ),
+    ],
+)
+def test_bad_pings_are_400_and_store_nothing(api: Api, body: str, field: str, says: str) -> None:
+    res = api.post("/api/v1/patrols/pings", data=body, headers={"Content-Type": "application/json"})
+    assert res.status_code == 400, res.text
+    problem = res.json()["error"]["problems"][0]
+    assert problem["field"] == field
+    assert problem["message"].startswith(says)
+    assert api.scalar("SELECT count(*) FROM gps_pings WHERE device_id LIKE 'B%'") == 0
+    assert api.scalar("SELECT count(*) FROM gps_pings_rejected WHERE device_id LIKE 'B%'") == 0
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "says"),
+    [
+        ("/api/v1/patrols/grids/10000000000000001/unvisited", 404, "There is no grid"),
+        ("/api/v1/patrols/grids/999/unvisited", 404, "There is no grid 999."),
+        ("/api/v1/patrols/shifts/99999999999999999999", 404, "There is no patrol shift"),
+        ("/api/v1/patrols/coverage?end=0001-01-01", 400, "end: must lie between 2000-01-01"),
+        ("/api/v1/patrols/risk-gap?end=9999-12-31", 400, "end: must lie between 2000-01-01"),
+        ("/api/v1/patrols/shifts?since=0001-01-01", 400, "since: must lie between"),
+        ("/api/v1/patrols/coverage?window=0h", 400, "window: must look like 90m, 2h"),
+        (
+            "/api/v1/patrols/track?device_id=a%00b&from=2026-01-01&to=2026-01-02",
+            400,
+            "device_id: must not contain control characters",
+        ),
+    ],
+)
+def test_bad_paths_and_parameters(api: Api, path: str, status: int, says: str) -> None:
+    res = api.get(path)
+    assert res.status_code == status, res.text
+    assert res.json()["error"]["message"].startswith(says)
+
+
+@pytest.mark.parametrize(
+    ("values", "field", "says"),
+    [
+        ({"grid_id": 424242}, "grid_id", "names no grid (424242)"),
+        ({"grid_id": 2**64}, "grid_id", "must be between 1 and 2147483647"),
+        ({"grid_id": "1"}, "grid_id", "must be an integer"),
+        ({"worker_id": "abc"}, "worker_id", "must be an integer"),
+        ({"worker_id": 999999}, "worker_id", "names no user (999999)"),
+        ({"team": "队" * 201}, "team", "is too long (201 characters; at most 200)"),
+        ({"device_id": "H\u0000"}, "device_id", "must not contain control characters"),
+        (
+            {"started_at": "0001-01-01T00:00:00+14:00"},
+            "started_at",
+            "must not be before 2000-01-01",
+        ),
+        ({"started_at": "2099-01-01T00:00:00Z"}, "started_at", "must not be more than 5 minutes"),
+        ({"shift": 1}, "shift", "is not a known field (known: device_id, kind,"),
+    ],
+)
+def test_bad_shifts_are_400(api: Api, values: dict, field: str, says: str) -> None:
+    body = {"device_id": "H4", "kind": "grid_patrol", "started_at": T0.isoformat()} | values
+    res = api.post("/api/v1/patrols/shifts", json=body)
+    assert res.status_code == 400, res.text
+    problem = res.json()["error"]["problems"][0]
+    assert (problem["field"], problem["message"][: len(says)]) == (field, says)
+    assert api.scalar("SELECT count(*) FROM patrol_shifts WHERE device_id LIKE 'H4%'") == 0
+
+
+def test_pings_far_from_every_street_are_stored_and_touch_nothing(api: Api) -> None:
+    pings = [_ping(device_id="FAR", lon=121.5, lat=31.2)]
+    res = api.post("/api/v1/patrols/pings", json={"pings": pings})
+    assert res.status_code == 200, res.text  # was a 500: no ping matched any street
+    body = res.json()
+    assert (body["accepted"], body["edges_touched"]) == (1, 0)
+
+
+def test_track_of_an_unknown_shift_is_404(api: Api) -> None:
+    res = api.get("/api/v1/patrols/track", params={"shift_id": "26101"})
+    assert res.status_code == 404
+    assert res.json()["error"]["message"] == "There is no patrol shift 26101."

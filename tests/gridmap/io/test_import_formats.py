@@ -85,6 +85,38 @@ def test_shapefile_and_zipped_shapefile_gbk(url: str, tmp_path: Path) -> None:
     assert_grids(url, "SZ")
 
 
+@pytest.mark.parametrize(("encoding", "read_as"), [("GBK", "gb18030"), ("UTF-8", "utf-8")])
+def test_shapefile_without_cpg_is_read_in_its_encoding_with_a_note(
+    url: str, tmp_path: Path, encoding: str, read_as: str
+) -> None:
+    prefix = "NG" if encoding == "GBK" else "NU"
+    frame = grids_frame(prefix).rename(columns={"name": "名称"})
+    frame.loc[0, "名称"] = "双塘街道"
+    pyogrio.write_dataframe(frame, tmp_path / "grids.shp", encoding=encoding)
+    (tmp_path / "grids.cpg").unlink()  # as many files come: no word on the encoding
+    report = import_file(url, tmp_path / "grids.shp", ImportOptions("grids"))
+    assert report.inserted == 3
+    assert f"grids.shp names no encoding (no .cpg file); its text was read as {read_as}" in (
+        report.notes
+    )
+    names = query(url, "SELECT name FROM grids WHERE code LIKE %s ORDER BY code", (prefix + "%",))
+    assert [n for (n,) in names] == ["双塘街道", "导入网格二", "导入网格三"]
+
+
+def test_shapefile_without_cpg_in_an_unknown_encoding_is_refused(url: str, tmp_path: Path) -> None:
+    from gridmap.io.readers import FileProblem
+
+    frame = grids_frame("NB")
+    frame["name"] = ["Café", "Zoé", "André"]  # a lone é: neither UTF-8 nor GB18030
+    frame["lead_name"] = None
+    pyogrio.write_dataframe(frame, tmp_path / "grids.shp", encoding="ISO-8859-1")
+    (tmp_path / "grids.cpg").unlink()
+    with pytest.raises(FileProblem, match=r"names no encoding .* is not utf-8 or gb18030"):
+        import_file(url, tmp_path / "grids.shp", ImportOptions("grids"))
+    report = import_file(url, tmp_path / "grids.shp", ImportOptions("grids", encoding="ISO-8859-1"))
+    assert report.inserted == 3
+
+
 def test_csv_lonlat_with_chinese_headers_and_mapping(url: str, tmp_path: Path) -> None:
     b = buildings_frame("CV")
     table = pd.DataFrame(

@@ -76,6 +76,20 @@ def test_wrong_geometry_type_missing_attributes_bad_values(url: str, tmp_path: P
     assert count(url, "buildings", "WB") == 0
 
 
+def test_texts_longer_than_their_bound_or_with_control_characters(url: str, tmp_path: Path) -> None:
+    frame = grids_frame("LN")
+    frame.loc[0, "name"] = "网" * 10_000
+    frame.loc[1, "lead_name"] = "赵\u0001敏"
+    frame.loc[2, "code"] = "LN" + "9" * 63
+    path = write(frame, tmp_path / "g.geojson")
+    assert rejected(url, path, ImportOptions("grids")) == [
+        (1, "name", "is 10,000 characters long; at most 200"),
+        (2, "lead_name", "must not contain control characters"),
+        (3, "code", "is 65 characters long; at most 64"),
+    ]
+    assert count(url, "grids", "LN") == 0
+
+
 def test_missing_required_column_refused_before_reading_rows(url: str, tmp_path: Path) -> None:
     path = write(grids_frame("NC").drop(columns=["name"]), tmp_path / "g.geojson")
     with pytest.raises(ImportProblem, match="no column for name") as err:

@@ -263,6 +263,9 @@ def test_single_item(live: Live) -> None:
         "/ogc/collections/grids/items/999999",
         "/ogc/collections/grids/items/abc",
         "/ogc/collections/isochrones/items/1-99",
+        "/ogc/collections/grids/items/%C2%B2",
+        "/ogc/nothing",
+        "/ogc/collections/grids/items/1/more",
     ],
 )
 def test_unknown_is_404(live: Live, path: str) -> None:
@@ -272,24 +275,44 @@ def test_unknown_is_404(live: Live, path: str) -> None:
     assert body["code"] == "NotFound" and body["description"]
 
 
+def test_wrong_method_is_405_with_allow(live: Live) -> None:
+    response = live.session.post(live.url + "/ogc/collections", timeout=60)
+    assert (response.status_code, response.headers["Allow"]) == (405, "GET, HEAD")
+    assert response.json() == {
+        "code": "InvalidRequest",
+        "description": "POST is not allowed here; use GET, HEAD.",
+    }
+
+
+def test_huge_limit_is_cut_to_the_largest(live: Live) -> None:
+    doc = live.get("/ogc/collections/grids/items?limit=" + "9" * 5000).json()
+    assert (doc["numberReturned"], doc["numberMatched"]) == (131, 131)
+
+
 @pytest.mark.parametrize(
     ("query", "says"),
     [
-        ("bbox=1,2,3", "is not 4 (or 6)"),
-        ("bbox=a,b,c,d", "is not 4 (or 6)"),
+        ("bbox=1,2,3", "bbox: must have 4–6 items (got 3)"),
+        ("bbox=1,2,3,4,5", "bbox: must be 4 (or 6) comma-separated numbers"),
+        ("bbox=a,b,c,d", "bbox: must be a number (got 'a')"),
         ("bbox=118.8,32.0,118.7,32.1", "antimeridian"),
         ("bbox=118.7,32.1,118.8,32.0", "southern edge"),
         ("bbox=118.7,95,118.8,96", "outside"),
         ("bbox=1,2,3,4&bbox-crs=EPSG:4326", "bbox-crs"),
-        ("limit=0", "limit '0' is not a whole number"),
-        ("limit=-5", "limit '-5'"),
-        ("limit=ten", "limit 'ten'"),
-        ("offset=-1", "offset '-1'"),
+        ("limit=0", "limit: must be greater than or equal to 1 (got '0')"),
+        ("limit=-5", "limit: must be greater than or equal to 1 (got '-5')"),
+        ("limit=ten", "limit: must be an integer (got 'ten')"),
+        ("offset=-1", "offset: must be between 0 and 1000000000 (got '-1')"),
         ("datetime=yesterday", "not an RFC 3339"),
         ("datetime=2026-01-02/2026-01-01", "ends before it starts"),
         ("datetime=../..", "not an instant"),
-        ("colour=red", "Unknown query parameter colour"),
-        ("f=xml", "f 'xml'"),
+        ("colour=red", "colour: is not a known parameter (known: f, lang, bbox, bbox-crs,"),
+        ("f=xml", "f: must be one of json or html (got 'xml')"),
+        ("limit=%C2%B2", "limit: must be an integer (got '²')"),
+        ("offset=99999999999999999999", "offset: must be between 0 and 1000000000"),
+        ("offset=%D9%A3", "offset: must be an integer"),
+        ("datetime=9999-12-31", "must lie between 2000-01-01 and 2100-01-01"),
+        ("datetime=0001-01-01T00:00:00%2B14:00/..", "must lie between 2000-01-01"),
     ],
 )
 def test_bad_parameters_are_400(live: Live, query: str, says: str) -> None:

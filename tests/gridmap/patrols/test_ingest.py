@@ -128,7 +128,7 @@ def test_malformed_batches_name_every_problem() -> None:
     with pytest.raises(PatrolValidationError) as err:
         parse_pings({"pings": [{"device_id": "", "at": "yesterday", "lon": "x", "lat": 1}]})
     fields = [p.field for p in err.value.problems]
-    assert fields == ["pings[0].device_id", "pings[0].at", "pings[0]"]
+    assert fields == ["pings[0].device_id", "pings[0].at", "pings[0].lon"]
     with pytest.raises(PatrolValidationError):
         parse_pings({"pings": []})
 

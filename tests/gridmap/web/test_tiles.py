@@ -58,7 +58,7 @@ def test_minor_roads_join_at_high_zoom(client: FlaskClient) -> None:
 def test_tile_outside_the_tile_grid_is_404(client: FlaskClient, path: str) -> None:
     response = client.get(path)
     assert response.status_code == 404
-    assert "No tile" in response.get_json()["error"]
+    assert "No tile" in response.get_json()["error"]["message"]
 
 
 def test_tilejson(client: FlaskClient) -> None:
@@ -76,3 +76,30 @@ def test_tile_with_unreachable_database_is_503() -> None:
     response = dead.get(ROAD_TILE, headers={"Authorization": "Bearer gmt_unreachable"})
     assert response.status_code == 503
     assert "database" in response.get_json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/tiles/grids/1/0/x.pbf", "/tiles/grids/1/-1/0.pbf", "/tiles/nothing", "/tiles/"],
+)
+def test_unknown_tile_paths_are_json_404_not_the_dashboard(
+    seeded_server: LiveServer, path: str
+) -> None:
+    response = seeded_server.get(path)
+    assert (response.status_code, response.headers["Content-Type"]) == (404, "application/json")
+    assert response.json()["error"]["message"].startswith(f"No tile or TileJSON at {path!r}")
+
+
+def test_unknown_ogc_path_is_the_ogc_404_not_the_dashboard(seeded_server: LiveServer) -> None:
+    response = seeded_server.get("/ogc/nothing/here")
+    assert response.status_code == 404
+    assert response.json() == {
+        "code": "NotFound",
+        "description": "There is no resource '/ogc/nothing/here' in this API.",
+    }
+
+
+def test_wrong_method_on_a_tile_path_is_405(client: FlaskClient) -> None:
+    response = client.post("/tiles/roads.json")
+    assert (response.status_code, response.headers["Allow"]) == (405, "GET, HEAD")
+    assert response.get_json() == {"error": {"message": "POST is not allowed here; use GET, HEAD."}}

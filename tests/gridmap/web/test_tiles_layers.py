@@ -125,7 +125,7 @@ def test_cameras_tiles(live: Live, demo_url: str) -> None:
 def test_empty_and_unknown_tiles(live: Live) -> None:
     assert live.get("/tiles/buildings/15/0/0.pbf").status_code == 204
     unknown = live.get("/tiles/parcels/15/0/0.pbf")
-    assert unknown.status_code == 404 and "parcels" in unknown.json()["error"]
+    assert unknown.status_code == 404 and "parcels" in unknown.json()["error"]["message"]
     assert live.get("/tiles/grids/3/8/0.pbf").status_code == 404
 
 
