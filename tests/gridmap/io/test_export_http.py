@@ -159,7 +159,7 @@ def test_grid_lead_export_holds_only_their_grids(
             "time_from: must lie between 2000-01-01 and 2100-01-01",
         ),
         (
-            {"layers": ["cases"], "format": "csv", "time_to": "2026-01-01T00:00:00"},
+            {"layers": ["grids"], "format": "csv", "time_to": "2026-01-01T00:00:00"},
             "",  # naive times are in the case time zone: accepted (202 below)
         ),
         (

@@ -380,7 +380,9 @@ def _open_slow_clients(server: LiveServer, idle: int, slow_bodies: int) -> list[
 def test_a_chunked_body_reaches_the_app(workers_server: LiveServer) -> None:
     """A body sent in chunks (no Content-Length) is read whole, not taken for empty."""
     chunks = iter([b'{"title": ', b'"", "subcategory": "street_light"}'])
-    r = workers_server.post("/api/v1/cases", data=chunks)  # a generator: chunked
+    r = workers_server.post(  # a generator: chunked
+        "/api/v1/cases", data=chunks, headers={"Content-Type": "application/json"}
+    )
     assert r.status_code == 400
     problems = r.json()["error"]["problems"]
     assert problems == [{"field": "title", "message": "is required"}]
