@@ -29,6 +29,7 @@ from plotly.basedatatypes import BaseTraceType
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from gridmap.access.masking import mask_phones
 from gridmap.access.policy import sees_single_cases
 from gridmap.cases.taxonomy import get_taxonomy
 from gridmap.errors import GridmapError
@@ -175,6 +176,13 @@ def filter_args(ctx: LayerContext) -> dict[str, Any]:
     }
 
 
+def masked_titles(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """``frame`` with the phone numbers residents wrote into titles masked (every role)."""
+    if "title" in frame and len(frame):
+        frame["title"] = frame["title"].map(mask_phones)
+    return frame
+
+
 def hex_level(zoom: float) -> int:
     """The heatmap level of a view: the whole zoom level below ``zoom`` (so cells stay put
     while zooming within a level), clamped to the indexed levels 9–14."""
@@ -285,7 +293,7 @@ class CasesLayer(Layer):
             max_rows=self.max_features + 1,
         )
         frame, capped = take_capped(frame, self.max_features)
-        return mark(frame, Detail.FEATURES, capped=capped)
+        return mark(masked_titles(frame), Detail.FEATURES, capped=capped)
 
     def export(self, ctx: LayerContext) -> gpd.GeoDataFrame:
         if self.counts_only(ctx):
@@ -296,7 +304,7 @@ class CasesLayer(Layer):
         frame = read_frame(
             ctx, POINT_SQL, **ctx.bounds, **filter_args(ctx), located_only=True, max_rows=None
         )
-        return mark(frame, Detail.FEATURES)
+        return mark(masked_titles(frame), Detail.FEATURES)
 
     def traces(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:
         detail = detail_of(data)

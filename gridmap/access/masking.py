@@ -95,13 +95,21 @@ def mask_case(case: dict[str, Any], user: User | None = None) -> dict[str, Any]:
     return out
 
 
+def mask_phones(text: str | None) -> str | None:
+    """``text`` with every phone number in it masked (for every role: a case's title as the
+    map, the ticker, the lead's table and exports show it)."""
+    if not text:
+        return text
+    return PHONE_IN_TEXT.sub(lambda m: mask_phone(m.group(0).replace("-", "")) or "", text)
+
+
 def mask_text(note: str | None, reporter_name: str | None, user: User | None = None) -> str | None:
     """Free text (a history note) as ``user`` may see it: phone numbers masked for all; the
     reporter's name masked like ``reporter_name`` for the roles that see it masked."""
     if not note:
         return note
     user = user if user is not None else current_user()
-    out = PHONE_IN_TEXT.sub(lambda m: mask_phone(m.group(0).replace("-", "")) or "", note)
+    out = mask_phones(note) or ""
     name = (reporter_name or "").strip()
     if name and masks_personal_data(user):
         out = out.replace(name, (mask_name(name) if user.role is Role.COMMAND else None) or "*")

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import dash_ag_grid as dag
 from dash import html
 
+from gridmap.access.masking import mask_phones
 from gridmap.grids.cases import COUNT_CAP, CasePage
 from gridmap.i18n import t
 from gridmap.settings import get_settings
@@ -61,7 +62,7 @@ def table_rows(page: CasePage, lang: str) -> list[dict[str, Any]]:
         {
             "id": str(r["id"]),
             "code": r["code"],
-            "title": r["title"],
+            "title": mask_phones(r["title"]),
             "category": categories[r["category"]],
             "status": t(f"case.status.{r['status']}", lang),
             "priority": int(r["priority"]),

@@ -11,6 +11,7 @@ from typing import Any
 from dash import html
 from sqlalchemy import text
 
+from gridmap.access.masking import mask_phones
 from gridmap.access.policy import sees_single_cases
 from gridmap.i18n import t
 from layers import LayerContext
@@ -46,7 +47,7 @@ def read_latest(ctx: LayerContext, limit: int = TICKER_SIZE) -> list[TickerItem]
         return []
     with ctx.engine.connect() as conn:
         rows = conn.execute(text(TICKER_SQL), filter_args(ctx) | {"limit": limit}).mappings()
-        return [TickerItem(**dict(r)) for r in rows]
+        return [TickerItem(**(dict(r) | {"title": mask_phones(r["title"])})) for r in rows]
 
 
 def ticker_items(
