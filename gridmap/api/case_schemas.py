@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Collection
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -64,6 +64,8 @@ def text(field: str) -> Any:
 
 
 def _local(value: datetime) -> datetime:
+    """Naive moments are in cases_timezone; the validators pass every moment on in UTC once
+    it is in bounds (PostgreSQL takes no offset beyond ±15:59, Python up to ±23:59)."""
     if value.tzinfo is None:
         return value.replace(tzinfo=ZoneInfo(get_settings().cases_timezone))
     return value
@@ -75,7 +77,7 @@ def _reported(value: datetime) -> datetime:
     problem = bounds.moment_problem(value)
     if problem:
         raise ValueError(problem)
-    return value
+    return value.astimezone(UTC)
 
 
 def _filter_moment(value: datetime) -> datetime:
@@ -86,7 +88,7 @@ def _filter_moment(value: datetime) -> datetime:
             f"must lie between {bounds.EARLIEST.date().isoformat()} and "
             f"{bounds.LATEST.date().isoformat()}"
         )
-    return value
+    return value.astimezone(UTC)
 
 
 def _iso_text(value: Any) -> Any:

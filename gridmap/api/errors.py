@@ -16,6 +16,9 @@ log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/"
 OPEN311_PREFIX = "/open311/"
+#: Vector tiles answer errors in the API's JSON body too; OGC in its own exception format.
+TILES_PREFIX = "/tiles/"
+OGC_PREFIX = "/ogc"
 #: SQLSTATEs of values the database refuses (a client's error, not the server's): invalid
 #: parameter, numeric or date/time out of range, check constraint failed.
 REFUSED_VALUES = ("22023", "22003", "22008", "23514")
@@ -67,7 +70,13 @@ def handle_api_error(exc: Exception):
     from gridmap.api import open311
 
     path = request.path
-    if not (path.startswith(API_PREFIX) or path.startswith(OPEN311_PREFIX)):
+    if isinstance(exc, HTTPException) and path.startswith(OGC_PREFIX):
+        # a path no route (not even the OGC catch-all: e.g. a newline in it) matches
+        from gridmap.ogc.errors import OgcError
+        from gridmap.ogc.views import ogc_error
+
+        return ogc_error(OgcError(f"There is no resource {path[:100]!r} in this API.", 404))
+    if not path.startswith((API_PREFIX, OPEN311_PREFIX, TILES_PREFIX)):
         if isinstance(exc, HTTPException):
             return exc
         raise exc

@@ -35,7 +35,7 @@ def _w3c(value: datetime) -> datetime:
             f"must lie between {bounds.EARLIEST.date().isoformat()} and "
             f"{bounds.LATEST.date().isoformat()}"
         )
-    return value
+    return value.astimezone(UTC)
 
 
 ServiceCode = Annotated[str, Choice("service_code", _service_codes)]

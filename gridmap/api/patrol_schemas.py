@@ -14,7 +14,7 @@ fix); accuracy 0–100,000 m (worse than the patrol_max_accuracy_m setting: a re
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -57,7 +57,9 @@ PATTERN_MESSAGES.update(
 
 
 def _local(value: datetime) -> datetime:
-    """Naive moments are in the cases_timezone setting."""
+    """Naive moments are in the cases_timezone setting; the validators pass every moment
+    on in UTC once it is in bounds (PostgreSQL takes no offset beyond ±15:59, Python up to
+    ±23:59)."""
     if value.tzinfo is None:
         return value.replace(tzinfo=ZoneInfo(get_settings().cases_timezone))
     return value
@@ -69,7 +71,7 @@ def _stored(value: datetime) -> datetime:
     problem = bounds.range_problem(value)
     if problem:
         raise ValueError(problem)
-    return value
+    return value.astimezone(UTC)
 
 
 def _past(value: datetime) -> datetime:
@@ -78,7 +80,7 @@ def _past(value: datetime) -> datetime:
     problem = bounds.moment_problem(value)
     if problem:
         raise ValueError(problem)
-    return value
+    return value.astimezone(UTC)
 
 
 def _text(max_len: int, min_len: int = 1) -> Any:

@@ -250,7 +250,7 @@ class _Checker:
         if not self.earliest <= moment <= self.latest:
             self.fail(field, moment_problem(moment) or "lies out of bounds")
             return None
-        return moment
+        return moment.astimezone(UTC)  # PostgreSQL takes no offset beyond ±15:59
 
 
 @functools.cache

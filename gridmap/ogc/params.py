@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from gridmap.bounds import range_problem
@@ -54,6 +54,7 @@ def _moment(text: str, tz: ZoneInfo, *, end: bool) -> datetime:
     why = range_problem(moment)
     if why:
         raise ValueError(f"{text[:40]!r} {why}")
+    moment = moment.astimezone(UTC)  # PostgreSQL takes no offset beyond ±15:59
     if day is not None:
         return moment + timedelta(days=1) if end else moment
     return moment + timedelta(microseconds=1) if end else moment

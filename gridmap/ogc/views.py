@@ -106,7 +106,8 @@ def _context(**values: Any) -> LayerContext:
 
 
 @blueprint.errorhandler(OgcError)
-def _ogc_error(exc: OgcError) -> Response:
+def ogc_error(exc: OgcError) -> Response:
+    """The OGC exception body of ``exc`` with its status."""
     body = {"code": exc.code, "description": exc.message}
     return Response(json.dumps(body, ensure_ascii=False), status=exc.status, mimetype=JSON)
 
@@ -114,12 +115,12 @@ def _ogc_error(exc: OgcError) -> Response:
 @blueprint.errorhandler(CaseValidationError)
 def _invalid(exc: CaseValidationError) -> Response:
     """A parameter the contract refused (gridmap.ogc.schemas): the OGC exception, 400."""
-    return _ogc_error(OgcError(exc.message))
+    return ogc_error(OgcError(exc.message))
 
 
 @blueprint.errorhandler(LayerError)
 def _layer_error(exc: LayerError) -> Response:
-    return _ogc_error(OgcError(exc.message, 503, hint=exc.hint))
+    return ogc_error(OgcError(exc.message, 503, hint=exc.hint))
 
 
 # -- resources -------------------------------------------------------------------------------
@@ -331,7 +332,7 @@ def unknown(rest: str) -> Response:
     allowed = other_methods()
     if allowed:
         error = OgcError(f"{request.method} is not allowed here; use {', '.join(allowed)}.", 405)
-        response = _ogc_error(error)
+        response = ogc_error(error)
         response.headers["Allow"] = ", ".join(allowed)
         return response
     raise OgcError(f"There is no resource {request.path!r} in this API.", 404)

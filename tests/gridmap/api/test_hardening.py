@@ -322,3 +322,29 @@ def test_phone_numbers_in_free_text_are_masked(api: Api) -> None:
     assert (
         api.scalar("SELECT description FROM cases WHERE code = :c", c=code) == body["description"]
     )  # stored whole; masked when shown
+
+
+def test_a_far_utc_offset_is_taken_as_its_instant(api: Api) -> None:
+    """Offsets beyond PostgreSQL's ±15:59 (Python reads up to ±23:59) were a 500."""
+    at = "2026-01-02T20:00:00+23:30"
+    r = api.post("/api/v1/cases", json=GOOD | {"title": "远时区", "reported_at": at})
+    assert r.status_code == 201, r.text
+    stored = api.scalar("SELECT reported_at FROM cases WHERE id = :id", id=r.json()["id"])
+    assert stored == datetime.fromisoformat(at)
+    r = api.get(
+        "/open311/v2/requests.json"
+        "?start_date=2026-01-01T00:00:00-20:00&end_date=2026-01-20T00:00:00%2B20:00"
+    )
+    assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize(
+    ("path", "mimetype"),
+    [("/tiles/x%0Ay/1/2/3.pbf", "application/json"), ("/ogc/x%0Ay", "application/json")],
+)
+def test_paths_no_route_matches_answer_in_their_api_format(
+    app_client, path: str, mimetype: str
+) -> None:
+    """A newline in the path slips past the catch-all routes: still no dashboard HTML."""
+    r = app_client.get(path, headers={"Accept": "text/html"})
+    assert (r.status_code, r.mimetype) == (404, mimetype)

@@ -254,3 +254,14 @@ def test_track_of_an_unknown_shift_is_404(api: Api) -> None:
     res = api.get("/api/v1/patrols/track", params={"shift_id": "26101"})
     assert res.status_code == 404
     assert res.json()["error"]["message"] == "There is no patrol shift 26101."
+
+
+def test_a_far_utc_offset_is_stored_as_its_instant(api: Api) -> None:
+    """Python reads offsets up to ±23:59, PostgreSQL none beyond ±15:59: the door passes the
+    instant on in UTC (the fuzzer's '-23:03' was a 500)."""
+    started = datetime.fromisoformat("2000-01-01T23:20:23-23:03")
+    body = {"device_id": "OFFSET", "kind": "party_volunteer", "started_at": started.isoformat()}
+    res = api.post("/api/v1/patrols/shifts", json=body)
+    assert res.status_code == 201, res.text
+    stored = api.scalar("SELECT started_at FROM patrol_shifts WHERE device_id = 'OFFSET'")
+    assert stored == started
