@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Collection
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from pydantic import (
     AfterValidator,
@@ -37,6 +36,7 @@ from gridmap.api.contract import (
     QueryModel,
 )
 from gridmap.api.contract import ResponseModel as Out
+from gridmap.api.moments import Moment, PastMoment
 from gridmap.cases.intake import IDEMPOTENCY_KEY, MAX_LEN, PHONE, RANGES, SOURCES, STATUSES
 from gridmap.cases.taxonomy import HANDLING_TYPES, get_taxonomy
 from gridmap.cases.workflow import BY_ACTION
@@ -63,34 +63,6 @@ def text(field: str) -> Any:
     ]
 
 
-def _local(value: datetime) -> datetime:
-    """Naive moments are in cases_timezone; the validators pass every moment on in UTC once
-    it is in bounds (PostgreSQL takes no offset beyond ±15:59, Python up to ±23:59)."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=ZoneInfo(get_settings().cases_timezone))
-    return value
-
-
-def _reported(value: datetime) -> datetime:
-    """A submitted moment: naive ones are in cases_timezone; within gridmap.bounds."""
-    value = _local(value)
-    problem = bounds.moment_problem(value)
-    if problem:
-        raise ValueError(problem)
-    return value.astimezone(UTC)
-
-
-def _filter_moment(value: datetime) -> datetime:
-    """A moment a filter names: naive ones are in cases_timezone; EARLIEST..LATEST."""
-    value = _local(value)
-    if not bounds.EARLIEST <= value <= bounds.LATEST:
-        raise ValueError(
-            f"must lie between {bounds.EARLIEST.date().isoformat()} and "
-            f"{bounds.LATEST.date().isoformat()}"
-        )
-    return value.astimezone(UTC)
-
-
 def _iso_text(value: Any) -> Any:
     """Moments come as ISO 8601 text (as documented), not as numbers of seconds."""
     if not isinstance(value, str):
@@ -100,14 +72,13 @@ def _iso_text(value: Any) -> Any:
     return value
 
 
-Reported = Annotated[datetime, BeforeValidator(_iso_text), AfterValidator(_reported)]
+Reported = Annotated[PastMoment, BeforeValidator(_iso_text)]
 Lon = Annotated[
     float, Strict(), Field(ge=RANGES["lon"][0], le=RANGES["lon"][1], allow_inf_nan=False)
 ]
 Lat = Annotated[
     float, Strict(), Field(ge=RANGES["lat"][0], le=RANGES["lat"][1], allow_inf_nan=False)
 ]
-FilterMoment = Annotated[datetime, AfterValidator(_filter_moment)]
 Id = Annotated[int, Strict(), Field(ge=1, le=MAX_ID)]
 
 
@@ -250,8 +221,8 @@ class KpiQuery(QueryModel):
     subcategory: CommaList[Annotated[str, Choice("value", _subcategories)]] | None = None
     grid_id: CommaList[QueryId] | None = None
     source: CommaList[Source] | None = None
-    since: FilterMoment | None = None
-    until: FilterMoment | None = None
+    since: Moment | None = None
+    until: Moment | None = None
     bbox: Bbox | None = Field(None, description="minx,miny,maxx,maxy in lon/lat")
     overdue: bool | None = None
     min_escalation: Annotated[int, Field(ge=0, le=3)] | None = None

@@ -27,7 +27,8 @@ from gridmap import bounds
 from gridmap.analytics.params import SERVICE_KINDS
 from gridmap.api.contract import BodyModel, Choice
 from gridmap.api.contract import ResponseModel as Out
-from gridmap.api.patrol_schemas import NO_CONTROL, Moment
+from gridmap.api.moments import Moment
+from gridmap.api.patrol_schemas import NO_CONTROL
 from gridmap.cases.intake import SOURCES
 from gridmap.cases.taxonomy import get_taxonomy
 from gridmap.i18n import LANGUAGES

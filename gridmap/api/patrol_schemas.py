@@ -14,9 +14,8 @@ fix); accuracy 0–100,000 m (worse than the patrol_max_accuracy_m setting: a re
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
-from zoneinfo import ZoneInfo
 
 from pydantic import (
     AfterValidator,
@@ -33,6 +32,7 @@ from pydantic import (
 from gridmap import bounds
 from gridmap.api.contract import PATTERN_MESSAGES, BodyModel, QueryModel
 from gridmap.api.contract import ResponseModel as Out
+from gridmap.api.moments import Moment, PastMoment
 from gridmap.patrols.coverage import WINDOW_PATTERN
 from gridmap.patrols.shifts import KINDS
 from gridmap.settings import get_settings
@@ -56,33 +56,6 @@ PATTERN_MESSAGES.update(
 )
 
 
-def _local(value: datetime) -> datetime:
-    """Naive moments are in the cases_timezone setting; the validators pass every moment
-    on in UTC once it is in bounds (PostgreSQL takes no offset beyond ±15:59, Python up to
-    ±23:59)."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=ZoneInfo(get_settings().cases_timezone))
-    return value
-
-
-def _stored(value: datetime) -> datetime:
-    """A moment the schema can store (and a filter may name): EARLIEST..LATEST."""
-    value = _local(value)
-    problem = bounds.range_problem(value)
-    if problem:
-        raise ValueError(problem)
-    return value.astimezone(UTC)
-
-
-def _past(value: datetime) -> datetime:
-    """A moment that happened: EARLIEST .. the server's clock plus FUTURE_SLACK."""
-    value = _local(value)
-    problem = bounds.moment_problem(value)
-    if problem:
-        raise ValueError(problem)
-    return value.astimezone(UTC)
-
-
 def _text(max_len: int, min_len: int = 1) -> Any:
     return Annotated[
         str,
@@ -94,8 +67,6 @@ def _text(max_len: int, min_len: int = 1) -> Any:
 
 
 DeviceId = _text(MAX_DEVICE)
-Moment = Annotated[datetime, AfterValidator(_stored)]
-PastMoment = Annotated[datetime, AfterValidator(_past)]
 Coordinate = Annotated[float, Strict(), Field(allow_inf_nan=False)]
 Window = Annotated[
     str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=WINDOW_PATTERN)
