@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class GridmapError(Exception):
     """An error whose message is safe to show to a user (no traceback, no secrets)."""
@@ -13,3 +15,16 @@ class GridmapError(Exception):
 
     def __str__(self) -> str:
         return f"{self.message}\n  hint: {self.hint}" if self.hint else self.message
+
+
+def type_name(value: Any) -> str:
+    """'a string', 'an integer', … (a JSON value's kind, for error messages)."""
+    return {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "an object",
+        type(None): "null",
+    }.get(type(value), type(value).__name__)

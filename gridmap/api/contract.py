@@ -72,6 +72,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError, core_schema
 
 from gridmap.cases.errors import CaseValidationError, Problem
+from gridmap.errors import type_name
 
 _ATTRIBUTE = "gridmap_contract"
 #: Messages of regular expressions the models use (pydantic's would quote the regex);
@@ -358,19 +359,6 @@ def _list_limit(model: type[BaseModel], loc: tuple, name: str) -> Any:
         if found is not None:
             return found
     return None
-
-
-def type_name(value: Any) -> str:
-    """'a string', 'an integer', … for messages."""
-    return {
-        bool: "a boolean",
-        int: "an integer",
-        float: "a number",
-        str: "a string",
-        list: "a list",
-        dict: "an object",
-        type(None): "null",
-    }.get(type(value), type(value).__name__)
 
 
 def _got(value: Any) -> str:

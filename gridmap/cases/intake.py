@@ -37,6 +37,7 @@ from gridmap.cases.errors import (
     Problem,
 )
 from gridmap.cases.taxonomy import HANDLING_TYPES, Taxonomy
+from gridmap.errors import type_name
 
 SOURCES = (
     "hotline_12345",
@@ -180,7 +181,7 @@ class _Checker:
         ):
             value = str(int(value)) if float(value).is_integer() else str(value)
         elif value is not None:
-            self.fail(field, f"must be a string, not {_type_name(value)}")
+            self.fail(field, f"must be a string, not {type_name(value)}")
             return None
         if not value:
             if required:
@@ -204,7 +205,7 @@ class _Checker:
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         if not isinstance(value, int) or isinstance(value, bool):
-            self.fail(field, f"must be an integer {low}–{high}, not {_type_name(value)}")
+            self.fail(field, f"must be an integer {low}–{high}, not {type_name(value)}")
             return None
         if not low <= value <= high:
             self.fail(field, f"must be between {low} and {high} (got {value})")
@@ -222,7 +223,7 @@ class _Checker:
                 self.fail(field, f"must be a number (got {value[:40]!r})")
                 return None
         if not isinstance(value, int | float) or isinstance(value, bool):
-            self.fail(field, f"must be a number, not {_type_name(value)}")
+            self.fail(field, f"must be a number, not {type_name(value)}")
             return None
         value = float(value)
         if not math.isfinite(value) or not low <= value <= high:
@@ -243,7 +244,7 @@ class _Checker:
                 self.fail(field, f"must be an ISO 8601 date-time (got {value[:40]!r})")
                 return None
         else:
-            self.fail(field, f"must be an ISO 8601 date-time string, not {_type_name(value)}")
+            self.fail(field, f"must be an ISO 8601 date-time string, not {type_name(value)}")
             return None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=self.tz)
@@ -269,18 +270,6 @@ def _latest_in(tz: ZoneInfo) -> datetime:
     if found is None or now - found[0] > 1.0:
         found = _LATEST[tz] = (now, latest_allowed().astimezone(tz))
     return found[1]
-
-
-def _type_name(value: Any) -> str:
-    return {
-        bool: "a boolean",
-        int: "an integer",
-        float: "a number",
-        str: "a string",
-        list: "a list",
-        dict: "an object",
-        type(None): "null",
-    }.get(type(value), type(value).__name__)
 
 
 def validate_case(
