@@ -11,8 +11,8 @@ from flask import Response, request
 from sqlalchemy import Engine
 from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 
-from gridmap.cases.errors import CaseValidationError, Problem
 from gridmap.cases.taxonomy import Taxonomy, get_taxonomy
+from gridmap.errors import InvalidInput, Problem
 from gridmap.settings import get_settings
 from gridmap.web.database import app_engine
 
@@ -64,21 +64,21 @@ def json_body() -> Any:
         )
     raw = body_bytes()
     if not raw.strip():
-        raise CaseValidationError([Problem("body", "is empty; send a JSON object")])
+        raise InvalidInput([Problem("body", "is empty; send a JSON object")])
     try:
         value = json.loads(raw, parse_constant=_no_constant)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         where = f" at line {exc.lineno} column {exc.colno}" if hasattr(exc, "lineno") else ""
-        raise CaseValidationError([Problem("body", f"is not valid UTF-8 JSON{where}")]) from exc
+        raise InvalidInput([Problem("body", f"is not valid UTF-8 JSON{where}")]) from exc
     except RecursionError as exc:
-        raise CaseValidationError([Problem("body", "is nested too deeply")]) from exc
+        raise InvalidInput([Problem("body", "is nested too deeply")]) from exc
     except ValueError as exc:  # NaN/Infinity, or an integer of more than 4300 digits
-        raise CaseValidationError([Problem("body", f"is not valid JSON: {exc}"[:200])]) from exc
+        raise InvalidInput([Problem("body", f"is not valid JSON: {exc}"[:200])]) from exc
     if b"\\u" in raw:  # escapes may spell a lone surrogate, which is no text
         try:
             json.dumps(value, ensure_ascii=False).encode("utf-8")
         except UnicodeEncodeError as exc:
-            raise CaseValidationError(
+            raise InvalidInput(
                 [Problem("body", "holds a lone UTF-16 surrogate (\\ud800-\\udfff): no text")]
             ) from exc
     return value
@@ -105,7 +105,7 @@ def form_body() -> dict[str, str]:
     fields = {key: value for key, value in fields.items() if value.strip()}  # blank: absent
     bad = [key for key, value in fields.items() if _undecodable(key) or _undecodable(value)]
     if bad:
-        raise CaseValidationError(
+        raise InvalidInput(
             [
                 Problem(key.encode("utf-8", "replace").decode()[:40], "is not valid UTF-8")
                 for key in bad

@@ -40,7 +40,7 @@ Before the view runs, every declared part is validated; all problems together be
 :func:`operation_parts`) to write each operation's parameters, requestBody and responses,
 so the document and the validation cannot disagree.
 
-Problems are raised as :class:`~gridmap.cases.errors.CaseValidationError`, which
+Problems are raised as :class:`~gridmap.errors.InvalidInput`, which
 :func:`gridmap.api.errors.handle_api_error` formats (a blueprint's own error handler should
 hand it on). Messages name the bound: "must be between 1 and 4 (got 7)", "is too long (201
 characters; at most 200)", "unknown category 'x' (known: …)"; a regular expression's
@@ -71,8 +71,7 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError, core_schema
 
-from gridmap.cases.errors import CaseValidationError, Problem
-from gridmap.errors import type_name
+from gridmap.errors import InvalidInput, Problem, type_name
 
 _ATTRIBUTE = "gridmap_contract"
 #: Messages of regular expressions the models use (pydantic's would quote the regex);
@@ -457,7 +456,7 @@ def check(model: type[BaseModel], data: Any, kind: str = "field") -> tuple[Any, 
 
 
 def validate_request(spec: Contract) -> dict[str, Any]:
-    """The validated parts of the current request, or a CaseValidationError naming every
+    """The validated parts of the current request, or an InvalidInput naming every
     problem (the door's error handler formats it)."""
     from flask import request
 
@@ -487,7 +486,7 @@ def validate_request(spec: Contract) -> dict[str, Any]:
             found["body"], more = check(spec.body, data, "field")
             problems += more
     if problems:
-        raise CaseValidationError(problems)
+        raise InvalidInput(problems)
     return found
 
 

@@ -9,8 +9,9 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from gridmap.api.context import json_response
-from gridmap.cases.errors import CaseError, CaseValidationError, TransitionRefused
-from gridmap.errors import GridmapError
+from gridmap.api.open311_render import error_response as open311_error
+from gridmap.cases.errors import TransitionRefused
+from gridmap.errors import GridmapError, InvalidInput
 
 log = logging.getLogger(__name__)
 
@@ -25,19 +26,18 @@ REFUSED_VALUES = ("22023", "22003", "22008", "23514")
 
 
 def error_payload(exc: Exception) -> tuple[int, dict]:
-    """HTTP status and JSON body for an error raised while serving the API."""
-    if isinstance(exc, CaseError):
+    """HTTP status and JSON body for an error raised while serving an API: a gridmap error's
+    own ``http_status`` with its safe message, hint and problems; never a traceback."""
+    if isinstance(exc, GridmapError):
         body: dict = {"message": exc.message}
         if exc.hint:
             body["hint"] = exc.hint
-        if isinstance(exc, CaseValidationError):
+        if isinstance(exc, InvalidInput):
             body["problems"] = [p.as_dict() for p in exc.problems]
         if isinstance(exc, TransitionRefused):
             body["status"] = exc.status
             body["allowed_actions"] = exc.allowed
         return exc.http_status, body
-    if isinstance(exc, GridmapError):  # e.g. the database cannot be reached
-        return 503, {"message": exc.message, **({"hint": exc.hint} if exc.hint else {})}
     if isinstance(exc, HTTPException):
         return exc.code or 500, {"message": exc.description or exc.name}
     if isinstance(exc, OperationalError):
@@ -64,10 +64,8 @@ def _only_a_page(path: str) -> bool:
 
 
 def handle_api_error(exc: Exception):
-    """Error handler of the API blueprints (and of 404/405 under their prefixes)."""
+    """Error handler of every API blueprint (and of 404/405 under their prefixes)."""
     from flask import request
-
-    from gridmap.api import open311
 
     path = request.path
     if isinstance(exc, HTTPException) and path.startswith(OGC_PREFIX):
@@ -86,7 +84,7 @@ def handle_api_error(exc: Exception):
     if status >= 500 and not isinstance(exc, HTTPException):
         log.exception("API error on %s %s", request.method, path)
     if path.startswith(OPEN311_PREFIX):
-        response = open311.error_response(status, exc, body)
+        response = open311_error(status, exc, body)
     else:
         response = json_response({"error": body}, status)
     if isinstance(exc, MethodNotAllowed) and exc.valid_methods:

@@ -22,19 +22,11 @@ from gridmap.api.context import engine, json_response, limit_body
 from gridmap.api.contract import ErrorOut, Reply, contract
 from gridmap.api.errors import handle_api_error
 from gridmap.io import jobs
-from gridmap.io.export import MEDIA_TYPES, ExportError, ExportRequest
+from gridmap.io.export import MEDIA_TYPES, ExportRequest
 
 blueprint = Blueprint("exports_api", __name__, url_prefix="/api/v1/exports")
 blueprint.before_request(limit_body)
-
-
-@blueprint.errorhandler(Exception)
-def _error(exc: Exception):
-    if isinstance(exc, ExportError):
-        status = 404 if isinstance(exc, jobs.JobNotFound) else 400
-        body = {"message": exc.message, **({"hint": exc.hint} if exc.hint else {})}
-        return json_response({"error": body}, status)
-    return handle_api_error(exc)
+blueprint.register_error_handler(Exception, handle_api_error)
 
 
 def _payload(status: jobs.JobStatus) -> dict:

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import time
 import uuid
-import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, request
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
@@ -20,15 +19,17 @@ from gridmap.access.masking import mask_text
 from gridmap.api import open311_schemas as o
 from gridmap.api.case_schemas import IdempotencyHeaders
 from gridmap.api.cases import READ_BACK_WAITS
-from gridmap.api.context import engine, json_response, limit_body, taxonomy
+from gridmap.api.context import engine, limit_body, taxonomy
 from gridmap.api.contract import OPEN311_ERRORS, Reply, contract
 from gridmap.api.errors import handle_api_error
+from gridmap.api.open311_render import render
 from gridmap.api.serialize import iso
 from gridmap.cases import queries
-from gridmap.cases.errors import CaseError, CaseNotFound, CaseValidationError, Problem
+from gridmap.cases.errors import CaseError, CaseNotFound
 from gridmap.cases.intake import submit_case, validate_case
 from gridmap.cases.taxonomy import Category, Subcategory, Taxonomy
 from gridmap.cases.workflow import STATUS_NAMES
+from gridmap.errors import InvalidInput, Problem
 from gridmap.settings import get_settings
 
 blueprint = Blueprint("open311", __name__, url_prefix="/open311/v2")
@@ -42,17 +43,6 @@ OPEN = ("reported", "dispatched", "accepted", "in_progress", "returned")
 #: Longest window GET requests may span, and most requests it returns (as the spec says).
 MAX_SPAN = timedelta(days=90)
 MAX_REQUESTS = 1000
-#: Open311 names of gridmap's intake fields, for error messages.
-OPEN311_FIELD = {
-    "lon": "long",
-    "lat": "lat",
-    "title": "description",
-    "reporter_phone": "phone",
-    "reporter_name": "first_name",
-    "address": "address_string",
-    "category": "service_code",
-    "subcategory": "service_code",
-}
 TOKEN_SOURCE = "open311"
 STORED_REQUEST = text("SELECT code, idempotency_key FROM cases WHERE id = :id")
 
@@ -70,61 +60,6 @@ class JurisdictionNotFound(Open311Error):
 def open311_status(status: str) -> str:
     """gridmap status → Open311 open/closed (resolved, closed and rejected are closed)."""
     return "closed" if status in CLOSED else "open"
-
-
-# -- rendering -------------------------------------------------------------------------------
-
-
-def _xml_value(parent: ET.Element, key: str, value: Any) -> None:
-    child = ET.SubElement(parent, key)
-    if isinstance(value, dict):
-        for k, v in value.items():
-            _xml_value(child, k, v)
-    elif isinstance(value, list):
-        item = {
-            "endpoints": "endpoint",
-            "formats": "format",
-            "attributes": "attribute",
-            "values": "value",
-        }.get(key, "item")
-        for v in value:
-            _xml_value(child, item, v)
-    elif isinstance(value, bool):
-        child.text = "true" if value else "false"
-    elif value is not None:
-        child.text = str(value)
-
-
-def render(fmt: str, payload: Any, root: str, item: str | None = None, status: int = 200):
-    """JSON as is; XML as <root><item>…</item>…</root> (or <root>…</root> for a dict)."""
-    if fmt == "json":
-        return json_response(payload, status)
-    top = ET.Element(root)
-    if item is None:
-        for k, v in payload.items():
-            _xml_value(top, k, v)
-    else:
-        for entry in payload:
-            _xml_value(top, item, entry)
-    body = ET.tostring(top, encoding="unicode", xml_declaration=False)
-    return Response(
-        '<?xml version="1.0" encoding="utf-8"?>\n' + body,
-        status=status,
-        mimetype="text/xml",
-    )
-
-
-def error_response(status: int, exc: Exception, body: dict[str, Any]):
-    """Open311 errors: [{code, description}] / <errors><error>…</error></errors>."""
-    fmt = "xml" if request.path.endswith(".xml") else "json"
-    if isinstance(exc, CaseValidationError):
-        errors = [
-            {"code": status, "description": f"{OPEN311_FIELD.get(p.field, p.field)}: {p.message}"}
-            for p in exc.problems
-        ]
-    else:
-        errors = [{"code": status, "description": body["message"]}]
-    return render(fmt, errors, "errors", "error", status)
 
 
 def _check_jurisdiction(given: str | None) -> None:
@@ -278,7 +213,7 @@ def post_request(fmt: str, headers: IdempotencyHeaders, body: o.RequestIn):
     if not (
         (body.lat is not None and body.long is not None) or body.address_string or body.address_id
     ):
-        raise CaseValidationError(
+        raise InvalidInput(
             [Problem("long", "a location is required: lat and long, address_string or address_id")]
         )
     code = body.service_code
@@ -372,7 +307,7 @@ def get_requests(fmt: str, query: o.RequestsQuery):
         if end - start > MAX_SPAN:
             problems.append(Problem("start_date", "the window may span at most 90 days"))
         if problems:
-            raise CaseValidationError(problems)
+            raise InvalidInput(problems)
         flt = queries.CaseFilter(
             statuses=statuses,
             subcategories=subs,

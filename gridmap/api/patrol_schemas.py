@@ -74,14 +74,15 @@ Window = Annotated[
 
 
 def validated(model: type[M], data: Any) -> M:
-    """``data`` as ``model``, or a PatrolValidationError naming every problem (for callers
+    """``data`` as ``model``, or an InvalidInput naming every problem (for callers
     outside HTTP; the API's contract checks the same models before its views run)."""
     from gridmap.api.contract import check
-    from gridmap.patrols.errors import PatrolValidationError, Problem
+    from gridmap.errors import Problem
+    from gridmap.patrols.errors import invalid_input
 
     found, problems = check(model, data)
     if problems:
-        raise PatrolValidationError([Problem(p.field, p.message) for p in problems])
+        raise invalid_input([Problem(p.field, p.message) for p in problems])
     return found
 
 

@@ -16,10 +16,11 @@ from gridmap.api.context import engine, json_response, limit_body
 from gridmap.api.contract import ErrorOut, Reply, contract
 from gridmap.api.errors import handle_api_error
 from gridmap.patrols import coverage, shifts
-from gridmap.patrols.errors import PatrolError, PatrolNotFound, PatrolValidationError
+from gridmap.patrols.errors import PatrolNotFound
 
 blueprint = Blueprint("patrols_api", __name__, url_prefix="/api/v1/patrols")
 blueprint.before_request(limit_body)
+blueprint.register_error_handler(Exception, handle_api_error)
 
 #: Largest id each kind of row can have (the id column's type: integer or bigint).
 MAX_ID = {"grid": s.MAX_INT, "patrol shift": s.MAX_BIGINT}
@@ -38,18 +39,6 @@ def _jsonable(value: Any) -> Any:
 
 def _ok(payload: Any, status: int = 200):
     return json_response(_jsonable(payload), status)
-
-
-@blueprint.errorhandler(Exception)
-def _error(exc: Exception):
-    if isinstance(exc, PatrolError):
-        body: dict[str, Any] = {"message": exc.message}
-        if exc.hint:
-            body["hint"] = exc.hint
-        if isinstance(exc, PatrolValidationError):
-            body["problems"] = [p.as_dict() for p in exc.problems]
-        return json_response({"error": body}, exc.http_status)
-    return handle_api_error(exc)
 
 
 def _known_id(value: int, what: str) -> int:

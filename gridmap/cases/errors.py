@@ -2,42 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from gridmap.errors import GridmapError
+from gridmap.errors import GridmapError, Problem
 
 
 class CaseError(GridmapError):
     """A case request could not be carried out; the message is safe to show."""
 
     http_status = 400
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with the input: which field (or column) and why."""
-
-    field: str
-    message: str
-    row: int | None = None
-
-    def as_dict(self) -> dict[str, object]:
-        out: dict[str, object] = {"field": self.field, "message": self.message}
-        if self.row is not None:
-            out["row"] = self.row
-        return out
-
-
-class CaseValidationError(CaseError):
-    """The submitted case is invalid; ``problems`` names each field and what is wrong."""
-
-    http_status = 400
-
-    def __init__(self, problems: list[Problem], *, hint: str | None = None) -> None:
-        first = problems[0]
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        super().__init__(f"{first.field}: {first.message}{more}", hint=hint)
-        self.problems = problems
 
 
 class CaseNotFound(CaseError):

@@ -27,10 +27,11 @@ from typing import Any
 from sqlalchemy import Engine
 from tqdm import tqdm
 
-from gridmap.cases.errors import CaseError, CaseValidationError, ImportRejected, Problem
+from gridmap.cases.errors import CaseError, ImportRejected
 from gridmap.cases.intake import HISTORY_FIELDS, NEW_FIELDS, NewCase, validate_case
 from gridmap.cases.taxonomy import Taxonomy
 from gridmap.cases.workflow import STATUS_NAMES
+from gridmap.errors import InvalidInput, Problem
 
 #: Staging columns, in COPY order (after row_no; the grid id comes last).
 STAGE_COLUMNS = (*NEW_FIELDS, "due_at", *HISTORY_FIELDS)
@@ -247,7 +248,7 @@ def import_cases(
                 case = validate_case(
                     data, taxonomy, source=source, history=True, tz=tz, row=row_no, strict=False
                 )
-            except CaseValidationError as exc:
+            except InvalidInput as exc:
                 report.problems += [
                     Problem(mapping.get(p.field, p.field), p.message, row_no) for p in exc.problems
                 ]

@@ -30,14 +30,9 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from gridmap.bounds import EARLIEST, latest_allowed, moment_problem
-from gridmap.cases.errors import (
-    CaseError,
-    CaseValidationError,
-    IdempotencyConflict,
-    Problem,
-)
+from gridmap.cases.errors import CaseError, IdempotencyConflict
 from gridmap.cases.taxonomy import HANDLING_TYPES, Taxonomy
-from gridmap.errors import type_name
+from gridmap.errors import InvalidInput, Problem, type_name
 
 SOURCES = (
     "hotline_12345",
@@ -282,11 +277,11 @@ def validate_case(
     row: int | None = None,
     strict: bool = True,
 ) -> NewCase:
-    """Check one submission and fill in the taxonomy's defaults; raise CaseValidationError
+    """Check one submission and fill in the taxonomy's defaults; raise InvalidInput
     naming every bad field. ``history`` admits the fields of a historical import (status,
     timestamps, satisfaction); ``strict`` refuses unknown fields."""
     if not isinstance(data, Mapping):
-        raise CaseValidationError([Problem("body", "must be a JSON object", row)])
+        raise InvalidInput([Problem("body", "must be a JSON object", row)])
     c = _Checker(data, ZoneInfo(tz), row)
     allowed = NEW_FIELDS + (HISTORY_FIELDS if history else ())
     if strict:
@@ -355,7 +350,7 @@ def validate_case(
             resolved_at = closed_at or reported_at
 
     if c.problems:
-        raise CaseValidationError(c.problems)
+        raise InvalidInput(c.problems)
     assert category is not None and title is not None
     rule = subcategory or category
     return NewCase(

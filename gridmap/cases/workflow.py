@@ -8,8 +8,9 @@ from datetime import timedelta
 
 from sqlalchemy import Engine, text
 
-from gridmap.cases.errors import CaseNotFound, CaseValidationError, Problem, TransitionRefused
+from gridmap.cases.errors import CaseNotFound, TransitionRefused
 from gridmap.cases.taxonomy import Taxonomy
+from gridmap.errors import InvalidInput, Problem
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ def apply_action(engine: Engine, case_id: int, req: ActionRequest, taxonomy: Tax
     same case serialise; the second sees the first's status). Returns the event written."""
     rule = BY_ACTION.get(req.action)
     if rule is None:
-        raise CaseValidationError([Problem("action", f"unknown action {req.action!r}")])
+        raise InvalidInput([Problem("action", f"unknown action {req.action!r}")])
     with engine.begin() as conn:
         row = (
             conn.execute(
@@ -135,7 +136,7 @@ def apply_action(engine: Engine, case_id: int, req: ActionRequest, taxonomy: Tax
             if grid_code is None:
                 problems.append(Problem("grid_id", f"no grid has id {req.grid_id}"))
         if problems:
-            raise CaseValidationError(problems)
+            raise InvalidInput(problems)
 
         assigned = req.grid_id is not None or req.department is not None
         to_status = (

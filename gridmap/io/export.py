@@ -60,6 +60,8 @@ Progress = Callable[[float, str], None]
 class ExportError(GridmapError):
     """An export was asked for with bad options, or could not be written."""
 
+    http_status = 400
+
 
 def _quiet(_fraction: float, _message: str) -> None:
     return None

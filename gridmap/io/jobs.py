@@ -47,6 +47,8 @@ EXPORT_ROLES = frozenset(Role) - {Role.API_CLIENT}
 class JobNotFound(ExportError):
     """No such export job for this user."""
 
+    http_status = 404
+
 
 def write_export(
     engine: Engine,

@@ -17,7 +17,7 @@ from flask import Blueprint, Response, render_template, request, url_for
 from gridmap.access import current_user
 from gridmap.access.policy import Access, allow
 from gridmap.api.contract import Reply, contract
-from gridmap.cases.errors import CaseValidationError
+from gridmap.errors import InvalidInput
 from gridmap.i18n import normalize_language, t
 from gridmap.ogc import schemas as s
 from gridmap.ogc.collections import COLLECTIONS, Collection, get_collection
@@ -109,11 +109,11 @@ def _context(**values: Any) -> LayerContext:
 def ogc_error(exc: OgcError) -> Response:
     """The OGC exception body of ``exc`` with its status."""
     body = {"code": exc.code, "description": exc.message}
-    return Response(json.dumps(body, ensure_ascii=False), status=exc.status, mimetype=JSON)
+    return Response(json.dumps(body, ensure_ascii=False), status=exc.http_status, mimetype=JSON)
 
 
-@blueprint.errorhandler(CaseValidationError)
-def _invalid(exc: CaseValidationError) -> Response:
+@blueprint.errorhandler(InvalidInput)
+def _invalid(exc: InvalidInput) -> Response:
     """A parameter the contract refused (gridmap.ogc.schemas): the OGC exception, 400."""
     return ogc_error(OgcError(exc.message))
 

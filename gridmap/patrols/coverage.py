@@ -15,7 +15,8 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, text
 
 from gridmap.db.cache import TableCache
-from gridmap.patrols.errors import PatrolValidationError, Problem
+from gridmap.errors import Problem
+from gridmap.patrols.errors import invalid_input
 
 #: The windows the dashboard offers (label → length).
 WINDOWS: dict[str, timedelta] = {
@@ -33,7 +34,7 @@ def parse_window(value: str) -> timedelta:
     """A window length from ``2h``, ``8h``, ``24h``, ``7d``, ``90m`` …"""
     match = _WINDOW_RE.match((value or "").strip().lower())
     if not match:
-        raise PatrolValidationError(
+        raise invalid_input(
             [Problem("window", f"must look like 2h, 8h, 24h or 7d (got {str(value)[:20]!r})")]
         )
     n, unit = int(match.group(1)), match.group(2)

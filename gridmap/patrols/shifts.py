@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import IntegrityError
 
-from gridmap.patrols.errors import PatrolNotFound, PatrolValidationError, Problem
+from gridmap.errors import Problem
+from gridmap.patrols.errors import PatrolNotFound, invalid_input
 
 KINDS = ("grid_patrol", "party_volunteer", "cadre_night", "police_joint")
 SHIFT_COLUMNS = "id, worker_id, device_id, kind, team, grid_id, started_at, ended_at"
@@ -43,12 +44,12 @@ def create_shift(engine: Engine, values: dict[str, Any]) -> dict[str, Any]:
             Problem(key, why) for key in REFERENCES if (why := _ref_problem(conn, params[key], key))
         ]
         if problems:
-            raise PatrolValidationError(problems)
+            raise invalid_input(problems)
         try:
             with conn.begin_nested():
                 return dict(conn.execute(sql, params).one()._mapping)
         except IntegrityError as exc:  # the user or grid was deleted meanwhile
-            raise PatrolValidationError(
+            raise invalid_input(
                 [Problem("grid_id", "the user or grid named was just deleted")]
             ) from exc
 
@@ -69,7 +70,7 @@ def end_shift(engine: Engine, shift_id: int, ended_at: datetime) -> dict[str, An
                 text("SELECT 1 FROM patrol_shifts WHERE id = :id"), {"id": shift_id}
             ).scalar()
             if exists:
-                raise PatrolValidationError([Problem("ended_at", "is before the shift started")])
+                raise invalid_input([Problem("ended_at", "is before the shift started")])
             raise PatrolNotFound(f"There is no patrol shift {shift_id}.")
     return dict(row._mapping)
 

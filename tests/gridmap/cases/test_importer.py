@@ -14,11 +14,12 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 from gridmap.cases import queries
-from gridmap.cases.errors import ImportRejected, Problem
+from gridmap.cases.errors import ImportRejected
 from gridmap.cases.importer import MappingError, import_cases, parse_mapping
 from gridmap.cases.taxonomy import get_taxonomy
 from gridmap.cases.workflow import ActionRequest, apply_action
 from gridmap.db.engine import get_engine
+from gridmap.errors import Problem
 from gridmap.settings import get_settings
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

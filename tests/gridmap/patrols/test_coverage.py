@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine, text
 
+from gridmap.errors import InvalidInput
 from gridmap.patrols import coverage
-from gridmap.patrols.errors import PatrolValidationError
 from gridmap.patrols.ingest import ingest_pings, parse_pings
 from tests.gridmap.patrols.conftest import walk
 from tests.gridmap.patrols.world import T0, edge_length
@@ -167,7 +167,7 @@ def test_parse_window(raw: str, hours: int) -> None:
 
 @pytest.mark.parametrize("raw", ["", "0h", "2w", "h"])
 def test_parse_window_refuses(raw: str) -> None:
-    with pytest.raises(PatrolValidationError):
+    with pytest.raises(InvalidInput):
         coverage.parse_window(raw)
 
 

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from gridmap.db.binary_copy import copy_arrays
-from gridmap.patrols.errors import PatrolValidationError
+from gridmap.errors import InvalidInput
 from gridmap.patrols.ingest import _judge, _store, ingest_pings, parse_pings, to_us
 from gridmap.settings import get_settings
 from tests.gridmap.patrols.conftest import walk
@@ -125,11 +125,11 @@ def test_speed_jump_is_refused_with_the_speed(world: Engine) -> None:
 
 
 def test_malformed_batches_name_every_problem() -> None:
-    with pytest.raises(PatrolValidationError) as err:
+    with pytest.raises(InvalidInput) as err:
         parse_pings({"pings": [{"device_id": "", "at": "yesterday", "lon": "x", "lat": 1}]})
     fields = [p.field for p in err.value.problems]
     assert fields == ["pings[0].device_id", "pings[0].at", "pings[0].lon"]
-    with pytest.raises(PatrolValidationError):
+    with pytest.raises(InvalidInput):
         parse_pings({"pings": []})
 
 
