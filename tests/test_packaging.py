@@ -16,9 +16,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from gridmap.db.engine import drop_database, get_engine
+from gridmap.db.engine import get_engine
 from gridmap.settings import PROJECT_ROOT
-from tests.conftest import make_test_database
 
 #: What the wheel is built from: the whole top-level layout a build reads.
 SOURCES = ("pyproject.toml", "README.md", "gridmap", "layers", "sql", "assets")
@@ -65,7 +64,13 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path) -> None:
     work.mkdir()
     dist = tmp_path / "dist"
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
-    _run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", dist, src], cwd=work, env=env)
+    # As `python -m build` does: an sdist, then the wheel built from the unpacked sdist.
+    sdist = "import sys; from setuptools import build_meta as b; b.build_sdist(sys.argv[1])"
+    _run([sys.executable, "-c", sdist, dist], cwd=src, env=env)
+    (tarball,) = dist.glob("gridmap-*.tar.gz")
+    _run(
+        [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", dist, tarball], cwd=work, env=env
+    )
     (wheel,) = dist.glob("gridmap-*.whl")
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
@@ -103,25 +108,22 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path) -> None:
         env=env,
     )
 
-    url = make_test_database("wheel", migrate=False)
+    # As the README says: gridmap db start && gridmap db upgrade && gridmap demo.
+    env["GRIDMAP_HOME"] = str(tmp_path / "home")
+    where = _run(
+        [python, "-c", "import gridmap.settings as s; print(s.__file__, s.get_settings().sql_dir)"],
+        cwd=work,
+        env=env,
+    ).split()
+    assert [Path(p).is_relative_to(site) for p in where] == [True, True]
+    gridmap = venv / "bin" / "gridmap"
+    _run([gridmap, "db", "start"], cwd=work, env=env)
     try:
-        env |= {"GRIDMAP_DATABASE_URL": url, "GRIDMAP_HOME": str(tmp_path / "home")}
-        where = _run(
-            [
-                python,
-                "-c",
-                "import gridmap.settings as s; print(s.__file__, s.get_settings().sql_dir)",
-            ],
-            cwd=work,
-            env=env,
-        ).split()
-        assert [Path(p).is_relative_to(site) for p in where] == [True, True]
-        gridmap = venv / "bin" / "gridmap"
         out = _run([gridmap, "db", "upgrade"], cwd=work, env=env)
         assert f"{len(migrations)} migration(s) applied" in out
         out = _run([gridmap, "demo", "--scale", "small", "--no-analyses"], cwd=work, env=env)
         assert re.search(r"loaded: .*cases [\d,]+", out), out
-        engine = get_engine(url)
+        engine = get_engine(_run([gridmap, "db", "url"], cwd=work, env=env).strip())
         with engine.connect() as conn:
             applied = conn.execute(
                 text("SELECT version, name FROM gridmap_migration ORDER BY version")
@@ -137,4 +139,4 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path) -> None:
             p.name for p in (PROJECT_ROOT / "sql" / "functions").glob("*.sql")
         )
     finally:
-        drop_database(url)
+        _run([gridmap, "db", "stop"], cwd=work, env=env)
