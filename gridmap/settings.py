@@ -8,8 +8,23 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-#: The project checkout (holds ``sql/`` and ``assets/``).
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+#: The ``gridmap`` package folder.
+PACKAGE_DIR = Path(__file__).resolve().parent
+#: The project checkout (holds ``sql/`` and ``assets/``); site-packages when installed.
+PROJECT_ROOT = PACKAGE_DIR.parent
+
+
+def shipped_dir(name: str) -> Path:
+    """The top-level folder ``name`` (``sql``, ``assets``) of the checkout, or, in an installed
+    wheel, its copy shipped as package data ``gridmap/<name>`` (see pyproject.toml)."""
+    packaged = PACKAGE_DIR / name
+    return packaged if packaged.is_dir() else PROJECT_ROOT / name
+
+
+#: Folder of the SQL migrations and functions.
+SQL_DIR = shipped_dir("sql")
+#: Folder of the Dash assets (CSS, JS, the basemap style).
+ASSETS_DIR = shipped_dir("assets")
 
 
 class Settings(BaseSettings):
@@ -48,10 +63,10 @@ class Settings(BaseSettings):
         default=None, description="Initial map centre (lon, lat); the data extent when unset."
     )
 
-    sql_dir: Path = Field(default=PROJECT_ROOT / "sql", description="Folder of SQL migrations.")
+    sql_dir: Path = Field(default=SQL_DIR, description="Folder of SQL migrations.")
 
     cases_taxonomy: Path = Field(
-        default=PROJECT_ROOT / "gridmap" / "cases" / "taxonomy.toml",
+        default=PACKAGE_DIR / "cases" / "taxonomy.toml",
         description="TOML file of case categories, priorities, time limits and handling types.",
     )
     cases_timezone: str = Field(

@@ -61,6 +61,11 @@ class Migration:
 
 def discover(folder: Path) -> list[Migration]:
     """The migrations in a folder, in version order."""
+    if not folder.is_dir():
+        raise MigrationError(
+            f"No migrations folder at {folder}.",
+            hint="set GRIDMAP_SQL_DIR to the folder holding migrations/ and functions/",
+        )
     found: dict[int, Migration] = {}
     for path in sorted(folder.glob("*.sql")):
         match = FILE_PATTERN.match(path.name)

@@ -10,7 +10,7 @@ from gridmap.api import register_api
 from gridmap.i18n import t
 from gridmap.ogc import register_ogc
 from gridmap.openapi import blueprint as openapi_blueprint
-from gridmap.settings import PROJECT_ROOT
+from gridmap.settings import ASSETS_DIR
 from gridmap.web.database import URL_KEY
 from gridmap.web.health import health
 from gridmap.web.pages import lead as lead_page
@@ -51,7 +51,7 @@ def create_app(database_url: str | None = None) -> Dash:
         server=server,
         use_pages=True,
         pages_folder="",
-        assets_folder=str(PROJECT_ROOT / "assets"),
+        assets_folder=str(ASSETS_DIR),
         title=t("app.title", "zh-CN"),
         update_title=None,
         serve_locally=True,

@@ -8,9 +8,9 @@ import json
 from functools import lru_cache
 from typing import Any
 
-from gridmap.settings import PROJECT_ROOT
+from gridmap.settings import ASSETS_DIR
 
-STYLE_PATH = PROJECT_ROOT / "assets" / "basemap-style.json"
+STYLE_PATH = ASSETS_DIR / "basemap-style.json"
 RASTER_SOURCE = "gridmap-raster"
 
 

@@ -77,6 +77,13 @@ def test_bad_file_name_is_refused(tmp_path: Path) -> None:
         discover(tmp_path)
 
 
+def test_missing_migrations_folder_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(MigrationError) as err:
+        discover(tmp_path / "nowhere")
+    assert err.value.message == f"No migrations folder at {tmp_path / 'nowhere'}."
+    assert err.value.hint == "set GRIDMAP_SQL_DIR to the folder holding migrations/ and functions/"
+
+
 def test_function_files_reapply_when_changed(fresh_url: str, tmp_path: Path) -> None:
     folder = copy_sql(tmp_path)
     functions = folder.parent / "functions"
