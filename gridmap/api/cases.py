@@ -13,13 +13,13 @@ from gridmap.access import audit, current_user
 from gridmap.access.masking import mask_event
 from gridmap.access.scope import scoped_connection
 from gridmap.api import case_schemas as s
-from gridmap.api.context import engine, json_response, limit_body, taxonomy
+from gridmap.api.context import engine, json_response, limit_body, submit_as_caller, taxonomy
 from gridmap.api.contract import ErrorOut, Reply, contract
 from gridmap.api.errors import handle_api_error
 from gridmap.api.serialize import camera_json, case_json, event_json
 from gridmap.cases import queries
 from gridmap.cases.cameras import nearest_cameras
-from gridmap.cases.intake import submit_case, validate_case
+from gridmap.cases.intake import validate_case
 from gridmap.cases.workflow import TRANSITIONS, ActionRequest, apply_action
 from gridmap.settings import get_settings
 
@@ -93,14 +93,7 @@ def report_case(headers: s.IdempotencyHeaders, body: s.CaseIn):
         source="resident_app",
         tz=settings.cases_timezone,
     )
-    user = current_user()
-    case_id, created = submit_case(
-        engine(),
-        new,
-        idempotency_key=key,
-        submitted_by=user.id if user else None,
-        natural_key=key is None,  # a key-less retry answers the case it repeats
-    )
+    case_id, created = submit_as_caller(new, key)
     headers_out = {"Location": f"/api/v1/cases/{case_id}"}
     if not created:
         headers_out["Idempotent-Replayed"] = "true"

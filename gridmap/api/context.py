@@ -11,6 +11,8 @@ from flask import Response, request
 from sqlalchemy import Engine
 from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 
+from gridmap.access import current_user
+from gridmap.cases.intake import NewCase, submit_case
 from gridmap.cases.taxonomy import Taxonomy, get_taxonomy
 from gridmap.errors import InvalidInput, Problem
 from gridmap.settings import get_settings
@@ -121,4 +123,18 @@ def json_response(payload: Any, status: int = 200, headers: dict[str, str] | Non
         status=status,
         mimetype="application/json",
         headers=headers,
+    )
+
+
+def submit_as_caller(case: NewCase, key: str | None, *, stored_key: str | None = None):
+    """Submit ``case`` for the request's user; (case id, created). ``key`` is the client's
+    Idempotency-Key (None: a repeat of the same report within the window answers the case
+    it repeats); ``stored_key`` the key to store instead (Open311's server-made token)."""
+    user = current_user()
+    return submit_case(
+        engine(),
+        case,
+        idempotency_key=stored_key or key,
+        submitted_by=user.id if user else None,
+        natural_key=key is None,
     )

@@ -14,19 +14,18 @@ from flask import Blueprint, request
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from gridmap.access import current_user
 from gridmap.access.masking import mask_text
 from gridmap.api import open311_schemas as o
 from gridmap.api.case_schemas import IdempotencyHeaders
 from gridmap.api.cases import READ_BACK_WAITS
-from gridmap.api.context import engine, limit_body, taxonomy
+from gridmap.api.context import engine, limit_body, submit_as_caller, taxonomy
 from gridmap.api.contract import OPEN311_ERRORS, Reply, contract
 from gridmap.api.errors import handle_api_error
 from gridmap.api.open311_render import render
 from gridmap.api.serialize import iso
 from gridmap.cases import queries
 from gridmap.cases.errors import CaseError, CaseNotFound
-from gridmap.cases.intake import submit_case, validate_case
+from gridmap.cases.intake import validate_case
 from gridmap.cases.taxonomy import Category, Subcategory, Taxonomy
 from gridmap.cases.workflow import STATUS_NAMES
 from gridmap.errors import InvalidInput, Problem
@@ -239,14 +238,7 @@ def post_request(fmt: str, headers: IdempotencyHeaders, body: o.RequestIn):
     }
     new = validate_case(data, tax, source="open311", tz=get_settings().cases_timezone, strict=False)
     token = key or f"o311-{uuid.uuid4().hex}"
-    user = current_user()
-    case_id, created = submit_case(
-        engine(),
-        new,
-        idempotency_key=token,
-        submitted_by=user.id if user else None,
-        natural_key=key is None,  # a key-less retry answers the case it repeats
-    )
+    case_id, created = submit_as_caller(new, key, stored_key=token)
     code, token = _stored_request(case_id, token, replayed=not created and key is None)
     sla = service.sla_hours
     answer = {"service_request_id": code, "token": token} if code else {"token": token}
