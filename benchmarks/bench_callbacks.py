@@ -56,10 +56,10 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.citydb import DB_NAME as CITY_DB  # noqa: E402
 from gridmap.access.passwords import hash_password  # noqa: E402
+from gridmap.cases.filters import CaseChoice  # noqa: E402
 from gridmap.db.engine import database_url, drop_database, get_engine  # noqa: E402
 from gridmap.db.migrations import upgrade  # noqa: E402
 from gridmap.settings import get_settings  # noqa: E402
-from gridmap.web.components.case_filters import CaseChoice  # noqa: E402
 from gridmap.web.overlays import MapView  # noqa: E402
 from layers import LAYERS  # noqa: E402
 

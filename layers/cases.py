@@ -1,12 +1,9 @@
 """Cases (事件): a heatmap of hexagons counted in the database below street zoom; single
 cases coloured by status (sized by priority) from ``detail_zoom``.
 
-The filters come in the :class:`~layers.base.LayerContext`: ``time_from``/``time_to`` (the
-reported time in ``[time_from, time_to)``; None leaves that end open) and ``filters`` with
-``categories``, ``statuses`` and ``sources`` (lists of slugs; missing or None: any). They
-mean what the case API's ``since``/``until``/``category``/``status``/``source`` mean.
-:func:`time_window` and :func:`expand_statuses` turn the dashboard's choices (last 24 h, the
-open group, …) into those values, so the API and exports can reuse them.
+The filter is a :class:`~gridmap.cases.filters.CaseFilter` (the vocabulary, windows and
+time zone live in :mod:`gridmap.cases.filters`), read from the layer context by
+:func:`case_filter`.
 
 The layer always draws exactly :data:`TRACE_COUNT` traces (hexagons, then points with their
 halo; either side empty), so the live dashboard can replace them in place.
@@ -15,11 +12,9 @@ halo; either side empty), so the live dashboard can replace them in place.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import geopandas as gpd
 import numpy as np
@@ -31,10 +26,14 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from gridmap.access.masking import mask_phones
 from gridmap.access.policy import sees_single_cases
-from gridmap.cases.taxonomy import get_taxonomy
-from gridmap.errors import GridmapError
+from gridmap.cases.filters import (
+    FILTER_PARAMS,
+    CaseFilter,
+    case_timezone,
+    category_label,
+    local_time,
+)
 from gridmap.i18n import t
-from gridmap.settings import get_settings
 from layers.base import (
     Detail,
     Layer,
@@ -47,21 +46,6 @@ from layers.base import (
     read_frame,
     take_capped,
 )
-
-#: Statuses in which a case is still being handled, and finished ones (the SQL function
-#: gridmap_case_is_open says the same; a test checks it).
-OPEN_STATUSES = ("reported", "dispatched", "accepted", "in_progress", "returned")
-CLOSED_STATUSES = ("resolved", "closed", "rejected")
-STATUSES = OPEN_STATUSES + CLOSED_STATUSES
-STATUS_GROUPS: dict[str, tuple[str, ...]] = {"open": OPEN_STATUSES, "closed": CLOSED_STATUSES}
-#: Relative time windows (key → length); "custom" takes a date range.
-WINDOWS: dict[str, timedelta] = {
-    "1h": timedelta(hours=1),
-    "24h": timedelta(hours=24),
-    "7d": timedelta(days=7),
-    "30d": timedelta(days=30),
-}
-CUSTOM_WINDOW = "custom"
 
 #: Point colour per status bucket (legend order); each status falls in one bucket.
 STATUS_BUCKETS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -97,7 +81,7 @@ COLUMNS = [
     "id", "code", "title", "category", "status", "priority", "source", "reported_at",
     "updated_at", "grid_id", "grid_code", "grid_name",
 ]  # fmt: skip
-FILTERS = ":since, :until, :categories, :statuses, :sources"
+FILTERS = FILTER_PARAMS
 HEX_SQL = f"SELECT * FROM gridmap_layer_case_hexes(:minx, :miny, :maxx, :maxy, {FILTERS}, :level)"
 REFRESH_SQL = "SELECT gridmap_case_heat_refresh(:level, :since, :until)"
 POINT_SQL = (
@@ -109,71 +93,33 @@ POINT_SQL = (
 # -- filters ---------------------------------------------------------------------------------
 
 
-def time_window(
-    window: str,
-    now: datetime,
-    tz: str,
-    start: date | str | None = None,
-    end: date | str | None = None,
-) -> tuple[datetime | None, datetime | None]:
-    """``(time_from, time_to)`` of a dashboard window.
-
-    A relative window ("1h", "24h", "7d", "30d") starts that long before ``now`` and stays
-    open at the end (cases reported from now on still fall in it). "custom" covers whole
-    local days ``start`` … ``end`` (both included) in ``tz``: from ``start`` 00:00 to the
-    midnight after ``end``; a missing end leaves it open, a missing start too.
-    """
-    if window in WINDOWS:
-        return now - WINDOWS[window], None
-    if window != CUSTOM_WINDOW:
-        raise LayerError(f"Unknown time window {window!r} (known: {', '.join(WINDOWS)}, custom).")
-    zone = ZoneInfo(tz)
-    first = _day(start)
-    last = _day(end)
-    if first and last and last < first:
-        first, last = last, first
-    time_from = datetime.combine(first, time(0), zone) if first else None
-    time_to = datetime.combine(last + timedelta(days=1), time(0), zone) if last else None
-    return time_from, time_to
+def case_filter(ctx: LayerContext) -> CaseFilter:
+    """The case filter of a layer context."""
+    return CaseFilter(
+        since=ctx.time_from,
+        until=ctx.time_to,
+        categories=ctx.filters.get("categories"),
+        statuses=ctx.filters.get("statuses"),
+        sources=ctx.filters.get("sources"),
+    )
 
 
-def _day(value: date | str | None) -> date | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value)[:10])
-    except ValueError:
-        raise LayerError(f"{value!r} is not a date (YYYY-MM-DD).") from None
-
-
-def expand_statuses(group: str | None, statuses: Iterable[str] | None = None) -> list[str] | None:
-    """The statuses a dashboard choice means: the chosen statuses (within the group when one
-    is chosen too), else the group's ("open", "closed"), else None (any)."""
-    chosen = [s for s in (statuses or []) if s in STATUSES]
-    if group in STATUS_GROUPS:
-        members = STATUS_GROUPS[group]
-        return [s for s in chosen if s in members] if chosen else list(members)
-    return chosen or None
+def context_args(cases: CaseFilter) -> dict[str, Any]:
+    """The LayerContext keywords (``time_from``, ``time_to``, ``filters``) of a case filter."""
+    return {
+        "time_from": cases.since,
+        "time_to": cases.until,
+        "filters": {
+            "categories": cases.categories,
+            "statuses": cases.statuses,
+            "sources": cases.sources,
+        },
+    }
 
 
 def filter_args(ctx: LayerContext) -> dict[str, Any]:
-    """SQL parameters of the context's case filters (None = no limit)."""
-
-    def listed(key: str) -> list[str] | None:
-        value = ctx.filters.get(key)
-        return list(value) if value else None
-
-    return {
-        "since": ctx.time_from,
-        "until": ctx.time_to,
-        "categories": listed("categories"),
-        "statuses": listed("statuses"),
-        "sources": listed("sources"),
-    }
+    """SQL parameters of the context's case filter (None = no limit)."""
+    return case_filter(ctx).sql_args()
 
 
 def masked_titles(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -227,30 +173,6 @@ def hexagon_collection(data: gpd.GeoDataFrame) -> dict[str, Any]:
             for i, r in enumerate(rings)
         ],
     }
-
-
-def category_label(slug: str, lang: str) -> str:
-    """The category's name in ``lang`` from the taxonomy (the slug when unknown)."""
-    try:
-        category = get_taxonomy().by_slug.get(slug)
-    except GridmapError:
-        category = None
-    if category is None:
-        return slug
-    return category.en if lang == "en" else category.zh
-
-
-def case_timezone() -> str:
-    """The time zone cases are shown in (setting ``cases_timezone``)."""
-    return get_settings().cases_timezone
-
-
-def local_time(value: Any, tz: str, fmt: str = "%m-%d %H:%M") -> str:
-    """A timestamp shown in ``tz`` (empty for a missing one)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    stamp = value.to_pydatetime() if hasattr(value, "to_pydatetime") else value
-    return stamp.astimezone(ZoneInfo(tz)).strftime(fmt)
 
 
 # -- the layer -------------------------------------------------------------------------------

@@ -37,7 +37,8 @@ from gridmap.api.contract import (
 )
 from gridmap.api.contract import ResponseModel as Out
 from gridmap.api.moments import Moment, PastMoment
-from gridmap.cases.intake import IDEMPOTENCY_KEY, MAX_LEN, PHONE, RANGES, SOURCES, STATUSES
+from gridmap.cases.filters import SOURCES, STATUSES
+from gridmap.cases.intake import IDEMPOTENCY_KEY, MAX_LEN, PHONE, RANGES
 from gridmap.cases.taxonomy import HANDLING_TYPES, get_taxonomy
 from gridmap.cases.workflow import BY_ACTION
 from gridmap.settings import get_settings

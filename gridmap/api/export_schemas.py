@@ -29,12 +29,11 @@ from gridmap.api.contract import BodyModel, Choice
 from gridmap.api.contract import ResponseModel as Out
 from gridmap.api.moments import Moment
 from gridmap.api.patrol_schemas import NO_CONTROL
-from gridmap.cases.intake import SOURCES
+from gridmap.cases.filters import SOURCES, STATUSES
 from gridmap.cases.taxonomy import get_taxonomy
 from gridmap.i18n import LANGUAGES
 from gridmap.io.export import CSV_GEOMETRY, FORMATS, ORIENTATIONS, PAPERS
 from layers import layer_ids
-from layers.cases import STATUSES
 
 
 def _listed(value: Any) -> Any:

@@ -31,28 +31,10 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from gridmap.bounds import EARLIEST, latest_allowed, moment_problem
 from gridmap.cases.errors import CaseError, IdempotencyConflict
+from gridmap.cases.filters import SOURCES, STATUSES
 from gridmap.cases.taxonomy import HANDLING_TYPES, Taxonomy
 from gridmap.errors import InvalidInput, Problem, type_name
 
-SOURCES = (
-    "hotline_12345",
-    "grid_worker",
-    "resident_app",
-    "video_patrol",
-    "walk_in",
-    "open311",
-    "import",
-)
-STATUSES = (
-    "reported",
-    "dispatched",
-    "accepted",
-    "in_progress",
-    "resolved",
-    "closed",
-    "returned",
-    "rejected",
-)
 #: Longest accepted text per field (characters).
 MAX_LEN = {
     "title": 200,

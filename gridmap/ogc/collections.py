@@ -36,7 +36,7 @@ def _no_params(ctx: LayerContext) -> dict[str, Any]:
 
 
 def _case_params(ctx: LayerContext) -> dict[str, Any]:
-    from layers.cases import case_timezone
+    from gridmap.cases.filters import case_timezone
 
     return {"since": ctx.time_from, "until": ctx.time_to, "tz": case_timezone()}
 

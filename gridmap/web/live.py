@@ -22,13 +22,13 @@ from plotly.basedatatypes import BaseTraceType
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from gridmap.cases.filters import CaseChoice, case_timezone
 from gridmap.errors import GridmapError
 from gridmap.i18n import t
-from gridmap.web.components.case_filters import CaseChoice
 from gridmap.web.components.kpis import CaseTiles, read_tiles
 from gridmap.web.components.ticker import TickerItem, read_latest
 from layers import LayerContext, get_layer
-from layers.cases import case_timezone
+from layers.cases import context_args
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +157,9 @@ def refresh(
         if state.stale:
             return LiveUpdate(replace(state, stale=False), *notice, changed=True)
         return LiveUpdate(state, *notice)
-    ctx = LayerContext(engine, bbox=bbox, zoom=zoom, language=lang, **choice.layer_args(now))
+    ctx = LayerContext(
+        engine, bbox=bbox, zoom=zoom, language=lang, **context_args(choice.resolve(now))
+    )
     try:
         traces = None
         if draw_layer:

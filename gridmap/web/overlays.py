@@ -16,12 +16,12 @@ from plotly.basedatatypes import BaseTraceType
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from gridmap.cases.filters import CaseChoice
 from gridmap.errors import GridmapError
 from gridmap.i18n import t
-from gridmap.web.components.case_filters import CaseChoice
 from layers import LAYERS, LayerContext, get_layer
 from layers.base import WORLD_PIXELS
-from layers.cases import TRACE_COUNT, CasesLayer
+from layers.cases import TRACE_COUNT, CasesLayer, context_args
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +156,7 @@ def draw_overlays(
         bbox=view.bbox,
         zoom=view.zoom,
         language=lang,
-        **choice.layer_args(now or datetime.now(UTC)),
+        **context_args(choice.resolve(now or datetime.now(UTC))),
     )
     for layer in LAYERS:
         drawn = False

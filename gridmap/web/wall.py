@@ -27,11 +27,11 @@ from plotly.basedatatypes import BaseTraceType
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from gridmap.cases.filters import CaseChoice
 from gridmap.i18n import t
 from gridmap.patrols.coverage import grid_shares
 from gridmap.settings import Settings, get_settings
 from gridmap.web import live, overlays
-from gridmap.web.components.case_filters import CaseChoice
 from gridmap.web.components.hot_grids import HotGrid, read_hot_grids
 from gridmap.web.components.wall_tiles import WallExtras, read_extras
 from gridmap.web.overlays import MapView
@@ -255,7 +255,7 @@ def live_tick(
     hot = None
     if update.tiles is not None:
         try:
-            since = choice.layer_args(now)["time_from"]
+            since = choice.resolve(now).since
             hot = read_hot_grids(engine, since, choice.day_start(now), settings.wall_hot_grids)
         except SQLAlchemyError as exc:
             log.warning("wall hot grids: %s", exc)

@@ -15,22 +15,17 @@ import shapely
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
-from gridmap.db.engine import get_engine
-from layers import LayerContext, LayerError, get_layer
-from layers.base import Detail, detail_of
-from layers.cases import (
+from gridmap.cases.filters import (
     CLOSED_STATUSES,
-    HEAT_SCALE,
     OPEN_STATUSES,
-    STATUS_COLORS,
     STATUSES,
-    TRACE_COUNT,
     expand_statuses,
-    hex_level,
-    hex_size,
     time_window,
-    trace_totals,
 )
+from gridmap.db.engine import get_engine
+from layers import LayerContext, get_layer
+from layers.base import Detail, detail_of
+from layers.cases import HEAT_SCALE, STATUS_COLORS, TRACE_COUNT, hex_level, hex_size, trace_totals
 from tests.conftest import make_test_database
 from tests.layers.seed import ALL_BBOX, SW_BBOX, seed
 
@@ -98,41 +93,6 @@ def ids(engine: Engine, **kwargs) -> list[int]:
 @pytest.mark.parametrize(
     ("window", "expected"),
     [
-        ("1h", (T0 - timedelta(hours=1), None)),
-        ("24h", (T0 - timedelta(hours=24), None)),
-        ("7d", (T0 - timedelta(days=7), None)),
-        ("30d", (T0 - timedelta(days=30), None)),
-    ],
-)
-def test_relative_windows_start_before_now_and_stay_open(window: str, expected: tuple) -> None:
-    assert time_window(window, T0, "Asia/Shanghai") == expected
-
-
-def test_custom_window_covers_whole_local_days() -> None:
-    assert time_window("custom", T0, "Asia/Shanghai", "2026-03-01", "2026-03-09") == (
-        datetime(2026, 3, 1, tzinfo=TZ),
-        datetime(2026, 3, 10, tzinfo=TZ),
-    )
-    # swapped ends are put in order; a missing end stays open
-    assert time_window("custom", T0, "Asia/Shanghai", "2026-03-09", "2026-03-01")[0] == (
-        datetime(2026, 3, 1, tzinfo=TZ)
-    )
-    assert time_window("custom", T0, "Asia/Shanghai", "2026-03-09", None) == (
-        datetime(2026, 3, 9, tzinfo=TZ),
-        None,
-    )
-
-
-def test_unknown_window_or_date_is_a_friendly_error() -> None:
-    with pytest.raises(LayerError, match="Unknown time window '2h'"):
-        time_window("2h", T0, "Asia/Shanghai")
-    with pytest.raises(LayerError, match="not a date"):
-        time_window("custom", T0, "Asia/Shanghai", "yesterday")
-
-
-@pytest.mark.parametrize(
-    ("window", "expected"),
-    [
         # case 3 was reported exactly 1 h before now: the start is inclusive
         ("1h", [1, 3]),
         ("24h", [1, 2, 3, 9, 10]),
@@ -177,21 +137,6 @@ def test_custom_window_end_is_exclusive(cases_engine: Engine) -> None:
 )
 def test_filters(cases_engine: Engine, filters: dict, expected: list[int]) -> None:
     assert ids(cases_engine, **filters) == expected
-
-
-@pytest.mark.parametrize(
-    ("group", "statuses", "expected"),
-    [
-        (None, None, None),
-        ("all", [], None),
-        ("open", None, list(OPEN_STATUSES)),
-        ("closed", [], list(CLOSED_STATUSES)),
-        ("open", ["reported", "closed"], ["reported"]),  # statuses within the group
-        (None, ["closed", "bogus"], ["closed"]),
-    ],
-)
-def test_expand_statuses(group: str | None, statuses: list | None, expected: list | None) -> None:
-    assert expand_statuses(group, statuses) == expected
 
 
 def test_open_statuses_agree_with_the_case_services(cases_engine: Engine) -> None:

@@ -1,34 +1,28 @@
-"""The case filter panel (time window, category, status, source) and what a choice in it
-means: a :class:`CaseChoice` resolved into the layer context's time window and filters.
+"""The case filter panel (time window, category, status, source) showing a
+:class:`~gridmap.cases.filters.CaseChoice`.
 
 Component ids are ``{prefix}-case-…`` so several pages can hold a panel each.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from collections.abc import Sequence
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from dash import dcc, html
 
-from gridmap.cases.intake import SOURCES
-from gridmap.cases.taxonomy import get_taxonomy
-from gridmap.errors import GridmapError
-from gridmap.i18n import t
-from layers.cases import (
+from gridmap.cases.filters import (
     CUSTOM_WINDOW,
+    SOURCES,
     STATUS_GROUPS,
     STATUSES,
     WINDOWS,
-    case_timezone,
-    expand_statuses,
-    time_window,
+    CaseChoice,
 )
+from gridmap.cases.taxonomy import get_taxonomy
+from gridmap.errors import GridmapError
+from gridmap.i18n import t
 
-DEFAULT_WINDOW = "30d"
 #: The controls of a panel, by name: (component id suffix, property).
 CONTROLS = {
     "window": ("case-window", "value"),
@@ -41,60 +35,9 @@ CONTROLS = {
 }
 
 
-@dataclass(frozen=True)
-class CaseChoice:
-    """What the filter panel shows: a window key (+ dates for "custom"), categories, a
-    status group ("all", "open", "closed") with exact statuses, and sources."""
-
-    window: str = DEFAULT_WINDOW
-    start: str | None = None
-    end: str | None = None
-    categories: tuple[str, ...] = ()
-    group: str = "all"
-    statuses: tuple[str, ...] = ()
-    sources: tuple[str, ...] = field(default=())
-
-    @classmethod
-    def from_values(cls, values: Sequence[Any]) -> CaseChoice:
-        """A choice from the panel's control values, in :data:`CONTROLS` order."""
-        raw = dict(zip(CONTROLS, values, strict=True))
-        return cls.from_store(raw)
-
-    @classmethod
-    def from_store(cls, data: Mapping[str, Any] | None) -> CaseChoice:
-        """A choice from its stored dict (unknown values dropped; None: the default)."""
-        data = data or {}
-        window = data.get("window") or DEFAULT_WINDOW
-        if window not in WINDOWS and window != CUSTOM_WINDOW:
-            window = DEFAULT_WINDOW
-        group = data.get("group") if data.get("group") in STATUS_GROUPS else "all"
-        return cls(
-            window=window,
-            start=(data.get("start") or None),
-            end=(data.get("end") or None),
-            categories=tuple(str(c) for c in data.get("categories") or ()),
-            group=group,
-            statuses=tuple(s for s in data.get("statuses") or () if s in STATUSES),
-            sources=tuple(s for s in data.get("sources") or () if s in SOURCES),
-        )
-
-    def to_store(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def layer_args(self, now: datetime) -> dict[str, Any]:
-        """``time_from``, ``time_to`` and ``filters`` for a LayerContext at ``now``."""
-        time_from, time_to = time_window(self.window, now, case_timezone(), self.start, self.end)
-        filters = {
-            "categories": list(self.categories) or None,
-            "statuses": expand_statuses(self.group, self.statuses),
-            "sources": list(self.sources) or None,
-        }
-        return {"time_from": time_from, "time_to": time_to, "filters": filters}
-
-    def day_start(self, now: datetime) -> datetime:
-        """Today's local midnight (for "new today")."""
-        local = now.astimezone(ZoneInfo(case_timezone()))
-        return local.replace(hour=0, minute=0, second=0, microsecond=0)
+def choice_from_values(values: Sequence[Any]) -> CaseChoice:
+    """A choice from the panel's control values, in :data:`CONTROLS` order."""
+    return CaseChoice.from_values(list(CONTROLS), values)
 
 
 def category_options(lang: str) -> list[dict[str, str]]:

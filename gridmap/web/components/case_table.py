@@ -10,10 +10,10 @@ import dash_ag_grid as dag
 from dash import html
 
 from gridmap.access.masking import mask_phones
+from gridmap.cases.filters import category_label
 from gridmap.grids.cases import COUNT_CAP, CasePage
 from gridmap.i18n import t
 from gridmap.settings import get_settings
-from layers.cases import category_label
 
 COLUMNS = ("code", "title", "category", "status", "priority", "reported_at", "due_at", "grid")
 

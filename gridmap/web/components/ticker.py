@@ -13,9 +13,10 @@ from sqlalchemy import text
 
 from gridmap.access.masking import mask_phones
 from gridmap.access.policy import sees_single_cases
+from gridmap.cases.filters import case_timezone, category_label, local_time
 from gridmap.i18n import t
 from layers import LayerContext
-from layers.cases import STATUS_COLORS, case_timezone, category_label, filter_args, local_time
+from layers.cases import STATUS_COLORS, filter_args
 
 TICKER_SQL = (
     "SELECT id, code, title, category, status, priority, reported_at, grid_code, grid_name "

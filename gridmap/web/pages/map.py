@@ -21,17 +21,13 @@ from flask import request
 
 from gridmap.access import Role
 from gridmap.access.pages import page
+from gridmap.cases.filters import CUSTOM_WINDOW, CaseChoice
 from gridmap.errors import GridmapError
 from gridmap.i18n import normalize_language, t
 from gridmap.settings import get_settings
 from gridmap.web import live, overlays
 from gridmap.web.basemap import basemap_style
-from gridmap.web.components.case_filters import (
-    CUSTOM_WINDOW,
-    CaseChoice,
-    control_inputs,
-    filter_panel,
-)
+from gridmap.web.components.case_filters import choice_from_values, control_inputs, filter_panel
 from gridmap.web.components.kpis import kpi_tiles
 from gridmap.web.components.ticker import ticker_items, ticker_panel
 from gridmap.web.database import app_engine
@@ -181,7 +177,7 @@ def redraw(
 
 def choose_filter(*values: Any) -> tuple[dict[str, Any], str]:
     """The case filter's store from its controls; the date range shows for "custom"."""
-    choice = CaseChoice.from_values(values)
+    choice = choice_from_values(values)
     dates = "filter-row filter-dates" + ("" if choice.window == CUSTOM_WINDOW else " hidden")
     return choice.to_store(), dates
 

@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from gridmap.access import Role
 from gridmap.access.pages import page
+from gridmap.cases.filters import case_timezone
 from gridmap.errors import GridmapError
 from gridmap.i18n import normalize_language, t
 from gridmap.settings import get_settings
@@ -37,7 +38,7 @@ from gridmap.web.components.wall_tiles import case_tiles, extra_tiles
 from gridmap.web.database import app_engine
 from gridmap.web.overlays import MapView
 from gridmap.web.shell import header
-from layers.cases import HEAT_SCALE, case_timezone
+from layers.cases import HEAT_SCALE
 from layers.patrol_coverage import SHARE_SCALE
 
 PATH = "/wall"

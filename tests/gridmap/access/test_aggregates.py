@@ -20,18 +20,17 @@ from sqlalchemy import text
 
 from gridmap.access import G_USER, Role, User
 from gridmap.access.scope import enter_scope, scoped_connection
+from gridmap.cases.filters import CaseChoice, case_timezone
 from gridmap.db.engine import connect, get_engine
 from gridmap.io.export import ExportError, ExportRequest
 from gridmap.io.jobs import submit, write_export
 from gridmap.patrols import coverage
 from gridmap.patrols.matching import matcher_for
 from gridmap.patrols.visits import rebuild_visits
-from gridmap.web.components.case_filters import CaseChoice
 from gridmap.web.components.kpis import read_tiles
 from gridmap.web.overlays import MapView
 from layers import LayerContext, get_layer
 from layers.base import LayerError
-from layers.cases import case_timezone
 from tests.gridmap.access.conftest import LEAD, LEAD_PASSWORD, Town
 from tests.signin import signed_in_session
 

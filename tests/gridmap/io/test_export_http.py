@@ -140,7 +140,7 @@ def test_grid_lead_export_holds_only_their_grids(
         (
             {"layers": ["cases"], "format": "csv", "filters": {"statuses": ["bogus"]}},
             "filters.statuses[0]: must be one of reported, dispatched, accepted, in_progress, "
-            "returned, resolved, closed or rejected (got 'bogus')",
+            "resolved, closed, returned or rejected (got 'bogus')",
         ),
         (
             {"layers": ["cases"], "format": "csv", "filters": {"colour": "red"}},

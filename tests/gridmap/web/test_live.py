@@ -11,16 +11,16 @@ import pytest
 from dash import Patch, no_update
 from sqlalchemy import Engine, create_engine, text
 
+from gridmap.cases.filters import CaseChoice
 from gridmap.db.engine import get_engine
 from gridmap.web import live
 from gridmap.web.app import create_app
-from gridmap.web.components.case_filters import CaseChoice
 from gridmap.web.components.kpis import CaseTiles, kpi_tiles, read_tiles
 from gridmap.web.components.ticker import read_latest, ticker_items
 from gridmap.web.overlays import MapView, case_traces_patch
 from gridmap.web.pages import map as map_page
 from layers import LAYERS, LayerContext, layer_ids
-from layers.cases import trace_totals
+from layers.cases import context_args, trace_totals
 from tests.conftest import make_test_database
 from tests.layers.seed import ALL_BBOX, seed
 
@@ -194,7 +194,7 @@ def test_stale_while_the_database_is_down_and_back_by_itself(live_engine: Engine
 
 
 def window_ctx(engine: Engine, choice: CaseChoice) -> LayerContext:
-    return LayerContext(engine, **choice.layer_args(T0))
+    return LayerContext(engine, **context_args(choice.resolve(T0)))
 
 
 @pytest.mark.parametrize(

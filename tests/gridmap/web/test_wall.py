@@ -20,6 +20,7 @@ from gridmap.web.components.hot_grids import hot_grid_items, read_hot_grids
 from gridmap.web.components.kpis import read_tiles
 from gridmap.web.components.wall_tiles import case_tiles, extra_tiles, read_extras
 from layers import LayerContext
+from layers.cases import context_args
 
 DEAD_URL = "postgresql+psycopg2://nobody@127.0.0.1:1/none"
 #: The demo city (seed 7): cameras and online cameras.
@@ -161,7 +162,7 @@ def test_live_tick_reads_everything_once_then_only_probes(wall_engine: Engine, n
     assert first.hot is not None and len(first.hot) == get_settings().wall_hot_grids
     # The case tiles are the map page's, for the wall's window.
     choice = wall.wall_choice()
-    ctx = LayerContext(wall_engine, **choice.layer_args(noon))
+    ctx = LayerContext(wall_engine, **context_args(choice.resolve(noon)))
     assert result.tiles == read_tiles(ctx, noon, choice.day_start(noon))
     patch = wall.case_patch(first)
     assert patch is not None
@@ -260,7 +261,7 @@ def test_slow_tick_sends_outlines_once_then_only_shares(wall_engine: Engine, noo
 
 def test_tiles_text_in_both_languages(wall_engine: Engine, noon: datetime) -> None:
     choice = wall.wall_choice()
-    ctx = LayerContext(wall_engine, **choice.layer_args(noon))
+    ctx = LayerContext(wall_engine, **context_args(choice.resolve(noon)))
     tiles = read_tiles(ctx, noon, choice.day_start(noon))
     extras = read_extras(
         wall_engine, noon, patrol_hours=8, circle_minutes=15, circle_kinds=("convenience_station",)

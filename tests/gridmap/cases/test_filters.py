@@ -1,0 +1,105 @@
+"""The case vocabulary and filter: windows in the case time zone, status groups, the
+dashboard's choice resolved into a filter, the filter's SQL parameters."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from gridmap.cases.filters import (
+    CLOSED_STATUSES,
+    OPEN_STATUSES,
+    STATUSES,
+    CaseChoice,
+    CaseFilter,
+    expand_statuses,
+    time_window,
+)
+from gridmap.errors import InvalidInput
+
+TZ = ZoneInfo("Asia/Shanghai")
+T0 = datetime(2026, 3, 10, 12, 0, tzinfo=TZ)
+
+
+@pytest.mark.parametrize(
+    ("window", "expected"),
+    [
+        ("1h", (T0 - timedelta(hours=1), None)),
+        ("24h", (T0 - timedelta(hours=24), None)),
+        ("7d", (T0 - timedelta(days=7), None)),
+        ("30d", (T0 - timedelta(days=30), None)),
+    ],
+)
+def test_relative_windows_start_before_now_and_stay_open(window: str, expected: tuple) -> None:
+    assert time_window(window, T0, "Asia/Shanghai") == expected
+
+
+def test_custom_window_covers_whole_local_days() -> None:
+    assert time_window("custom", T0, "Asia/Shanghai", "2026-03-01", "2026-03-09") == (
+        datetime(2026, 3, 1, tzinfo=TZ),
+        datetime(2026, 3, 10, tzinfo=TZ),
+    )
+    # swapped ends are put in order; a missing end stays open
+    assert time_window("custom", T0, "Asia/Shanghai", "2026-03-09", "2026-03-01")[0] == (
+        datetime(2026, 3, 1, tzinfo=TZ)
+    )
+    assert time_window("custom", T0, "Asia/Shanghai", "2026-03-09", None) == (
+        datetime(2026, 3, 9, tzinfo=TZ),
+        None,
+    )
+
+
+def test_unknown_window_or_date_is_a_friendly_error() -> None:
+    with pytest.raises(InvalidInput, match="Unknown time window '2h'"):
+        time_window("2h", T0, "Asia/Shanghai")
+    with pytest.raises(InvalidInput, match="not a date"):
+        time_window("custom", T0, "Asia/Shanghai", "yesterday")
+
+
+@pytest.mark.parametrize(
+    ("group", "statuses", "expected"),
+    [
+        (None, None, None),
+        ("all", [], None),
+        ("open", None, list(OPEN_STATUSES)),
+        ("closed", [], list(CLOSED_STATUSES)),
+        ("open", ["reported", "closed"], ["reported"]),  # statuses within the group
+        (None, ["closed", "bogus"], ["closed"]),
+    ],
+)
+def test_expand_statuses(group: str | None, statuses: list | None, expected: list | None) -> None:
+    assert expand_statuses(group, statuses) == expected
+
+
+def test_the_groups_split_the_statuses() -> None:
+    assert sorted(OPEN_STATUSES + CLOSED_STATUSES) == sorted(STATUSES)
+    assert not set(OPEN_STATUSES) & set(CLOSED_STATUSES)
+
+
+def test_a_choice_resolves_into_a_filter() -> None:
+    choice = CaseChoice(window="24h", categories=("roads",), group="open", sources=("walk_in",))
+    assert choice.resolve(T0) == CaseFilter(
+        since=T0 - timedelta(hours=24),
+        categories=("roads",),
+        statuses=OPEN_STATUSES,
+        sources=("walk_in",),
+    )
+    assert CaseChoice().resolve(T0).statuses is None  # "all": any status
+
+
+def test_a_stored_choice_drops_unknown_values() -> None:
+    stored = {"window": "2y", "group": "bogus", "statuses": ["closed", "x"], "sources": ["y"]}
+    assert CaseChoice.from_store(stored) == CaseChoice(statuses=("closed",))
+    assert CaseChoice.from_store(CaseChoice(window="7d").to_store()) == CaseChoice(window="7d")
+
+
+def test_filter_sql_args_are_lists_or_none() -> None:
+    assert CaseFilter(statuses=[], categories=("a", "b")).sql_args() == {
+        "since": None,
+        "until": None,
+        "categories": ["a", "b"],
+        "statuses": None,
+        "sources": None,
+    }
