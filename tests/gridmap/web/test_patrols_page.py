@@ -76,7 +76,7 @@ def test_coverage_layer_and_replay(browser: WebDriver, patrol_server: LiveServer
     assert track[2] == 24
     # play from the end restarts at the range's start and walks the head forward
     browser.find_element(By.ID, "patrols-play").click()
-    assert browser.find_element(By.ID, "patrols-play").text == "Pause"
+    wait_for(browser, lambda d: d.find_element(By.ID, "patrols-play").text == "Pause")
     seen: set[int] = set()
 
     def head(d: WebDriver) -> bool:
