@@ -120,8 +120,8 @@ def tile_city(url: str, side: int, cell: float) -> int:
 def demo_city_grids(url: str, seed: int = 7) -> tuple[int, tuple[float, float, float, float]]:
     """Load only the demo city's hierarchy and grids (city scale, seed 7); returns the
     number of grids and their extent."""
+    from gridmap.db.copy import copy_frame
     from gridmap.demo.city import CityGenerator, default_anchor
-    from gridmap.demo.pgcopy import copy_frame
 
     raw = get_engine(url).raw_connection()
     try:

@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.citydb import copy_city, drop_database  # noqa: E402
-from gridmap.db.binary_copy import copy_arrays  # noqa: E402
+from gridmap.db.copy import copy_arrays  # noqa: E402
 from gridmap.db.engine import database_url  # noqa: E402
 from gridmap.patrols import ingest as after_ingest  # noqa: E402
 from gridmap.patrols.matching import matcher_for  # noqa: E402

@@ -27,8 +27,8 @@ from pyproj import CRS
 from sqlalchemy.engine import make_url
 
 from gridmap.bounds import MAX_NAME
+from gridmap.db.copy import copy_frame
 from gridmap.db.engine import connect
-from gridmap.demo.pgcopy import copy_frame
 from gridmap.errors import GridmapError
 from gridmap.i18n import MESSAGES
 from gridmap.io import crs as crsmod
