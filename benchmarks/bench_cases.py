@@ -57,17 +57,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.citydb import copy_city  # noqa: E402
-from gridmap.cases.importer import (  # noqa: E402
-    import_cases,
-    parse_mapping,
-    read_rows,
-    stage_values,
-)
+from gridmap.cases.importer import import_cases, parse_mapping, stage_values  # noqa: E402
 from gridmap.cases.intake import validate_case  # noqa: E402
 from gridmap.cases.taxonomy import get_taxonomy  # noqa: E402
 from gridmap.db import models  # noqa: E402
 from gridmap.db.engine import database_url, drop_database, ensure_database, get_engine  # noqa: E402
 from gridmap.db.migrations import upgrade  # noqa: E402
+from gridmap.io.tabular import read_rows  # noqa: E402
 from gridmap.settings import get_settings  # noqa: E402
 
 DB_NAME = "gridmap_bench_cases"

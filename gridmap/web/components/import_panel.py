@@ -219,7 +219,8 @@ def run_import(
     """Check (dry run) or import the uploaded file; the report either way."""
     from gridmap.access.audit import record
     from gridmap.db.app import app_engine
-    from gridmap.io.importer import ImportOptions, ImportRejected, import_file, parse_mapping
+    from gridmap.io.importer import ImportOptions, ImportRejected, import_file
+    from gridmap.io.tabular import parse_mapping
 
     user = current_user()
     if user is None or user.role not in IMPORT_ROLES:
