@@ -108,11 +108,8 @@ def upgrade() -> None:
 @click.option(
     "--no-analyses", is_flag=True, help="Skip computing patrol visits and service circles."
 )
-@click.pass_context
 @friendly
-def demo(
-    ctx: click.Context, scale: str, seed: int, if_empty: bool, replace: bool, no_analyses: bool
-) -> None:
+def demo(scale: str, seed: int, if_empty: bool, replace: bool, no_analyses: bool) -> None:
     """Generate a deterministic demo city and load it into the database.
 
     Then the derived results the map's analysis layers read are computed: patrol street

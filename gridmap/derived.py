@@ -109,7 +109,8 @@ def compute_all(
     report: Progress = progress or _silent
     engine = get_engine(url)
     out = Derived()
-    params = params or CircleParams.from_settings()
+    if params is None and {"coverage", "isochrones"} & set(todo):
+        params = CircleParams.from_settings()
     for step in todo:
         started = time.perf_counter()
         if step == "patrol_static":
@@ -120,8 +121,10 @@ def compute_all(
             report(step, 0, 1)
             out.visits = rebuild_patrol_visits(engine, partial(report, step))
         elif step == "coverage":
+            assert params is not None
             _coverage(url, params, out, report)
         elif step == "isochrones":
+            assert params is not None
             _isochrones(url, params, out, report)
         out.seconds[step] = time.perf_counter() - started
     return out
