@@ -121,25 +121,15 @@ def trim_future_pings(url: str) -> int:
 
 
 def compute_wall_inputs(url: str) -> None:
-    """Street pieces, patrol visits and coverage, unless the copy already has them."""
-    env = {**os.environ, "GRIDMAP_DATABASE_URL": url}
-    gridmap = str(Path(sys.executable).parent / "gridmap")
-    with get_engine(url).connect() as conn:
-        pieces = conn.execute(text("SELECT count(*) FROM edge_grid")).scalar_one()
-        visits = conn.execute(text("SELECT count(*) FROM edge_last_visit")).scalar_one()
-        runs = conn.execute(
-            text("SELECT count(*) FROM analysis_runs WHERE job = 'coverage'")
-        ).scalar_one()
-    steps = []
-    if not pieces:
-        steps.append(["patrols", "refresh"])
-    if not visits:
-        steps.append(["patrols", "rebuild"])
-    if not runs:
-        steps.append(["circles", "compute", "--no-isochrones"])
-    for step in steps:
-        print("gridmap", *step, flush=True)
-        subprocess.run([gridmap, *step], env=env, check=True, stdout=subprocess.DEVNULL)
+    """Street pieces, patrol visits and coverage, unless the copy already has them (in a
+    child process, so none of the computation's memory stays in the benchmark's)."""
+    code = (
+        "import sys; from gridmap.derived import compute_all; compute_all(sys.argv[1], "
+        "steps=('patrol_static', 'patrol_visits', 'coverage'), missing_only=True)"
+    )
+    print("computing missing street pieces, patrol visits, coverage", flush=True)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    subprocess.run([sys.executable, "-c", code, url], env=env, check=True)
 
 
 def accounts(url: str) -> tuple[list[int], int]:

@@ -57,17 +57,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.citydb import copy_city  # noqa: E402
-from gridmap.cases.importer import (  # noqa: E402
-    import_cases,
-    parse_mapping,
-    read_rows,
-    stage_values,
-)
+from gridmap.cases.importer import import_cases, parse_mapping, stage_values  # noqa: E402
 from gridmap.cases.intake import validate_case  # noqa: E402
 from gridmap.cases.taxonomy import get_taxonomy  # noqa: E402
 from gridmap.db import models  # noqa: E402
 from gridmap.db.engine import database_url, drop_database, ensure_database, get_engine  # noqa: E402
 from gridmap.db.migrations import upgrade  # noqa: E402
+from gridmap.io.tabular import read_rows  # noqa: E402
 from gridmap.settings import get_settings  # noqa: E402
 
 DB_NAME = "gridmap_bench_cases"
@@ -120,8 +116,8 @@ def tile_city(url: str, side: int, cell: float) -> int:
 def demo_city_grids(url: str, seed: int = 7) -> tuple[int, tuple[float, float, float, float]]:
     """Load only the demo city's hierarchy and grids (city scale, seed 7); returns the
     number of grids and their extent."""
+    from gridmap.db.copy import copy_frame
     from gridmap.demo.city import CityGenerator, default_anchor
-    from gridmap.demo.pgcopy import copy_frame
 
     raw = get_engine(url).raw_connection()
     try:

@@ -10,7 +10,7 @@ of generated rows is inserted four ways into empty copies of the table:
 
 - naive: SQLAlchemy Core, one INSERT statement per row (a small sample, extrapolated);
 - well-known library: geopandas ``GeoDataFrame.to_postgis``;
-- ours: :func:`gridmap.demo.pgcopy.copy_frame` (CSV chunks → COPY), same indexes/trigger;
+- ours: :func:`gridmap.db.copy.copy_frame` (CSV chunks → COPY), same indexes/trigger;
 - the limit: COPY of the same rows, already rendered as CSV, into an UNLOGGED table with no
   indexes, constraints or triggers (the server's raw ingest rate).
 
@@ -40,6 +40,7 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from gridmap.db.copy import _chunk_csv, copy_columns, copy_frame  # noqa: E402
 from gridmap.db.engine import (  # noqa: E402
     database_url,
     drop_database,
@@ -49,7 +50,6 @@ from gridmap.db.engine import (  # noqa: E402
 from gridmap.db.migrations import upgrade  # noqa: E402
 from gridmap.demo.city import default_anchor  # noqa: E402
 from gridmap.demo.load import run_load  # noqa: E402
-from gridmap.demo.pgcopy import _chunk_csv, copy_columns, copy_frame  # noqa: E402
 from gridmap.settings import get_settings  # noqa: E402
 
 DB_NAME = "gridmap_bench_load"

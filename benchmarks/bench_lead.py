@@ -51,12 +51,8 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.citydb import DB_NAME  # noqa: E402
 from gridmap.access.passwords import hash_password  # noqa: E402
-from gridmap.analytics.coverage import compute_coverage  # noqa: E402
-from gridmap.analytics.params import CircleParams  # noqa: E402
 from gridmap.db.engine import database_url, drop_database, get_engine  # noqa: E402
-from gridmap.patrols.coverage import refresh_static  # noqa: E402
-from gridmap.patrols.matching import matcher_for  # noqa: E402
-from gridmap.patrols.visits import rebuild_visits  # noqa: E402
+from gridmap.derived import compute_all  # noqa: E402
 from gridmap.settings import get_settings  # noqa: E402
 
 PASSWORD = "bench-password-1"
@@ -86,28 +82,9 @@ def prepare(name: str) -> str:
                 except psycopg2.errors.ObjectInUse:
                     time.sleep(5)
     admin.close()
-    engine = get_engine(url)
-    with engine.begin() as conn:
+    with get_engine(url).begin() as conn:
         conn.exec_driver_sql((ROOT / "sql/functions/grids.sql").read_text())
-        pieces = conn.execute(text("SELECT count(*) FROM edge_grid")).scalar_one()
-        runs = conn.execute(text("SELECT count(*) FROM analysis_runs WHERE job = 'coverage'"))
-        runs = runs.scalar_one()
-    settings = get_settings()
-    if not pieces:
-        refresh_static(engine)
-        raw = engine.raw_connection()
-        try:
-            rebuild_visits(
-                raw,
-                matcher_for(engine),
-                max_accuracy_m=settings.patrol_max_accuracy_m,
-                match_m=settings.patrol_match_m,
-            )
-            raw.commit()
-        finally:
-            raw.close()
-    if not runs:
-        compute_coverage(url, CircleParams.from_settings(), store=True)
+    compute_all(url, steps=("patrol_static", "patrol_visits", "coverage"), missing_only=True)
     return url
 
 

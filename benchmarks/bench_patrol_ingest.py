@@ -47,11 +47,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.citydb import copy_city, drop_database  # noqa: E402
-from gridmap.db.binary_copy import copy_arrays  # noqa: E402
+from gridmap.db.copy import copy_arrays  # noqa: E402
 from gridmap.db.engine import database_url  # noqa: E402
+from gridmap.derived import rebuild_patrol_visits  # noqa: E402
 from gridmap.patrols import ingest as after_ingest  # noqa: E402
 from gridmap.patrols.matching import matcher_for  # noqa: E402
-from gridmap.patrols.visits import rebuild_visits  # noqa: E402
 from gridmap.settings import get_settings  # noqa: E402
 
 TEMPLATE = "gridmap_bench_city"
@@ -113,23 +113,11 @@ def batch_window(engine) -> tuple[datetime, datetime]:
 
 def prepare(engine) -> None:
     """Visit history and the batch table, once per copy."""
-    settings = get_settings()
     with engine.connect() as conn:
         has_batch = conn.execute(text("SELECT to_regclass('bench_batch') IS NOT NULL")).scalar()
         has_visits = conn.execute(text("SELECT EXISTS (SELECT 1 FROM edge_visits)")).scalar()
     if not has_visits:
-        raw = engine.raw_connection()
-        try:
-            stats = rebuild_visits(
-                raw,
-                matcher_for(engine),
-                max_accuracy_m=settings.patrol_max_accuracy_m,
-                match_m=settings.patrol_match_m,
-            )
-            raw.commit()
-        finally:
-            raw.close()
-        print("visits rebuilt", stats, flush=True)
+        print("visits rebuilt", rebuild_patrol_visits(engine), flush=True)
     if not has_batch:
         with engine.begin() as conn:
             conn.execute(

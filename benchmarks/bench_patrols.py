@@ -49,10 +49,10 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.citydb import DB_NAME, city_url  # noqa: E402
 from gridmap.db.engine import database_url  # noqa: E402
 from gridmap.db.migrations import MigrationError  # noqa: E402
+from gridmap.derived import rebuild_patrol_visits  # noqa: E402
 from gridmap.patrols import coverage  # noqa: E402
 from gridmap.patrols.ingest import PingBatch, ingest_pings  # noqa: E402
 from gridmap.patrols.matching import EdgeMatcher, matcher_for  # noqa: E402
-from gridmap.patrols.visits import rebuild_visits  # noqa: E402
 from gridmap.settings import get_settings  # noqa: E402
 
 SCHEMA = "bench_patrols"
@@ -183,17 +183,7 @@ def main() -> None:
         matcher = matcher_for(engine)
         build_s = clock() - t
         t = clock()
-        raw = engine.raw_connection()
-        try:
-            stats = rebuild_visits(
-                raw,
-                matcher,
-                max_accuracy_m=settings.patrol_max_accuracy_m,
-                match_m=settings.patrol_match_m,
-            )
-            raw.commit()
-        finally:
-            raw.close()
+        stats = rebuild_patrol_visits(engine)  # the matcher is built (and cached) above
         rebuild_s = clock() - t
         with engine.connect() as conn:
             latest = conn.execute(text("SELECT max(at) FROM public.gps_pings")).scalar()

@@ -108,16 +108,13 @@ def upgrade() -> None:
 @click.option(
     "--no-analyses", is_flag=True, help="Skip computing patrol visits and service circles."
 )
-@click.pass_context
 @friendly
-def demo(
-    ctx: click.Context, scale: str, seed: int, if_empty: bool, replace: bool, no_analyses: bool
-) -> None:
+def demo(scale: str, seed: int, if_empty: bool, replace: bool, no_analyses: bool) -> None:
     """Generate a deterministic demo city and load it into the database.
 
-    Then the derived results the map's analysis layers read are computed as the operator
-    would: patrol street pieces and visits (gridmap patrols refresh, rebuild) and the
-    service circles (gridmap circles compute).
+    Then the derived results the map's analysis layers read are computed: patrol street
+    pieces and visits (as gridmap patrols refresh, rebuild) and the service circles (as
+    gridmap circles compute).
     """
     from gridmap.db.engine import database_url
     from gridmap.db.migrations import upgrade as apply
@@ -136,13 +133,14 @@ def demo(
     counts = load_demo(url, scale=scale, seed=seed, replace=replace, progress=True)
     click.echo("loaded: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
     if not no_analyses:
-        for group, command in (
-            ("patrols", "refresh"),
-            ("patrols", "rebuild"),
-            ("circles", "compute"),
-        ):
-            click.echo(f"gridmap {group} {command}")
-            ctx.invoke(main.get_command(ctx, group).get_command(ctx, command))
+        from gridmap.cli_progress import step_bars
+        from gridmap.derived import compute_all
+
+        click.echo("computing patrol street pieces and visits, service circles …")
+        with step_bars() as progress:
+            done = compute_all(url, progress=progress)
+        click.echo(f"patrols: {done.static}; visits: {done.visits}")
+        click.echo(f"stored {done.isochrones:,} isochrones")
 
 
 # -- gridmap serve ---------------------------------------------------------------------------

@@ -59,7 +59,7 @@ def record(
         engine.execute(_INSERT, values)
         return
     if engine is None:
-        from gridmap.web.database import app_engine
+        from gridmap.db.app import app_engine
 
         engine = app_engine()
     with unscoped(), engine.begin() as conn:  # the app writes it, not the user's reader role

@@ -128,7 +128,7 @@ def install(server: Flask) -> None:
 
 
 def _engine() -> Engine:
-    from gridmap.web.database import app_engine
+    from gridmap.db.app import app_engine
 
     return app_engine()
 

@@ -71,17 +71,18 @@ def compute(speed: float | None, minutes: str | None, kinds: str | None, no_isoc
 
     @friendly
     def run() -> None:
-        import numpy as np
-        from tqdm import tqdm
-
-        from gridmap.analytics.coverage import CoverageModel, save_coverage, summarize
-        from gridmap.analytics.isochrones import compute_isochrones, save_isochrones
+        from gridmap.analytics.coverage import summarize
+        from gridmap.cli_progress import step_bars
+        from gridmap.derived import compute_all
 
         params = _params(speed, minutes, kinds)
-        url = _url()
         started = time.perf_counter()
         click.echo("loading network, buildings and service points …")
-        model = CoverageModel.load(url, params)
+        steps = ("coverage",) if no_isochrones else ("coverage", "isochrones")
+        with step_bars() as progress:
+            done = compute_all(_url(), steps=steps, params=params, progress=progress)
+        model = done.model
+        assert model is not None
         g = model.graph
         click.echo(
             f"network: {g.n_nodes:,} nodes, {g.n_edges:,} edges ({g.components} component(s); "
@@ -89,25 +90,14 @@ def compute(speed: float | None, minutes: str | None, kinds: str | None, no_isoc
             f"{int((~model.on_network).sum()):,} buildings off the network "
             f"(> {params.max_snap_m:g} m from a street)"
         )
-        walks = {}
-        with tqdm(total=len(params.kinds), desc="coverage", unit="kind") as bar:
-            for kind in params.kinds:
-                walks[kind] = model.walk(kind)
-                bar.update(1)
-        save_coverage(url, model, walks, time.perf_counter() - started)
         top = params.minutes[-1]
         for kind in params.kinds:
-            s = summarize(model, walks[kind], top)
+            s = summarize(model, done.walks[kind], top)
             click.echo(f"  {kind:22s} {top:g} min: {s['population_pct']:6.2f}% of people")
-        if no_isochrones:
-            return
-        sites = model.sites
-        n = int((np.isin(sites.kinds, params.kinds) & (sites.snap <= params.max_snap_m)).sum())
-        t0 = time.perf_counter()
-        with tqdm(total=n, desc="isochrones", unit="point") as bar:
-            isos = compute_isochrones(model, progress=bar.update)
-        save_isochrones(url, model, isos, time.perf_counter() - t0)
-        click.echo(f"stored {len(isos):,} isochrones in {time.perf_counter() - started:.1f} s")
+        if done.isochrones is not None:
+            click.echo(
+                f"stored {done.isochrones:,} isochrones in {time.perf_counter() - started:.1f} s"
+            )
 
     run()
 

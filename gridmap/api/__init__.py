@@ -39,10 +39,10 @@ def register_api(server: flask.Flask) -> None:
     configured (or embedded) database."""
     from gridmap.access.web import install as install_sign_in
     from gridmap.api.cases import blueprint as cases_blueprint
+    from gridmap.api.errors import retry_after
     from gridmap.api.exports import blueprint as exports_blueprint
     from gridmap.api.open311 import blueprint as open311_blueprint
     from gridmap.api.patrols import blueprint as patrols_blueprint
-    from gridmap.web.health import retry_after
 
     server.before_request(no_page_for_api_paths)  # before the sign-in guard: 404 for all
     install_sign_in(server)  # the API never runs without sign-in (idempotent)

@@ -14,9 +14,9 @@ from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 from gridmap.access import current_user
 from gridmap.cases.intake import NewCase, submit_case
 from gridmap.cases.taxonomy import Taxonomy, get_taxonomy
+from gridmap.db.app import app_engine
 from gridmap.errors import InvalidInput, Problem
 from gridmap.settings import get_settings
-from gridmap.web.database import app_engine
 
 
 def engine() -> Engine:

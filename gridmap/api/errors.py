@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+from flask import Response
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
@@ -23,6 +24,16 @@ OGC_PREFIX = "/ogc"
 #: SQLSTATEs of values the database refuses (a client's error, not the server's): invalid
 #: parameter, numeric or date/time out of range, check constraint failed.
 REFUSED_VALUES = ("22023", "22003", "22008", "23514")
+#: Seconds a client is asked to wait before retrying after a 503 (a database restart).
+RETRY_AFTER_S = 5
+
+
+def retry_after(response: Response) -> Response:
+    """Give every 503 a ``Retry-After`` (clients and load balancers back off, then retry);
+    an ``after_request`` hook of the whole server (see :func:`gridmap.api.register_api`)."""
+    if response.status_code == 503 and "Retry-After" not in response.headers:
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response
 
 
 def error_payload(exc: Exception) -> tuple[int, dict]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,9 +10,12 @@ import click
 
 from gridmap.cases.errors import ImportRejected
 from gridmap.cli_errors import friendly
+from gridmap.errors import Problem
+from gridmap.io.import_cli import deprecated_alias, file_import_options
+from gridmap.io.tabular import write_report
 from gridmap.settings import get_settings
 
-#: How many problems the import prints (all go to --errors-csv).
+#: How many problems the import prints (all go to --report).
 SHOWN_PROBLEMS = 20
 
 
@@ -26,12 +28,8 @@ def _engine():
     return get_engine(url)
 
 
-def _write_problems(path: Path, problems) -> None:
-    with path.open("w", encoding="utf-8-sig", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["row", "column", "message"])
-        for p in problems:
-            writer.writerow([p.row, p.field, p.message])
+def _write_problems(path: Path, problems: list[Problem]) -> None:
+    write_report(path, ((p.row, p.field, p.message) for p in problems))
 
 
 @click.group()
@@ -41,38 +39,43 @@ def cases() -> None:
 
 @cases.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "--mapping",
-    required=True,
-    help="field=column pairs separated by commas, or a .toml/.json file of them.",
-)
+@file_import_options
 @click.option("--source", default="import", show_default=True, help="Source of the cases.")
-@click.option("--sheet", default=None, help="Excel sheet (default: the first).")
 @click.option("--encoding", default="utf-8-sig", show_default=True, help="CSV text encoding.")
 @click.option("--timezone", default=None, help="Zone of times without offset (setting).")
-@click.option("--dry-run", is_flag=True, help="Check and count everything, write nothing.")
-@click.option("--skip-bad", is_flag=True, help="Import the good rows even if some are bad.")
-@click.option(
-    "--errors-csv",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write every problem (row, column, message) to this CSV file.",
+@deprecated_alias("--mapping", "--map", "old_mapping", multiple=True)
+@deprecated_alias("--sheet", "--layer", "old_sheet")
+@deprecated_alias("--skip-bad", "--skip-invalid", "old_skip_bad", is_flag=True)
+@deprecated_alias(
+    "--errors-csv", "--report", "old_errors_csv", type=click.Path(dir_okay=False, path_type=Path)
 )
 @friendly
 def import_command(
     file: Path,
-    mapping: str,
+    mapping: tuple[str, ...],
+    layer: str | None,
+    skip_invalid: bool,
+    dry_run: bool,
+    report_path: Path | None,
     source: str,
-    sheet: str | None,
     encoding: str,
     timezone: str | None,
-    dry_run: bool,
-    skip_bad: bool,
-    errors_csv: Path | None,
+    old_mapping: tuple[str, ...],
+    old_sheet: str | None,
+    old_skip_bad: bool,
+    old_errors_csv: Path | None,
 ) -> None:
-    """Import historical cases from a CSV or Excel FILE (idempotent on external_id)."""
+    """Import historical cases from a CSV or Excel FILE (idempotent on external_id). The
+    mapping (--map) names the columns of title, category or subcategory and external_id."""
     from gridmap.cases.importer import import_cases, parse_mapping
     from gridmap.cases.taxonomy import get_taxonomy
 
+    mapping = old_mapping + mapping
+    if not mapping:
+        raise click.UsageError("Missing option '--map'.")
+    layer = layer or old_sheet
+    skip_invalid = skip_invalid or old_skip_bad
+    report_path = report_path or old_errors_csv
     settings = get_settings()
     try:
         report = import_cases(
@@ -82,8 +85,8 @@ def import_command(
             get_taxonomy(),
             source=source,
             dry_run=dry_run,
-            skip_bad=skip_bad,
-            sheet=sheet,
+            skip_bad=skip_invalid,
+            sheet=layer,
             encoding=encoding,
             tz=timezone or settings.cases_timezone,
             actor=f"import:{file.name}",
@@ -94,14 +97,14 @@ def import_command(
             click.echo(f"row {p.row}, {p.field}: {p.message}", err=True)
         if len(exc.problems) > SHOWN_PROBLEMS:
             click.echo(f"… {len(exc.problems) - SHOWN_PROBLEMS} more", err=True)
-        if errors_csv:
-            _write_problems(errors_csv, exc.problems)
-            click.echo(f"all problems written to {errors_csv}", err=True)
+        if report_path:
+            _write_problems(report_path, exc.problems)
+            click.echo(f"all problems written to {report_path}", err=True)
         raise
     for p in report.problems[:SHOWN_PROBLEMS]:
         click.echo(f"skipped row {p.row}, {p.field}: {p.message}", err=True)
-    if errors_csv and report.problems:
-        _write_problems(errors_csv, report.problems)
+    if report_path and report.problems:
+        _write_problems(report_path, report.problems)
     verb = "would import" if dry_run else "imported"
     click.echo(
         f"{verb} {report.inserted:,} case(s) from {report.rows:,} row(s): "

@@ -46,6 +46,6 @@ class ImportRejected(CaseError):
     def __init__(self, problems: list[Problem], rows: int) -> None:
         super().__init__(
             f"{len(problems)} problem(s) in {rows} row(s); nothing was imported",
-            hint="fix the rows listed, or pass --skip-bad to import the good rows only",
+            hint="fix the rows listed, or pass --skip-invalid to import the good rows only",
         )
         self.problems = problems

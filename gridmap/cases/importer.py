@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-import tomllib
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -32,6 +30,9 @@ from gridmap.cases.intake import HISTORY_FIELDS, NEW_FIELDS, NewCase, validate_c
 from gridmap.cases.taxonomy import Taxonomy
 from gridmap.cases.workflow import STATUS_NAMES
 from gridmap.errors import InvalidInput, Problem
+from gridmap.io.tabular import MappingError as BaseMappingError
+from gridmap.io.tabular import MappingSpec, read_rows
+from gridmap.io.tabular import parse_mapping as parse_columns
 
 #: Staging columns, in COPY order (after row_no; the grid id comes last).
 STAGE_COLUMNS = (*NEW_FIELDS, "due_at", *HISTORY_FIELDS)
@@ -49,7 +50,7 @@ _STAGED = attrgetter(*STAGE_COLUMNS)
 LON, LAT = 1 + STAGE_COLUMNS.index("lon"), 1 + STAGE_COLUMNS.index("lat")
 
 
-class MappingError(CaseError):
+class MappingError(CaseError, BaseMappingError):
     """The column mapping is malformed or names columns the file lacks."""
 
 
@@ -80,37 +81,14 @@ class ImportReport:
         }
 
 
-def parse_mapping(spec: str | Path | dict[str, str]) -> dict[str, str]:
-    """gridmap field → source column, from a dict, a TOML/JSON file, or inline
-    ``field=column,field=column``. Must name title, category or subcategory, external_id."""
-    if isinstance(spec, dict):
-        mapping = dict(spec)
-    else:
-        text = str(spec)
-        path = Path(text)
-        if path.suffix.lower() in (".toml", ".json") and path.is_file():
-            raw = path.read_text(encoding="utf-8")
-            try:
-                data = tomllib.loads(raw) if path.suffix == ".toml" else json.loads(raw)
-            except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
-                raise MappingError(f"Mapping file {path}: {exc}") from exc
-            mapping = data.get("columns", data)
-        else:
-            mapping = {}
-            for part in text.split(","):
-                if not part.strip():
-                    continue
-                if "=" not in part:
-                    raise MappingError(
-                        f"Mapping entry {part.strip()!r} is not field=column",
-                        hint="e.g. --mapping 'title=标题,category=类别,external_id=工单号'",
-                    )
-                key, column = part.split("=", 1)
-                mapping[key.strip()] = column.strip()
-    if not isinstance(mapping, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()
-    ):
-        raise MappingError("The mapping must map field names to column names (strings)")
+def parse_mapping(spec: MappingSpec) -> dict[str, str]:
+    """gridmap field → source column (:func:`gridmap.io.tabular.parse_mapping`: a dict, a
+    TOML/JSON file, or ``field=column`` pairs), checked against the case fields: it must
+    name title, category or subcategory, and external_id."""
+    try:
+        mapping = parse_columns(spec, files=True)
+    except BaseMappingError as exc:
+        raise MappingError(exc.message, hint=exc.hint) from None
     unknown = [k for k in mapping if k not in MAPPABLE]
     if unknown:
         raise MappingError(
@@ -126,69 +104,6 @@ def parse_mapping(spec: str | Path | dict[str, str]) -> dict[str, str]:
             hint="imports are idempotent on external_id; title and category are required",
         )
     return mapping
-
-
-def read_rows(
-    path: Path, *, sheet: str | None = None, encoding: str = "utf-8-sig"
-) -> tuple[list[str], Iterator[tuple[int, list[Any]]], int | None]:
-    """Header, (row number, values) pairs and (when known) the number of data rows of a
-    .csv or .xlsx file. Row numbers are the file's: the header is row 1."""
-    suffix = path.suffix.lower()
-    if not path.is_file():
-        raise CaseError(f"File {path} does not exist")
-    if suffix in (".xlsx", ".xlsm"):
-        import openpyxl
-
-        try:
-            book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-        except Exception as exc:  # openpyxl raises several kinds for a bad file
-            raise CaseError(f"Cannot read {path.name} as an Excel workbook: {exc}") from exc
-        if sheet is not None and sheet not in book.sheetnames:
-            raise CaseError(
-                f"{path.name} has no sheet {sheet!r}", hint="sheets: " + ", ".join(book.sheetnames)
-            )
-        ws = book[sheet] if sheet else book.worksheets[0]
-        rows = ws.iter_rows(values_only=True)
-        header = [str(h).strip() if h is not None else "" for h in next(rows, ())]
-        total = (ws.max_row - 1) if ws.max_row else None
-
-        def xlsx_rows() -> Iterator[tuple[int, list[Any]]]:
-            for n, values in enumerate(rows, 2):
-                if any(v not in (None, "") for v in values):
-                    yield n, list(values)
-            book.close()
-
-        return header, xlsx_rows(), total
-    if suffix in (".csv", ".txt", ".tsv"):
-        handle = path.open(encoding=encoding, newline="")
-        try:
-            sample = handle.read(64 * 1024)
-        except UnicodeDecodeError as exc:
-            handle.close()
-            raise CaseError(
-                f"{path.name} is not {encoding} text",
-                hint="pass the file's encoding, e.g. --encoding gb18030 for many 12345 exports",
-            ) from exc
-        handle.seek(0)
-        delimiter = "\t" if suffix == ".tsv" or sample.count("\t") > sample.count(",") else ","
-        reader = csv.reader(handle, delimiter=delimiter)
-        header = [h.strip() for h in next(reader, [])]
-
-        def csv_rows() -> Iterator[tuple[int, list[Any]]]:
-            try:
-                for values in reader:
-                    if any(v.strip() for v in values):
-                        yield reader.line_num, values
-            except UnicodeDecodeError as exc:
-                raise CaseError(
-                    f"{path.name} line {reader.line_num + 1} is not {encoding} text",
-                    hint="pass the file's encoding, e.g. --encoding gb18030",
-                ) from exc
-            finally:
-                handle.close()
-
-        return header, csv_rows(), None
-    raise CaseError(f"Cannot import {path.name}: use a .csv, .tsv or .xlsx file")
 
 
 def stage_values(row_no: int, case: NewCase) -> list[Any]:

@@ -1,6 +1,8 @@
 """GeoAlchemy2 models mirroring ``sql/migrations`` (the SQL files are the source of truth).
 
-Services use these for typed queries and single-row writes; bulk loads use COPY.
+Services use these for typed queries and single-row writes; bulk loads use COPY. These
+are the core tables; subsystems keep their own tables' models beside their code, on the same
+:class:`Base` (:mod:`gridmap.models` imports them all, for the whole schema at once).
 """
 
 from __future__ import annotations
@@ -246,11 +248,3 @@ class Meta(Base):
     __tablename__ = "gridmap_meta"
     key: Mapped[str] = mapped_column(Text, primary_key=True)
     value: Mapped[Any] = mapped_column(JSONB)
-
-
-# Subsystems keep their tables' models beside their code; importing them here makes Base
-# list every table whichever module is imported first.
-import gridmap.analytics.models  # noqa: E402
-import gridmap.cases.models  # noqa: E402
-import gridmap.io.models  # noqa: E402
-import gridmap.patrols.models  # noqa: E402, F401

@@ -1,2 +1,2 @@
-"""The deterministic demo city: generation (:mod:`gridmap.demo.city`) and bulk loading
-into PostGIS (:mod:`gridmap.demo.load`)."""
+"""The deterministic demo city: generation (:mod:`gridmap.demo.city`, a package of stage
+modules) and bulk loading into PostGIS (:mod:`gridmap.demo.load`)."""

@@ -1,7 +1,7 @@
 """Load the demo city into PostGIS with COPY, in one transaction, table by table.
 
 For each table the generator builds the frame, then one COPY streams it in CSV chunks (see
-:mod:`gridmap.demo.pgcopy`). The table's plain secondary indexes (not those behind primary
+:mod:`gridmap.db.copy`). The table's plain secondary indexes (not those behind primary
 keys or unique constraints) are dropped before its COPY and rebuilt, from their own
 definitions, right after it, which is much faster than maintaining them row by row; the
 schema is the same afterwards. The grid triggers run as usual, so buildings, cameras,
@@ -25,9 +25,9 @@ from psycopg2 import sql
 from sqlalchemy.engine import make_url
 from tqdm import tqdm
 
+from gridmap.db.copy import copy_frame
 from gridmap.demo.accounts import add_demo_accounts
 from gridmap.demo.city import GENERATOR_VERSION, SCALES, TABLES, CityGenerator, default_anchor
-from gridmap.demo.pgcopy import copy_frame
 from gridmap.errors import GridmapError
 
 #: Every table holding data (TRUNCATEd by ``replace=True``).

@@ -1,11 +1,14 @@
 """``gridmap import grids|buildings|cameras|service-points FILE``: file imports with a
-per-row report, a dry run and a progress bar."""
+per-row report, a dry run and a progress bar. Also the options every file import takes
+(:func:`file_import_options`, shared with ``gridmap cases import``) and the hidden aliases
+kept for one release (:func:`deprecated_alias`)."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from tqdm import tqdm
@@ -21,6 +24,45 @@ TARGET_NAMES = ("grids", "buildings", "cameras", "service-points")
 
 #: Rejected rows printed in the terminal (all of them go to --report FILE.csv).
 SHOWN_PROBLEMS = 30
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def file_import_options(f: F) -> F:
+    """The options both file imports take, under one name each: ``--map``, ``--layer``,
+    ``--skip-invalid``, ``--dry-run`` and ``--report`` (parameters ``mapping``, ``layer``,
+    ``skip_invalid``, ``dry_run``, ``report_path``)."""
+    options = [
+        click.option(
+            "--map", "mapping", multiple=True, metavar="FIELD=COLUMN",
+            help="Column mapping, repeatable or comma-separated (--map code=网格编码 "
+            "--map lon=X), or a .toml/.json file of field = column pairs.",
+        ),
+        click.option("--layer", help="Excel sheet, GeoPackage layer or Shapefile in a .zip "
+                     "(default: the first)."),
+        click.option("--skip-invalid", is_flag=True, help="Import the valid rows, skip the rest."),
+        click.option("--dry-run", is_flag=True, help="Validate and report; write nothing."),
+        click.option(
+            "--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
+            help="Write the rejected rows (row, column, reason) to this CSV file.",
+        ),
+    ]  # fmt: skip
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def deprecated_alias(old: str, new: str, param: str, **kwargs: Any) -> Callable[[F], F]:
+    """A hidden option ``old`` (parameter ``param``) kept for one release in place of
+    ``new``: when given it says so on stderr ("--skip-bad is deprecated; use
+    --skip-invalid"); the command merges its value into the new option's."""
+
+    def warn(ctx: click.Context, option: click.Parameter, value: Any) -> Any:
+        if value not in (None, False, ()):
+            click.echo(f"{old} is deprecated; use {new}", err=True)
+        return value
+
+    return click.option(old, param, hidden=True, callback=warn, **kwargs)
 
 
 def _print_report(report: ImportReport) -> None:
@@ -49,37 +91,28 @@ def _print_report(report: ImportReport) -> None:
 def _command(target: str) -> click.Command:
     @click.command(name=target, help=f"Import {target} from FILE.")
     @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-    @click.option("--layer", help="GeoPackage layer, Excel sheet, or Shapefile in a .zip.")
-    @click.option(
-        "--map", "mapping", multiple=True, metavar="TARGET=SOURCE",
-        help="Column mapping, repeatable: --map code=网格编码 --map lon=X",
-    )  # fmt: skip
+    @file_import_options
     @click.option("--crs", help="Coordinate system when the file names none, e.g. EPSG:4547.")
     @click.option("--from-gcj02", is_flag=True, help="Coordinates are GCJ-02 (Amap, Tencent).")
     @click.option("--from-bd09", is_flag=True, help="Coordinates are BD-09 (Baidu).")
     @click.option("--encoding", help="Attribute text encoding (e.g. gbk) if not UTF-8 / .cpg.")
     @click.option("--repair", is_flag=True, help="Repair invalid polygons (make_valid).")
     @click.option("--update", is_flag=True, help="Update rows whose code already exists.")
-    @click.option("--skip-invalid", is_flag=True, help="Import the valid rows, skip the rest.")
-    @click.option("--dry-run", is_flag=True, help="Validate and report; write nothing.")
-    @click.option(
-        "--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
-        help="Write the rejected rows (row, column, reason) to this CSV file.",
-    )  # fmt: skip
     def command(
-        file: Path, layer: str | None, mapping: tuple[str, ...], crs: str | None,
-        from_gcj02: bool, from_bd09: bool, encoding: str | None, repair: bool, update: bool,
-        skip_invalid: bool, dry_run: bool, report_path: Path | None,
+        file: Path, mapping: tuple[str, ...], layer: str | None, skip_invalid: bool,
+        dry_run: bool, report_path: Path | None, crs: str | None, from_gcj02: bool,
+        from_bd09: bool, encoding: str | None, repair: bool, update: bool,
     ) -> None:  # fmt: skip
         from gridmap.db.engine import database_url
-        from gridmap.io.importer import ImportOptions, ImportRejected, import_file, parse_mapping
+        from gridmap.io.importer import ImportOptions, ImportRejected, import_file
+        from gridmap.io.tabular import parse_mapping
 
         @friendly
         def run() -> None:
             if from_gcj02 and from_bd09:
                 raise GridmapError("Give --from-gcj02 or --from-bd09, not both")
             opts = ImportOptions(
-                target=target, layer=layer, mapping=parse_mapping(mapping), crs=crs,
+                target=target, layer=layer, mapping=parse_mapping(mapping, files=True), crs=crs,
                 offset="gcj02" if from_gcj02 else "bd09" if from_bd09 else None,
                 encoding=encoding, repair=repair, update=update,
                 skip_invalid=skip_invalid, dry_run=dry_run,

@@ -12,7 +12,6 @@ changes nothing (rows equal to the stored ones are counted as unchanged).
 
 from __future__ import annotations
 
-import csv
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,12 +26,13 @@ from pyproj import CRS
 from sqlalchemy.engine import make_url
 
 from gridmap.bounds import MAX_NAME
+from gridmap.db.copy import copy_frame
 from gridmap.db.engine import connect
-from gridmap.demo.pgcopy import copy_frame
 from gridmap.errors import GridmapError
 from gridmap.i18n import MESSAGES
 from gridmap.io import crs as crsmod
 from gridmap.io.readers import RowProblem, Table, read_table
+from gridmap.io.tabular import write_report
 
 #: Largest number of problems kept in a report (the count is always exact).
 MAX_PROBLEMS = 10_000
@@ -251,30 +251,7 @@ class ImportReport:
 
     def write_csv(self, path: str | Path) -> None:
         """The rejected rows as CSV (row, column, reason), UTF-8 with BOM for Excel."""
-        with Path(path).open("w", encoding="utf-8-sig", newline="") as out:
-            writer = csv.writer(out)
-            writer.writerow(["row", "column", "reason"])
-            for p in self.problems:
-                writer.writerow([p.row, p.column, p.reason])
-
-
-def parse_mapping(items: list[str] | tuple[str, ...] | dict[str, str] | None) -> dict[str, str]:
-    """``["code=编号", "lon=X"]`` → ``{"code": "编号", "lon": "X"}``."""
-    if isinstance(items, dict):
-        return dict(items)
-    out: dict[str, str] = {}
-    for item in items or ():
-        for part in str(item).split(","):
-            if not part.strip():
-                continue
-            if "=" not in part:
-                raise ImportProblem(
-                    f"Column mapping {part.strip()!r} is not target=source",
-                    hint="e.g. --map code=网格编码 --map name=网格名称",
-                )
-            key, column = part.split("=", 1)
-            out[key.strip()] = column.strip()
-    return out
+        write_report(path, ((p.row, p.column, p.reason) for p in self.problems))
 
 
 # -- validation ------------------------------------------------------------------------------

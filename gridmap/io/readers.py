@@ -42,6 +42,8 @@ SHAPEFILE_ENCODINGS = ("utf-8", "gb18030")
 class FileProblem(GridmapError):
     """The file cannot be read as a whole (missing, unknown format, no layer, ...)."""
 
+    http_status = 400
+
 
 @dataclass
 class RowProblem:

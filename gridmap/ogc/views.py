@@ -17,6 +17,8 @@ from flask import Blueprint, Response, render_template, request, url_for
 from gridmap.access import current_user
 from gridmap.access.policy import Access, allow
 from gridmap.api.contract import Reply, contract
+from gridmap.catchall import OTHER_METHODS, catch_all, other_methods
+from gridmap.db.app import app_engine
 from gridmap.errors import InvalidInput
 from gridmap.i18n import normalize_language, t
 from gridmap.ogc import schemas as s
@@ -24,8 +26,6 @@ from gridmap.ogc.collections import COLLECTIONS, Collection, get_collection
 from gridmap.ogc.errors import OgcError
 from gridmap.ogc.params import CRS84
 from gridmap.settings import get_settings
-from gridmap.web.catchall import OTHER_METHODS, catch_all, other_methods
-from gridmap.web.database import app_engine
 from layers.base import LayerContext, LayerError
 
 blueprint = Blueprint("ogc", __name__, url_prefix="/ogc", template_folder="templates")

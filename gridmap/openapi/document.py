@@ -27,7 +27,7 @@ from gridmap.api.contract import (
     render_reply,
     standard_errors,
 )
-from gridmap.web.catchall import is_catch_all
+from gridmap.catchall import is_catch_all
 
 #: Path prefixes of the HTTP APIs the document describes (pages and Dash internals are not).
 API_PREFIXES = ("/api/", "/open311/", "/ogc", "/tiles/")

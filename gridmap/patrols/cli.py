@@ -10,10 +10,16 @@ import click
 from gridmap.cli_errors import friendly
 
 
-def _engine():
-    from gridmap.db.engine import database_url, get_engine
+def _url() -> str:
+    from gridmap.db.engine import database_url
 
-    return get_engine(database_url())
+    return database_url()
+
+
+def _engine():
+    from gridmap.db.engine import get_engine
+
+    return get_engine(_url())
 
 
 def _window(window: str, end: str | None):
@@ -38,9 +44,9 @@ def refresh() -> None:
 
     @friendly
     def run() -> None:
-        from gridmap.patrols.coverage import refresh_static
+        from gridmap.derived import compute_all
 
-        click.echo(refresh_static(_engine()))
+        click.echo(compute_all(_url(), steps=("patrol_static",)).static)
 
     run()
 
@@ -51,33 +57,17 @@ def rebuild() -> None:
 
     @friendly
     def run() -> None:
-        from gridmap.patrols.matching import matcher_for
-        from gridmap.patrols.visits import rebuild_visits
-        from gridmap.settings import get_settings
+        from gridmap.derived import rebuild_patrol_visits
 
-        settings = get_settings()
-        engine = _engine()
-        matcher = matcher_for(engine)
-        raw = engine.raw_connection()
-        try:
-            with click.progressbar(length=100, label="matching pings") as bar:
-                done = [0]
+        with click.progressbar(length=100, label="matching pings") as bar:
+            done = [0]
 
-                def step(n: int, total: int) -> None:
-                    pct = int(100 * n / max(total, 1))
-                    bar.update(pct - done[0])
-                    done[0] = pct
+            def step(n: int, total: int) -> None:
+                pct = int(100 * n / max(total, 1))
+                bar.update(pct - done[0])
+                done[0] = pct
 
-                stats = rebuild_visits(
-                    raw,
-                    matcher,
-                    max_accuracy_m=settings.patrol_max_accuracy_m,
-                    match_m=settings.patrol_match_m,
-                    progress=step,
-                )
-            raw.commit()
-        finally:
-            raw.close()
+            stats = rebuild_patrol_visits(_engine(), step)
         click.echo(stats)
 
     run()

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine, text
 
+from gridmap.access.scope import request_cache_scope
 from gridmap.db.cache import TableCache
 from gridmap.errors import Problem
 from gridmap.patrols.errors import invalid_input
@@ -142,7 +143,7 @@ class StreetPieces:
         )
 
 
-_PIECES = TableCache(PIECES_FINGERPRINT_SQL, StreetPieces.read)
+_PIECES = TableCache(PIECES_FINGERPRINT_SQL, StreetPieces.read, scope=request_cache_scope)
 
 
 def grid_shares(

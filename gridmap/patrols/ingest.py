@@ -21,7 +21,7 @@ import pandas as pd
 import psycopg2.errors
 from sqlalchemy import Engine
 
-from gridmap.db.binary_copy import copy_arrays
+from gridmap.db.copy import copy_arrays
 from gridmap.patrols.matching import matcher_for
 from gridmap.patrols.visits import TS, US, apply_visits
 from gridmap.settings import Settings, get_settings

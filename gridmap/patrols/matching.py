@@ -11,6 +11,7 @@ import pyproj
 import shapely
 from sqlalchemy import Connection, Engine, text
 
+from gridmap.access.scope import request_cache_scope
 from gridmap.db.cache import TableCache
 
 #: Seconds in one visit bucket (edge_visits.bucket); must match the SQL (5 minutes).
@@ -99,7 +100,11 @@ def _to_segment(px: np.ndarray, py: np.ndarray, a: np.ndarray, b: np.ndarray) ->
 
 
 #: The process's matchers, rebuilt when road_edges changed.
-_MATCHERS = TableCache("SELECT count(*), coalesce(max(id), 0) FROM road_edges", EdgeMatcher.read)
+_MATCHERS = TableCache(
+    "SELECT count(*), coalesce(max(id), 0) FROM road_edges",
+    EdgeMatcher.read,
+    scope=request_cache_scope,
+)
 
 
 def matcher_for(engine: Engine) -> EdgeMatcher:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from gridmap.db.binary_copy import copy_arrays
+from gridmap.db.copy import copy_arrays
 from gridmap.patrols.matching import BUCKET_S, EdgeMatcher
 
 US = 1_000_000

@@ -7,11 +7,11 @@ from dash import Dash, html
 from flask import Flask
 
 from gridmap.api import register_api
+from gridmap.db.app import URL_KEY
 from gridmap.i18n import t
 from gridmap.ogc import register_ogc
 from gridmap.openapi import blueprint as openapi_blueprint
 from gridmap.settings import ASSETS_DIR
-from gridmap.web.database import URL_KEY
 from gridmap.web.health import health
 from gridmap.web.pages import lead as lead_page
 from gridmap.web.pages import map as map_page

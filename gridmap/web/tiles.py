@@ -16,9 +16,9 @@ from gridmap.access import current_user
 from gridmap.access.policy import Access, allow
 from gridmap.access.scope import scoped_connection
 from gridmap.api.contract import ErrorOut, Reply, ResponseModel, contract
+from gridmap.catchall import OTHER_METHODS, catch_all, other_methods
+from gridmap.db.app import app_engine
 from gridmap.errors import GridmapError
-from gridmap.web.catchall import OTHER_METHODS, catch_all, other_methods
-from gridmap.web.database import app_engine
 
 MVT_TYPE = "application/vnd.mapbox-vector-tile"
 MAX_ZOOM = 22

@@ -14,11 +14,11 @@ from dash import Dash, Input, Output, State, dcc, html, no_update
 
 from gridmap.access import current_user
 from gridmap.access.policy import sees_single_cases
+from gridmap.db.app import app_engine
 from gridmap.errors import GridmapError
 from gridmap.i18n import t
 from gridmap.io import jobs
 from gridmap.io.export import FORMATS, ORIENTATIONS, PAPERS, ExportRequest
-from gridmap.web.database import app_engine
 from layers import LAYERS
 
 #: Layers ticked when the panel opens.

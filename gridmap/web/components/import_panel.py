@@ -218,8 +218,9 @@ def run_import(
 ) -> list[Any]:  # fmt: skip
     """Check (dry run) or import the uploaded file; the report either way."""
     from gridmap.access.audit import record
-    from gridmap.io.importer import ImportOptions, ImportRejected, import_file, parse_mapping
-    from gridmap.web.database import app_engine
+    from gridmap.db.app import app_engine
+    from gridmap.io.importer import ImportOptions, ImportRejected, import_file
+    from gridmap.io.tabular import parse_mapping
 
     user = current_user()
     if user is None or user.role not in IMPORT_ROLES:

@@ -27,6 +27,7 @@ from flask import request
 
 from gridmap.access import Role, User, current_user
 from gridmap.access.pages import page
+from gridmap.db.app import app_engine
 from gridmap.errors import GridmapError
 from gridmap.grids import selection
 from gridmap.grids.cases import CaseScope, case_page, case_points, case_position
@@ -39,7 +40,6 @@ from gridmap.web.basemap import basemap_style
 from gridmap.web.components import lead_map
 from gridmap.web.components.case_table import case_table, pager_text, table_rows
 from gridmap.web.components.grid_panel import grid_panel
-from gridmap.web.database import app_engine
 from gridmap.web.overlays import FALLBACK_CENTER, FALLBACK_ZOOM, MapView
 from gridmap.web.shell import header
 

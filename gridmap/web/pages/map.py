@@ -22,6 +22,7 @@ from flask import request
 from gridmap.access import Role
 from gridmap.access.pages import page
 from gridmap.cases.filters import CUSTOM_WINDOW, CaseChoice
+from gridmap.db.app import app_engine
 from gridmap.errors import GridmapError
 from gridmap.i18n import normalize_language, t
 from gridmap.settings import get_settings
@@ -30,7 +31,6 @@ from gridmap.web.basemap import basemap_style
 from gridmap.web.components.case_filters import choice_from_values, control_inputs, filter_panel
 from gridmap.web.components.kpis import kpi_tiles
 from gridmap.web.components.ticker import ticker_items, ticker_panel
-from gridmap.web.database import app_engine
 from gridmap.web.shell import header
 from gridmap.web.tile_overlays import with_tile_layers
 from layers import LAYERS, Layer, get_layer

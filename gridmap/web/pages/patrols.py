@@ -14,13 +14,13 @@ from plotly import graph_objects as go
 
 from gridmap.access import Role
 from gridmap.access.pages import page
+from gridmap.db.app import app_engine
 from gridmap.errors import GridmapError
 from gridmap.i18n import normalize_language, t
 from gridmap.patrols import coverage, shifts
 from gridmap.patrols.errors import PatrolNotFound
 from gridmap.settings import get_settings
 from gridmap.web.basemap import basemap_style
-from gridmap.web.database import app_engine
 from gridmap.web.shell import header
 from layers import LayerContext
 from layers.patrol_coverage import PatrolCoverageLayer

@@ -29,13 +29,13 @@ from gridmap.analytics.planning import (
     status_text,
     suggestions,
 )
+from gridmap.db.app import app_engine
 from gridmap.errors import GridmapError
 from gridmap.i18n import normalize_language, t
 from gridmap.settings import get_settings
 from gridmap.web import overlays
 from gridmap.web.basemap import basemap_style
 from gridmap.web.components import export_panel, import_panel
-from gridmap.web.database import app_engine
 from gridmap.web.shell import header
 
 PATH = "/plan"

@@ -27,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from gridmap.access import Role
 from gridmap.access.pages import page
 from gridmap.cases.filters import case_timezone
+from gridmap.db.app import app_engine
 from gridmap.errors import GridmapError
 from gridmap.i18n import normalize_language, t
 from gridmap.settings import get_settings
@@ -35,7 +36,6 @@ from gridmap.web.basemap import basemap_style
 from gridmap.web.components.hot_grids import hot_grid_items
 from gridmap.web.components.ticker import ticker_items
 from gridmap.web.components.wall_tiles import case_tiles, extra_tiles
-from gridmap.web.database import app_engine
 from gridmap.web.overlays import MapView
 from gridmap.web.shell import header
 from layers.cases import HEAT_SCALE

@@ -11,12 +11,14 @@ import pytest
 from gridmap.cases.filters import (
     CLOSED_STATUSES,
     OPEN_STATUSES,
+    SOURCES,
     STATUSES,
     CaseChoice,
     CaseFilter,
     expand_statuses,
     time_window,
 )
+from gridmap.demo.taxonomy import SOURCE_WEIGHTS
 from gridmap.errors import InvalidInput
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -76,6 +78,10 @@ def test_expand_statuses(group: str | None, statuses: list | None, expected: lis
 def test_the_groups_split_the_statuses() -> None:
     assert sorted(OPEN_STATUSES + CLOSED_STATUSES) == sorted(STATUSES)
     assert not set(OPEN_STATUSES) & set(CLOSED_STATUSES)
+
+
+def test_the_demo_draws_from_every_source_and_no_other() -> None:
+    assert set(SOURCE_WEIGHTS) == set(SOURCES)
 
 
 def test_a_choice_resolves_into_a_filter() -> None:

@@ -400,13 +400,13 @@ def test_import_command(clean: str, tmp_path: Path, monkeypatch: pytest.MonkeyPa
         runner = CliRunner()
         dry = runner.invoke(
             cases,
-            ["import", str(good), "--mapping", MAPPING, "--dry-run", "--source", "hotline_12345"],
+            ["import", str(good), "--map", MAPPING, "--dry-run", "--source", "hotline_12345"],
         )
         rejected = runner.invoke(
-            cases, ["import", str(bad), "--mapping", MAPPING, "--errors-csv", str(errors)]
+            cases, ["import", str(bad), "--map", MAPPING, "--report", str(errors)]
         )
         done = runner.invoke(
-            cases, ["import", str(good), "--mapping", MAPPING, "--source", "hotline_12345"]
+            cases, ["import", str(good), "--map", MAPPING, "--source", "hotline_12345"]
         )
     finally:
         get_settings.cache_clear()
@@ -420,13 +420,57 @@ def test_import_command(clean: str, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert "error: 8 problem(s) in 8 row(s); nothing was imported" in rejected.stderr
     with errors.open(encoding="utf-8-sig") as fh:
         lines = list(csv.reader(fh))
-    assert lines[0] == ["row", "column", "message"] and lines[1] == ["3", "标题", "is required"]
+    assert lines[0] == ["row", "column", "reason"] and lines[1] == ["3", "标题", "is required"]
     assert len(lines) == 9
     assert done.exit_code == 0 and "imported 4 case(s)" in done.stdout
     assert counts(clean)[0] == 4
     with get_engine(clean).connect() as conn:
         run_id = conn.execute(text("SELECT max(import_id) FROM cases")).scalar_one()
     assert done.stdout.strip().endswith(f"(import run {run_id})")
+
+
+def test_import_command_old_flag_names_warn(
+    clean: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--mapping, --sheet, --skip-bad and --errors-csv still work for one release, hidden
+    from --help, each saying on stderr which name replaces it."""
+    from gridmap.cases.cli import cases
+
+    bad = write_csv(tmp_path / "bad.csv", BAD_ROWS)
+    errors = tmp_path / "errors.csv"
+    monkeypatch.setenv("GRIDMAP_DATABASE_URL", clean)
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        old = runner.invoke(
+            cases,
+            ["import", str(bad), "--mapping", MAPPING, "--skip-bad", "--errors-csv", str(errors),
+             "--sheet", "ignored-for-csv", "--dry-run"],
+        )  # fmt: skip
+        new = runner.invoke(
+            cases,
+            ["import", str(bad), "--map", MAPPING, "--skip-invalid", "--report", str(errors),
+             "--layer", "ignored-for-csv", "--dry-run"],
+        )  # fmt: skip
+        missing = runner.invoke(cases, ["import", str(bad)])
+        helped = runner.invoke(cases, ["import", "--help"])
+    finally:
+        get_settings.cache_clear()
+    assert old.exit_code == 0, old.output
+    assert [line for line in old.stderr.splitlines() if "deprecated" in line] == [
+        "--mapping is deprecated; use --map",
+        "--skip-bad is deprecated; use --skip-invalid",
+        "--errors-csv is deprecated; use --report",
+        "--sheet is deprecated; use --layer",
+    ]
+    assert new.exit_code == 0 and "deprecated" not in new.stderr
+    assert old.stdout == new.stdout
+    assert old.stdout.strip().startswith("would import 1 case(s) from 8 row(s)")
+    assert missing.exit_code == 2 and "Missing option '--map'" in missing.stderr
+    for name in ("--map", "--layer", "--skip-invalid", "--report", "--dry-run"):
+        assert name in helped.stdout
+    for name in ("--mapping", "--sheet", "--skip-bad", "--errors-csv"):
+        assert name not in helped.stdout
 
 
 def test_small_chunks_give_the_same_result(

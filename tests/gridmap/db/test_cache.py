@@ -14,7 +14,7 @@ def test_rebuilt_only_when_the_fingerprint_changes(engine: Engine) -> None:
         builds.append(1)
         return conn.execute(text("SELECT count(*) FROM gridmap_meta")).scalar_one()
 
-    cache = TableCache("SELECT count(*) FROM gridmap_meta", build)
+    cache = TableCache("SELECT count(*) FROM gridmap_meta", build, scope=lambda: None)
     first = cache.get(engine)
     assert cache.get(engine) == first and len(builds) == 1
     with engine.begin() as conn:

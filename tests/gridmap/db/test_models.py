@@ -8,8 +8,9 @@ from sqlalchemy import Engine, inspect, select
 from sqlalchemy.orm import Session
 
 from gridmap.db import models
+from gridmap.models import all_models
 
-MODELS = sorted(models.Base.__subclasses__(), key=lambda m: m.__tablename__)
+MODELS = all_models()
 
 
 def test_every_table_has_a_model(engine: Engine) -> None:

@@ -15,6 +15,7 @@ from gridmap.db.engine import get_engine
 from gridmap.demo.accounts import DEMO_ACCOUNTS, LEAD_GRIDS
 from gridmap.demo.city import TABLES, generate_city
 from gridmap.demo.load import DemoError, has_data, load_demo
+from gridmap.derived import missing_steps
 from tests.conftest import DEMO_SEED
 
 GRIDMAP = Path(sys.executable).with_name("gridmap")
@@ -227,6 +228,13 @@ def test_cli_refuses_to_load_twice(demo_url: str) -> None:
     out = _gridmap(demo_url, "--scale", "small")
     assert out.returncode == 2
     assert "already holds data" in out.stderr
+
+
+def test_cli_loads_and_computes_the_derived_analyses(fresh_url: str) -> None:
+    out = _gridmap(fresh_url, "--scale", "small")
+    assert out.returncode == 0, out.stderr
+    assert "stored 120 isochrones" in out.stdout
+    assert missing_steps(fresh_url) == ()
 
 
 def test_cli_if_empty_is_a_no_op(demo_url: str, conn: Connection) -> None:

@@ -8,13 +8,8 @@ from functools import cache
 from sqlalchemy import text
 
 from gridmap.access import Role, User
-from gridmap.analytics.coverage import compute_coverage
-from gridmap.analytics.params import CircleParams
 from gridmap.db.engine import get_engine
-from gridmap.patrols.coverage import refresh_static
-from gridmap.patrols.matching import matcher_for
-from gridmap.patrols.visits import rebuild_visits
-from gridmap.settings import get_settings
+from gridmap.derived import compute_all
 from tests.conftest import make_demo_database
 
 
@@ -23,21 +18,7 @@ def make_lead_city(suffix: str) -> str:
     """A new database with the demo city, patrol visits and service coverage; its URL (made
     once per test session and suffix)."""
     url = make_demo_database(suffix)
-    engine = get_engine(url)
-    refresh_static(engine)
-    settings = get_settings()
-    raw = engine.raw_connection()
-    try:
-        rebuild_visits(
-            raw,
-            matcher_for(engine),
-            max_accuracy_m=settings.patrol_max_accuracy_m,
-            match_m=settings.patrol_match_m,
-        )
-        raw.commit()
-    finally:
-        raw.close()
-    compute_coverage(url, CircleParams.from_settings(), store=True)
+    compute_all(url, steps=("patrol_static", "patrol_visits", "coverage"))
     return url
 
 

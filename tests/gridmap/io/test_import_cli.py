@@ -86,3 +86,15 @@ def test_cli_option_errors(url: str, tmp_path: Path, monkeypatch: pytest.MonkeyP
         get_settings.cache_clear()
     assert both.exit_code == 2 and "not both" in both.stderr
     assert proj.exit_code == 2 and "GCJ02 coordinates are longitude/latitude" in proj.stderr
+
+
+def test_cli_takes_a_mapping_file_and_the_shared_flags(url: str, tmp_path: Path) -> None:
+    path = tmp_path / "网格.gpkg"
+    grids_frame("MF").rename(columns={"code": "网格编码"}).to_file(path)
+    mapping = tmp_path / "mapping.toml"
+    mapping.write_text('[columns]\ncode = "网格编码"\n', encoding="utf-8")
+    out = gridmap(url, "import", "grids", str(path), "--map", str(mapping), "--skip-invalid",
+                  "--dry-run", "--report", str(tmp_path / "r.csv"))  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "would import 3 new, 0 updated, 0 unchanged" in out.stdout
+    assert count(url, "grids", "MF") == 0

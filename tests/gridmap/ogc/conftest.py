@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
+from gridmap.derived import compute_all
 from tests.conftest import make_demo_database
 from tests.gridmap.ogc.live import Live, serve
 
@@ -19,13 +16,7 @@ def ogc_url(_created: list[str]) -> str:
     """The demo city (seed DEMO_SEED) plus its walking isochrones; read-only for the tests."""
     url = make_demo_database("ogc")
     _created.append(url)
-    gridmap = Path(sys.executable).parent / "gridmap"
-    subprocess.run(
-        [str(gridmap), "circles", "compute"],
-        env={**os.environ, "GRIDMAP_DATABASE_URL": url},
-        check=True,
-        capture_output=True,
-    )
+    compute_all(url, steps=("coverage", "isochrones"))
     return url
 
 

@@ -11,9 +11,9 @@ import flask
 import requests
 from werkzeug.serving import make_server
 
+from gridmap.db.app import URL_KEY
 from gridmap.ogc import register_ogc
 from gridmap.openapi import blueprint as openapi_blueprint
-from gridmap.web.database import URL_KEY
 from gridmap.web.tiles import tiles
 
 

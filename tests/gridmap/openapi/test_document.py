@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import pytest
 from openapi_spec_validator import validate
 
+from gridmap.catchall import is_catch_all
 from gridmap.openapi.document import API_PREFIXES, build_document, openapi_path
 from gridmap.web.app import create_app
-from gridmap.web.catchall import is_catch_all
 from tests.gridmap.ogc.live import Live, serve
 
 

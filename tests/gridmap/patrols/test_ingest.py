@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine, text
 
-from gridmap.db.binary_copy import copy_arrays
+from gridmap.db.copy import copy_arrays
 from gridmap.errors import InvalidInput
 from gridmap.patrols.ingest import _judge, _store, ingest_pings, parse_pings, to_us
 from gridmap.settings import get_settings

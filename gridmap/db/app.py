@@ -1,4 +1,4 @@
-"""The web app's database: one engine per process for the URL the app was created with."""
+"""The Flask app's database: one engine per process for the URL the app was created with."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sqlalchemy import Engine
 
-from gridmap.db.binary_copy import copy_arrays
+from gridmap.db.copy import copy_arrays
 
 
 def test_columns_round_trip_exactly(engine: Engine) -> None:
