@@ -4,6 +4,7 @@ street times the unpatrolled share), ranked, filled by need."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import geopandas as gpd
 from plotly import graph_objects as go
@@ -14,7 +15,6 @@ from layers.base import (
     Detail,
     Layer,
     LayerContext,
-    LegendEntry,
     detail_of,
     feature_collection,
     hidden,
@@ -23,7 +23,9 @@ from layers.base import (
     read_frame,
     simplify_tolerance,
 )
+from layers.params import PatrolWindow, RiskGapParams
 from layers.patrol_coverage import window_of
+from layers.specs import LegendEntry
 
 SQL = "SELECT * FROM gridmap_layer_risk_gap(:t0, :t1, :max_rows, :tolerance)"
 COLUMNS = ["id", "rank", "code", "name", "cases", "case_density", "patrolled_share", "need"]
@@ -40,9 +42,11 @@ class RiskGapLayer(Layer):
     default_visible: bool = False
     top: int = 20
 
+    reads: ClassVar[tuple[type, ...]] = (PatrolWindow, RiskGapParams)
+
     def _read(self, ctx: LayerContext, tolerance: float) -> gpd.GeoDataFrame:
         t0, t1 = window_of(ctx)
-        top = int(ctx.filters.get("risk_top", self.top))
+        top = int(self.param(ctx, RiskGapParams).top or self.top)
         return read_frame(ctx, SQL, t0=t0, t1=t1, max_rows=top, tolerance=tolerance)
 
     def query(self, ctx: LayerContext) -> gpd.GeoDataFrame:

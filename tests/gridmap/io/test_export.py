@@ -17,6 +17,7 @@ import pytest
 import shapely
 from sqlalchemy import Engine
 
+from gridmap.cases.filters import CaseFilter
 from gridmap.io.export import (
     ExportError,
     ExportRequest,
@@ -170,7 +171,7 @@ def test_filters_and_bbox_mean_what_the_layer_says(demo_engine, tmp_path: Path) 
     filters = {"statuses": ["reported", "returned"]}
     path = _export(demo_engine, tmp_path, "gpkg", layers=["cases", "buildings"], bbox=bbox,
                    filters=filters)  # fmt: skip
-    ctx = LayerContext(demo_engine, bbox=bbox, filters=filters)
+    ctx = LayerContext(demo_engine, bbox=bbox, params=(CaseFilter(statuses=filters["statuses"]),))
     cases = pyogrio.read_dataframe(path, layer="cases")
     expected = get_layer("cases").export(ctx)
     assert (
