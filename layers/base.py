@@ -2,19 +2,21 @@
 
 A layer is a frozen dataclass: ``id`` (stable slug for component ids and URLs), ``title``
 (an i18n key), ``min_zoom`` (below it the layer draws nothing) and ``default_visible``,
-plus four abstract methods and one with a default:
+plus three abstract methods and three with a default:
 
-- ``query(ctx)`` reads the rows for the map view in ``ctx`` (bbox and zoom) from PostGIS
+- ``query(ctx)`` reads the rows for the map view in ``ctx`` (bbox, zoom and the typed
+  parameters the layer ``reads``: ``self.param(ctx, CaseFilter)``) from PostGIS
   through the layer's SQL function and returns a GeoDataFrame (EPSG:4326). How much of
   the layer the view shows is recorded in ``data.attrs``: ``detail`` (a :class:`Detail`)
   and ``capped`` (True when more rows matched than the layer draws).
 - ``traces(data, lang)`` turns that frame into plotly map traces (``go.Scattermap``,
   ``go.Choroplethmap``); each trace's ``meta`` names the layer.
-- ``legend(lang)`` lists the colours and shapes the traces use (derived from the style).
 - ``export(ctx)`` reads the same rows without the view's zoom limits and caps (bbox still
   applies) for files and the OGC API.
+- ``legend(lang)`` lists the colours and shapes the traces use (default: the ``style``'s).
 - ``note(data, lang)`` is the one-line status beside the layer's toggle (hidden: "zoom in
   to …", capped, or how many are shown).
+- ``empty_traces(lang)``: the traces drawing nothing (default: one empty placeholder).
 
 Layers with an aggregated view below some zoom (grids → communities, cameras → counts per
 cell) carry their own ``detail_zoom`` field.
