@@ -88,11 +88,12 @@ class LayerContext:
     bbox: BBox | None = None
     zoom: float | None = None
     #: Parameter objects (:mod:`layers.params`), at most one per type.
-    params: Iterable[object] | Mapping[type, object] = field(
-        default_factory=lambda: MappingProxyType({})
-    )
+    params: Iterable[object] = ()
     user: Any = None
     language: str = "zh-CN"
+    _by_type: Mapping[type, object] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         if self.bbox is not None:
@@ -100,19 +101,19 @@ class LayerContext:
             if not (minx <= maxx and miny <= maxy):
                 raise LayerError(f"Bounding box {self.bbox} has its minimum above its maximum.")
             object.__setattr__(self, "bbox", (minx, miny, maxx, maxy))
-        if not isinstance(self.params, MappingProxyType):
-            given = self.params.values() if isinstance(self.params, Mapping) else self.params
-            by_type: dict[type, object] = {}
-            for value in given:
-                if type(value) in by_type:
-                    raise LayerError(f"Two {type(value).__name__} parameters given.")
-                by_type[type(value)] = value
-            object.__setattr__(self, "params", MappingProxyType(by_type))
+        given = tuple(self.params)
+        by_type: dict[type, object] = {}
+        for value in given:
+            if type(value) in by_type:
+                raise LayerError(f"Two {type(value).__name__} parameters given.")
+            by_type[type(value)] = value
+        object.__setattr__(self, "params", given)
+        object.__setattr__(self, "_by_type", MappingProxyType(by_type))
 
     def param(self, kind: type[P]) -> P:
         """The parameters of type ``kind`` given, else its default instance."""
-        found = self.params.get(kind)  # type: ignore[union-attr]
-        return found if found is not None else kind()
+        found = self._by_type.get(kind)
+        return found if isinstance(found, kind) else kind()
 
     @property
     def bounds(self) -> dict[str, float | None]:
