@@ -307,6 +307,37 @@ def feature_collection(data: gpd.GeoDataFrame, id_column: str = "id") -> dict[st
     }
 
 
+def area_trace(
+    layer: Layer,
+    data: gpd.GeoDataFrame,
+    z: list[float],
+    *,
+    scale: list,
+    zmax: float,
+    marker: dict[str, Any],
+    customdata: list,
+    hovertemplate: str,
+    lang: str,
+) -> BaseTraceType:
+    """A choropleth of ``data``'s areas (feature id = ``id``) filled by ``z`` on ``scale``
+    (from 0 to ``zmax``), hovering ``customdata`` through ``hovertemplate``."""
+    return go.Choroplethmap(
+        geojson=feature_collection(data),
+        locations=data["id"].astype(int).tolist(),
+        z=z,
+        zmin=0,
+        zmax=zmax,
+        colorscale=scale,
+        showscale=False,
+        marker=marker,
+        customdata=customdata,
+        hovertemplate=hovertemplate,
+        name=t(layer.title, lang),
+        meta={"layer": layer.id, "detail": str(detail_of(data))},
+        showlegend=False,
+    )
+
+
 def simplify_tolerance(ctx: LayerContext, pixels: float = 0.5) -> float:
     """Simplification tolerance in degrees of ``pixels`` screen pixels at the view's zoom."""
     return 0.0 if ctx.zoom is None else pixels * ctx.degrees_per_pixel()

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import geopandas as gpd
-from plotly import graph_objects as go
 from plotly.basedatatypes import BaseTraceType
 
 from gridmap.i18n import t
@@ -14,8 +13,8 @@ from layers.base import (
     Detail,
     Layer,
     LayerContext,
+    area_trace,
     detail_of,
-    feature_collection,
     mark,
     placeholder,
     read_frame,
@@ -111,27 +110,16 @@ class GridsLayer(Layer):
                 f"{t('field.community', lang)}: %{{customdata[1]}}<br>"
                 f"{t('field.lead', lang)}: %{{customdata[2]}}<extra></extra>"
             )
-        trace = go.Choroplethmap(
-            geojson=feature_collection(data),
-            locations=data["id"].astype(int).tolist(),
-            z=z.astype(int).tolist(),
-            zmin=0,
-            zmax=len(PALETTE),
-            colorscale=_colorscale(),
-            showscale=False,
-            marker={
-                "opacity": COMMUNITY_OPACITY if aggregated else GRID_OPACITY,
-                "line": {
-                    "color": COMMUNITY_LINE if aggregated else GRID_LINE,
-                    "width": 2.2 if aggregated else 0.9,
-                },
+        marker = {
+            "opacity": COMMUNITY_OPACITY if aggregated else GRID_OPACITY,
+            "line": {
+                "color": COMMUNITY_LINE if aggregated else GRID_LINE,
+                "width": 2.2 if aggregated else 0.9,
             },
-            customdata=custom,
-            hovertemplate=template,
-            name=t(self.title, lang),
-            meta={"layer": self.id, "detail": str(detail)},
-            showlegend=False,
-        )
+        }
+        trace = area_trace(self, data, z.astype(int).tolist(), scale=_colorscale(),
+                           zmax=len(PALETTE), marker=marker, customdata=custom,
+                           hovertemplate=template, lang=lang)  # fmt: skip
         return [trace]
 
     def legend(self, lang: str) -> list[LegendEntry]:

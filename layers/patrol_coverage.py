@@ -19,8 +19,8 @@ from layers.base import (
     Detail,
     FeatureLayer,
     LayerContext,
+    area_trace,
     detail_of,
-    feature_collection,
     mark,
     placeholder,
     read_frame,
@@ -152,27 +152,16 @@ class PatrolCoverageLayer(FeatureLayer):
             custom = list(
                 zip(data["name"], pct, (100 * data["watched_share"]).round(1), strict=True)
             )
-            return [
-                go.Choroplethmap(
-                    geojson=feature_collection(data),
-                    locations=data["id"].astype(int).tolist(),
-                    z=data["patrolled_share"].astype(float).tolist(),
-                    zmin=0,
-                    zmax=1,
-                    colorscale=SHARE_SCALE,
-                    showscale=False,
-                    marker={"opacity": 0.55, "line": {"color": "#24324f", "width": 0.6}},
-                    customdata=custom,
-                    hovertemplate=(
-                        "<b>%{customdata[0]}</b><br>"
-                        f"{t('patrol.patrolled', lang)}: %{{customdata[1]}} %<br>"
-                        f"{t('patrol.watched', lang)}: %{{customdata[2]}} %<extra></extra>"
-                    ),
-                    name=name,
-                    meta={"layer": self.id, "detail": str(detail)},
-                    showlegend=False,
-                )
-            ]
+            hover = (
+                "<b>%{customdata[0]}</b><br>"
+                f"{t('patrol.patrolled', lang)}: %{{customdata[1]}} %<br>"
+                f"{t('patrol.watched', lang)}: %{{customdata[2]}} %<extra></extra>"
+            )
+            z = data["patrolled_share"].astype(float).tolist()
+            marker = {"opacity": 0.55, "line": {"color": "#24324f", "width": 0.6}}
+            trace = area_trace(self, data, z, scale=SHARE_SCALE, zmax=1, marker=marker,
+                               customdata=custom, hovertemplate=hover, lang=lang)  # fmt: skip
+            return [trace]
         now = data.attrs.get("now") or datetime.now(UTC)
         classes = recency_class(list(data["last_at"]), now)
         never = t("patrol.never", lang)

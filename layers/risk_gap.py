@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import geopandas as gpd
-from plotly import graph_objects as go
 from plotly.basedatatypes import BaseTraceType
 
 from gridmap.i18n import t
@@ -15,8 +14,8 @@ from layers.base import (
     Detail,
     Layer,
     LayerContext,
+    area_trace,
     detail_of,
-    feature_collection,
     hidden,
     mark,
     placeholder,
@@ -70,27 +69,16 @@ class RiskGapLayer(Layer):
             )
         )
         top = float(data["need"].max()) or 1.0
-        return [
-            go.Choroplethmap(
-                geojson=feature_collection(data),
-                locations=data["id"].astype(int).tolist(),
-                z=(data["need"] / top).astype(float).tolist(),
-                zmin=0,
-                zmax=1,
-                colorscale=SCALE,
-                showscale=False,
-                marker={"opacity": 0.7, "line": {"color": "#7f1d1d", "width": 2}},
-                customdata=custom,
-                hovertemplate=(
-                    "<b>#%{customdata[0]} %{customdata[1]}</b><br>"
-                    f"{t('patrol.cases', lang)}: %{{customdata[2]}}<br>"
-                    f"{t('patrol.patrolled', lang)}: %{{customdata[3]}} %<extra></extra>"
-                ),
-                name=t(self.title, lang),
-                meta={"layer": self.id, "detail": str(Detail.FEATURES)},
-                showlegend=False,
-            )
-        ]
+        hover = (
+            "<b>#%{customdata[0]} %{customdata[1]}</b><br>"
+            f"{t('patrol.cases', lang)}: %{{customdata[2]}}<br>"
+            f"{t('patrol.patrolled', lang)}: %{{customdata[3]}} %<extra></extra>"
+        )
+        z = (data["need"] / top).astype(float).tolist()
+        marker = {"opacity": 0.7, "line": {"color": "#7f1d1d", "width": 2}}
+        trace = area_trace(self, data, z, scale=SCALE, zmax=1, marker=marker,
+                           customdata=custom, hovertemplate=hover, lang=lang)  # fmt: skip
+        return [trace]
 
     def legend(self, lang: str) -> list[LegendEntry]:
         return [LegendEntry(t("legend.risk_gap", lang), "#b91c1c", "fill")]
