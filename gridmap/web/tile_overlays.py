@@ -1,5 +1,6 @@
 """Map layers drawn by MapLibre straight from the app's vector tiles, added to the basemap
-style plotly takes (``layout.map.style``: sources + layers), under the plotly traces.
+style plotly takes (``layout.map.style``: sources + layers), under the plotly traces. Built
+from the registered layers' :class:`~layers.specs.TileSpec` (``style_layers``).
 
 Where the tiles help: the buildings layer draws plotly markers (with hover details) from zoom
 15, where a view holds a few thousand buildings; below it a city view holds hundreds of
