@@ -57,6 +57,7 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from gridmap.cases.filters import CaseFilter  # noqa: E402
 from gridmap.db.engine import database_url, drop_database, ensure_database, get_engine  # noqa: E402
 from gridmap.db.migrations import upgrade  # noqa: E402
 from gridmap.settings import get_settings  # noqa: E402
@@ -258,7 +259,7 @@ def main() -> None:
     center = ((extent[0] + extent[2]) / 2, (extent[1] + extent[3]) / 2)
     view = MapView.around(center, args.zoom)
     layer = get_layer("cases")
-    ctx = LayerContext(engine, bbox=view.bbox, zoom=view.zoom, time_from=since)
+    ctx = LayerContext(engine, bbox=view.bbox, zoom=view.zoom, params=(CaseFilter(since=since),))
     level = hex_level(args.zoom)
     size = hex_size(level)
     params = {**ctx.bounds, **filter_args(ctx), "level": level}
@@ -320,7 +321,7 @@ def main() -> None:
         return payload(layer.traces(layer.query(ctx), "zh-CN"))
 
     def ours_filtered(**filters: list[str]) -> Callable[[], bytes]:
-        fctx = dataclasses.replace(ctx, filters=filters)
+        fctx = dataclasses.replace(ctx, params=(CaseFilter(since=since, **filters),))
 
         def run() -> bytes:
             return payload(layer.traces(layer.query(fctx), "zh-CN"))
@@ -376,7 +377,7 @@ def main() -> None:
         "geopandas_python_hexagons": timed(geopandas_python, max(5, args.runs // 4)),
     }
     # The rest of a live refresh at that scale: change probe, KPI tiles, ticker.
-    tiles_ctx = LayerContext(engine, time_from=since)
+    tiles_ctx = LayerContext(engine, params=(CaseFilter(since=since),))
     results["live_probe"] = timed(lambda: str(live.probe(engine)).encode(), args.runs)
     results["kpi_tiles"] = timed(
         lambda: str(read_tiles(tiles_ctx, anchor, anchor - timedelta(hours=8))).encode(),

@@ -2,34 +2,47 @@
 
 A layer is a frozen dataclass: ``id`` (stable slug for component ids and URLs), ``title``
 (an i18n key), ``min_zoom`` (below it the layer draws nothing) and ``default_visible``,
-plus four abstract methods and one with a default:
+plus three abstract methods and three with a default:
 
-- ``query(ctx)`` reads the rows for the map view in ``ctx`` (bbox and zoom) from PostGIS
+- ``query(ctx)`` reads the rows for the map view in ``ctx`` (bbox, zoom and the typed
+  parameters the layer ``reads``: ``self.param(ctx, CaseFilter)``) from PostGIS
   through the layer's SQL function and returns a GeoDataFrame (EPSG:4326). How much of
   the layer the view shows is recorded in ``data.attrs``: ``detail`` (a :class:`Detail`)
   and ``capped`` (True when more rows matched than the layer draws).
 - ``traces(data, lang)`` turns that frame into plotly map traces (``go.Scattermap``,
   ``go.Choroplethmap``); each trace's ``meta`` names the layer.
-- ``legend(lang)`` lists the colours and shapes the traces use (derived from the style).
 - ``export(ctx)`` reads the same rows without the view's zoom limits and caps (bbox still
   applies) for files and the OGC API.
+- ``legend(lang)`` lists the colours and shapes the traces use (default: the ``style``'s).
 - ``note(data, lang)`` is the one-line status beside the layer's toggle (hidden: "zoom in
   to …", capped, or how many are shown).
+- ``empty_traces(lang)``: the traces drawing nothing (default: one empty placeholder).
 
 Layers with an aggregated view below some zoom (grids → communities, cameras → counts per
 cell) carry their own ``detail_zoom`` field.
+
+Besides the methods a layer declares, as class attributes, what the rest of the app builds
+from it (see :mod:`layers.specs`; each optional):
+
+- ``reads``: the parameter types it takes from the context (:mod:`layers.params`);
+- ``style``: its colours (legend, print maps);
+- ``tiles``: its vector tiles (``/tiles/<id>``, drawn by MapLibre while it is on);
+- ``collection``: its OGC API feature collection;
+- ``keeps_place``: it always draws its traces (empty when off), so they keep their place at
+  the end of the map figure for live updates.
+
+:class:`FeatureLayer` is the common "read → cap → mark" body of ``query``/``export``.
 """
 
 from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, ClassVar, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -43,6 +56,7 @@ from gridmap.access import User, current_user
 from gridmap.access.scope import scoped_connection
 from gridmap.errors import GridmapError
 from gridmap.i18n import t
+from layers.specs import CollectionSpec, LegendEntry, Style, TileSpec
 
 #: lon/lat bounds: (min lon, min lat, max lon, max lat).
 BBox = tuple[float, float, float, float]
@@ -62,18 +76,24 @@ class Detail(StrEnum):
     HIDDEN = "hidden"  # below the layer's min_zoom: nothing drawn
 
 
+P = TypeVar("P")
+
+
 @dataclass(frozen=True)
 class LayerContext:
-    """What a layer reads for: the database, the view, the time window, filters, who asks."""
+    """What a layer reads for: the database, the view, typed parameters (looked up by type:
+    :meth:`param`), who asks."""
 
     engine: Engine
     bbox: BBox | None = None
     zoom: float | None = None
-    time_from: datetime | None = None
-    time_to: datetime | None = None
-    filters: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    #: Parameter objects (:mod:`layers.params`), at most one per type.
+    params: Iterable[object] = ()
     user: Any = None
     language: str = "zh-CN"
+    _by_type: Mapping[type, object] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         if self.bbox is not None:
@@ -81,8 +101,19 @@ class LayerContext:
             if not (minx <= maxx and miny <= maxy):
                 raise LayerError(f"Bounding box {self.bbox} has its minimum above its maximum.")
             object.__setattr__(self, "bbox", (minx, miny, maxx, maxy))
-        if not isinstance(self.filters, MappingProxyType):
-            object.__setattr__(self, "filters", MappingProxyType(dict(self.filters)))
+        given = tuple(self.params)
+        by_type: dict[type, object] = {}
+        for value in given:
+            if type(value) in by_type:
+                raise LayerError(f"Two {type(value).__name__} parameters given.")
+            by_type[type(value)] = value
+        object.__setattr__(self, "params", given)
+        object.__setattr__(self, "_by_type", MappingProxyType(by_type))
+
+    def param(self, kind: type[P]) -> P:
+        """The parameters of type ``kind`` given, else its default instance."""
+        found = self._by_type.get(kind)
+        return found if isinstance(found, kind) else kind()
 
     @property
     def bounds(self) -> dict[str, float | None]:
@@ -108,15 +139,6 @@ class LayerContext:
 
 
 @dataclass(frozen=True)
-class LegendEntry:
-    """One line of a legend: a label and the mark drawn for it."""
-
-    label: str
-    color: str
-    shape: Literal["fill", "circle", "line"] = "circle"
-
-
-@dataclass(frozen=True)
 class Layer(ABC):
     """One map overlay. Subclasses set the fields' defaults and implement the methods."""
 
@@ -124,6 +146,15 @@ class Layer(ABC):
     title: str
     min_zoom: float = 0.0
     default_visible: bool = True
+
+    #: Parameter types the layer reads from its context (:meth:`param`).
+    reads: ClassVar[tuple[type, ...]] = ()
+    #: Colours (legend, print maps); vector tiles; OGC API collection (None: none).
+    style: ClassVar[Style | None] = None
+    tiles: ClassVar[TileSpec | None] = None
+    collection: ClassVar[CollectionSpec | None] = None
+    #: Whether the layer's traces stay in the figure (empty) while it is off or failed.
+    keeps_place: ClassVar[bool] = False
 
     @abstractmethod
     def query(self, ctx: LayerContext) -> gpd.GeoDataFrame:
@@ -134,12 +165,24 @@ class Layer(ABC):
         """Plotly map traces drawing ``data`` (from :meth:`query`)."""
 
     @abstractmethod
-    def legend(self, lang: str) -> list[LegendEntry]:
-        """The colours and shapes the traces use, labelled in ``lang``."""
-
-    @abstractmethod
     def export(self, ctx: LayerContext) -> gpd.GeoDataFrame:
         """The layer's features in ``ctx.bbox`` (or everywhere), without view limits."""
+
+    def legend(self, lang: str) -> list[LegendEntry]:
+        """The colours and shapes the traces use, labelled in ``lang`` (by default those
+        of :attr:`style`)."""
+        return self.style.legend(lang) if self.style is not None else []
+
+    def empty_traces(self, lang: str) -> list[BaseTraceType]:
+        """The layer's traces drawing nothing (the layer switched off)."""
+        return [placeholder(self, lang)]
+
+    def param(self, ctx: LayerContext, kind: type[P]) -> P:
+        """The context's parameters of type ``kind``, which the layer must list in
+        :attr:`reads`."""
+        if kind not in self.reads:
+            raise TypeError(f"Layer {self.id!r} does not read {kind.__name__} (see its reads).")
+        return ctx.param(kind)
 
     def visible_at(self, zoom: float | None) -> bool:
         """Whether the layer draws anything at ``zoom`` (None: no view, always)."""
@@ -153,6 +196,49 @@ class Layer(ABC):
         if data.attrs.get("capped"):
             return t("note.capped", lang, count=f"{len(data):,}")
         return t("note.shown", lang, count=f"{len(data):,}")
+
+
+@dataclass(frozen=True)
+class FeatureLayer(Layer):
+    """A layer read by one SQL reader of the view's features: hidden below ``min_zoom``,
+    at most ``max_features`` rows (None: all; the reader then takes no ``:max_rows``), marked.
+
+    Subclasses set :attr:`sql` (a SELECT taking the bbox and, when capped, ``:max_rows``)
+    and may add parameters (:meth:`sql_args`), finish the frame (:meth:`finish`) and keep
+    an aggregated view by overriding ``query`` around ``super().query(ctx)``.
+    """
+
+    max_features: int | None = None
+
+    sql: ClassVar[str]
+    #: Columns of the empty frame below ``min_zoom``.
+    columns: ClassVar[tuple[str, ...]] = ()
+
+    def sql_args(self, ctx: LayerContext) -> dict[str, Any]:
+        """The reader's parameters besides the bbox and ``max_rows``."""
+        return {}
+
+    def finish(self, frame: gpd.GeoDataFrame, args: Mapping[str, Any]) -> gpd.GeoDataFrame:
+        """The read frame made ready (``args``: the reader's parameters)."""
+        return frame
+
+    def read(self, ctx: LayerContext, max_rows: int | None) -> gpd.GeoDataFrame:
+        """The reader's rows for ``ctx`` (at most ``max_rows`` when the layer is capped)."""
+        args = {**ctx.bounds, **self.sql_args(ctx)}
+        if self.max_features is not None:
+            args["max_rows"] = max_rows
+        return self.finish(read_frame(ctx, self.sql, **args), args)
+
+    def query(self, ctx: LayerContext) -> gpd.GeoDataFrame:
+        if not self.visible_at(ctx.zoom):
+            return hidden(list(self.columns))
+        if self.max_features is None:
+            return mark(self.read(ctx, None), Detail.FEATURES)
+        frame, capped = take_capped(self.read(ctx, self.max_features + 1), self.max_features)
+        return mark(frame, Detail.FEATURES, capped=capped)
+
+    def export(self, ctx: LayerContext) -> gpd.GeoDataFrame:
+        return mark(self.read(ctx, None), Detail.FEATURES)
 
 
 # -- helpers for layer modules ---------------------------------------------------------------
@@ -219,6 +305,37 @@ def feature_collection(data: gpd.GeoDataFrame, id_column: str = "id") -> dict[st
             for fid, g in zip(data[id_column], geoms, strict=True)
         ],
     }
+
+
+def area_trace(
+    layer: Layer,
+    data: gpd.GeoDataFrame,
+    z: list[float],
+    *,
+    scale: list,
+    zmax: float,
+    marker: dict[str, Any],
+    customdata: list,
+    hovertemplate: str,
+    lang: str,
+) -> BaseTraceType:
+    """A choropleth of ``data``'s areas (feature id = ``id``) filled by ``z`` on ``scale``
+    (from 0 to ``zmax``), hovering ``customdata`` through ``hovertemplate``."""
+    return go.Choroplethmap(
+        geojson=feature_collection(data),
+        locations=data["id"].astype(int).tolist(),
+        z=z,
+        zmin=0,
+        zmax=zmax,
+        colorscale=scale,
+        showscale=False,
+        marker=marker,
+        customdata=customdata,
+        hovertemplate=hovertemplate,
+        name=t(layer.title, lang),
+        meta={"layer": layer.id, "detail": str(detail_of(data))},
+        showlegend=False,
+    )
 
 
 def simplify_tolerance(ctx: LayerContext, pixels: float = 0.5) -> float:

@@ -3,50 +3,86 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import geopandas as gpd
 from plotly import graph_objects as go
 from plotly.basedatatypes import BaseTraceType
 
 from gridmap.i18n import t
-from layers.base import (
-    Detail,
-    Layer,
-    LayerContext,
-    LegendEntry,
-    detail_of,
-    hidden,
-    lonlat,
-    mark,
-    placeholder,
-    read_frame,
-    take_capped,
-)
+from layers.base import Detail, FeatureLayer, detail_of, lonlat, placeholder
+from layers.specs import MAX_ZOOM, CollectionSpec, LegendEntry, TileSpec
 
 COLOR = "#334155"
 COLUMNS = ["id", "code", "address", "kind", "floors", "households", "population", "grid_id"]
 SQL = "SELECT * FROM gridmap_layer_buildings(:minx, :miny, :maxx, :maxy, :max_rows)"
+#: Tiles: single buildings from zoom 14, counts per cell at 12 and 13; the map draws them
+#: below the plotly markers' zoom (15), where a city view holds too many for markers.
+TILES = TileSpec(
+    function="gridmap_tile_buildings",
+    minzoom=12,
+    vector_layers={
+        "buildings": (
+            {
+                "kind": "String",
+                "floors": "Number",
+                "households": "Number",
+                "population": "Number",
+                "grid_id": "Number",
+            },
+            14,
+            MAX_ZOOM,
+        ),
+        "building_cells": (
+            {"buildings": "Number", "households": "Number", "population": "Number"},
+            12,
+            13,
+        ),
+    },
+    description="Building units from zoom 14; counts per cell at zooms 12 and 13.",
+    source_zooms=(12, 14),
+    style_layers=(
+        {
+            "id": "tiles-building-cells",
+            "type": "circle",
+            "source-layer": "building_cells",
+            "minzoom": 12,
+            "maxzoom": 14,
+            "paint": {
+                "circle-color": COLOR,
+                "circle-opacity": 0.45,
+                "circle-radius": [
+                    "interpolate", ["linear"], ["sqrt", ["get", "buildings"]],
+                    1, 2, 10, 6, 40, 14,
+                ],
+            },
+        },
+        {
+            "id": "tiles-buildings",
+            "type": "circle",
+            "source-layer": "buildings",
+            "minzoom": 14,
+            "maxzoom": 15,
+            "paint": {"circle-color": COLOR, "circle-opacity": 0.7, "circle-radius": 2.5},
+        },
+    ),
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
-class BuildingsLayer(Layer):
+class BuildingsLayer(FeatureLayer):
     """Building points in the view from ``min_zoom``, the ``max_features`` nearest its centre."""
 
     id: str = "buildings"
     title: str = "layer.buildings"
     min_zoom: float = 15.0
     default_visible: bool = True
-    max_features: int = 4000
+    max_features: int | None = 4000
 
-    def query(self, ctx: LayerContext) -> gpd.GeoDataFrame:
-        if not self.visible_at(ctx.zoom):
-            return hidden(COLUMNS)
-        frame = read_frame(ctx, SQL, **ctx.bounds, max_rows=self.max_features + 1)
-        frame, capped = take_capped(frame, self.max_features)
-        return mark(frame, Detail.FEATURES, capped=capped)
-
-    def export(self, ctx: LayerContext) -> gpd.GeoDataFrame:
-        return mark(read_frame(ctx, SQL, **ctx.bounds, max_rows=None), Detail.FEATURES)
+    sql: ClassVar[str] = SQL
+    columns: ClassVar[tuple[str, ...]] = tuple(COLUMNS)
+    tiles: ClassVar[TileSpec | None] = TILES
+    collection: ClassVar[CollectionSpec | None] = CollectionSpec(SQL, {"max_rows": None})
 
     def traces(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:
         if detail_of(data) is Detail.HIDDEN or data.empty:

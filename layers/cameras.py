@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import geopandas as gpd
 from plotly import graph_objects as go
@@ -11,18 +12,16 @@ from plotly.basedatatypes import BaseTraceType
 from gridmap.i18n import t
 from layers.base import (
     Detail,
-    Layer,
+    FeatureLayer,
     LayerContext,
-    LegendEntry,
     detail_of,
-    hidden,
     lonlat,
     mark,
     marker_size,
     placeholder,
     read_frame,
-    take_capped,
 )
+from layers.specs import MAX_ZOOM, CollectionSpec, ColorBy, LegendEntry, Style, TileSpec
 
 #: Marker colour per camera status, in legend order.
 STATUS_COLORS = {"online": "#16a34a", "offline": "#94a3b8", "fault": "#dc2626"}
@@ -30,10 +29,28 @@ CLUSTER_COLOR = "#2563eb"
 COLUMNS = ["id", "code", "name", "kind", "status", "last_seen", "grid_id"]
 SQL = "SELECT * FROM gridmap_layer_cameras(:minx, :miny, :maxx, :maxy, :max_rows)"
 CLUSTER_SQL = "SELECT * FROM gridmap_layer_camera_clusters(:minx, :miny, :maxx, :maxy, :cell)"
+STYLE = Style(ColorBy.each("status", STATUS_COLORS, "camera.{}"))
+TILES = TileSpec(
+    function="gridmap_tile_cameras",
+    minzoom=8,
+    vector_layers={
+        "cameras": (
+            {"code": "String", "kind": "String", "status": "String", "grid_id": "Number"},
+            13,
+            MAX_ZOOM,
+        ),
+        "camera_cells": (
+            {"cameras": "Number", "online": "Number", "offline": "Number", "fault": "Number"},
+            8,
+            12,
+        ),
+    },
+    description="Cameras from zoom 13; counts per cell and status from zoom 8 to 12.",
+)
 
 
 @dataclass(frozen=True)
-class CamerasLayer(Layer):
+class CamerasLayer(FeatureLayer):
     """Single cameras from ``detail_zoom`` (at most ``max_features``); groups of cameras in
     square cells of ``cluster_pixels`` screen pixels below it."""
 
@@ -42,21 +59,20 @@ class CamerasLayer(Layer):
     min_zoom: float = 0.0
     default_visible: bool = True
     detail_zoom: float = 13.0
-    max_features: int = 5000
+    max_features: int | None = 5000
     cluster_pixels: float = 64.0
 
+    sql: ClassVar[str] = SQL
+    columns: ClassVar[tuple[str, ...]] = tuple(COLUMNS)
+    style: ClassVar[Style | None] = STYLE
+    tiles: ClassVar[TileSpec | None] = TILES
+    collection: ClassVar[CollectionSpec | None] = CollectionSpec(SQL, {"max_rows": None})
+
     def query(self, ctx: LayerContext) -> gpd.GeoDataFrame:
-        if not self.visible_at(ctx.zoom):
-            return hidden(COLUMNS)
-        if ctx.zoom is not None and ctx.zoom < self.detail_zoom:
+        if self.visible_at(ctx.zoom) and ctx.zoom is not None and ctx.zoom < self.detail_zoom:
             cell = self.cluster_pixels * ctx.degrees_per_pixel()
             return mark(read_frame(ctx, CLUSTER_SQL, **ctx.bounds, cell=cell), Detail.AGGREGATED)
-        frame = read_frame(ctx, SQL, **ctx.bounds, max_rows=self.max_features + 1)
-        frame, capped = take_capped(frame, self.max_features)
-        return mark(frame, Detail.FEATURES, capped=capped)
-
-    def export(self, ctx: LayerContext) -> gpd.GeoDataFrame:
-        return mark(read_frame(ctx, SQL, **ctx.bounds, max_rows=None), Detail.FEATURES)
+        return super().query(ctx)
 
     def traces(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:
         detail = detail_of(data)
@@ -112,8 +128,7 @@ class CamerasLayer(Layer):
         ]
 
     def legend(self, lang: str) -> list[LegendEntry]:
-        entries = [LegendEntry(t(f"camera.{s}", lang), c) for s, c in STATUS_COLORS.items()]
-        return [*entries, LegendEntry(t("legend.camera_cluster", lang), CLUSTER_COLOR)]
+        return [*super().legend(lang), LegendEntry(t("legend.camera_cluster", lang), CLUSTER_COLOR)]
 
     def note(self, data: gpd.GeoDataFrame, lang: str) -> str:
         if detail_of(data) is Detail.AGGREGATED:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import geopandas as gpd
 import numpy as np
@@ -36,16 +36,15 @@ from gridmap.cases.filters import (
 from gridmap.i18n import t
 from layers.base import (
     Detail,
-    Layer,
+    FeatureLayer,
     LayerContext,
     LayerError,
-    LegendEntry,
     detail_of,
     lonlat,
     mark,
     read_frame,
-    take_capped,
 )
+from layers.specs import ColorBy, ColorClass, LegendEntry, Style
 
 #: Point colour per status bucket (legend order); each status falls in one bucket.
 STATUS_BUCKETS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -55,6 +54,15 @@ STATUS_BUCKETS: dict[str, tuple[str, tuple[str, ...]]] = {
     "rejected": ("#78716c", ("rejected",)),
 }
 STATUS_COLORS = {s: color for color, statuses in STATUS_BUCKETS.values() for s in statuses}
+STYLE = Style(
+    ColorBy(
+        "status",
+        tuple(
+            ColorClass(f"legend.case_{bucket}", color, statuses)
+            for bucket, (color, statuses) in STATUS_BUCKETS.items()
+        ),
+    )
+)
 #: Marker diameter per priority (1 urgent … 4 low).
 PRIORITY_SIZES = {1: 16, 2: 13, 3: 11, 4: 9}
 #: Calm → hot colour scale of the hexagon counts.
@@ -94,27 +102,13 @@ POINT_SQL = (
 
 
 def case_filter(ctx: LayerContext) -> CaseFilter:
-    """The case filter of a layer context."""
-    return CaseFilter(
-        since=ctx.time_from,
-        until=ctx.time_to,
-        categories=ctx.filters.get("categories"),
-        statuses=ctx.filters.get("statuses"),
-        sources=ctx.filters.get("sources"),
-    )
+    """The case filter of a layer context (no limit when none was given)."""
+    return ctx.param(CaseFilter)
 
 
 def context_args(cases: CaseFilter) -> dict[str, Any]:
-    """The LayerContext keywords (``time_from``, ``time_to``, ``filters``) of a case filter."""
-    return {
-        "time_from": cases.since,
-        "time_to": cases.until,
-        "filters": {
-            "categories": cases.categories,
-            "statuses": cases.statuses,
-            "sources": cases.sources,
-        },
-    }
+    """The LayerContext keywords (``params``) of a case filter."""
+    return {"params": (cases,)}
 
 
 def filter_args(ctx: LayerContext) -> dict[str, Any]:
@@ -147,8 +141,9 @@ def refresh_heat(ctx: LayerContext, level: int) -> None:
     counts stale days from the cases themselves."""
     try:
         with ctx.engine.begin() as conn:
+            cases = case_filter(ctx)
             conn.execute(
-                text(REFRESH_SQL), {"level": level, "since": ctx.time_from, "until": ctx.time_to}
+                text(REFRESH_SQL), {"level": level, "since": cases.since, "until": cases.until}
             )
     except SQLAlchemyError as exc:
         raise LayerError(
@@ -179,7 +174,7 @@ def hexagon_collection(data: gpd.GeoDataFrame) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class CasesLayer(Layer):
+class CasesLayer(FeatureLayer):
     """Case counts per hexagon (:func:`hex_level`, :func:`hex_size`) below ``detail_zoom``;
     single cases (newest first, at most ``max_features``) from it."""
 
@@ -188,7 +183,13 @@ class CasesLayer(Layer):
     min_zoom: float = 0.0
     default_visible: bool = True
     detail_zoom: float = 15.0
-    max_features: int = 3000
+    max_features: int | None = 3000
+
+    sql: ClassVar[str] = POINT_SQL
+    columns: ClassVar[tuple[str, ...]] = tuple(COLUMNS)
+    reads: ClassVar[tuple[type, ...]] = (CaseFilter,)
+    style: ClassVar[Style | None] = STYLE
+    keeps_place: ClassVar[bool] = True
 
     def aggregated_at(self, zoom: float | None) -> bool:
         """Whether a view at ``zoom`` shows hexagons (None: no view, single cases)."""
@@ -198,6 +199,12 @@ class CasesLayer(Layer):
         """Whether the asker sees case counts only, never single cases (a planner)."""
         return not sees_single_cases(ctx.asker)
 
+    def sql_args(self, ctx: LayerContext) -> dict[str, Any]:
+        return {**filter_args(ctx), "located_only": True}
+
+    def finish(self, frame: gpd.GeoDataFrame, args: Mapping[str, Any]) -> gpd.GeoDataFrame:
+        return masked_titles(frame)
+
     def query(self, ctx: LayerContext) -> gpd.GeoDataFrame:
         if self.aggregated_at(ctx.zoom) or self.counts_only(ctx):
             level = hex_level(ctx.zoom if ctx.zoom is not None else MAX_LEVEL)
@@ -206,16 +213,7 @@ class CasesLayer(Layer):
             frame = read_frame(ctx, HEX_SQL, **ctx.bounds, **filter_args(ctx), level=level)
             frame.attrs["hex_level"] = level
             return mark(frame, Detail.AGGREGATED)
-        frame = read_frame(
-            ctx,
-            POINT_SQL,
-            **ctx.bounds,
-            **filter_args(ctx),
-            located_only=True,
-            max_rows=self.max_features + 1,
-        )
-        frame, capped = take_capped(frame, self.max_features)
-        return mark(masked_titles(frame), Detail.FEATURES, capped=capped)
+        return super().query(ctx)
 
     def export(self, ctx: LayerContext) -> gpd.GeoDataFrame:
         if self.counts_only(ctx):
@@ -223,10 +221,7 @@ class CasesLayer(Layer):
                 "This account sees case counts only, not single cases: export the "
                 "case_aggregates collection of the OGC API instead."
             )
-        frame = read_frame(
-            ctx, POINT_SQL, **ctx.bounds, **filter_args(ctx), located_only=True, max_rows=None
-        )
-        return mark(masked_titles(frame), Detail.FEATURES)
+        return super().export(ctx)
 
     def traces(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:
         detail = detail_of(data)
@@ -341,11 +336,7 @@ class CasesLayer(Layer):
             LegendEntry(t("legend.case_heat_mid", lang), HEAT_SCALE[2][1], "fill"),
             LegendEntry(t("legend.case_heat_high", lang), HEAT_SCALE[-1][1], "fill"),
         ]
-        points = [
-            LegendEntry(t(f"legend.case_{bucket}", lang), color)
-            for bucket, (color, _) in STATUS_BUCKETS.items()
-        ]
-        return heat + points
+        return heat + super().legend(lang)
 
     def note(self, data: gpd.GeoDataFrame, lang: str) -> str:
         if detail_of(data) is Detail.AGGREGATED:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import geopandas as gpd
-from plotly import graph_objects as go
 from plotly.basedatatypes import BaseTraceType
 
 from gridmap.i18n import t
@@ -13,13 +13,20 @@ from layers.base import (
     Detail,
     Layer,
     LayerContext,
-    LegendEntry,
+    area_trace,
     detail_of,
-    feature_collection,
     mark,
     placeholder,
     read_frame,
     simplify_tolerance,
+)
+from layers.specs import (
+    MAX_ZOOM,
+    CollectionSpec,
+    ColorByPalette,
+    LegendEntry,
+    Style,
+    TileSpec,
 )
 
 #: Fill colours, one per community (community id modulo the palette).
@@ -34,6 +41,15 @@ COMMUNITY_OPACITY = 0.30
 
 GRID_SQL = "SELECT * FROM gridmap_layer_grids(:minx, :miny, :maxx, :maxy, :tolerance)"
 COMMUNITY_SQL = "SELECT * FROM gridmap_layer_communities(:minx, :miny, :maxx, :maxy, :tolerance)"
+TILES = TileSpec(
+    function="gridmap_tile_grids",
+    minzoom=0,
+    vector_layers={
+        "grids": ({"code": "String", "name": "String", "community_id": "Number"}, 12, MAX_ZOOM),
+        "communities": ({"code": "String", "name": "String", "street_id": "Number"}, 0, 11),
+    },
+    description="Grid polygons from zoom 12; community outlines below it.",
+)
 
 
 def _colorscale() -> list[tuple[float, str]]:
@@ -54,6 +70,12 @@ class GridsLayer(Layer):
     min_zoom: float = 0.0
     default_visible: bool = True
     detail_zoom: float = 12.0
+
+    style: ClassVar[Style | None] = Style(
+        ColorByPalette("community_id", PALETTE), shape="fill", fill_opacity=GRID_OPACITY
+    )
+    tiles: ClassVar[TileSpec | None] = TILES
+    collection: ClassVar[CollectionSpec | None] = CollectionSpec(GRID_SQL, {"tolerance": 0.0})
 
     def query(self, ctx: LayerContext) -> gpd.GeoDataFrame:
         tolerance = simplify_tolerance(ctx)
@@ -88,27 +110,16 @@ class GridsLayer(Layer):
                 f"{t('field.community', lang)}: %{{customdata[1]}}<br>"
                 f"{t('field.lead', lang)}: %{{customdata[2]}}<extra></extra>"
             )
-        trace = go.Choroplethmap(
-            geojson=feature_collection(data),
-            locations=data["id"].astype(int).tolist(),
-            z=z.astype(int).tolist(),
-            zmin=0,
-            zmax=len(PALETTE),
-            colorscale=_colorscale(),
-            showscale=False,
-            marker={
-                "opacity": COMMUNITY_OPACITY if aggregated else GRID_OPACITY,
-                "line": {
-                    "color": COMMUNITY_LINE if aggregated else GRID_LINE,
-                    "width": 2.2 if aggregated else 0.9,
-                },
+        marker = {
+            "opacity": COMMUNITY_OPACITY if aggregated else GRID_OPACITY,
+            "line": {
+                "color": COMMUNITY_LINE if aggregated else GRID_LINE,
+                "width": 2.2 if aggregated else 0.9,
             },
-            customdata=custom,
-            hovertemplate=template,
-            name=t(self.title, lang),
-            meta={"layer": self.id, "detail": str(detail)},
-            showlegend=False,
-        )
+        }
+        trace = area_trace(self, data, z.astype(int).tolist(), scale=_colorscale(),
+                           zmax=len(PALETTE), marker=marker, customdata=custom,
+                           hovertemplate=template, lang=lang)  # fmt: skip
         return [trace]
 
     def legend(self, lang: str) -> list[LegendEntry]:

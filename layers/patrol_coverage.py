@@ -3,8 +3,10 @@ grids coloured by the share of their street length patrolled in the window below
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
+from typing import Any, ClassVar
 
 import geopandas as gpd
 import numpy as np
@@ -15,18 +17,17 @@ from plotly.basedatatypes import BaseTraceType
 from gridmap.i18n import t
 from layers.base import (
     Detail,
-    Layer,
+    FeatureLayer,
     LayerContext,
-    LegendEntry,
+    area_trace,
     detail_of,
-    feature_collection,
-    hidden,
     mark,
     placeholder,
     read_frame,
     simplify_tolerance,
-    take_capped,
 )
+from layers.params import PatrolWindow
+from layers.specs import ColorByFunction, ColorClass, Style
 
 #: Recency classes: (label key, upper bound of hours since the last visit, colour).
 RECENCY = (
@@ -48,13 +49,9 @@ COLUMNS = ["edge_id", "grid_id", "name", "length_m", "seen_m", "last_at"]
 
 
 def window_of(ctx: LayerContext) -> tuple[datetime, datetime]:
-    """The view's window: [time_from, time_to], else the ``patrol_window`` filter (hours,
-    default 8) ending at time_to or now."""
-    end = ctx.time_to or datetime.now(UTC)
-    if ctx.time_from is not None:
-        return ctx.time_from, end
-    hours = float(ctx.filters.get("patrol_window_h", 8.0))
-    return end - timedelta(hours=hours), end
+    """The context's patrol window (:class:`~layers.params.PatrolWindow`): [since, until],
+    else its hours (default 8) ending at until or now."""
+    return ctx.param(PatrolWindow).bounds()
 
 
 def recency_class(last_at: list, now: datetime) -> np.ndarray:
@@ -64,6 +61,17 @@ def recency_class(last_at: list, now: datetime) -> np.ndarray:
         [np.inf if v is None or v != v else (now - v).total_seconds() / 3600 for v in last_at]
     )
     return np.searchsorted(bounds, np.maximum(hours, 0), side="left")
+
+
+def recency_colors(frame: gpd.GeoDataFrame) -> list[str]:
+    """The recency colour of each street, as of now."""
+    return [RECENCY[i][2] for i in recency_class(list(frame["last_at"]), datetime.now(UTC))]
+
+
+STYLE = Style(
+    ColorByFunction(recency_colors, tuple(ColorClass(key, color) for key, _, color in RECENCY)),
+    shape="line",
+)
 
 
 def line_traces(
@@ -101,7 +109,7 @@ def line_traces(
 
 
 @dataclass(frozen=True)
-class PatrolCoverageLayer(Layer):
+class PatrolCoverageLayer(FeatureLayer):
     """Streets by recency from ``detail_zoom`` (at most ``max_features``); grids by the
     patrolled share of their streets below it."""
 
@@ -110,28 +118,29 @@ class PatrolCoverageLayer(Layer):
     min_zoom: float = 0.0
     default_visible: bool = False
     detail_zoom: float = 14.0
-    max_features: int = 6000
+    max_features: int | None = 6000
+
+    sql: ClassVar[str] = STREETS_SQL
+    columns: ClassVar[tuple[str, ...]] = tuple(COLUMNS)
+    reads: ClassVar[tuple[type, ...]] = (PatrolWindow,)
+    style: ClassVar[Style | None] = STYLE
+
+    def sql_args(self, ctx: LayerContext) -> dict[str, Any]:
+        return {"t1": window_of(ctx)[1]}
+
+    def finish(self, frame: gpd.GeoDataFrame, args: Mapping[str, Any]) -> gpd.GeoDataFrame:
+        frame.attrs["now"] = args["t1"]
+        return frame
 
     def query(self, ctx: LayerContext) -> gpd.GeoDataFrame:
-        if not self.visible_at(ctx.zoom):
-            return hidden(COLUMNS)
-        t0, t1 = window_of(ctx)
-        if ctx.zoom is not None and ctx.zoom < self.detail_zoom:
+        if self.visible_at(ctx.zoom) and ctx.zoom is not None and ctx.zoom < self.detail_zoom:
+            t0, t1 = window_of(ctx)
             frame = read_frame(
                 ctx, GRIDS_SQL, **ctx.bounds, t0=t0, t1=t1, tolerance=simplify_tolerance(ctx)
             )
             frame.attrs["now"] = t1
             return mark(frame, Detail.AGGREGATED)
-        frame = read_frame(ctx, STREETS_SQL, **ctx.bounds, t1=t1, max_rows=self.max_features + 1)
-        frame, capped = take_capped(frame, self.max_features)
-        frame.attrs["now"] = t1
-        return mark(frame, Detail.FEATURES, capped=capped)
-
-    def export(self, ctx: LayerContext) -> gpd.GeoDataFrame:
-        t1 = window_of(ctx)[1]
-        frame = read_frame(ctx, STREETS_SQL, **ctx.bounds, t1=t1, max_rows=None)
-        frame.attrs["now"] = t1
-        return mark(frame, Detail.FEATURES)
+        return super().query(ctx)
 
     def traces(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:
         detail = detail_of(data)
@@ -143,27 +152,16 @@ class PatrolCoverageLayer(Layer):
             custom = list(
                 zip(data["name"], pct, (100 * data["watched_share"]).round(1), strict=True)
             )
-            return [
-                go.Choroplethmap(
-                    geojson=feature_collection(data),
-                    locations=data["id"].astype(int).tolist(),
-                    z=data["patrolled_share"].astype(float).tolist(),
-                    zmin=0,
-                    zmax=1,
-                    colorscale=SHARE_SCALE,
-                    showscale=False,
-                    marker={"opacity": 0.55, "line": {"color": "#24324f", "width": 0.6}},
-                    customdata=custom,
-                    hovertemplate=(
-                        "<b>%{customdata[0]}</b><br>"
-                        f"{t('patrol.patrolled', lang)}: %{{customdata[1]}} %<br>"
-                        f"{t('patrol.watched', lang)}: %{{customdata[2]}} %<extra></extra>"
-                    ),
-                    name=name,
-                    meta={"layer": self.id, "detail": str(detail)},
-                    showlegend=False,
-                )
-            ]
+            hover = (
+                "<b>%{customdata[0]}</b><br>"
+                f"{t('patrol.patrolled', lang)}: %{{customdata[1]}} %<br>"
+                f"{t('patrol.watched', lang)}: %{{customdata[2]}} %<extra></extra>"
+            )
+            z = data["patrolled_share"].astype(float).tolist()
+            marker = {"opacity": 0.55, "line": {"color": "#24324f", "width": 0.6}}
+            trace = area_trace(self, data, z, scale=SHARE_SCALE, zmax=1, marker=marker,
+                               customdata=custom, hovertemplate=hover, lang=lang)  # fmt: skip
+            return [trace]
         now = data.attrs.get("now") or datetime.now(UTC)
         classes = recency_class(list(data["last_at"]), now)
         never = t("patrol.never", lang)
@@ -174,6 +172,3 @@ class PatrolCoverageLayer(Layer):
         ]
         styles = [(t(key, lang), color) for key, _, color in RECENCY]
         return line_traces(data, classes, styles, self.id, name, hover) or [placeholder(self, lang)]
-
-    def legend(self, lang: str) -> list[LegendEntry]:
-        return [LegendEntry(t(key, lang), color, "line") for key, _, color in RECENCY]

@@ -4,9 +4,9 @@ street times the unpatrolled share), ranked, filled by need."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import geopandas as gpd
-from plotly import graph_objects as go
 from plotly.basedatatypes import BaseTraceType
 
 from gridmap.i18n import t
@@ -14,16 +14,17 @@ from layers.base import (
     Detail,
     Layer,
     LayerContext,
-    LegendEntry,
+    area_trace,
     detail_of,
-    feature_collection,
     hidden,
     mark,
     placeholder,
     read_frame,
     simplify_tolerance,
 )
+from layers.params import PatrolWindow, RiskGapParams
 from layers.patrol_coverage import window_of
+from layers.specs import LegendEntry
 
 SQL = "SELECT * FROM gridmap_layer_risk_gap(:t0, :t1, :max_rows, :tolerance)"
 COLUMNS = ["id", "rank", "code", "name", "cases", "case_density", "patrolled_share", "need"]
@@ -40,9 +41,11 @@ class RiskGapLayer(Layer):
     default_visible: bool = False
     top: int = 20
 
+    reads: ClassVar[tuple[type, ...]] = (PatrolWindow, RiskGapParams)
+
     def _read(self, ctx: LayerContext, tolerance: float) -> gpd.GeoDataFrame:
         t0, t1 = window_of(ctx)
-        top = int(ctx.filters.get("risk_top", self.top))
+        top = int(self.param(ctx, RiskGapParams).top or self.top)
         return read_frame(ctx, SQL, t0=t0, t1=t1, max_rows=top, tolerance=tolerance)
 
     def query(self, ctx: LayerContext) -> gpd.GeoDataFrame:
@@ -66,27 +69,16 @@ class RiskGapLayer(Layer):
             )
         )
         top = float(data["need"].max()) or 1.0
-        return [
-            go.Choroplethmap(
-                geojson=feature_collection(data),
-                locations=data["id"].astype(int).tolist(),
-                z=(data["need"] / top).astype(float).tolist(),
-                zmin=0,
-                zmax=1,
-                colorscale=SCALE,
-                showscale=False,
-                marker={"opacity": 0.7, "line": {"color": "#7f1d1d", "width": 2}},
-                customdata=custom,
-                hovertemplate=(
-                    "<b>#%{customdata[0]} %{customdata[1]}</b><br>"
-                    f"{t('patrol.cases', lang)}: %{{customdata[2]}}<br>"
-                    f"{t('patrol.patrolled', lang)}: %{{customdata[3]}} %<extra></extra>"
-                ),
-                name=t(self.title, lang),
-                meta={"layer": self.id, "detail": str(Detail.FEATURES)},
-                showlegend=False,
-            )
-        ]
+        hover = (
+            "<b>#%{customdata[0]} %{customdata[1]}</b><br>"
+            f"{t('patrol.cases', lang)}: %{{customdata[2]}}<br>"
+            f"{t('patrol.patrolled', lang)}: %{{customdata[3]}} %<extra></extra>"
+        )
+        z = (data["need"] / top).astype(float).tolist()
+        marker = {"opacity": 0.7, "line": {"color": "#7f1d1d", "width": 2}}
+        trace = area_trace(self, data, z, scale=SCALE, zmax=1, marker=marker,
+                           customdata=custom, hovertemplate=hover, lang=lang)  # fmt: skip
+        return [trace]
 
     def legend(self, lang: str) -> list[LegendEntry]:
         return [LegendEntry(t("legend.risk_gap", lang), "#b91c1c", "fill")]

@@ -2,14 +2,15 @@
 by kind, lighter for longer walks; optionally the plain Euclidean circle of the same reach
 beside each for comparison.
 
-Filters (``ctx.filters``): ``circle_kind`` (one kind; all when unset), ``circle_minutes``
-(one circle; all when unset), ``circle_euclid`` (True: also draw the Euclidean circles).
+Parameters (:class:`~layers.params.CircleFilter`): ``kind`` (one kind; all when unset),
+``minutes`` (one circle; all when unset), ``euclid`` (True: also draw the Euclidean circles).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import geopandas as gpd
 import numpy as np
@@ -22,14 +23,15 @@ from layers.base import (
     Detail,
     Layer,
     LayerContext,
-    LegendEntry,
     detail_of,
     mark,
     placeholder,
     read_frame,
     simplify_tolerance,
 )
+from layers.params import CircleFilter
 from layers.service_points import KIND_COLORS
+from layers.specs import CollectionSpec, ColorBy, LegendEntry, Style
 
 SQL = (
     "SELECT * FROM gridmap_layer_service_circles("
@@ -40,6 +42,14 @@ FILL_OPACITY = 0.22
 EUCLID_COLOR = "#475569"
 #: Points on a drawn Euclidean circle.
 CIRCLE_STEPS = 48
+STYLE = Style(
+    ColorBy.each(
+        "kind",
+        KIND_COLORS,
+        lambda kind, lang: t("circles.legend_kind", lang, kind=t(f"service.{kind}", lang)),
+    ),
+    shape="fill",
+)
 
 
 def euclid_ring(lon: float, lat: float, radius_m: float) -> tuple[list[float], list[float]]:
@@ -74,17 +84,28 @@ class ServiceCirclesLayer(Layer):
     min_zoom: float = 0.0
     default_visible: bool = False
 
+    reads: ClassVar[tuple[type, ...]] = (CircleFilter,)
+    style: ClassVar[Style | None] = STYLE
+    collection: ClassVar[CollectionSpec | None] = CollectionSpec(
+        SQL,
+        {"kind": None, "minutes": None, "tolerance": 0.0},
+        id="isochrones",
+        fid="f.service_point_id || '-' || f.minutes",
+        numeric_fid=False,
+    )
+
     def _read(self, ctx: LayerContext, tolerance: float) -> gpd.GeoDataFrame:
-        minutes = ctx.filters.get("circle_minutes")
+        circles = self.param(ctx, CircleFilter)
+        minutes = circles.minutes
         frame = read_frame(
             ctx,
             SQL,
             **ctx.bounds,
-            kind=ctx.filters.get("circle_kind"),
+            kind=circles.kind,
             minutes=None if minutes is None else float(minutes),
             tolerance=tolerance,
         )
-        frame.attrs["euclid"] = bool(ctx.filters.get("circle_euclid"))
+        frame.attrs["euclid"] = bool(circles.euclid)
         return frame
 
     def query(self, ctx: LayerContext) -> gpd.GeoDataFrame:
@@ -143,11 +164,7 @@ class ServiceCirclesLayer(Layer):
         return out
 
     def legend(self, lang: str) -> list[LegendEntry]:
-        entries = [
-            LegendEntry(t("circles.legend_kind", lang, kind=t(f"service.{k}", lang)), c, "fill")
-            for k, c in KIND_COLORS.items()
-        ]
-        return [*entries, LegendEntry(t("circles.euclid", lang), EUCLID_COLOR, "line")]
+        return [*super().legend(lang), LegendEntry(t("circles.euclid", lang), EUCLID_COLOR, "line")]
 
     def note(self, data: gpd.GeoDataFrame, lang: str) -> str:
         if data.empty:

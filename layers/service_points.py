@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import geopandas as gpd
 from plotly import graph_objects as go
 from plotly.basedatatypes import BaseTraceType
 
 from gridmap.i18n import t
-from layers.base import (
-    Detail,
-    Layer,
-    LayerContext,
-    LegendEntry,
-    detail_of,
-    lonlat,
-    mark,
-    placeholder,
-    read_frame,
-)
+from layers.base import Detail, FeatureLayer, detail_of, lonlat, placeholder
+from layers.specs import CollectionSpec, ColorBy, Style
 
 #: Marker colour per service point kind, in legend order.
 KIND_COLORS = {
@@ -33,10 +25,11 @@ KIND_COLORS = {
 #: A white ring under each point sets service points apart from the smaller camera dots.
 HALO_COLOR = "#ffffff"
 SQL = "SELECT * FROM gridmap_layer_service_points(:minx, :miny, :maxx, :maxy)"
+STYLE = Style(ColorBy.each("kind", KIND_COLORS, "service.{}"))
 
 
 @dataclass(frozen=True)
-class ServicePointsLayer(Layer):
+class ServicePointsLayer(FeatureLayer):
     """All service points in the view (a city has ~1,500: no zoom limit, no cap)."""
 
     id: str = "service_points"
@@ -44,11 +37,9 @@ class ServicePointsLayer(Layer):
     min_zoom: float = 0.0
     default_visible: bool = True
 
-    def query(self, ctx: LayerContext) -> gpd.GeoDataFrame:
-        return mark(read_frame(ctx, SQL, **ctx.bounds), Detail.FEATURES)
-
-    def export(self, ctx: LayerContext) -> gpd.GeoDataFrame:
-        return self.query(ctx)
+    sql: ClassVar[str] = SQL
+    style: ClassVar[Style | None] = STYLE
+    collection: ClassVar[CollectionSpec | None] = CollectionSpec(SQL)
 
     def traces(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:
         if detail_of(data) is Detail.HIDDEN or data.empty:
@@ -95,6 +86,3 @@ class ServicePointsLayer(Layer):
                 showlegend=False,
             ),
         ]
-
-    def legend(self, lang: str) -> list[LegendEntry]:
-        return [LegendEntry(t(f"service.{k}", lang), c) for k, c in KIND_COLORS.items()]

@@ -1,12 +1,14 @@
 """Uncovered buildings: building units not within N minutes' walk of any service point of
 a kind in the latest coverage run (off the network included), from zoom 13, capped.
 
-Filters: ``circle_kind`` (default party_service_center), ``circle_minutes`` (default 15).
+Parameters (:class:`~layers.params.CircleFilter`): ``kind`` (default party_service_center),
+``minutes`` (default 15).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import geopandas as gpd
 import numpy as np
@@ -14,19 +16,9 @@ from plotly import graph_objects as go
 from plotly.basedatatypes import BaseTraceType
 
 from gridmap.i18n import t
-from layers.base import (
-    Detail,
-    Layer,
-    LayerContext,
-    LegendEntry,
-    detail_of,
-    hidden,
-    lonlat,
-    mark,
-    placeholder,
-    read_frame,
-    take_capped,
-)
+from layers.base import Detail, FeatureLayer, LayerContext, detail_of, lonlat, placeholder
+from layers.params import CircleFilter
+from layers.specs import LegendEntry
 
 COLOR = "#dc2626"
 OFF_NETWORK_COLOR = "#111827"
@@ -40,31 +32,23 @@ DEFAULT_MINUTES = 15.0
 
 
 @dataclass(frozen=True)
-class UncoveredBuildingsLayer(Layer):
+class UncoveredBuildingsLayer(FeatureLayer):
     """Buildings outside the circle, in the view, the ``max_features`` nearest its centre."""
 
     id: str = "uncovered_buildings"
     title: str = "layer.uncovered_buildings"
     min_zoom: float = 13.0
     default_visible: bool = False
-    max_features: int = 3000
+    max_features: int | None = 3000
 
-    def _params(self, ctx: LayerContext) -> dict[str, object]:
-        minutes = ctx.filters.get("circle_minutes") or DEFAULT_MINUTES
-        return {"kind": ctx.filters.get("circle_kind") or DEFAULT_KIND, "minutes": float(minutes)}
+    sql: ClassVar[str] = SQL
+    columns: ClassVar[tuple[str, ...]] = tuple(COLUMNS)
+    reads: ClassVar[tuple[type, ...]] = (CircleFilter,)
 
-    def query(self, ctx: LayerContext) -> gpd.GeoDataFrame:
-        if not self.visible_at(ctx.zoom):
-            return hidden(COLUMNS)
-        frame = read_frame(
-            ctx, SQL, **ctx.bounds, **self._params(ctx), max_rows=self.max_features + 1
-        )
-        frame, capped = take_capped(frame, self.max_features)
-        return mark(frame, Detail.FEATURES, capped=capped)
-
-    def export(self, ctx: LayerContext) -> gpd.GeoDataFrame:
-        frame = read_frame(ctx, SQL, **ctx.bounds, **self._params(ctx), max_rows=None)
-        return mark(frame, Detail.FEATURES)
+    def sql_args(self, ctx: LayerContext) -> dict[str, Any]:
+        circles = self.param(ctx, CircleFilter)
+        minutes = circles.minutes or DEFAULT_MINUTES
+        return {"kind": circles.kind or DEFAULT_KIND, "minutes": float(minutes)}
 
     def traces(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:
         if detail_of(data) is Detail.HIDDEN or data.empty:

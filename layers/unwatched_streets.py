@@ -4,25 +4,17 @@ an online camera (seen less than half their length)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import geopandas as gpd
 import numpy as np
 from plotly.basedatatypes import BaseTraceType
 
 from gridmap.i18n import t
-from layers.base import (
-    Detail,
-    Layer,
-    LayerContext,
-    LegendEntry,
-    detail_of,
-    hidden,
-    mark,
-    placeholder,
-    read_frame,
-    take_capped,
-)
+from layers.base import Detail, FeatureLayer, LayerContext, detail_of, placeholder
+from layers.params import PatrolWindow
 from layers.patrol_coverage import line_traces, window_of
+from layers.specs import LegendEntry
 
 COLOR = "#b91c1c"
 #: Share of a piece's length cameras must see for it to count as watched.
@@ -38,27 +30,22 @@ COLUMNS = ["edge_id", "grid_id", "name", "length_m", "seen_m", "last_at"]
 
 
 @dataclass(frozen=True)
-class UnwatchedStreetsLayer(Layer):
+class UnwatchedStreetsLayer(FeatureLayer):
     """Streets nobody watched in the window, from ``min_zoom`` (at most ``max_features``)."""
 
     id: str = "unwatched_streets"
     title: str = "layer.unwatched_streets"
     min_zoom: float = 14.0
     default_visible: bool = False
-    max_features: int = 6000
+    max_features: int | None = 6000
 
-    def _read(self, ctx: LayerContext, cap: int | None) -> gpd.GeoDataFrame:
+    sql: ClassVar[str] = SQL
+    columns: ClassVar[tuple[str, ...]] = tuple(COLUMNS)
+    reads: ClassVar[tuple[type, ...]] = (PatrolWindow,)
+
+    def sql_args(self, ctx: LayerContext) -> dict[str, Any]:
         t0, t1 = window_of(ctx)
-        return read_frame(ctx, SQL, **ctx.bounds, t0=t0, t1=t1, seen_share=SEEN_SHARE, max_rows=cap)
-
-    def query(self, ctx: LayerContext) -> gpd.GeoDataFrame:
-        if not self.visible_at(ctx.zoom):
-            return hidden(COLUMNS)
-        frame, capped = take_capped(self._read(ctx, self.max_features + 1), self.max_features)
-        return mark(frame, Detail.FEATURES, capped=capped)
-
-    def export(self, ctx: LayerContext) -> gpd.GeoDataFrame:
-        return mark(self._read(ctx, None), Detail.FEATURES)
+        return {"t0": t0, "t1": t1, "seen_share": SEEN_SHARE}
 
     def traces(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:
         if detail_of(data) is Detail.HIDDEN or data.empty:

@@ -23,6 +23,7 @@ from gridmap.analytics.whatif import CACHE, Edit, WhatIf, apply_edits, whatif
 from gridmap.i18n import t
 from gridmap.settings import get_settings
 from layers.base import LayerContext
+from layers.params import CircleFilter
 from layers.service_circles import ServiceCirclesLayer, polygon_rings
 from layers.service_points import HALO_COLOR, KIND_COLORS
 from layers.uncovered_buildings import UncoveredBuildingsLayer
@@ -100,11 +101,11 @@ def map_traces(
 ) -> list[BaseTraceType]:
     """Isochrones (stored), uncovered buildings (stored, in view), the scenario's points of
     the kind and suggested sites."""
-    filters = {"circle_kind": kind, "circle_minutes": minutes, "circle_euclid": euclid}
-    ctx = LayerContext(engine, filters=filters, language=lang)
+    filters = (CircleFilter(kind=kind, minutes=minutes, euclid=euclid),)
+    ctx = LayerContext(engine, params=filters, language=lang)
     traces = CIRCLES.traces(CIRCLES.query(ctx), lang)
     if view:
-        vctx = LayerContext(engine, bbox=tuple(view["bbox"]), zoom=view["zoom"], filters=filters)
+        vctx = LayerContext(engine, bbox=tuple(view["bbox"]), zoom=view["zoom"], params=filters)
         traces += UNCOVERED.traces(UNCOVERED.query(vctx), lang)
     model, _ = CACHE.get(engine_url(engine), params)
     sites = apply_edits(model, edits) if edits else model.sites

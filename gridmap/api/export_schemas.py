@@ -59,7 +59,8 @@ Category = Annotated[str, Choice("category", lambda: list(get_taxonomy().by_slug
 
 class ExportFilters(BodyModel):
     """The filters the layers read; any other name is refused. Lists mean "any of"; an
-    empty or absent one means no limit."""
+    empty or absent one means no limit. :func:`layers.params.from_filters` turns them
+    into the layers' typed parameters."""
 
     categories: _some(Category, 100) | None = None
     statuses: _some(Literal[STATUSES], len(STATUSES)) | None = None  # type: ignore[valid-type]

@@ -30,6 +30,7 @@ from sqlalchemy import Engine
 from gridmap.errors import GridmapError
 from layers import LayerContext, get_layer
 from layers.base import BBox
+from layers.params import from_filters
 
 #: File formats of layer data, and of print maps.
 DATA_FORMATS = ("gpkg", "geojson", "shp", "csv")
@@ -123,13 +124,12 @@ class ExportRequest:
         return f"gridmap_{'+'.join(self.layers)}_{when}.{self.suffix}"
 
     def context(self, engine: Engine, user: Any = None) -> LayerContext:
-        """The layer context these options mean, read on behalf of ``user``."""
+        """The layer context these options mean, read on behalf of ``user`` (the flat
+        filters and time window as the layers' typed parameters)."""
         return LayerContext(
             engine=engine,
             bbox=self.bbox,
-            time_from=self.time_from,
-            time_to=self.time_to,
-            filters=self.filters,
+            params=from_filters(self.filters, self.time_from, self.time_to),
             user=user,
             language=self.language,
         )

@@ -16,7 +16,7 @@ import subprocess
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ from gridmap.i18n import t
 from gridmap.io.export import ExportError, ExportRequest, Progress, _quiet, layer_frame
 from layers import get_layer
 from layers.base import LayerContext, LegendEntry, read_frame
+from layers.specs import Style
 
 #: Paper sizes in millimetres, landscape (width, height).
 PAPER_MM = {"A4": (297.0, 210.0), "A3": (420.0, 297.0)}
@@ -88,42 +89,16 @@ def cjk_font() -> str:
 # -- styles ----------------------------------------------------------------------------------
 
 
-def _palette_colors(frame: gpd.GeoDataFrame) -> list[str]:
-    from layers.grids import PALETTE
-
-    return [PALETTE[int(c) % len(PALETTE)] for c in frame["community_id"]]
-
-
-def _mapped(column: str, colors: dict[str, str], default: str = "#64748b"):
-    def colour(frame: gpd.GeoDataFrame) -> list[str]:
-        return [colors.get(v, default) for v in frame[column]]
-
-    return colour
+def feature_colors(layer_id: str) -> Callable[[gpd.GeoDataFrame], list[str]] | None:
+    """Per-feature colours of a layer that colours by a value (its style's colour channel,
+    the same colours its traces use); None: it draws in its legend's first colour."""
+    style = get_layer(layer_id).style
+    return style.color.colors if style is not None and style.color is not None else None
 
 
-def _recency_colors(frame: gpd.GeoDataFrame) -> list[str]:
-    from layers.patrol_coverage import RECENCY, recency_class
-
-    now = datetime.now(UTC)
-    return [RECENCY[i][2] for i in recency_class(list(frame["last_at"]), now)]
-
-
-@lru_cache(maxsize=1)
-def feature_colors() -> dict[str, Callable[[gpd.GeoDataFrame], list[str]]]:
-    """Per-feature colours of the layers that colour by a value (the same maps their traces
-    use); other layers draw in their legend's first colour."""
-    from layers.cameras import STATUS_COLORS as CAMERA_COLORS
-    from layers.cases import STATUS_COLORS as CASE_COLORS
-    from layers.service_points import KIND_COLORS
-
-    return {
-        "grids": _palette_colors,
-        "cameras": _mapped("status", CAMERA_COLORS),
-        "service_points": _mapped("kind", KIND_COLORS),
-        "service_circles": _mapped("kind", KIND_COLORS),
-        "cases": _mapped("status", CASE_COLORS),
-        "patrol_coverage": _recency_colors,
-    }
+def _fill_opacity(layer_id: str) -> float:
+    style = get_layer(layer_id).style
+    return style.fill_opacity if style is not None else Style().fill_opacity
 
 
 def _kind(frame: gpd.GeoDataFrame) -> str:
@@ -144,7 +119,9 @@ def legend_entries(layer_id: str, frame: gpd.GeoDataFrame, colors: list[str], la
     shapes = {"fill": {"fill", "line"}, "line": {"line"}, "circle": {"circle"}}.get(kind or "")
     kept = [e for e in entries if shapes is None or e.shape in shapes]
     used = {c.lower() for c in colors}
-    if layer_id in feature_colors() and layer_id != "grids" and used:
+    style = get_layer(layer_id).style
+    channel = style.color if style is not None else None
+    if channel is not None and channel.filters_legend and used:
         kept = [e for e in kept if e.color.lower() in used]
     return kept or entries[:1]
 
@@ -219,7 +196,7 @@ def _draw_layer(ax, layer_id: str, frame: gpd.GeoDataFrame, colors: list[str], l
     kind = _kind(frame)
     geoms = np.asarray(frame.geometry.values)
     if kind == "fill":
-        alpha = 0.38 if layer_id == "grids" else 0.3
+        alpha = _fill_opacity(layer_id)
         lines = [e.color for e in get_layer(layer_id).legend("en") if e.shape == "line"]
         for colour, rows in _by_colour(colors).items():
             path = _path(geoms[rows], rings=True)
@@ -377,7 +354,7 @@ def render_print_map(
     for i, (layer_id, frame) in enumerate(frames.items()):
         progress(0.6 + 0.3 * i / len(frames), f"{layer_id}: drawing")
         counts[layer_id] = len(frame)
-        colour_of = feature_colors().get(layer_id)
+        colour_of = feature_colors(layer_id)
         legend = get_layer(layer_id).legend(lang)
         default = next((e.color for e in legend if e.shape == _kind(frame)), legend[0].color)
         colors = colour_of(frame) if (colour_of and not frame.empty) else [default] * len(frame)

@@ -1,10 +1,11 @@
 """The feature collections the OGC API serves, each read through a map layer's own SQL.
 
-A :class:`Collection` names the SQL it reads: for the map's layers that is the layer
-module's reader (``layers.buildings.SQL`` …) called with the same arguments as the layer's
-``export(ctx)`` (no view caps, exact geometry), so a bbox or time window selects the same
-features on the map, in an export and here. Case aggregates (cases per grid and day) have
-their reader in ``sql/functions/ogc.sql``. Paging wraps that SQL in a stable order with
+A :class:`Collection` names the SQL it reads. The map layers' collections are built from
+the layers that declare one (``Layer.collection``, a :class:`~layers.specs.CollectionSpec`:
+the layer module's reader called with the same arguments as its ``export(ctx)``, no view
+caps, exact geometry), so a bbox selects the same features on the map, in an export and
+here. Case aggregates (cases per grid and day) are not a map layer: they are declared here,
+with their reader in ``sql/functions/ogc.sql``. Paging wraps that SQL in a stable order with
 LIMIT/OFFSET; numberMatched is a count of the same SQL. Reads run as ``ctx.user`` through
 :func:`layers.base.read_frame` (row-level security).
 """
@@ -24,8 +25,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from gridmap.access.scope import cache_scope, scoped_connection
 from gridmap.ogc.errors import OgcError
-from layers import buildings, cameras, grids, service_circles, service_points
+from layers import LAYERS, Layer
 from layers.base import LayerContext, read_frame
+from layers.cases import case_filter
 
 #: Extra SQL parameters of a collection's reader, from the request's context.
 Params = Callable[[LayerContext], dict[str, Any]]
@@ -38,7 +40,8 @@ def _no_params(ctx: LayerContext) -> dict[str, Any]:
 def _case_params(ctx: LayerContext) -> dict[str, Any]:
     from gridmap.cases.filters import case_timezone
 
-    return {"since": ctx.time_from, "until": ctx.time_to, "tz": case_timezone()}
+    cases = case_filter(ctx)
+    return {"since": cases.since, "until": cases.until, "tz": case_timezone()}
 
 
 @dataclass(frozen=True)
@@ -167,69 +170,63 @@ def _reading(ctx: LayerContext) -> Iterator[Connection]:
         ) from exc
 
 
-COLLECTIONS: tuple[Collection, ...] = (
-    Collection(
-        "grids",
-        "layer.grids",
-        "ogc.desc.grids",
-        grids.GRID_SQL,
-        params=lambda ctx: {"tolerance": 0.0},
-    ),
-    Collection(
-        "buildings",
-        "layer.buildings",
-        "ogc.desc.buildings",
-        buildings.SQL,
-        params=lambda ctx: {"max_rows": None},
-    ),
-    Collection(
-        "cameras",
-        "layer.cameras",
-        "ogc.desc.cameras",
-        cameras.SQL,
-        params=lambda ctx: {"max_rows": None},
-    ),
-    Collection(
-        "service_points", "layer.service_points", "ogc.desc.service_points", service_points.SQL
-    ),
-    Collection(
-        "isochrones",
-        "layer.service_circles",
-        "ogc.desc.isochrones",
-        service_circles.SQL,
-        params=lambda ctx: {"kind": None, "minutes": None, "tolerance": 0.0},
-        fid="f.service_point_id || '-' || f.minutes",
-        numeric_fid=False,
-    ),
-    Collection(
-        "case_aggregates",
-        "ogc.case_aggregates",
-        "ogc.desc.case_aggregates",
-        "SELECT * FROM gridmap_ogc_case_days(:minx, :miny, :maxx, :maxy, :since, :until, :tz)",
-        params=_case_params,
-        fid="f.fid",
-        numeric_fid=False,
-        order="f.grid_id, f.day",
-        temporal="day",
-        hidden=("fid",),
-        # The grids with their cases' first and last local day, without counting all cases.
-        extent_sql=(
-            "SELECT (SELECT ST_Extent(geom)::geometry FROM grids), "
-            "(SELECT (min(reported_at) AT TIME ZONE :tz)::date FROM cases "
-            " WHERE grid_id IS NOT NULL AND geom IS NOT NULL), "
-            "(SELECT (max(reported_at) AT TIME ZONE :tz)::date FROM cases "
-            " WHERE grid_id IS NOT NULL AND geom IS NOT NULL)"
-        ),
+def layer_collection(layer: Layer) -> Collection | None:
+    """The collection a map layer declares (None: it has none)."""
+    spec = layer.collection
+    if spec is None:
+        return None
+    collection_id = spec.id or layer.id
+    args = dict(spec.args)
+    return Collection(
+        collection_id,
+        layer.title,
+        spec.description or f"ogc.desc.{collection_id}",
+        spec.sql,
+        params=lambda ctx: dict(args),
+        fid=spec.fid,
+        numeric_fid=spec.numeric_fid,
+        order=spec.order,
+        temporal=spec.temporal,
+        extent_sql=spec.extent_sql,
+        hidden=spec.hidden,
+    )
+
+
+#: Collections that are not map layers.
+CASE_AGGREGATES = Collection(
+    "case_aggregates",
+    "ogc.case_aggregates",
+    "ogc.desc.case_aggregates",
+    "SELECT * FROM gridmap_ogc_case_days(:minx, :miny, :maxx, :maxy, :since, :until, :tz)",
+    params=_case_params,
+    fid="f.fid",
+    numeric_fid=False,
+    order="f.grid_id, f.day",
+    temporal="day",
+    hidden=("fid",),
+    # The grids with their cases' first and last local day, without counting all cases.
+    extent_sql=(
+        "SELECT (SELECT ST_Extent(geom)::geometry FROM grids), "
+        "(SELECT (min(reported_at) AT TIME ZONE :tz)::date FROM cases "
+        " WHERE grid_id IS NOT NULL AND geom IS NOT NULL), "
+        "(SELECT (max(reported_at) AT TIME ZONE :tz)::date FROM cases "
+        " WHERE grid_id IS NOT NULL AND geom IS NOT NULL)"
     ),
 )
+OTHER_COLLECTIONS: tuple[Collection, ...] = (CASE_AGGREGATES,)
 
-_BY_ID = {c.id: c for c in COLLECTIONS}
+
+def collections() -> tuple[Collection, ...]:
+    """Every collection: the registered map layers' (drawing order), then the others."""
+    built = (layer_collection(layer) for layer in LAYERS)
+    return (*(c for c in built if c is not None), *OTHER_COLLECTIONS)
 
 
 def get_collection(collection_id: str) -> Collection:
     """The collection with this id (OgcError 404 when there is none)."""
-    try:
-        return _BY_ID[collection_id]
-    except KeyError:
-        known = ", ".join(_BY_ID)
-        raise OgcError(f"There is no collection {collection_id!r} (known: {known}).", 404) from None
+    known = collections()
+    for collection in known:
+        if collection.id == collection_id:
+            return collection
+    names = ", ".join(c.id for c in known)
+    raise OgcError(f"There is no collection {collection_id!r} (known: {names}).", 404)

@@ -17,12 +17,14 @@ from flask import Blueprint, Response, render_template, request, url_for
 from gridmap.access import current_user
 from gridmap.access.policy import Access, allow
 from gridmap.api.contract import Reply, contract
+from gridmap.cases.filters import CaseFilter
 from gridmap.catchall import OTHER_METHODS, catch_all, other_methods
 from gridmap.db.app import app_engine
 from gridmap.errors import InvalidInput
 from gridmap.i18n import normalize_language, t
+from gridmap.ogc import collections as registry
 from gridmap.ogc import schemas as s
-from gridmap.ogc.collections import COLLECTIONS, Collection, get_collection
+from gridmap.ogc.collections import Collection, get_collection
 from gridmap.ogc.errors import OgcError
 from gridmap.ogc.params import CRS84
 from gridmap.settings import get_settings
@@ -202,7 +204,7 @@ def collections(query: s.CommonQuery) -> Response:
     html_now = _wants_html()
     payload = {
         "links": _self_links("ogc.collections", JSON, html_now),
-        "collections": [_collection_doc(c, html_now) for c in COLLECTIONS],
+        "collections": [_collection_doc(c, html_now) for c in registry.collections()],
     }
     return _respond(payload, "ogc/collections.html")
 
@@ -262,7 +264,8 @@ def items(collection_id: str, query: s.ItemsQuery) -> Response:
     limit = query.limit or get_settings().ogc_default_limit
     since, until = query.datetime_ if found.temporal and query.datetime_ else (None, None)
     html_now = _wants_html()
-    ctx = _context(bbox=bbox, time_from=since, time_to=until)
+    # The datetime filter selects by the case window (case_aggregates is the time-stamped one).
+    ctx = _context(bbox=bbox, params=(CaseFilter(since=since, until=until),))
     frame = found.page(ctx, limit, offset)
     matched = found.count(ctx)
     features = _features(found, frame)

@@ -21,7 +21,8 @@ from gridmap.errors import GridmapError
 from gridmap.i18n import t
 from layers import LAYERS, LayerContext, get_layer
 from layers.base import WORLD_PIXELS
-from layers.cases import TRACE_COUNT, CasesLayer, context_args
+from layers.cases import TRACE_COUNT
+from layers.params import PatrolWindow
 
 log = logging.getLogger(__name__)
 
@@ -150,13 +151,14 @@ def draw_overlays(
     """
     wanted = set(visible)
     out = Overlays()
-    choice = cases or CaseChoice()
+    choice = (cases or CaseChoice()).resolve(now or datetime.now(UTC))
     ctx = LayerContext(
         engine,
         bbox=view.bbox,
         zoom=view.zoom,
         language=lang,
-        **context_args(choice.resolve(now or datetime.now(UTC))),
+        # The patrol layers show the case window (the last 8 h when it has no start).
+        params=(choice, PatrolWindow(since=choice.since, until=choice.until)),
     )
     for layer in LAYERS:
         drawn = False
@@ -173,7 +175,7 @@ def draw_overlays(
                 out.traces.extend(layer.traces(data, lang))
                 out.notes[layer.id] = layer.note(data, lang)
                 drawn = True
-        if isinstance(layer, CasesLayer) and not drawn:
+        if layer.keeps_place and not drawn:
             out.traces.extend(layer.empty_traces(lang))
     return out
 

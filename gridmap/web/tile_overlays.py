@@ -1,5 +1,6 @@
 """Map layers drawn by MapLibre straight from the app's vector tiles, added to the basemap
-style plotly takes (``layout.map.style``: sources + layers), under the plotly traces.
+style plotly takes (``layout.map.style``: sources + layers), under the plotly traces. Built
+from the registered layers' :class:`~layers.specs.TileSpec` (``style_layers``).
 
 Where the tiles help: the buildings layer draws plotly markers (with hover details) from zoom
 15, where a view holds a few thousand buildings; below it a city view holds hundreds of
@@ -14,62 +15,48 @@ import copy
 from collections.abc import Iterable
 from typing import Any
 
-from layers.buildings import COLOR as BUILDING_COLOR
+from layers import LAYERS, Layer
 
-#: Style sources and layers per map layer id, drawn while that layer is switched on.
-TILE_STYLES: dict[str, dict[str, Any]] = {
-    "buildings": {
-        "sources": {
-            "gridmap-buildings": {
-                "type": "vector",
-                "tiles": ["/tiles/buildings/{z}/{x}/{y}.pbf"],
-                "minzoom": 12,
-                "maxzoom": 14,
-            }
-        },
+
+def tile_style(layer: Layer) -> dict[str, Any] | None:
+    """The style sources and layers drawing a map layer's tiles (None: it draws none)."""
+    spec = layer.tiles
+    if spec is None or spec.source_zooms is None or not spec.style_layers:
+        return None
+    source = f"gridmap-{layer.id}"
+    low, high = spec.source_zooms
+    tiles = f"/tiles/{layer.id}/{{z}}/{{x}}/{{y}}.pbf"
+    return {
+        "sources": {source: {"type": "vector", "tiles": [tiles], "minzoom": low, "maxzoom": high}},
         "layers": [
-            {
-                "id": "tiles-building-cells",
-                "type": "circle",
-                "source": "gridmap-buildings",
-                "source-layer": "building_cells",
-                "minzoom": 12,
-                "maxzoom": 14,
-                "paint": {
-                    "circle-color": BUILDING_COLOR,
-                    "circle-opacity": 0.45,
-                    "circle-radius": [
-                        "interpolate", ["linear"], ["sqrt", ["get", "buildings"]],
-                        1, 2, 10, 6, 40, 14,
-                    ],
-                },
-            },
-            {
-                "id": "tiles-buildings",
-                "type": "circle",
-                "source": "gridmap-buildings",
-                "source-layer": "buildings",
-                "minzoom": 14,
-                "maxzoom": 15,
-                "paint": {
-                    "circle-color": BUILDING_COLOR, "circle-opacity": 0.7, "circle-radius": 2.5,
-                },
-            },
+            {"id": part["id"], "type": part["type"], "source": source, **part}
+            for part in spec.style_layers
         ],
-    },
-}  # fmt: skip
+    }
+
+
+def tile_styles() -> dict[str, dict[str, Any]]:
+    """Style sources and layers per map layer id, drawn while that layer is switched on."""
+    found = {}
+    for layer in LAYERS:
+        style = tile_style(layer)
+        if style is not None:
+            found[layer.id] = style
+    return found
 
 
 def with_tile_layers(style: dict[str, Any], origin: str, visible: Iterable[str]) -> dict[str, Any]:
     """``style`` plus the tile sources and layers of the ``visible`` map layers.
 
     Tile URLs are made absolute with ``origin`` (MapLibre loads tiles in a web worker)."""
-    wanted = [TILE_STYLES[i] for i in visible if i in TILE_STYLES]
+    styles = tile_styles()
+    visible = list(visible)
+    wanted = [styles[i] for i in visible if i in styles]
     if not wanted:
         return style
     out = copy.deepcopy(style)
     # plotly swaps the map's style only when its id changes.
-    out["id"] = "+".join([style.get("id", "style"), *(i for i in visible if i in TILE_STYLES)])
+    out["id"] = "+".join([style.get("id", "style"), *(i for i in visible if i in styles)])
     origin = origin.rstrip("/")
     for part in wanted:
         for name, source in part["sources"].items():

@@ -1,11 +1,13 @@
 """Vector tiles served by the app itself, from PostGIS ``ST_AsMVT`` functions: the offline
-basemap's roads and the big layers (buildings, grids, cameras), each with a TileJSON 3.0.0
-document at ``/tiles/<layer>.json``. Layer tiles are read as the signed-in user, so the
-access rules (row-level security) apply to them as to every other read."""
+basemap's roads and every map layer declaring a :class:`~layers.specs.TileSpec` (today
+buildings, grids, cameras), each with a TileJSON 3.0.0 document at ``/tiles/<layer>.json``.
+Layer tiles are read as the signed-in user, so the access rules (row-level security) apply
+to them as to every other read."""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from flask import Blueprint, Response, jsonify, request, url_for
@@ -19,9 +21,10 @@ from gridmap.api.contract import ErrorOut, Reply, ResponseModel, contract
 from gridmap.catchall import OTHER_METHODS, catch_all, other_methods
 from gridmap.db.app import app_engine
 from gridmap.errors import GridmapError
+from layers import LAYERS, Layer
+from layers.specs import MAX_ZOOM
 
 MVT_TYPE = "application/vnd.mapbox-vector-tile"
-MAX_ZOOM = 22
 
 
 @dataclass(frozen=True)
@@ -33,90 +36,49 @@ class TileSet:
     function: str
     minzoom: int
     #: MVT layers in the tiles: id → (fields, minzoom, maxzoom).
-    vector_layers: dict[str, tuple[dict[str, str], int, int]] = field(default_factory=dict)
+    vector_layers: Mapping[str, tuple[Mapping[str, str], int, int]] = field(default_factory=dict)
     #: Browsers and proxies may reuse a tile for this long (seconds).
     cache_seconds: int = 60
     description: str = ""
 
 
-TILESETS: dict[str, TileSet] = {
-    tileset.id: tileset
-    for tileset in (
-        TileSet(
-            "roads",
-            "gridmap roads",
-            "gridmap_tile_roads",
-            0,
-            {"roads": ({"kind": "String", "name": "String"}, 0, MAX_ZOOM)},
-            cache_seconds=3600,
-            description="Walkable roads of the offline basemap.",
-        ),
-        TileSet(
-            "buildings",
-            "gridmap buildings",
-            "gridmap_tile_buildings",
-            12,
-            {
-                "buildings": (
-                    {
-                        "kind": "String",
-                        "floors": "Number",
-                        "households": "Number",
-                        "population": "Number",
-                        "grid_id": "Number",
-                    },
-                    14,
-                    MAX_ZOOM,
-                ),
-                "building_cells": (
-                    {"buildings": "Number", "households": "Number", "population": "Number"},
-                    12,
-                    13,
-                ),
-            },
-            description="Building units from zoom 14; counts per cell at zooms 12 and 13.",
-        ),
-        TileSet(
-            "grids",
-            "gridmap grids",
-            "gridmap_tile_grids",
-            0,
-            {
-                "grids": (
-                    {"code": "String", "name": "String", "community_id": "Number"},
-                    12,
-                    MAX_ZOOM,
-                ),
-                "communities": ({"code": "String", "name": "String", "street_id": "Number"}, 0, 11),
-            },
-            description="Grid polygons from zoom 12; community outlines below it.",
-        ),
-        TileSet(
-            "cameras",
-            "gridmap cameras",
-            "gridmap_tile_cameras",
-            8,
-            {
-                "cameras": (
-                    {"code": "String", "kind": "String", "status": "String", "grid_id": "Number"},
-                    13,
-                    MAX_ZOOM,
-                ),
-                "camera_cells": (
-                    {
-                        "cameras": "Number",
-                        "online": "Number",
-                        "offline": "Number",
-                        "fault": "Number",
-                    },
-                    8,
-                    12,
-                ),
-            },
-            description="Cameras from zoom 13; counts per cell and status from zoom 8 to 12.",
-        ),
+#: The offline basemap's roads (not a map layer).
+ROADS = TileSet(
+    "roads",
+    "gridmap roads",
+    "gridmap_tile_roads",
+    0,
+    {"roads": ({"kind": "String", "name": "String"}, 0, MAX_ZOOM)},
+    cache_seconds=3600,
+    description="Walkable roads of the offline basemap.",
+)
+
+
+def layer_tileset(layer: Layer) -> TileSet | None:
+    """The tile set a map layer declares (None: the layer has no tiles)."""
+    spec = layer.tiles
+    if spec is None:
+        return None
+    return TileSet(
+        layer.id,
+        f"gridmap {layer.id}",
+        spec.function,
+        spec.minzoom,
+        spec.vector_layers,
+        cache_seconds=spec.cache_seconds,
+        description=spec.description,
     )
-}
+
+
+def tilesets() -> dict[str, TileSet]:
+    """Every tile set by id: the roads, then the registered map layers' in drawing order."""
+    found = {ROADS.id: ROADS}
+    for layer in LAYERS:
+        tileset = layer_tileset(layer)
+        if tileset is not None:
+            found[tileset.id] = tileset
+    return found
+
 
 tiles = Blueprint("tiles", __name__)
 
@@ -196,9 +158,10 @@ def roads_tile(z: int, x: int, y: int) -> Response | tuple[Response, int]:
 
 
 def _tile_response(layer: str, z: int, x: int, y: int) -> Response | tuple[Response, int]:
-    tileset = TILESETS.get(layer)
+    known = tilesets()
+    tileset = known.get(layer)
     if tileset is None:
-        return _error(f"No tiled layer {layer!r} (tiled: {', '.join(TILESETS)}).", 404)
+        return _error(f"No tiled layer {layer!r} (tiled: {', '.join(known)}).", 404)
     if z > MAX_ZOOM or x >= 2**z or y >= 2**z:
         return _error(f"No tile {z}/{x}/{y}: zoom 0-{MAX_ZOOM}, x and y below 2^zoom.", 404)
     data = b""
@@ -236,9 +199,10 @@ def tile_url(layer: str) -> str:
 @contract(responses=TILEJSON_REPLIES)
 def tilejson(layer: str) -> Response | tuple[Response, int]:
     """TileJSON 3.0.0 describing a tiled layer."""
-    tileset = TILESETS.get(layer)
+    known = tilesets()
+    tileset = known.get(layer)
     if tileset is None:
-        return _error(f"No tiled layer {layer!r} (tiled: {', '.join(TILESETS)}).", 404)
+        return _error(f"No tiled layer {layer!r} (tiled: {', '.join(known)}).", 404)
     return jsonify(
         tilejson="3.0.0",
         name=tileset.name,
@@ -279,6 +243,6 @@ def unknown(rest: str) -> tuple[Response, int]:
     return _error(
         f"No tile or TileJSON at {request.path!r}: tiles are /tiles/<layer>/<z>/<x>/<y>.pbf "
         f"with whole numbers z, x, y; TileJSON is /tiles/<layer>.json (layers: "
-        f"{', '.join(TILESETS)}).",
+        f"{', '.join(tilesets())}).",
         404,
     )

@@ -36,6 +36,7 @@ from gridmap.web.components.hot_grids import HotGrid, read_hot_grids
 from gridmap.web.components.wall_tiles import WallExtras, read_extras
 from gridmap.web.overlays import MapView
 from layers import LayerContext, get_layer
+from layers.params import PatrolWindow
 from layers.patrol_coverage import PatrolCoverageLayer
 
 log = logging.getLogger(__name__)
@@ -151,7 +152,7 @@ def empty_traces(lang: str) -> list[BaseTraceType]:
         showlegend=False,
         hoverinfo="skip",
     )
-    return [patrol, *get_layer("cases").empty_traces(lang)]  # type: ignore[attr-defined]
+    return [patrol, *get_layer("cases").empty_traces(lang)]
 
 
 # -- the live tick ---------------------------------------------------------------------------
@@ -320,8 +321,7 @@ def slow_tick(
         engine,
         bbox=view.bbox,
         zoom=min(view.zoom, PATROL_MAX_ZOOM),
-        time_from=t0,
-        time_to=now,
+        params=(PatrolWindow(since=t0, until=now),),
         language=lang,
     )
     with engine.connect() as conn:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from types import MappingProxyType
-
 import pytest
 from sqlalchemy import Engine
 
+from gridmap.cases.filters import CaseFilter
 from layers import LAYERS, LayerContext, LayerError, get_layer, layer_ids
 from layers.base import Detail, detail_of, hidden, marker_size, take_capped
 
@@ -55,9 +54,11 @@ def test_layers_are_frozen() -> None:
 
 
 def test_context_is_frozen_and_normalises(engine: Engine) -> None:
-    ctx = LayerContext(engine, bbox=(1, 2, 3, 4), zoom=10, filters={"status": "open"})
+    cases = CaseFilter(statuses=("reported",))
+    ctx = LayerContext(engine, bbox=(1, 2, 3, 4), zoom=10, params=(cases,))
     assert ctx.bbox == (1.0, 2.0, 3.0, 4.0)
-    assert isinstance(ctx.filters, MappingProxyType)
+    assert ctx.params == (cases,)
+    assert ctx.param(CaseFilter) is cases
     assert ctx.bounds == {"minx": 1.0, "miny": 2.0, "maxx": 3.0, "maxy": 4.0}
     assert LayerContext(engine).bounds == {"minx": None, "miny": None, "maxx": None, "maxy": None}
     assert ctx.degrees_per_pixel() == pytest.approx(360 / (512 * 1024))

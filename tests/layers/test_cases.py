@@ -19,6 +19,7 @@ from gridmap.cases.filters import (
     CLOSED_STATUSES,
     OPEN_STATUSES,
     STATUSES,
+    CaseFilter,
     expand_statuses,
     time_window,
 )
@@ -75,10 +76,9 @@ def cases_engine(_created: list[str]) -> Iterator[Engine]:
 def ctx(
     engine: Engine, zoom: float | None = 16, window: str | None = None, **filters
 ) -> LayerContext:
-    time_from, time_to = time_window(window, T0, "Asia/Shanghai") if window else (None, None)
-    return LayerContext(
-        engine, bbox=ALL_BBOX, zoom=zoom, time_from=time_from, time_to=time_to, filters=filters
-    )
+    since, until = time_window(window, T0, "Asia/Shanghai") if window else (None, None)
+    cases = CaseFilter(since=since, until=until, **filters)
+    return LayerContext(engine, bbox=ALL_BBOX, zoom=zoom, params=(cases,))
 
 
 def ids(engine: Engine, **kwargs) -> list[int]:
@@ -109,11 +109,10 @@ def test_window_boundaries(cases_engine: Engine, window: str | None, expected: l
 def test_custom_window_end_is_exclusive(cases_engine: Engine) -> None:
     # case 9 at 2026-03-10 00:00 is the end of a window ending on 03-09: out; case 10 in
     until_9 = time_window("custom", T0, "Asia/Shanghai", "2026-03-09", "2026-03-09")
-    data = CASES.query(LayerContext(cases_engine, zoom=16, time_from=until_9[0],
-                                    time_to=until_9[1]))  # fmt: skip
+    data = CASES.query(LayerContext(cases_engine, zoom=16, params=(CaseFilter(*until_9),)))
     assert data["id"].tolist() == [10]
     on_10 = time_window("custom", T0, "Asia/Shanghai", "2026-03-10", "2026-03-10")
-    data = CASES.query(LayerContext(cases_engine, zoom=16, time_from=on_10[0], time_to=on_10[1]))
+    data = CASES.query(LayerContext(cases_engine, zoom=16, params=(CaseFilter(*on_10),)))
     assert data["id"].tolist() == [1, 3, 2, 9]  # newest first
 
 

@@ -11,6 +11,7 @@ from gridmap.db.engine import get_engine
 from gridmap.patrols import coverage
 from gridmap.patrols.ingest import ingest_pings, parse_pings
 from layers import Detail, LayerContext
+from layers.params import PatrolWindow
 from layers.patrol_coverage import RECENCY, PatrolCoverageLayer
 from layers.risk_gap import RiskGapLayer
 from layers.unwatched_streets import UnwatchedStreetsLayer
@@ -45,7 +46,7 @@ def patrol_engine(_created: list[str]) -> Engine:
 
 
 def ctx(engine: Engine, zoom: float | None, hours: float = 2.0) -> LayerContext:
-    return LayerContext(engine=engine, zoom=zoom, time_to=END, filters={"patrol_window_h": hours})
+    return LayerContext(engine=engine, zoom=zoom, params=(PatrolWindow(until=END, hours=hours),))
 
 
 def test_streets_by_time_since_last_visit(patrol_engine: Engine) -> None:
@@ -97,7 +98,9 @@ def test_risk_gap_layer(patrol_engine: Engine) -> None:
 
 def test_streets_as_of_an_earlier_time_ignore_later_visits(patrol_engine: Engine) -> None:
     layer = PatrolCoverageLayer()
-    earlier = LayerContext(engine=patrol_engine, zoom=15, time_to=T0 + timedelta(hours=1))
+    earlier = LayerContext(
+        engine=patrol_engine, zoom=15, params=(PatrolWindow(until=T0 + timedelta(hours=1)),)
+    )
     data = layer.query(earlier)
     last = dict(zip(data["edge_id"], data["last_at"], strict=True))
     assert last[1] == T0 + timedelta(seconds=40) and last[2] == T0 + timedelta(seconds=100)

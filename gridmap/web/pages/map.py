@@ -33,7 +33,7 @@ from gridmap.web.components.kpis import kpi_tiles
 from gridmap.web.components.ticker import ticker_items, ticker_panel
 from gridmap.web.shell import header
 from gridmap.web.tile_overlays import with_tile_layers
-from layers import LAYERS, Layer, get_layer
+from layers import LAYERS, Layer
 
 PATH = "/"
 #: Who may open the city map (every signed-in person; a planner sees case counts only).
@@ -103,7 +103,8 @@ def layout(lang: str | None = None, **_query: str) -> html.Div:
     elif not start.has_data:
         message, message_class = t("map.empty", lang), "map-message empty"
     shown = [layer.id for layer in LAYERS if layer.default_visible]
-    figure = overlays.map_figure(get_layer("cases").empty_traces(lang), start.view, _style(shown))
+    kept = [tr for layer in LAYERS if layer.keeps_place for tr in layer.empty_traces(lang)]
+    figure = overlays.map_figure(kept, start.view, _style(shown))
     return html.Div(
         className="app",
         lang=lang,

@@ -23,6 +23,7 @@ from gridmap.settings import get_settings
 from gridmap.web.basemap import basemap_style
 from gridmap.web.shell import header
 from layers import LayerContext
+from layers.params import PatrolWindow
 from layers.patrol_coverage import PatrolCoverageLayer
 
 PATH = "/patrols"
@@ -138,8 +139,7 @@ def draw(track: dict | None, span: list[int], window: str, lang: str):
         engine=app_engine(),
         bbox=bbox,
         zoom=15.0 if n else 11.0,
-        time_from=as_of - length,
-        time_to=as_of,
+        params=(PatrolWindow(since=as_of - length, until=as_of),),
         language=lang,
     )
     traces = COVERAGE.traces(COVERAGE.query(ctx), lang)

@@ -20,7 +20,7 @@ from sqlalchemy import text
 
 from gridmap.access import G_USER, Role, User
 from gridmap.access.scope import enter_scope, scoped_connection
-from gridmap.cases.filters import CaseChoice, case_timezone
+from gridmap.cases.filters import CaseChoice, CaseFilter, case_timezone
 from gridmap.db.engine import connect, get_engine
 from gridmap.io.export import ExportError, ExportRequest
 from gridmap.io.jobs import submit, write_export
@@ -75,7 +75,7 @@ def test_lead_hexagons_are_their_own_cases(town: Town, level: int, window: str) 
     engine = get_engine(town.url)
     time_from = since() if window == "since" else None
     layer = get_layer("cases")
-    ctx = dict(engine=engine, zoom=level + 0.5, time_from=time_from)
+    ctx = dict(engine=engine, zoom=level + 0.5, params=(CaseFilter(since=time_from),))
     mine = layer.query(LayerContext(**ctx, user=lead(town)))
     cells = {(int(r.cell_i), int(r.cell_j)): (int(r.cases), int(r.open)) for r in mine.itertuples()}
     assert cells == own_cells(town, level, time_from)
@@ -143,7 +143,8 @@ def test_lead_kpi_tiles_count_their_cases(access_app, town: Town) -> None:
     day_start = at - timedelta(days=1)
     with access_app.server.test_request_context("/"):
         setattr(g, G_USER, lead(town))
-        tiles = read_tiles(LayerContext(get_engine(town.url), time_from=since()), at, day_start)
+        ctx = LayerContext(get_engine(town.url), params=(CaseFilter(since=since()),))
+        tiles = read_tiles(ctx, at, day_start)
     with get_engine(town.url).connect() as conn:
         row = conn.execute(
             text(

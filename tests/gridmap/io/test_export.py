@@ -17,6 +17,7 @@ import pytest
 import shapely
 from sqlalchemy import Engine
 
+from gridmap.cases.filters import CaseFilter
 from gridmap.io.export import (
     ExportError,
     ExportRequest,
@@ -28,6 +29,7 @@ from gridmap.io.export import (
     shapefile_names,
 )
 from layers import LayerContext, get_layer
+from layers.params import CircleFilter, PatrolWindow, RiskGapParams
 
 #: Polygons with CJK names, points with a date-time, points with a nullable grid id.
 LAYERS = ("grids", "cameras", "cases")
@@ -170,7 +172,7 @@ def test_filters_and_bbox_mean_what_the_layer_says(demo_engine, tmp_path: Path) 
     filters = {"statuses": ["reported", "returned"]}
     path = _export(demo_engine, tmp_path, "gpkg", layers=["cases", "buildings"], bbox=bbox,
                    filters=filters)  # fmt: skip
-    ctx = LayerContext(demo_engine, bbox=bbox, filters=filters)
+    ctx = LayerContext(demo_engine, bbox=bbox, params=(CaseFilter(statuses=filters["statuses"]),))
     cases = pyogrio.read_dataframe(path, layer="cases")
     expected = get_layer("cases").export(ctx)
     assert (
@@ -250,3 +252,20 @@ def test_shapefile_names_stay_unique() -> None:
 
 def test_ogrinfo_is_installed() -> None:
     assert shutil.which("ogrinfo"), "apt-get install gdal-bin"
+
+
+def test_flat_filter_names_become_the_layers_typed_params(engine) -> None:
+    request = ExportRequest.from_json(
+        {
+            "layers": ["uncovered_buildings", "risk_gap"],
+            "format": "gpkg",
+            "time_from": "2026-03-01T00:00:00+08:00",
+            "filters": {"circle_kind": "health_station", "circle_minutes": 10, "risk_top": 3,
+                        "patrol_window_h": 2, "statuses": ["reported"]},
+        }
+    )  # fmt: skip
+    ctx = request.context(engine)
+    assert ctx.param(CircleFilter) == CircleFilter("health_station", 10.0, False)
+    assert ctx.param(RiskGapParams) == RiskGapParams(3)
+    assert ctx.param(PatrolWindow) == PatrolWindow(request.time_from, None, 2.0)
+    assert ctx.param(CaseFilter) == CaseFilter(since=request.time_from, statuses=("reported",))

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from gridmap.db.engine import get_engine
-from gridmap.web.tiles import TILESETS
+from gridmap.web.tiles import tilesets
 from tests.gridmap.ogc.live import Live, serve
 
 #: A point in the demo city (seed 7): the tiles tested are the ones holding it.
@@ -129,7 +129,7 @@ def test_empty_and_unknown_tiles(live: Live) -> None:
     assert live.get("/tiles/grids/3/8/0.pbf").status_code == 404
 
 
-@pytest.mark.parametrize("layer", sorted(TILESETS))
+@pytest.mark.parametrize("layer", sorted(tilesets()))
 def test_tilejson(live: Live, layer: str) -> None:
     doc = live.get(f"/tiles/{layer}.json").json()
     assert doc["tilejson"] == "3.0.0"

@@ -1,0 +1,76 @@
+"""The tile sets and the map's tile style are built from the layers' TileSpec: the same
+documents and style the hand-written tables used to hold."""
+
+from __future__ import annotations
+
+from gridmap.web.tile_overlays import tile_styles, with_tile_layers
+from gridmap.web.tiles import tilesets
+from layers.buildings import COLOR
+
+#: The buildings' MapLibre style as it was written out by hand before it was built.
+BUILDINGS_STYLE = {
+    "sources": {
+        "gridmap-buildings": {
+            "type": "vector",
+            "tiles": ["/tiles/buildings/{z}/{x}/{y}.pbf"],
+            "minzoom": 12,
+            "maxzoom": 14,
+        }
+    },
+    "layers": [
+        {
+            "id": "tiles-building-cells",
+            "type": "circle",
+            "source": "gridmap-buildings",
+            "source-layer": "building_cells",
+            "minzoom": 12,
+            "maxzoom": 14,
+            "paint": {
+                "circle-color": COLOR,
+                "circle-opacity": 0.45,
+                "circle-radius": [
+                    "interpolate", ["linear"], ["sqrt", ["get", "buildings"]],
+                    1, 2, 10, 6, 40, 14,
+                ],
+            },
+        },
+        {
+            "id": "tiles-buildings",
+            "type": "circle",
+            "source": "gridmap-buildings",
+            "source-layer": "buildings",
+            "minzoom": 14,
+            "maxzoom": 15,
+            "paint": {"circle-color": COLOR, "circle-opacity": 0.7, "circle-radius": 2.5},
+        },
+    ],
+}  # fmt: skip
+
+
+def test_tile_sets_are_the_roads_and_the_tiled_layers() -> None:
+    sets = tilesets()
+    assert list(sets) == ["roads", "grids", "buildings", "cameras"]
+    assert [(s.name, s.function, s.minzoom, s.cache_seconds) for s in sets.values()] == [
+        ("gridmap roads", "gridmap_tile_roads", 0, 3600),
+        ("gridmap grids", "gridmap_tile_grids", 0, 60),
+        ("gridmap buildings", "gridmap_tile_buildings", 12, 60),
+        ("gridmap cameras", "gridmap_tile_cameras", 8, 60),
+    ]
+    assert {
+        name: (low, high) for name, (_, low, high) in sets["cameras"].vector_layers.items()
+    } == {
+        "cameras": (13, 22),
+        "camera_cells": (8, 12),
+    }
+
+
+def test_tile_style_of_the_buildings() -> None:
+    assert tile_styles() == {"buildings": BUILDINGS_STYLE}
+    base = {"id": "basemap", "sources": {"osm": {"type": "raster"}}, "layers": [{"id": "osm"}]}
+    style = with_tile_layers(base, "http://h:1/", ["grids", "buildings"])
+    assert style["id"] == "basemap+buildings"
+    assert style["sources"]["gridmap-buildings"]["tiles"] == [
+        "http://h:1/tiles/buildings/{z}/{x}/{y}.pbf"
+    ]
+    assert style["layers"] == [{"id": "osm"}, *BUILDINGS_STYLE["layers"]]
+    assert with_tile_layers(base, "http://h:1/", ["grids"]) is base
