@@ -11,10 +11,12 @@ import pytest
 from gridmap.cases.filters import (
     CLOSED_STATUSES,
     OPEN_STATUSES,
+    STATUS_BY_LABEL,
     STATUSES,
     CaseChoice,
     CaseFilter,
     expand_statuses,
+    status_label,
     time_window,
 )
 from gridmap.errors import InvalidInput
@@ -103,3 +105,10 @@ def test_filter_sql_args_are_lists_or_none() -> None:
         "statuses": None,
         "sources": None,
     }
+
+
+def test_status_labels_come_from_i18n_and_old_spellings_still_read() -> None:
+    assert [status_label(s, "zh-CN") for s in ("closed", "rejected")] == ["已结案", "不予受理"]
+    assert status_label("in_progress", "en") == "In progress"
+    assert {STATUS_BY_LABEL[status_label(s, "zh-CN")] for s in STATUSES} == set(STATUSES)
+    assert (STATUS_BY_LABEL["已回访结案"], STATUS_BY_LABEL["已驳回"]) == ("closed", "rejected")
