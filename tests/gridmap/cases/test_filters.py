@@ -7,9 +7,11 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import text
 
 from gridmap.cases.filters import (
     CLOSED_STATUSES,
+    FILTER_PARAMS,
     OPEN_STATUSES,
     STATUS_BY_LABEL,
     STATUSES,
@@ -19,6 +21,7 @@ from gridmap.cases.filters import (
     status_label,
     time_window,
 )
+from gridmap.db.engine import get_engine
 from gridmap.errors import InvalidInput
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -112,3 +115,48 @@ def test_status_labels_come_from_i18n_and_old_spellings_still_read() -> None:
     assert status_label("in_progress", "en") == "In progress"
     assert {STATUS_BY_LABEL[status_label(s, "zh-CN")] for s in STATUSES} == set(STATUSES)
     assert (STATUS_BY_LABEL["已回访结案"], STATUS_BY_LABEL["已驳回"]) == ("closed", "rejected")
+
+
+T1 = datetime(2026, 3, 11, tzinfo=TZ)
+
+
+@pytest.mark.parametrize(
+    ("flt", "expected"),
+    [
+        (CaseFilter(), True),
+        (CaseFilter(since=T0, until=T1), True),
+        (CaseFilter(since=T0 + timedelta(hours=1)), False),
+        (CaseFilter(until=T0), False),  # the end is excluded
+        (CaseFilter(categories=("sanitation", "traffic"), statuses=("reported",)), True),
+        (CaseFilter(statuses=CLOSED_STATUSES), False),
+        (CaseFilter(sources=("walk_in",)), False),
+    ],
+)
+def test_the_sql_predicate_means_the_filter(
+    world_url: str, flt: CaseFilter, expected: bool
+) -> None:
+    """gridmap_case_matches on a case reported at T0 (sanitation, reported, hotline)."""
+    sql = text(
+        "SELECT gridmap_case_matches(:at, 'sanitation', 'reported', 'hotline_12345', "
+        f"{FILTER_PARAMS})"
+    )
+    with get_engine(world_url).connect() as conn:
+        assert conn.execute(sql, {"at": T0} | flt.sql_args()).scalar_one() is expected
+
+
+def test_the_sql_predicate_is_inlined_into_its_readers(world_url: str) -> None:
+    """The readers' plans hold the predicate's expressions, not calls (indexes stay usable)."""
+    flt = CaseFilter(since=T0, categories=("sanitation",), sources=("walk_in",))
+    readers = (
+        f"SELECT * FROM gridmap_layer_cases(NULL, NULL, NULL, NULL, {FILTER_PARAMS})",
+        f"SELECT * FROM gridmap_case_tiles({FILTER_PARAMS}, now(), now())",
+        f"SELECT * FROM gridmap_layer_case_hexes(NULL, NULL, NULL, NULL, {FILTER_PARAMS}, 14)",
+        "SELECT * FROM gridmap_cases_select(since => :since, categories => :categories)",
+    )
+    with get_engine(world_url).connect() as conn:
+        for reader in readers:
+            plan = "\n".join(
+                conn.execute(text("EXPLAIN (VERBOSE) " + reader), flt.sql_args()).scalars()
+            )
+            assert "gridmap_case_matches" not in plan and "gridmap_case_in_window" not in plan
+            assert "reported_at >=" in plan
