@@ -60,10 +60,10 @@ sys.path.insert(0, str(ROOT))
 from gridmap.db.engine import database_url, drop_database, ensure_database, get_engine  # noqa: E402
 from gridmap.db.migrations import upgrade  # noqa: E402
 from gridmap.settings import get_settings  # noqa: E402
-from gridmap.web import live  # noqa: E402
 from gridmap.web.components.kpis import read_tiles  # noqa: E402
 from gridmap.web.components.ticker import read_latest  # noqa: E402
-from gridmap.web.overlays import MapView  # noqa: E402
+from gridmap.web.services import live  # noqa: E402
+from gridmap.web.services.map import MapView  # noqa: E402
 from layers import LayerContext, get_layer  # noqa: E402
 from layers.base import Detail, mark, read_frame  # noqa: E402
 from layers.cases import HEX_SQL, REFRESH_SQL, filter_args, hex_level, hex_size  # noqa: E402

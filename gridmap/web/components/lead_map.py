@@ -18,7 +18,7 @@ from dash import Patch
 
 from gridmap.cases.filters import CLOSED_STATUSES
 from gridmap.i18n import t
-from gridmap.web.overlays import FONT_STACK, MapView
+from gridmap.web.services.map import FONT_STACK, MapView
 from layers.base import feature_collection
 from layers.grids import GRID_LINE, PALETTE
 

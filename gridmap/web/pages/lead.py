@@ -40,7 +40,7 @@ from gridmap.web.components import lead_map
 from gridmap.web.components.case_table import case_table, pager_text, table_rows
 from gridmap.web.components.grid_panel import grid_panel
 from gridmap.web.database import app_engine
-from gridmap.web.overlays import FALLBACK_CENTER, FALLBACK_ZOOM, MapView
+from gridmap.web.services.map import FALLBACK_CENTER, FALLBACK_ZOOM, MapView
 from gridmap.web.shell import header
 
 PATH = "/lead"

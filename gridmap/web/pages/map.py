@@ -2,8 +2,8 @@
 of the overlays, with KPI tiles, a ticker of the latest cases and a live-data notice.
 
 Callbacks stay thin: one redraws every overlay from the toggles, the map view, the case
-filter and the language (:mod:`gridmap.web.overlays`); one keeps the case filter's store;
-one ticks every second and, only when the cases changed (:mod:`gridmap.web.live`), patches
+filter and the language (:mod:`gridmap.web.services.map`); one keeps the case filter's store;
+one ticks every second and, only when the cases changed (:mod:`gridmap.web.services.live`), patches
 the case layer's traces, the tiles and the ticker in place. Component ids start with
 ``map-``.
 """
@@ -25,12 +25,13 @@ from gridmap.cases.filters import CUSTOM_WINDOW, CaseChoice
 from gridmap.errors import GridmapError
 from gridmap.i18n import normalize_language, t
 from gridmap.settings import get_settings
-from gridmap.web import live, overlays
 from gridmap.web.basemap import basemap_style
 from gridmap.web.components.case_filters import choice_from_values, control_inputs, filter_panel
 from gridmap.web.components.kpis import kpi_tiles
 from gridmap.web.components.ticker import ticker_items, ticker_panel
 from gridmap.web.database import app_engine
+from gridmap.web.services import live
+from gridmap.web.services import map as overlays
 from gridmap.web.shell import header
 from gridmap.web.tile_overlays import with_tile_layers
 from layers import LAYERS, Layer, get_layer

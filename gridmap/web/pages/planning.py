@@ -4,7 +4,7 @@ communities), a what-if on the map (add a point at the map centre, move the chos
 there, remove it; nothing is stored until saved), new-site suggestions, and the stored
 results' status with a recompute button.
 
-Callbacks stay thin over :mod:`gridmap.analytics.planning`. Component ids start with
+Callbacks stay thin over :mod:`gridmap.web.services.planning`. Component ids start with
 ``plan-``.
 """
 
@@ -20,7 +20,14 @@ from gridmap.access import Role
 from gridmap.access.pages import page
 from gridmap.analytics.errors import AnalyticsError
 from gridmap.analytics.params import SERVICE_KINDS, CircleParams
-from gridmap.analytics.planning import (
+from gridmap.errors import GridmapError
+from gridmap.i18n import normalize_language, t
+from gridmap.settings import get_settings
+from gridmap.web.basemap import basemap_style
+from gridmap.web.components import export_panel, import_panel
+from gridmap.web.database import app_engine
+from gridmap.web.services import map as overlays
+from gridmap.web.services.planning import (
     coverage_figures,
     map_traces,
     parse_edits,
@@ -29,13 +36,6 @@ from gridmap.analytics.planning import (
     status_text,
     suggestions,
 )
-from gridmap.errors import GridmapError
-from gridmap.i18n import normalize_language, t
-from gridmap.settings import get_settings
-from gridmap.web import overlays
-from gridmap.web.basemap import basemap_style
-from gridmap.web.components import export_panel, import_panel
-from gridmap.web.database import app_engine
 from gridmap.web.shell import header
 
 PATH = "/plan"
@@ -340,8 +340,8 @@ def choose_point(click: dict[str, Any] | None) -> Any:
 
 def save(_n: int | None, edits: list[dict[str, Any]], version: int, lang: str) -> tuple:
     """Write the scenario into the database."""
-    from gridmap.analytics.planning import engine_url
     from gridmap.analytics.whatif import save_edits
+    from gridmap.web.services.planning import engine_url
 
     if not edits:
         return no_update, no_update, no_update

@@ -3,7 +3,7 @@ click. KPI tiles along the top; the whole city's case heatmap over patrol covera
 the hottest grids and a ticker of new cases beside it; a clock that turns into "data as of
 HH:MM:SS" while the database is unreachable.
 
-Thin callbacks over :mod:`gridmap.web.wall`: a 1 s probe that asks for a re-read when the
+Thin callbacks over :mod:`gridmap.web.services.wall`: a 1 s probe that asks for a re-read when the
 cases changed (a clientside twin shows the stale notice when the server stops answering
 altogether); the re-read (case traces, case tiles, ticker, hottest grids); a slow tick every
 ``wall_slow_refresh_s`` (patrol coverage on the map and in a tile, cameras online, people
@@ -30,13 +30,13 @@ from gridmap.cases.filters import case_timezone
 from gridmap.errors import GridmapError
 from gridmap.i18n import normalize_language, t
 from gridmap.settings import get_settings
-from gridmap.web import live, wall
 from gridmap.web.basemap import basemap_style
 from gridmap.web.components.hot_grids import hot_grid_items
 from gridmap.web.components.ticker import ticker_items
 from gridmap.web.components.wall_tiles import case_tiles, extra_tiles
 from gridmap.web.database import app_engine
-from gridmap.web.overlays import MapView
+from gridmap.web.services import live, wall
+from gridmap.web.services.map import MapView
 from gridmap.web.shell import header
 from layers.cases import HEAT_SCALE
 from layers.patrol_coverage import SHARE_SCALE

@@ -1,6 +1,6 @@
 """The wall screen's service: its fixed view of the whole city on a dark basemap, the live
 tick (new cases, case tiles, ticker and hottest grids, gated by the 1 s change probe of
-:mod:`gridmap.web.live`) and the slow tick (patrol coverage per grid on the map, patrol
+:mod:`gridmap.web.services.live`) and the slow tick (patrol coverage per grid on the map, patrol
 coverage now, cameras online, people inside the service circles).
 
 The live tick is split in two so a slow re-read is never cancelled by the next second's
@@ -31,10 +31,11 @@ from gridmap.cases.filters import CaseChoice
 from gridmap.i18n import t
 from gridmap.patrols.coverage import grid_shares
 from gridmap.settings import Settings, get_settings
-from gridmap.web import live, overlays
 from gridmap.web.components.hot_grids import HotGrid, read_hot_grids
 from gridmap.web.components.wall_tiles import WallExtras, read_extras
-from gridmap.web.overlays import MapView
+from gridmap.web.services import live
+from gridmap.web.services import map as overlays
+from gridmap.web.services.map import MapView
 from layers import LayerContext, get_layer
 from layers.patrol_coverage import PatrolCoverageLayer
 

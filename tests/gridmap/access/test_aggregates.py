@@ -28,7 +28,7 @@ from gridmap.patrols import coverage
 from gridmap.patrols.matching import matcher_for
 from gridmap.patrols.visits import rebuild_visits
 from gridmap.web.components.kpis import read_tiles
-from gridmap.web.overlays import MapView
+from gridmap.web.services.map import MapView
 from layers import LayerContext, get_layer
 from layers.base import LayerError
 from tests.gridmap.access.conftest import LEAD, LEAD_PASSWORD, Town

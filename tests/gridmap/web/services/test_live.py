@@ -13,12 +13,12 @@ from sqlalchemy import Engine, create_engine, text
 
 from gridmap.cases.filters import CaseChoice
 from gridmap.db.engine import get_engine
-from gridmap.web import live
 from gridmap.web.app import create_app
 from gridmap.web.components.kpis import CaseTiles, kpi_tiles, read_tiles
 from gridmap.web.components.ticker import read_latest, ticker_items
-from gridmap.web.overlays import MapView, case_traces_patch
 from gridmap.web.pages import map as map_page
+from gridmap.web.services import live
+from gridmap.web.services.map import MapView, case_traces_patch
 from layers import LAYERS, LayerContext, layer_ids
 from layers.cases import context_args, trace_totals
 from tests.conftest import make_test_database

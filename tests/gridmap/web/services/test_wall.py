@@ -15,10 +15,10 @@ from sqlalchemy import Engine, create_engine, text
 from gridmap.db.engine import get_engine
 from gridmap.patrols.coverage import Window, grid_coverage
 from gridmap.settings import get_settings
-from gridmap.web import live, wall
 from gridmap.web.components.hot_grids import hot_grid_items, read_hot_grids
 from gridmap.web.components.kpis import read_tiles
 from gridmap.web.components.wall_tiles import case_tiles, extra_tiles, read_extras
+from gridmap.web.services import live, wall
 from layers import LayerContext
 from layers.cases import context_args
 
