@@ -31,10 +31,9 @@ from gridmap.cases.filters import CaseChoice
 from gridmap.i18n import t
 from gridmap.patrols.coverage import grid_shares
 from gridmap.settings import Settings, get_settings
-from gridmap.web.components.hot_grids import HotGrid, read_hot_grids
-from gridmap.web.components.wall_tiles import WallExtras, read_extras
 from gridmap.web.services import live
 from gridmap.web.services import map as overlays
+from gridmap.web.services.dashboard import HotGrid, WallExtras, read_extras, read_hot_grids
 from gridmap.web.services.map import MapView
 from layers import LayerContext, get_layer
 from layers.patrol_coverage import PatrolCoverageLayer
@@ -256,8 +255,8 @@ def live_tick(
     hot = None
     if update.tiles is not None:
         try:
-            since = choice.resolve(now).since
-            hot = read_hot_grids(engine, since, choice.day_start(now), settings.wall_hot_grids)
+            cases = choice.resolve(now)
+            hot = read_hot_grids(engine, cases, choice.day_start(now), settings.wall_hot_grids)
         except SQLAlchemyError as exc:
             log.warning("wall hot grids: %s", exc)
             update = replace(

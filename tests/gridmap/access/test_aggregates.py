@@ -20,14 +20,14 @@ from sqlalchemy import text
 
 from gridmap.access import G_USER, Role, User
 from gridmap.access.scope import enter_scope, scoped_connection
-from gridmap.cases.filters import CaseChoice, case_timezone
+from gridmap.cases.filters import CaseChoice, CaseFilter, case_timezone
 from gridmap.db.engine import connect, get_engine
 from gridmap.io.export import ExportError, ExportRequest
 from gridmap.io.jobs import submit, write_export
 from gridmap.patrols import coverage
 from gridmap.patrols.matching import matcher_for
 from gridmap.patrols.visits import rebuild_visits
-from gridmap.web.components.kpis import read_tiles
+from gridmap.web.services.dashboard import read_tiles
 from gridmap.web.services.map import MapView
 from layers import LayerContext, get_layer
 from layers.base import LayerError
@@ -143,7 +143,7 @@ def test_lead_kpi_tiles_count_their_cases(access_app, town: Town) -> None:
     day_start = at - timedelta(days=1)
     with access_app.server.test_request_context("/"):
         setattr(g, G_USER, lead(town))
-        tiles = read_tiles(LayerContext(get_engine(town.url), time_from=since()), at, day_start)
+        tiles = read_tiles(get_engine(town.url), CaseFilter(since=since()), at, day_start)
     with get_engine(town.url).connect() as conn:
         row = conn.execute(
             text(
