@@ -94,17 +94,15 @@ class WallView:
 def wall_view(engine: Engine, center: tuple[float, float] | None) -> WallView:
     """The view of all grids (the configured centre when set)."""
     try:
-        with engine.connect() as conn:
-            row = conn.execute(text("SELECT * FROM gridmap_grids_extent()")).first()
+        extent = overlays.grids_extent(engine)
     except SQLAlchemyError as exc:
         log.warning("wall view: %s", exc)
         fallback = MapView.around(center or overlays.FALLBACK_CENTER, overlays.FALLBACK_ZOOM)
         return WallView(fallback, None, error=True)
-    if row is None or row[0] is None:
+    if extent is None:
         return WallView(MapView.around(center or overlays.FALLBACK_CENTER, 11.0), None)
-    extent = tuple(float(v) for v in row)
-    fitted = MapView.fit(extent)  # type: ignore[arg-type]
-    return WallView(MapView(center or fitted.center, fitted.zoom, extent), extent)  # type: ignore[arg-type]
+    fitted = MapView.fit(extent)
+    return WallView(MapView(center or fitted.center, fitted.zoom, extent), extent)
 
 
 def zoomed(view: MapView, zoom: float | None, center: tuple[float, float] | None = None) -> MapView:
