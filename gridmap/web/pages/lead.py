@@ -2,7 +2,7 @@
 by district → street → community → grid, by attributes and by a box or lasso drawn on the
 map; a case table in step with the map; and the detail panel of one grid.
 
-Callbacks stay thin over :mod:`gridmap.grids` (every read scoped to the signed-in user):
+Callbacks stay thin over :mod:`gridmap.web.services.lead` (every read scoped to the signed-in user):
 ``choose`` turns the filter controls into the chosen grids (the map and the table's scope),
 ``show_page`` fills the table one server-side page at a time (and jumps to a case clicked
 on the map), ``pick_case`` rings the case picked in the table and pans to it, ``show_grid``
@@ -27,11 +27,6 @@ from flask import request
 from gridmap.access import Role, User, current_user
 from gridmap.access.pages import page
 from gridmap.errors import GridmapError
-from gridmap.grids import selection
-from gridmap.grids.cases import CaseScope, case_page, case_points, case_position
-from gridmap.grids.figures import grid_figures
-from gridmap.grids.selection import GridFilter, area_from_selection
-from gridmap.grids.shapes import grid_extent, grid_shapes
 from gridmap.i18n import t
 from gridmap.settings import get_settings
 from gridmap.web.basemap import basemap_style
@@ -39,6 +34,11 @@ from gridmap.web.components import lead_map
 from gridmap.web.components.case_table import case_table, pager_text, table_rows
 from gridmap.web.components.grid_panel import grid_panel
 from gridmap.web.database import app_engine
+from gridmap.web.services.lead import selection
+from gridmap.web.services.lead.cases import CaseScope, case_page, case_points, case_position
+from gridmap.web.services.lead.figures import grid_figures
+from gridmap.web.services.lead.selection import GridFilter, area_from_selection
+from gridmap.web.services.lead.shapes import grid_extent, grid_shapes
 from gridmap.web.services.map import FALLBACK_CENTER, FALLBACK_ZOOM, MapView
 from gridmap.web.shell import graph_config, page_language, page_layout, triggered_id
 

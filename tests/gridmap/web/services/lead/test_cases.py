@@ -10,8 +10,8 @@ import shapely
 from sqlalchemy import Engine, text
 
 from gridmap.access import Role, User
-from gridmap.grids.cases import CaseScope, case_page, case_position
-from tests.gridmap.grids.world import account
+from gridmap.web.services.lead.cases import CaseScope, case_page, case_position
+from tests.gridmap.web.services.lead.world import account
 
 LEAD: User
 

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import Engine, text
 
 from gridmap.access import Role, User
-from gridmap.grids.figures import grid_figures
 from gridmap.patrols.coverage import parse_window
 from gridmap.settings import get_settings
-from tests.gridmap.grids.world import account
+from gridmap.web.services.lead.figures import grid_figures
+from tests.gridmap.web.services.lead.world import account
 
 EXPECTED_SQL = """
 SELECT g.id,
