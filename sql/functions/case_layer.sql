@@ -189,7 +189,7 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
     ), cells AS MATERIALIZED (  -- the box filters cells, after counting
         SELECT (k >> 32)::integer AS i, ((k & 4294967295) - 2147483648)::integer AS j,
                sum(n)::integer AS n,
-               (sum(n) FILTER (WHERE status NOT IN ('resolved', 'closed', 'rejected')))::integer
+               (sum(n) FILTER (WHERE gridmap_case_is_open(status)))::integer
                    AS o
         FROM counted
         GROUP BY k
@@ -267,7 +267,7 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
     FROM f
     CROSS JOIN LATERAL (
         SELECT gridmap_case_in_window(f.reported_at, since, until) AS w,
-               f.status NOT IN ('resolved', 'closed', 'rejected') AS o
+               gridmap_case_is_open(f.status) AS o
     ) x
 $$;
 

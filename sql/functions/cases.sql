@@ -2,9 +2,12 @@
 -- dashboard share it, so a filter means the same everywhere), KPIs, escalation of overdue
 -- cases up grid → community → street → district, and the nearest online cameras.
 
--- Statuses in which a case is finished (not overdue, never escalated).
+-- Whether a case in `status` is still being handled: not finished (resolved, closed or
+-- rejected: never overdue, never escalated). Not STRICT, so the planner inlines it (a NULL
+-- status gives NULL all the same) and matches the partial indexes on open cases
+-- (migrations 0002, 0014), whose predicate is this expression.
 CREATE OR REPLACE FUNCTION gridmap_case_is_open(status text) RETURNS boolean
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT status NOT IN ('resolved', 'closed', 'rejected')
 $$;
 

@@ -145,18 +145,26 @@ def test_the_sql_predicate_means_the_filter(
 
 
 def test_the_sql_predicate_is_inlined_into_its_readers(world_url: str) -> None:
-    """The readers' plans hold the predicate's expressions, not calls (indexes stay usable)."""
+    """The readers' plans hold the predicates' expressions, not calls (indexes stay usable)."""
     flt = CaseFilter(since=T0, categories=("sanitation",), sources=("walk_in",))
     readers = (
         f"SELECT * FROM gridmap_layer_cases(NULL, NULL, NULL, NULL, {FILTER_PARAMS})",
         f"SELECT * FROM gridmap_case_tiles({FILTER_PARAMS}, now(), now())",
         f"SELECT * FROM gridmap_layer_case_hexes(NULL, NULL, NULL, NULL, {FILTER_PARAMS}, 14)",
         "SELECT * FROM gridmap_cases_select(since => :since, categories => :categories)",
+        "SELECT * FROM gridmap_cases_kpis(since => :since)",
+        "SELECT * FROM gridmap_ogc_case_days(NULL, NULL, NULL, NULL, :since, :until, 'UTC')",
+        "SELECT * FROM gridmap_wall_hot_grids(:since, :since, 5)",
     )
     with get_engine(world_url).connect() as conn:
         for reader in readers:
             plan = "\n".join(
                 conn.execute(text("EXPLAIN (VERBOSE) " + reader), flt.sql_args()).scalars()
             )
-            assert "gridmap_case_matches" not in plan and "gridmap_case_in_window" not in plan
+            for predicate in (
+                "gridmap_case_matches",
+                "gridmap_case_in_window",
+                "gridmap_case_is_open",
+            ):
+                assert predicate not in plan, reader
             assert "reported_at >=" in plan
