@@ -57,7 +57,7 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from gridmap.cases.filters import CaseFilter  # noqa: E402
+from gridmap.cases.filters import CLOSED_STATUSES, CaseFilter  # noqa: E402
 from gridmap.db.engine import database_url, drop_database, ensure_database, get_engine  # noqa: E402
 from gridmap.db.migrations import upgrade  # noqa: E402
 from gridmap.settings import get_settings  # noqa: E402
@@ -182,7 +182,7 @@ def hexbin_python(frame: gpd.GeoDataFrame, size: float) -> gpd.GeoDataFrame:
     db = (x - 1.5 * size * ib) ** 2 + (y - h * (jb + 0.5 * (ib & 1))) ** 2
     take_a = da <= db
     ci, cj = np.where(take_a, ia, ib), np.where(take_a, ja, jb)
-    is_open = ~frame["status"].isin(["resolved", "closed", "rejected"]).to_numpy()
+    is_open = ~frame["status"].isin(CLOSED_STATUSES).to_numpy()
     cells, inverse, counts = np.unique(
         np.stack([ci, cj], axis=1), axis=0, return_inverse=True, return_counts=True
     )

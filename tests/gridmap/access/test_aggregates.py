@@ -36,7 +36,7 @@ from tests.signin import signed_in_session
 
 #: The case filter the tests use: whole local days from START (the demo's last ~5 weeks).
 START = date(2026, 11, 1)
-OPEN = "status NOT IN ('resolved', 'closed', 'rejected')"
+OPEN = "gridmap_case_is_open(status)"
 
 
 def lead(town: Town) -> User:

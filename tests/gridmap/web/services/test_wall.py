@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
-from gridmap.cases.filters import CaseFilter
+from gridmap.cases.filters import CLOSED_STATUSES, CaseFilter
 from gridmap.db.engine import get_engine
 from gridmap.patrols.coverage import Window, grid_coverage
 from gridmap.settings import get_settings
@@ -134,9 +134,7 @@ def test_hot_grids_rank_open_cases(wall_engine: Engine, noon: datetime) -> None:
             conn,
             params={"s": min(since, day_start)},
         )
-    open_ = frame[
-        (frame.reported_at >= since) & ~frame.status.isin(["resolved", "closed", "rejected"])
-    ]
+    open_ = frame[(frame.reported_at >= since) & ~frame.status.isin(CLOSED_STATUSES)]
     counts = open_.groupby("grid_id").size().rename("open").reset_index()
     today = frame[frame.reported_at >= day_start].groupby("grid_id").size()
     counts["new_today"] = counts.grid_id.map(today).fillna(0).astype(int)

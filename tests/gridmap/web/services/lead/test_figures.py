@@ -25,9 +25,9 @@ SELECT g.id,
        (SELECT count(*) FROM cameras WHERE grid_id = g.id AND status = 'online') AS online,
        (SELECT count(*) FROM cameras WHERE grid_id = g.id) AS cameras,
        (SELECT count(*) FROM cases WHERE grid_id = g.id
-          AND status NOT IN ('resolved', 'closed', 'rejected')) AS open,
+          AND gridmap_case_is_open(status)) AS open,
        (SELECT count(*) FROM cases WHERE grid_id = g.id AND due_at < :at
-          AND status NOT IN ('resolved', 'closed', 'rejected')) AS overdue
+          AND gridmap_case_is_open(status)) AS overdue
 FROM grids g WHERE g.id = ANY (:ids) ORDER BY g.id
 """
 
