@@ -42,6 +42,9 @@ STATUSES = (
 OPEN_STATUSES = ("reported", "dispatched", "accepted", "in_progress", "returned")
 CLOSED_STATUSES = ("resolved", "closed", "rejected")
 STATUS_GROUPS: dict[str, tuple[str, ...]] = {"open": OPEN_STATUSES, "closed": CLOSED_STATUSES}
+#: Finished statuses in which the case was handled (办结: it has a resolved_at), unlike
+#: "rejected"; the KPI tiles' resolution rate counts these.
+RESOLVED_STATUSES = ("resolved", "closed")
 #: Where a case came from.
 SOURCES = (
     "hotline_12345",
