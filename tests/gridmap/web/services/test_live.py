@@ -11,6 +11,7 @@ import pytest
 from dash import Patch, no_update
 from sqlalchemy import Engine, create_engine, text
 
+from gridmap.access import Role, User
 from gridmap.cases.filters import CaseChoice
 from gridmap.db.engine import get_engine
 from gridmap.web.app import create_app
@@ -232,6 +233,14 @@ def test_ticker(live_engine: Engine) -> None:
     assert [span.children for span in first[1].children[1].children] == ["Disputes", "西南网格"]
     assert [part.children for part in first[2].children] == ["11:00", items[0].code]
     assert ticker_items([], "zh-CN").children == "当前筛选下暂无事件"
+
+
+def test_ticker_is_empty_for_an_account_that_sees_counts_only(live_engine: Engine) -> None:
+    cases = CaseChoice(window="7d").resolve(T0)
+    planner = User(2, "planner", "planner", Role.PLANNER)
+    command = User(3, "command", "command", Role.COMMAND)
+    assert read_latest(live_engine, cases, planner) == []
+    assert [i.title for i in read_latest(live_engine, cases, command, limit=3)] == ["a", "b", "c"]
 
 
 # -- the map page's tick ---------------------------------------------------------------------
