@@ -60,7 +60,7 @@ from gridmap.cases.filters import CaseChoice  # noqa: E402
 from gridmap.db.engine import database_url, drop_database, get_engine  # noqa: E402
 from gridmap.db.migrations import upgrade  # noqa: E402
 from gridmap.settings import get_settings  # noqa: E402
-from gridmap.web.overlays import MapView  # noqa: E402
+from gridmap.web.services.map import MapView  # noqa: E402
 from layers import LAYERS  # noqa: E402
 
 PASSWORD = "bench-password-1"
@@ -335,7 +335,7 @@ def map_filter(dash: Dash, view: MapView, runs: int) -> list[dict[str, Any]]:
 
 
 def wall(dash: Dash, url: str, runs: int) -> list[dict[str, Any]]:
-    from gridmap.web.wall import wall_view
+    from gridmap.web.services.wall import wall_view
 
     tick = dash.find("wall-hot.children")
     slow = dash.find("wall-extra-tiles.children")

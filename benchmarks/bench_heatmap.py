@@ -57,14 +57,13 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from gridmap.cases.filters import CaseFilter  # noqa: E402
+from gridmap.cases.filters import CLOSED_STATUSES, CaseFilter  # noqa: E402
 from gridmap.db.engine import database_url, drop_database, ensure_database, get_engine  # noqa: E402
 from gridmap.db.migrations import upgrade  # noqa: E402
 from gridmap.settings import get_settings  # noqa: E402
-from gridmap.web import live  # noqa: E402
-from gridmap.web.components.kpis import read_tiles  # noqa: E402
-from gridmap.web.components.ticker import read_latest  # noqa: E402
-from gridmap.web.overlays import MapView  # noqa: E402
+from gridmap.web.services import live  # noqa: E402
+from gridmap.web.services.dashboard import read_latest, read_tiles  # noqa: E402
+from gridmap.web.services.map import MapView  # noqa: E402
 from layers import LayerContext, get_layer  # noqa: E402
 from layers.base import Detail, mark, read_frame  # noqa: E402
 from layers.cases import HEX_SQL, REFRESH_SQL, filter_args, hex_level, hex_size  # noqa: E402
@@ -183,7 +182,7 @@ def hexbin_python(frame: gpd.GeoDataFrame, size: float) -> gpd.GeoDataFrame:
     db = (x - 1.5 * size * ib) ** 2 + (y - h * (jb + 0.5 * (ib & 1))) ** 2
     take_a = da <= db
     ci, cj = np.where(take_a, ia, ib), np.where(take_a, ja, jb)
-    is_open = ~frame["status"].isin(["resolved", "closed", "rejected"]).to_numpy()
+    is_open = ~frame["status"].isin(CLOSED_STATUSES).to_numpy()
     cells, inverse, counts = np.unique(
         np.stack([ci, cj], axis=1), axis=0, return_inverse=True, return_counts=True
     )
@@ -377,13 +376,15 @@ def main() -> None:
         "geopandas_python_hexagons": timed(geopandas_python, max(5, args.runs // 4)),
     }
     # The rest of a live refresh at that scale: change probe, KPI tiles, ticker.
-    tiles_ctx = LayerContext(engine, params=(CaseFilter(since=since),))
+    tiles_filter = CaseFilter(since=since)
     results["live_probe"] = timed(lambda: str(live.probe(engine)).encode(), args.runs)
     results["kpi_tiles"] = timed(
-        lambda: str(read_tiles(tiles_ctx, anchor, anchor - timedelta(hours=8))).encode(),
+        lambda: str(read_tiles(engine, tiles_filter, anchor, anchor - timedelta(hours=8))).encode(),
         args.runs,
     )
-    results["ticker_latest_10"] = timed(lambda: str(read_latest(tiles_ctx)).encode(), args.runs)
+    results["ticker_latest_10"] = timed(
+        lambda: str(read_latest(engine, tiles_filter)).encode(), args.runs
+    )
     ours_r = results["ours_db_hexagons"]
     out = {
         "benchmark": "case heatmap, 30-day window, whole city",

@@ -25,9 +25,9 @@ from gridmap.api.open311_render import render
 from gridmap.api.serialize import iso
 from gridmap.cases import queries
 from gridmap.cases.errors import CaseError, CaseNotFound
+from gridmap.cases.filters import CLOSED_STATUSES, OPEN_STATUSES, status_label
 from gridmap.cases.intake import validate_case
 from gridmap.cases.taxonomy import Category, Subcategory, Taxonomy
-from gridmap.cases.workflow import STATUS_NAMES
 from gridmap.errors import InvalidInput, Problem
 from gridmap.settings import get_settings
 
@@ -37,8 +37,6 @@ blueprint.register_error_handler(Exception, handle_api_error)
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 FORMATS = "<any(json, xml):fmt>"
-CLOSED = ("resolved", "closed", "rejected")
-OPEN = ("reported", "dispatched", "accepted", "in_progress", "returned")
 #: Longest window GET requests may span, and most requests it returns (as the spec says).
 MAX_SPAN = timedelta(days=90)
 MAX_REQUESTS = 1000
@@ -58,7 +56,7 @@ class JurisdictionNotFound(Open311Error):
 
 def open311_status(status: str) -> str:
     """gridmap status → Open311 open/closed (resolved, closed and rejected are closed)."""
-    return "closed" if status in CLOSED else "open"
+    return "closed" if status in CLOSED_STATUSES else "open"
 
 
 def _check_jurisdiction(given: str | None) -> None:
@@ -90,7 +88,7 @@ def service_json(sub: Subcategory, tax: Taxonomy) -> dict[str, Any]:
 def request_json(row: dict[str, Any], tax: Taxonomy, note: str | None) -> dict[str, Any]:
     """A case as an Open311 service request."""
     service = tax.subcategories.get(row["subcategory"] or "") or tax.by_slug.get(row["category"])
-    notes = f"{STATUS_NAMES[row['status']]} ({row['status']})"
+    notes = f"{status_label(row['status'], get_settings().language)} ({row['status']})"
     if note:
         notes += f": {note}"
     agency = row["department"] or (
@@ -291,8 +289,8 @@ def get_requests(fmt: str, query: o.RequestsQuery):
         statuses = None
         if query.status:
             wanted = set(query.status)
-            statuses = [s for s in OPEN if "open" in wanted] + [
-                s for s in CLOSED if "closed" in wanted
+            statuses = [s for s in OPEN_STATUSES if "open" in wanted] + [
+                s for s in CLOSED_STATUSES if "closed" in wanted
             ]
         end = query.end_date or datetime.now(UTC)
         start = query.start_date or end - MAX_SPAN

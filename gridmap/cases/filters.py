@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 from gridmap.cases.taxonomy import get_taxonomy
 from gridmap.errors import GridmapError, InvalidInput, Problem
+from gridmap.i18n import t
 from gridmap.settings import get_settings
 
 #: Every case status, in workflow order.
@@ -41,6 +42,9 @@ STATUSES = (
 OPEN_STATUSES = ("reported", "dispatched", "accepted", "in_progress", "returned")
 CLOSED_STATUSES = ("resolved", "closed", "rejected")
 STATUS_GROUPS: dict[str, tuple[str, ...]] = {"open": OPEN_STATUSES, "closed": CLOSED_STATUSES}
+#: Finished statuses in which the case was handled (办结: it has a resolved_at), unlike
+#: "rejected"; the KPI tiles' resolution rate counts these.
+RESOLVED_STATUSES = ("resolved", "closed")
 #: Where a case came from.
 SOURCES = (
     "hotline_12345",
@@ -51,6 +55,13 @@ SOURCES = (
     "open311",
     "import",
 )
+#: Older spellings of status labels, still read in imported files (the labels themselves
+#: are i18n's ``case.status.<slug>``: 已结案 and 不予受理, the terms of 12345 hotlines).
+STATUS_LABEL_ALIASES: dict[str, str] = {"已回访结案": "closed", "已驳回": "rejected"}
+#: Status by its Chinese label or an older spelling of it (what case files hold).
+STATUS_BY_LABEL: dict[str, str] = {
+    t(f"case.status.{s}", "zh-CN"): s for s in STATUSES
+} | STATUS_LABEL_ALIASES
 #: Relative time windows (key → length); "custom" takes a date range.
 WINDOWS: dict[str, timedelta] = {
     "1h": timedelta(hours=1),
@@ -62,6 +73,11 @@ CUSTOM_WINDOW = "custom"
 DEFAULT_WINDOW = "30d"
 
 assert set(OPEN_STATUSES + CLOSED_STATUSES) == set(STATUSES), "every status is in one group"
+
+
+def status_label(status: str, lang: str) -> str:
+    """The status's name in ``lang`` (i18n ``case.status.<slug>``)."""
+    return t(f"case.status.{status}", lang)
 
 
 def case_timezone() -> str:

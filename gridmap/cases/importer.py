@@ -26,9 +26,9 @@ from sqlalchemy import Engine
 from tqdm import tqdm
 
 from gridmap.cases.errors import CaseError, ImportRejected
+from gridmap.cases.filters import STATUS_BY_LABEL
 from gridmap.cases.intake import HISTORY_FIELDS, NEW_FIELDS, NewCase, validate_case
 from gridmap.cases.taxonomy import Taxonomy
-from gridmap.cases.workflow import STATUS_NAMES
 from gridmap.errors import InvalidInput, Problem
 from gridmap.io.tabular import MappingError as BaseMappingError
 from gridmap.io.tabular import MappingSpec, read_rows
@@ -44,7 +44,6 @@ CHUNK_ROWS = 20_000
 FIRST_CHUNK_ROWS = 1_000
 CHUNK_GROWTH = 1.25
 MAPPABLE = tuple(f for f in NEW_FIELDS + HISTORY_FIELDS if f != "source")
-STATUS_BY_LABEL = {label: status for status, label in STATUS_NAMES.items()}
 _STAGED = attrgetter(*STAGE_COLUMNS)
 #: Positions of lon and lat in a staging row (row_no first).
 LON, LAT = 1 + STAGE_COLUMNS.index("lon"), 1 + STAGE_COLUMNS.index("lat")

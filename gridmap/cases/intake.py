@@ -31,7 +31,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from gridmap.bounds import EARLIEST, latest_allowed, moment_problem
 from gridmap.cases.errors import CaseError, IdempotencyConflict
-from gridmap.cases.filters import SOURCES, STATUSES
+from gridmap.cases.filters import RESOLVED_STATUSES, SOURCES, STATUSES
 from gridmap.cases.taxonomy import HANDLING_TYPES, Taxonomy
 from gridmap.errors import InvalidInput, Problem, type_name
 
@@ -328,7 +328,7 @@ def validate_case(
                 c.fail(field, "lies before reported_at")
         if status == "closed" and closed_at is None:
             closed_at = resolved_at or reported_at
-        if status in ("resolved", "closed") and resolved_at is None:
+        if status in RESOLVED_STATUSES and resolved_at is None:
             resolved_at = closed_at or reported_at
 
     if c.problems:

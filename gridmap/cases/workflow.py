@@ -47,17 +47,6 @@ TRANSITIONS: tuple[Transition, ...] = (
     ),
 )
 BY_ACTION = {t.action: t for t in TRANSITIONS}
-#: Chinese labels of the statuses.
-STATUS_NAMES = {
-    "reported": "已上报",
-    "dispatched": "已派单",
-    "accepted": "已接单",
-    "in_progress": "处置中",
-    "resolved": "已办结",
-    "closed": "已回访结案",
-    "returned": "已退回",
-    "rejected": "已驳回",
-}
 
 
 def allowed_actions(status: str) -> list[str]:

@@ -1,5 +1,7 @@
 """The frame every page shares: the header with the product name, the modes the signed-in
-user may open (city map, my grids, planning, patrols, wall) and the language switch.
+user may open (city map, my grids, planning, patrols, wall) and the language switch; the
+page scaffold (:func:`page_layout`: header, a side panel beside a map area, the page's stores),
+the map graph's configuration (:func:`graph_config`) and :func:`triggered_id` for callbacks.
 
 The mode links come from the pages' own declarations (:func:`gridmap.access.pages.page`:
 roles and label), the role's home page first: the header offers exactly what the server
@@ -7,14 +9,23 @@ lets the role open."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
 from urllib.parse import urlencode
 
+import dash
 from dash import html
+from dash.development.base_component import Component
+from dash.exceptions import MissingCallbackContextException
 from flask import Response, redirect, request
 
 from gridmap.access import Role, current_user
 from gridmap.access.pages import NAV_KEY, pages_for
-from gridmap.i18n import LANGUAGES, t
+from gridmap.i18n import LANGUAGES, normalize_language, t
+from gridmap.settings import get_settings
+
+#: The map graphs' configuration: scroll to zoom, no Plotly logo, the size of its box.
+GRAPH_CONFIG: dict[str, Any] = {"scrollZoom": True, "displaylogo": False, "responsive": True}
 
 #: Where a role lands when it asks for the bare city map ``/`` (as sign-in sends everyone):
 #: a grid lead on their grids, a planner on planning. Links to ``/?lang=…`` (the header's)
@@ -101,3 +112,53 @@ def home_redirect() -> Response | None:
         return None
     home = HOMES.get(user.role)
     return redirect(home) if home else None
+
+
+def graph_config(**changes: Any) -> dict[str, Any]:
+    """:data:`GRAPH_CONFIG` with a page's ``changes`` (e.g. the mode-bar buttons it keeps)."""
+    return GRAPH_CONFIG | changes
+
+
+def triggered_id() -> Any:
+    """The id of the input that fired the running callback (None outside a callback)."""
+    try:
+        return dash.callback_context.triggered_id
+    except MissingCallbackContextException:
+        return None
+
+
+def page_language(lang: str | None) -> str:
+    """The language a page is drawn in: ``?lang=`` when known, else the configured one."""
+    return normalize_language(lang or get_settings().language)
+
+
+def page_layout(
+    lang: str,
+    path: str,
+    *,
+    page_class: str,
+    panel: Sequence[Component],
+    panel_class: str,
+    area: Sequence[Component],
+    area_class: str = "map-area",
+    after: Sequence[Component] = (),
+    stores: Sequence[Component] = (),
+) -> html.Div:
+    """A page: the header, then a side panel beside the map area (and ``after`` them, e.g.
+    a detail panel), then the page's stores and intervals."""
+    return html.Div(
+        className="app",
+        lang=lang,
+        children=[
+            header(lang, path),
+            html.Main(
+                className=page_class,
+                children=[
+                    html.Aside(className=panel_class, children=list(panel)),
+                    html.Section(className=area_class, children=list(area)),
+                    *after,
+                ],
+            ),
+            *stores,
+        ],
+    )

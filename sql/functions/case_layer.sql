@@ -1,8 +1,9 @@
 -- The case heatmap layer, the KPI tiles and ticker of the live dashboard, and its change
 -- probe. Every reader takes the same filters: reported_at in [since, until) (NULL: open),
 -- category, status and source lists (NULL: any) and a lon/lat box (NULL bounds: anywhere).
--- These are the filters of gridmap_cases_select (sql/functions/cases.sql), written out here
--- because this file is applied before that one; tests check both agree.
+-- The filter is the one case predicate gridmap_case_matches (sql/functions/cases.sql; the
+-- migration runner applies function files with body checks off, so the order of the files
+-- does not matter).
 
 -- Start of the UTC day `d` (the heatmap rollup's bucket, gridmap_case_heat_day).
 CREATE OR REPLACE FUNCTION gridmap_case_heat_start(d date) RETURNS timestamptz
@@ -153,32 +154,28 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
           AND h.detail = plan.detail
           AND h.day >= w.first_day AND h.day < w.end_day
           AND h.day NOT IN (SELECT stale.day FROM stale)
-          AND (categories IS NULL OR u.category = ANY (categories))
-          AND (statuses IS NULL OR u.status = ANY (statuses))
-          AND (sources IS NULL OR u.source = ANY (sources))
+          AND gridmap_case_matches(NULL, u.category, u.status, u.source,
+                                   NULL, NULL, categories, statuses, sources)
         UNION ALL
         SELECT x.k, x.status, 1
         FROM ranges r
-        CROSS JOIN LATERAL (  -- one index range scan per range (by category when filtered)
+        CROSS JOIN LATERAL (  -- one index range scan per range (by category when filtered:
+            -- the predicate inlined gives c.category = ANY (categories), an index condition)
             SELECT gridmap_case_hex_key(c.geom, level) AS k, c.status
             FROM cases c
-            WHERE categories IS NOT NULL AND c.category = ANY (categories)
+            WHERE categories IS NOT NULL
               AND c.reported_at >= r.lo AND c.reported_at < r.hi
               AND c.geom IS NOT NULL
-              AND (since IS NULL OR c.reported_at >= since)
-              AND (until IS NULL OR c.reported_at < until)
-              AND (statuses IS NULL OR c.status = ANY (statuses))
-              AND (sources IS NULL OR c.source = ANY (sources))
+              AND gridmap_case_matches(c.reported_at, c.category, c.status, c.source,
+                                       since, until, categories, statuses, sources)
             UNION ALL
             SELECT gridmap_case_hex_key(c.geom, level) AS k, c.status
             FROM cases c
             WHERE categories IS NULL
               AND c.reported_at >= r.lo AND c.reported_at < r.hi
               AND c.geom IS NOT NULL
-              AND (since IS NULL OR c.reported_at >= since)
-              AND (until IS NULL OR c.reported_at < until)
-              AND (statuses IS NULL OR c.status = ANY (statuses))
-              AND (sources IS NULL OR c.source = ANY (sources))
+              AND gridmap_case_matches(c.reported_at, c.category, c.status, c.source,
+                                       since, until, categories, statuses, sources)
             OFFSET 0  -- not pulled up: stays range scans per range
         ) x
         UNION ALL
@@ -187,15 +184,12 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
         WHERE row_security_active('cases')  -- (a one-time filter: skipped for the others)
           AND c.grid_id = ANY (gridmap_user_grids())
           AND c.geom IS NOT NULL
-          AND (since IS NULL OR c.reported_at >= since)
-          AND (until IS NULL OR c.reported_at < until)
-          AND (categories IS NULL OR c.category = ANY (categories))
-          AND (statuses IS NULL OR c.status = ANY (statuses))
-          AND (sources IS NULL OR c.source = ANY (sources))
+          AND gridmap_case_matches(c.reported_at, c.category, c.status, c.source,
+                                   since, until, categories, statuses, sources)
     ), cells AS MATERIALIZED (  -- the box filters cells, after counting
         SELECT (k >> 32)::integer AS i, ((k & 4294967295) - 2147483648)::integer AS j,
                sum(n)::integer AS n,
-               (sum(n) FILTER (WHERE status NOT IN ('resolved', 'closed', 'rejected')))::integer
+               (sum(n) FILTER (WHERE gridmap_case_is_open(status)))::integer
                    AS o
         FROM counted
         GROUP BY k
@@ -233,11 +227,8 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
     FROM cases c
     LEFT JOIN grids g ON g.id = c.grid_id
     WHERE (NOT located_only OR c.geom IS NOT NULL)
-      AND (since IS NULL OR c.reported_at >= since)
-      AND (until IS NULL OR c.reported_at < until)
-      AND (categories IS NULL OR c.category = ANY (categories))
-      AND (statuses IS NULL OR c.status = ANY (statuses))
-      AND (sources IS NULL OR c.source = ANY (sources))
+      AND gridmap_case_matches(c.reported_at, c.category, c.status, c.source,
+                               since, until, categories, statuses, sources)
       AND (minx IS NULL OR miny IS NULL OR maxx IS NULL OR maxy IS NULL
            OR c.geom && ST_MakeEnvelope(minx, miny, maxx, maxy, 4326))
     ORDER BY c.reported_at DESC, c.id DESC
@@ -260,11 +251,9 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
     WITH f AS (
         SELECT c.status, c.reported_at, c.due_at, c.resolved_at, c.closed_at
         FROM cases c
-        WHERE (categories IS NULL OR c.category = ANY (categories))
-          AND (statuses IS NULL OR c.status = ANY (statuses))
-          AND (sources IS NULL OR c.source = ANY (sources))
-          AND ((since IS NULL OR c.reported_at >= since)
-               AND (until IS NULL OR c.reported_at < until)
+        WHERE gridmap_case_matches(c.reported_at, c.category, c.status, c.source,
+                                   NULL, NULL, categories, statuses, sources)
+          AND (gridmap_case_in_window(c.reported_at, since, until)
                OR c.reported_at >= day_start)
     )
     SELECT count(*) FILTER (WHERE reported_at >= day_start),
@@ -277,9 +266,8 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
                        AND coalesce(closed_at, resolved_at) IS NOT NULL)
     FROM f
     CROSS JOIN LATERAL (
-        SELECT (since IS NULL OR f.reported_at >= since)
-               AND (until IS NULL OR f.reported_at < until) AS w,
-               f.status NOT IN ('resolved', 'closed', 'rejected') AS o
+        SELECT gridmap_case_in_window(f.reported_at, since, until) AS w,
+               gridmap_case_is_open(f.status) AS o
     ) x
 $$;
 

@@ -2,10 +2,37 @@
 -- dashboard share it, so a filter means the same everywhere), KPIs, escalation of overdue
 -- cases up grid → community → street → district, and the nearest online cameras.
 
--- Statuses in which a case is finished (not overdue, never escalated).
+-- Whether a case in `status` is still being handled: not finished (resolved, closed or
+-- rejected: never overdue, never escalated). Not STRICT, so the planner inlines it (a NULL
+-- status gives NULL all the same) and matches the partial indexes on open cases
+-- (migrations 0002, 0014), whose predicate is this expression.
 CREATE OR REPLACE FUNCTION gridmap_case_is_open(status text) RETURNS boolean
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT status NOT IN ('resolved', 'closed', 'rejected')
+$$;
+
+-- The case filter, one predicate for every reader (the dashboard's layer, tiles and ticker,
+-- the API and Open311 listings, OGC aggregates; gridmap.cases.filters.CaseFilter holds its
+-- parameters): reported_at in [since, until) (NULL: open) and category, status and source
+-- among the given lists (NULL: any). Plain SQL expressions, so the planner inlines them
+-- into the caller's query and still uses its indexes.
+CREATE OR REPLACE FUNCTION gridmap_case_in_window(
+    reported_at timestamptz, since timestamptz, until timestamptz
+) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT (since IS NULL OR reported_at >= since) AND (until IS NULL OR reported_at < until)
+$$;
+
+CREATE OR REPLACE FUNCTION gridmap_case_matches(
+    reported_at timestamptz, category text, status text, source text,
+    since timestamptz, until timestamptz,
+    categories text[], statuses text[], sources text[]
+) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT gridmap_case_in_window(reported_at, since, until)
+           AND (categories IS NULL OR category = ANY (categories))
+           AND (statuses IS NULL OR status = ANY (statuses))
+           AND (sources IS NULL OR source = ANY (sources))
 $$;
 
 -- Cases matching every given filter (a NULL filter does not filter): status, category,
@@ -31,13 +58,10 @@ CREATE OR REPLACE FUNCTION gridmap_cases_select(
 ) RETURNS SETOF cases
 LANGUAGE sql STABLE AS $$
     SELECT c.* FROM cases c
-    WHERE (statuses IS NULL OR c.status = ANY (statuses))
-      AND (categories IS NULL OR c.category = ANY (categories))
+    WHERE gridmap_case_matches(c.reported_at, c.category, c.status, c.source,
+                               since, until, categories, statuses, sources)
       AND (subcategories IS NULL OR c.subcategory = ANY (subcategories))
       AND (grid_ids IS NULL OR c.grid_id = ANY (grid_ids))
-      AND (sources IS NULL OR c.source = ANY (sources))
-      AND (since IS NULL OR c.reported_at >= since)
-      AND (until IS NULL OR c.reported_at < until)
       AND (minx IS NULL OR miny IS NULL OR maxx IS NULL OR maxy IS NULL
            OR c.geom && ST_MakeEnvelope(minx, miny, maxx, maxy, 4326))
       AND (overdue IS NULL

@@ -71,12 +71,12 @@ LANGUAGE sql STABLE AS $$
         FROM cameras x WHERE x.grid_id = g.id
     ) cam
     LEFT JOIN (
-        -- open = gridmap_case_is_open(status), spelled out so the partial index
-        -- cases_open_due_at serves it (open cases are a small share of all cases)
+        -- open cases (inlined, the partial index cases_open_due_at serves it: open
+        -- cases are a small share of all cases)
         SELECT x.grid_id, count(*) AS open,
                count(*) FILTER (WHERE x.due_at IS NOT NULL AND x.due_at < p_at) AS overdue
         FROM cases x
-        WHERE x.status NOT IN ('resolved', 'closed', 'rejected')
+        WHERE gridmap_case_is_open(x.status)
           AND (p_grid_ids IS NULL OR x.grid_id = ANY (p_grid_ids))
         GROUP BY x.grid_id
     ) cs ON cs.grid_id = g.id

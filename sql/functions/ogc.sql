@@ -22,8 +22,7 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
                count(*) FILTER (WHERE gridmap_case_is_open(c.status))::integer AS open
         FROM cases c
         WHERE c.geom IS NOT NULL AND c.grid_id IS NOT NULL
-          AND (since IS NULL OR c.reported_at >= since)
-          AND (until IS NULL OR c.reported_at < until)
+          AND gridmap_case_in_window(c.reported_at, since, until)
         GROUP BY 1, 2
     ) a
     JOIN grids g ON g.id = a.grid_id

@@ -51,7 +51,7 @@ $$;
 -- The grids with the most open cases reported in [since, now) (ties: more cases reported
 -- since day_start, then the lower id), with their community; at most max_rows. Grids
 -- with no open case in the window are left out. The open count reads the partial index
--- cases_open_reported_at (migration 0014; its predicate is gridmap_case_is_open).
+-- cases_open_reported_at (migration 0014; its predicate is gridmap_case_is_open, inlined).
 CREATE OR REPLACE FUNCTION gridmap_wall_hot_grids(since timestamptz, day_start timestamptz,
                                                   max_rows integer)
 RETURNS TABLE (grid_id integer, code text, name text, community text, open bigint,
@@ -61,7 +61,7 @@ LANGUAGE sql STABLE AS $$
         SELECT cs.grid_id, count(*) AS open
         FROM cases cs
         WHERE cs.reported_at >= since AND cs.grid_id IS NOT NULL
-          AND cs.status NOT IN ('resolved', 'closed', 'rejected')
+          AND gridmap_case_is_open(cs.status)
         GROUP BY cs.grid_id
     ),
     n AS (

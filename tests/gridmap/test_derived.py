@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from gridmap.derived import STEPS, Derived, compute_all, missing_steps
-from tests.gridmap.grids.world import make_lead_city
+from tests.gridmap.web.services.lead.world import make_lead_city
 
 
 @pytest.fixture(scope="module")

@@ -341,7 +341,8 @@ def test_phone_numbers_in_titles_are_masked_on_the_map_ticker_and_export(
     cases_engine: Engine,
 ) -> None:
     """A resident's number typed into a title never shows whole (map, ticker, export)."""
-    from gridmap.web.components.ticker import read_latest
+    from gridmap.cases.filters import CaseFilter
+    from gridmap.web.services.dashboard import read_latest
 
     with cases_engine.begin() as conn:
         conn.execute(text("UPDATE cases SET title = '楼道漏水 联系13812345678' WHERE id = 1"))
@@ -349,7 +350,7 @@ def test_phone_numbers_in_titles_are_masked_on_the_map_ticker_and_export(
         context = ctx(cases_engine)
         shown = CASES.query(context).set_index("id")["title"]
         exported = CASES.export(context).set_index("id")["title"]
-        ticker = {item.id: item.title for item in read_latest(context)}
+        ticker = {item.id: item.title for item in read_latest(cases_engine, CaseFilter())}
         for titles in (shown, exported, ticker):
             assert titles[1] == "楼道漏水 联系138****5678"
             assert titles[2] == "事件2"

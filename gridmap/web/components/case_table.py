@@ -11,9 +11,9 @@ from dash import html
 
 from gridmap.access.masking import mask_phones
 from gridmap.cases.filters import category_label
-from gridmap.grids.cases import COUNT_CAP, CasePage
 from gridmap.i18n import t
 from gridmap.settings import get_settings
+from gridmap.web.services.lead.cases import COUNT_CAP, CasePage
 
 COLUMNS = ("code", "title", "category", "status", "priority", "reported_at", "due_at", "grid")
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dash import html
 
-from gridmap.grids.figures import GridFigures
-from gridmap.grids.selection import GridRow
 from gridmap.i18n import t
 from gridmap.settings import get_settings
+from gridmap.web.services.lead.figures import GridFigures
+from gridmap.web.services.lead.selection import GridRow
 
 
 def _pct(share: float | None, lang: str) -> str:

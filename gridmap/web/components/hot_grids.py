@@ -1,43 +1,15 @@
 """The hottest grids: the grids with the most open cases in a window (ties: more new
-today), named with their community, read through ``gridmap_wall_hot_grids``."""
+today), named with their community (read by
+:func:`gridmap.web.services.dashboard.read_hot_grids`)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
 
 from dash import html
-from sqlalchemy import Engine, text
 
 from gridmap.i18n import t
-
-HOT_SQL = (
-    "SELECT grid_id, code, name, community, open, new_today "
-    "FROM gridmap_wall_hot_grids(:since, :day_start, :limit)"
-)
-
-
-@dataclass(frozen=True)
-class HotGrid:
-    """One line of the list."""
-
-    grid_id: int
-    code: str
-    name: str
-    community: str
-    open: int
-    new_today: int
-
-
-def read_hot_grids(
-    engine: Engine, since: datetime, day_start: datetime, limit: int
-) -> list[HotGrid]:
-    """The ``limit`` grids with the most open cases reported since ``since``; new today
-    counts from ``day_start``. Raises SQLAlchemyError."""
-    params = {"since": since, "day_start": day_start, "limit": limit}
-    with engine.connect() as conn:
-        return [HotGrid(**dict(r)) for r in conn.execute(text(HOT_SQL), params).mappings()]
+from gridmap.web.services.dashboard import HotGrid
 
 
 def hot_grid_items(items: Sequence[HotGrid], lang: str) -> list[html.Li] | html.Div:

@@ -16,8 +16,9 @@ import geopandas as gpd
 import shapely
 from dash import Patch
 
+from gridmap.cases.filters import CLOSED_STATUSES
 from gridmap.i18n import t
-from gridmap.web.overlays import FONT_STACK, MapView
+from gridmap.web.services.map import FONT_STACK, MapView
 from layers.base import feature_collection
 from layers.grids import GRID_LINE, PALETTE
 
@@ -27,7 +28,7 @@ OPEN_COLOR = "#f97316"
 CLOSED_COLOR = "#64748b"
 SELECTED_GRID = "#1d4ed8"
 PICKED_CASE = "#111827"
-FINISHED = frozenset({"resolved", "closed", "rejected"})
+FINISHED = frozenset(CLOSED_STATUSES)
 #: Trace positions in the figure.
 GRIDS, CASES, GRID_OUTLINE, CASE_RING = range(4)
 

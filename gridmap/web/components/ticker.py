@@ -1,54 +1,18 @@
 """The ticker of the latest cases matching a filter (newest report first), each with its
-category, grid and time; cases that were not in the previous list are highlighted."""
+category, grid and time; cases that were not in the previous list are highlighted (read by
+:func:`gridmap.web.services.dashboard.read_latest`)."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from dash import html
-from sqlalchemy import text
 
-from gridmap.access.masking import mask_phones
-from gridmap.access.policy import sees_single_cases
 from gridmap.cases.filters import case_timezone, category_label, local_time
 from gridmap.i18n import t
-from layers import LayerContext
-from layers.cases import STATUS_COLORS, filter_args
-
-TICKER_SQL = (
-    "SELECT id, code, title, category, status, priority, reported_at, grid_code, grid_name "
-    "FROM gridmap_layer_cases(NULL, NULL, NULL, NULL, :since, :until, :categories, :statuses, "
-    ":sources, false, :limit)"
-)
-TICKER_SIZE = 10
-
-
-@dataclass(frozen=True)
-class TickerItem:
-    """One line of the ticker."""
-
-    id: int
-    code: str
-    title: str
-    category: str
-    status: str
-    priority: int
-    reported_at: datetime
-    grid_code: str | None
-    grid_name: str | None
-
-
-def read_latest(ctx: LayerContext, limit: int = TICKER_SIZE) -> list[TickerItem]:
-    """The newest ``limit`` cases for the filters in ``ctx`` (located or not, anywhere).
-    Nothing for an account that sees case counts only (a planner). Raises SQLAlchemyError."""
-    if not sees_single_cases(ctx.asker):
-        return []
-    with ctx.engine.connect() as conn:
-        rows = conn.execute(text(TICKER_SQL), filter_args(ctx) | {"limit": limit}).mappings()
-        return [TickerItem(**(dict(r) | {"title": mask_phones(r["title"])})) for r in rows]
+from gridmap.web.services.dashboard import TickerItem
+from layers.cases import STATUS_COLORS
 
 
 def ticker_items(

@@ -2,7 +2,7 @@
 by district → street → community → grid, by attributes and by a box or lasso drawn on the
 map; a case table in step with the map; and the detail panel of one grid.
 
-Callbacks stay thin over :mod:`gridmap.grids` (every read scoped to the signed-in user):
+Callbacks stay thin over :mod:`gridmap.web.services.lead` (every read scoped to the signed-in user):
 ``choose`` turns the filter controls into the chosen grids (the map and the table's scope),
 ``show_page`` fills the table one server-side page at a time (and jumps to a case clicked
 on the map), ``pick_case`` rings the case picked in the table and pans to it, ``show_grid``
@@ -22,26 +22,25 @@ from typing import Any
 
 import dash
 from dash import Dash, Input, Output, State, dcc, html, no_update
-from dash.exceptions import MissingCallbackContextException
 from flask import request
 
 from gridmap.access import Role, User, current_user
 from gridmap.access.pages import page
 from gridmap.db.app import app_engine
 from gridmap.errors import GridmapError
-from gridmap.grids import selection
-from gridmap.grids.cases import CaseScope, case_page, case_points, case_position
-from gridmap.grids.figures import grid_figures
-from gridmap.grids.selection import GridFilter, area_from_selection
-from gridmap.grids.shapes import grid_extent, grid_shapes
-from gridmap.i18n import normalize_language, t
+from gridmap.i18n import t
 from gridmap.settings import get_settings
 from gridmap.web.basemap import basemap_style
 from gridmap.web.components import lead_map
 from gridmap.web.components.case_table import case_table, pager_text, table_rows
 from gridmap.web.components.grid_panel import grid_panel
-from gridmap.web.overlays import FALLBACK_CENTER, FALLBACK_ZOOM, MapView
-from gridmap.web.shell import header
+from gridmap.web.services.lead import selection
+from gridmap.web.services.lead.cases import CaseScope, case_page, case_points, case_position
+from gridmap.web.services.lead.figures import grid_figures
+from gridmap.web.services.lead.selection import GridFilter, area_from_selection
+from gridmap.web.services.lead.shapes import grid_extent, grid_shapes
+from gridmap.web.services.map import FALLBACK_CENTER, FALLBACK_ZOOM, MapView
+from gridmap.web.shell import graph_config, page_language, page_layout, triggered_id
 
 PATH = "/lead"
 #: Who may open the grids page (a grid lead or worker sees only their own grids).
@@ -55,25 +54,11 @@ FRAME_PAD = (0.08, 0.35)
 MAX_GRID_OPTIONS = 500
 #: Zoom the map jumps to when a case is picked in the table.
 CASE_ZOOM = 16.0
-GRAPH_CONFIG = {
-    "scrollZoom": True,
-    "displaylogo": False,
-    "displayModeBar": True,
-    "modeBarButtonsToRemove": ["toImage"],
-    "responsive": True,
-}
+GRAPH_CONFIG = graph_config(displayModeBar=True, modeBarButtonsToRemove=["toImage"])
 
 
 def _user() -> User | None:
     return current_user()
-
-
-def _triggered_id() -> Any:
-    """The id of the input that fired the running callback (None outside a callback)."""
-    try:
-        return dash.callback_context.triggered_id
-    except MissingCallbackContextException:
-        return None
 
 
 def _now() -> datetime:
@@ -126,60 +111,43 @@ def _threshold(name: str, lang: str) -> html.Div:
 
 def layout(lang: str | None = None, **_query: str) -> html.Div:
     """The page for ``?lang=`` (zh-CN by default); the callbacks fill it for the user."""
-    lang = normalize_language(lang or get_settings().language)
+    lang = page_language(lang)
     empty = lead_map.lead_figure(
         [],
         MapView.around(FALLBACK_CENTER, FALLBACK_ZOOM),
         _style(),
         "start",
     )
-    return html.Div(
-        className="app",
-        lang=lang,
-        children=[
-            header(lang, PATH),
-            html.Main(
-                className="lead-page",
-                children=[
-                    html.Aside(
-                        className="lead-panel",
-                        children=[
-                            html.H2(t("lead.filters", lang), className="panel-title"),
-                            *[_dropdown(level, lang) for level in LEVELS],
-                            html.H3(t("lead.attributes", lang), className="panel-subtitle"),
-                            *[_threshold(name, lang) for name in ATTRIBUTES],
-                            dcc.RadioItems(
-                                id="lead-case-status",
-                                options=[
-                                    {"label": t("lead.cases_all", lang), "value": "all"},
-                                    {"label": t("lead.only_open", lang), "value": "open"},
-                                ],
-                                value="all",
-                                className="lead-status",
-                                inline=True,
-                            ),
-                            html.P(t("lead.draw_hint", lang), className="lead-hint"),
-                            html.Button(
-                                t("lead.clear_area", lang), id="lead-clear-area", n_clicks=0
-                            ),
-                            html.Div(id="lead-message", className="lead-message"),
-                        ],
-                    ),
-                    html.Section(
-                        className="lead-map-area",
-                        children=[
-                            dcc.Graph(
-                                id="lead-graph",
-                                figure=empty,
-                                config=GRAPH_CONFIG,
-                                className="lead-graph",
-                            )
-                        ],
-                    ),
-                    html.Aside(id="lead-detail", className="lead-detail"),
-                    case_table(lang),
+    return page_layout(
+        lang,
+        PATH,
+        page_class="lead-page",
+        panel_class="lead-panel",
+        panel=[
+            html.H2(t("lead.filters", lang), className="panel-title"),
+            *[_dropdown(level, lang) for level in LEVELS],
+            html.H3(t("lead.attributes", lang), className="panel-subtitle"),
+            *[_threshold(name, lang) for name in ATTRIBUTES],
+            dcc.RadioItems(
+                id="lead-case-status",
+                options=[
+                    {"label": t("lead.cases_all", lang), "value": "all"},
+                    {"label": t("lead.only_open", lang), "value": "open"},
                 ],
+                value="all",
+                className="lead-status",
+                inline=True,
             ),
+            html.P(t("lead.draw_hint", lang), className="lead-hint"),
+            html.Button(t("lead.clear_area", lang), id="lead-clear-area", n_clicks=0),
+            html.Div(id="lead-message", className="lead-message"),
+        ],
+        area_class="lead-map-area",
+        area=[
+            dcc.Graph(id="lead-graph", figure=empty, config=GRAPH_CONFIG, className="lead-graph")
+        ],
+        after=[html.Aside(id="lead-detail", className="lead-detail"), case_table(lang)],
+        stores=[
             dcc.Store(id="lead-lang", data=lang),
             dcc.Store(id="lead-filter", data=GridFilter().to_store()),
             dcc.Store(id="lead-scope"),
@@ -230,7 +198,7 @@ def choose(
     """The chosen grids from the filter controls: dropdown options and values (each level
     offers only what lies under the levels above), the map (re-framed unless the change was
     a drawn area), the case table's scope, the grid for the detail panel and a message."""
-    trigger = _triggered_id()
+    trigger = triggered_id()
     values = {
         "district": district,
         "street": street,
@@ -360,7 +328,7 @@ def show_page(
     """One page of the scope's cases. A new scope starts at the first page; the arrows
     turn pages; a case clicked (or box-selected alone) on the map opens its page, selected.
     A grid clicked on the map goes to the detail panel."""
-    trigger = _triggered_id()
+    trigger = triggered_id()
     size = get_settings().lead_page_size
     user, engine = _user(), app_engine()
     scope = _scope(scope_data)

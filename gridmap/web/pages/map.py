@@ -2,8 +2,8 @@
 of the overlays, with KPI tiles, a ticker of the latest cases and a live-data notice.
 
 Callbacks stay thin: one redraws every overlay from the toggles, the map view, the case
-filter and the language (:mod:`gridmap.web.overlays`); one keeps the case filter's store;
-one ticks every second and, only when the cases changed (:mod:`gridmap.web.live`), patches
+filter and the language (:mod:`gridmap.web.services.map`); one keeps the case filter's store;
+one ticks every second and, only when the cases changed (:mod:`gridmap.web.services.live`), patches
 the case layer's traces, the tiles and the ticker in place. Component ids start with
 ``map-``.
 """
@@ -14,9 +14,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-import dash
 from dash import ALL, Dash, Input, Output, State, dcc, html, no_update
-from dash.exceptions import MissingCallbackContextException
 from flask import request
 
 from gridmap.access import Role
@@ -24,14 +22,15 @@ from gridmap.access.pages import page
 from gridmap.cases.filters import CUSTOM_WINDOW, CaseChoice
 from gridmap.db.app import app_engine
 from gridmap.errors import GridmapError
-from gridmap.i18n import normalize_language, t
+from gridmap.i18n import t
 from gridmap.settings import get_settings
-from gridmap.web import live, overlays
 from gridmap.web.basemap import basemap_style
 from gridmap.web.components.case_filters import choice_from_values, control_inputs, filter_panel
 from gridmap.web.components.kpis import kpi_tiles
 from gridmap.web.components.ticker import ticker_items, ticker_panel
-from gridmap.web.shell import header
+from gridmap.web.services import live
+from gridmap.web.services import map as overlays
+from gridmap.web.shell import graph_config, page_language, page_layout, triggered_id
 from gridmap.web.tile_overlays import with_tile_layers
 from layers import LAYERS, Layer
 
@@ -43,13 +42,9 @@ TOGGLE = "map-layer-toggle"
 NOTE = "map-layer-note"
 #: How often open dashboards ask whether the cases changed (milliseconds).
 LIVE_INTERVAL_MS = 1000
-GRAPH_CONFIG = {
-    "scrollZoom": True,
-    "displaylogo": False,
-    "displayModeBar": True,
-    "modeBarButtonsToRemove": ["select2d", "lasso2d", "toImage"],
-    "responsive": True,
-}
+GRAPH_CONFIG = graph_config(
+    displayModeBar=True, modeBarButtonsToRemove=["select2d", "lasso2d", "toImage"]
+)
 
 
 def _style(visible: Iterable[str] = ()) -> dict[str, Any]:
@@ -88,7 +83,7 @@ def _layer_card(layer: Layer, lang: str) -> html.Div:
 def layout(lang: str | None = None, **_query: str) -> html.Div:
     """The page for ``?lang=`` (zh-CN by default)."""
     settings = get_settings()
-    lang = normalize_language(lang or settings.language)
+    lang = page_language(lang)
     message, message_class = "", "map-message hidden"
     try:
         start = overlays.initial_view(app_engine(), settings.map_center)
@@ -105,40 +100,25 @@ def layout(lang: str | None = None, **_query: str) -> html.Div:
     shown = [layer.id for layer in LAYERS if layer.default_visible]
     kept = [tr for layer in LAYERS if layer.keeps_place for tr in layer.empty_traces(lang)]
     figure = overlays.map_figure(kept, start.view, _style(shown))
-    return html.Div(
-        className="app",
-        lang=lang,
-        children=[
-            header(lang, PATH),
-            html.Main(
-                className="map-page",
-                children=[
-                    html.Aside(
-                        className="map-panel",
-                        children=[
-                            filter_panel(PREFIX, lang),
-                            html.H2(t("map.layers", lang), className="panel-title"),
-                            *[_layer_card(layer, lang) for layer in LAYERS],
-                        ],
-                    ),
-                    html.Section(
-                        className="map-area",
-                        children=[
-                            dcc.Graph(
-                                id="map-graph",
-                                figure=figure,
-                                config=GRAPH_CONFIG,
-                                className="map-graph",
-                            ),
-                            html.Div(message, id="map-message", className=message_class),
-                            html.Div(kpi_tiles(None, lang), id="map-kpis", className="kpi-strip"),
-                            ticker_panel(PREFIX, lang),
-                            html.Div(id="map-live-notice", className="live-notice"),
-                            html.Div(id="map-status", className="map-status"),
-                        ],
-                    ),
-                ],
-            ),
+    return page_layout(
+        lang,
+        PATH,
+        page_class="map-page",
+        panel_class="map-panel",
+        panel=[
+            filter_panel(PREFIX, lang),
+            html.H2(t("map.layers", lang), className="panel-title"),
+            *[_layer_card(layer, lang) for layer in LAYERS],
+        ],
+        area=[
+            dcc.Graph(id="map-graph", figure=figure, config=GRAPH_CONFIG, className="map-graph"),
+            html.Div(message, id="map-message", className=message_class),
+            html.Div(kpi_tiles(None, lang), id="map-kpis", className="kpi-strip"),
+            ticker_panel(PREFIX, lang),
+            html.Div(id="map-live-notice", className="live-notice"),
+            html.Div(id="map-status", className="map-status"),
+        ],
+        stores=[
             dcc.Store(id="map-view", data=start.view.to_store()),
             dcc.Store(id="map-lang", data=lang),
             dcc.Store(id="map-start-message", data=[message, message_class]),
@@ -183,14 +163,6 @@ def choose_filter(*values: Any) -> tuple[dict[str, Any], str]:
     return choice.to_store(), dates
 
 
-def _triggered_id() -> Any:
-    """The id of the input that fired the running callback (None outside a callback)."""
-    try:
-        return dash.callback_context.triggered_id
-    except MissingCallbackContextException:
-        return None
-
-
 def live_update(
     _tick: int | None,
     case_filter: dict[str, Any] | None,
@@ -202,7 +174,7 @@ def live_update(
 ) -> tuple[Any, Any, Any, str, str, Any]:
     """Every tick: when the cases changed (or the filter did), patch the case traces, the
     tiles and the ticker; always say whether the data is live or stale."""
-    forced = _triggered_id() == "map-case-filter"
+    forced = triggered_id() == "map-case-filter"
     view = overlays.MapView.from_store(stored_view)
     visible = "cases" in overlays.visible_layers(toggles, toggle_ids)
     update = live.refresh(

@@ -21,7 +21,7 @@ from gridmap.patrols import coverage, shifts
 from gridmap.patrols.errors import PatrolNotFound
 from gridmap.settings import get_settings
 from gridmap.web.basemap import basemap_style
-from gridmap.web.shell import header
+from gridmap.web.shell import header, page_language
 from layers import LayerContext
 from layers.params import PatrolWindow
 from layers.patrol_coverage import PatrolCoverageLayer
@@ -49,7 +49,7 @@ def _shift_options() -> list[dict[str, Any]]:
 
 
 def layout(lang: str | None = None, shift: str | None = None, **_: Any) -> html.Div:
-    lang = normalize_language(lang or get_settings().language)
+    lang = page_language(lang)
     try:
         options = _shift_options()
         error = None

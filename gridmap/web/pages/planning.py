@@ -4,7 +4,7 @@ communities), a what-if on the map (add a point at the map centre, move the chos
 there, remove it; nothing is stored until saved), new-site suggestions, and the stored
 results' status with a recompute button.
 
-Callbacks stay thin over :mod:`gridmap.analytics.planning`. Component ids start with
+Callbacks stay thin over :mod:`gridmap.web.services.planning`. Component ids start with
 ``plan-``.
 """
 
@@ -20,7 +20,14 @@ from gridmap.access import Role
 from gridmap.access.pages import page
 from gridmap.analytics.errors import AnalyticsError
 from gridmap.analytics.params import SERVICE_KINDS, CircleParams
-from gridmap.analytics.planning import (
+from gridmap.db.app import app_engine
+from gridmap.errors import GridmapError
+from gridmap.i18n import t
+from gridmap.settings import get_settings
+from gridmap.web.basemap import basemap_style
+from gridmap.web.components import export_panel, import_panel
+from gridmap.web.services import map as overlays
+from gridmap.web.services.planning import (
     coverage_figures,
     map_traces,
     parse_edits,
@@ -29,19 +36,11 @@ from gridmap.analytics.planning import (
     status_text,
     suggestions,
 )
-from gridmap.db.app import app_engine
-from gridmap.errors import GridmapError
-from gridmap.i18n import normalize_language, t
-from gridmap.settings import get_settings
-from gridmap.web import overlays
-from gridmap.web.basemap import basemap_style
-from gridmap.web.components import export_panel, import_panel
-from gridmap.web.shell import header
+from gridmap.web.shell import GRAPH_CONFIG, page_language, page_layout
 
 PATH = "/plan"
 #: Who may open planning (city-wide figures; its export and import panels too).
 ROLES = frozenset({Role.ADMIN, Role.PLANNER})
-GRAPH_CONFIG = {"scrollZoom": True, "displaylogo": False, "responsive": True}
 
 
 def _params() -> CircleParams:
@@ -55,7 +54,7 @@ def _pct(value: float) -> str:
 def layout(lang: str | None = None, kind: str | None = None, **_query: str) -> html.Div:
     """The page for ``?lang=`` and ``?kind=``."""
     settings = get_settings()
-    lang = normalize_language(lang or settings.language)
+    lang = page_language(lang)
     kind = kind if kind in SERVICE_KINDS else SERVICE_KINDS[0]
     params = _params()
     try:
@@ -70,143 +69,117 @@ def layout(lang: str | None = None, kind: str | None = None, **_query: str) -> h
         for m in params.minutes
     ]
     button = "plan-button"
-    return html.Div(
-        className="app",
-        lang=lang,
-        children=[
-            header(lang, PATH),
-            html.Main(
-                className="map-page plan-page",
+    return page_layout(
+        lang,
+        PATH,
+        page_class="map-page plan-page",
+        panel_class="map-panel plan-panel",
+        panel=[
+            html.H2(t("plan.title", lang), className="panel-title"),
+            html.Label(t("plan.kind", lang), className="plan-label"),
+            dcc.Dropdown(id="plan-kind", options=kinds, value=kind, clearable=False),
+            html.Label(t("plan.minutes", lang), className="plan-label"),
+            dcc.RadioItems(
+                id="plan-minutes",
+                options=minutes,
+                value=params.minutes[-1],
+                inline=True,
+            ),
+            dcc.Checklist(
+                id="plan-euclid",
+                options=[{"label": t("plan.euclid", lang), "value": "on"}],
+                value=[],
+            ),
+            dcc.Loading(
+                html.Div(
+                    className="plan-card",
+                    children=[
+                        html.Div(t("plan.coverage", lang), className="kpi-label"),
+                        html.Div(id="plan-coverage-pct", className="plan-big"),
+                        html.Div(id="plan-coverage-detail"),
+                        html.Div(id="plan-delta", className="plan-delta"),
+                        html.Div(id="plan-vulnerable", className="plan-small"),
+                        html.Div(id="plan-off-network", className="plan-small"),
+                        html.Div(id="plan-elapsed", className="plan-small"),
+                        html.H3(t("plan.communities", lang)),
+                        html.Ul(id="plan-communities", className="plan-list"),
+                    ],
+                ),
+                type="dot",
+            ),
+            html.H3(t("plan.whatif", lang)),
+            dcc.Dropdown(id="plan-point", placeholder=t("plan.select_point", lang)),
+            html.Div(
+                className="plan-buttons",
                 children=[
-                    html.Aside(
-                        className="map-panel plan-panel",
-                        children=[
-                            html.H2(t("plan.title", lang), className="panel-title"),
-                            html.Label(t("plan.kind", lang), className="plan-label"),
-                            dcc.Dropdown(
-                                id="plan-kind", options=kinds, value=kind, clearable=False
-                            ),
-                            html.Label(t("plan.minutes", lang), className="plan-label"),
-                            dcc.RadioItems(
-                                id="plan-minutes",
-                                options=minutes,
-                                value=params.minutes[-1],
-                                inline=True,
-                            ),
-                            dcc.Checklist(
-                                id="plan-euclid",
-                                options=[{"label": t("plan.euclid", lang), "value": "on"}],
-                                value=[],
-                            ),
-                            dcc.Loading(
-                                html.Div(
-                                    className="plan-card",
-                                    children=[
-                                        html.Div(t("plan.coverage", lang), className="kpi-label"),
-                                        html.Div(id="plan-coverage-pct", className="plan-big"),
-                                        html.Div(id="plan-coverage-detail"),
-                                        html.Div(id="plan-delta", className="plan-delta"),
-                                        html.Div(id="plan-vulnerable", className="plan-small"),
-                                        html.Div(id="plan-off-network", className="plan-small"),
-                                        html.Div(id="plan-elapsed", className="plan-small"),
-                                        html.H3(t("plan.communities", lang)),
-                                        html.Ul(id="plan-communities", className="plan-list"),
-                                    ],
-                                ),
-                                type="dot",
-                            ),
-                            html.H3(t("plan.whatif", lang)),
-                            dcc.Dropdown(id="plan-point", placeholder=t("plan.select_point", lang)),
-                            html.Div(
-                                className="plan-buttons",
-                                children=[
-                                    html.Button(
-                                        t("plan.add_here", lang), id="plan-add", className=button
-                                    ),
-                                    html.Button(
-                                        t("plan.move_here", lang), id="plan-move", className=button
-                                    ),
-                                    html.Button(
-                                        t("plan.remove", lang), id="plan-remove", className=button
-                                    ),
-                                    html.Button(
-                                        t("plan.reset", lang), id="plan-reset", className=button
-                                    ),
-                                    html.Button(
-                                        t("plan.save", lang),
-                                        id="plan-save",
-                                        className=button + " primary",
-                                    ),
-                                ],
-                            ),
-                            html.Div(id="plan-edits-count", className="plan-small"),
-                            html.Div(id="plan-message", className="plan-small"),
-                            html.H3(t("plan.suggest", lang)),
-                            html.Div(
-                                className="plan-buttons",
-                                children=[
-                                    html.Label(t("plan.k", lang)),
-                                    dcc.Input(
-                                        id="plan-k",
-                                        type="number",
-                                        min=1,
-                                        max=20,
-                                        value=3,
-                                        className="plan-k",
-                                    ),
-                                    dcc.RadioItems(
-                                        id="plan-candidates",
-                                        options=[
-                                            {
-                                                "label": t("plan.candidates_buildings", lang),
-                                                "value": "buildings",
-                                            },
-                                            {
-                                                "label": t("plan.candidates_nodes", lang),
-                                                "value": "nodes",
-                                            },
-                                        ],
-                                        value="buildings",
-                                        inline=True,
-                                    ),
-                                    html.Button(
-                                        t("plan.run_suggest", lang),
-                                        id="plan-suggest",
-                                        className=button,
-                                    ),
-                                ],
-                            ),
-                            dcc.Loading(
-                                html.Ul(id="plan-suggestions", className="plan-list"), type="dot"
-                            ),
-                            html.Div(id="plan-status", className="plan-small"),
-                            html.Button(
-                                t("plan.recompute", lang), id="plan-recompute", className=button
-                            ),
-                            dcc.Loading(
-                                html.Div(id="plan-recompute-message", className="plan-small"),
-                                type="circle",
-                            ),
-                            export_panel.layout(lang),
-                            import_panel.layout(lang),
-                        ],
-                    ),
-                    html.Section(
-                        className="map-area",
-                        children=[
-                            dcc.Graph(
-                                id="plan-graph",
-                                figure=figure,
-                                config=GRAPH_CONFIG,
-                                className="map-graph",
-                            ),
-                            html.Div(
-                                "+", className="plan-crosshair", title=t("plan.crosshair", lang)
-                            ),
-                        ],
+                    html.Button(t("plan.add_here", lang), id="plan-add", className=button),
+                    html.Button(t("plan.move_here", lang), id="plan-move", className=button),
+                    html.Button(t("plan.remove", lang), id="plan-remove", className=button),
+                    html.Button(t("plan.reset", lang), id="plan-reset", className=button),
+                    html.Button(
+                        t("plan.save", lang),
+                        id="plan-save",
+                        className=button + " primary",
                     ),
                 ],
             ),
+            html.Div(id="plan-edits-count", className="plan-small"),
+            html.Div(id="plan-message", className="plan-small"),
+            html.H3(t("plan.suggest", lang)),
+            html.Div(
+                className="plan-buttons",
+                children=[
+                    html.Label(t("plan.k", lang)),
+                    dcc.Input(
+                        id="plan-k",
+                        type="number",
+                        min=1,
+                        max=20,
+                        value=3,
+                        className="plan-k",
+                    ),
+                    dcc.RadioItems(
+                        id="plan-candidates",
+                        options=[
+                            {
+                                "label": t("plan.candidates_buildings", lang),
+                                "value": "buildings",
+                            },
+                            {
+                                "label": t("plan.candidates_nodes", lang),
+                                "value": "nodes",
+                            },
+                        ],
+                        value="buildings",
+                        inline=True,
+                    ),
+                    html.Button(
+                        t("plan.run_suggest", lang),
+                        id="plan-suggest",
+                        className=button,
+                    ),
+                ],
+            ),
+            dcc.Loading(html.Ul(id="plan-suggestions", className="plan-list"), type="dot"),
+            html.Div(id="plan-status", className="plan-small"),
+            html.Button(t("plan.recompute", lang), id="plan-recompute", className=button),
+            dcc.Loading(
+                html.Div(id="plan-recompute-message", className="plan-small"),
+                type="circle",
+            ),
+            export_panel.layout(lang),
+            import_panel.layout(lang),
+        ],
+        area=[
+            dcc.Graph(
+                id="plan-graph",
+                figure=figure,
+                config=GRAPH_CONFIG,
+                className="map-graph",
+            ),
+            html.Div("+", className="plan-crosshair", title=t("plan.crosshair", lang)),
+        ],
+        stores=[
             dcc.Store(id="plan-lang", data=lang),
             dcc.Store(id="plan-edits", data=[]),
             dcc.Store(id="plan-view", data=view.to_store()),
@@ -340,8 +313,8 @@ def choose_point(click: dict[str, Any] | None) -> Any:
 
 def save(_n: int | None, edits: list[dict[str, Any]], version: int, lang: str) -> tuple:
     """Write the scenario into the database."""
-    from gridmap.analytics.planning import engine_url
     from gridmap.analytics.whatif import save_edits
+    from gridmap.web.services.planning import engine_url
 
     if not edits:
         return no_update, no_update, no_update

@@ -3,7 +3,7 @@ click. KPI tiles along the top; the whole city's case heatmap over patrol covera
 the hottest grids and a ticker of new cases beside it; a clock that turns into "data as of
 HH:MM:SS" while the database is unreachable.
 
-Thin callbacks over :mod:`gridmap.web.wall`: a 1 s probe that asks for a re-read when the
+Thin callbacks over :mod:`gridmap.web.services.wall`: a 1 s probe that asks for a re-read when the
 cases changed (a clientside twin shows the stale notice when the server stops answering
 altogether); the re-read (case traces, case tiles, ticker, hottest grids); a slow tick every
 ``wall_slow_refresh_s`` (patrol coverage on the map and in a tile, cameras online, people
@@ -18,9 +18,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-import dash
 from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html, no_update
-from dash.exceptions import MissingCallbackContextException
 from flask import request
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -29,15 +27,15 @@ from gridmap.access.pages import page
 from gridmap.cases.filters import case_timezone
 from gridmap.db.app import app_engine
 from gridmap.errors import GridmapError
-from gridmap.i18n import normalize_language, t
+from gridmap.i18n import t
 from gridmap.settings import get_settings
-from gridmap.web import live, wall
 from gridmap.web.basemap import basemap_style
 from gridmap.web.components.hot_grids import hot_grid_items
 from gridmap.web.components.ticker import ticker_items
 from gridmap.web.components.wall_tiles import case_tiles, extra_tiles
-from gridmap.web.overlays import MapView
-from gridmap.web.shell import header
+from gridmap.web.services import live, wall
+from gridmap.web.services.map import MapView
+from gridmap.web.shell import graph_config, header, page_language, triggered_id
 from layers.cases import HEAT_SCALE
 from layers.patrol_coverage import SHARE_SCALE
 
@@ -49,13 +47,10 @@ TICKER_LINES = 5
 #: Who may watch the wall: it shows the whole city (grid leads see only their grids,
 #: planners no single cases), so the page and its callbacks refuse everyone else.
 ROLES = frozenset({Role.ADMIN, Role.COMMAND})
-GRAPH_CONFIG = {
-    "displayModeBar": False,
-    "scrollZoom": False,
-    "doubleClick": False,
-    "showTips": False,
-    "responsive": True,
-}
+#: Nothing to click on the wall: no mode bar, no zoom, no tips.
+GRAPH_CONFIG = graph_config(
+    displayModeBar=False, scrollZoom=False, doubleClick=False, showTips=False
+)
 
 
 def _gradient(scale: Any) -> str:
@@ -89,7 +84,7 @@ def _legend(lang: str) -> html.Div:
 def layout(lang: str | None = None, **_query: str) -> html.Div:
     """The wall for ``?lang=`` (zh-CN by default)."""
     settings = get_settings()
-    lang = normalize_language(lang or settings.language)
+    lang = page_language(lang)
     start = wall.wall_view(app_engine(), settings.map_center)
     style = basemap_style(request.host_url, settings.basemap_tiles)
     figure = wall.wall_figure(wall.empty_traces(lang), start.view, style)
@@ -171,13 +166,6 @@ def layout(lang: str | None = None, **_query: str) -> html.Div:
     )
 
 
-def _triggered_id() -> Any:
-    try:
-        return dash.callback_context.triggered_id
-    except MissingCallbackContextException:
-        return None
-
-
 def probe_update(
     tick: int | None,
     stored_live: dict[str, Any] | None,
@@ -214,7 +202,7 @@ def live_update(
         MapView.from_store(stored_view),
         lang,
         datetime.now(UTC),
-        forced=_triggered_id() == "wall-view",
+        forced=triggered_id() == "wall-view",
     )
     patch = wall.case_patch(update)
     result = update.live

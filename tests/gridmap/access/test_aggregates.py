@@ -27,8 +27,8 @@ from gridmap.io.jobs import submit, write_export
 from gridmap.patrols import coverage
 from gridmap.patrols.matching import matcher_for
 from gridmap.patrols.visits import rebuild_visits
-from gridmap.web.components.kpis import read_tiles
-from gridmap.web.overlays import MapView
+from gridmap.web.services.dashboard import read_tiles
+from gridmap.web.services.map import MapView
 from layers import LayerContext, get_layer
 from layers.base import LayerError
 from tests.gridmap.access.conftest import LEAD, LEAD_PASSWORD, Town
@@ -36,7 +36,7 @@ from tests.signin import signed_in_session
 
 #: The case filter the tests use: whole local days from START (the demo's last ~5 weeks).
 START = date(2026, 11, 1)
-OPEN = "status NOT IN ('resolved', 'closed', 'rejected')"
+OPEN = "gridmap_case_is_open(status)"
 
 
 def lead(town: Town) -> User:
@@ -143,8 +143,7 @@ def test_lead_kpi_tiles_count_their_cases(access_app, town: Town) -> None:
     day_start = at - timedelta(days=1)
     with access_app.server.test_request_context("/"):
         setattr(g, G_USER, lead(town))
-        ctx = LayerContext(get_engine(town.url), params=(CaseFilter(since=since()),))
-        tiles = read_tiles(ctx, at, day_start)
+        tiles = read_tiles(get_engine(town.url), CaseFilter(since=since()), at, day_start)
     with get_engine(town.url).connect() as conn:
         row = conn.execute(
             text(

@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from gridmap.cases.escalation import Escalation, escalate
+from gridmap.cases.filters import CLOSED_STATUSES
 from gridmap.db.engine import get_engine
 from gridmap.settings import get_settings
 from tests.gridmap.cases.world import INSIDE, OUTSIDE, Api, insert_case
@@ -82,7 +83,7 @@ def test_late_case_crosses_several_levels_at_once(api: Api) -> None:
     )
 
 
-@pytest.mark.parametrize("status", ["resolved", "closed", "rejected"])
+@pytest.mark.parametrize("status", CLOSED_STATUSES)
 def test_finished_cases_never_escalate(api: Api, status: str) -> None:
     cid = insert_case(api.url, status, reported_at=T0, due_at=DUE)
     escalate(get_engine(api.url), DUE + timedelta(days=30), hours=HOURS)

@@ -218,6 +218,12 @@ def test_status_maps_onto_open_and_closed(api: Api) -> None:
         api.post(f"/api/v1/cases/{case_id}/actions", json={"actor": "甲"} | step)
     req = api.get(f"/open311/v2/requests/{rid}.json").json()[0]
     assert (req["status"], req["status_notes"]) == ("closed", "已办结 (resolved): 已更换灯泡")
+    api.post(
+        f"/api/v1/cases/{case_id}/actions",
+        json={"actor": "甲", "action": "close", "satisfaction": 5},
+    )
+    req = api.get(f"/open311/v2/requests/{rid}.json").json()[0]
+    assert req["status_notes"].startswith("已结案 (closed)")  # the label is i18n's
     closed = api.get("/open311/v2/requests.json?status=closed&service_code=street_light").json()
     assert rid in [r["service_request_id"] for r in closed]
     opened = api.get("/open311/v2/requests.json?status=open").json()

@@ -7,17 +7,22 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import text
 
 from gridmap.cases.filters import (
     CLOSED_STATUSES,
+    FILTER_PARAMS,
     OPEN_STATUSES,
     SOURCES,
+    STATUS_BY_LABEL,
     STATUSES,
     CaseChoice,
     CaseFilter,
     expand_statuses,
+    status_label,
     time_window,
 )
+from gridmap.db.engine import get_engine
 from gridmap.demo.taxonomy import SOURCE_WEIGHTS
 from gridmap.errors import InvalidInput
 
@@ -109,3 +114,63 @@ def test_filter_sql_args_are_lists_or_none() -> None:
         "statuses": None,
         "sources": None,
     }
+
+
+def test_status_labels_come_from_i18n_and_old_spellings_still_read() -> None:
+    assert [status_label(s, "zh-CN") for s in ("closed", "rejected")] == ["已结案", "不予受理"]
+    assert status_label("in_progress", "en") == "In progress"
+    assert {STATUS_BY_LABEL[status_label(s, "zh-CN")] for s in STATUSES} == set(STATUSES)
+    assert (STATUS_BY_LABEL["已回访结案"], STATUS_BY_LABEL["已驳回"]) == ("closed", "rejected")
+
+
+T1 = datetime(2026, 3, 11, tzinfo=TZ)
+
+
+@pytest.mark.parametrize(
+    ("flt", "expected"),
+    [
+        (CaseFilter(), True),
+        (CaseFilter(since=T0, until=T1), True),
+        (CaseFilter(since=T0 + timedelta(hours=1)), False),
+        (CaseFilter(until=T0), False),  # the end is excluded
+        (CaseFilter(categories=("sanitation", "traffic"), statuses=("reported",)), True),
+        (CaseFilter(statuses=CLOSED_STATUSES), False),
+        (CaseFilter(sources=("walk_in",)), False),
+    ],
+)
+def test_the_sql_predicate_means_the_filter(
+    world_url: str, flt: CaseFilter, expected: bool
+) -> None:
+    """gridmap_case_matches on a case reported at T0 (sanitation, reported, hotline)."""
+    sql = text(
+        "SELECT gridmap_case_matches(:at, 'sanitation', 'reported', 'hotline_12345', "
+        f"{FILTER_PARAMS})"
+    )
+    with get_engine(world_url).connect() as conn:
+        assert conn.execute(sql, {"at": T0} | flt.sql_args()).scalar_one() is expected
+
+
+def test_the_sql_predicate_is_inlined_into_its_readers(world_url: str) -> None:
+    """The readers' plans hold the predicates' expressions, not calls (indexes stay usable)."""
+    flt = CaseFilter(since=T0, categories=("sanitation",), sources=("walk_in",))
+    readers = (
+        f"SELECT * FROM gridmap_layer_cases(NULL, NULL, NULL, NULL, {FILTER_PARAMS})",
+        f"SELECT * FROM gridmap_case_tiles({FILTER_PARAMS}, now(), now())",
+        f"SELECT * FROM gridmap_layer_case_hexes(NULL, NULL, NULL, NULL, {FILTER_PARAMS}, 14)",
+        "SELECT * FROM gridmap_cases_select(since => :since, categories => :categories)",
+        "SELECT * FROM gridmap_cases_kpis(since => :since)",
+        "SELECT * FROM gridmap_ogc_case_days(NULL, NULL, NULL, NULL, :since, :until, 'UTC')",
+        "SELECT * FROM gridmap_wall_hot_grids(:since, :since, 5)",
+    )
+    with get_engine(world_url).connect() as conn:
+        for reader in readers:
+            plan = "\n".join(
+                conn.execute(text("EXPLAIN (VERBOSE) " + reader), flt.sql_args()).scalars()
+            )
+            for predicate in (
+                "gridmap_case_matches",
+                "gridmap_case_in_window",
+                "gridmap_case_is_open",
+            ):
+                assert predicate not in plan, reader
+            assert "reported_at >=" in plan

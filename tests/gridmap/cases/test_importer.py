@@ -491,3 +491,22 @@ def test_small_chunks_give_the_same_result(
         run(clean, write_csv(tmp_path / "bad.csv", [*ROWS, *BAD_ROWS[1:]]))
     assert len(info.value.problems) == 8
     assert counts(clean)[0] == 4
+
+
+def test_status_labels_old_and_new_spellings(clean: str, tmp_path: Path) -> None:
+    """A file may name a status by its label (i18n's) or by an older spelling of it."""
+    labels = ["已结案", "已回访结案", "不予受理", "已驳回", "处置中", "returned"]
+    rows = [
+        [f"S{i}", "垃圾堆积", "环境卫生", "garbage", "", "", "2024-03-01 09:00", label, "", "", ""]
+        for i, label in enumerate(labels)
+    ]
+    report = run(clean, write_csv(tmp_path / "s.csv", rows))
+    assert (report.inserted, report.problems) == (6, [])
+    assert [row[2] for row in cases_of(clean)] == [
+        "closed",
+        "closed",
+        "rejected",
+        "rejected",
+        "in_progress",
+        "returned",
+    ]

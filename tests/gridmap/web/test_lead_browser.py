@@ -18,8 +18,8 @@ from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import text
 
 from gridmap.db.engine import get_engine
-from tests.gridmap.grids.world import make_lead_city
 from tests.gridmap.web.conftest import ARTIFACTS, LiveServer
+from tests.gridmap.web.services.lead.world import make_lead_city
 from tests.signin import ensure_account, sign_in
 
 pytestmark = pytest.mark.browser

@@ -16,7 +16,7 @@ from gridmap.access import G_USER, Role, User
 from gridmap.db.engine import get_engine
 from gridmap.web.app import create_app
 from gridmap.web.pages import lead
-from tests.gridmap.grids.world import account, make_lead_city
+from tests.gridmap.web.services.lead.world import account, make_lead_city
 from tests.signin import client_sign_in, ensure_account
 
 ADMIN = User(1, "admin", "admin", Role.ADMIN)

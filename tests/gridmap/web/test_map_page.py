@@ -9,10 +9,10 @@ from dash import Dash
 from dash.development.base_component import Component
 
 from gridmap.i18n import MESSAGES, normalize_language, t
-from gridmap.web import overlays
 from gridmap.web.app import create_app
-from gridmap.web.overlays import MapView
 from gridmap.web.pages import map as map_page
+from gridmap.web.services import map as overlays
+from gridmap.web.services.map import MapView
 from layers import LAYERS, layer_ids
 
 #: The toggles as the page starts: the layers visible by default switched on.

@@ -10,9 +10,9 @@ from datetime import datetime
 from sqlalchemy import Engine, text
 
 from gridmap.access import User
-from gridmap.grids.scope import narrow, user_connection, visible_grid_ids
 from gridmap.patrols.coverage import parse_window
 from gridmap.settings import get_settings
+from gridmap.web.services.lead.scope import narrow, user_connection, visible_grid_ids
 
 FIGURES_SQL = text("SELECT * FROM gridmap_grid_figures(:ids, :at, :patrol_from, :kind, :minutes)")
 

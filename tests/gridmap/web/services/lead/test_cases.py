@@ -10,8 +10,8 @@ import shapely
 from sqlalchemy import Engine, text
 
 from gridmap.access import Role, User
-from gridmap.grids.cases import CaseScope, case_page, case_position
-from tests.gridmap.grids.world import account
+from gridmap.web.services.lead.cases import CaseScope, case_page, case_position
+from tests.gridmap.web.services.lead.world import account
 
 LEAD: User
 
@@ -59,7 +59,7 @@ def test_open_only_and_overdue(lead_engine: Engine) -> None:
     want = _ids(
         lead_engine,
         "SELECT id FROM cases WHERE grid_id IN (3, 4) "
-        "AND status NOT IN ('resolved', 'closed', 'rejected') ORDER BY reported_at DESC, id DESC",
+        "AND gridmap_case_is_open(status) ORDER BY reported_at DESC, id DESC",
     )
     page = case_page(lead_engine, LEAD, CaseScope((3, 4), open_only=True), offset=0,
                      limit=100, at=NOW)  # fmt: skip
@@ -67,7 +67,7 @@ def test_open_only_and_overdue(lead_engine: Engine) -> None:
     overdue = _ids(
         lead_engine,
         "SELECT id FROM cases WHERE grid_id IN (3, 4) AND due_at < :at "
-        "AND status NOT IN ('resolved', 'closed', 'rejected')",
+        "AND gridmap_case_is_open(status)",
         at=NOW,
     )
     assert sorted(r["id"] for r in page.rows if r["overdue"]) == sorted(overdue)

@@ -12,8 +12,8 @@ import shapely
 from sqlalchemy import Engine, text
 
 from gridmap.access import User
-from gridmap.grids.figures import GridFigures, grid_figures
-from gridmap.grids.scope import narrow, user_connection, visible_grid_ids
+from gridmap.web.services.lead.figures import GridFigures, grid_figures
+from gridmap.web.services.lead.scope import narrow, user_connection, visible_grid_ids
 
 LEVELS = ("district", "street", "community", "grid")
 #: Most grids attribute thresholds are computed over in one request (the figures of every

@@ -108,18 +108,27 @@ class InitialView:
     error: str | None = None
 
 
+def grids_extent(engine: Engine) -> tuple[float, float, float, float] | None:
+    """The lon/lat box of all grids (None: no grids). Raises SQLAlchemyError."""
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT * FROM gridmap_grids_extent()")).first()
+    if row is None or row[0] is None:
+        return None
+    minx, miny, maxx, maxy = (float(v) for v in row)
+    return minx, miny, maxx, maxy
+
+
 def initial_view(engine: Engine, center: tuple[float, float] | None) -> InitialView:
     """The configured centre (or the grids' centre) at a zoom showing all grids."""
     try:
-        with engine.connect() as conn:
-            row = conn.execute(text("SELECT * FROM gridmap_grids_extent()")).first()
+        extent = grids_extent(engine)
     except SQLAlchemyError as exc:
         log.warning("initial view: %s", exc)
         fallback = MapView.around(center or FALLBACK_CENTER, FALLBACK_ZOOM)
         return InitialView(fallback, False, "database")
-    if row is None:
+    if extent is None:
         return InitialView(MapView.around(center or FALLBACK_CENTER, FALLBACK_ZOOM), False)
-    fitted = MapView.fit(tuple(row))
+    fitted = MapView.fit(extent)
     if center:
         fitted = MapView.around(center, fitted.zoom)
     return InitialView(fitted, True)

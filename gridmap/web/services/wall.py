@@ -1,6 +1,6 @@
 """The wall screen's service: its fixed view of the whole city on a dark basemap, the live
 tick (new cases, case tiles, ticker and hottest grids, gated by the 1 s change probe of
-:mod:`gridmap.web.live`) and the slow tick (patrol coverage per grid on the map, patrol
+:mod:`gridmap.web.services.live`) and the slow tick (patrol coverage per grid on the map, patrol
 coverage now, cameras online, people inside the service circles).
 
 The live tick is split in two so a slow re-read is never cancelled by the next second's
@@ -31,10 +31,10 @@ from gridmap.cases.filters import CaseChoice
 from gridmap.i18n import t
 from gridmap.patrols.coverage import grid_shares
 from gridmap.settings import Settings, get_settings
-from gridmap.web import live, overlays
-from gridmap.web.components.hot_grids import HotGrid, read_hot_grids
-from gridmap.web.components.wall_tiles import WallExtras, read_extras
-from gridmap.web.overlays import MapView
+from gridmap.web.services import live
+from gridmap.web.services import map as overlays
+from gridmap.web.services.dashboard import HotGrid, WallExtras, read_extras, read_hot_grids
+from gridmap.web.services.map import MapView
 from layers import LayerContext, get_layer
 from layers.params import PatrolWindow
 from layers.patrol_coverage import PatrolCoverageLayer
@@ -95,17 +95,15 @@ class WallView:
 def wall_view(engine: Engine, center: tuple[float, float] | None) -> WallView:
     """The view of all grids (the configured centre when set)."""
     try:
-        with engine.connect() as conn:
-            row = conn.execute(text("SELECT * FROM gridmap_grids_extent()")).first()
+        extent = overlays.grids_extent(engine)
     except SQLAlchemyError as exc:
         log.warning("wall view: %s", exc)
         fallback = MapView.around(center or overlays.FALLBACK_CENTER, overlays.FALLBACK_ZOOM)
         return WallView(fallback, None, error=True)
-    if row is None or row[0] is None:
+    if extent is None:
         return WallView(MapView.around(center or overlays.FALLBACK_CENTER, 11.0), None)
-    extent = tuple(float(v) for v in row)
-    fitted = MapView.fit(extent)  # type: ignore[arg-type]
-    return WallView(MapView(center or fitted.center, fitted.zoom, extent), extent)  # type: ignore[arg-type]
+    fitted = MapView.fit(extent)
+    return WallView(MapView(center or fitted.center, fitted.zoom, extent), extent)
 
 
 def zoomed(view: MapView, zoom: float | None, center: tuple[float, float] | None = None) -> MapView:
@@ -256,8 +254,8 @@ def live_tick(
     hot = None
     if update.tiles is not None:
         try:
-            since = choice.resolve(now).since
-            hot = read_hot_grids(engine, since, choice.day_start(now), settings.wall_hot_grids)
+            cases = choice.resolve(now)
+            hot = read_hot_grids(engine, cases, choice.day_start(now), settings.wall_hot_grids)
         except SQLAlchemyError as exc:
             log.warning("wall hot grids: %s", exc)
             update = replace(

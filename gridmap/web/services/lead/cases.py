@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Engine, text
 
 from gridmap.access import User
-from gridmap.grids.scope import narrow, user_connection, visible_grid_ids
+from gridmap.web.services.lead.scope import narrow, user_connection, visible_grid_ids
 
 PAGE_SQL = text(
     "SELECT * FROM gridmap_lead_cases(:ids, ST_GeomFromText(:area, 4326), :open_only, :at, "

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import Engine
 
 from gridmap.db.engine import get_engine
-from tests.gridmap.grids.world import make_lead_city
+from tests.gridmap.web.services.lead.world import make_lead_city
 
 
 @pytest.fixture(scope="session")

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import Engine, text
 
 from gridmap.access import Role, User
-from gridmap.grids import selection
-from gridmap.grids.selection import GridFilter, area_from_selection
-from tests.gridmap.grids.world import account
+from gridmap.web.services.lead import selection
+from gridmap.web.services.lead.selection import GridFilter, area_from_selection
+from tests.gridmap.web.services.lead.world import account
 
 ADMIN = User(1, "admin", "admin", Role.ADMIN)
 

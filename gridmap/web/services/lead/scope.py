@@ -1,6 +1,6 @@
 """Which grids a user may see, and the one way this package reads the database as them.
 
-Every read of :mod:`gridmap.grids` goes through :func:`user_connection` and passes the
+Every read of :mod:`gridmap.web.services.lead` goes through :func:`user_connection` and passes the
 user's grid ids to its SQL function, so a grid-scoped user is limited twice: by the
 explicit ``grid_ids`` argument and by PostgreSQL row-level security on the connection.
 """

@@ -1,6 +1,9 @@
 """The planning page's service: coverage figures of a kind within some minutes (with a
 what-if scenario), the map traces (isochrones, points, uncovered buildings, suggestions),
 stored-result status, recompute, and new-site suggestions — so page callbacks stay thin.
+
+:mod:`gridmap.analytics` computes (walks, coverage tables, what-if results, sites) and
+returns data; the Plotly traces of those results are drawn here.
 """
 
 from __future__ import annotations

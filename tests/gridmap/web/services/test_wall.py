@@ -12,15 +12,14 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
+from gridmap.cases.filters import CLOSED_STATUSES, CaseFilter
 from gridmap.db.engine import get_engine
 from gridmap.patrols.coverage import Window, grid_coverage
 from gridmap.settings import get_settings
-from gridmap.web import live, wall
-from gridmap.web.components.hot_grids import hot_grid_items, read_hot_grids
-from gridmap.web.components.kpis import read_tiles
-from gridmap.web.components.wall_tiles import case_tiles, extra_tiles, read_extras
-from layers import LayerContext
-from layers.cases import context_args
+from gridmap.web.components.hot_grids import hot_grid_items
+from gridmap.web.components.wall_tiles import case_tiles, extra_tiles
+from gridmap.web.services import live, wall
+from gridmap.web.services.dashboard import read_extras, read_hot_grids, read_tiles
 
 DEAD_URL = "postgresql+psycopg2://nobody@127.0.0.1:1/none"
 #: The demo city (seed 7): cameras and online cameras.
@@ -125,7 +124,7 @@ def test_nothing_computed_yet(engine: Engine) -> None:
 
 def test_hot_grids_rank_open_cases(wall_engine: Engine, noon: datetime) -> None:
     since, day_start = noon - timedelta(days=30), noon - timedelta(hours=12)
-    hot = read_hot_grids(wall_engine, since, day_start, 5)
+    hot = read_hot_grids(wall_engine, CaseFilter(since=since), day_start, 5)
     with wall_engine.connect() as conn:
         frame = pd.read_sql(
             text(
@@ -135,9 +134,7 @@ def test_hot_grids_rank_open_cases(wall_engine: Engine, noon: datetime) -> None:
             conn,
             params={"s": min(since, day_start)},
         )
-    open_ = frame[
-        (frame.reported_at >= since) & ~frame.status.isin(["resolved", "closed", "rejected"])
-    ]
+    open_ = frame[(frame.reported_at >= since) & ~frame.status.isin(CLOSED_STATUSES)]
     counts = open_.groupby("grid_id").size().rename("open").reset_index()
     today = frame[frame.reported_at >= day_start].groupby("grid_id").size()
     counts["new_today"] = counts.grid_id.map(today).fillna(0).astype(int)
@@ -162,8 +159,9 @@ def test_live_tick_reads_everything_once_then_only_probes(wall_engine: Engine, n
     assert first.hot is not None and len(first.hot) == get_settings().wall_hot_grids
     # The case tiles are the map page's, for the wall's window.
     choice = wall.wall_choice()
-    ctx = LayerContext(wall_engine, **context_args(choice.resolve(noon)))
-    assert result.tiles == read_tiles(ctx, noon, choice.day_start(noon))
+    assert result.tiles == read_tiles(
+        wall_engine, choice.resolve(noon), noon, choice.day_start(noon)
+    )
     patch = wall.case_patch(first)
     assert patch is not None
     assert result.traces[0].marker.opacity == wall.HEX_OPACITY
@@ -261,8 +259,7 @@ def test_slow_tick_sends_outlines_once_then_only_shares(wall_engine: Engine, noo
 
 def test_tiles_text_in_both_languages(wall_engine: Engine, noon: datetime) -> None:
     choice = wall.wall_choice()
-    ctx = LayerContext(wall_engine, **context_args(choice.resolve(noon)))
-    tiles = read_tiles(ctx, noon, choice.day_start(noon))
+    tiles = read_tiles(wall_engine, choice.resolve(noon), noon, choice.day_start(noon))
     extras = read_extras(
         wall_engine, noon, patrol_hours=8, circle_minutes=15, circle_kinds=("convenience_station",)
     )

@@ -8,7 +8,7 @@ import geopandas as gpd
 from sqlalchemy import Engine, text
 
 from gridmap.access import User
-from gridmap.grids.scope import narrow, user_connection, visible_grid_ids
+from gridmap.web.services.lead.scope import narrow, user_connection, visible_grid_ids
 
 BBox = tuple[float, float, float, float]
 

@@ -11,16 +11,18 @@ import pytest
 from dash import Patch, no_update
 from sqlalchemy import Engine, create_engine, text
 
+from gridmap.access import Role, User
 from gridmap.cases.filters import CaseChoice
 from gridmap.db.engine import get_engine
-from gridmap.web import live
 from gridmap.web.app import create_app
-from gridmap.web.components.kpis import CaseTiles, kpi_tiles, read_tiles
-from gridmap.web.components.ticker import read_latest, ticker_items
-from gridmap.web.overlays import MapView, case_traces_patch
+from gridmap.web.components.kpis import kpi_tiles
+from gridmap.web.components.ticker import ticker_items
 from gridmap.web.pages import map as map_page
-from layers import LAYERS, LayerContext, layer_ids
-from layers.cases import context_args, trace_totals
+from gridmap.web.services import live
+from gridmap.web.services.dashboard import CaseTiles, read_latest, read_tiles
+from gridmap.web.services.map import MapView, case_traces_patch
+from layers import LAYERS, layer_ids
+from layers.cases import trace_totals
 from tests.conftest import make_test_database
 from tests.layers.seed import ALL_BBOX, seed
 
@@ -193,10 +195,6 @@ def test_stale_while_the_database_is_down_and_back_by_itself(live_engine: Engine
 # -- KPI tiles and the ticker ----------------------------------------------------------------
 
 
-def window_ctx(engine: Engine, choice: CaseChoice) -> LayerContext:
-    return LayerContext(engine, **context_args(choice.resolve(T0)))
-
-
 @pytest.mark.parametrize(
     ("choice", "tiles"),
     [
@@ -210,11 +208,11 @@ def window_ctx(engine: Engine, choice: CaseChoice) -> LayerContext:
     ],
 )  # fmt: skip
 def test_tiles(live_engine: Engine, choice: CaseChoice, tiles: CaseTiles) -> None:
-    assert read_tiles(window_ctx(live_engine, choice), T0, choice.day_start(T0)) == tiles
+    assert read_tiles(live_engine, choice.resolve(T0), T0, choice.day_start(T0)) == tiles
 
 
 def test_tiles_render(live_engine: Engine) -> None:
-    tiles = read_tiles(window_ctx(live_engine, CaseChoice()), T0, CaseChoice().day_start(T0))
+    tiles = read_tiles(live_engine, CaseChoice().resolve(T0), T0, CaseChoice().day_start(T0))
     assert tiles.resolution_rate == 0.4
     rendered = kpi_tiles(tiles, "zh-CN")
     values = [(tile.children[0].children, tile.children[1].children) for tile in rendered]
@@ -227,7 +225,7 @@ def test_tiles_render(live_engine: Engine) -> None:
 
 
 def test_ticker(live_engine: Engine) -> None:
-    items = read_latest(window_ctx(live_engine, CaseChoice(window="7d")), limit=3)
+    items = read_latest(live_engine, CaseChoice(window="7d").resolve(T0), limit=3)
     assert [i.title for i in items] == ["a", "b", "c"]
     lines = ticker_items(items, "en", fresh={items[0].id})
     assert [line.className for line in lines] == ["ticker-item fresh", "ticker-item", "ticker-item"]
@@ -235,6 +233,14 @@ def test_ticker(live_engine: Engine) -> None:
     assert [span.children for span in first[1].children[1].children] == ["Disputes", "西南网格"]
     assert [part.children for part in first[2].children] == ["11:00", items[0].code]
     assert ticker_items([], "zh-CN").children == "当前筛选下暂无事件"
+
+
+def test_ticker_is_empty_for_an_account_that_sees_counts_only(live_engine: Engine) -> None:
+    cases = CaseChoice(window="7d").resolve(T0)
+    planner = User(2, "planner", "planner", Role.PLANNER)
+    command = User(3, "command", "command", Role.COMMAND)
+    assert read_latest(live_engine, cases, planner) == []
+    assert [i.title for i in read_latest(live_engine, cases, command, limit=3)] == ["a", "b", "c"]
 
 
 # -- the map page's tick ---------------------------------------------------------------------

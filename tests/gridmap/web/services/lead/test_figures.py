@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import Engine, text
 
 from gridmap.access import Role, User
-from gridmap.grids.figures import grid_figures
 from gridmap.patrols.coverage import parse_window
 from gridmap.settings import get_settings
-from tests.gridmap.grids.world import account
+from gridmap.web.services.lead.figures import grid_figures
+from tests.gridmap.web.services.lead.world import account
 
 EXPECTED_SQL = """
 SELECT g.id,
@@ -25,9 +25,9 @@ SELECT g.id,
        (SELECT count(*) FROM cameras WHERE grid_id = g.id AND status = 'online') AS online,
        (SELECT count(*) FROM cameras WHERE grid_id = g.id) AS cameras,
        (SELECT count(*) FROM cases WHERE grid_id = g.id
-          AND status NOT IN ('resolved', 'closed', 'rejected')) AS open,
+          AND gridmap_case_is_open(status)) AS open,
        (SELECT count(*) FROM cases WHERE grid_id = g.id AND due_at < :at
-          AND status NOT IN ('resolved', 'closed', 'rejected')) AS overdue
+          AND gridmap_case_is_open(status)) AS overdue
 FROM grids g WHERE g.id = ANY (:ids) ORDER BY g.id
 """
 

@@ -25,8 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from gridmap.cases.filters import CaseChoice, case_timezone
 from gridmap.errors import GridmapError
 from gridmap.i18n import t
-from gridmap.web.components.kpis import CaseTiles, read_tiles
-from gridmap.web.components.ticker import TickerItem, read_latest
+from gridmap.web.services.dashboard import CaseTiles, TickerItem, read_latest, read_tiles
 from layers import LayerContext, get_layer
 from layers.cases import context_args
 
@@ -157,16 +156,15 @@ def refresh(
         if state.stale:
             return LiveUpdate(replace(state, stale=False), *notice, changed=True)
         return LiveUpdate(state, *notice)
-    ctx = LayerContext(
-        engine, bbox=bbox, zoom=zoom, language=lang, **context_args(choice.resolve(now))
-    )
+    cases = choice.resolve(now)
+    ctx = LayerContext(engine, bbox=bbox, zoom=zoom, language=lang, **context_args(cases))
     try:
         traces = None
         if draw_layer:
             layer = get_layer("cases")
             traces = layer.traces(layer.query(ctx), lang)
-        tiles = read_tiles(ctx, now, choice.day_start(now))
-        latest = read_latest(ctx)
+        tiles = read_tiles(engine, cases, now, choice.day_start(now))
+        latest = read_latest(engine, cases, ctx.user)
     except (GridmapError, SQLAlchemyError) as exc:
         log.warning("live refresh: %s", exc)
         return LiveUpdate(replace(state, stale=True), *stale_notice(state, lang), changed=True)

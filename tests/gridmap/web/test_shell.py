@@ -1,0 +1,41 @@
+"""The page shell: the scaffold the pages share, the graph configuration, triggered_id."""
+
+from __future__ import annotations
+
+from dash import dcc, html
+from dash._callback_context import context_value
+
+from gridmap.web.shell import GRAPH_CONFIG, graph_config, page_layout, triggered_id
+
+
+def test_graph_config_changes_only_what_a_page_asks() -> None:
+    wall = graph_config(displayModeBar=False, scrollZoom=False)
+    assert wall == {"scrollZoom": False, "displaylogo": False, "responsive": True,
+                    "displayModeBar": False}  # fmt: skip
+    assert GRAPH_CONFIG == {"scrollZoom": True, "displaylogo": False, "responsive": True}
+
+
+def test_triggered_id_outside_a_callback_is_none() -> None:
+    token = context_value.set({})  # a test before this one may have left one set
+    try:
+        assert triggered_id() is None
+    finally:
+        context_value.reset(token)
+
+
+def test_page_layout_is_header_panel_area_then_stores() -> None:
+    frame = page_layout(
+        "en",
+        "/x",
+        page_class="x-page",
+        panel=[html.P("p")],
+        panel_class="x-panel",
+        area=[html.P("a")],
+        after=[html.Aside(id="x-detail")],
+        stores=[dcc.Store(id="x-store")],
+    )
+    assert (frame.className, frame.lang) == ("app", "en")
+    head, main, store = frame.children
+    assert head.className == "app-header" and store.id == "x-store"
+    assert [c.className for c in main.children[:2]] == ["x-panel", "map-area"]
+    assert main.className == "x-page" and main.children[2].id == "x-detail"
