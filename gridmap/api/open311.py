@@ -136,6 +136,10 @@ def _reply(text: str, body: Any) -> Reply:
     return Reply(text, body, alternatives=FORMATS_TOO)
 
 
+#: The 404 of an endpoint given a ``jurisdiction_id`` that is not this server's.
+WRONG_JURISDICTION = _reply("Not this server's jurisdiction_id.", OPEN311_ERRORS)
+
+
 @blueprint.get(f"/discovery.{FORMATS}")
 @contract(query=o.Open311Query, responses={200: _reply("Service discovery.", o.Discovery)})
 def discovery(fmt: str, query: o.Open311Query):
@@ -166,7 +170,7 @@ def discovery(fmt: str, query: o.Open311Query):
     query=o.Open311Query,
     responses={
         200: _reply("One service per subcategory.", list[o.Service]),
-        404: _reply("Not this server's jurisdiction_id.", OPEN311_ERRORS),
+        404: WRONG_JURISDICTION,
     },
 )
 def services(fmt: str, query: o.Open311Query):
@@ -197,7 +201,7 @@ def service_definition(code: str, fmt: str, query: o.Open311Query):
     form=True,
     responses={
         200: _reply("Created (or, with the same Idempotency-Key, the same).", list[o.Posted]),
-        404: _reply("Not this server's jurisdiction_id.", OPEN311_ERRORS),
+        404: WRONG_JURISDICTION,
         409: _reply("A case with this source and external id exists already.", OPEN311_ERRORS),
         422: _reply("The Idempotency-Key was used for another request.", OPEN311_ERRORS),
     },
@@ -269,7 +273,7 @@ def _stored_request(case_id: int, token: str, *, replayed: bool) -> tuple[str | 
     query=o.RequestsQuery,
     responses={
         200: _reply("Matching requests, newest first (at most 1000).", list[o.ServiceRequest]),
-        404: _reply("Not this server's jurisdiction_id.", OPEN311_ERRORS),
+        404: WRONG_JURISDICTION,
     },
 )
 def get_requests(fmt: str, query: o.RequestsQuery):

@@ -25,6 +25,7 @@ import shapely
 from pyproj import CRS
 from sqlalchemy.engine import make_url
 
+from gridmap.analytics.params import SERVICE_KINDS
 from gridmap.bounds import MAX_NAME
 from gridmap.db.copy import copy_frame
 from gridmap.db.engine import connect
@@ -95,8 +96,33 @@ CODE = Field("code", required=True, aliases=("编码", "编号", "代码", "id_c
 NAME = Field("name", required=True, aliases=("名称", "名字"))
 
 
+#: Building kinds (as in the core schema's check).
+BUILDING_KINDS = (
+    "residential",
+    "commercial",
+    "mixed",
+    "office",
+    "industrial",
+    "school",
+    "hospital",
+    "public",
+)
+
+
 def _count(name: str, *aliases: str) -> Field:
     return Field(name, "int", low=0, high=2_000_000_000, aliases=aliases, default=0)
+
+
+def _kind(choices: tuple[str, ...], label_prefix: str) -> Field:
+    """The required ``kind`` column, one of ``choices`` (labels under ``label_prefix``)."""
+    return Field(
+        "kind",
+        "choice",
+        required=True,
+        choices=choices,
+        label_prefix=label_prefix,
+        aliases=("类型", "type"),
+    )
 
 
 TARGETS: dict[str, Target] = {
@@ -118,23 +144,7 @@ TARGETS: dict[str, Target] = {
         (
             CODE,
             Field("address", required=True, aliases=("地址",)),
-            Field(
-                "kind",
-                "choice",
-                required=True,
-                choices=(
-                    "residential",
-                    "commercial",
-                    "mixed",
-                    "office",
-                    "industrial",
-                    "school",
-                    "hospital",
-                    "public",
-                ),
-                label_prefix="building.",
-                aliases=("类型", "type"),
-            ),
+            _kind(BUILDING_KINDS, "building."),
             Field("floors", "int", low=0, high=200, aliases=("层数",), default=1),
             _count("households", "户数"),
             _count("population", "人口"),
@@ -150,14 +160,7 @@ TARGETS: dict[str, Target] = {
         (
             CODE,
             NAME,
-            Field(
-                "kind",
-                "choice",
-                required=True,
-                choices=("dome", "bullet", "face", "vehicle", "thermal"),
-                label_prefix="camera.",
-                aliases=("类型", "type"),
-            ),
+            _kind(("dome", "bullet", "face", "vehicle", "thermal"), "camera."),
             Field(
                 "status",
                 "choice",
@@ -178,21 +181,7 @@ TARGETS: dict[str, Target] = {
         (
             CODE,
             NAME,
-            Field(
-                "kind",
-                "choice",
-                required=True,
-                choices=(
-                    "party_service_center",
-                    "convenience_station",
-                    "governance_center",
-                    "police_office",
-                    "health_station",
-                    "elderly_care",
-                ),
-                label_prefix="service.",
-                aliases=("类型", "type"),
-            ),
+            _kind(SERVICE_KINDS, "service."),
             Field("opening_hours", aliases=("开放时间", "hours")),
             Field("address", aliases=("地址",)),
             Field("phone", aliases=("电话",), max_len=MAX_PHONE),

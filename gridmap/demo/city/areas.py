@@ -4,6 +4,7 @@ their codes, names and outlines."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -86,55 +87,32 @@ def build_hierarchy(ctx: City) -> None:
     shapely.prepare(ctx.city)
 
 
-def districts(ctx: City) -> pd.DataFrame:
-    n = len(ctx.d_name)
+def _areas(code: Any, name: Any, geom: Any, **columns: Any) -> pd.DataFrame:
+    """One level's rows: ids from 1, ``code``, ``name``, then ``columns``, then ``geom``."""
     return pd.DataFrame(
-        {
-            "id": np.arange(1, n + 1),
-            "code": ctx.d_code,
-            "name": ctx.d_name,
-            "geom": ctx.d_poly,
-        }
+        {"id": np.arange(1, len(code) + 1), "code": code, "name": name, **columns, "geom": geom}
     )
+
+
+def districts(ctx: City) -> pd.DataFrame:
+    return _areas(ctx.d_code, ctx.d_name, ctx.d_poly)
 
 
 def streets(ctx: City) -> pd.DataFrame:
-    n = len(ctx.s_name)
-    return pd.DataFrame(
-        {
-            "id": np.arange(1, n + 1),
-            "code": ctx.s_code,
-            "name": ctx.s_name,
-            "district_id": ctx.street_district + 1,
-            "geom": ctx.s_poly,
-        }
-    )
+    return _areas(ctx.s_code, ctx.s_name, ctx.s_poly, district_id=ctx.street_district + 1)
 
 
 def communities(ctx: City) -> pd.DataFrame:
-    n = len(ctx.c_name)
-    return pd.DataFrame(
-        {
-            "id": np.arange(1, n + 1),
-            "code": ctx.c_code,
-            "name": ctx.c_name,
-            "street_id": ctx.comm_street + 1,
-            "geom": ctx.c_poly,
-        }
-    )
+    return _areas(ctx.c_code, ctx.c_name, ctx.c_poly, street_id=ctx.comm_street + 1)
 
 
 def grids(ctx: City) -> pd.DataFrame:
-    n = len(ctx.g_code)
-    return pd.DataFrame(
-        {
-            "id": np.arange(1, n + 1),
-            "code": ctx.g_code,
-            "name": ctx.g_name,
-            "community_id": ctx.g_comm + 1,
-            "lead_user_id": ctx.lead_user,
-            "lead_name": ctx.lead_name,
-            "lead_phone": ctx.lead_phone,
-            "geom": shapely.multipolygons(ctx.g_poly[:, None]),
-        }
+    return _areas(
+        ctx.g_code,
+        ctx.g_name,
+        shapely.multipolygons(ctx.g_poly[:, None]),
+        community_id=ctx.g_comm + 1,
+        lead_user_id=ctx.lead_user,
+        lead_name=ctx.lead_name,
+        lead_phone=ctx.lead_phone,
     )

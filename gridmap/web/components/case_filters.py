@@ -60,20 +60,40 @@ def filter_panel(prefix: str, lang: str, choice: CaseChoice | None = None) -> ht
             className="filter-row",
         )
 
+    def options(labels: str, values: Sequence[str]) -> list[dict[str, str]]:
+        return [{"label": t(f"{labels}.{v}", lang), "value": v} for v in values]
+
+    def pills(key: str, name: str, choices: list[dict[str, str]], value: str) -> html.Div:
+        """Labelled pills ``{prefix}-case-{name}``, one per choice."""
+        return labelled(
+            key,
+            dcc.RadioItems(
+                id=f"{prefix}-case-{name}",
+                options=choices,
+                value=value,
+                className="pill-group",
+                inline=True,
+            ),
+        )
+
+    def several(
+        name: str, choices: list[dict[str, Any]], values: Sequence[str], hint: str
+    ) -> dcc.Dropdown:
+        """A multi-select ``{prefix}-case-{name}`` (empty: any) with the ``hint`` key."""
+        return dcc.Dropdown(
+            id=f"{prefix}-case-{name}",
+            options=choices,
+            value=list(values),
+            multi=True,
+            placeholder=t(hint, lang),
+            className="filter-dropdown",
+        )
+
     return html.Section(
         className="case-filters",
         children=[
             html.H2(t("filter.title", lang), className="panel-title"),
-            labelled(
-                "filter.window",
-                dcc.RadioItems(
-                    id=f"{prefix}-case-window",
-                    options=[{"label": t(f"window.{w}", lang), "value": w} for w in windows],
-                    value=choice.window,
-                    className="pill-group",
-                    inline=True,
-                ),
-            ),
+            pills("filter.window", "window", options("window", windows), choice.window),
             html.Div(
                 dcc.DatePickerRange(
                     id=f"{prefix}-case-dates",
@@ -91,48 +111,29 @@ def filter_panel(prefix: str, lang: str, choice: CaseChoice | None = None) -> ht
             ),
             labelled(
                 "filter.category",
-                dcc.Dropdown(
-                    id=f"{prefix}-case-categories",
-                    options=category_options(lang),
-                    value=list(choice.categories),
-                    multi=True,
-                    placeholder=t("filter.category_all", lang),
-                    className="filter-dropdown",
+                several(
+                    "categories", category_options(lang), choice.categories, "filter.category_all"
                 ),
             ),
-            labelled(
+            pills(
                 "filter.status",
-                dcc.RadioItems(
-                    id=f"{prefix}-case-status-group",
-                    options=[
-                        {"label": t(f"status_group.{g}", lang), "value": g}
-                        for g in ("all", *STATUS_GROUPS)
-                    ],
-                    value=choice.group,
-                    className="pill-group",
-                    inline=True,
-                ),
+                "status-group",
+                options("status_group", ("all", *STATUS_GROUPS)),
+                choice.group,
             ),
             html.Div(
-                dcc.Dropdown(
-                    id=f"{prefix}-case-statuses",
-                    options=[{"label": t(f"case.status.{s}", lang), "value": s} for s in STATUSES],
-                    value=list(choice.statuses),
-                    multi=True,
-                    placeholder=t("filter.status_detail", lang),
-                    className="filter-dropdown",
+                several(
+                    "statuses",
+                    options("case.status", STATUSES),
+                    choice.statuses,
+                    "filter.status_detail",
                 ),
                 className="filter-row",
             ),
             labelled(
                 "filter.source",
-                dcc.Dropdown(
-                    id=f"{prefix}-case-sources",
-                    options=[{"label": t(f"case.source.{s}", lang), "value": s} for s in SOURCES],
-                    value=list(choice.sources),
-                    multi=True,
-                    placeholder=t("filter.source_all", lang),
-                    className="filter-dropdown",
+                several(
+                    "sources", options("case.source", SOURCES), choice.sources, "filter.source_all"
                 ),
             ),
         ],

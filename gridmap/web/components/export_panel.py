@@ -19,6 +19,7 @@ from gridmap.errors import GridmapError
 from gridmap.i18n import t
 from gridmap.io import jobs
 from gridmap.io.export import FORMATS, ORIENTATIONS, PAPERS, ExportRequest
+from gridmap.web.components.plan_cards import plan_card, toggle
 from layers import LAYERS
 
 #: Layers ticked when the panel opens.
@@ -35,11 +36,10 @@ def layout(lang: str) -> html.Div:
         if singles or layer.id != "cases"
     ]
     formats = [{"label": t(f"export.format.{f}", lang), "value": f} for f in FORMATS]
-    return html.Div(
-        className="plan-card export-panel",
-        id="plan-export",
-        children=[
-            html.H3(t("export.title", lang)),
+    return plan_card(
+        "export",
+        lang,
+        [
             html.Label(t("export.layers", lang), className="plan-label"),
             dcc.Checklist(
                 id="plan-export-layers",
@@ -76,11 +76,7 @@ def layout(lang: str) -> html.Div:
                 className="export-title",
                 debounce=True,
             ),
-            dcc.Checklist(
-                id="plan-export-view",
-                options=[{"label": t("export.view_only", lang), "value": "on"}],
-                value=[],
-            ),
+            toggle("plan-export-view", t("export.view_only", lang)),
             html.Button(
                 t("export.start", lang), id="plan-export-start", className="plan-button primary"
             ),

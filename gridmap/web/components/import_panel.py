@@ -26,6 +26,7 @@ from gridmap.access import Role, current_user
 from gridmap.errors import GridmapError
 from gridmap.i18n import t
 from gridmap.settings import get_settings
+from gridmap.web.components.plan_cards import plan_card
 
 TARGETS = ("grids", "buildings", "cameras", "service-points")
 ACCEPT = ".geojson,.json,.gpkg,.zip,.shp,.csv,.xlsx"
@@ -43,14 +44,23 @@ def upload_root() -> Path:
     return get_settings().home_dir / "uploads"
 
 
+def _text(name: str, class_name: str, lang: str) -> dcc.Input:
+    """The text box ``plan-import-{name}``, its hint ``import.{name}``."""
+    return dcc.Input(
+        id=f"plan-import-{name}",
+        placeholder=t(f"import.{name}", lang),
+        className=class_name,
+        debounce=True,
+    )
+
+
 def layout(lang: str) -> html.Div:
     """The panel (for the planning page's side bar)."""
     settings = get_settings()
-    return html.Div(
-        className="plan-card import-panel",
-        id="plan-import",
-        children=[
-            html.H3(t("import.title", lang)),
+    return plan_card(
+        "import",
+        lang,
+        [
             html.Label(t("import.target", lang), className="plan-label"),
             dcc.Dropdown(
                 id="plan-import-target",
@@ -79,32 +89,10 @@ def layout(lang: str) -> html.Div:
             html.Div(
                 className="plan-buttons",
                 children=[
-                    dcc.Input(
-                        id="plan-import-crs",
-                        placeholder=t("import.crs", lang),
-                        className="import-input",
-                        debounce=True,
-                    ),
-                    dcc.Input(
-                        id="plan-import-layer",
-                        placeholder=t("import.layer", lang),
-                        className="import-input",
-                        debounce=True,
-                    ),
-                    dcc.Input(
-                        id="plan-import-encoding",
-                        placeholder=t("import.encoding", lang),
-                        className="import-input",
-                        debounce=True,
-                    ),
+                    _text(name, "import-input", lang) for name in ("crs", "layer", "encoding")
                 ],
             ),
-            dcc.Input(
-                id="plan-import-mapping",
-                placeholder=t("import.mapping", lang),
-                className="import-mapping",
-                debounce=True,
-            ),
+            _text("mapping", "import-mapping", lang),
             dcc.Checklist(
                 id="plan-import-options",
                 options=[

@@ -22,6 +22,7 @@ from typing import Any
 
 import dash
 from dash import Dash, Input, Output, State, dcc, html, no_update
+from dash.development.base_component import Component
 from flask import request
 
 from gridmap.access import Role, User, current_user
@@ -77,36 +78,30 @@ def _number(value: Any) -> float | None:
     return number if number == number and abs(number) < 1e12 else None
 
 
-def _dropdown(level: str, lang: str) -> html.Div:
+def _row(label: str, control: Component) -> html.Div:
+    """A filter row: ``control`` under its ``label``."""
     return html.Div(
         className="filter-row",
-        children=[
-            html.Label(t(f"field.{level}", lang), htmlFor=f"lead-{level}"),
-            dcc.Dropdown(
-                id=f"lead-{level}",
-                options=[],
-                placeholder=t("lead.any", lang),
-                clearable=True,
-            ),
-        ],
+        children=[html.Label(label, htmlFor=control.id), control],
     )
+
+
+def _dropdown(level: str, lang: str) -> html.Div:
+    any_ = t("lead.any", lang)
+    control = dcc.Dropdown(id=f"lead-{level}", options=[], placeholder=any_, clearable=True)
+    return _row(t(f"field.{level}", lang), control)
 
 
 def _threshold(name: str, lang: str) -> html.Div:
-    return html.Div(
-        className="filter-row",
-        children=[
-            html.Label(t(f"lead.{name}", lang), htmlFor=f"lead-{name}"),
-            dcc.Input(
-                id=f"lead-{name}",
-                type="number",
-                min=0,
-                debounce=True,
-                placeholder=t("lead.any", lang),
-                className="lead-number",
-            ),
-        ],
+    control = dcc.Input(
+        id=f"lead-{name}",
+        type="number",
+        min=0,
+        debounce=True,
+        placeholder=t("lead.any", lang),
+        className="lead-number",
     )
+    return _row(t(f"lead.{name}", lang), control)
 
 
 def layout(lang: str | None = None, **_query: str) -> html.Div:

@@ -26,6 +26,7 @@ from gridmap.i18n import t
 from gridmap.settings import get_settings
 from gridmap.web.basemap import basemap_style
 from gridmap.web.components import export_panel, import_panel
+from gridmap.web.components.plan_cards import toggle
 from gridmap.web.services import map as overlays
 from gridmap.web.services.planning import (
     coverage_figures,
@@ -85,11 +86,7 @@ def layout(lang: str | None = None, kind: str | None = None, **_query: str) -> h
                 value=params.minutes[-1],
                 inline=True,
             ),
-            dcc.Checklist(
-                id="plan-euclid",
-                options=[{"label": t("plan.euclid", lang), "value": "on"}],
-                value=[],
-            ),
+            toggle("plan-euclid", t("plan.euclid", lang)),
             dcc.Loading(
                 html.Div(
                     className="plan-card",
