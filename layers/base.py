@@ -9,8 +9,9 @@ plus three abstract methods and three with a default:
   through the layer's SQL function and returns a GeoDataFrame (EPSG:4326). How much of
   the layer the view shows is recorded in ``data.attrs``: ``detail`` (a :class:`Detail`)
   and ``capped`` (True when more rows matched than the layer draws).
-- ``traces(data, lang)`` turns that frame into plotly map traces (``go.Scattermap``,
-  ``go.Choroplethmap``); each trace's ``meta`` names the layer.
+- ``draw(data, lang)`` turns that frame into plotly map traces (``go.Scattermap``,
+  ``go.Choroplethmap``); each trace's ``meta`` names the layer. ``traces(data, lang)`` calls
+  it when there is anything to draw (else one empty placeholder).
 - ``export(ctx)`` reads the same rows without the view's zoom limits and caps (bbox still
   applies) for files and the OGC API.
 - ``legend(lang)`` lists the colours and shapes the traces use (default: the ``style``'s).
@@ -161,8 +162,8 @@ class Layer(ABC):
         """The layer's rows for the view in ``ctx`` (``attrs``: detail, capped)."""
 
     @abstractmethod
-    def traces(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:
-        """Plotly map traces drawing ``data`` (from :meth:`query`)."""
+    def draw(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:
+        """Plotly map traces drawing ``data`` (from :meth:`query`; shown and not empty)."""
 
     @abstractmethod
     def export(self, ctx: LayerContext) -> gpd.GeoDataFrame:
@@ -172,6 +173,13 @@ class Layer(ABC):
         """The colours and shapes the traces use, labelled in ``lang`` (by default those
         of :attr:`style`)."""
         return self.style.legend(lang) if self.style is not None else []
+
+    def traces(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:
+        """Plotly map traces drawing ``data`` (from :meth:`query`): :meth:`draw`'s, or one
+        empty placeholder when the view hides the layer or shows none of it."""
+        if detail_of(data) is Detail.HIDDEN or data.empty:
+            return [placeholder(self, lang)]
+        return self.draw(data, lang)
 
     def empty_traces(self, lang: str) -> list[BaseTraceType]:
         """The layer's traces drawing nothing (the layer switched off)."""
@@ -203,9 +211,10 @@ class FeatureLayer(Layer):
     """A layer read by one SQL reader of the view's features: hidden below ``min_zoom``,
     at most ``max_features`` rows (None: all; the reader then takes no ``:max_rows``), marked.
 
-    Subclasses set :attr:`sql` (a SELECT taking the bbox and, when capped, ``:max_rows``)
-    and may add parameters (:meth:`sql_args`), finish the frame (:meth:`finish`) and keep
-    an aggregated view by overriding ``query`` around ``super().query(ctx)``.
+    Subclasses set :attr:`sql` (a SELECT taking the bbox and, when capped, ``:max_rows``;
+    when :attr:`simplified`, ``:tolerance``) and may add parameters (:meth:`sql_args`),
+    finish the frame (:meth:`finish`) and keep an aggregated view by overriding ``query``
+    around ``super().query(ctx)``.
     """
 
     max_features: int | None = None
@@ -213,6 +222,9 @@ class FeatureLayer(Layer):
     sql: ClassVar[str]
     #: Columns of the empty frame below ``min_zoom``.
     columns: ClassVar[tuple[str, ...]] = ()
+    #: Whether the reader takes ``:tolerance``: the view's (:func:`simplify_tolerance`) in
+    #: ``query``, 0 (exact geometry) in ``export``.
+    simplified: ClassVar[bool] = False
 
     def sql_args(self, ctx: LayerContext) -> dict[str, Any]:
         """The reader's parameters besides the bbox and ``max_rows``."""
@@ -222,11 +234,16 @@ class FeatureLayer(Layer):
         """The read frame made ready (``args``: the reader's parameters)."""
         return frame
 
-    def read(self, ctx: LayerContext, max_rows: int | None) -> gpd.GeoDataFrame:
-        """The reader's rows for ``ctx`` (at most ``max_rows`` when the layer is capped)."""
+    def read(
+        self, ctx: LayerContext, max_rows: int | None, *, exact: bool = False
+    ) -> gpd.GeoDataFrame:
+        """The reader's rows for ``ctx`` (at most ``max_rows`` when the layer is capped;
+        ``exact``: geometry not simplified for the view)."""
         args = {**ctx.bounds, **self.sql_args(ctx)}
         if self.max_features is not None:
             args["max_rows"] = max_rows
+        if self.simplified:
+            args["tolerance"] = 0.0 if exact else simplify_tolerance(ctx)
         return self.finish(read_frame(ctx, self.sql, **args), args)
 
     def query(self, ctx: LayerContext) -> gpd.GeoDataFrame:
@@ -238,7 +255,7 @@ class FeatureLayer(Layer):
         return mark(frame, Detail.FEATURES, capped=capped)
 
     def export(self, ctx: LayerContext) -> gpd.GeoDataFrame:
-        return mark(self.read(ctx, None), Detail.FEATURES)
+        return mark(self.read(ctx, None, exact=True), Detail.FEATURES)
 
 
 # -- helpers for layer modules ---------------------------------------------------------------
@@ -348,14 +365,48 @@ def marker_size(count: int, *, base: float = 10.0, top: float = 34.0) -> float:
     return min(top, base + 10.0 * math.log10(max(count, 1)))
 
 
-def placeholder(layer: Layer, lang: str) -> BaseTraceType:
-    """An empty trace standing for a layer that draws nothing in this view."""
+def point_trace(
+    layer: Layer,
+    lang: str,
+    lon: list[float],
+    lat: list[float],
+    meta: Mapping[str, Any] | None = None,
+    **props: Any,
+) -> BaseTraceType:
+    """A marker trace of ``layer`` at ``lon``/``lat``, named by its title, with ``meta``
+    naming the layer (and ``meta``'s keys), no legend; ``props``: marker, hover, …."""
     return go.Scattermap(
-        lat=[],
-        lon=[],
+        lon=lon,
+        lat=lat,
         mode="markers",
         name=t(layer.title, lang),
-        meta={"layer": layer.id},
-        hoverinfo="skip",
+        meta={"layer": layer.id, **(meta or {})},
         showlegend=False,
+        **props,
     )
+
+
+def placeholder(layer: Layer, lang: str) -> BaseTraceType:
+    """An empty trace standing for a layer that draws nothing in this view."""
+    return point_trace(layer, lang, [], [], hoverinfo="skip")
+
+
+def hover_template(
+    lang: str, *rows: str | tuple[str, str], heading: str = "<b>%{customdata[0]}</b>"
+) -> str:
+    """A hover box: ``heading`` (which shows the first items of ``customdata``), then one
+    line "label: value" per row showing the next item; a row is the label's i18n key, or
+    (key, unit written after the value)."""
+    first = heading.count("%{customdata[")
+    lines = [heading]
+    for i, row in enumerate(rows, start=first):
+        key, unit = (row, "") if isinstance(row, str) else row
+        lines.append(f"{t(key, lang)}: %{{customdata[{i}]}}{unit}")
+    return "<br>".join(lines) + "<extra></extra>"
+
+
+def count_note(key: str, data: gpd.GeoDataFrame, column: str, zoom: float, lang: str) -> str:
+    """The note of an aggregated view (i18n ``key``): the sum of ``column`` over its groups,
+    and the ``zoom`` single features start at."""
+    total = int(data[column].sum()) if not data.empty else 0
+    return t(key, lang, count=f"{total:,}", zoom=f"{zoom:g}")

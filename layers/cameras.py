@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import geopandas as gpd
-from plotly import graph_objects as go
 from plotly.basedatatypes import BaseTraceType
 
 from gridmap.i18n import t
@@ -14,11 +13,13 @@ from layers.base import (
     Detail,
     FeatureLayer,
     LayerContext,
+    count_note,
     detail_of,
+    hover_template,
     lonlat,
     mark,
     marker_size,
-    placeholder,
+    point_trace,
     read_frame,
 )
 from layers.specs import MAX_ZOOM, CollectionSpec, ColorBy, LegendEntry, Style, TileSpec
@@ -74,24 +75,19 @@ class CamerasLayer(FeatureLayer):
             return mark(read_frame(ctx, CLUSTER_SQL, **ctx.bounds, cell=cell), Detail.AGGREGATED)
         return super().query(ctx)
 
-    def traces(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:
+    def draw(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:
         detail = detail_of(data)
-        if detail is Detail.HIDDEN or data.empty:
-            return [placeholder(self, lang)]
         lon, lat = lonlat(data)
-        common = {
-            "lon": lon,
-            "lat": lat,
-            "mode": "markers",
-            "name": t(self.title, lang),
-            "meta": {"layer": self.id, "detail": str(detail)},
-            "showlegend": False,
-        }
+        meta = {"detail": str(detail)}
         if detail is Detail.AGGREGATED:
             custom = data[["cameras", "online", "offline", "fault"]].to_numpy().tolist()
             return [
-                go.Scattermap(
-                    **common,
+                point_trace(
+                    self,
+                    lang,
+                    lon,
+                    lat,
+                    meta,
                     marker={
                         "size": [marker_size(n) for n in data["cameras"]],
                         "color": CLUSTER_COLOR,
@@ -115,15 +111,15 @@ class CamerasLayer(FeatureLayer):
             )
         )
         return [
-            go.Scattermap(
-                **common,
+            point_trace(
+                self,
+                lang,
+                lon,
+                lat,
+                meta,
                 marker={"size": 9, "color": [STATUS_COLORS[s] for s in data["status"]]},
                 customdata=custom,
-                hovertemplate=(
-                    "<b>%{customdata[0]}</b><br>"
-                    f"{t('field.kind', lang)}: %{{customdata[1]}}<br>"
-                    f"{t('field.status', lang)}: %{{customdata[2]}}<extra></extra>"
-                ),
+                hovertemplate=hover_template(lang, "field.kind", "field.status"),
             )
         ]
 
@@ -132,8 +128,6 @@ class CamerasLayer(FeatureLayer):
 
     def note(self, data: gpd.GeoDataFrame, lang: str) -> str:
         if detail_of(data) is Detail.AGGREGATED:
-            total = int(data["cameras"].sum()) if not data.empty else 0
-            return t(
-                "note.cameras_aggregated", lang, count=f"{total:,}", zoom=f"{self.detail_zoom:g}"
-            )
+            key = "note.cameras_aggregated"
+            return count_note(key, data, "cameras", self.detail_zoom, lang)
         return super().note(data, lang)

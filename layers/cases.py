@@ -39,7 +39,9 @@ from layers.base import (
     FeatureLayer,
     LayerContext,
     LayerError,
+    count_note,
     detail_of,
+    hover_template,
     lonlat,
     mark,
     read_frame,
@@ -224,6 +226,11 @@ class CasesLayer(FeatureLayer):
         return super().export(ctx)
 
     def traces(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:
+        """Always the :data:`TRACE_COUNT` traces (either side empty, also when hidden), so
+        the live dashboard can replace them in place."""
+        return self.draw(data, lang)
+
+    def draw(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:
         detail = detail_of(data)
         hexes = self._hex_trace(data if detail is Detail.AGGREGATED else None, lang)
         return [hexes, *self._point_traces(data if detail is Detail.FEATURES else None, lang)]
@@ -318,12 +325,13 @@ class CasesLayer(FeatureLayer):
                     "opacity": 0.95,
                 },
                 customdata=custom,
-                hovertemplate=(
-                    "<b>%{customdata[0]}</b> %{customdata[1]}<br>"
-                    f"{t('field.category', lang)}: %{{customdata[2]}}<br>"
-                    f"{t('field.status', lang)}: %{{customdata[3]}}<br>"
-                    f"{t('field.reported_at', lang)}: %{{customdata[4]}}<br>"
-                    f"{t('field.grid', lang)}: %{{customdata[5]}}<extra></extra>"
+                hovertemplate=hover_template(
+                    lang,
+                    "field.category",
+                    "field.status",
+                    "field.reported_at",
+                    "field.grid",
+                    heading="<b>%{customdata[0]}</b> %{customdata[1]}",
                 ),
                 meta=meta | {"total": len(data)},
                 **common,
@@ -340,10 +348,7 @@ class CasesLayer(FeatureLayer):
 
     def note(self, data: gpd.GeoDataFrame, lang: str) -> str:
         if detail_of(data) is Detail.AGGREGATED:
-            total = int(data["cases"].sum()) if not data.empty else 0
-            return t(
-                "note.cases_aggregated", lang, count=f"{total:,}", zoom=f"{self.detail_zoom:g}"
-            )
+            return count_note("note.cases_aggregated", data, "cases", self.detail_zoom, lang)
         return super().note(data, lang)
 
 

@@ -21,6 +21,7 @@ from layers.base import (
     LayerContext,
     area_trace,
     detail_of,
+    hover_template,
     mark,
     placeholder,
     read_frame,
@@ -142,21 +143,14 @@ class PatrolCoverageLayer(FeatureLayer):
             return mark(frame, Detail.AGGREGATED)
         return super().query(ctx)
 
-    def traces(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:
-        detail = detail_of(data)
-        if detail is Detail.HIDDEN or data.empty:
-            return [placeholder(self, lang)]
+    def draw(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:
         name = t(self.title, lang)
-        if detail is Detail.AGGREGATED:
+        if detail_of(data) is Detail.AGGREGATED:
             pct = (100 * data["patrolled_share"]).round(1)
             custom = list(
                 zip(data["name"], pct, (100 * data["watched_share"]).round(1), strict=True)
             )
-            hover = (
-                "<b>%{customdata[0]}</b><br>"
-                f"{t('patrol.patrolled', lang)}: %{{customdata[1]}} %<br>"
-                f"{t('patrol.watched', lang)}: %{{customdata[2]}} %<extra></extra>"
-            )
+            hover = hover_template(lang, ("patrol.patrolled", " %"), ("patrol.watched", " %"))
             z = data["patrolled_share"].astype(float).tolist()
             marker = {"opacity": 0.55, "line": {"color": "#24324f", "width": 0.6}}
             trace = area_trace(self, data, z, scale=SHARE_SCALE, zmax=1, marker=marker,

@@ -12,11 +12,10 @@ from typing import Any, ClassVar
 
 import geopandas as gpd
 import numpy as np
-from plotly import graph_objects as go
 from plotly.basedatatypes import BaseTraceType
 
 from gridmap.i18n import t
-from layers.base import Detail, FeatureLayer, LayerContext, detail_of, lonlat, placeholder
+from layers.base import Detail, FeatureLayer, LayerContext, hover_template, lonlat, point_trace
 from layers.params import CircleFilter
 from layers.specs import LegendEntry
 
@@ -50,10 +49,7 @@ class UncoveredBuildingsLayer(FeatureLayer):
         minutes = circles.minutes or DEFAULT_MINUTES
         return {"kind": circles.kind or DEFAULT_KIND, "minutes": float(minutes)}
 
-    def traces(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:
-        if detail_of(data) is Detail.HIDDEN or data.empty:
-            return [placeholder(self, lang)]
-        lon, lat = lonlat(data)
+    def draw(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:
         off = data["snap_m"].isna().to_numpy()
         walk = [
             t("uncovered.off_network", lang)
@@ -63,24 +59,18 @@ class UncoveredBuildingsLayer(FeatureLayer):
         ]
         custom = list(zip(data["address"], data["population"], walk, strict=True))
         return [
-            go.Scattermap(
-                lon=lon,
-                lat=lat,
-                mode="markers",
+            point_trace(
+                self,
+                lang,
+                *lonlat(data),
+                {"detail": str(Detail.FEATURES)},
                 marker={
                     "size": 8,
                     "color": [OFF_NETWORK_COLOR if o else COLOR for o in off],
                     "opacity": 0.85,
                 },
                 customdata=custom,
-                hovertemplate=(
-                    "<b>%{customdata[0]}</b><br>"
-                    f"{t('field.population', lang)}: %{{customdata[1]}}<br>"
-                    f"{t('uncovered.walk', lang)}: %{{customdata[2]}}<extra></extra>"
-                ),
-                name=t(self.title, lang),
-                meta={"layer": self.id, "detail": str(Detail.FEATURES)},
-                showlegend=False,
+                hovertemplate=hover_template(lang, "field.population", "uncovered.walk"),
             )
         ]
 
