@@ -19,8 +19,8 @@ plus three abstract methods and three with a default:
   to …", capped, or how many are shown).
 - ``empty_traces(lang)``: the traces drawing nothing (default: one empty placeholder).
 
-Layers with an aggregated view below some zoom (grids → communities, cameras → counts per
-cell) carry their own ``detail_zoom`` field.
+Feature layers with an aggregated view below some zoom (grids → communities, cameras →
+counts per cell) set ``detail_zoom`` and read their groups in ``read_groups``.
 
 Besides the methods a layer declares, as class attributes, what the rest of the app builds
 from it (see :mod:`layers.specs`; each optional):
@@ -213,11 +213,13 @@ class FeatureLayer(Layer):
 
     Subclasses set :attr:`sql` (a SELECT taking the bbox and, when capped, ``:max_rows``;
     when :attr:`simplified`, ``:tolerance``) and may add parameters (:meth:`sql_args`),
-    finish the frame (:meth:`finish`) and keep an aggregated view by overriding ``query``
-    around ``super().query(ctx)``.
+    finish the frame (:meth:`finish`) and keep an aggregated view below :attr:`detail_zoom`
+    (:meth:`read_groups`).
     """
 
     max_features: int | None = None
+    #: Below this zoom the view shows groups (:meth:`read_groups`), not features (None: never).
+    detail_zoom: float | None = None
 
     sql: ClassVar[str]
     #: Columns of the empty frame below ``min_zoom``.
@@ -246,9 +248,20 @@ class FeatureLayer(Layer):
             args["tolerance"] = 0.0 if exact else simplify_tolerance(ctx)
         return self.finish(read_frame(ctx, self.sql, **args), args)
 
+    def aggregated(self, ctx: LayerContext) -> bool:
+        """Whether the view of ``ctx`` shows groups: below :attr:`detail_zoom`."""
+        zoom = ctx.zoom
+        return self.detail_zoom is not None and zoom is not None and zoom < self.detail_zoom
+
+    def read_groups(self, ctx: LayerContext) -> gpd.GeoDataFrame:
+        """The view's groups (parent areas, cluster cells) when :meth:`aggregated`."""
+        raise NotImplementedError(f"Layer {self.id!r} has no aggregated view.")
+
     def query(self, ctx: LayerContext) -> gpd.GeoDataFrame:
         if not self.visible_at(ctx.zoom):
             return hidden(list(self.columns))
+        if self.aggregated(ctx):
+            return mark(self.read_groups(ctx), Detail.AGGREGATED)
         if self.max_features is None:
             return mark(self.read(ctx, None), Detail.FEATURES)
         frame, capped = take_capped(self.read(ctx, self.max_features + 1), self.max_features)
@@ -366,21 +379,25 @@ def marker_size(count: int, *, base: float = 10.0, top: float = 34.0) -> float:
 
 
 def point_trace(
-    layer: Layer,
-    lang: str,
-    lon: list[float],
-    lat: list[float],
-    meta: Mapping[str, Any] | None = None,
-    **props: Any,
+    layer: Layer, data: gpd.GeoDataFrame | None, lang: str, role: str | None = None, **props: Any
 ) -> BaseTraceType:
-    """A marker trace of ``layer`` at ``lon``/``lat``, named by its title, with ``meta``
-    naming the layer (and ``meta``'s keys), no legend; ``props``: marker, hover, …."""
+    """A marker trace of ``layer`` at the points of ``data`` (None: none), named by the
+    layer's title, its ``meta`` naming the layer, the frame's :class:`Detail` and the trace's
+    ``role`` (when given); no legend. ``props``: marker, hover, …"""
+    meta: dict[str, Any] = {"layer": layer.id}
+    lon: list[float] = []
+    lat: list[float] = []
+    if data is not None:
+        lon, lat = lonlat(data)
+        meta["detail"] = str(detail_of(data))
+    if role is not None:
+        meta["role"] = role
     return go.Scattermap(
         lon=lon,
         lat=lat,
         mode="markers",
         name=t(layer.title, lang),
-        meta={"layer": layer.id, **(meta or {})},
+        meta=meta,
         showlegend=False,
         **props,
     )
@@ -388,7 +405,7 @@ def point_trace(
 
 def placeholder(layer: Layer, lang: str) -> BaseTraceType:
     """An empty trace standing for a layer that draws nothing in this view."""
-    return point_trace(layer, lang, [], [], hoverinfo="skip")
+    return point_trace(layer, None, lang, hoverinfo="skip")
 
 
 def hover_template(

@@ -9,7 +9,7 @@ import geopandas as gpd
 from plotly.basedatatypes import BaseTraceType
 
 from gridmap.i18n import t
-from layers.base import Detail, FeatureLayer, hover_template, lonlat, point_trace
+from layers.base import FeatureLayer, hover_template, point_trace
 from layers.specs import MAX_ZOOM, CollectionSpec, LegendEntry, TileSpec
 
 COLOR = "#334155"
@@ -89,16 +89,9 @@ class BuildingsLayer(FeatureLayer):
             zip(data["address"], kinds, data["households"], data["population"], strict=True)
         )
         hover = hover_template(lang, "field.kind", "field.households", "field.population")
+        marker = {"size": 7, "color": COLOR, "opacity": 0.85}
         return [
-            point_trace(
-                self,
-                lang,
-                *lonlat(data),
-                {"detail": str(Detail.FEATURES)},
-                marker={"size": 7, "color": COLOR, "opacity": 0.85},
-                customdata=custom,
-                hovertemplate=hover,
-            )
+            point_trace(self, data, lang, marker=marker, customdata=custom, hovertemplate=hover)
         ]
 
     def legend(self, lang: str) -> list[LegendEntry]:

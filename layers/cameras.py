@@ -16,8 +16,6 @@ from layers.base import (
     count_note,
     detail_of,
     hover_template,
-    lonlat,
-    mark,
     marker_size,
     point_trace,
     read_frame,
@@ -69,38 +67,23 @@ class CamerasLayer(FeatureLayer):
     tiles: ClassVar[TileSpec | None] = TILES
     collection: ClassVar[CollectionSpec | None] = CollectionSpec(SQL, {"max_rows": None})
 
-    def query(self, ctx: LayerContext) -> gpd.GeoDataFrame:
-        if self.visible_at(ctx.zoom) and ctx.zoom is not None and ctx.zoom < self.detail_zoom:
-            cell = self.cluster_pixels * ctx.degrees_per_pixel()
-            return mark(read_frame(ctx, CLUSTER_SQL, **ctx.bounds, cell=cell), Detail.AGGREGATED)
-        return super().query(ctx)
+    def read_groups(self, ctx: LayerContext) -> gpd.GeoDataFrame:
+        cell = self.cluster_pixels * ctx.degrees_per_pixel()
+        return read_frame(ctx, CLUSTER_SQL, **ctx.bounds, cell=cell)
 
     def draw(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:
-        detail = detail_of(data)
-        lon, lat = lonlat(data)
-        meta = {"detail": str(detail)}
-        if detail is Detail.AGGREGATED:
+        if detail_of(data) is Detail.AGGREGATED:
+            sizes = [marker_size(n) for n in data["cameras"]]
+            marker = {"size": sizes, "color": CLUSTER_COLOR, "opacity": 0.55}
             custom = data[["cameras", "online", "offline", "fault"]].to_numpy().tolist()
+            hover = (
+                f"<b>{t('field.cameras', lang)}: %{{customdata[0]}}</b><br>"
+                f"{t('camera.online', lang)} %{{customdata[1]}} · "
+                f"{t('camera.offline', lang)} %{{customdata[2]}} · "
+                f"{t('camera.fault', lang)} %{{customdata[3]}}<extra></extra>"
+            )
             return [
-                point_trace(
-                    self,
-                    lang,
-                    lon,
-                    lat,
-                    meta,
-                    marker={
-                        "size": [marker_size(n) for n in data["cameras"]],
-                        "color": CLUSTER_COLOR,
-                        "opacity": 0.55,
-                    },
-                    customdata=custom,
-                    hovertemplate=(
-                        f"<b>{t('field.cameras', lang)}: %{{customdata[0]}}</b><br>"
-                        f"{t('camera.online', lang)} %{{customdata[1]}} · "
-                        f"{t('camera.offline', lang)} %{{customdata[2]}} · "
-                        f"{t('camera.fault', lang)} %{{customdata[3]}}<extra></extra>"
-                    ),
-                )
+                point_trace(self, data, lang, marker=marker, customdata=custom, hovertemplate=hover)
             ]
         custom = list(
             zip(
@@ -110,17 +93,10 @@ class CamerasLayer(FeatureLayer):
                 strict=True,
             )
         )
+        marker = {"size": 9, "color": [STATUS_COLORS[s] for s in data["status"]]}
+        hover = hover_template(lang, "field.kind", "field.status")
         return [
-            point_trace(
-                self,
-                lang,
-                lon,
-                lat,
-                meta,
-                marker={"size": 9, "color": [STATUS_COLORS[s] for s in data["status"]]},
-                customdata=custom,
-                hovertemplate=hover_template(lang, "field.kind", "field.status"),
-            )
+            point_trace(self, data, lang, marker=marker, customdata=custom, hovertemplate=hover)
         ]
 
     def legend(self, lang: str) -> list[LegendEntry]:

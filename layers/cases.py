@@ -43,7 +43,6 @@ from layers.base import (
     detail_of,
     hover_template,
     lonlat,
-    mark,
     read_frame,
 )
 from layers.specs import ColorBy, ColorClass, LegendEntry, Style
@@ -193,10 +192,6 @@ class CasesLayer(FeatureLayer):
     style: ClassVar[Style | None] = STYLE
     keeps_place: ClassVar[bool] = True
 
-    def aggregated_at(self, zoom: float | None) -> bool:
-        """Whether a view at ``zoom`` shows hexagons (None: no view, single cases)."""
-        return zoom is not None and zoom < self.detail_zoom
-
     def counts_only(self, ctx: LayerContext) -> bool:
         """Whether the asker sees case counts only, never single cases (a planner)."""
         return not sees_single_cases(ctx.asker)
@@ -207,15 +202,17 @@ class CasesLayer(FeatureLayer):
     def finish(self, frame: gpd.GeoDataFrame, args: Mapping[str, Any]) -> gpd.GeoDataFrame:
         return masked_titles(frame)
 
-    def query(self, ctx: LayerContext) -> gpd.GeoDataFrame:
-        if self.aggregated_at(ctx.zoom) or self.counts_only(ctx):
-            level = hex_level(ctx.zoom if ctx.zoom is not None else MAX_LEVEL)
-            if not ctx.scoped:  # a grid-scoped read counts its own cases, not the rollup
-                refresh_heat(ctx, level)
-            frame = read_frame(ctx, HEX_SQL, **ctx.bounds, **filter_args(ctx), level=level)
-            frame.attrs["hex_level"] = level
-            return mark(frame, Detail.AGGREGATED)
-        return super().query(ctx)
+    def aggregated(self, ctx: LayerContext) -> bool:
+        """Hexagons below ``detail_zoom``, and at every zoom for who sees counts only."""
+        return super().aggregated(ctx) or self.counts_only(ctx)
+
+    def read_groups(self, ctx: LayerContext) -> gpd.GeoDataFrame:
+        level = hex_level(ctx.zoom if ctx.zoom is not None else MAX_LEVEL)
+        if not ctx.scoped:  # a grid-scoped read counts its own cases, not the rollup
+            refresh_heat(ctx, level)
+        frame = read_frame(ctx, HEX_SQL, **ctx.bounds, **filter_args(ctx), level=level)
+        frame.attrs["hex_level"] = level
+        return frame
 
     def export(self, ctx: LayerContext) -> gpd.GeoDataFrame:
         if self.counts_only(ctx):

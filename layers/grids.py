@@ -16,7 +16,6 @@ from layers.base import (
     area_trace,
     detail_of,
     hover_template,
-    mark,
     read_frame,
     simplify_tolerance,
 )
@@ -79,12 +78,8 @@ class GridsLayer(FeatureLayer):
     tiles: ClassVar[TileSpec | None] = TILES
     collection: ClassVar[CollectionSpec | None] = CollectionSpec(GRID_SQL, {"tolerance": 0.0})
 
-    def query(self, ctx: LayerContext) -> gpd.GeoDataFrame:
-        if ctx.zoom is not None and ctx.zoom < self.detail_zoom:
-            tolerance = simplify_tolerance(ctx)
-            frame = read_frame(ctx, COMMUNITY_SQL, **ctx.bounds, tolerance=tolerance)
-            return mark(frame, Detail.AGGREGATED)
-        return super().query(ctx)
+    def read_groups(self, ctx: LayerContext) -> gpd.GeoDataFrame:
+        return read_frame(ctx, COMMUNITY_SQL, **ctx.bounds, tolerance=simplify_tolerance(ctx))
 
     def draw(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:
         aggregated = detail_of(data) is Detail.AGGREGATED

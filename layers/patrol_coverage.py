@@ -22,7 +22,6 @@ from layers.base import (
     area_trace,
     detail_of,
     hover_template,
-    mark,
     placeholder,
     read_frame,
     simplify_tolerance,
@@ -133,15 +132,12 @@ class PatrolCoverageLayer(FeatureLayer):
         frame.attrs["now"] = args["t1"]
         return frame
 
-    def query(self, ctx: LayerContext) -> gpd.GeoDataFrame:
-        if self.visible_at(ctx.zoom) and ctx.zoom is not None and ctx.zoom < self.detail_zoom:
-            t0, t1 = window_of(ctx)
-            frame = read_frame(
-                ctx, GRIDS_SQL, **ctx.bounds, t0=t0, t1=t1, tolerance=simplify_tolerance(ctx)
-            )
-            frame.attrs["now"] = t1
-            return mark(frame, Detail.AGGREGATED)
-        return super().query(ctx)
+    def read_groups(self, ctx: LayerContext) -> gpd.GeoDataFrame:
+        t0, t1 = window_of(ctx)
+        tolerance = simplify_tolerance(ctx)
+        frame = read_frame(ctx, GRIDS_SQL, **ctx.bounds, t0=t0, t1=t1, tolerance=tolerance)
+        frame.attrs["now"] = t1
+        return frame
 
     def draw(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:
         name = t(self.title, lang)

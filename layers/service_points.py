@@ -9,7 +9,7 @@ import geopandas as gpd
 from plotly.basedatatypes import BaseTraceType
 
 from gridmap.i18n import t
-from layers.base import Detail, FeatureLayer, hover_template, lonlat, point_trace
+from layers.base import FeatureLayer, hover_template, point_trace
 from layers.specs import CollectionSpec, ColorBy, Style
 
 #: Marker colour per service point kind, in legend order.
@@ -41,7 +41,6 @@ class ServicePointsLayer(FeatureLayer):
     collection: ClassVar[CollectionSpec | None] = CollectionSpec(SQL)
 
     def draw(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:
-        lon, lat = lonlat(data)
         unknown = t("unknown", lang)
         custom = list(
             zip(
@@ -53,26 +52,10 @@ class ServicePointsLayer(FeatureLayer):
                 strict=True,
             )
         )
-        meta = {"detail": str(Detail.FEATURES)}
-        fields = ("field.kind", "field.address", "field.hours", "field.phone")
+        halo = {"size": 19, "color": HALO_COLOR, "opacity": 0.95}
+        marker = {"size": 13, "color": [KIND_COLORS[k] for k in data["kind"]]}
+        hover = hover_template(lang, "field.kind", "field.address", "field.hours", "field.phone")
         return [
-            point_trace(
-                self,
-                lang,
-                lon,
-                lat,
-                meta | {"role": "halo"},
-                marker={"size": 19, "color": HALO_COLOR, "opacity": 0.95},
-                hoverinfo="skip",
-            ),
-            point_trace(
-                self,
-                lang,
-                lon,
-                lat,
-                meta,
-                marker={"size": 13, "color": [KIND_COLORS[k] for k in data["kind"]]},
-                customdata=custom,
-                hovertemplate=hover_template(lang, *fields),
-            ),
+            point_trace(self, data, lang, "halo", marker=halo, hoverinfo="skip"),
+            point_trace(self, data, lang, marker=marker, customdata=custom, hovertemplate=hover),
         ]

@@ -15,7 +15,7 @@ import numpy as np
 from plotly.basedatatypes import BaseTraceType
 
 from gridmap.i18n import t
-from layers.base import Detail, FeatureLayer, LayerContext, hover_template, lonlat, point_trace
+from layers.base import FeatureLayer, LayerContext, hover_template, point_trace
 from layers.params import CircleFilter
 from layers.specs import LegendEntry
 
@@ -58,20 +58,11 @@ class UncoveredBuildingsLayer(FeatureLayer):
             for o, w in zip(off, data["walk_m"].astype(float).fillna(np.nan), strict=True)
         ]
         custom = list(zip(data["address"], data["population"], walk, strict=True))
+        colors = [OFF_NETWORK_COLOR if o else COLOR for o in off]
+        marker = {"size": 8, "color": colors, "opacity": 0.85}
+        hover = hover_template(lang, "field.population", "uncovered.walk")
         return [
-            point_trace(
-                self,
-                lang,
-                *lonlat(data),
-                {"detail": str(Detail.FEATURES)},
-                marker={
-                    "size": 8,
-                    "color": [OFF_NETWORK_COLOR if o else COLOR for o in off],
-                    "opacity": 0.85,
-                },
-                customdata=custom,
-                hovertemplate=hover_template(lang, "field.population", "uncovered.walk"),
-            )
+            point_trace(self, data, lang, marker=marker, customdata=custom, hovertemplate=hover)
         ]
 
     def legend(self, lang: str) -> list[LegendEntry]:

@@ -47,7 +47,7 @@ from typing import ClassVar
 
 import geopandas as gpd
 
-from layers.base import FeatureLayer, lonlat, point_trace
+from layers.base import FeatureLayer, point_trace
 from layers.specs import CollectionSpec, ColorBy, Style, TileSpec
 
 KIND_COLORS = {"deep": "#1d4ed8", "shallow": "#38bdf8"}
@@ -78,7 +78,7 @@ class WellsLayer(FeatureLayer):
     collection: ClassVar[CollectionSpec | None] = CollectionSpec(SQL, {"max_rows": None})
 
     def draw(self, data: gpd.GeoDataFrame, lang: str) -> list:
-        return [point_trace(self, lang, *lonlat(data), marker={"color": STYLE.color.colors(data)})]
+        return [point_trace(self, data, lang, marker={"color": STYLE.color.colors(data)})]
 '''
 
 #: The layer's SQL functions (what sql/functions/<layer>.sql would hold).
