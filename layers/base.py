@@ -2,7 +2,7 @@
 
 A layer is a frozen dataclass: ``id`` (stable slug for component ids and URLs), ``title``
 (an i18n key), ``min_zoom`` (below it the layer draws nothing) and ``default_visible``,
-plus three abstract methods and three with a default:
+plus three abstract methods (``query``, ``draw``, ``export``) and four with a default:
 
 - ``query(ctx)`` reads the rows for the map view in ``ctx`` (bbox, zoom and the typed
   parameters the layer ``reads``: ``self.param(ctx, CaseFilter)``) from PostGIS
@@ -32,14 +32,17 @@ from it (see :mod:`layers.specs`; each optional):
 - ``keeps_place``: it always draws its traces (empty when off), so they keep their place at
   the end of the map figure for live updates.
 
-:class:`FeatureLayer` is the common "read → cap → mark" body of ``query``/``export``.
+:class:`FeatureLayer` is the common "read → cap → mark" body of ``query``/``export``. The
+helpers below draw what layers share: :func:`point_trace`, :func:`area_trace`,
+:func:`hover_template`, :func:`count_note`.
 """
 
 from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
@@ -274,17 +277,23 @@ class FeatureLayer(Layer):
 # -- helpers for layer modules ---------------------------------------------------------------
 
 
-def read_frame(ctx: LayerContext, sql: str, **params: Any) -> gpd.GeoDataFrame:
-    """Run ``sql`` (selecting a ``geom`` column) with ``params`` into a GeoDataFrame, as
-    ``ctx.user`` (a grid lead sees only their grids' rows: row-level security)."""
+@contextmanager
+def database_read() -> Iterator[None]:
+    """Raise a failing database read in the block as a :class:`LayerError`."""
     try:
-        with scoped_connection(ctx.engine, ctx.user) as conn:
-            frame = gpd.read_postgis(text(sql), conn, geom_col="geom", params=params)
+        yield
     except SQLAlchemyError as exc:
         raise LayerError(
             "The map data could not be read from the database.",
             hint=type(exc.orig or exc).__name__,
         ) from exc
+
+
+def read_frame(ctx: LayerContext, sql: str, **params: Any) -> gpd.GeoDataFrame:
+    """Run ``sql`` (selecting a ``geom`` column) with ``params`` into a GeoDataFrame, as
+    ``ctx.user`` (a grid lead sees only their grids' rows: row-level security)."""
+    with database_read(), scoped_connection(ctx.engine, ctx.user) as conn:
+        frame = gpd.read_postgis(text(sql), conn, geom_col="geom", params=params)
     if frame.crs is None:
         frame = frame.set_crs(4326, allow_override=True)
     for column in frame.columns:  # nullable foreign keys arrive as floats (NaN)

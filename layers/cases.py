@@ -22,7 +22,6 @@ import shapely
 from plotly import graph_objects as go
 from plotly.basedatatypes import BaseTraceType
 from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 
 from gridmap.access.masking import mask_phones
 from gridmap.access.policy import sees_single_cases
@@ -40,6 +39,7 @@ from layers.base import (
     LayerContext,
     LayerError,
     count_note,
+    database_read,
     detail_of,
     hover_template,
     lonlat,
@@ -140,17 +140,11 @@ def refresh_heat(ctx: LayerContext, level: int) -> None:
     """Recount the rollup's stale whole days of the context's window at ``level`` (committed,
     so the next dashboards find them counted). Optional for correctness: the hexagon read
     counts stale days from the cases themselves."""
-    try:
-        with ctx.engine.begin() as conn:
-            cases = case_filter(ctx)
-            conn.execute(
-                text(REFRESH_SQL), {"level": level, "since": cases.since, "until": cases.until}
-            )
-    except SQLAlchemyError as exc:
-        raise LayerError(
-            "The map data could not be read from the database.",
-            hint=type(exc.orig or exc).__name__,
-        ) from exc
+    cases = case_filter(ctx)
+    with database_read(), ctx.engine.begin() as conn:
+        conn.execute(
+            text(REFRESH_SQL), {"level": level, "since": cases.since, "until": cases.until}
+        )
 
 
 def hexagon_collection(data: gpd.GeoDataFrame) -> dict[str, Any]:
