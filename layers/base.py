@@ -2,15 +2,16 @@
 
 A layer is a frozen dataclass: ``id`` (stable slug for component ids and URLs), ``title``
 (an i18n key), ``min_zoom`` (below it the layer draws nothing) and ``default_visible``,
-plus three abstract methods and three with a default:
+plus three abstract methods (``query``, ``draw``, ``export``) and four with a default:
 
 - ``query(ctx)`` reads the rows for the map view in ``ctx`` (bbox, zoom and the typed
   parameters the layer ``reads``: ``self.param(ctx, CaseFilter)``) from PostGIS
   through the layer's SQL function and returns a GeoDataFrame (EPSG:4326). How much of
   the layer the view shows is recorded in ``data.attrs``: ``detail`` (a :class:`Detail`)
   and ``capped`` (True when more rows matched than the layer draws).
-- ``traces(data, lang)`` turns that frame into plotly map traces (``go.Scattermap``,
-  ``go.Choroplethmap``); each trace's ``meta`` names the layer.
+- ``draw(data, lang)`` turns that frame into plotly map traces (``go.Scattermap``,
+  ``go.Choroplethmap``); each trace's ``meta`` names the layer. ``traces(data, lang)`` calls
+  it when there is anything to draw (else one empty placeholder).
 - ``export(ctx)`` reads the same rows without the view's zoom limits and caps (bbox still
   applies) for files and the OGC API.
 - ``legend(lang)`` lists the colours and shapes the traces use (default: the ``style``'s).
@@ -18,8 +19,8 @@ plus three abstract methods and three with a default:
   to …", capped, or how many are shown).
 - ``empty_traces(lang)``: the traces drawing nothing (default: one empty placeholder).
 
-Layers with an aggregated view below some zoom (grids → communities, cameras → counts per
-cell) carry their own ``detail_zoom`` field.
+Feature layers with an aggregated view below some zoom (grids → communities, cameras →
+counts per cell) set ``detail_zoom`` and read their groups in ``read_groups``.
 
 Besides the methods a layer declares, as class attributes, what the rest of the app builds
 from it (see :mod:`layers.specs`; each optional):
@@ -31,14 +32,17 @@ from it (see :mod:`layers.specs`; each optional):
 - ``keeps_place``: it always draws its traces (empty when off), so they keep their place at
   the end of the map figure for live updates.
 
-:class:`FeatureLayer` is the common "read → cap → mark" body of ``query``/``export``.
+:class:`FeatureLayer` is the common "read → cap → mark" body of ``query``/``export``. The
+helpers below draw what layers share: :func:`point_trace`, :func:`area_trace`,
+:func:`hover_template`, :func:`count_note`.
 """
 
 from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
@@ -161,8 +165,8 @@ class Layer(ABC):
         """The layer's rows for the view in ``ctx`` (``attrs``: detail, capped)."""
 
     @abstractmethod
-    def traces(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:
-        """Plotly map traces drawing ``data`` (from :meth:`query`)."""
+    def draw(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:
+        """Plotly map traces drawing ``data`` (from :meth:`query`; shown and not empty)."""
 
     @abstractmethod
     def export(self, ctx: LayerContext) -> gpd.GeoDataFrame:
@@ -172,6 +176,13 @@ class Layer(ABC):
         """The colours and shapes the traces use, labelled in ``lang`` (by default those
         of :attr:`style`)."""
         return self.style.legend(lang) if self.style is not None else []
+
+    def traces(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:
+        """Plotly map traces drawing ``data`` (from :meth:`query`): :meth:`draw`'s, or one
+        empty placeholder when the view hides the layer or shows none of it."""
+        if detail_of(data) is Detail.HIDDEN or data.empty:
+            return [placeholder(self, lang)]
+        return self.draw(data, lang)
 
     def empty_traces(self, lang: str) -> list[BaseTraceType]:
         """The layer's traces drawing nothing (the layer switched off)."""
@@ -203,16 +214,22 @@ class FeatureLayer(Layer):
     """A layer read by one SQL reader of the view's features: hidden below ``min_zoom``,
     at most ``max_features`` rows (None: all; the reader then takes no ``:max_rows``), marked.
 
-    Subclasses set :attr:`sql` (a SELECT taking the bbox and, when capped, ``:max_rows``)
-    and may add parameters (:meth:`sql_args`), finish the frame (:meth:`finish`) and keep
-    an aggregated view by overriding ``query`` around ``super().query(ctx)``.
+    Subclasses set :attr:`sql` (a SELECT taking the bbox and, when capped, ``:max_rows``;
+    when :attr:`simplified`, ``:tolerance``) and may add parameters (:meth:`sql_args`),
+    finish the frame (:meth:`finish`) and keep an aggregated view below :attr:`detail_zoom`
+    (:meth:`read_groups`).
     """
 
     max_features: int | None = None
+    #: Below this zoom the view shows groups (:meth:`read_groups`), not features (None: never).
+    detail_zoom: float | None = None
 
     sql: ClassVar[str]
     #: Columns of the empty frame below ``min_zoom``.
     columns: ClassVar[tuple[str, ...]] = ()
+    #: Whether the reader takes ``:tolerance``: the view's (:func:`simplify_tolerance`) in
+    #: ``query``, 0 (exact geometry) in ``export``.
+    simplified: ClassVar[bool] = False
 
     def sql_args(self, ctx: LayerContext) -> dict[str, Any]:
         """The reader's parameters besides the bbox and ``max_rows``."""
@@ -222,39 +239,61 @@ class FeatureLayer(Layer):
         """The read frame made ready (``args``: the reader's parameters)."""
         return frame
 
-    def read(self, ctx: LayerContext, max_rows: int | None) -> gpd.GeoDataFrame:
-        """The reader's rows for ``ctx`` (at most ``max_rows`` when the layer is capped)."""
+    def read(
+        self, ctx: LayerContext, max_rows: int | None, *, exact: bool = False
+    ) -> gpd.GeoDataFrame:
+        """The reader's rows for ``ctx`` (at most ``max_rows`` when the layer is capped;
+        ``exact``: geometry not simplified for the view)."""
         args = {**ctx.bounds, **self.sql_args(ctx)}
         if self.max_features is not None:
             args["max_rows"] = max_rows
+        if self.simplified:
+            args["tolerance"] = 0.0 if exact else simplify_tolerance(ctx)
         return self.finish(read_frame(ctx, self.sql, **args), args)
+
+    def aggregated(self, ctx: LayerContext) -> bool:
+        """Whether the view of ``ctx`` shows groups: below :attr:`detail_zoom`."""
+        zoom = ctx.zoom
+        return self.detail_zoom is not None and zoom is not None and zoom < self.detail_zoom
+
+    def read_groups(self, ctx: LayerContext) -> gpd.GeoDataFrame:
+        """The view's groups (parent areas, cluster cells) when :meth:`aggregated`."""
+        raise NotImplementedError(f"Layer {self.id!r} has no aggregated view.")
 
     def query(self, ctx: LayerContext) -> gpd.GeoDataFrame:
         if not self.visible_at(ctx.zoom):
             return hidden(list(self.columns))
+        if self.aggregated(ctx):
+            return mark(self.read_groups(ctx), Detail.AGGREGATED)
         if self.max_features is None:
             return mark(self.read(ctx, None), Detail.FEATURES)
         frame, capped = take_capped(self.read(ctx, self.max_features + 1), self.max_features)
         return mark(frame, Detail.FEATURES, capped=capped)
 
     def export(self, ctx: LayerContext) -> gpd.GeoDataFrame:
-        return mark(self.read(ctx, None), Detail.FEATURES)
+        return mark(self.read(ctx, None, exact=True), Detail.FEATURES)
 
 
 # -- helpers for layer modules ---------------------------------------------------------------
 
 
-def read_frame(ctx: LayerContext, sql: str, **params: Any) -> gpd.GeoDataFrame:
-    """Run ``sql`` (selecting a ``geom`` column) with ``params`` into a GeoDataFrame, as
-    ``ctx.user`` (a grid lead sees only their grids' rows: row-level security)."""
+@contextmanager
+def database_read() -> Iterator[None]:
+    """Raise a failing database read in the block as a :class:`LayerError`."""
     try:
-        with scoped_connection(ctx.engine, ctx.user) as conn:
-            frame = gpd.read_postgis(text(sql), conn, geom_col="geom", params=params)
+        yield
     except SQLAlchemyError as exc:
         raise LayerError(
             "The map data could not be read from the database.",
             hint=type(exc.orig or exc).__name__,
         ) from exc
+
+
+def read_frame(ctx: LayerContext, sql: str, **params: Any) -> gpd.GeoDataFrame:
+    """Run ``sql`` (selecting a ``geom`` column) with ``params`` into a GeoDataFrame, as
+    ``ctx.user`` (a grid lead sees only their grids' rows: row-level security)."""
+    with database_read(), scoped_connection(ctx.engine, ctx.user) as conn:
+        frame = gpd.read_postgis(text(sql), conn, geom_col="geom", params=params)
     if frame.crs is None:
         frame = frame.set_crs(4326, allow_override=True)
     for column in frame.columns:  # nullable foreign keys arrive as floats (NaN)
@@ -348,14 +387,52 @@ def marker_size(count: int, *, base: float = 10.0, top: float = 34.0) -> float:
     return min(top, base + 10.0 * math.log10(max(count, 1)))
 
 
-def placeholder(layer: Layer, lang: str) -> BaseTraceType:
-    """An empty trace standing for a layer that draws nothing in this view."""
+def point_trace(
+    layer: Layer, data: gpd.GeoDataFrame | None, lang: str, role: str | None = None, **props: Any
+) -> BaseTraceType:
+    """A marker trace of ``layer`` at the points of ``data`` (None: none), named by the
+    layer's title, its ``meta`` naming the layer, the frame's :class:`Detail` and the trace's
+    ``role`` (when given); no legend. ``props``: marker, hover, …"""
+    meta: dict[str, Any] = {"layer": layer.id}
+    lon: list[float] = []
+    lat: list[float] = []
+    if data is not None:
+        lon, lat = lonlat(data)
+        meta["detail"] = str(detail_of(data))
+    if role is not None:
+        meta["role"] = role
     return go.Scattermap(
-        lat=[],
-        lon=[],
+        lon=lon,
+        lat=lat,
         mode="markers",
         name=t(layer.title, lang),
-        meta={"layer": layer.id},
-        hoverinfo="skip",
+        meta=meta,
         showlegend=False,
+        **props,
     )
+
+
+def placeholder(layer: Layer, lang: str) -> BaseTraceType:
+    """An empty trace standing for a layer that draws nothing in this view."""
+    return point_trace(layer, None, lang, hoverinfo="skip")
+
+
+def hover_template(
+    lang: str, *rows: str | tuple[str, str], heading: str = "<b>%{customdata[0]}</b>"
+) -> str:
+    """A hover box: ``heading`` (which shows the first items of ``customdata``), then one
+    line "label: value" per row showing the next item; a row is the label's i18n key, or
+    (key, unit written after the value)."""
+    first = heading.count("%{customdata[")
+    lines = [heading]
+    for i, row in enumerate(rows, start=first):
+        key, unit = (row, "") if isinstance(row, str) else row
+        lines.append(f"{t(key, lang)}: %{{customdata[{i}]}}{unit}")
+    return "<br>".join(lines) + "<extra></extra>"
+
+
+def count_note(key: str, data: gpd.GeoDataFrame, column: str, zoom: float, lang: str) -> str:
+    """The note of an aggregated view (i18n ``key``): the sum of ``column`` over its groups,
+    and the ``zoom`` single features start at."""
+    total = int(data[column].sum()) if not data.empty else 0
+    return t(key, lang, count=f"{total:,}", zoom=f"{zoom:g}")

@@ -6,11 +6,10 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import geopandas as gpd
-from plotly import graph_objects as go
 from plotly.basedatatypes import BaseTraceType
 
 from gridmap.i18n import t
-from layers.base import Detail, FeatureLayer, detail_of, lonlat, placeholder
+from layers.base import FeatureLayer, hover_template, point_trace
 from layers.specs import MAX_ZOOM, CollectionSpec, LegendEntry, TileSpec
 
 COLOR = "#334155"
@@ -84,31 +83,15 @@ class BuildingsLayer(FeatureLayer):
     tiles: ClassVar[TileSpec | None] = TILES
     collection: ClassVar[CollectionSpec | None] = CollectionSpec(SQL, {"max_rows": None})
 
-    def traces(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:
-        if detail_of(data) is Detail.HIDDEN or data.empty:
-            return [placeholder(self, lang)]
-        lon, lat = lonlat(data)
+    def draw(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:
         kinds = [t(f"building.{k}", lang) for k in data["kind"]]
         custom = list(
             zip(data["address"], kinds, data["households"], data["population"], strict=True)
         )
+        hover = hover_template(lang, "field.kind", "field.households", "field.population")
+        marker = {"size": 7, "color": COLOR, "opacity": 0.85}
         return [
-            go.Scattermap(
-                lon=lon,
-                lat=lat,
-                mode="markers",
-                marker={"size": 7, "color": COLOR, "opacity": 0.85},
-                customdata=custom,
-                hovertemplate=(
-                    "<b>%{customdata[0]}</b><br>"
-                    f"{t('field.kind', lang)}: %{{customdata[1]}}<br>"
-                    f"{t('field.households', lang)}: %{{customdata[2]}}<br>"
-                    f"{t('field.population', lang)}: %{{customdata[3]}}<extra></extra>"
-                ),
-                name=t(self.title, lang),
-                meta={"layer": self.id, "detail": str(Detail.FEATURES)},
-                showlegend=False,
-            )
+            point_trace(self, data, lang, marker=marker, customdata=custom, hovertemplate=hover)
         ]
 
     def legend(self, lang: str) -> list[LegendEntry]:

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import geopandas as gpd
-from plotly import graph_objects as go
 from plotly.basedatatypes import BaseTraceType
 
 from gridmap.i18n import t
@@ -14,11 +13,11 @@ from layers.base import (
     Detail,
     FeatureLayer,
     LayerContext,
+    count_note,
     detail_of,
-    lonlat,
-    mark,
+    hover_template,
     marker_size,
-    placeholder,
+    point_trace,
     read_frame,
 )
 from layers.specs import MAX_ZOOM, CollectionSpec, ColorBy, LegendEntry, Style, TileSpec
@@ -68,43 +67,23 @@ class CamerasLayer(FeatureLayer):
     tiles: ClassVar[TileSpec | None] = TILES
     collection: ClassVar[CollectionSpec | None] = CollectionSpec(SQL, {"max_rows": None})
 
-    def query(self, ctx: LayerContext) -> gpd.GeoDataFrame:
-        if self.visible_at(ctx.zoom) and ctx.zoom is not None and ctx.zoom < self.detail_zoom:
-            cell = self.cluster_pixels * ctx.degrees_per_pixel()
-            return mark(read_frame(ctx, CLUSTER_SQL, **ctx.bounds, cell=cell), Detail.AGGREGATED)
-        return super().query(ctx)
+    def read_groups(self, ctx: LayerContext) -> gpd.GeoDataFrame:
+        cell = self.cluster_pixels * ctx.degrees_per_pixel()
+        return read_frame(ctx, CLUSTER_SQL, **ctx.bounds, cell=cell)
 
-    def traces(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:
-        detail = detail_of(data)
-        if detail is Detail.HIDDEN or data.empty:
-            return [placeholder(self, lang)]
-        lon, lat = lonlat(data)
-        common = {
-            "lon": lon,
-            "lat": lat,
-            "mode": "markers",
-            "name": t(self.title, lang),
-            "meta": {"layer": self.id, "detail": str(detail)},
-            "showlegend": False,
-        }
-        if detail is Detail.AGGREGATED:
+    def draw(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:
+        if detail_of(data) is Detail.AGGREGATED:
+            sizes = [marker_size(n) for n in data["cameras"]]
+            marker = {"size": sizes, "color": CLUSTER_COLOR, "opacity": 0.55}
             custom = data[["cameras", "online", "offline", "fault"]].to_numpy().tolist()
+            hover = (
+                f"<b>{t('field.cameras', lang)}: %{{customdata[0]}}</b><br>"
+                f"{t('camera.online', lang)} %{{customdata[1]}} · "
+                f"{t('camera.offline', lang)} %{{customdata[2]}} · "
+                f"{t('camera.fault', lang)} %{{customdata[3]}}<extra></extra>"
+            )
             return [
-                go.Scattermap(
-                    **common,
-                    marker={
-                        "size": [marker_size(n) for n in data["cameras"]],
-                        "color": CLUSTER_COLOR,
-                        "opacity": 0.55,
-                    },
-                    customdata=custom,
-                    hovertemplate=(
-                        f"<b>{t('field.cameras', lang)}: %{{customdata[0]}}</b><br>"
-                        f"{t('camera.online', lang)} %{{customdata[1]}} · "
-                        f"{t('camera.offline', lang)} %{{customdata[2]}} · "
-                        f"{t('camera.fault', lang)} %{{customdata[3]}}<extra></extra>"
-                    ),
-                )
+                point_trace(self, data, lang, marker=marker, customdata=custom, hovertemplate=hover)
             ]
         custom = list(
             zip(
@@ -114,17 +93,10 @@ class CamerasLayer(FeatureLayer):
                 strict=True,
             )
         )
+        marker = {"size": 9, "color": [STATUS_COLORS[s] for s in data["status"]]}
+        hover = hover_template(lang, "field.kind", "field.status")
         return [
-            go.Scattermap(
-                **common,
-                marker={"size": 9, "color": [STATUS_COLORS[s] for s in data["status"]]},
-                customdata=custom,
-                hovertemplate=(
-                    "<b>%{customdata[0]}</b><br>"
-                    f"{t('field.kind', lang)}: %{{customdata[1]}}<br>"
-                    f"{t('field.status', lang)}: %{{customdata[2]}}<extra></extra>"
-                ),
-            )
+            point_trace(self, data, lang, marker=marker, customdata=custom, hovertemplate=hover)
         ]
 
     def legend(self, lang: str) -> list[LegendEntry]:
@@ -132,8 +104,6 @@ class CamerasLayer(FeatureLayer):
 
     def note(self, data: gpd.GeoDataFrame, lang: str) -> str:
         if detail_of(data) is Detail.AGGREGATED:
-            total = int(data["cameras"].sum()) if not data.empty else 0
-            return t(
-                "note.cameras_aggregated", lang, count=f"{total:,}", zoom=f"{self.detail_zoom:g}"
-            )
+            key = "note.cameras_aggregated"
+            return count_note(key, data, "cameras", self.detail_zoom, lang)
         return super().note(data, lang)

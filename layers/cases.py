@@ -22,7 +22,6 @@ import shapely
 from plotly import graph_objects as go
 from plotly.basedatatypes import BaseTraceType
 from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 
 from gridmap.access.masking import mask_phones
 from gridmap.access.policy import sees_single_cases
@@ -39,9 +38,11 @@ from layers.base import (
     FeatureLayer,
     LayerContext,
     LayerError,
+    count_note,
+    database_read,
     detail_of,
+    hover_template,
     lonlat,
-    mark,
     read_frame,
 )
 from layers.specs import ColorBy, ColorClass, LegendEntry, Style
@@ -139,17 +140,11 @@ def refresh_heat(ctx: LayerContext, level: int) -> None:
     """Recount the rollup's stale whole days of the context's window at ``level`` (committed,
     so the next dashboards find them counted). Optional for correctness: the hexagon read
     counts stale days from the cases themselves."""
-    try:
-        with ctx.engine.begin() as conn:
-            cases = case_filter(ctx)
-            conn.execute(
-                text(REFRESH_SQL), {"level": level, "since": cases.since, "until": cases.until}
-            )
-    except SQLAlchemyError as exc:
-        raise LayerError(
-            "The map data could not be read from the database.",
-            hint=type(exc.orig or exc).__name__,
-        ) from exc
+    cases = case_filter(ctx)
+    with database_read(), ctx.engine.begin() as conn:
+        conn.execute(
+            text(REFRESH_SQL), {"level": level, "since": cases.since, "until": cases.until}
+        )
 
 
 def hexagon_collection(data: gpd.GeoDataFrame) -> dict[str, Any]:
@@ -191,10 +186,6 @@ class CasesLayer(FeatureLayer):
     style: ClassVar[Style | None] = STYLE
     keeps_place: ClassVar[bool] = True
 
-    def aggregated_at(self, zoom: float | None) -> bool:
-        """Whether a view at ``zoom`` shows hexagons (None: no view, single cases)."""
-        return zoom is not None and zoom < self.detail_zoom
-
     def counts_only(self, ctx: LayerContext) -> bool:
         """Whether the asker sees case counts only, never single cases (a planner)."""
         return not sees_single_cases(ctx.asker)
@@ -205,15 +196,17 @@ class CasesLayer(FeatureLayer):
     def finish(self, frame: gpd.GeoDataFrame, args: Mapping[str, Any]) -> gpd.GeoDataFrame:
         return masked_titles(frame)
 
-    def query(self, ctx: LayerContext) -> gpd.GeoDataFrame:
-        if self.aggregated_at(ctx.zoom) or self.counts_only(ctx):
-            level = hex_level(ctx.zoom if ctx.zoom is not None else MAX_LEVEL)
-            if not ctx.scoped:  # a grid-scoped read counts its own cases, not the rollup
-                refresh_heat(ctx, level)
-            frame = read_frame(ctx, HEX_SQL, **ctx.bounds, **filter_args(ctx), level=level)
-            frame.attrs["hex_level"] = level
-            return mark(frame, Detail.AGGREGATED)
-        return super().query(ctx)
+    def aggregated(self, ctx: LayerContext) -> bool:
+        """Hexagons below ``detail_zoom``, and at every zoom for who sees counts only."""
+        return super().aggregated(ctx) or self.counts_only(ctx)
+
+    def read_groups(self, ctx: LayerContext) -> gpd.GeoDataFrame:
+        level = hex_level(ctx.zoom if ctx.zoom is not None else MAX_LEVEL)
+        if not ctx.scoped:  # a grid-scoped read counts its own cases, not the rollup
+            refresh_heat(ctx, level)
+        frame = read_frame(ctx, HEX_SQL, **ctx.bounds, **filter_args(ctx), level=level)
+        frame.attrs["hex_level"] = level
+        return frame
 
     def export(self, ctx: LayerContext) -> gpd.GeoDataFrame:
         if self.counts_only(ctx):
@@ -224,6 +217,11 @@ class CasesLayer(FeatureLayer):
         return super().export(ctx)
 
     def traces(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:
+        """Always the :data:`TRACE_COUNT` traces (either side empty, also when hidden), so
+        the live dashboard can replace them in place."""
+        return self.draw(data, lang)
+
+    def draw(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:
         detail = detail_of(data)
         hexes = self._hex_trace(data if detail is Detail.AGGREGATED else None, lang)
         return [hexes, *self._point_traces(data if detail is Detail.FEATURES else None, lang)]
@@ -318,12 +316,13 @@ class CasesLayer(FeatureLayer):
                     "opacity": 0.95,
                 },
                 customdata=custom,
-                hovertemplate=(
-                    "<b>%{customdata[0]}</b> %{customdata[1]}<br>"
-                    f"{t('field.category', lang)}: %{{customdata[2]}}<br>"
-                    f"{t('field.status', lang)}: %{{customdata[3]}}<br>"
-                    f"{t('field.reported_at', lang)}: %{{customdata[4]}}<br>"
-                    f"{t('field.grid', lang)}: %{{customdata[5]}}<extra></extra>"
+                hovertemplate=hover_template(
+                    lang,
+                    "field.category",
+                    "field.status",
+                    "field.reported_at",
+                    "field.grid",
+                    heading="<b>%{customdata[0]}</b> %{customdata[1]}",
                 ),
                 meta=meta | {"total": len(data)},
                 **common,
@@ -340,10 +339,7 @@ class CasesLayer(FeatureLayer):
 
     def note(self, data: gpd.GeoDataFrame, lang: str) -> str:
         if detail_of(data) is Detail.AGGREGATED:
-            total = int(data["cases"].sum()) if not data.empty else 0
-            return t(
-                "note.cases_aggregated", lang, count=f"{total:,}", zoom=f"{self.detail_zoom:g}"
-            )
+            return count_note("note.cases_aggregated", data, "cases", self.detail_zoom, lang)
         return super().note(data, lang)
 
 

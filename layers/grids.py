@@ -11,12 +11,11 @@ from plotly.basedatatypes import BaseTraceType
 from gridmap.i18n import t
 from layers.base import (
     Detail,
-    Layer,
+    FeatureLayer,
     LayerContext,
     area_trace,
     detail_of,
-    mark,
-    placeholder,
+    hover_template,
     read_frame,
     simplify_tolerance,
 )
@@ -62,7 +61,7 @@ def _colorscale() -> list[tuple[float, str]]:
 
 
 @dataclass(frozen=True)
-class GridsLayer(Layer):
+class GridsLayer(FeatureLayer):
     """Grid polygons from ``detail_zoom``; simplified community outlines below it."""
 
     id: str = "grids"
@@ -71,45 +70,29 @@ class GridsLayer(Layer):
     default_visible: bool = True
     detail_zoom: float = 12.0
 
+    sql: ClassVar[str] = GRID_SQL
+    simplified: ClassVar[bool] = True
     style: ClassVar[Style | None] = Style(
         ColorByPalette("community_id", PALETTE), shape="fill", fill_opacity=GRID_OPACITY
     )
     tiles: ClassVar[TileSpec | None] = TILES
     collection: ClassVar[CollectionSpec | None] = CollectionSpec(GRID_SQL, {"tolerance": 0.0})
 
-    def query(self, ctx: LayerContext) -> gpd.GeoDataFrame:
-        tolerance = simplify_tolerance(ctx)
-        if ctx.zoom is not None and ctx.zoom < self.detail_zoom:
-            frame = read_frame(ctx, COMMUNITY_SQL, **ctx.bounds, tolerance=tolerance)
-            return mark(frame, Detail.AGGREGATED)
-        return mark(read_frame(ctx, GRID_SQL, **ctx.bounds, tolerance=tolerance), Detail.FEATURES)
+    def read_groups(self, ctx: LayerContext) -> gpd.GeoDataFrame:
+        return read_frame(ctx, COMMUNITY_SQL, **ctx.bounds, tolerance=simplify_tolerance(ctx))
 
-    def export(self, ctx: LayerContext) -> gpd.GeoDataFrame:
-        return mark(read_frame(ctx, GRID_SQL, **ctx.bounds, tolerance=0.0), Detail.FEATURES)
-
-    def traces(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:
-        detail = detail_of(data)
-        if detail is Detail.HIDDEN or data.empty:
-            return [placeholder(self, lang)]
-        aggregated = detail is Detail.AGGREGATED
+    def draw(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:
+        aggregated = detail_of(data) is Detail.AGGREGATED
         unknown = t("unknown", lang)
         if aggregated:
             z = data["id"] % len(PALETTE)
             custom = data[["name", "street_name", "grid_count"]].to_numpy().tolist()
-            template = (
-                "<b>%{customdata[0]}</b><br>"
-                f"{t('field.street', lang)}: %{{customdata[1]}}<br>"
-                f"{t('field.grids', lang)}: %{{customdata[2]}}<extra></extra>"
-            )
+            template = hover_template(lang, "field.street", "field.grids")
         else:
             z = data["community_id"] % len(PALETTE)
             leads = data["lead_name"].fillna(unknown)
             custom = list(zip(data["name"], data["community_name"], leads, strict=True))
-            template = (
-                "<b>%{customdata[0]}</b><br>"
-                f"{t('field.community', lang)}: %{{customdata[1]}}<br>"
-                f"{t('field.lead', lang)}: %{{customdata[2]}}<extra></extra>"
-            )
+            template = hover_template(lang, "field.community", "field.lead")
         marker = {
             "opacity": COMMUNITY_OPACITY if aggregated else GRID_OPACITY,
             "line": {

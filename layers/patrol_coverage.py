@@ -21,7 +21,7 @@ from layers.base import (
     LayerContext,
     area_trace,
     detail_of,
-    mark,
+    hover_template,
     placeholder,
     read_frame,
     simplify_tolerance,
@@ -132,31 +132,21 @@ class PatrolCoverageLayer(FeatureLayer):
         frame.attrs["now"] = args["t1"]
         return frame
 
-    def query(self, ctx: LayerContext) -> gpd.GeoDataFrame:
-        if self.visible_at(ctx.zoom) and ctx.zoom is not None and ctx.zoom < self.detail_zoom:
-            t0, t1 = window_of(ctx)
-            frame = read_frame(
-                ctx, GRIDS_SQL, **ctx.bounds, t0=t0, t1=t1, tolerance=simplify_tolerance(ctx)
-            )
-            frame.attrs["now"] = t1
-            return mark(frame, Detail.AGGREGATED)
-        return super().query(ctx)
+    def read_groups(self, ctx: LayerContext) -> gpd.GeoDataFrame:
+        t0, t1 = window_of(ctx)
+        tolerance = simplify_tolerance(ctx)
+        frame = read_frame(ctx, GRIDS_SQL, **ctx.bounds, t0=t0, t1=t1, tolerance=tolerance)
+        frame.attrs["now"] = t1
+        return frame
 
-    def traces(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:
-        detail = detail_of(data)
-        if detail is Detail.HIDDEN or data.empty:
-            return [placeholder(self, lang)]
+    def draw(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:
         name = t(self.title, lang)
-        if detail is Detail.AGGREGATED:
+        if detail_of(data) is Detail.AGGREGATED:
             pct = (100 * data["patrolled_share"]).round(1)
             custom = list(
                 zip(data["name"], pct, (100 * data["watched_share"]).round(1), strict=True)
             )
-            hover = (
-                "<b>%{customdata[0]}</b><br>"
-                f"{t('patrol.patrolled', lang)}: %{{customdata[1]}} %<br>"
-                f"{t('patrol.watched', lang)}: %{{customdata[2]}} %<extra></extra>"
-            )
+            hover = hover_template(lang, ("patrol.patrolled", " %"), ("patrol.watched", " %"))
             z = data["patrolled_share"].astype(float).tolist()
             marker = {"opacity": 0.55, "line": {"color": "#24324f", "width": 0.6}}
             trace = area_trace(self, data, z, scale=SHARE_SCALE, zmax=1, marker=marker,

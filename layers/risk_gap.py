@@ -4,24 +4,13 @@ street times the unpatrolled share), ranked, filled by need."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import geopandas as gpd
 from plotly.basedatatypes import BaseTraceType
 
 from gridmap.i18n import t
-from layers.base import (
-    Detail,
-    Layer,
-    LayerContext,
-    area_trace,
-    detail_of,
-    hidden,
-    mark,
-    placeholder,
-    read_frame,
-    simplify_tolerance,
-)
+from layers.base import FeatureLayer, LayerContext, area_trace, hover_template
 from layers.params import PatrolWindow, RiskGapParams
 from layers.patrol_coverage import window_of
 from layers.specs import LegendEntry
@@ -32,7 +21,7 @@ SCALE = [(0.0, "#fde68a"), (1.0, "#b91c1c")]
 
 
 @dataclass(frozen=True)
-class RiskGapLayer(Layer):
+class RiskGapLayer(FeatureLayer):
     """The ``top`` grids by need anywhere in the city (the view does not filter them)."""
 
     id: str = "risk_gap"
@@ -41,24 +30,16 @@ class RiskGapLayer(Layer):
     default_visible: bool = False
     top: int = 20
 
+    sql: ClassVar[str] = SQL
+    columns: ClassVar[tuple[str, ...]] = tuple(COLUMNS)
+    simplified: ClassVar[bool] = True
     reads: ClassVar[tuple[type, ...]] = (PatrolWindow, RiskGapParams)
 
-    def _read(self, ctx: LayerContext, tolerance: float) -> gpd.GeoDataFrame:
+    def sql_args(self, ctx: LayerContext) -> dict[str, Any]:
         t0, t1 = window_of(ctx)
-        top = int(self.param(ctx, RiskGapParams).top or self.top)
-        return read_frame(ctx, SQL, t0=t0, t1=t1, max_rows=top, tolerance=tolerance)
+        return {"t0": t0, "t1": t1, "max_rows": int(self.param(ctx, RiskGapParams).top or self.top)}
 
-    def query(self, ctx: LayerContext) -> gpd.GeoDataFrame:
-        if not self.visible_at(ctx.zoom):
-            return hidden(COLUMNS)
-        return mark(self._read(ctx, simplify_tolerance(ctx)), Detail.FEATURES)
-
-    def export(self, ctx: LayerContext) -> gpd.GeoDataFrame:
-        return mark(self._read(ctx, 0.0), Detail.FEATURES)
-
-    def traces(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:
-        if detail_of(data) is Detail.HIDDEN or data.empty:
-            return [placeholder(self, lang)]
+    def draw(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:
         custom = list(
             zip(
                 data["rank"].astype(int),
@@ -69,11 +50,8 @@ class RiskGapLayer(Layer):
             )
         )
         top = float(data["need"].max()) or 1.0
-        hover = (
-            "<b>#%{customdata[0]} %{customdata[1]}</b><br>"
-            f"{t('patrol.cases', lang)}: %{{customdata[2]}}<br>"
-            f"{t('patrol.patrolled', lang)}: %{{customdata[3]}} %<extra></extra>"
-        )
+        heading = "<b>#%{customdata[0]} %{customdata[1]}</b>"
+        hover = hover_template(lang, "patrol.cases", ("patrol.patrolled", " %"), heading=heading)
         z = (data["need"] / top).astype(float).tolist()
         marker = {"opacity": 0.7, "line": {"color": "#7f1d1d", "width": 2}}
         trace = area_trace(self, data, z, scale=SCALE, zmax=1, marker=marker,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import geopandas as gpd
 import numpy as np
@@ -19,16 +19,7 @@ from plotly import graph_objects as go
 from plotly.basedatatypes import BaseTraceType
 
 from gridmap.i18n import t
-from layers.base import (
-    Detail,
-    Layer,
-    LayerContext,
-    detail_of,
-    mark,
-    placeholder,
-    read_frame,
-    simplify_tolerance,
-)
+from layers.base import FeatureLayer, LayerContext
 from layers.params import CircleFilter
 from layers.service_points import KIND_COLORS
 from layers.specs import CollectionSpec, ColorBy, LegendEntry, Style
@@ -76,7 +67,7 @@ def polygon_rings(geoms: np.ndarray) -> tuple[list[float | None], list[float | N
 
 
 @dataclass(frozen=True)
-class ServiceCirclesLayer(Layer):
+class ServiceCirclesLayer(FeatureLayer):
     """Walking isochrones of the latest stored run, in the view."""
 
     id: str = "service_circles"
@@ -84,6 +75,8 @@ class ServiceCirclesLayer(Layer):
     min_zoom: float = 0.0
     default_visible: bool = False
 
+    sql: ClassVar[str] = SQL
+    simplified: ClassVar[bool] = True
     reads: ClassVar[tuple[type, ...]] = (CircleFilter,)
     style: ClassVar[Style | None] = STYLE
     collection: ClassVar[CollectionSpec | None] = CollectionSpec(
@@ -94,29 +87,19 @@ class ServiceCirclesLayer(Layer):
         numeric_fid=False,
     )
 
-    def _read(self, ctx: LayerContext, tolerance: float) -> gpd.GeoDataFrame:
+    def sql_args(self, ctx: LayerContext) -> dict[str, Any]:
         circles = self.param(ctx, CircleFilter)
         minutes = circles.minutes
-        frame = read_frame(
-            ctx,
-            SQL,
-            **ctx.bounds,
-            kind=circles.kind,
-            minutes=None if minutes is None else float(minutes),
-            tolerance=tolerance,
-        )
-        frame.attrs["euclid"] = bool(circles.euclid)
+        return {"kind": circles.kind, "minutes": None if minutes is None else float(minutes)}
+
+    def read(
+        self, ctx: LayerContext, max_rows: int | None, *, exact: bool = False
+    ) -> gpd.GeoDataFrame:
+        frame = super().read(ctx, max_rows, exact=exact)
+        frame.attrs["euclid"] = bool(self.param(ctx, CircleFilter).euclid)
         return frame
 
-    def query(self, ctx: LayerContext) -> gpd.GeoDataFrame:
-        return mark(self._read(ctx, simplify_tolerance(ctx)), Detail.FEATURES)
-
-    def export(self, ctx: LayerContext) -> gpd.GeoDataFrame:
-        return mark(self._read(ctx, 0.0), Detail.FEATURES)
-
-    def traces(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:
-        if detail_of(data) is Detail.HIDDEN or data.empty:
-            return [placeholder(self, lang)]
+    def draw(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:
         out: list[BaseTraceType] = []
         all_minutes = sorted(data["minutes"].unique(), reverse=True)
         for rank, minutes in enumerate(all_minutes):

@@ -6,11 +6,10 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import geopandas as gpd
-from plotly import graph_objects as go
 from plotly.basedatatypes import BaseTraceType
 
 from gridmap.i18n import t
-from layers.base import Detail, FeatureLayer, detail_of, lonlat, placeholder
+from layers.base import FeatureLayer, hover_template, point_trace
 from layers.specs import CollectionSpec, ColorBy, Style
 
 #: Marker colour per service point kind, in legend order.
@@ -41,10 +40,7 @@ class ServicePointsLayer(FeatureLayer):
     style: ClassVar[Style | None] = STYLE
     collection: ClassVar[CollectionSpec | None] = CollectionSpec(SQL)
 
-    def traces(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:
-        if detail_of(data) is Detail.HIDDEN or data.empty:
-            return [placeholder(self, lang)]
-        lon, lat = lonlat(data)
+    def draw(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:
         unknown = t("unknown", lang)
         custom = list(
             zip(
@@ -56,33 +52,10 @@ class ServicePointsLayer(FeatureLayer):
                 strict=True,
             )
         )
-        halo = go.Scattermap(
-            lon=lon,
-            lat=lat,
-            mode="markers",
-            marker={"size": 19, "color": HALO_COLOR, "opacity": 0.95},
-            hoverinfo="skip",
-            name=t(self.title, lang),
-            meta={"layer": self.id, "detail": str(Detail.FEATURES), "role": "halo"},
-            showlegend=False,
-        )
+        halo = {"size": 19, "color": HALO_COLOR, "opacity": 0.95}
+        marker = {"size": 13, "color": [KIND_COLORS[k] for k in data["kind"]]}
+        hover = hover_template(lang, "field.kind", "field.address", "field.hours", "field.phone")
         return [
-            halo,
-            go.Scattermap(
-                lon=lon,
-                lat=lat,
-                mode="markers",
-                marker={"size": 13, "color": [KIND_COLORS[k] for k in data["kind"]]},
-                customdata=custom,
-                hovertemplate=(
-                    "<b>%{customdata[0]}</b><br>"
-                    f"{t('field.kind', lang)}: %{{customdata[1]}}<br>"
-                    f"{t('field.address', lang)}: %{{customdata[2]}}<br>"
-                    f"{t('field.hours', lang)}: %{{customdata[3]}}<br>"
-                    f"{t('field.phone', lang)}: %{{customdata[4]}}<extra></extra>"
-                ),
-                name=t(self.title, lang),
-                meta={"layer": self.id, "detail": str(Detail.FEATURES)},
-                showlegend=False,
-            ),
+            point_trace(self, data, lang, "halo", marker=halo, hoverinfo="skip"),
+            point_trace(self, data, lang, marker=marker, customdata=custom, hovertemplate=hover),
         ]

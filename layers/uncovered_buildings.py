@@ -12,11 +12,10 @@ from typing import Any, ClassVar
 
 import geopandas as gpd
 import numpy as np
-from plotly import graph_objects as go
 from plotly.basedatatypes import BaseTraceType
 
 from gridmap.i18n import t
-from layers.base import Detail, FeatureLayer, LayerContext, detail_of, lonlat, placeholder
+from layers.base import FeatureLayer, LayerContext, hover_template, point_trace
 from layers.params import CircleFilter
 from layers.specs import LegendEntry
 
@@ -50,10 +49,7 @@ class UncoveredBuildingsLayer(FeatureLayer):
         minutes = circles.minutes or DEFAULT_MINUTES
         return {"kind": circles.kind or DEFAULT_KIND, "minutes": float(minutes)}
 
-    def traces(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:
-        if detail_of(data) is Detail.HIDDEN or data.empty:
-            return [placeholder(self, lang)]
-        lon, lat = lonlat(data)
+    def draw(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:
         off = data["snap_m"].isna().to_numpy()
         walk = [
             t("uncovered.off_network", lang)
@@ -62,26 +58,11 @@ class UncoveredBuildingsLayer(FeatureLayer):
             for o, w in zip(off, data["walk_m"].astype(float).fillna(np.nan), strict=True)
         ]
         custom = list(zip(data["address"], data["population"], walk, strict=True))
+        colors = [OFF_NETWORK_COLOR if o else COLOR for o in off]
+        marker = {"size": 8, "color": colors, "opacity": 0.85}
+        hover = hover_template(lang, "field.population", "uncovered.walk")
         return [
-            go.Scattermap(
-                lon=lon,
-                lat=lat,
-                mode="markers",
-                marker={
-                    "size": 8,
-                    "color": [OFF_NETWORK_COLOR if o else COLOR for o in off],
-                    "opacity": 0.85,
-                },
-                customdata=custom,
-                hovertemplate=(
-                    "<b>%{customdata[0]}</b><br>"
-                    f"{t('field.population', lang)}: %{{customdata[1]}}<br>"
-                    f"{t('uncovered.walk', lang)}: %{{customdata[2]}}<extra></extra>"
-                ),
-                name=t(self.title, lang),
-                meta={"layer": self.id, "detail": str(Detail.FEATURES)},
-                showlegend=False,
-            )
+            point_trace(self, data, lang, marker=marker, customdata=custom, hovertemplate=hover)
         ]
 
     def legend(self, lang: str) -> list[LegendEntry]:

@@ -11,7 +11,7 @@ import numpy as np
 from plotly.basedatatypes import BaseTraceType
 
 from gridmap.i18n import t
-from layers.base import Detail, FeatureLayer, LayerContext, detail_of, placeholder
+from layers.base import FeatureLayer, LayerContext
 from layers.params import PatrolWindow
 from layers.patrol_coverage import line_traces, window_of
 from layers.specs import LegendEntry
@@ -47,9 +47,7 @@ class UnwatchedStreetsLayer(FeatureLayer):
         t0, t1 = window_of(ctx)
         return {"t0": t0, "t1": t1, "seen_share": SEEN_SHARE}
 
-    def traces(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:
-        if detail_of(data) is Detail.HIDDEN or data.empty:
-            return [placeholder(self, lang)]
+    def draw(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:
         name = t(self.title, lang)
         hover = [
             f"{n or ''} · {m:.0f} m" for n, m in zip(data["name"], data["length_m"], strict=True)

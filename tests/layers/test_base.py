@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import geopandas as gpd
 import pytest
+import shapely
 from sqlalchemy import Engine
 
 from gridmap.cases.filters import CaseFilter
 from layers import LAYERS, LayerContext, LayerError, get_layer, layer_ids
-from layers.base import Detail, detail_of, hidden, marker_size, take_capped
+from layers.base import (
+    Detail,
+    count_note,
+    detail_of,
+    hidden,
+    hover_template,
+    mark,
+    marker_size,
+    point_trace,
+    take_capped,
+)
+from layers.cases import refresh_heat
 
 
 def test_registry_lists_the_overlays_in_drawing_order() -> None:
@@ -113,3 +126,56 @@ def test_unreachable_database_is_a_layer_error() -> None:
     )
     with pytest.raises(LayerError, match="could not be read"):
         get_layer("grids").query(LayerContext(dead, zoom=14))
+
+
+def test_hover_template_heading_then_a_line_per_field() -> None:
+    assert hover_template("en", "field.kind", ("patrol.patrolled", " %")) == (
+        "<b>%{customdata[0]}</b><br>Kind: %{customdata[1]}<br>"
+        "Patrolled: %{customdata[2]} %<extra></extra>"
+    )
+    heading = "<b>%{customdata[0]}</b> %{customdata[1]}"
+    assert hover_template("en", "field.kind", heading=heading) == (
+        "<b>%{customdata[0]}</b> %{customdata[1]}<br>Kind: %{customdata[2]}<extra></extra>"
+    )
+
+
+def test_count_note_sums_the_groups() -> None:
+    groups = gpd.GeoDataFrame({"cameras": [1200, 3]}, geometry=[None, None])
+    assert count_note("note.cameras_aggregated", groups, "cameras", 13.0, "en") == (
+        "1,203 cameras grouped by area; zoom in to level 13"
+    )
+    none = groups.iloc[:0]
+    assert count_note("note.cameras_aggregated", none, "cameras", 13.5, "en") == (
+        "0 cameras grouped by area; zoom in to level 13.5"
+    )
+
+
+def test_point_trace_names_the_layer_detail_and_role() -> None:
+    layer = get_layer("cameras")
+    empty = point_trace(layer, None, "en", hoverinfo="skip")
+    assert (empty.lon, empty.lat, empty.meta, empty.name) == (
+        (),
+        (),
+        {"layer": "cameras"},
+        "Cameras",
+    )
+    cells = mark(gpd.GeoDataFrame(geometry=[shapely.Point(120.1234567, 30.5)]), Detail.AGGREGATED)
+    trace = point_trace(layer, cells, "en", "halo", marker={"size": 3})
+    assert (trace.lon, trace.lat, trace.mode, trace.showlegend) == (
+        (120.123457,),
+        (30.5,),
+        "markers",
+        False,
+    )
+    assert trace.meta == {"layer": "cameras", "detail": "aggregated", "role": "halo"}
+    assert trace.marker.size == 3
+
+
+def test_failing_heat_refresh_is_a_layer_error() -> None:
+    from sqlalchemy import create_engine
+
+    dead = create_engine(
+        "postgresql+psycopg2://nobody@127.0.0.1:1/none", connect_args={"connect_timeout": 2}
+    )
+    with pytest.raises(LayerError, match="could not be read"):
+        refresh_heat(LayerContext(dead, zoom=12), 12)

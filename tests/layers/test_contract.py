@@ -46,10 +46,8 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import geopandas as gpd
-from plotly import graph_objects as go
 
-from gridmap.i18n import t
-from layers.base import Detail, FeatureLayer, detail_of, lonlat, placeholder
+from layers.base import FeatureLayer, point_trace
 from layers.specs import CollectionSpec, ColorBy, Style, TileSpec
 
 KIND_COLORS = {"deep": "#1d4ed8", "shallow": "#38bdf8"}
@@ -79,17 +77,8 @@ class WellsLayer(FeatureLayer):
     )
     collection: ClassVar[CollectionSpec | None] = CollectionSpec(SQL, {"max_rows": None})
 
-    def traces(self, data: gpd.GeoDataFrame, lang: str) -> list:
-        if detail_of(data) is Detail.HIDDEN or data.empty:
-            return [placeholder(self, lang)]
-        lon, lat = lonlat(data)
-        return [
-            go.Scattermap(
-                lon=lon, lat=lat, mode="markers",
-                marker={"color": STYLE.color.colors(data)},
-                name=t(self.title, lang), meta={"layer": self.id}, showlegend=False,
-            )
-        ]
+    def draw(self, data: gpd.GeoDataFrame, lang: str) -> list:
+        return [point_trace(self, data, lang, marker={"color": STYLE.color.colors(data)})]
 '''
 
 #: The layer's SQL functions (what sql/functions/<layer>.sql would hold).

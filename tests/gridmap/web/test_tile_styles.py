@@ -3,48 +3,14 @@ documents and style the hand-written tables used to hold."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from gridmap.web.tile_overlays import tile_styles, with_tile_layers
 from gridmap.web.tiles import tilesets
-from layers.buildings import COLOR
 
 #: The buildings' MapLibre style as it was written out by hand before it was built.
-BUILDINGS_STYLE = {
-    "sources": {
-        "gridmap-buildings": {
-            "type": "vector",
-            "tiles": ["/tiles/buildings/{z}/{x}/{y}.pbf"],
-            "minzoom": 12,
-            "maxzoom": 14,
-        }
-    },
-    "layers": [
-        {
-            "id": "tiles-building-cells",
-            "type": "circle",
-            "source": "gridmap-buildings",
-            "source-layer": "building_cells",
-            "minzoom": 12,
-            "maxzoom": 14,
-            "paint": {
-                "circle-color": COLOR,
-                "circle-opacity": 0.45,
-                "circle-radius": [
-                    "interpolate", ["linear"], ["sqrt", ["get", "buildings"]],
-                    1, 2, 10, 6, 40, 14,
-                ],
-            },
-        },
-        {
-            "id": "tiles-buildings",
-            "type": "circle",
-            "source": "gridmap-buildings",
-            "source-layer": "buildings",
-            "minzoom": 14,
-            "maxzoom": 15,
-            "paint": {"circle-color": COLOR, "circle-opacity": 0.7, "circle-radius": 2.5},
-        },
-    ],
-}  # fmt: skip
+BUILDINGS_STYLE = json.loads(Path(__file__).with_name("buildings_tile_style.json").read_text())
 
 
 def test_tile_sets_are_the_roads_and_the_tiled_layers() -> None:
