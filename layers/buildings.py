@@ -75,7 +75,6 @@ class BuildingsLayer(FeatureLayer):
     id: str = "buildings"
     title: str = "layer.buildings"
     min_zoom: float = 15.0
-    default_visible: bool = True
     max_features: int | None = 4000
 
     sql: ClassVar[str] = SQL

@@ -55,8 +55,6 @@ class CamerasLayer(FeatureLayer):
 
     id: str = "cameras"
     title: str = "layer.cameras"
-    min_zoom: float = 0.0
-    default_visible: bool = True
     detail_zoom: float = 13.0
     max_features: int | None = 5000
     cluster_pixels: float = 64.0

@@ -175,8 +175,6 @@ class CasesLayer(FeatureLayer):
 
     id: str = "cases"
     title: str = "layer.cases"
-    min_zoom: float = 0.0
-    default_visible: bool = True
     detail_zoom: float = 15.0
     max_features: int | None = 3000
 

@@ -66,8 +66,6 @@ class GridsLayer(FeatureLayer):
 
     id: str = "grids"
     title: str = "layer.grids"
-    min_zoom: float = 0.0
-    default_visible: bool = True
     detail_zoom: float = 12.0
 
     sql: ClassVar[str] = GRID_SQL

@@ -115,7 +115,6 @@ class PatrolCoverageLayer(FeatureLayer):
 
     id: str = "patrol_coverage"
     title: str = "layer.patrol_coverage"
-    min_zoom: float = 0.0
     default_visible: bool = False
     detail_zoom: float = 14.0
     max_features: int | None = 6000

@@ -26,7 +26,6 @@ class RiskGapLayer(FeatureLayer):
 
     id: str = "risk_gap"
     title: str = "layer.risk_gap"
-    min_zoom: float = 0.0
     default_visible: bool = False
     top: int = 20
 

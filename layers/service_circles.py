@@ -72,7 +72,6 @@ class ServiceCirclesLayer(FeatureLayer):
 
     id: str = "service_circles"
     title: str = "layer.service_circles"
-    min_zoom: float = 0.0
     default_visible: bool = False
 
     sql: ClassVar[str] = SQL

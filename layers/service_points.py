@@ -33,8 +33,6 @@ class ServicePointsLayer(FeatureLayer):
 
     id: str = "service_points"
     title: str = "layer.service_points"
-    min_zoom: float = 0.0
-    default_visible: bool = True
 
     sql: ClassVar[str] = SQL
     style: ClassVar[Style | None] = STYLE
