@@ -30,18 +30,26 @@ from gridmap.web.components.plan_cards import toggle
 from gridmap.web.services import map as overlays
 from gridmap.web.services.planning import (
     coverage_figures,
+    delta_text,
     map_traces,
     parse_edits,
     point_options,
     recompute,
     status_text,
     suggestions,
+    worst_covered,
 )
 from gridmap.web.shell import GRAPH_CONFIG, page_language, page_layout
 
 PATH = "/plan"
 #: Who may open planning (city-wide figures; its export and import panels too).
 ROLES = frozenset({Role.ADMIN, Role.PLANNER})
+
+
+#: The map legend (what-if changes only), top left over the map.
+LEGEND = {"x": 0.01, "y": 0.99, "xanchor": "left", "yanchor": "top",
+          "bgcolor": "rgba(255,255,255,0.9)", "bordercolor": "#cbd5e1", "borderwidth": 1,
+          "font": {"size": 13}}  # fmt: skip
 
 
 def _params() -> CircleParams:
@@ -56,8 +64,18 @@ def layout(lang: str | None = None, kind: str | None = None, **_query: str) -> h
     """The page for ``?lang=`` and ``?kind=``."""
     settings = get_settings()
     lang = page_language(lang)
-    kind = kind if kind in SERVICE_KINDS else SERVICE_KINDS[0]
     params = _params()
+    minutes_value, why = params.minutes[-1], ""
+    if kind not in SERVICE_KINDS:
+        kind = SERVICE_KINDS[0]
+        try:
+            worst = worst_covered(app_engine(), params)
+        except GridmapError:
+            worst = None
+        if worst is not None:
+            kind, minutes_value = worst.kind, worst.minutes
+            why = t("plan.worst", lang, kind=t(f"service.{kind}", lang),
+                    minutes=f"{worst.minutes:g}", pct=f"{worst.pct:.1f}")  # fmt: skip
     try:
         start = overlays.initial_view(app_engine(), settings.map_center)
         view = start.view
@@ -83,9 +101,10 @@ def layout(lang: str | None = None, kind: str | None = None, **_query: str) -> h
             dcc.RadioItems(
                 id="plan-minutes",
                 options=minutes,
-                value=params.minutes[-1],
+                value=minutes_value,
                 inline=True,
             ),
+            html.Div(why, id="plan-worst", className="plan-small plan-worst"),
             toggle("plan-euclid", t("plan.euclid", lang)),
             dcc.Loading(
                 html.Div(
@@ -202,7 +221,7 @@ def redraw(
         scenario = parse_edits(edits)
         figs = coverage_figures(engine, kind, float(minutes), scenario, params)
         traces = map_traces(engine, kind, float(minutes), bool(euclid), scenario, params, lang,
-                            view, suggested)  # fmt: skip
+                            view, suggested, figs)  # fmt: skip
         options = point_options(engine, kind, scenario, params, lang)
         status = status_text(engine, params, lang)
     except GridmapError as exc:
@@ -210,19 +229,18 @@ def redraw(
     s, b = figs.result.scenario, figs.result.baseline
     patch = dash.Patch()
     patch["data"] = [tr.to_plotly_json() for tr in traces]
-    delta = (
-        t(
-            "plan.delta",
-            lang,
-            delta=f"{figs.result.delta_pct:+.2f}",
-            people=f"{figs.result.delta_population:+,}",
-        )
-        if edits
-        else t("plan.unchanged", lang)
-    )
+    patch["layout"]["showlegend"] = bool(len(figs.gained) or len(figs.lost))
+    patch["layout"]["legend"] = LEGEND
+    delta = delta_text(figs.result, lang) if edits else t("plan.unchanged", lang)
     communities = [
         html.Li(
-            t("plan.community_row", lang, id=c["id"], pct=_pct(c["pct"]), people=f"{c['people']:,}")
+            t(
+                "plan.community_row",
+                lang,
+                name=c["name"],
+                pct=_pct(c["pct"]),
+                people=f"{c['people']:,}",
+            )
         )
         for c in figs.communities
     ]

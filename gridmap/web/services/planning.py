@@ -8,6 +8,7 @@ returns data; the Plotly traces of those results are drawn here.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -16,9 +17,15 @@ import numpy as np
 from plotly import graph_objects as go
 from plotly.basedatatypes import BaseTraceType
 from scipy.sparse import csgraph
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
-from gridmap.analytics.coverage import RunStatus, by_area, run_status, save_coverage
+from gridmap.analytics.coverage import (
+    TOLERANCE_M,
+    RunStatus,
+    by_area,
+    run_status,
+    save_coverage,
+)
 from gridmap.analytics.isochrones import compute_isochrones, isochrone_polygon, save_isochrones
 from gridmap.analytics.params import CircleParams
 from gridmap.analytics.siting import SitingResult, suggest_sites
@@ -34,6 +41,9 @@ from layers.uncovered_buildings import UncoveredBuildingsLayer
 CIRCLES = ServiceCirclesLayer()
 UNCOVERED = UncoveredBuildingsLayer()
 SUGGESTION_COLOR = "#16a34a"
+#: Buildings the what-if newly covers, and those it leaves uncovered.
+GAINED_COLOR = "#0891b2"
+LOST_COLOR = "#f59e0b"
 
 
 def engine_url(engine: Engine) -> str:
@@ -47,36 +57,105 @@ def parse_edits(data: list[dict[str, Any]] | None) -> list[Edit]:
 
 @dataclass(frozen=True)
 class Figures:
-    """What the coverage card shows."""
+    """What the coverage card shows; ``gained``/``lost``: (lon, lat) of the buildings the
+    scenario newly covers or leaves uncovered."""
 
     result: WhatIf
     off_network: int
     off_network_people: int
     communities: list[dict[str, Any]] = field(default_factory=list)
+    gained: np.ndarray = field(default_factory=lambda: np.empty((0, 2)))
+    lost: np.ndarray = field(default_factory=lambda: np.empty((0, 2)))
 
 
 def coverage_figures(
     engine: Engine, kind: str, minutes: float, edits: list[Edit], params: CircleParams
 ) -> Figures:
     """Coverage of ``kind`` within ``minutes`` today and with ``edits``; least covered
-    communities in the scenario."""
+    communities (by name) in the scenario; buildings the scenario gains and loses."""
     url = engine_url(engine)
     result = whatif(url, kind, minutes, edits, params)
-    model, _ = CACHE.get(url, params if minutes <= params.minutes[-1] else
-                         replace(params, minutes=(*params.minutes, minutes)))  # fmt: skip
-    walk = model.walk(kind, apply_edits(model, edits) if edits else None)
+    model, baselines = CACHE.get(url, params if minutes <= params.minutes[-1] else
+                                 replace(params, minutes=(*params.minutes, minutes)))  # fmt: skip
+    base = baselines[kind] if kind in baselines else model.walk(kind)
+    walk = model.walk(kind, apply_edits(model, edits)) if edits else base
     table = by_area(model, walk, minutes, "community_id")
     table = table[table["population"] > 0].sort_values(["population_pct", "community_id"])
+    worst = table.head(5)
+    names = community_names(engine, [int(i) for i in worst["community_id"]])
     communities = [
-        {"id": int(r.community_id), "pct": float(r.population_pct), "people": int(r.population)}
-        for r in table.head(5).itertuples()
-    ]
+        {"id": int(r.community_id), "name": names.get(int(r.community_id), str(r.community_id)),
+         "pct": float(r.population_pct), "people": int(r.population)}
+        for r in worst.itertuples()
+    ]  # fmt: skip
+    reach = model.params.reach_m(minutes) + TOLERANCE_M
+    before, after = base <= reach, walk <= reach
+    lonlat = model.buildings.lonlat
     return Figures(
         result,
         int(result.scenario["off_network"]),
         int(result.scenario["off_network_population"]),
         communities,
+        lonlat[after & ~before],
+        lonlat[before & ~after],
     )
+
+
+def community_names(engine: Engine, ids: list[int]) -> dict[int, str]:
+    """Community id → name (as the communities table holds it)."""
+    if not ids:
+        return {}
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT id, name FROM communities WHERE id = ANY(:ids)"), {"ids": ids}
+        )
+        return {int(i): str(n) for i, n in rows}
+
+
+@dataclass(frozen=True)
+class Worst:
+    """The least covered (kind, minutes) of the stored coverage run."""
+
+    kind: str
+    minutes: float
+    pct: float
+
+
+def worst_covered(engine: Engine, params: CircleParams) -> Worst | None:
+    """The (kind, minutes) with the lowest share of people covered in the stored coverage
+    run, among kinds that cover anyone at all (a kind without service points is left out);
+    ties go to the earlier kind and the longer walk. ``None`` without a stored run."""
+    status = run_status(engine_url(engine), "coverage", params)
+    summary = status.summary or {}
+    found: list[tuple[float, int, float, str]] = []
+    for order, kind in enumerate(params.kinds):
+        rows = summary.get(kind) or []
+        if not any(r.get("population_covered", 0) > 0 for r in rows):
+            continue
+        for r in rows:
+            found.append((float(r["population_pct"]), order, -float(r["minutes"]), kind))
+    if not found:
+        return None
+    pct, _order, minutes, kind = min(found)
+    return Worst(kind, -minutes, pct)
+
+
+def points_text(points: float) -> str:
+    """Percentage points, signed, with enough digits to show a small change (≥ 1 decimal,
+    two significant digits below 0.1)."""
+    size = abs(points)
+    digits = 1 if size >= 0.1 or size == 0 else 1 - math.floor(math.log10(size))
+    return f"{points:+.{digits}f}"
+
+
+def delta_text(result: WhatIf, lang: str) -> str:
+    """The scenario against today: people and percentage points, or that nothing changed."""
+    b, s = result.baseline, result.scenario
+    people = int(s["population_covered"]) - int(b["population_covered"])
+    if people == 0:
+        return t("plan.no_change", lang)
+    points = 100.0 * people / b["population"] if b["population"] else 0.0
+    return t("plan.delta", lang, people=f"{people:+,}", delta=points_text(points))
 
 
 def point_options(
@@ -101,9 +180,11 @@ def map_traces(
     lang: str,
     view: dict[str, Any] | None,
     suggestions: list[dict[str, Any]] | None,
+    figures: Figures | None = None,
 ) -> list[BaseTraceType]:
-    """Isochrones (stored), uncovered buildings (stored, in view), the scenario's points of
-    the kind and suggested sites."""
+    """Isochrones (stored), uncovered buildings (stored, in view), the buildings the
+    scenario gains and loses (with legend entries), the scenario's points of the kind and
+    suggested sites."""
     filters = (CircleFilter(kind=kind, minutes=minutes, euclid=euclid),)
     ctx = LayerContext(engine, params=filters, language=lang)
     traces = CIRCLES.traces(CIRCLES.query(ctx), lang)
@@ -114,6 +195,8 @@ def map_traces(
     sites = apply_edits(model, edits) if edits else model.sites
     pick = np.flatnonzero(sites.kinds == kind)
     traces += whatif_circles(model, sites, pick, edits, minutes, lang)
+    if figures is not None:
+        traces += change_traces(figures, lang)
     lon = np.round(sites.lonlat[pick, 0], 6).tolist()
     lat = np.round(sites.lonlat[pick, 1], 6).tolist()
     changed = {e.point_id for e in edits if e.point_id is not None}
@@ -196,6 +279,31 @@ def whatif_circles(
             meta={"layer": "plan_whatif_circles"},
         )
     ]
+
+
+def change_traces(figures: Figures, lang: str) -> list[BaseTraceType]:
+    """The buildings the what-if newly covers and leaves uncovered, each with a legend
+    entry naming how many."""
+    traces: list[BaseTraceType] = []
+    for points, color, key, layer in (
+        (figures.gained, GAINED_COLOR, "plan.legend_gained", "plan_gained"),
+        (figures.lost, LOST_COLOR, "plan.legend_lost", "plan_lost"),
+    ):
+        if not len(points):
+            continue
+        traces.append(
+            go.Scattermap(
+                lon=np.round(points[:, 0], 6).tolist(),
+                lat=np.round(points[:, 1], 6).tolist(),
+                mode="markers",
+                marker={"size": 9, "color": color, "opacity": 0.95},
+                name=t(key, lang, count=f"{len(points):,}"),
+                hoverinfo="name",
+                showlegend=True,
+                meta={"layer": layer},
+            )
+        )
+    return traces
 
 
 def status_text(engine: Engine, params: CircleParams, lang: str) -> str:

@@ -12,6 +12,7 @@ from dash import Dash
 from gridmap.analytics.whatif import CACHE
 from gridmap.web.app import create_app
 from gridmap.web.pages import planning
+from gridmap.web.services.planning import Worst, points_text, worst_covered
 from tests.gridmap.analytics.toy import lonlat, toy_with_circles
 from tests.signin import client_sign_in, ensure_account
 
@@ -56,7 +57,8 @@ def test_coverage_card_and_what_if(plan_app: Dash, plan_url: str) -> None:
     assert off == "2 buildings far from any street (480 people), counted as uncovered"
     assert options == [{"label": "point 1 (#1)", "value": 1}]
     assert status.startswith("Stored results: current (")
-    assert len(communities) == 1
+    assert [li.children for li in communities] == ["c: 11.6% of 950 people"]  # its name
+    assert patch.to_plotly_json()["operations"][1]["params"]["value"] is False  # no legend
     data = patch.to_plotly_json()["operations"][0]["params"]["value"]
     assert [d["meta"]["layer"] for d in data] == [
         "service_circles", "uncovered_buildings", "plan_points", "plan_points"
@@ -68,14 +70,49 @@ def test_coverage_card_and_what_if(plan_app: Dash, plan_url: str) -> None:
     assert (count, msg) == ("1 change(s)", "")
     out = call(plan_app, planning.redraw, KIND, 5.0, [], edits, [], 0, VIEW_NODE4, "en")
     assert out[1] == "55.12%"  # from node 4: B3 0 m, B7 100 m, B2 300 m → 700 people
-    assert out[3] == "+46.46 points vs. today (+590 people)"
+    assert out[3] == "+590 people vs. today (+46.5 percentage points)"
     drawn = out[0].to_plotly_json()["operations"][0]["params"]["value"]
+    changes = {d["meta"]["layer"]: (d["name"], len(d["lon"])) for d in drawn
+               if d["meta"]["layer"] in ("plan_gained", "plan_lost")}  # fmt: skip
+    assert changes == GAINED_LOST
+    assert out[0].to_plotly_json()["operations"][1]["params"]["value"] is True  # legend on
     moved = [d for d in drawn if d["meta"]["layer"] == "plan_whatif_circles"]
     assert len(moved) == 1 and moved[0]["fill"] == "toself"  # the moved point's area, live
     assert max(moved[0]["lon"][:-1]) > lonlat(560.0, 0)[0]  # reaches past node 4 eastwards
     with psycopg2.connect(plan_url) as conn, conn.cursor() as cur:
         cur.execute("SELECT round(ST_X(geom)::numeric, 6) FROM service_points WHERE id = 1")
         assert float(cur.fetchone()[0]) == 120.0  # untouched until saved
+
+
+GAINED_LOST = {"plan_gained": ("Newly covered buildings (2)", 2),
+               "plan_lost": ("Buildings no longer covered (2)", 2)}  # fmt: skip
+
+
+def test_what_if_that_changes_nothing_says_so(plan_app: Dash) -> None:
+    far = [{"op": "add", "kind": KIND, "lon": VIEW_NODE4["center"][0], "lat": 29.9}]
+    out = call(plan_app, planning.redraw, KIND, 5.0, [], far, [], 0, VIEW_NODE4, "zh-CN")
+    assert out[3] == "较现状无变化"
+
+
+def test_points_text_keeps_small_changes_visible() -> None:
+    assert [points_text(v) for v in (46.457, 0.8, 0.04, -0.0012, -0.5, 0.0)] == [
+        "+46.5", "+0.8", "+0.040", "-0.0012", "-0.5", "+0.0"
+    ]  # fmt: skip
+
+
+def test_page_opens_on_the_worst_covered_kind_and_minutes(plan_app: Dash, plan_url: str) -> None:
+    from gridmap.db.app import app_engine
+
+    CACHE.clear()
+    with plan_app.server.app_context():
+        worst = worst_covered(app_engine(), planning._params())
+    # the other kinds have no points (they cover nobody) and are left out
+    assert worst == Worst(KIND, 5.0, 8.66)
+    page = str(call(plan_app, planning.layout, "en"))
+    assert "Least covered: Party-masses service centre within 5 min, 8.7% (shown first)" in page
+    assert "value=5.0" in page.replace(" ", "")
+    chosen = str(call(plan_app, planning.layout, "en", "elderly_care"))
+    assert "Least covered:" not in chosen
 
 
 def _edit(app: Dash, which: str, point: int | None, edits: list) -> Any:
