@@ -75,7 +75,7 @@ def layout(lang: str | None = None, kind: str | None = None, **_query: str) -> h
         if worst is not None:
             kind, minutes_value = worst.kind, worst.minutes
             why = t("plan.worst", lang, kind=t(f"service.{kind}", lang),
-                    minutes=f"{worst.minutes:g}", pct=f"{worst.pct:.1f}")  # fmt: skip
+                    minutes=f"{worst.minutes:g}", pct=f"{worst.pct:.2f}")  # fmt: skip
     try:
         start = overlays.initial_view(app_engine(), settings.map_center)
         view = start.view
@@ -229,7 +229,7 @@ def redraw(
     s, b = figs.result.scenario, figs.result.baseline
     patch = dash.Patch()
     patch["data"] = [tr.to_plotly_json() for tr in traces]
-    patch["layout"]["showlegend"] = bool(len(figs.gained) or len(figs.lost))
+    patch["layout"]["showlegend"] = any(tr.showlegend for tr in traces)
     patch["layout"]["legend"] = LEGEND
     delta = delta_text(figs.result, lang) if edits else t("plan.unchanged", lang)
     communities = [
@@ -271,7 +271,7 @@ def redraw(
         if figs.off_network
         else "",
         t("plan.elapsed", lang, ms=f"{figs.result.elapsed_s * 1000:.0f}")
-        + (f" · {b['population_pct']:.2f}%" if edits else ""),
+        + (" · " + t("plan.today", lang, pct=f"{b['population_pct']:.2f}") if edits else ""),
         communities,
         options,
         status,

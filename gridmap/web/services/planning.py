@@ -273,9 +273,9 @@ def whatif_circles(
             fill="toself",
             fillcolor="rgba(15,23,42,0.08)",
             line={"width": 2, "color": "#0f172a"},
-            hoverinfo="text",
-            text=t("plan.whatif_circle", lang, minutes=f"{minutes:g}"),
-            showlegend=False,
+            hoverinfo="name",
+            name=t("plan.whatif_circle", lang, minutes=f"{minutes:g}"),
+            showlegend=True,
             meta={"layer": "plan_whatif_circles"},
         )
     ]

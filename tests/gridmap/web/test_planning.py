@@ -78,6 +78,8 @@ def test_coverage_card_and_what_if(plan_app: Dash, plan_url: str) -> None:
     assert out[0].to_plotly_json()["operations"][1]["params"]["value"] is True  # legend on
     moved = [d for d in drawn if d["meta"]["layer"] == "plan_whatif_circles"]
     assert len(moved) == 1 and moved[0]["fill"] == "toself"  # the moved point's area, live
+    assert moved[0]["name"] == "Within 5 min walk after the change (not saved)"  # legend
+    assert out[6].endswith(" ms · today 8.66%")
     assert max(moved[0]["lon"][:-1]) > lonlat(560.0, 0)[0]  # reaches past node 4 eastwards
     with psycopg2.connect(plan_url) as conn, conn.cursor() as cur:
         cur.execute("SELECT round(ST_X(geom)::numeric, 6) FROM service_points WHERE id = 1")
@@ -109,7 +111,7 @@ def test_page_opens_on_the_worst_covered_kind_and_minutes(plan_app: Dash, plan_u
     # the other kinds have no points (they cover nobody) and are left out
     assert worst == Worst(KIND, 5.0, 8.66)
     page = str(call(plan_app, planning.layout, "en"))
-    assert "Least covered: Party-masses service centre within 5 min, 8.7% (shown first)" in page
+    assert "Least covered: Party-masses service centre within 5 min, 8.66% (shown first)" in page
     assert "value=5.0" in page.replace(" ", "")
     chosen = str(call(plan_app, planning.layout, "en", "elderly_care"))
     assert "Least covered:" not in chosen
