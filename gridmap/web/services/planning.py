@@ -72,7 +72,8 @@ def coverage_figures(
     engine: Engine, kind: str, minutes: float, edits: list[Edit], params: CircleParams
 ) -> Figures:
     """Coverage of ``kind`` within ``minutes`` today and with ``edits``; least covered
-    communities (by name) in the scenario; buildings the scenario gains and loses."""
+    communities (by name; among equals the most populous first) in the scenario; buildings
+    the scenario gains and loses."""
     url = engine_url(engine)
     result = whatif(url, kind, minutes, edits, params)
     model, baselines = CACHE.get(url, params if minutes <= params.minutes[-1] else
@@ -80,7 +81,9 @@ def coverage_figures(
     base = baselines[kind] if kind in baselines else model.walk(kind)
     walk = model.walk(kind, apply_edits(model, edits)) if edits else base
     table = by_area(model, walk, minutes, "community_id")
-    table = table[table["population"] > 0].sort_values(["population_pct", "community_id"])
+    table = table[table["population"] > 0].sort_values(
+        ["population_pct", "population", "community_id"], ascending=[True, False, True]
+    )
     worst = table.head(5)
     names = community_names(engine, [int(i) for i in worst["community_id"]])
     communities = [
