@@ -76,7 +76,7 @@ def slider_marks(seconds: list[int]) -> dict[int, str]:
     marks: dict[int, str] = {}
     while at <= last:
         hours, rest = divmod(at, 3600)
-        marks[at] = f"{hours % 24 if hours != 24 else 24:02d}:{rest // 60:02d}"
+        marks[at] = "24:00" if at == 86400 else f"{hours % 24:02d}:{rest // 60:02d}"
         at += every
     return marks
 

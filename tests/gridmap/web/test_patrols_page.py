@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
@@ -125,6 +126,10 @@ def test_coverage_layer_and_replay(browser: WebDriver, patrol_server: LiveServer
     local = service.clock(start, "Asia/Shanghai", "%H:%M:%S")
     status = browser.find_element(By.ID, "patrols-status").text
     assert status.startswith(f"DEV1 · {local} – ")
+    thumb = browser.find_element(By.CSS_SELECTOR, "#patrols-range .dash-slider-thumb")
+    ActionChains(browser).move_to_element(thumb).perform()  # the tooltip: the thumb's clock
+    tip = wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".dash-slider-tooltip"))
+    assert tip[0].text == local
     # the list is filled on open: grid 2's cases against its unpatrolled streets
     gaps = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#patrols-gaps li")]
     assert gaps == ["二网格 (G2) · Cases 3 · Patrolled 0 %"]
