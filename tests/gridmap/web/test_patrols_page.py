@@ -145,6 +145,8 @@ def test_coverage_layer_and_replay(browser: WebDriver, patrol_server: LiveServer
         wait_for(browser, lambda d, seen=seen: 23 in head_indices(d, seen), timeout=40)
         assert len(seen) > 3
         wait_for(browser, lambda d: d.find_element(By.ID, "patrols-play").text == "Play")
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "patrols-en-1600.png"))
 
 
 def test_chinese_page_local_times_and_empty_state(
