@@ -64,6 +64,19 @@ MESSAGES: dict[str, dict[str, str]] = {
         "patrols.position": "当前位置",
         "patrols.gaps": "最需要巡查的网格",
         "patrols.no_track": "该时段无轨迹点",
+        "patrols.replay": "回放时长",
+        "patrols.window_2h": "2 小时",
+        "patrols.window_8h": "8 小时",
+        "patrols.window_24h": "24 小时",
+        "patrols.window_7d": "7 天",
+        "patrols.seconds": "{n} 秒",
+        "patrols.minutes": "{n} 分钟",
+        "patrols.gaps_window": "事件多、巡查少的网格 · {span}",
+        "patrols.gaps_no_cases": "{span} 期间没有上报事件，暂无需要优先巡查的网格。",
+        "patrols.gaps_no_coverage": (
+            "巡查覆盖尚未计算，暂无法列出需要巡查的网格，请联系系统管理员。"
+        ),
+        "patrols.gaps_no_coverage_admin": "巡查覆盖尚未计算：请运行 gridmap patrols refresh。",
         "layer.buildings": "楼栋",
         "layer.cameras": "视频监控",
         "layer.service_points": "服务站点",
@@ -449,6 +462,22 @@ MESSAGES: dict[str, dict[str, str]] = {
         "patrols.position": "Position",
         "patrols.gaps": "Where patrols are most needed",
         "patrols.no_track": "No fixes in this time range",
+        "patrols.replay": "Replay in",
+        "patrols.window_2h": "2 h",
+        "patrols.window_8h": "8 h",
+        "patrols.window_24h": "24 h",
+        "patrols.window_7d": "7 days",
+        "patrols.seconds": "{n} s",
+        "patrols.minutes": "{n} min",
+        "patrols.gaps_window": "Grids with many cases and few patrols · {span}",
+        "patrols.gaps_no_cases": "No cases were reported {span}, so no grid stands out.",
+        "patrols.gaps_no_coverage": (
+            "Patrol coverage has not been computed yet, so grids cannot be ranked; "
+            "ask your administrator."
+        ),
+        "patrols.gaps_no_coverage_admin": (
+            "Patrol coverage has not been computed yet: run gridmap patrols refresh."
+        ),
         "layer.buildings": "Buildings",
         "layer.cameras": "Cameras",
         "layer.service_points": "Service points",

@@ -12,8 +12,9 @@ from dash import Dash, Input, Output, State, dcc, html, no_update
 from flask import request
 from plotly import graph_objects as go
 
-from gridmap.access import Role
+from gridmap.access import Role, current_user
 from gridmap.access.pages import page
+from gridmap.cases.filters import case_timezone
 from gridmap.db.app import app_engine
 from gridmap.errors import GridmapError
 from gridmap.i18n import normalize_language, t
@@ -21,6 +22,7 @@ from gridmap.patrols import coverage, shifts
 from gridmap.patrols.errors import PatrolNotFound
 from gridmap.settings import get_settings
 from gridmap.web.basemap import basemap_style
+from gridmap.web.services import patrols as service
 from gridmap.web.shell import header, page_language
 from layers import LayerContext
 from layers.params import PatrolWindow
@@ -32,20 +34,12 @@ ROLES = frozenset({Role.ADMIN, Role.COMMAND, Role.GRID_LEAD, Role.GRID_WORKER})
 WINDOWS = ("2h", "8h", "24h", "7d")
 COVERAGE = PatrolCoverageLayer()
 TRACK_COLOR = "#1d4ed8"
-#: Track points the play button advances per tick.
-PLAY_STEP = 6
 
 
 def _shift_options() -> list[dict[str, Any]]:
+    tz = case_timezone()
     rows = shifts.list_shifts(app_engine(), limit=500)
-    return [
-        {
-            "label": f"{r['device_id']} · {r['team'] or r['kind']} · "
-            f"{r['started_at'].astimezone(UTC):%m-%d %H:%M}Z",
-            "value": r["id"],
-        }
-        for r in rows
-    ]
+    return [{"label": service.shift_label(r, tz), "value": r["id"]} for r in rows]
 
 
 def layout(lang: str | None = None, shift: str | None = None, **_: Any) -> html.Div:
@@ -62,7 +56,7 @@ def layout(lang: str | None = None, shift: str | None = None, **_: Any) -> html.
             header(lang, PATH),
             dcc.Store(id="patrols-lang", data=lang),
             dcc.Store(id="patrols-track"),
-            dcc.Interval(id="patrols-tick", interval=400, disabled=True),
+            dcc.Interval(id="patrols-tick", interval=service.TICK_MS, disabled=True),
             html.Div(
                 className="patrols-controls",
                 children=[
@@ -73,40 +67,78 @@ def layout(lang: str | None = None, shift: str | None = None, **_: Any) -> html.
                     html.Label(t("patrols.window", lang)),
                     dcc.RadioItems(
                         id="patrols-window",
-                        options=[{"label": w, "value": w} for w in WINDOWS],
+                        options=[
+                            {"label": t(f"patrols.window_{w}", lang), "value": w} for w in WINDOWS
+                        ],
                         value="8h",
                         inline=True,
                     ),
-                    html.Button(t("patrols.play", lang), id="patrols-play", n_clicks=0),
+                    html.Button(
+                        t("patrols.play", lang),
+                        id="patrols-play",
+                        n_clicks=0,
+                        className="plan-button primary patrols-play",
+                    ),
+                    html.Div(
+                        className="patrols-replay",
+                        children=[
+                            html.Label(t("patrols.replay", lang)),
+                            dcc.RadioItems(
+                                id="patrols-speed",
+                                options=service.replay_options(lang),
+                                value=service.DEFAULT_REPLAY,
+                                inline=True,
+                            ),
+                        ],
+                    ),
                     html.Div(
                         dcc.RangeSlider(
-                            id="patrols-range", min=0, max=1, step=1, value=[0, 1], marks=None
+                            id="patrols-range",
+                            min=0,
+                            max=1,
+                            step=1,
+                            value=[0, 1],
+                            marks={},
+                            allowCross=False,
+                            allow_direct_input=False,
+                            tooltip={"transform": "gridmapClock", "placement": "bottom"},
                         ),
                         className="patrols-range",
                     ),
                     html.Div(id="patrols-status", className="patrols-status", children=error or ""),
                 ],
             ),
-            dcc.Graph(
-                id="patrols-graph",
-                config={"scrollZoom": True, "displaylogo": False},
-                style={"height": "70vh"},
+            html.Div(
+                className="patrols-body",
+                children=[
+                    dcc.Graph(
+                        id="patrols-graph",
+                        config={"scrollZoom": True, "displaylogo": False},
+                        className="patrols-graph",
+                    ),
+                    html.Section(
+                        className="patrols-side",
+                        children=[
+                            html.H2(t("patrols.gaps", lang)),
+                            html.Div(id="patrols-gaps", className="patrols-gaps"),
+                        ],
+                    ),
+                ],
             ),
-            html.H2(t("patrols.gaps", lang)),
-            html.Ol(id="patrols-gaps", className="patrols-gaps"),
         ],
     )
 
 
 def load_track(shift_id: int | None):
-    """The chosen shift's fixes → the store and the slider's range."""
+    """The chosen shift's fixes → the store and the slider (local seconds of the day, see
+    :func:`service.day_seconds`): its bounds, range and clock marks."""
     if shift_id is None:
-        return None, 1, [0, 1]
+        return None, 0, 1, [0, 1], {}
     engine = app_engine()
     try:
         shift = shifts.get_shift(engine, int(shift_id))
     except PatrolNotFound:  # gone, or not the user's (row-level security): no track
-        return None, 1, [0, 1]
+        return None, 0, 1, [0, 1], {}
     end = shift["ended_at"] or datetime.now(UTC)
     points = shifts.track(engine, shift["device_id"], shift["started_at"], end)
     data = {
@@ -115,22 +147,30 @@ def load_track(shift_id: int | None):
         "lon": [round(p["lon"], 6) for p in points],
         "lat": [round(p["lat"], 6) for p in points],
     }
-    last = max(len(points) - 1, 1)
-    return data, last, [0, last]
+    seconds = service.day_seconds(data["t"], case_timezone())
+    data["s"] = seconds
+    if not seconds:
+        return data, 0, 1, [0, 1], {}
+    first, last = seconds[0], max(seconds[-1], seconds[0] + 1)
+    return data, first, last, [first, last], service.slider_marks(seconds)
 
 
 def draw(track: dict | None, span: list[int], window: str, lang: str):
     """Coverage around the track as of the range's end, the track so far and its head."""
     lang = normalize_language(lang)
-    pts = track or {"t": [], "lon": [], "lat": []}
+    tz = case_timezone()
+    pts = track or {"t": [], "lon": [], "lat": [], "s": []}
     n = len(pts["t"])
-    lo, hi = (span or [0, 0])[0], min((span or [0, 0])[1], max(n - 1, 0))
+    lo, hi = service.index_span(pts.get("s") or [], span)
     if n:
         lons, lats = pts["lon"], pts["lat"]
         bbox = (min(lons) - 0.004, min(lats) - 0.004, max(lons) + 0.004, max(lats) + 0.004)
         center = {"lon": (bbox[0] + bbox[2]) / 2, "lat": (bbox[1] + bbox[3]) / 2}
         as_of = datetime.fromisoformat(pts["t"][hi])
-        status = f"{pts['device_id']} · {pts['t'][lo][11:19]} – {pts['t'][hi][11:19]}"
+        status = (
+            f"{pts['device_id']} · {service.clock(pts['t'][lo], tz, '%H:%M:%S')} – "
+            f"{service.clock(pts['t'][hi], tz, '%H:%M:%S')}"
+        )
     else:
         bbox, center, as_of = None, None, datetime.now(UTC)
         status = t("patrols.no_track", lang)
@@ -163,7 +203,7 @@ def draw(track: dict | None, span: list[int], window: str, lang: str):
                 mode="markers",
                 marker={"size": 14, "color": TRACK_COLOR},
                 name=t("patrols.position", lang),
-                text=[pts["t"][hi][11:19]],
+                text=[service.clock(pts["t"][hi], tz, "%H:%M:%S")],
                 hoverinfo="text",
                 meta={"layer": "patrol_position", "index": hi},
                 showlegend=False,
@@ -185,31 +225,50 @@ def draw(track: dict | None, span: list[int], window: str, lang: str):
             "uirevision": str(pts.get("device_id")),
         },
     )
-    gaps = [
+    return figure, status, _gaps(as_of - length, as_of, tz, lang)
+
+
+def _gaps(since: datetime, until: datetime, tz: str, lang: str) -> list[Any]:
+    """The grids where patrols are most needed in the window, or why there are none."""
+    engine = app_engine()
+    rows = coverage.risk_gap(engine, coverage.Window(since, until), 10)
+    span = service.span_label(since, until, tz)
+    if not rows:
+        user = current_user()
+        reason = service.gaps_empty_reason(
+            engine, since, until, tz, lang, user.role if user else None
+        )
+        return [html.P(reason, className="patrols-empty")]
+    items = [
         html.Li(
             f"{r['name']} ({r['code']}) · {t('patrol.cases', lang)} {r['cases']} · "
             f"{t('patrol.patrolled', lang)} {100 * r['patrolled_share']:.0f} %",
             className="patrols-gap",
         )
-        for r in coverage.risk_gap(app_engine(), coverage.Window(as_of - length, as_of), 10)
+        for r in rows
     ]
-    return figure, status, gaps
+    return [html.P(t("patrols.gaps_window", lang, span=span), className="patrols-note"),
+            html.Ol(items)]  # fmt: skip
 
 
-def toggle_play(clicks: int, lang: str, span: list[int] | None, top: int):
-    """Play/pause; playing from the end of the track starts again at the range's start."""
-    playing = bool(clicks) and clicks % 2 == 1
+def toggle_play(_: int, lang: str, span: list[int] | None, top: int, stopped: bool | None):
+    """Play when stopped, pause when playing; playing from the end of the track starts
+    again at the range's start."""
+    playing = stopped is not False
     label = t("patrols.pause" if playing else "patrols.play", lang)
     restart = playing and span is not None and span[1] >= top
     return not playing, label, [span[0], span[0]] if restart else no_update
 
 
-def advance(_: int, span: list[int], top: int):
-    """One play step: move the range's end forward; stop at the last point."""
+def advance(_: int, span: list[int], bottom: int, top: int, seconds: int | None, lang: str):
+    """One play step (the whole track replays in about ``seconds``); at the last point
+    the replay stops and the button reads "play" again."""
     lo, hi = span
-    if hi >= top:
-        return no_update, True
-    return [lo, min(top, hi + PLAY_STEP)], False
+    step = service.replay_step(top - bottom, seconds)
+    end = min(top, hi + step)
+    if end >= top:
+        return [lo, top], True, t("patrols.play", lang)
+    return [lo, end], False, no_update
 
 
 def register(app: Dash) -> None:
@@ -222,8 +281,10 @@ def register(app: Dash) -> None:
 def _callbacks(app: Dash) -> None:
     app.callback(
         Output("patrols-track", "data"),
+        Output("patrols-range", "min"),
         Output("patrols-range", "max"),
         Output("patrols-range", "value"),
+        Output("patrols-range", "marks"),
         Input("patrols-shift", "value"),
     )(load_track)
     app.callback(
@@ -243,14 +304,19 @@ def _callbacks(app: Dash) -> None:
         State("patrols-lang", "data"),
         State("patrols-range", "value"),
         State("patrols-range", "max"),
+        State("patrols-tick", "disabled"),
         prevent_initial_call=True,
     )(toggle_play)
     app.callback(
         Output("patrols-range", "value", allow_duplicate=True),
         Output("patrols-tick", "disabled", allow_duplicate=True),
+        Output("patrols-play", "children", allow_duplicate=True),
         Input("patrols-tick", "n_intervals"),
         State("patrols-range", "value"),
+        State("patrols-range", "min"),
         State("patrols-range", "max"),
+        State("patrols-speed", "value"),
+        State("patrols-lang", "data"),
         prevent_initial_call=True,
     )(advance)
 
