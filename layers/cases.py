@@ -75,6 +75,8 @@ HEAT_SCALE = (
     (1.0, "#99000d"),
 )
 HEX_OPACITY = 0.72
+#: How many value breaks the hexagons' colour bar shows (0, ¼, ½, ¾ and the top).
+BREAK_COUNT = 5
 HEX_LINE = "rgba(255,255,255,0.85)"
 HALO_COLOR = "#ffffff"
 #: Traces the layer always draws: [hexagons, a white halo under the points, points].
@@ -237,7 +239,7 @@ class CasesLayer(FeatureLayer):
                 locations=[],
                 z=[],
                 name=t(self.title, lang),
-                meta=meta | {"total": 0},
+                meta=meta | {"total": 0, "breaks": []},
                 showscale=False,
                 showlegend=False,
                 hoverinfo="skip",
@@ -260,7 +262,7 @@ class CasesLayer(FeatureLayer):
                 f"{t('case.hex_open', lang, count='%{customdata[1]}')}<extra></extra>"
             ),
             name=t(self.title, lang),
-            meta=meta | {"total": int(sum(counts))},
+            meta=meta | {"total": int(sum(counts)), "breaks": heat_breaks(top)},
             showlegend=False,
         )
 
@@ -339,6 +341,12 @@ class CasesLayer(FeatureLayer):
         if detail_of(data) is Detail.AGGREGATED:
             return count_note("note.cases_aggregated", data, "cases", self.detail_zoom, lang)
         return super().note(data, lang)
+
+
+def heat_breaks(top: float) -> list[float]:
+    """The hexagons' colour bar: cases per hexagon at 0, ¼, ½, ¾ and all of the colour
+    scale running from 0 to ``top`` (one decimal; counts above ``top`` take its colour)."""
+    return [round(top * k / (BREAK_COUNT - 1), 1) for k in range(BREAK_COUNT)]
 
 
 def trace_totals(traces: Sequence[BaseTraceType]) -> dict[str, int]:

@@ -26,7 +26,15 @@ from gridmap.cases.filters import (
 from gridmap.db.engine import get_engine
 from layers import LayerContext, get_layer
 from layers.base import Detail, detail_of
-from layers.cases import HEAT_SCALE, STATUS_COLORS, TRACE_COUNT, hex_level, hex_size, trace_totals
+from layers.cases import (
+    HEAT_SCALE,
+    STATUS_COLORS,
+    TRACE_COUNT,
+    heat_breaks,
+    hex_level,
+    hex_size,
+    trace_totals,
+)
 from tests.conftest import make_test_database
 from tests.layers.seed import ALL_BBOX, SW_BBOX, seed
 
@@ -52,6 +60,9 @@ ROWS = [
      (120.5, 30.5)),
 ]  # fmt: skip
 LOCATED = [r[0] for r in ROWS if r[6] is not None]
+#: The hexagons' colour bar at zoom 12: the 95th percentile of their counts, in quarters.
+HEX_COUNTS = [1, 1, 1, 1, 1, 1, 3]
+BREAKS = [0.0, 0.6, 1.2, 1.8, 2.4]
 
 
 @pytest.fixture(scope="module")
@@ -273,12 +284,26 @@ def test_hexagon_traces(cases_engine: Engine) -> None:
     assert (hexes.type, halo.type, points.type) == ("choroplethmap", "scattermap", "scattermap")
     assert len(halo.lat) == 0
     assert sorted(hexes.z) == sorted(data["cases"].tolist())
+    assert sorted(hexes.z) == HEX_COUNTS  # p95 at rank 5.7: 1 + 0.7 × (3 − 1) = 2.4
     assert len(hexes.geojson["features"]) == len(data) and len(points.lat) == 0
     assert trace_totals(traces) == {"hexagons": len(LOCATED), "points": 0}
     assert hexes.meta == {"layer": "cases", "detail": "aggregated", "role": "hexagons",
-                          "total": len(LOCATED)}  # fmt: skip
+                          "total": len(LOCATED), "breaks": BREAKS}  # fmt: skip
+    assert (hexes.zmin, round(hexes.zmax, 6)) == (0, BREAKS[-1])
     assert "件事件" in hexes.hovertemplate
     assert CASES.note(data, "zh-CN") == "9 件按六边形汇总，放大到 15 级显示单个事件"
+
+
+@pytest.mark.parametrize(
+    ("top", "breaks"),
+    [
+        (1.0, [0.0, 0.2, 0.5, 0.8, 1.0]),
+        (6.0, [0.0, 1.5, 3.0, 4.5, 6.0]),
+        (9.6, [0.0, 2.4, 4.8, 7.2, 9.6]),
+    ],
+)
+def test_heat_breaks_are_quarters_of_the_colour_scale(top: float, breaks: list[float]) -> None:
+    assert heat_breaks(top) == breaks
 
 
 @pytest.mark.parametrize(
@@ -308,6 +333,7 @@ def test_empty_view_still_draws_both_traces(cases_engine: Engine) -> None:
         data = CASES.query(ctx(cases_engine, zoom=zoom, categories=["petitions"]))
         traces = CASES.traces(data, "en")
         assert [tr.meta["role"] for tr in traces] == ["hexagons", "halo", "points"]
+        assert traces[0].meta["breaks"] == []
         assert trace_totals(traces) == {"hexagons": 0, "points": 0}
     assert [tr.meta["role"] for tr in CASES.empty_traces("en")] == ["hexagons", "halo", "points"]
 

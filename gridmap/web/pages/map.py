@@ -33,6 +33,7 @@ from gridmap.web.services import map as overlays
 from gridmap.web.shell import graph_config, page_language, page_layout, triggered_id
 from gridmap.web.tile_overlays import with_tile_layers
 from layers import LAYERS, Layer
+from layers.cases import BREAK_COUNT, HEAT_SCALE
 
 PATH = "/"
 #: Who may open the city map (every signed-in person; a planner sees case counts only).
@@ -75,9 +76,49 @@ def _layer_card(layer: Layer, lang: str) -> html.Div:
                 labelClassName="layer-title",
             ),
             html.Ul(legend, className="legend"),
+            *([_heat_scale(lang)] if layer.id == "cases" else []),
             html.Div(id={"type": NOTE, "layer": layer.id}, className="layer-note"),
         ],
     )
+
+
+def _heat_scale(lang: str) -> html.Div:
+    """The case hexagons' colour bar; its value breaks come from the drawn hexagon trace
+    (:data:`HEAT_SCALE_JS`), hidden while no hexagon is drawn."""
+    stops = ", ".join(f"{color} {share * 100:g}%" for share, color in HEAT_SCALE)
+    return html.Div(
+        id="map-case-scale",
+        className="heat-scale hidden",
+        children=[
+            html.Div(
+                className="heat-bar", style={"background": f"linear-gradient(to right, {stops})"}
+            ),
+            html.Div(
+                [html.Span(id=f"map-case-break-{k}") for k in range(BREAK_COUNT)],
+                className="heat-breaks",
+            ),
+            html.Div(t("legend.case_heat_unit", lang), className="heat-unit"),
+        ],
+    )
+
+
+#: The breaks of the drawn hexagon trace (its meta, see :func:`layers.cases.heat_breaks`)
+#: into the colour bar: also after a live patch of the case traces, which changes no note.
+HEAT_SCALE_JS = """
+function (figure) {
+    var traces = (figure && figure.data) || [];
+    var hex = traces.find(function (tr) {
+        return tr.meta && tr.meta.layer === "cases" && tr.meta.role === "hexagons";
+    });
+    var breaks = (hex && hex.meta.breaks) || [];
+    var out = [breaks.length ? "heat-scale" : "heat-scale hidden"];
+    for (var k = 0; k < BREAK_COUNT; k++) {
+        var v = breaks[k];
+        out.push(v === undefined ? "" : (k === breaks.length - 1 ? "≥" : "") + String(v));
+    }
+    return out;
+}
+""".replace("BREAK_COUNT", str(BREAK_COUNT))
 
 
 def layout(lang: str | None = None, **_query: str) -> html.Div:
@@ -243,3 +284,9 @@ def _callbacks(app: Dash) -> None:
         State({"type": TOGGLE, "layer": ALL}, "id"),
         prevent_initial_call="initial_duplicate",
     )(live_update)
+    app.clientside_callback(
+        HEAT_SCALE_JS,
+        Output("map-case-scale", "className"),
+        *[Output(f"map-case-break-{k}", "children") for k in range(BREAK_COUNT)],
+        Input("map-graph", "figure"),
+    )

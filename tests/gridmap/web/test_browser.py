@@ -57,6 +57,26 @@ def note(driver: WebDriver, layer: str) -> str:
     return by_dash_id(driver, type="map-layer-note", layer=layer).text
 
 
+def heat_scale(driver: WebDriver) -> tuple[list[float], list[str], str] | None:
+    """The drawn hexagons' breaks, and the texts of the case colour bar (None: hidden)."""
+    scale = driver.find_element(By.ID, "map-case-scale")
+    if not scale.is_displayed():
+        return None
+    breaks = driver.execute_script(
+        f"const gd = document.querySelector('{GRAPH}');"
+        "const hex = gd.data.find(t => t.meta && t.meta.role === 'hexagons');"
+        "return hex.meta.breaks;"
+    )
+    labels = [e.text for e in scale.find_elements(By.CSS_SELECTOR, ".heat-breaks span")]
+    return breaks, labels, scale.find_element(By.CSS_SELECTOR, ".heat-unit").text
+
+
+def bar_labels(breaks: list[float]) -> list[str]:
+    """What the colour bar should read for ``breaks`` (JavaScript's number formatting)."""
+    shown = [f"{b:g}" for b in breaks]
+    return [*shown[:-1], "≥" + shown[-1]]
+
+
 def map_ready(driver: WebDriver) -> bool:
     return driver.execute_script(
         f"const gd = document.querySelector('{GRAPH}');"
@@ -77,6 +97,10 @@ def test_map_page(browser: WebDriver, demo_server: LiveServer) -> None:
     assert drawn["grids"][1] > 0 and drawn["service_points"][1] > 0
     assert browser.find_element(By.CSS_SELECTOR, ".brand-title").text == "gridmap 网格化管理"
     assert browser.find_element(By.CSS_SELECTOR, "#map-message").is_displayed() is False
+    # The case hexagons' colour bar: the drawn trace's breaks, in cases per hexagon.
+    breaks, labels, unit = wait_for(browser, heat_scale, message="no case colour bar")
+    assert len(breaks) == 5 and breaks[0] == 0 and breaks[-1] >= 1
+    assert (labels, unit) == (bar_labels(breaks), "事件数（件/格）")
     browser.save_screenshot(str(ARTIFACTS / "map-zh.png"))
 
     # A layer toggled off disappears, and comes back; the other layers stay.
@@ -93,6 +117,7 @@ def test_map_page(browser: WebDriver, demo_server: LiveServer) -> None:
     )
     wait_for(browser, lambda d: dict((t[0], t[2]) for t in traces(d))["buildings"] > 0)
     assert note(browser, "buildings").startswith(("当前视图", "仅显示"))
+    wait_for(browser, lambda d: heat_scale(d) is None, message="single cases keep the bar")
     toggle(browser, "grids")
     wait_for(
         browser, lambda d: layers_drawn(d) == ["buildings", "cameras", "service_points", "cases"]
@@ -116,6 +141,8 @@ def test_map_page(browser: WebDriver, demo_server: LiveServer) -> None:
         "Unwatched streets", "Buildings", "Buildings outside the circle", "Cameras",
         "Service points", "Case heatmap",
     ]  # fmt: skip
+    breaks, labels, unit = wait_for(browser, heat_scale, message="no case colour bar")
+    assert (labels, unit) == (bar_labels(breaks), "Cases per hexagon")
     wait_for(browser, map_ready)
     browser.save_screenshot(str(ARTIFACTS / "map-en.png"))
 
