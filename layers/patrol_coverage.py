@@ -27,7 +27,7 @@ from layers.base import (
     simplify_tolerance,
 )
 from layers.params import PatrolWindow
-from layers.specs import ColorByFunction, ColorClass, Style
+from layers.specs import ColorByFunction, ColorClass, LegendEntry, Style
 
 #: Recency classes: (label key, upper bound of hours since the last visit, colour).
 RECENCY = (
@@ -137,6 +137,14 @@ class PatrolCoverageLayer(FeatureLayer):
         frame = read_frame(ctx, GRIDS_SQL, **ctx.bounds, t0=t0, t1=t1, tolerance=tolerance)
         frame.attrs["now"] = t1
         return frame
+
+    def legend(self, lang: str) -> list[LegendEntry]:
+        """Streets by last visit (zoomed in), then grids by patrolled share (zoomed out)."""
+        shares = [
+            LegendEntry(t("legend.patrol_share", lang, pct=f"{share * 100:g}"), color, "fill")
+            for share, color in SHARE_SCALE
+        ]
+        return [*super().legend(lang), *shares]
 
     def draw(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:
         name = t(self.title, lang)

@@ -12,7 +12,7 @@ from gridmap.patrols import coverage
 from gridmap.patrols.ingest import ingest_pings, parse_pings
 from layers import Detail, LayerContext
 from layers.params import PatrolWindow
-from layers.patrol_coverage import RECENCY, PatrolCoverageLayer
+from layers.patrol_coverage import RECENCY, SHARE_SCALE, PatrolCoverageLayer
 from layers.risk_gap import RiskGapLayer
 from layers.unwatched_streets import UnwatchedStreetsLayer
 from tests.conftest import make_test_database
@@ -74,6 +74,14 @@ def test_grids_by_patrolled_share_when_zoomed_out(patrol_engine: Engine) -> None
     assert dict(zip(data8["id"], data8["patrolled_share"].round(9), strict=True))[1] == 1.0
     (trace,) = layer.traces(data, "zh-CN")
     assert trace.meta == {"layer": "patrol_coverage", "detail": "aggregated"}
+    # the key: the scale's colours at 0, 50 and 100 %, after the streets' classes
+    shares = [(e.label, e.color, e.shape) for e in layer.legend("zh-CN")[len(RECENCY) :]]
+    assert shares == [
+        ("网格巡查覆盖率 0%", "#dc2626", "fill"),
+        ("网格巡查覆盖率 50%", "#f59e0b", "fill"),
+        ("网格巡查覆盖率 100%", "#16a34a", "fill"),
+    ]
+    assert list(trace.colorscale) == [tuple(step) for step in SHARE_SCALE]
 
 
 def test_unwatched_streets(patrol_engine: Engine) -> None:

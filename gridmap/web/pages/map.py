@@ -27,6 +27,7 @@ from gridmap.settings import get_settings
 from gridmap.web.basemap import basemap_style
 from gridmap.web.components.case_filters import choice_from_values, control_inputs, filter_panel
 from gridmap.web.components.kpis import kpi_tiles
+from gridmap.web.components.legend import legend_list
 from gridmap.web.components.ticker import ticker_items, ticker_panel
 from gridmap.web.services import live
 from gridmap.web.services import map as overlays
@@ -55,15 +56,6 @@ def _style(visible: Iterable[str] = ()) -> dict[str, Any]:
 
 
 def _layer_card(layer: Layer, lang: str) -> html.Div:
-    legend = [
-        html.Li(
-            [
-                html.Span(className=f"swatch swatch-{entry.shape}", style={"--c": entry.color}),
-                html.Span(entry.label),
-            ]
-        )
-        for entry in layer.legend(lang)
-    ]
     return html.Div(
         className="layer-card",
         children=[
@@ -75,7 +67,7 @@ def _layer_card(layer: Layer, lang: str) -> html.Div:
                 inputClassName="switch",
                 labelClassName="layer-title",
             ),
-            html.Ul(legend, className="legend"),
+            legend_list(layer.legend(lang)),
             *([_heat_scale(lang)] if layer.id == "cases" else []),
             html.Div(id={"type": NOTE, "layer": layer.id}, className="layer-note"),
         ],

@@ -22,9 +22,10 @@ from gridmap.patrols import coverage, shifts
 from gridmap.patrols.errors import PatrolNotFound
 from gridmap.settings import get_settings
 from gridmap.web.basemap import basemap_style
+from gridmap.web.components.legend import legend_list
 from gridmap.web.services import patrols as service
 from gridmap.web.shell import header, page_language
-from layers import LayerContext
+from layers import LayerContext, LegendEntry
 from layers.params import PatrolWindow
 from layers.patrol_coverage import PatrolCoverageLayer
 
@@ -119,6 +120,8 @@ def layout(lang: str | None = None, shift: str | None = None, **_: Any) -> html.
                     html.Section(
                         className="patrols-side",
                         children=[
+                            html.H2(t("legend.title", lang)),
+                            legend_list(_legend(lang), "legend patrols-legend"),
                             html.H2(t("patrols.gaps", lang)),
                             html.Div(id="patrols-gaps", className="patrols-gaps"),
                         ],
@@ -127,6 +130,12 @@ def layout(lang: str | None = None, shift: str | None = None, **_: Any) -> html.
             ),
         ],
     )
+
+
+def _legend(lang: str) -> list[LegendEntry]:
+    """The map's key: the coverage layer's classes (streets by last visit, grids by
+    patrolled share) and the track."""
+    return [*COVERAGE.legend(lang), LegendEntry(t("patrols.track", lang), TRACK_COLOR, "line")]
 
 
 def load_track(shift_id: int | None):

@@ -100,6 +100,11 @@ def open_page(driver: WebDriver, server: LiveServer, lang: str) -> None:
     wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#patrols-gaps li"))
 
 
+def legend(driver: WebDriver) -> list[str]:
+    """The lines of the key beside the map."""
+    return [e.text for e in driver.find_elements(By.CSS_SELECTOR, ".patrols-legend li")]
+
+
 def head_indices(driver: WebDriver, seen: set[int]) -> set[int]:
     for layer, index, _ in traces(driver):
         if layer == "patrol_position":
@@ -133,6 +138,11 @@ def test_coverage_layer_and_replay(browser: WebDriver, patrol_server: LiveServer
     # the list is filled on open: grid 2's cases against its unpatrolled streets
     gaps = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#patrols-gaps li")]
     assert gaps == ["二网格 (G2) · Cases 3 · Patrolled 0 %"]
+    assert legend(browser) == [
+        "within 2 h", "2–8 h", "8–24 h", "1–7 days", "over 7 days or never",
+        "Grid patrolled share 0%", "Grid patrolled share 50%", "Grid patrolled share 100%",
+        "Track",
+    ]  # fmt: skip
     # play from the end restarts at the range's start and walks the head to the end, then
     # the button reads Play again and a second press replays from the start
     browser.find_element(By.CSS_SELECTOR, "#patrols-speed input[value='15']").click()
@@ -161,6 +171,10 @@ def test_chinese_page_local_times_and_empty_state(
         assert browser.find_element(By.ID, "patrols-play").text == "回放"
         gaps = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#patrols-gaps li")]
         assert gaps == ["二网格 (G2) · 事件数 3 · 巡查覆盖率 0 %"]
+        assert legend(browser) == [
+            "2小时内", "2–8小时", "8–24小时", "1–7天", "7天以上或从未",
+            "网格巡查覆盖率 0%", "网格巡查覆盖率 50%", "网格巡查覆盖率 100%", "轨迹",
+        ]  # fmt: skip
         ARTIFACTS.mkdir(exist_ok=True)
         browser.save_screenshot(str(ARTIFACTS / "patrols-zh-1920.png"))
         # the 2 h window holds no case: the list says so instead of a bare heading
