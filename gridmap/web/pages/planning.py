@@ -26,6 +26,7 @@ from gridmap.i18n import t
 from gridmap.settings import get_settings
 from gridmap.web.basemap import basemap_style
 from gridmap.web.components import export_panel, import_panel
+from gridmap.web.components.legend import legend_list
 from gridmap.web.components.plan_cards import toggle
 from gridmap.web.services import map as overlays
 from gridmap.web.services.planning import (
@@ -33,6 +34,7 @@ from gridmap.web.services.planning import (
     delta_text,
     map_traces,
     parse_edits,
+    plan_key,
     point_options,
     recompute,
     status_text,
@@ -194,6 +196,7 @@ def layout(lang: str | None = None, kind: str | None = None, **_query: str) -> h
                 className="map-graph",
             ),
             html.Div("+", className="plan-crosshair", title=t("plan.crosshair", lang)),
+            html.Div(draw_key(kind, minutes_value, lang), id="plan-key", className="plan-key"),
         ],
         stores=[
             dcc.Store(id="plan-lang", data=lang),
@@ -385,7 +388,19 @@ def register(app: Dash) -> None:
         import_panel.register(app)
 
 
+def draw_key(kind: str, minutes: float, lang: str) -> html.Ul:
+    """The map's key for the kind and minutes (:func:`plan_key`)."""
+    return legend_list(plan_key(kind, float(minutes), lang))
+
+
 def _callbacks(app: Dash) -> None:
+    app.callback(
+        Output("plan-key", "children"),
+        Input("plan-kind", "value"),
+        Input("plan-minutes", "value"),
+        State("plan-lang", "data"),
+        prevent_initial_call=True,
+    )(draw_key)
     app.callback(
         Output("plan-graph", "figure"),
         Output("plan-coverage-pct", "children"),

@@ -36,6 +36,7 @@ from layers.base import LayerContext
 from layers.params import CircleFilter
 from layers.service_circles import ServiceCirclesLayer, polygon_rings
 from layers.service_points import HALO_COLOR, KIND_COLORS
+from layers.specs import LegendEntry
 from layers.uncovered_buildings import UncoveredBuildingsLayer
 
 CIRCLES = ServiceCirclesLayer()
@@ -245,6 +246,19 @@ def map_traces(
             )
         )
     return traces
+
+
+def plan_key(kind: str, minutes: float, lang: str) -> list[LegendEntry]:
+    """The map's key for the kind and minutes: its walking area and points, the buildings
+    it leaves out and the suggested sites (the what-if changes have Plotly's legend)."""
+    name = t(f"service.{kind}", lang)
+    color = KIND_COLORS[kind]
+    return [
+        LegendEntry(t("plan.key_circle", lang, kind=name, minutes=f"{minutes:g}"), color, "fill"),
+        LegendEntry(name, color, "circle"),
+        *UNCOVERED.legend(lang),
+        LegendEntry(t("plan.suggest", lang), SUGGESTION_COLOR, "circle"),
+    ]
 
 
 def whatif_circles(

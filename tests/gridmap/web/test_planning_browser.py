@@ -54,6 +54,11 @@ def plan_server(plan_db: str, live_servers: Callable[[str, str], LiveServer]) ->
     return live_servers(plan_db, "plan")
 
 
+def key(driver: WebDriver) -> list[str]:
+    """The lines of the map's key (bottom left)."""
+    return [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#plan-key li")]
+
+
 def test_circles_render_and_what_if_moves_coverage(
     browser: WebDriver, plan_server: LiveServer, plan_db: str, full_hd: None
 ) -> None:
@@ -70,6 +75,13 @@ def test_circles_render_and_what_if_moves_coverage(
         "Least covered: Party-masses service centre within 5 min, 8.66% (shown first)"
     )
     assert browser.find_element(By.ID, "plan-communities").text == "c: 11.6% of 950 people"
+    # the key follows the kind and minutes shown
+    wait_for(browser, lambda d: key(d)[0].endswith("within 5 min walk"), message=str(key(browser)))
+    assert key(browser) == [
+        "Party-masses service centre: within 5 min walk", "Party-masses service centre",
+        "Building outside the circle", "Far from any street (off the network)",
+        "New site suggestions",
+    ]  # fmt: skip
     drawn = browser.execute_script(LAYERS_JS)
     circles = [n for layer, n in drawn if layer == "service_circles"]
     assert circles and circles[0] > 10, drawn  # a polygon with many vertices
@@ -117,4 +129,8 @@ def test_opens_on_the_worst_covered_in_chinese(
         "覆盖率最低：党群服务中心 5 分钟 8.66%（默认显示）"
     )
     assert browser.find_element(By.ID, "plan-communities").text == "c：11.6%（共 950 人）"
+    assert key(browser) == [
+        "党群服务中心步行 5 分钟可达范围", "党群服务中心", "服务圈外楼栋",
+        "远离道路（未接入路网）", "新增站点建议",
+    ]  # fmt: skip
     browser.save_screenshot(str(ARTIFACTS / "plan-1920.png"))
