@@ -77,6 +77,12 @@ def bar_labels(breaks: list[float]) -> list[str]:
     return [*shown[:-1], "≥" + shown[-1]]
 
 
+def bar_drawn(driver: WebDriver) -> tuple[list[float], list[str], str] | None:
+    """The colour bar once it reads the hexagons Plotly drew (it may run a frame ahead)."""
+    scale = heat_scale(driver)
+    return scale if scale and scale[0] and scale[1] == bar_labels(scale[0]) else None
+
+
 def map_ready(driver: WebDriver) -> bool:
     return driver.execute_script(
         f"const gd = document.querySelector('{GRAPH}');"
@@ -98,7 +104,7 @@ def test_map_page(browser: WebDriver, demo_server: LiveServer) -> None:
     assert browser.find_element(By.CSS_SELECTOR, ".brand-title").text == "gridmap 网格化管理"
     assert browser.find_element(By.CSS_SELECTOR, "#map-message").is_displayed() is False
     # The case hexagons' colour bar: the drawn trace's breaks, in cases per hexagon.
-    breaks, labels, unit = wait_for(browser, heat_scale, message="no case colour bar")
+    breaks, labels, unit = wait_for(browser, bar_drawn, message=str(heat_scale(browser)))
     assert len(breaks) == 5 and breaks[0] == 0 and breaks[-1] >= 1
     assert (labels, unit) == (bar_labels(breaks), "事件数（件/格）")
     browser.save_screenshot(str(ARTIFACTS / "map-zh.png"))
@@ -141,7 +147,7 @@ def test_map_page(browser: WebDriver, demo_server: LiveServer) -> None:
         "Unwatched streets", "Buildings", "Buildings outside the circle", "Cameras",
         "Service points", "Case heatmap",
     ]  # fmt: skip
-    breaks, labels, unit = wait_for(browser, heat_scale, message="no case colour bar")
+    breaks, labels, unit = wait_for(browser, bar_drawn, message=str(heat_scale(browser)))
     assert (labels, unit) == (bar_labels(breaks), "Cases per hexagon")
     wait_for(browser, map_ready)
     browser.save_screenshot(str(ARTIFACTS / "map-en.png"))
