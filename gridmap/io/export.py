@@ -276,10 +276,11 @@ def _geometry_type(frame: gpd.GeoDataFrame, layer_id: str) -> str:
         return "MultiPoint"
     if types:
         return "Unknown"
-    shapes = {entry.shape for entry in get_layer(layer_id).legend("en")}
-    if "circle" in shapes:  # point layers (their aggregated views may draw fills)
+    legend = get_layer(layer_id).legend("en")
+    if any(entry.shape == "circle" for entry in legend):  # point layers (aggregated: fills)
         return "Point"
-    return "MultiPolygon" if "fill" in shapes else "MultiLineString"
+    # the first entry is what the features draw (patrol coverage: streets, then grid fills)
+    return "MultiPolygon" if legend and legend[0].shape == "fill" else "MultiLineString"
 
 
 def csv_frame(frame: gpd.GeoDataFrame, geometry: str = "auto") -> pd.DataFrame:

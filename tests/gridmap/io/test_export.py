@@ -21,6 +21,7 @@ from gridmap.cases.filters import CaseFilter
 from gridmap.io.export import (
     ExportError,
     ExportRequest,
+    _geometry_type,
     csv_frame,
     export_data,
     file_frame,
@@ -269,3 +270,13 @@ def test_flat_filter_names_become_the_layers_typed_params(engine) -> None:
     assert ctx.param(RiskGapParams) == RiskGapParams(3)
     assert ctx.param(PatrolWindow) == PatrolWindow(request.time_from, None, 2.0)
     assert ctx.param(CaseFilter) == CaseFilter(since=request.time_from, statuses=("reported",))
+
+
+@pytest.mark.parametrize(
+    ("layer_id", "kind"),
+    [("grids", "MultiPolygon"), ("patrol_coverage", "MultiLineString"), ("cases", "Point"),
+     ("unwatched_streets", "MultiLineString")],
+)  # fmt: skip
+def test_empty_layer_files_take_the_geometry_their_features_draw(layer_id: str, kind: str) -> None:
+    empty = gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=4326))
+    assert _geometry_type(empty, layer_id) == kind
