@@ -18,10 +18,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import dash
+import plotly.io
 import pytest
 import requests
 from dash import Dash
 from dash._utils import split_callback_id
+from plotly import graph_objects as go
 from werkzeug.routing import Rule
 
 from gridmap.access import Role
@@ -287,7 +289,9 @@ def _probe(cid: str, prop: str, defaults: dict[str, dict[str, Any]], town: Town)
         return town.foreign_grid_id
     if "shift" in name and prop == "value" and town.foreign_shift_id:
         return town.foreign_shift_id
-    return defaults.get(cid, {}).get(prop)
+    value = defaults.get(cid, {}).get(prop)
+    # a figure in the layout goes out as the browser sends it: plain JSON
+    return json.loads(plotly.io.to_json(value)) if isinstance(value, go.Figure) else value
 
 
 def _expand(spec: dict[str, str], town: Town, defaults, with_value: bool) -> Any:

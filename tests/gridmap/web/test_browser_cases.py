@@ -115,7 +115,7 @@ def test_a_reported_case_appears_live(browser: WebDriver, cases_server: LiveServ
         )
         seen = browser.execute_script(f"return window.__tickerSeen['ticker-case-{case['id']}']")
         latencies.append(seen / 1000 - posted)
-        wait_for(browser, lambda d, total=total: hex_total(d) == total + 1, timeout=5)
+        wait_for(browser, lambda d, total=total: hex_total(d) == total + 1, timeout=15)
         time.sleep(0.2)
 
     # Same page (no reload), same view (the patch kept uirevision), counts moved by REPORTS.
