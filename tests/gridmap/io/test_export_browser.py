@@ -41,8 +41,17 @@ def test_planner_exports_a_print_map_from_the_plan_page(
     wait = WebDriverWait(browser, 90, poll_frequency=0.1)
     start = wait.until(lambda d: d.find_element(By.ID, "plan-export-start"))
     assert start.text == "开始导出"
+    # the page fills its side bar after the first paint; click once it has stopped moving
+    # (a click during the shift landed on the neighbouring layer under CI load)
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#plan-communities li"))
+    wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, "[data-dash-is-loading='true']"))
     # layers: grids and service points are ticked; add cameras; A3 portrait PDF
-    browser.find_element(By.CSS_SELECTOR, "#plan-export-layers input[value='cameras']").click()
+    cameras = browser.find_element(By.CSS_SELECTOR, "#plan-export-layers input[value='cameras']")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", cameras)
+    cameras.click()
+    wait.until(lambda d: cameras.is_selected(), "the cameras box did not tick")
+    ticked = browser.find_elements(By.CSS_SELECTOR, "#plan-export-layers input:checked")
+    assert {box.get_attribute("value") for box in ticked} == {"grids", "service_points", "cameras"}
     browser.find_element(By.CSS_SELECTOR, "#plan-export-paper input[value='A3']").click()
     browser.find_element(
         By.CSS_SELECTOR, "#plan-export-orientation input[value='portrait']"
