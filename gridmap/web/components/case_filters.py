@@ -35,6 +35,23 @@ CONTROLS = {
 }
 
 
+#: The keys of ``dcc.Dropdown(labels=…)`` (Dash 4: its own words are English otherwise).
+DROPDOWN_LABELS = (
+    "select_all",
+    "deselect_all",
+    "selected_count",
+    "search",
+    "clear_search",
+    "clear_selection",
+    "no_options_found",
+)
+
+
+def dropdown_labels(lang: str) -> dict[str, str]:
+    """The words a dropdown shows itself ("Select All", "Search", …) in ``lang``."""
+    return {key: t(f"dropdown.{key}", lang) for key in DROPDOWN_LABELS}
+
+
 def choice_from_values(values: Sequence[Any]) -> CaseChoice:
     """A choice from the panel's control values, in :data:`CONTROLS` order."""
     return CaseChoice.from_values(list(CONTROLS), values)
@@ -86,6 +103,7 @@ def filter_panel(prefix: str, lang: str, choice: CaseChoice | None = None) -> ht
             value=list(values),
             multi=True,
             placeholder=t(hint, lang),
+            labels=dropdown_labels(lang),
             className="filter-dropdown",
         )
 

@@ -9,22 +9,38 @@ from typing import Any
 
 from dash import html
 
+from gridmap.access import current_user
+from gridmap.access.policy import sees_single_cases
 from gridmap.cases.filters import case_timezone, category_label, local_time
 from gridmap.i18n import t
 from gridmap.web.services.dashboard import TickerItem
 from layers.cases import STATUS_COLORS
 
 
+def grid_text(item: TickerItem, lang: str) -> tuple[str, str]:
+    """(text, tooltip) of where a ticker line's case lies: its grid, else outside every
+    grid, else no position at all."""
+    if item.grid_name:
+        return item.grid_name, item.grid_code or item.grid_name
+    if item.located:
+        return t("ticker.outside", lang), t("ticker.outside_hint", lang)
+    return t("ticker.unlocated", lang), t("ticker.unlocated", lang)
+
+
 def ticker_items(
     items: Sequence[TickerItem], lang: str, fresh: Collection[int] = ()
 ) -> list[html.Li] | html.Div:
-    """The ticker's lines; ids in ``fresh`` get the highlight class."""
+    """The ticker's lines; ids in ``fresh`` get the highlight class. An account that sees
+    case counts only (a planner) is told so instead of "no cases"."""
     if not items:
+        if not sees_single_cases(current_user()):
+            return html.Div(t("ticker.counts_only", lang), className="ticker-empty")
         return html.Div(t("ticker.empty", lang), className="ticker-empty")
     tz = case_timezone()
     lines = []
     for item in items:
-        grid = item.grid_name or t("unknown", lang)
+        grid, where = grid_text(item, lang)
+        category = category_label(item.category, lang)
         lines.append(
             html.Li(
                 key=str(item.id),
@@ -44,10 +60,14 @@ def ticker_items(
                                 className="ticker-meta",
                                 children=[
                                     html.Span(
-                                        category_label(item.category, lang),
-                                        className="ticker-category",
+                                        category, className="ticker-category", title=category
                                     ),
-                                    html.Span(grid, className="ticker-grid"),
+                                    html.Span(
+                                        grid,
+                                        className="ticker-grid"
+                                        + ("" if item.grid_name else " outside"),
+                                        title=where,
+                                    ),
                                 ],
                             ),
                         ],

@@ -33,6 +33,7 @@ from gridmap.i18n import t
 from gridmap.settings import get_settings
 from gridmap.web.basemap import basemap_style
 from gridmap.web.components import lead_map
+from gridmap.web.components.case_filters import dropdown_labels
 from gridmap.web.components.case_table import case_table, pager_text, table_rows
 from gridmap.web.components.grid_panel import grid_panel
 from gridmap.web.services.lead import selection
@@ -88,7 +89,13 @@ def _row(label: str, control: Component) -> html.Div:
 
 def _dropdown(level: str, lang: str) -> html.Div:
     any_ = t("lead.any", lang)
-    control = dcc.Dropdown(id=f"lead-{level}", options=[], placeholder=any_, clearable=True)
+    control = dcc.Dropdown(
+        id=f"lead-{level}",
+        options=[],
+        placeholder=any_,
+        clearable=True,
+        labels=dropdown_labels(lang),
+    )
     return _row(t(f"field.{level}", lang), control)
 
 

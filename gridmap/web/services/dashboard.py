@@ -31,7 +31,8 @@ from gridmap.cases.filters import FILTER_PARAMS, CaseFilter
 
 TILES_SQL = f"SELECT * FROM gridmap_case_tiles({FILTER_PARAMS}, :at, :day_start)"
 TICKER_SQL = (
-    "SELECT id, code, title, category, status, priority, reported_at, grid_code, grid_name "
+    "SELECT id, code, title, category, status, priority, reported_at, grid_code, grid_name, "
+    "geom IS NOT NULL AS located "
     f"FROM gridmap_layer_cases(NULL, NULL, NULL, NULL, {FILTER_PARAMS}, false, :limit)"
 )
 TICKER_SIZE = 10
@@ -105,6 +106,8 @@ class TickerItem:
     reported_at: datetime
     grid_code: str | None
     grid_name: str | None
+    #: The case has a position (without a grid: it lies outside every grid).
+    located: bool = True
 
 
 def read_latest(
