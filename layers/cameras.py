@@ -98,7 +98,8 @@ class CamerasLayer(FeatureLayer):
         ]
 
     def legend(self, lang: str) -> list[LegendEntry]:
-        return [*super().legend(lang), LegendEntry(t("legend.camera_cluster", lang), CLUSTER_COLOR)]
+        cluster = LegendEntry(t("legend.camera_cluster", lang), CLUSTER_COLOR, zoomed_out=True)
+        return [*super().legend(lang), cluster]
 
     def note(self, data: gpd.GeoDataFrame, lang: str) -> str:
         if detail_of(data) is Detail.AGGREGATED:

@@ -107,7 +107,7 @@ class GridsLayer(FeatureLayer):
         return [
             LegendEntry(t("legend.grid_fill", lang), PALETTE[0], "fill"),
             LegendEntry(t("legend.grid_line", lang), GRID_LINE, "line"),
-            LegendEntry(t("legend.community", lang), COMMUNITY_LINE, "line"),
+            LegendEntry(t("legend.community", lang), COMMUNITY_LINE, "line", zoomed_out=True),
         ]
 
     def note(self, data: gpd.GeoDataFrame, lang: str) -> str:

@@ -31,6 +31,9 @@ class LegendEntry:
     label: str
     color: str
     shape: Shape = "circle"
+    #: Drawn only when the map is zoomed out (e.g. community outlines): a print, drawn at
+    #: one scale, leaves the entry out.
+    zoomed_out: bool = False
 
 
 # -- vector tiles ----------------------------------------------------------------------------

@@ -15,10 +15,11 @@ import tempfile
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 import geopandas as gpd
 import numpy as np
@@ -27,6 +28,7 @@ import pyogrio
 import shapely
 from sqlalchemy import Engine
 
+from gridmap.cases.filters import case_timezone
 from gridmap.errors import GridmapError
 from layers import LayerContext, get_layer
 from layers.base import BBox
@@ -66,6 +68,14 @@ class ExportError(GridmapError):
 
 def _quiet(_fraction: float, _message: str) -> None:
     return None
+
+
+def local_stamp(stamp: datetime | None = None) -> datetime:
+    """``stamp`` (None: now; naive: UTC) in the case time zone, as files and prints show it."""
+    stamp = stamp or datetime.now(UTC)
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=UTC)
+    return stamp.astimezone(ZoneInfo(case_timezone()))
 
 
 @dataclass(frozen=True)
@@ -119,8 +129,9 @@ class ExportRequest:
         return MEDIA_TYPES[self.suffix]
 
     def file_name(self, stamp: datetime | None = None) -> str:
-        """A download name like ``gridmap_grids_20261122-0930.gpkg``."""
-        when = (stamp or datetime.now()).strftime("%Y%m%d-%H%M")
+        """A download name like ``gridmap_grids_20261122-0930.gpkg``, stamped in the case
+        time zone (a naive ``stamp`` is taken as UTC; None: now)."""
+        when = local_stamp(stamp).strftime("%Y%m%d-%H%M")
         return f"gridmap_{'+'.join(self.layers)}_{when}.{self.suffix}"
 
     def context(self, engine: Engine, user: Any = None) -> LayerContext:

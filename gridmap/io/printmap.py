@@ -36,7 +36,14 @@ from matplotlib_scalebar.scalebar import ScaleBar
 from sqlalchemy import Engine
 
 from gridmap.i18n import t
-from gridmap.io.export import ExportError, ExportRequest, Progress, _quiet, layer_frame
+from gridmap.io.export import (
+    ExportError,
+    ExportRequest,
+    Progress,
+    _quiet,
+    layer_frame,
+    local_stamp,
+)
 from layers import get_layer
 from layers.base import LayerContext, LegendEntry, read_frame
 from layers.specs import Style
@@ -113,9 +120,9 @@ def _kind(frame: gpd.GeoDataFrame) -> str:
 def legend_entries(layer_id: str, frame: gpd.GeoDataFrame, colors: list[str], lang: str):
     """The layer's legend entries that this print shows: those of the drawn geometry kind
     (a polygon layer keeps its outline entries) and, where colours vary per feature, of a
-    colour actually drawn."""
+    colour actually drawn; never the screen's zoomed-out marks (a print has one scale)."""
     kind = _kind(frame) if not frame.empty else None
-    entries = get_layer(layer_id).legend(lang)
+    entries = [e for e in get_layer(layer_id).legend(lang) if not e.zoomed_out]
     shapes = {"fill": {"fill", "line"}, "line": {"line"}, "circle": {"circle"}}.get(kind or "")
     kept = [e for e in entries if shapes is None or e.shape in shapes]
     used = {c.lower() for c in colors}
@@ -304,8 +311,10 @@ def render_print_map(
     user: Any = None,
     source: str = "gridmap · PostGIS",
     progress: Progress = _quiet,
+    at: datetime | None = None,
 ) -> PrintResult:
-    """Draw the request's layers as a print map into ``target`` (PNG or PDF)."""
+    """Draw the request's layers as a print map into ``target`` (PNG or PDF), dated ``at``
+    (None: now) in the case time zone."""
     if not request.is_print:
         raise PrintMapError("A print map is a png or pdf.")
     family = cjk_font()
@@ -405,7 +414,7 @@ def render_print_map(
     for label in legend.get_texts():  # each layer's heading line in bold
         if label.get_text() in headings:
             label.set_fontweight("bold")
-    now = datetime.now().astimezone()
+    now = local_stamp(at)
     footer = "    ".join(
         [
             t("print.date", lang, date=now.strftime("%Y-%m-%d %H:%M")),

@@ -3,6 +3,7 @@ text read back; PNG and PDF are not blank and have dark pixels in the title band
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -93,3 +94,22 @@ def test_nothing_to_draw_is_a_clear_error(engine: Engine, tmp_path: Path) -> Non
     with pytest.raises(PrintMapError, match="nothing to draw"):
         render_print_map(engine, ExportRequest(("grids",), "pdf"), tmp_path / "x.pdf")
     assert not list(tmp_path.iterdir())
+
+
+def test_print_is_dated_in_the_case_time_zone_without_zoom_words(
+    demo_engine: Engine, tmp_path: Path
+) -> None:
+    """02:07 UTC prints (and names the file) 10:07 Shanghai time; the legend names the
+    grids and their outlines but not the screen's zoomed-out marks."""
+    at = datetime(2026, 12, 6, 2, 7, tzinfo=UTC)
+    request = ExportRequest(("grids", "cameras"), "pdf", title=TITLE)
+    assert request.file_name(at) == "gridmap_grids+cameras_20261206-1007.pdf"
+    assert request.file_name(at.replace(tzinfo=None)) == "gridmap_grids+cameras_20261206-1007.pdf"
+    target = tmp_path / "map.pdf"
+    render_print_map(demo_engine, request, target, at=at)
+    text = pdfium.PdfDocument(target)[0].get_textpage().get_text_range()
+    assert "制图日期：2026-12-06 10:07" in text
+    for label in ("网格（颜色区分社区）", "网格边界", "在线"):
+        assert label in text, label
+    for label in ("社区边界", "缩小时", "摄像头汇总"):
+        assert label not in text, label
