@@ -42,6 +42,22 @@ ROUTER_OUTPUT = ".._pages_content.children..._pages_store.data.."
 ROUTER_INPUT = "_pages_location"
 
 
+#: Where sign-in lands a role that asked for no page (the bare ``/``): a grid lead or
+#: worker on their grids, a planner on planning; other roles on the city map. Only the
+#: sign-in redirect uses this: ``/`` itself opens the city map for every role allowed there
+#: (a planner gets it with case counts only), so the header's city-map link never bounces.
+HOMES: dict[Role, str] = {
+    Role.GRID_LEAD: "/lead",
+    Role.GRID_WORKER: "/lead",
+    Role.PLANNER: "/plan",
+}
+
+
+def home_of(role: Role) -> str:
+    """The page sign-in lands ``role`` on when no other page was asked for."""
+    return HOMES.get(role, "/")
+
+
 def _roles_of(server: Flask) -> dict[str, frozenset[Role]]:
     return server.extensions.setdefault(_EXTENSION, {})
 

@@ -344,7 +344,8 @@ def login() -> Response:
         return _render(lang, 401, error=t("login.failed", lang), username=username)
     _start_session(user, "password")
     audit.record(audit.LOGIN, None, engine=engine, user=user)
-    return redirect(safe_next(request.form.get("next")))
+    target = safe_next(request.form.get("next"))
+    return redirect(pages.home_of(user.role) if target == "/" else target)
 
 
 @blueprint.route("/logout", methods=["GET", "POST"])

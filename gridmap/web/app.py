@@ -18,7 +18,6 @@ from gridmap.web.pages import map as map_page
 from gridmap.web.pages import patrols as patrols_page
 from gridmap.web.pages import planning as planning_page
 from gridmap.web.pages import wall as wall_page
-from gridmap.web.shell import home_redirect
 from gridmap.web.tiles import tiles
 
 INDEX = """<!DOCTYPE html>
@@ -43,7 +42,6 @@ def create_app(database_url: str | None = None) -> Dash:
     server.register_blueprint(health)
     server.register_blueprint(tiles)
     register_api(server)  # installs the sign-in guard first
-    server.before_request(home_redirect)
     register_ogc(server)
     server.register_blueprint(openapi_blueprint)
     app = Dash(

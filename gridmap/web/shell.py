@@ -17,24 +17,15 @@ import dash
 from dash import html
 from dash.development.base_component import Component
 from dash.exceptions import MissingCallbackContextException
-from flask import Response, redirect, request
 
 from gridmap.access import Role, current_user
-from gridmap.access.pages import NAV_KEY, pages_for
+from gridmap.access.pages import NAV_KEY, home_of, pages_for
 from gridmap.i18n import LANGUAGES, normalize_language, t
 from gridmap.settings import get_settings
 
 #: The map graphs' configuration: scroll to zoom, no Plotly logo, the size of its box.
 GRAPH_CONFIG: dict[str, Any] = {"scrollZoom": True, "displaylogo": False, "responsive": True}
 
-#: Where a role lands when it asks for the bare city map ``/`` (as sign-in sends everyone):
-#: a grid lead on their grids, a planner on planning. Links to ``/?lang=…`` (the header's)
-#: still open the city map.
-HOMES: dict[Role, str] = {
-    Role.GRID_LEAD: "/lead",
-    Role.GRID_WORKER: "/lead",
-    Role.PLANNER: "/plan",
-}
 #: Pages without the mode links (the wall is watched, not clicked).
 BARE_PAGES = frozenset({"/wall"})
 
@@ -42,7 +33,7 @@ BARE_PAGES = frozenset({"/wall"})
 def nav_links(role: Role) -> list[tuple[str, str]]:
     """(path, label key) of the pages ``role`` may open, its home page first."""
     links = [(entry["path"], entry[NAV_KEY]) for entry in pages_for(role)]
-    home = HOMES.get(role)
+    home = home_of(role)
     return sorted(links, key=lambda link: link[0] != home)
 
 
@@ -102,16 +93,6 @@ def header(lang: str, path: str = "/") -> html.Header:
             ),
         ],
     )
-
-
-def home_redirect() -> Response | None:
-    """Send a signed-in user asking for the bare ``/`` to their role's home page (a Flask
-    ``before_request`` hook, run after the sign-in guard has identified the user)."""
-    user = current_user()
-    if request.method != "GET" or request.path != "/" or request.query_string or user is None:
-        return None
-    home = HOMES.get(user.role)
-    return redirect(home) if home else None
 
 
 def graph_config(**changes: Any) -> dict[str, Any]:

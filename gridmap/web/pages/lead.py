@@ -10,9 +10,9 @@ fills the detail panel and outlines its grid. Component ids start with ``lead-``
 
 Why a page of its own rather than a mode of the city map (``/``): the lead works on a few
 grids with a table and a detail panel, not on city-wide layer toggles, and a separate page
-keeps both layouts simple. A grid-scoped user asking for the bare ``/`` (where sign-in
-lands) is sent here (:func:`gridmap.web.shell.home_redirect`), so a lead lands on their
-own grids without choosing a page; the header's city-map link still opens ``/``.
+keeps both layouts simple. Sign-in lands a grid-scoped user here when no other page was
+asked for (:func:`gridmap.access.pages.home_of`), so a lead lands on their own grids
+without choosing a page; ``/`` and the header's city-map link still open the city map.
 """
 
 from __future__ import annotations

@@ -89,7 +89,7 @@ def test_wrong_password_is_refused_and_audited(base_url: str, town: Town) -> Non
 def test_next_cannot_leave_the_site(base_url: str) -> None:
     for target in ("https://evil.example/", "//evil.example/x", "/\\evil.example"):
         response = _post_login(requests.Session(), base_url, LEAD, LEAD_PASSWORD, next=target)
-        assert response.headers["Location"] == "/", target
+        assert response.headers["Location"] == "/lead", target  # the lead's home
 
 
 def test_login_is_rate_limited_per_account(
