@@ -808,7 +808,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ticker.unlocated": "no location",
         "ticker.counts_only": "Your account sees case counts only (the map's hexagons), "
         "not single cases.",
-        "lead.selection_title": "{count} grids selected",
+        "lead.selection_title": "{count} grid(s) selected",
         "lead.selection_hint": "Click one grid on the map to see its details.",
         "print.default_title": "Grid management coverage map",
         "print.legend": "Legend",

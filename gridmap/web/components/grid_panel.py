@@ -25,12 +25,9 @@ def _row(key: str, value: str, lang: str, name: str) -> html.Div:
     )
 
 
-def grid_panel(row: GridRow | None, fig: GridFigures | None, lang: str) -> list:
-    """The panel's children for a grid (a helpful note when there is none)."""
-    if row is None or fig is None:
-        return [html.P(t("lead.pick_grid", lang), className="lead-empty")]
-    settings = get_settings()
-    figures = [
+def _figures(fig: GridFigures, lang: str) -> list[tuple[str, str, str]]:
+    """(label key, value, id suffix) of each figure."""
+    return [
         ("field.population", f"{fig.population:,}", "population"),
         ("field.households", f"{fig.households:,}", "households"),
         ("lead.elderly_alone", f"{fig.elderly_alone:,}", "elderly_alone"),
@@ -47,13 +44,43 @@ def grid_panel(row: GridRow | None, fig: GridFigures | None, lang: str) -> list:
         ),
         ("lead.service", _pct(fig.service_share, lang), "service"),
     ]
+
+
+def grid_panel(row: GridRow | None, fig: GridFigures | None, lang: str) -> list:
+    """The panel's children for a grid (a helpful note when there is none)."""
+    if row is None or fig is None:
+        return [html.P(t("lead.pick_grid", lang), className="lead-empty")]
     return [
         html.H2(row.grid_name, className="lead-detail-title", id="lead-detail-name"),
         html.P(
             f"{row.district_name} · {row.street_name} · {row.community_name} · {row.grid_code}",
             className="lead-detail-path",
         ),
-        html.Dl([_row(k, v, lang, n) for k, v, n in figures], className="lead-figures"),
+        *_figure_list(fig, lang),
+    ]
+
+
+def selection_panel(rows: list[GridRow], fig: GridFigures | None, lang: str) -> list:
+    """The panel's children for several grids selected together (a box or lasso on the
+    map): how many, their names, and their figures added up (``fig`` None: too many grids
+    to add up in one request — the count and names only)."""
+    names = " · ".join(row.grid_name for row in rows[:12]) + (" …" if len(rows) > 12 else "")
+    return [
+        html.H2(
+            t("lead.selection_title", lang, count=f"{len(rows):,}"),
+            className="lead-detail-title",
+            id="lead-detail-name",
+        ),
+        html.P(names, className="lead-detail-path", id="lead-detail-grids"),
+        *(_figure_list(fig, lang) if fig is not None else []),
+        html.P(t("lead.selection_hint", lang), className="lead-detail-note"),
+    ]
+
+
+def _figure_list(fig: GridFigures, lang: str) -> list:
+    settings = get_settings()
+    return [
+        html.Dl([_row(k, v, lang, n) for k, v, n in _figures(fig, lang)], className="lead-figures"),
         html.P(
             t(
                 "lead.figures_note",

@@ -35,10 +35,10 @@ from gridmap.web.basemap import basemap_style
 from gridmap.web.components import lead_map
 from gridmap.web.components.case_filters import dropdown_labels
 from gridmap.web.components.case_table import case_table, pager_text, table_rows
-from gridmap.web.components.grid_panel import grid_panel
+from gridmap.web.components.grid_panel import grid_panel, selection_panel
 from gridmap.web.services.lead import selection
 from gridmap.web.services.lead.cases import CaseScope, case_page, case_points, case_position
-from gridmap.web.services.lead.figures import grid_figures
+from gridmap.web.services.lead.figures import combined, grid_figures
 from gridmap.web.services.lead.selection import GridFilter, area_from_selection
 from gridmap.web.services.lead.shapes import grid_extent, grid_shapes
 from gridmap.web.services.map import FALLBACK_CENTER, FALLBACK_ZOOM, MapView
@@ -242,7 +242,7 @@ def choose(
         message += " " + t("lead.too_broad", lang, count=f"{selection.MAX_ATTRIBUTE_GRIDS:,}")
     if len(chosen) > get_settings().lead_map_max_grids:
         message += " " + t("lead.too_many", lang, count=get_settings().lead_map_max_grids)
-    detail = flt.grid if flt.grid in chosen else (chosen[0] if chosen else None)
+    detail = _detail(flt, chosen, trigger)
     if len(opts["grid"]) > MAX_GRID_OPTIONS:
         opts["grid"] = []  # choose a community (or street) first
     return (
@@ -257,6 +257,19 @@ def choose(
 
 
 _AREA_TRIGGERS = {"lead-graph", "lead-clear-area", "lead-case-status"}
+
+
+def _detail(flt: GridFilter, chosen: list[int], trigger: str | None) -> int | dict | None:
+    """What the detail panel shows (the ``lead-grid`` store): the grid picked in the
+    dropdown; after a box or lasso over several grids, a summary of them (``{"grids":
+    ids}``), not one of them at random; else the only (or first) chosen grid."""
+    if flt.grid is not None and flt.grid in chosen:
+        return flt.grid
+    if not chosen:
+        return None
+    if trigger == "lead-graph" and flt.area and len(chosen) > 1:
+        return {"grids": chosen}
+    return chosen[0]
 
 
 def _scope_store(scope: CaseScope) -> dict[str, Any]:
@@ -395,9 +408,12 @@ def pick_case(selected_rows: list[dict[str, Any]] | dict[str, Any] | None, lang:
 # -- the detail panel ------------------------------------------------------------------------
 
 
-def show_grid(grid_id: int | None, lang: str) -> tuple[Any, Any]:
-    """The detail panel of a grid and its outline on the map."""
+def show_grid(grid_id: int | dict[str, Any] | None, lang: str) -> tuple[Any, Any]:
+    """The detail panel of a grid and its outline on the map (``{"grids": ids}``: the
+    summary of a selection of several grids, no outline)."""
     user, engine = _user(), app_engine()
+    if isinstance(grid_id, dict):
+        return show_selection(grid_id.get("grids"), lang), lead_map.outline_patch(None, lang)
     if grid_id is None:
         return grid_panel(None, None, lang), lead_map.outline_patch(None, lang)
     try:
@@ -411,6 +427,27 @@ def show_grid(grid_id: int | None, lang: str) -> tuple[Any, Any]:
         return [html.P(t("lead.error", lang), className="lead-empty")], no_update
     shape = shapes.geometry.iloc[0] if len(shapes) else None
     return grid_panel(row, figures.get(row.grid_id), lang), lead_map.outline_patch(shape, lang)
+
+
+def show_selection(grid_ids: Any, lang: str) -> list:
+    """The summary of several grids selected on the map (only those the user may see;
+    figures added up for at most :data:`selection.MAX_ATTRIBUTE_GRIDS` grids)."""
+    if not isinstance(grid_ids, list):
+        return grid_panel(None, None, lang)
+    ids = [i for i in grid_ids if isinstance(i, int) and not isinstance(i, bool)]
+    user, engine = _user(), app_engine()
+    try:
+        rows = selection.hierarchy(engine, user, ids) if ids else []
+        if not rows:
+            return grid_panel(None, None, lang)
+        figures = None
+        if len(rows) <= selection.MAX_ATTRIBUTE_GRIDS:
+            figures = combined(
+                grid_figures(engine, user, [r.grid_id for r in rows], at=_now()).values()
+            )
+    except GridmapError:
+        return [html.P(t("lead.error", lang), className="lead-empty")]
+    return selection_panel(rows, figures, lang)
 
 
 def register(app: Dash) -> None:

@@ -168,3 +168,49 @@ def test_sign_in_lands_on_the_roles_home(lead_app: Dash, role: str, home: str) -
     asked = client.post("/login", data=form | {"next": "/patrols" if role != "planner" else
                         "/?lang=en", "csrf_token": _csrf(client.get("/login").text)})  # fmt: skip
     assert asked.headers["Location"] == ("/patrols" if role != "planner" else "/?lang=en")
+
+
+def _box(engine, where: str) -> dict:
+    """A plotly box selection (``selectedData``) around the grids ``where`` picks, shrunk
+    a little so it reaches no neighbour beyond them."""
+    with engine.connect() as conn:
+        x0, y0, x1, y1 = conn.execute(
+            text(
+                "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent("
+                f"ST_Buffer(geom::geography, -30)::geometry) e FROM grids WHERE {where}) s"
+            )
+        ).one()
+    return {"range": {"map": [[x0, y1], [x1, y0]]}}
+
+
+def test_a_box_over_several_grids_shows_their_summary(lead_app: Dash, monkeypatch) -> None:
+    """A box over several of the lead's grids puts a summary of them in the detail panel
+    (figures added up), not one of them at random; a box inside one grid shows that grid;
+    a crafted selection lists only the user's grids."""
+    engine = get_engine(lead_app.server.config["GRIDMAP_DATABASE_URL"])
+    monkeypatch.setattr(lead, "triggered_id", lambda: "lead-graph")
+    with as_user(lead_app, LEAD):
+        both = choose(*UNSET, selected=_box(engine, "id IN (3, 4)"))
+        one = choose(*UNSET, selected=_box(engine, "id = 4"))
+    chosen = both[10]["grid_ids"]
+    assert {3, 4} <= set(chosen) <= {3, 4, 40}
+    assert both[11] == {"grids": chosen}
+    assert one[10]["grid_ids"] == [4] and one[11] == 4
+    with engine.connect() as conn:
+        population, names = conn.execute(
+            text("SELECT sum(population), (SELECT string_agg(name, ' · ' ORDER BY id) FROM "
+                 "grids WHERE id = ANY (:g)) FROM buildings WHERE grid_id = ANY (:g)"),
+            {"g": chosen},
+        ).one()  # fmt: skip
+    with as_user(lead_app, LEAD):
+        panel, outline = lead.show_grid(both[11], "zh-CN")
+        crafted, _ = lead.show_grid({"grids": [4, 60, "x", True]}, "en")
+        nothing, _ = lead.show_grid({"grids": [60]}, "zh-CN")
+    assert panel[0].children == f"已框选 {len(chosen)} 个网格"
+    assert panel[1].children == names
+    figures = {c.children[1].id: c.children[1].children for c in panel[2].children}
+    assert figures["lead-fig-population"] == f"{population:,}"
+    assert panel[-1].children == "点击地图上的一个网格查看其详情。"
+    assert isinstance(outline, Patch)
+    assert crafted[0].children == "1 grid(s) selected"
+    assert "点击一个网格" in nothing[0].children

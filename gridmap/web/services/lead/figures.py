@@ -3,7 +3,7 @@ cameras online, open and overdue cases, patrol coverage and service coverage."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -54,6 +54,18 @@ class GridFigures:
         if self.service_population is None or self.population <= 0:
             return None
         return self.service_population / self.population
+
+
+def combined(figures: Iterable[GridFigures]) -> GridFigures:
+    """The figures of several grids together (``grid_id`` 0): counts and lengths summed;
+    the people within the service circle summed over the grids that have them (None: no
+    grid has)."""
+    parts = list(figures)
+    served = [f.service_population for f in parts if f.service_population is not None]
+    counted = [name for name in GridFigures.__dataclass_fields__ if name not in
+               ("grid_id", "service_population")]  # fmt: skip
+    totals = {name: sum(getattr(f, name) for f in parts) for name in counted}
+    return GridFigures(grid_id=0, **totals, service_population=sum(served) if served else None)
 
 
 def grid_figures(
