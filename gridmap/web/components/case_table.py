@@ -110,6 +110,8 @@ def case_table(lang: str) -> html.Div:
                 dashGridOptions={
                     "rowSelection": {"mode": "singleRow", "enableClickSelection": True},
                     "animateRows": False,
+                    "rowHeight": 34,  # compact: a dozen rows in view at 1080p
+                    "headerHeight": 36,
                 },
                 className="lead-grid",
                 style={"height": "100%", "width": "100%"},
