@@ -11,6 +11,7 @@
   var SLOW_MS = 6000;
   var POLL_MS = 1000;
   var MAX_BACKOFF_MS = 60000;
+  var MIN_SHOW_MS = 3000; /* a notice stays up long enough to be read */
   var TEXT = {
     "zh-CN": {
       slow: "地图图块加载缓慢，正在重试…",
@@ -42,6 +43,7 @@
     this.backoff = SLOW_MS;
     this.nextRetry = 0;
     this.box = null;
+    this.shownAt = 0;
     var self = this;
     map.on("error", function (event) {
       if (event && event.sourceId && event.tile) {
@@ -50,7 +52,7 @@
     });
   }
 
-  Watch.prototype.notice = function (reason) {
+  Watch.prototype.notice = function (reason, now) {
     var text = TEXT[language(this.gd)];
     if (!this.box || !this.gd.contains(this.box)) {
       var self = this;
@@ -74,12 +76,16 @@
     }
     this.box.firstChild.textContent = text[reason];
     this.box.lastChild.textContent = text.retry;
+    if (this.box.hidden || !this.shownAt) {
+      this.shownAt = now;
+    }
     this.box.hidden = false;
   };
 
-  Watch.prototype.hide = function () {
-    if (this.box) {
+  Watch.prototype.hide = function (now) {
+    if (this.box && !this.box.hidden && (now === undefined || now - this.shownAt >= MIN_SHOW_MS)) {
       this.box.hidden = true;
+      this.shownAt = 0;
     }
   };
 
@@ -121,13 +127,13 @@
     var slow = this.pendingSince !== null && now - this.pendingSince >= SLOW_MS;
     if (!slow && !failed) {
       if (loaded) {
-        this.hide();
+        this.hide(now);
         this.backoff = SLOW_MS;
         this.nextRetry = 0;
       }
       return;
     }
-    this.notice(failed ? "failed" : "slow");
+    this.notice(failed ? "failed" : "slow", now);
     if (now >= this.nextRetry) {
       this.retry(now);
     }

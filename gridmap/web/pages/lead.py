@@ -50,8 +50,9 @@ ROLES = frozenset({Role.ADMIN, Role.COMMAND, Role.GRID_LEAD, Role.GRID_WORKER})
 LEVELS = selection.LEVELS
 ATTRIBUTES = ("min_open_cases", "min_population", "min_vulnerable", "max_patrol_pct")
 #: Share of the chosen grids' width and height added on each side when framing them (the
-#: map is about 1000 x 480 px on a 1600 x 1000 screen; MapView.fit assumes 1000 x 760).
-FRAME_PAD = (0.08, 0.35)
+#: map is about 1000 x 440 px on a 1600 x 1000 screen, the table under it taking 42vh;
+#: MapView.fit assumes 1000 x 760).
+FRAME_PAD = (0.08, 0.5)
 #: Most grids the grid dropdown lists (more: choose a street or community first).
 MAX_GRID_OPTIONS = 500
 #: Zoom the map jumps to when a case is picked in the table.

@@ -169,13 +169,13 @@ def test_a_hung_tile_shows_a_notice_and_is_requested_again(hd: WebDriver, faulty
         hd.execute_script(map_js + ".jumpTo({zoom: arguments[0]}) && null", 15.5)
 
         def shown(driver: WebDriver) -> Any:
-            """The notice's text the moment it shows (with a screenshot: it shows for about
-            a second, until the tile asked again arrives)."""
+            """The notice's text the moment it shows (and a screenshot: it stays up 3 s)."""
             found = driver.find_elements(By.CSS_SELECTOR, "#lead-graph .tile-notice")
             if not found or not found[0].is_displayed():
                 return None
+            said = found[0].text
             shot(driver, "tile-notice")
-            return found[0], found[0].text
+            return found[0], said
 
         box, said = wait_for(hd, shown, 30, "no notice for the hung tile")
         assert said == "地图图块加载缓慢，正在重试…\n重试"
@@ -203,6 +203,12 @@ def test_lead_table_fills_its_panel_at_1080p(hd: WebDriver, faulty: Faulty) -> N
     assert box["inner"] == 1080 and box["page"] == 1080, "the page itself does not scroll"
     assert box["bottom"] <= 1080, "the table is not cut off at the bottom"
     assert box["whole"] >= 10 and box["scrolls"], box
+    drawn = (
+        f"const g = {GD.format('#lead-graph')}; const s = g && g._fullLayout && g._fullLayout.map "
+        "&& g._fullLayout.map._subplot; return !!(g.data[0].locations || []).length && "
+        "!!(s && s.map && s.map.areTilesLoaded())"
+    )
+    wait_for(hd, lambda d: d.execute_script(drawn), 60, "the map should draw the grids")
     shot(hd, "lead-table")
 
 
