@@ -279,3 +279,15 @@ def test_a_narrower_block_limits_its_callbacks_only() -> None:
     assert callback_roles(app.server, "a.children") == {ADMIN, PLANNER}
     assert callback_roles(app.server, "c.children") == {ADMIN}
     assert callback_roles(app.server, "e.children") is None  # clientside: never served
+
+
+def test_every_header_link_opens_without_a_bounce(
+    base_url: str, sessions: dict[Role, requests.Session]
+) -> None:
+    """Each page the header offers a role opens for it as it is, bare or with ``?lang=``:
+    no redirect elsewhere (a planner clicking 城市地图 once bounced back to /plan)."""
+    for role, http in sessions.items():
+        for path, _ in nav_links(role):
+            for query in ("", "?lang=zh-CN", "?lang=en"):
+                page = http.get(f"{base_url}{path}{query}", timeout=60, allow_redirects=False)
+                assert page.status_code == 200, (role.value, path + query, page.status_code)
