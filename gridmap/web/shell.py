@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import dash
-from dash import html
+from dash import dcc, html
 from dash.development.base_component import Component
 from dash.exceptions import MissingCallbackContextException
 
@@ -28,6 +28,32 @@ GRAPH_CONFIG: dict[str, Any] = {"scrollZoom": True, "displaylogo": False, "respo
 
 #: Pages without the mode links (the wall is watched, not clicked).
 BARE_PAGES = frozenset({"/wall"})
+
+
+#: The keys of ``dcc.Dropdown(labels=…)`` (Dash 4: its own words are English otherwise).
+DROPDOWN_LABELS = (
+    "select_all",
+    "deselect_all",
+    "selected_count",
+    "search",
+    "clear_search",
+    "clear_selection",
+    "no_options_found",
+)
+
+
+def dropdown_labels(lang: str) -> dict[str, str]:
+    """The words a dropdown shows itself ("Select All", "Search", …) in ``lang``."""
+    return {key: t(f"dropdown.{key}", lang) for key in DROPDOWN_LABELS}
+
+
+def localize_dropdowns(parts: Sequence[Component], lang: str) -> None:
+    """Give every ``dcc.Dropdown`` in ``parts`` that sets no ``labels`` of its own the
+    words of ``lang`` (so no "Select All" or "Search" in English on a Chinese page)."""
+    for part in parts:
+        for node in [part, *part._traverse()] if isinstance(part, Component) else ():
+            if isinstance(node, dcc.Dropdown) and getattr(node, "labels", None) is None:
+                node.labels = dropdown_labels(lang)
 
 
 def nav_links(role: Role) -> list[tuple[str, str]]:
@@ -126,7 +152,8 @@ def page_layout(
     stores: Sequence[Component] = (),
 ) -> html.Div:
     """A page: the header, then a side panel beside the map area (and ``after`` them, e.g.
-    a detail panel), then the page's stores and intervals."""
+    a detail panel), then the page's stores and intervals; its dropdowns speak ``lang``."""
+    localize_dropdowns([*panel, *area, *after], lang)
     return html.Div(
         className="app",
         lang=lang,

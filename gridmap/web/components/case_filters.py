@@ -22,6 +22,7 @@ from gridmap.cases.filters import (
 from gridmap.cases.taxonomy import get_taxonomy
 from gridmap.errors import GridmapError
 from gridmap.i18n import t
+from gridmap.web.shell import dropdown_labels
 
 #: The controls of a panel, by name: (component id suffix, property).
 CONTROLS = {
@@ -33,23 +34,6 @@ CONTROLS = {
     "statuses": ("case-statuses", "value"),
     "sources": ("case-sources", "value"),
 }
-
-
-#: The keys of ``dcc.Dropdown(labels=…)`` (Dash 4: its own words are English otherwise).
-DROPDOWN_LABELS = (
-    "select_all",
-    "deselect_all",
-    "selected_count",
-    "search",
-    "clear_search",
-    "clear_selection",
-    "no_options_found",
-)
-
-
-def dropdown_labels(lang: str) -> dict[str, str]:
-    """The words a dropdown shows itself ("Select All", "Search", …) in ``lang``."""
-    return {key: t(f"dropdown.{key}", lang) for key in DROPDOWN_LABELS}
 
 
 def choice_from_values(values: Sequence[Any]) -> CaseChoice:

@@ -33,7 +33,6 @@ from gridmap.i18n import t
 from gridmap.settings import get_settings
 from gridmap.web.basemap import basemap_style
 from gridmap.web.components import lead_map
-from gridmap.web.components.case_filters import dropdown_labels
 from gridmap.web.components.case_table import case_table, pager_text, table_rows
 from gridmap.web.components.grid_panel import grid_panel, selection_panel
 from gridmap.web.services.lead import selection
@@ -42,7 +41,13 @@ from gridmap.web.services.lead.figures import combined, grid_figures
 from gridmap.web.services.lead.selection import GridFilter, area_from_selection
 from gridmap.web.services.lead.shapes import grid_extent, grid_shapes
 from gridmap.web.services.map import FALLBACK_CENTER, FALLBACK_ZOOM, MapView
-from gridmap.web.shell import graph_config, page_language, page_layout, triggered_id
+from gridmap.web.shell import (
+    dropdown_labels,
+    graph_config,
+    page_language,
+    page_layout,
+    triggered_id,
+)
 
 PATH = "/lead"
 #: Who may open the grids page (a grid lead or worker sees only their own grids).

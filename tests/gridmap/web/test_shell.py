@@ -5,7 +5,13 @@ from __future__ import annotations
 from dash import dcc, html
 from dash._callback_context import context_value
 
-from gridmap.web.shell import GRAPH_CONFIG, graph_config, page_layout, triggered_id
+from gridmap.web.shell import (
+    GRAPH_CONFIG,
+    dropdown_labels,
+    graph_config,
+    page_layout,
+    triggered_id,
+)
 
 
 def test_graph_config_changes_only_what_a_page_asks() -> None:
@@ -39,3 +45,22 @@ def test_page_layout_is_header_panel_area_then_stores() -> None:
     assert head.className == "app-header" and store.id == "x-store"
     assert [c.className for c in main.children[:2]] == ["x-panel", "map-area"]
     assert main.className == "x-page" and main.children[2].id == "x-detail"
+
+
+def test_page_layout_dropdowns_speak_the_pages_language() -> None:
+    """Every dropdown of a page gets the page's words for "Select All", "Search", …; one
+    that chose its own keeps them."""
+    own = {"search": "找"}
+    frame = page_layout(
+        "zh-CN",
+        "/x",
+        page_class="x-page",
+        panel=[html.Div([dcc.Dropdown(id="x-kind", options=["a"])])],
+        panel_class="x-panel",
+        area=[dcc.Dropdown(id="x-own", options=["b"], labels=own)],
+        after=[html.Aside(dcc.Dropdown(id="x-more", options=["c"], multi=True))],
+    )
+    found = {d.id: d.labels for d in frame._traverse() if isinstance(d, dcc.Dropdown)}
+    assert found == {"x-kind": dropdown_labels("zh-CN"), "x-own": own,
+                     "x-more": dropdown_labels("zh-CN")}  # fmt: skip
+    assert dropdown_labels("zh-CN")["select_all"] == "全选"

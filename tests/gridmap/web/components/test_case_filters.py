@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from dash import dcc
 
-from gridmap.web.components.case_filters import DROPDOWN_LABELS, dropdown_labels, filter_panel
+from gridmap.web.components.case_filters import filter_panel
+from gridmap.web.shell import DROPDOWN_LABELS, dropdown_labels
 
 ZH = {
     "select_all": "全选",
