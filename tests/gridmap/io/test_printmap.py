@@ -107,7 +107,10 @@ def test_print_is_dated_in_the_case_time_zone_without_zoom_words(
     assert request.file_name(at.replace(tzinfo=None)) == "gridmap_grids+cameras_20261206-1007.pdf"
     target = tmp_path / "map.pdf"
     render_print_map(demo_engine, request, target, at=at)
-    text = pdfium.PdfDocument(target)[0].get_textpage().get_text_range()
+    page = pdfium.PdfDocument(target)[0]
+    text = page.get_textpage().get_text_range()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.render(scale=1.0).to_pil().save(ARTIFACTS / "polish-print-legend.png")
     assert "制图日期：2026-12-06 10:07" in text
     for label in ("网格（颜色区分社区）", "网格边界", "在线"):
         assert label in text, label
