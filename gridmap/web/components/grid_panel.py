@@ -10,6 +10,9 @@ from gridmap.settings import get_settings
 from gridmap.web.services.lead.figures import GridFigures
 from gridmap.web.services.lead.selection import GridRow
 
+#: Most grid names a selection's summary lists.
+NAMES_SHOWN = 8
+
 
 def _pct(share: float | None, lang: str) -> str:
     return t("lead.not_computed", lang) if share is None else f"{100 * share:.1f}%"
@@ -64,7 +67,8 @@ def selection_panel(rows: list[GridRow], fig: GridFigures | None, lang: str) -> 
     """The panel's children for several grids selected together (a box or lasso on the
     map): how many, their names, and their figures added up (``fig`` None: too many grids
     to add up in one request — the count and names only)."""
-    names = " · ".join(row.grid_name for row in rows[:12]) + (" …" if len(rows) > 12 else "")
+    shown = rows[:NAMES_SHOWN]
+    names = " · ".join(row.grid_name for row in shown) + (" …" if len(rows) > len(shown) else "")
     return [
         html.H2(
             t("lead.selection_title", lang, count=f"{len(rows):,}"),

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from dash import Dash
 from flask import Response, request
+from selenium.webdriver.common.actions.action_builder import ActionBuilder
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
@@ -260,3 +261,34 @@ def test_a_planner_clicking_the_city_map_stays_there(hd: WebDriver, faulty: Faul
     drawn = f"const g = {GD.format('#map-graph')}; return !!(g && g.data && g.data.length > 2)"
     wait_for(hd, lambda d: d.execute_script(drawn), 60, "the map should draw its layers")
     shot(hd, "planner-map")
+
+
+def test_a_box_over_several_grids_shows_their_summary(hd: WebDriver, faulty: Faulty) -> None:
+    faulty.open(hd, "/lead")
+    wait_for(hd, lambda d: d.find_element(By.ID, "lead-message").text == "已选 131 个网格", 60)
+    graph = GD.format("#lead-graph")
+    wait_for(hd, lambda d: d.execute_script(f"const g = {graph}; return !!(g && g.data && "
+             "(g.data[0].locations || []).length)"), 60)  # fmt: skip
+    hd.find_element(By.CSS_SELECTOR, '#lead-graph .modebar-btn[data-val="select"]').click()
+    left, top, width, height = hd.execute_script(
+        f"const r = {graph}._fullLayout.map._subplot.map.getCanvas().getBoundingClientRect();"
+        "return [r.left, r.top, r.width, r.height];"
+    )
+    x0, y0 = int(left + 0.42 * width), int(top + 0.40 * height)
+    x1, y1 = int(left + 0.55 * width), int(top + 0.60 * height)
+    actions = ActionBuilder(hd)
+    actions.pointer_action.move_to_location(x0, y0).pointer_down()
+    actions.pointer_action.move_to_location((x0 + x1) // 2, (y0 + y1) // 2)
+    actions.pointer_action.move_to_location(x1, y1).pointer_up()
+    actions.perform()
+    message = wait_for(hd, lambda d: (m := re.fullmatch(r"已选 (\d+) 个网格",
+                       d.find_element(By.ID, "lead-message").text)) and m.group(1) != "131"
+                       and int(m.group(1)), 30, "the box should choose a few grids")  # fmt: skip
+    assert message > 1
+    title = f"已框选 {message} 个网格"
+    wait_for(hd, lambda d: d.find_element(By.ID, "lead-detail-name").text == title, 30,
+             "the detail panel should sum the box up")  # fmt: skip
+    names = hd.find_element(By.ID, "lead-detail-grids").text.split(" · ")
+    assert len(names) == min(message, 8) and all(n.endswith("网格") for n in names[:-1])
+    assert re.fullmatch(r"[\d,]+", hd.find_element(By.ID, "lead-fig-population").text)
+    shot(hd, "lead-selection")
