@@ -1,8 +1,8 @@
 /* When Dash cannot start a page (its renderer shows only "Error loading dependencies" or
    "Error loading layout": /_dash-dependencies or /_dash-layout failed, e.g. during a
    restart), say so in the page's language and reload it with backoff (1 s, 2 s, 4 s, …
-   at most 60 s), with a button to retry at once. The attempt count lives in
-   sessionStorage and is cleared once a page has started. No network beyond the reload. */
+   at most 60 s) once /healthz answers, with a button to retry at once. The attempt count
+   lives in sessionStorage and is cleared once a page has started. */
 (function () {
   "use strict";
 
@@ -74,20 +74,51 @@
     return body;
   }
 
+  function delay(count) {
+    return Math.min(MAX_DELAY_S, Math.pow(2, count - 1));
+  }
+
+  /* Whether the server answers its health check (reloading a page while it is down would
+     leave the browser's own error page, which never retries). */
+  function healthy(done) {
+    if (!window.fetch) {
+      done(true);
+      return;
+    }
+    window.fetch("/healthz", { cache: "no-store", credentials: "same-origin" })
+      .then(function (response) {
+        return response.ok ? response.json() : null;
+      })
+      .then(function (body) {
+        done(Boolean(body && body.ok));
+      }, function () {
+        done(false);
+      });
+  }
+
   function retry() {
     var count = attempts() + 1;
     remember(count);
     var text = TEXT[language()];
-    var left = Math.min(MAX_DELAY_S, Math.pow(2, count - 1));
+    var left = delay(count);
     var body = notice(text);
     function tick() {
       body.textContent = fill(text.body, { s: left, n: count });
-      if (left <= 0) {
-        window.location.reload();
+      if (left > 0) {
+        left -= 1;
+        window.setTimeout(tick, 1000);
         return;
       }
-      left -= 1;
-      window.setTimeout(tick, 1000);
+      healthy(function (ok) {
+        if (ok) {
+          window.location.reload();
+          return;
+        }
+        count += 1; /* still down: wait longer before asking again */
+        remember(count);
+        left = delay(count);
+        tick();
+      });
     }
     tick();
   }

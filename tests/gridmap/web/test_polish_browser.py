@@ -41,13 +41,15 @@ GD = "document.querySelector('{} .js-plotly-plot')"
 @dataclass
 class Faulty:
     """The app in-process with test-only faults: ``fail_dependencies`` next requests of
-    ``/_dash-dependencies`` answer 500; with ``hang`` set, the first request matching it
-    hangs until released (or 60 s). ``seen``: every request path, in order."""
+    ``/_dash-dependencies`` answer 500, ``fail_health`` next ``/healthz`` 503; with
+    ``hang`` set, the first request matching it hangs until released (or 60 s).
+    ``seen``: every request path, in order."""
 
     url: str
     app: Dash
     database_url: str
     fail_dependencies: int = 0
+    fail_health: int = 0
     hang: re.Pattern[str] | None = None
     hung: str | None = None
     release: threading.Event = field(default_factory=threading.Event)
@@ -62,6 +64,9 @@ class Faulty:
         if path == "/_dash-dependencies" and self.fail_dependencies > 0:
             self.fail_dependencies -= 1
             return Response("test fault: dependencies unavailable", status=500)
+        if path == "/healthz" and self.fail_health > 0:
+            self.fail_health -= 1
+            return Response('{"ok": false}', status=503, mimetype="application/json")
         if self.hang is not None and self.hung is None and self.hang.match(path):
             self.hung = path
             self.release.wait(60)
@@ -136,8 +141,9 @@ def shot(driver: WebDriver, name: str) -> None:
 
 
 def test_failed_dependencies_are_retried_with_a_message(hd: WebDriver, faulty: Faulty) -> None:
-    faulty.fail_dependencies = 2
+    faulty.fail_dependencies, faulty.fail_health = 2, 1
     before = faulty.seen.count("/_dash-dependencies")
+    checks = faulty.seen.count("/healthz")
     faulty.open(hd, "/lead")
     notice = wait_for(hd, lambda d: (n := d.find_elements(By.ID, "gridmap-reload-notice"))
                       and n[0].text and n[0], 30, "no retry notice")  # fmt: skip
@@ -149,6 +155,7 @@ def test_failed_dependencies_are_retried_with_a_message(hd: WebDriver, faulty: F
              "the page should start after the retries")  # fmt: skip
     assert hd.find_elements(By.ID, "gridmap-reload-notice") == []
     assert faulty.seen.count("/_dash-dependencies") - before == 3
+    assert faulty.seen.count("/healthz") - checks == 3, "one reload waited for the server"
     attempts = "return sessionStorage.getItem('gridmap-reload-attempts')"
     wait_for(hd, lambda d: d.execute_script(attempts) is None, 5, "attempts not cleared")
 
