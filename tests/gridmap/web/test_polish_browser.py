@@ -42,7 +42,8 @@ GD = "document.querySelector('{} .js-plotly-plot')"
 class Faulty:
     """The app in-process with test-only faults: ``fail_dependencies`` next requests of
     ``/_dash-dependencies`` answer 500, ``fail_health`` next ``/healthz`` 503; with
-    ``hang`` set, the first request matching it hangs until released (or 60 s).
+    ``hang`` set, the first request matching it hangs until released (or 60 s); with
+    ``fail`` set, the first request matching it answers 503.
     ``seen``: every request path, in order."""
 
     url: str
@@ -51,6 +52,8 @@ class Faulty:
     fail_dependencies: int = 0
     fail_health: int = 0
     hang: re.Pattern[str] | None = None
+    fail: re.Pattern[str] | None = None
+    failed: str | None = None
     hung: str | None = None
     release: threading.Event = field(default_factory=threading.Event)
     seen: list[str] = field(default_factory=list)
@@ -67,6 +70,9 @@ class Faulty:
         if path == "/healthz" and self.fail_health > 0:
             self.fail_health -= 1
             return Response('{"ok": false}', status=503, mimetype="application/json")
+        if self.fail is not None and self.failed is None and self.fail.match(path):
+            self.failed = path
+            return Response("test fault: tile unavailable", status=503)
         if self.hang is not None and self.hung is None and self.hang.match(path):
             self.hung = path
             self.release.wait(60)
@@ -194,6 +200,33 @@ def test_a_hung_tile_shows_a_notice_and_is_requested_again(hd: WebDriver, faulty
     finally:
         faulty.hang = None
         faulty.release.set()
+
+
+def test_a_failed_tile_shows_a_notice_and_is_requested_again(hd: WebDriver, faulty: Faulty) -> None:
+    faulty.open(hd, "/lead?lang=en")
+    map_js = f"return {GD.format('#lead-graph')}._fullLayout.map._subplot.map"
+    wait_for(hd, lambda d: d.find_element(By.ID, "lead-message").text == "131 grid(s) chosen", 60)
+    ready = (
+        f"const g = {GD.format('#lead-graph')}; const s = g && g._fullLayout && "
+        "g._fullLayout.map && g._fullLayout.map._subplot; return !!(s && s.map && "
+        "s.map.areTilesLoaded())"
+    )
+    wait_for(hd, lambda d: d.execute_script(ready), 30, "the map should load its tiles")
+    faulty.fail, faulty.failed = TILE, None
+    try:
+        hd.execute_script(map_js + ".jumpTo({zoom: arguments[0]}) && null", 15)
+        said = wait_for(hd, lambda d: (n := d.find_elements(By.CSS_SELECTOR, "#lead-graph "
+                        ".tile-notice")) and n[0].is_displayed() and n[0].text, 30,
+                        "no notice for the failed tile")  # fmt: skip
+        assert said == "Some map tiles failed to load; retrying…\nRetry"
+        failed = faulty.failed
+        wait_for(hd, lambda d: failed is not None and faulty.seen.count(failed) == 2, 30,
+                 "the failed tile should be asked again")  # fmt: skip
+        notice = hd.find_element(By.CSS_SELECTOR, "#lead-graph .tile-notice")
+        wait_for(hd, lambda d: not notice.is_displayed(), 30, "the notice should go")
+        assert hd.execute_script(map_js + ".areTilesLoaded()") is True
+    finally:
+        faulty.fail = None
 
 
 def test_lead_table_fills_its_panel_at_1080p(hd: WebDriver, faulty: Faulty) -> None:
