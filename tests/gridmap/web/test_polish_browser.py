@@ -141,6 +141,20 @@ def wait_for(driver: WebDriver, condition: Callable[[WebDriver], Any], timeout: 
     return WebDriverWait(driver, timeout, poll_frequency=0.1).until(condition, message)
 
 
+#: The lead map has loaded every tile in view and shows no tile notice (a slow first load
+#: under CI load may have brought one up: it stays 3 s).
+SETTLED_JS = f"""
+const g = {GD.format("#lead-graph")}; const s = g && g._fullLayout && g._fullLayout.map
+  && g._fullLayout.map._subplot;
+const notice = g && g.querySelector('.tile-notice');
+return !!(s && s.map && s.map.areTilesLoaded() && (!notice || notice.hidden));
+"""
+
+
+def settle(driver: WebDriver) -> None:
+    wait_for(driver, lambda d: d.execute_script(SETTLED_JS), 60, "the map should settle")
+
+
 def shot(driver: WebDriver, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     driver.save_screenshot(str(ARTIFACTS / f"polish-{name}.png"))
@@ -170,12 +184,7 @@ def test_a_hung_tile_shows_a_notice_and_is_requested_again(hd: WebDriver, faulty
     faulty.open(hd, "/lead?lang=zh-CN")
     map_js = f"return {GD.format('#lead-graph')}._fullLayout.map._subplot.map"
     wait_for(hd, lambda d: d.find_element(By.ID, "lead-message").text == "已选 131 个网格", 60)
-    ready = (
-        f"const g = {GD.format('#lead-graph')}; const s = g && g._fullLayout && "
-        "g._fullLayout.map && g._fullLayout.map._subplot; return !!(s && s.map && "
-        "s.map.areTilesLoaded())"
-    )
-    wait_for(hd, lambda d: d.execute_script(ready), 30, "the map should load its tiles")
+    settle(hd)
     faulty.hang, faulty.hung = TILE, None
     faulty.release.clear()
     try:
@@ -195,7 +204,7 @@ def test_a_hung_tile_shows_a_notice_and_is_requested_again(hd: WebDriver, faulty
         assert said == "地图图块加载缓慢，正在重试…\n重试"
         hung = faulty.hung
         wait_for(hd, lambda d: not box.is_displayed(), 30, "the notice should go once loaded")
-        assert hung is not None and faulty.seen.count(hung) == 2, "the hung tile was re-requested"
+        assert hung is not None and faulty.seen.count(hung) >= 2, "the hung tile was asked again"
         assert hd.execute_script(map_js + ".areTilesLoaded()") is True
     finally:
         faulty.hang = None
@@ -206,21 +215,16 @@ def test_a_failed_tile_shows_a_notice_and_is_requested_again(hd: WebDriver, faul
     faulty.open(hd, "/lead?lang=en")
     map_js = f"return {GD.format('#lead-graph')}._fullLayout.map._subplot.map"
     wait_for(hd, lambda d: d.find_element(By.ID, "lead-message").text == "131 grid(s) chosen", 60)
-    ready = (
-        f"const g = {GD.format('#lead-graph')}; const s = g && g._fullLayout && "
-        "g._fullLayout.map && g._fullLayout.map._subplot; return !!(s && s.map && "
-        "s.map.areTilesLoaded())"
-    )
-    wait_for(hd, lambda d: d.execute_script(ready), 30, "the map should load its tiles")
+    settle(hd)
     faulty.fail, faulty.failed = TILE, None
     try:
         hd.execute_script(map_js + ".jumpTo({zoom: arguments[0]}) && null", 15)
-        said = wait_for(hd, lambda d: (n := d.find_elements(By.CSS_SELECTOR, "#lead-graph "
-                        ".tile-notice")) and n[0].is_displayed() and n[0].text, 30,
-                        "no notice for the failed tile")  # fmt: skip
-        assert said == "Some map tiles failed to load; retrying…\nRetry"
+        said = "Some map tiles failed to load; retrying…\nRetry"
+        wait_for(hd, lambda d: (n := d.find_elements(By.CSS_SELECTOR, "#lead-graph "
+                 ".tile-notice")) and n[0].is_displayed() and n[0].text == said, 30,
+                 "no notice for the failed tile")  # fmt: skip
         failed = faulty.failed
-        wait_for(hd, lambda d: failed is not None and faulty.seen.count(failed) == 2, 30,
+        wait_for(hd, lambda d: failed is not None and faulty.seen.count(failed) >= 2, 30,
                  "the failed tile should be asked again")  # fmt: skip
         notice = hd.find_element(By.CSS_SELECTOR, "#lead-graph .tile-notice")
         wait_for(hd, lambda d: not notice.is_displayed(), 30, "the notice should go")
