@@ -24,7 +24,7 @@ from gridmap.settings import get_settings
 from gridmap.web.basemap import basemap_style
 from gridmap.web.components.legend import legend_list
 from gridmap.web.services import patrols as service
-from gridmap.web.shell import header, page_language
+from gridmap.web.shell import dropdown_labels, header, page_language
 from layers import LayerContext, LegendEntry
 from layers.params import PatrolWindow
 from layers.patrol_coverage import PatrolCoverageLayer
@@ -63,7 +63,11 @@ def layout(lang: str | None = None, shift: str | None = None, **_: Any) -> html.
                 children=[
                     html.Label(t("patrols.device", lang), htmlFor="patrols-shift"),
                     dcc.Dropdown(
-                        id="patrols-shift", options=options, value=chosen, clearable=False
+                        id="patrols-shift",
+                        options=options,
+                        value=chosen,
+                        clearable=False,
+                        labels=dropdown_labels(lang),
                     ),
                     html.Label(t("patrols.window", lang)),
                     dcc.RadioItems(

@@ -184,5 +184,9 @@ def test_chinese_page_local_times_and_empty_state(
         assert browser.find_elements(By.CSS_SELECTOR, "#patrols-gaps li") == []
         page = browser.find_element(By.TAG_NAME, "body").text
         assert not re.search(r"\d\d:\d\d(:\d\d)?Z|UTC", page)
+        # the shift dropdown's own words are Chinese too (Dash's are English)
+        browser.find_element(By.CSS_SELECTOR, "#patrols-shift").click()
+        search = wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "input[placeholder]"))
+        assert "搜索" in [box.get_attribute("placeholder") for box in search]
     finally:
         browser.set_window_size(1600, 1000)
