@@ -12,6 +12,10 @@ headers for fingerprinted assets.
   visit): the page pins it to the fingerprinted URL of the same file. The project's own
   ``assets/`` are linked with ``?m=<mtime>`` (Dash's cache buster): such URLs are immutable
   too; without it they stay ``no-cache`` (revalidated by ETag).
+- Static files (bundles, assets, the favicon) no longer carry the session: Flask re-signs a
+  permanent session's cookie on every response (a new value each second) and adds
+  ``Vary: Cookie``, so a browser could not reuse a cached bundle once the cookie had moved
+  (plotly.js was fetched again on every visit).
 
 Both are settings (``GRIDMAP_COMPRESS``, ``GRIDMAP_CACHE_ASSETS``) so a benchmark can
 measure the app without them.
@@ -22,14 +26,17 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
+from typing import Any
 
 import brotli
 from cachetools import LRUCache
 from dash import Dash
 from dash.fingerprint import build_fingerprint, check_fingerprint
 from flask import Flask, Request, Response, request
+from flask.sessions import SessionInterface
 from flask_compress import Compress
 
+from gridmap.access.web import STATIC_ENDPOINTS
 from gridmap.settings import Settings
 
 #: Cache-Control of a fingerprinted asset: its URL changes whenever its bytes do.
@@ -133,6 +140,22 @@ def pinned_plotly_script(app: Dash) -> str:
     )
 
 
+def without_session_on_static(interface: SessionInterface) -> SessionInterface:
+    """``interface`` saving no session (no ``Set-Cookie``, no ``Vary: Cookie``) on the
+    responses of static endpoints."""
+    base = type(interface)
+
+    class StaticWithoutSession(base):  # type: ignore[valid-type, misc]
+        def save_session(self, app: Flask, session: Any, response: Response) -> None:
+            if request.endpoint in STATIC_ENDPOINTS:
+                return
+            super().save_session(app, session, response)
+
+    quiet = StaticWithoutSession.__new__(StaticWithoutSession)
+    quiet.__dict__.update(interface.__dict__)
+    return quiet
+
+
 def install(app: Dash, settings: Settings) -> None:
     """Compression and asset cache headers on ``app``'s server, as ``settings`` say."""
     server: Flask = app.server
@@ -147,6 +170,7 @@ def install(app: Dash, settings: Settings) -> None:
         )
         Compress(server)
     if settings.cache_assets:
+        server.session_interface = without_session_on_static(server.session_interface)
         server.after_request(_cache_headers)
         app.index_string = app.index_string.replace(
             "</head>", pinned_plotly_script(app) + "\n</head>"
