@@ -51,8 +51,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -262,7 +261,7 @@ class Peer:
         with self.log.open("rb") as f:
             f.seek(offset)
             lines = f.read().decode("utf-8", "replace").splitlines()
-        out = {"bytes": 0, "requests": 0, "tile_bytes": 0, "static_bytes": 0}
+        out = {"bytes": 0, "requests": 0, "tile_bytes": 0, "static_bytes": 0, "data_bytes": 0}
         for line in lines:
             parts = line.split('"')
             if len(parts) < 3 or not parts[1].startswith(("GET ", "POST ")):
@@ -278,6 +277,8 @@ class Peer:
                 out["tile_bytes"] += size
             elif path.startswith(("/_dash-component-suites/", "/assets/", "/_favicon")):
                 out["static_bytes"] += size
+            else:
+                out["data_bytes"] += size
         return out
 
 
@@ -347,7 +348,7 @@ def click_js(selector: str) -> str:
 
 def toggle_selector(layer: str) -> str:
     element_id = json.dumps({"layer": layer, "type": "map-layer-toggle"}, separators=(",", ":"))
-    return f'[id={json.dumps(element_id)}] input'
+    return f"[id={json.dumps(element_id)}] input"
 
 
 def updates(driver: Any, peer: Peer, runs: int) -> dict[str, list[float]]:
@@ -357,15 +358,14 @@ def updates(driver: Any, peer: Peer, runs: int) -> dict[str, list[float]]:
     for run in range(runs):
         selector = f'#map-case-window input[value="{windows[run % 2]}"]'
         out["time_window"].append(timed(driver, click_js(selector)))
-    for _run in range(runs):
+    from selenium.webdriver.common.keys import Keys
+
+    option = '.dash-dropdown-options [data-option-index="1"]'
+    for _run in range(runs):  # one category on, then off again
         driver.execute_script(click_js("#map-case-categories"))
         time.sleep(0.5)
-        out["category"].append(timed(driver, click_js('[role="option"]:nth-of-type(2)')))
-        driver.execute_script(
-            "document.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape'}))"
-        )
-        document_click = "document.body.click()"
-        driver.execute_script(document_click)
+        out["category"].append(timed(driver, click_js(option)))
+        driver.switch_to.active_element.send_keys(Keys.ESCAPE)
         time.sleep(0.3)
     for _run in range(runs):
         out["layer_toggle"].append(timed(driver, click_js(toggle_selector("cameras"))))
@@ -466,11 +466,6 @@ def tile_times(peer: Peer, tiles: list[tuple[str, int, int, int]]) -> dict[str, 
 # -- the run ---------------------------------------------------------------------------------
 
 
-@dataclass
-class Results:
-    rounds: list[dict[str, Any]] = field(default_factory=list)
-
-
 def aggregate(per_peer: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, rounds in per_peer.items():
@@ -488,8 +483,15 @@ def aggregate(per_peer: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
             pages[path] = {
                 kind: {
                     key: med(kind, key)
-                    for key in ("bytes", "static_bytes", "tile_bytes", "requests", "drawn_ms",
-                                "first_idle_ms")  # fmt: skip
+                    for key in (
+                        "bytes",
+                        "static_bytes",
+                        "data_bytes",
+                        "tile_bytes",
+                        "requests",
+                        "drawn_ms",
+                        "first_idle_ms",
+                    )
                 }
                 for kind in loads
             }
@@ -520,7 +522,6 @@ def main() -> None:
     if "before" in names and args.before is None:
         raise SystemExit("--before names the checkout of the 'before' peer")
     peers = [Peer(n, roots[n], envs[n], f"127.0.0.{10 + i}") for i, n in enumerate(names)]
-    started: Callable[[], None] = lambda: None  # noqa: E731
     load_before = load()
     per_peer: dict[str, list[dict[str, Any]]] = {p.name: [] for p in peers}
     tiles_out: dict[str, Any] = {}
@@ -528,7 +529,6 @@ def main() -> None:
     try:
         for peer in peers:
             peer.start(url, logs)
-        started()
         for number in range(args.rounds):
             order = peers[number % len(peers) :] + peers[: number % len(peers)]
             for peer in order:
@@ -536,8 +536,14 @@ def main() -> None:
                 print(f"round {number + 1}: {peer.name} (load {before})", flush=True)
                 result = browser_round(peer, args.runs)
                 per_peer[peer.name].append(result)
-                round_loads.append({"round": number + 1, "peer": peer.name,
-                                    "load_before": before, "load_after": load()})  # fmt: skip
+                round_loads.append(
+                    {
+                        "round": number + 1,
+                        "peer": peer.name,
+                        "load_before": before,
+                        "load_after": load(),
+                    }
+                )
         sample = tile_sample(url, args.tiles_per_zoom)
         for peer in peers:
             print(f"tiles: {peer.name}", flush=True)
@@ -558,9 +564,13 @@ def main() -> None:
             "load_after": load(),
             "rounds": round_loads,
         },
-        "settings": {"rounds": args.rounds, "runs": args.runs, "window": "1920x1080",
-                     "server": "gridmap serve, gunicorn asgi, 2 workers",
-                     "peers": {p.name: {"root": str(p.root), "env": p.env} for p in peers}},  # fmt: skip
+        "settings": {
+            "rounds": args.rounds,
+            "runs": args.runs,
+            "window": "1920x1080",
+            "server": "gridmap serve, gunicorn asgi, 2 workers",
+            "peers": {p.name: {"root": str(p.root), "env": p.env} for p in peers},
+        },
         "targets": TARGETS,
         "results": aggregate(per_peer),
         "tiles": tiles_out,
