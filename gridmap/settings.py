@@ -53,6 +53,22 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="Address `gridmap serve` binds.")
     port: int = Field(default=8050, description="Port `gridmap serve` binds.")
     workers: int = Field(default=2, description="WSGI worker processes for `gridmap serve`.")
+    compress: bool = Field(
+        default=True,
+        description="Compress JS, CSS, JSON and tiles (brotli, else gzip) for clients taking it.",
+    )
+    cache_assets: bool = Field(
+        default=True,
+        description="Mark fingerprinted assets (Dash bundles, plotly.js, assets/?m=) immutable "
+        "for a year, so a repeat visit fetches none of them.",
+    )
+    tile_cache_mb: int = Field(
+        default=64,
+        ge=0,
+        le=4096,
+        description="Memory (MB) per server process for made vector tiles, reused until their "
+        "layer's data changes (0: every tile is made anew).",
+    )
 
     language: str = Field(default="zh-CN", description="Default UI language: zh-CN or en.")
     basemap_tiles: str | None = Field(

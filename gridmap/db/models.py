@@ -248,3 +248,12 @@ class Meta(Base):
     __tablename__ = "gridmap_meta"
     key: Mapped[str] = mapped_column(Text, primary_key=True)
     value: Mapped[Any] = mapped_column(JSONB)
+
+
+class DataVersion(Base):
+    """A table's change counter (migration 0022; read by the vector tile cache)."""
+
+    __tablename__ = "gridmap_data_version"
+    table_name: Mapped[str] = mapped_column(Text, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    changed_at: Mapped[datetime | None] = mapped_column(TIMESTAMP(timezone=True))

@@ -11,7 +11,8 @@ from gridmap.db.app import URL_KEY
 from gridmap.i18n import t
 from gridmap.ogc import register_ogc
 from gridmap.openapi import blueprint as openapi_blueprint
-from gridmap.settings import ASSETS_DIR
+from gridmap.settings import ASSETS_DIR, get_settings
+from gridmap.web import delivery
 from gridmap.web.health import health
 from gridmap.web.pages import lead as lead_page
 from gridmap.web.pages import map as map_page
@@ -57,6 +58,7 @@ def create_app(database_url: str | None = None) -> Dash:
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
     app.index_string = INDEX
+    delivery.install(app, get_settings())
     map_page.register(app)
     patrols_page.register(app)
     planning_page.register(app)

@@ -21,6 +21,8 @@ from gridmap.api.contract import ErrorOut, Reply, ResponseModel, contract
 from gridmap.catchall import OTHER_METHODS, catch_all, other_methods
 from gridmap.db.app import app_engine
 from gridmap.errors import GridmapError
+from gridmap.settings import get_settings
+from gridmap.web.tile_cache import TILES
 from layers import LAYERS, Layer
 from layers.specs import MAX_ZOOM
 
@@ -92,12 +94,18 @@ def _error(message: str, status: int) -> tuple[Response, int]:
 
 def _read_tile(tileset: TileSet, z: int, x: int, y: int) -> bytes:
     """The tile's bytes, read as the signed-in user (the SQL functions are SECURITY
-    INVOKER, so row-level security applies inside them)."""
-    with scoped_connection(app_engine(), current_user()) as conn:
-        data = conn.execute(
-            text(f"SELECT {tileset.function}(:z, :x, :y)"), {"z": z, "x": x, "y": y}
-        ).scalar_one()
-    return bytes(data or b"")
+    INVOKER, so row-level security applies inside them), or kept by the tile cache."""
+    engine, user = app_engine(), current_user()
+
+    def make() -> bytes:
+        with scoped_connection(engine, user) as conn:
+            data = conn.execute(
+                text(f"SELECT {tileset.function}(:z, :x, :y)"), {"z": z, "x": x, "y": y}
+            ).scalar_one()
+        return bytes(data or b"")
+
+    max_bytes = get_settings().tile_cache_mb * 2**20
+    return TILES.tile(engine, user, tileset.id, tileset.function, (z, x, y), make, max_bytes)
 
 
 #: What a tile request answers (the document and the fuzz test read it).

@@ -10,6 +10,11 @@ when the cases changed; :func:`live_tick` re-reads when asked (or when the view 
 The map's traces are ``[patrol coverage per grid, *case traces]``: the live tick replaces
 the case traces (the last :data:`~layers.cases.TRACE_COUNT`) and the slow tick only the
 patrol shares (``z``) while the grids stay the same, so the grid outlines are sent once.
+That first send is the wall's heaviest answer (10,000 city grids): the outlines are rounded
+to a quarter of a screen pixel at the wall's zoom (4 decimals at zoom 10-12 instead of 6), go
+out compressed (:mod:`gridmap.web.delivery`), and are kept per process while the ``grids``
+table's change counter (migration 0022) stays the same, so a newly opened wall costs one
+read of the shares, not a read and simplification of every outline.
 """
 
 from __future__ import annotations
@@ -17,16 +22,22 @@ from __future__ import annotations
 import copy
 import hashlib
 import logging
+import math
+import threading
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
+import shapely
+from cachetools import LRUCache
 from dash import Patch
 from plotly import graph_objects as go
 from plotly.basedatatypes import BaseTraceType
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from gridmap.access.scope import request_cache_scope
 from gridmap.cases.filters import CaseChoice
 from gridmap.i18n import t
 from gridmap.patrols.coverage import grid_shares
@@ -294,6 +305,60 @@ def patrol_key(ids: list[int]) -> str:
     return hashlib.sha1(",".join(map(str, ids)).encode()).hexdigest()[:16]
 
 
+#: Kept patrol traces (outlines without shares) per process: views of a few walls.
+_OUTLINES: LRUCache[tuple, dict[str, Any]] = LRUCache(8)
+_OUTLINES_LOCK = threading.Lock()
+GRIDS_VERSION_SQL = "SELECT version FROM gridmap_data_version WHERE table_name = 'grids'"
+
+
+def outline_decimals(degrees_per_pixel: float) -> int:
+    """Decimals of a coordinate a quarter of a pixel needs (4 at zoom 10-12)."""
+    return max(0, min(6, math.ceil(-math.log10(degrees_per_pixel / 4))))
+
+
+def _grids_version(engine: Engine) -> int | None:
+    """The grids table's change counter (None: unknown, so nothing is kept)."""
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text(GRIDS_VERSION_SQL)).scalar()
+    except SQLAlchemyError:
+        return None
+
+
+def _patrol_trace(ctx: LayerContext, ids: list[int], lang: str) -> dict[str, Any]:
+    """The patrol choropleth of grids ``ids`` without its shares (``z``): kept per
+    database, reader scope, grids, zoom and language while the grids are unchanged."""
+    version = _grids_version(ctx.engine)
+    key = (
+        ctx.engine.url.render_as_string(hide_password=False),
+        request_cache_scope(),
+        patrol_key(ids),
+        round(ctx.zoom or 0.0, 2),
+        lang,
+        version,
+    )
+    if version is not None:
+        with _OUTLINES_LOCK:
+            kept = _OUTLINES.get(key)
+        if kept is not None:
+            return kept
+    data = PATROL.query(ctx)  # the outlines (its shares are the same figures, from SQL)
+    decimals = outline_decimals(ctx.degrees_per_pixel())
+    data = data.set_geometry(
+        shapely.transform(data.geometry.values, lambda c: np.round(c, decimals)), crs=data.crs
+    )
+    trace = PATROL.traces(data, lang)[0]
+    # Nothing on the wall needs hovering: no per-grid hover text, so the shares (z) are
+    # all a later tick has to send.
+    trace.update(customdata=None, hovertemplate=None, hoverinfo="skip")
+    plain = trace.to_plotly_json()
+    plain.pop("z", None)
+    if version is not None:
+        with _OUTLINES_LOCK:
+            _OUTLINES[key] = plain
+    return plain
+
+
 def slow_tick(
     engine: Engine,
     view: MapView,
@@ -338,13 +403,10 @@ def slow_tick(
         patch["data"][0]["z"] = shares["patrolled_share"].round(4).tolist()
         return SlowUpdate(extras, patch, key, full=False)
     if ids:
-        # Nothing on the wall needs hovering: no per-grid hover text, so the shares (z) are
-        # all a later tick has to send.
-        data = PATROL.query(ctx)  # the outlines (its shares are the same figures, from SQL)
-        trace = PATROL.traces(data, lang)[0]
-        trace.update(z=data["patrolled_share"].astype(float).round(4).tolist(),
-                     customdata=None, hovertemplate=None, hoverinfo="skip")  # fmt: skip
+        trace = {**_patrol_trace(ctx, list(ids), lang)}
+        share = dict(zip(ids, shares["patrolled_share"].round(4).tolist(), strict=True))
+        trace["z"] = [share.get(int(gid), 0.0) for gid in trace["locations"]]
     else:
-        trace = empty_traces(lang)[0]
-    patch["data"][0] = trace.to_plotly_json()
+        trace = empty_traces(lang)[0].to_plotly_json()
+    patch["data"][0] = trace
     return SlowUpdate(extras, patch, key, full=True)

@@ -300,7 +300,7 @@ def test_tiles_are_kept_per_session(base_url: str) -> None:
     http = signed_in_session(base_url, LEAD, LEAD_PASSWORD)
     tile = http.get(base_url + "/tiles/grids/12/3421/1667.pbf", timeout=30)
     assert "private" in tile.headers["Cache-Control"]
-    assert tile.headers["Vary"] == "Cookie, Authorization"
+    assert tile.headers["Vary"] == "Cookie, Authorization, Accept-Encoding"
 
 
 def test_import_runs_are_seen_through_the_readers_cases(town: Town) -> None:

@@ -335,3 +335,26 @@ def test_only_command_and_admin_watch_the_wall(wall_url: str, wall_engine: Engin
             assert set(response.get_json()) == {"error"}
     assert seen == {"command": 200, "admin": 200, "grid_lead": 403, "planner": 403}
     assert pages == seen
+
+
+def test_first_slow_tick_outlines_are_rounded_and_kept_until_grids_change(
+    wall_engine: Engine, noon: datetime
+) -> None:
+    assert wall.outline_decimals(0.00045) == 4  # zoom ~10.6, the demo and city walls
+    assert wall.outline_decimals(0.0000027) == 6
+    wall._OUTLINES.clear()
+    view = wall.wall_view(wall_engine, None).view
+    first = wall.slow_tick(wall_engine, view, "zh-CN", noon, None)
+    trace = first.patch.to_plotly_json()["operations"][0]["params"]["value"]
+    rings = [ring for f in trace["geojson"]["features"] for ring in f["geometry"]["coordinates"]]
+    coords = np.array([xy for ring in rings for xy in ring])
+    decimals = wall.outline_decimals(360 / 512 / 2**view.zoom)
+    assert np.array_equal(coords, np.round(coords, decimals))
+    assert len(wall._OUTLINES) == 1
+    again = wall.slow_tick(wall_engine, view, "zh-CN", noon, None)
+    assert again.patch.to_plotly_json() == first.patch.to_plotly_json()
+    assert len(wall._OUTLINES) == 1  # kept: no second read of the outlines
+    with wall_engine.begin() as conn:
+        conn.execute(text("UPDATE grids SET name = name WHERE id = (SELECT min(id) FROM grids)"))
+    wall.slow_tick(wall_engine, view, "zh-CN", noon, None)
+    assert len(wall._OUTLINES) == 2  # the grids' counter moved: read anew

@@ -1,0 +1,584 @@
+"""The dashboard in headless Chromium at city scale: bytes of a first and a repeat visit per
+page, time to a drawn map, map updates after filters, toggles and a zoom, and vector tile
+times per zoom — for peers side by side (issue 14, point 4).
+
+    .venv/bin/python benchmarks/bench_browser.py [--db bench_browser] [--rounds 2] [--runs 3]
+        [--peers after,naive,before] [--before /work/wt/speed-before]
+        [--out benchmarks/results/browser_city.json] [--keep]
+
+Copies the shared city database (``gridmap_bench_city``, benchmarks/citydb.py: 10k grids,
+500k buildings, 35k cameras, 2 M cases) into ``--db`` (kept when it exists), drops its GPS
+fixes later than the clock, computes what the wall shows, adds an admin account, then starts
+one ``gridmap serve`` (gunicorn, 2 workers) per peer:
+
+- ``after``: this checkout as it is (compression, immutable fingerprinted assets, the tile
+  cache, the wall's kept outlines);
+- ``naive``: the same code with ``GRIDMAP_COMPRESS=false GRIDMAP_CACHE_ASSETS=false
+  GRIDMAP_TILE_CACHE_MB=0`` (the wall's outlines are still rounded and kept);
+- ``before``: another checkout (``--before``, e.g. a worktree of main before this work),
+  run with ``PYTHONPATH`` pointing at it.
+
+Rounds interleave the peers (their order rotates), each round in a fresh Chromium profile
+per peer, and record the load average (2 cores shared with other work: compare ratios).
+
+Measured per peer:
+
+- **pages** (``/``, ``/wall``, ``/lead``, ``/plan``, ``/patrols`` at 1920×1080): a first
+  load with the browser cache emptied, then a repeat visit. Bytes are the response bodies the
+  server sent for the load (its access log: every request of the page and of MapLibre's tile
+  workers; served from the browser cache = 0 bytes); ``drawn_ms`` is the time from
+  navigation start until the map has settled (no callback or tile pending, MapLibre idle,
+  nothing new for 1 s; the every-second probes are not counted), ``first_idle_ms`` the first
+  MapLibre ``idle`` with the page's data traces drawn (the first meaningful paint).
+- **updates** on ``/``: a time-window filter (pills), a category filter (dropdown), a
+  layer toggle (cameras), a zoom to 16.5 with every layer on: from the click (or
+  ``Plotly.relayout``) to the map settled again, p50/p95 over rounds × runs.
+- **tiles**: each tiled layer's tiles around seeded random buildings at zooms 10-16 over
+  HTTP (signed-in session): a first pass (cold: nothing cached) and a second (warm).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+from sqlalchemy import text
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.bench_callbacks import (  # noqa: E402
+    compute_wall_inputs,
+    free_port,
+    signed_in,
+    trim_future_pings,
+)
+from benchmarks.citydb import copy_city, drop_database  # noqa: E402
+from gridmap.access.passwords import hash_password  # noqa: E402
+from gridmap.db.engine import get_engine  # noqa: E402
+
+PASSWORD = "bench-password-1"
+USER = "bench_admin"
+PAGES = ("/", "/wall", "/lead", "/plan", "/patrols")
+NAIVE_ENV = {
+    "GRIDMAP_COMPRESS": "false",
+    "GRIDMAP_CACHE_ASSETS": "false",
+    "GRIDMAP_TILE_CACHE_MB": "0",
+}
+TILE_LAYERS = ("roads", "buildings", "grids", "cameras")
+TILE_ZOOMS = range(10, 17)
+CHROME_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--window-size=1920,1080",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+TARGETS = {
+    "first_load_bytes": 2_000_000,
+    "repeat_visit_bytes": 200_000,
+    "tile_p95_ms": 100,
+    "wall_first_open_bytes": 500_000,
+    "update_p95_ms": 500,
+    "first_meaningful_paint_ms": 2000,
+}
+
+#: Installed before any page script: counts the page's own requests (not the every-second
+#: probes) and the maps' activity, so the benchmark can tell when the map has settled.
+INSTRUMENT = r"""
+(() => {
+  const gm = window.__gm = {pending: 0, last: 0, firstIdle: null, hooked: new WeakSet()};
+  const periodic = (body) => {
+    try {
+      const ids = JSON.parse(body).changedPropIds || [];
+      return ids.length > 0 && ids.every(id => id.endsWith('.n_intervals'));
+    } catch (e) { return false; }
+  };
+  const origFetch = window.fetch;
+  window.fetch = function (input, init) {
+    const counted = !(init && typeof init.body === 'string' && periodic(init.body));
+    if (counted) gm.pending++;
+    const p = origFetch.apply(this, arguments);
+    if (counted) p.finally(() => { gm.pending--; gm.last = performance.now(); });
+    return p;
+  };
+  const hook = () => {
+    for (const gd of document.querySelectorAll('.js-plotly-plot')) {
+      if (!gm.hooked.has(gd) && gd.on) {
+        gm.hooked.add(gd);
+        gd.on('plotly_afterplot', () => { gm.last = performance.now(); });
+      }
+      const sp = gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
+      const map = sp && sp.map;
+      if (map && !gm.hooked.has(map)) {
+        gm.hooked.add(map);
+        const idle = () => {
+          const now = performance.now();
+          gm.last = Math.max(gm.last, now);
+          const drawn = (gd.data || []).some(t => (t.locations || t.lat || []).length > 0);
+          if (gm.firstIdle === null && drawn) gm.firstIdle = now;
+        };
+        map.on('idle', idle);
+        map.on('dataloading', () => { gm.last = performance.now(); });
+        if (map.loaded() && map.areTilesLoaded()) idle();
+      }
+    }
+  };
+  setInterval(hook, 50);
+})();
+"""
+
+STATE_JS = r"""
+const gm = window.__gm;
+if (!gm) return null;
+const maps = [];
+for (const gd of document.querySelectorAll('.js-plotly-plot')) {
+  const sp = gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
+  if (sp && sp.map) maps.push(sp.map);
+}
+return {
+  pending: gm.pending, last: gm.last, firstIdle: gm.firstIdle, now: performance.now(),
+  loading: document.querySelectorAll('[data-dash-is-loading="true"]').length,
+  maps: maps.length,
+  idle: maps.every(m => m.loaded() && m.areTilesLoaded() && !m.isMoving()),
+};
+"""
+
+
+def load() -> list[float]:
+    return [round(v, 2) for v in os.getloadavg()]
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)], 1)
+
+
+def summary(values: list[float]) -> dict[str, Any]:
+    if not values:
+        return {"n": 0}
+    return {
+        "n": len(values),
+        "p50": round(statistics.median(values), 1),
+        "p95": pct(values, 0.95),
+        "max": round(max(values), 1),
+    }
+
+
+# -- the database and the servers ------------------------------------------------------------
+
+
+def prepare(db: str) -> str:
+    url = copy_city(db)
+    trim_future_pings(url)
+    compute_wall_inputs(url)
+    with get_engine(url).begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO users (username, display_name, role, password_hash) "
+                "VALUES (:u, :u, 'admin', :h) ON CONFLICT (username) DO UPDATE "
+                "SET password_hash = EXCLUDED.password_hash, active = true"
+            ),
+            {"u": USER, "h": hash_password(PASSWORD)},
+        )
+    return url
+
+
+@dataclass
+class Peer:
+    name: str
+    root: Path
+    env: dict[str, str]
+    host: str
+    port: int = 0
+    process: subprocess.Popen | None = None
+    log: Path | None = None
+
+    @property
+    def base(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self, url: str, logs: Path) -> None:
+        self.port = free_port()
+        self.log = logs / f"server-{self.name}.log"
+        env = {
+            **os.environ,
+            **self.env,
+            "GRIDMAP_DATABASE_URL": url,
+            "PYTHONPATH": str(self.root),
+        }
+        gridmap = str(Path(sys.executable).parent / "gridmap")
+        command = [gridmap, "serve", "--host", self.host, "--port", str(self.port)]
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [*command, "--workers", "2"],
+                env=env,
+                cwd=self.root,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        for _ in range(300):
+            try:
+                if requests.get(self.base + "/healthz", timeout=5).json().get("ok"):
+                    return
+            except (requests.ConnectionError, ValueError):
+                time.sleep(0.3)
+        raise SystemExit(f"{self.name} did not start: {self.log.read_text()[-2000:]}")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+    def log_offset(self) -> int:
+        assert self.log is not None
+        return self.log.stat().st_size
+
+    def sent_since(self, offset: int) -> dict[str, int]:
+        """Body bytes and requests the server logged since ``offset`` (gunicorn's access
+        log: ``"GET /path HTTP/1.1" status bytes``), the every-second probes left out."""
+        assert self.log is not None
+        time.sleep(0.3)  # the last lines of the workers
+        with self.log.open("rb") as f:
+            f.seek(offset)
+            lines = f.read().decode("utf-8", "replace").splitlines()
+        out = {"bytes": 0, "requests": 0, "tile_bytes": 0, "static_bytes": 0, "data_bytes": 0}
+        for line in lines:
+            parts = line.split('"')
+            if len(parts) < 3 or not parts[1].startswith(("GET ", "POST ")):
+                continue
+            fields = parts[2].split()
+            if len(fields) < 2:
+                continue
+            size = int(fields[1]) if fields[1].isdigit() else 0
+            path = parts[1].split()[1]
+            out["bytes"] += size
+            out["requests"] += 1
+            if path.startswith("/tiles/"):
+                out["tile_bytes"] += size
+            elif path.startswith(("/_dash-component-suites/", "/assets/", "/_favicon")):
+                out["static_bytes"] += size
+            else:
+                out["data_bytes"] += size
+        return out
+
+
+# -- the browser -----------------------------------------------------------------------------
+
+
+def browser() -> tuple[Any, str]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="gridmap-bench-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for arg in [*CHROME_ARGS, f"--user-data-dir={profile}"]:
+        options.add_argument(arg)
+    driver = webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
+    driver.set_page_load_timeout(120)
+    driver.execute_cdp_cmd("Network.enable", {})
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": INSTRUMENT})
+    return driver, profile
+
+
+def settle(driver: Any, since: float, timeout: float = 90.0, quiet_ms: float = 1000) -> dict:
+    """Wait until the page's map settled after ``since`` (page ms); its state then."""
+    deadline = time.monotonic() + timeout
+    state: dict | None = None
+    while time.monotonic() < deadline:
+        state = driver.execute_script(STATE_JS)
+        if (
+            state
+            and state["maps"] > 0
+            and state["pending"] == 0
+            and state["loading"] == 0
+            and state["idle"]
+            and state["last"] >= since
+            and state["now"] - state["last"] >= quiet_ms
+        ):
+            return state
+        time.sleep(0.1)
+    raise TimeoutError(f"the map did not settle within {timeout} s: {state}")
+
+
+def page_load(driver: Any, peer: Peer, path: str) -> dict[str, Any]:
+    offset = peer.log_offset()
+    driver.get(peer.base + path)
+    state = settle(driver, 0)
+    sent = peer.sent_since(offset)
+    return {
+        **sent,
+        "drawn_ms": round(state["last"]),
+        "first_idle_ms": round(state["firstIdle"]) if state["firstIdle"] else None,
+    }
+
+
+def timed(driver: Any, action_js: str, *args: Any) -> float:
+    """ms from running ``action_js`` (after noting the time) until the map settled."""
+    t0 = driver.execute_script(
+        "const t0 = performance.now(); window.__gm.last = t0;" + action_js + "; return t0;", *args
+    )
+    state = settle(driver, t0 + 0.001, quiet_ms=800)
+    return state["last"] - t0
+
+
+def click_js(selector: str) -> str:
+    return f"document.querySelector({json.dumps(selector)}).click()"
+
+
+def toggle_selector(layer: str) -> str:
+    element_id = json.dumps({"layer": layer, "type": "map-layer-toggle"}, separators=(",", ":"))
+    return f"[id={json.dumps(element_id)}] input"
+
+
+def updates(driver: Any, peer: Peer, runs: int) -> dict[str, list[float]]:
+    """Map updates on ``/`` (already open and settled)."""
+    out: dict[str, list[float]] = {"time_window": [], "category": [], "layer_toggle": []}
+    windows = ["7d", "24h"]
+    for run in range(runs):
+        selector = f'#map-case-window input[value="{windows[run % 2]}"]'
+        out["time_window"].append(timed(driver, click_js(selector)))
+    from selenium.webdriver.common.keys import Keys
+
+    option = '.dash-dropdown-options [data-option-index="1"]'
+    for _run in range(runs):  # one category on, then off again
+        driver.execute_script(click_js("#map-case-categories"))
+        time.sleep(0.5)
+        out["category"].append(timed(driver, click_js(option)))
+        driver.switch_to.active_element.send_keys(Keys.ESCAPE)
+        time.sleep(0.3)
+    for _run in range(runs):
+        out["layer_toggle"].append(timed(driver, click_js(toggle_selector("cameras"))))
+    return out
+
+
+def zoom_all_layers(driver: Any, runs: int) -> list[float]:
+    """Every layer on, then zoom 16.5 at the map's centre and back."""
+    layers = driver.execute_script(
+        "return [...document.querySelectorAll('[id*=\"map-layer-toggle\"]')].map(e => e.id)"
+    )
+    for element_id in layers:
+        checked = driver.execute_script(
+            "return document.getElementById(arguments[0]).querySelector('input').checked",
+            element_id,
+        )
+        if not checked:
+            timed(
+                driver,
+                "document.getElementById(arguments[0]).querySelector('input').click()",
+                element_id,
+            )
+    graph = "document.querySelector('#map-graph .js-plotly-plot')"
+    start = driver.execute_script(f"return {graph}._fullLayout.map.zoom")
+    times = []
+    for _run in range(runs):
+        times.append(timed(driver, f"Plotly.relayout({graph}, {{'map.zoom': 16.5}})"))
+        timed(driver, f"Plotly.relayout({graph}, {{'map.zoom': {start}}})")
+    return times
+
+
+def browser_round(peer: Peer, runs: int) -> dict[str, Any]:
+    from tests.signin import sign_in
+
+    driver, profile = browser()
+    try:
+        sign_in(driver, peer.base, USER, PASSWORD, next_path="/healthz")
+        pages: dict[str, Any] = {}
+        for path in PAGES:
+            driver.execute_cdp_cmd("Network.clearBrowserCache", {})
+            first = page_load(driver, peer, path)
+            driver.get("about:blank")
+            repeat = page_load(driver, peer, path)
+            pages[path] = {"first": first, "repeat": repeat}
+        driver.get(peer.base + "/")
+        settle(driver, 0)
+        interactions = updates(driver, peer, runs)
+        interactions["zoom_16_5_all_layers"] = zoom_all_layers(driver, runs)
+        return {"pages": pages, "updates": interactions}
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+# -- tiles -----------------------------------------------------------------------------------
+
+
+def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
+    n = 2**z
+    x = int((lon + 180) / 360 * n)
+    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+    return x, y
+
+
+def tile_sample(url: str, per_zoom: int, seed: int = 7) -> list[tuple[str, int, int, int]]:
+    with get_engine(url).connect() as conn:
+        points = conn.execute(
+            text("SELECT ST_X(geom), ST_Y(geom) FROM buildings ORDER BY id")
+        ).all()
+    rng = random.Random(seed)
+    chosen = rng.sample(points, per_zoom)
+    tiles = []
+    for layer in TILE_LAYERS:
+        for z in TILE_ZOOMS:
+            for lon, lat in chosen:
+                tiles.append((layer, z, *tile_of(lon, lat, z)))
+    return list(dict.fromkeys(tiles))
+
+
+def tile_times(peer: Peer, tiles: list[tuple[str, int, int, int]]) -> dict[str, Any]:
+    http = signed_in(peer.base, USER)
+    http.headers["Accept-Encoding"] = "br, gzip"
+    out: dict[str, Any] = {}
+    for name in ("cold", "warm"):
+        per: dict[str, dict[int, list[float]]] = {}
+        for layer, z, x, y in tiles:
+            t0 = time.perf_counter()
+            r = http.get(f"{peer.base}/tiles/{layer}/{z}/{x}/{y}.pbf", timeout=120)
+            ms = (time.perf_counter() - t0) * 1000
+            assert r.status_code in (200, 204), r.status_code
+            per.setdefault(layer, {}).setdefault(z, []).append(ms)
+        out[name] = {
+            layer: {str(z): summary(v) for z, v in zs.items()} for layer, zs in per.items()
+        }
+    return out
+
+
+# -- the run ---------------------------------------------------------------------------------
+
+
+def aggregate(per_peer: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, rounds in per_peer.items():
+        pages: dict[str, Any] = {}
+        for path in PAGES:
+            loads = {"first": [], "repeat": []}
+            for r in rounds:
+                for kind in loads:
+                    loads[kind].append(r["pages"][path][kind])
+
+            def med(kind: str, key: str, loads=loads) -> float | None:
+                values = [v[key] for v in loads[kind] if v.get(key) is not None]
+                return round(statistics.median(values)) if values else None
+
+            pages[path] = {
+                kind: {
+                    key: med(kind, key)
+                    for key in (
+                        "bytes",
+                        "static_bytes",
+                        "data_bytes",
+                        "tile_bytes",
+                        "requests",
+                        "drawn_ms",
+                        "first_idle_ms",
+                    )
+                }
+                for kind in loads
+            }
+        updates: dict[str, Any] = {}
+        for key in rounds[0]["updates"]:
+            updates[key] = summary([v for r in rounds for v in r["updates"][key]])
+        out[name] = {"pages": pages, "updates": updates}
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", default="bench_browser")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--tiles-per-zoom", type=int, default=8)
+    parser.add_argument("--peers", default="after,naive,before")
+    parser.add_argument("--before", type=Path, default=None)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/browser_city.json")
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args()
+
+    url = prepare(args.db)
+    logs = Path(tempfile.mkdtemp(prefix="gridmap-bench-browser-"))
+    roots = {"after": ROOT, "naive": ROOT, "before": args.before}
+    envs = {"after": {}, "naive": NAIVE_ENV, "before": {}}
+    names = args.peers.split(",")
+    if "before" in names and args.before is None:
+        raise SystemExit("--before names the checkout of the 'before' peer")
+    peers = [Peer(n, roots[n], envs[n], f"127.0.0.{10 + i}") for i, n in enumerate(names)]
+    load_before = load()
+    per_peer: dict[str, list[dict[str, Any]]] = {p.name: [] for p in peers}
+    tiles_out: dict[str, Any] = {}
+    round_loads = []
+    try:
+        for peer in peers:
+            peer.start(url, logs)
+        for number in range(args.rounds):
+            order = peers[number % len(peers) :] + peers[: number % len(peers)]
+            for peer in order:
+                before = load()
+                print(f"round {number + 1}: {peer.name} (load {before})", flush=True)
+                result = browser_round(peer, args.runs)
+                per_peer[peer.name].append(result)
+                round_loads.append(
+                    {
+                        "round": number + 1,
+                        "peer": peer.name,
+                        "load_before": before,
+                        "load_after": load(),
+                    }
+                )
+        sample = tile_sample(url, args.tiles_per_zoom)
+        for peer in peers:
+            print(f"tiles: {peer.name}", flush=True)
+            tiles_out[peer.name] = tile_times(peer, sample)
+    finally:
+        for peer in peers:
+            peer.stop()
+        if not args.keep:
+            drop_database(args.db)
+    results = {
+        "benchmark": "the dashboard in headless Chromium at city scale (issue 14, point 4)",
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "database": f"{args.db} (a copy of gridmap_bench_city)",
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_before": load_before,
+            "load_after": load(),
+            "rounds": round_loads,
+        },
+        "settings": {
+            "rounds": args.rounds,
+            "runs": args.runs,
+            "window": "1920x1080",
+            "server": "gridmap serve, gunicorn asgi, 2 workers",
+            "peers": {p.name: {"root": str(p.root), "env": p.env} for p in peers},
+        },
+        "targets": TARGETS,
+        "results": aggregate(per_peer),
+        "tiles": tiles_out,
+        "raw": per_peer,
+    }
+    args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    print(json.dumps(results["results"], indent=1))
+
+
+if __name__ == "__main__":
+    main()
