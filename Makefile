@@ -10,7 +10,7 @@ TEST_PACKAGES := chromium chromium-driver gdal-bin
 # Benchmarks only (never `make test`): pgRouting is a peer in bench-circles.
 BENCH_PACKAGES := postgresql-15-pgrouting
 
-.PHONY: demo test setup setup-test setup-bench packages lint bench-load bench-circles clean
+.PHONY: demo test setup setup-test setup-bench packages lint vendor-plotly bench-load bench-circles clean
 
 demo: setup
 	$(BIN)/gridmap db start
@@ -49,6 +49,13 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	@touch $@
+
+# plotly.js's "map" partial bundle, the version the plotly package ships (committed; run
+# after upgrading plotly: tests/gridmap/web/test_delivery.py checks the versions agree).
+vendor-plotly: setup
+	v=$$($(BIN)/python -c "import plotly,pathlib,re;print(re.search(r'v([\d.]+)',(pathlib.Path(plotly.__file__).parent/'package_data/plotly.min.js').read_text()[:200]).group(1))") && \
+	tmp=$$(mktemp -d) && (cd $$tmp && npm pack -q plotly.js@$$v >/dev/null && tar -xzf plotly.js-$$v.tgz package/dist/plotly-map.min.js) && \
+	cp $$tmp/package/dist/plotly-map.min.js gridmap/web/vendor/ && rm -rf $$tmp
 
 lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -23,7 +23,7 @@ BR = {"Accept-Encoding": "gzip, deflate, br"}
 #: A fingerprinted Dash bundle linked from every page.
 RENDERER = re.compile(r'src="(/_dash-component-suites/dash/dash-renderer/[^"]+)"')
 ROAD_TILE = "/tiles/roads/14/13655/6758.pbf"
-PLOTLY = Path(__import__("plotly").__file__).parent / "package_data" / "plotly.min.js"
+PLOTLY = Path(__import__("gridmap").__file__).parent / "web" / "vendor" / "plotly-map.min.js"
 
 
 def page(client: FlaskClient) -> str:
@@ -53,14 +53,25 @@ def test_fingerprinted_bundle_is_compressed_and_immutable(client: FlaskClient) -
 def test_plotly_is_loaded_from_its_fingerprinted_url(app: Dash, client: FlaskClient) -> None:
     url = plotly_url(app)
     assert re.fullmatch(
-        r"/_dash-component-suites/plotly/package_data/plotly\.v[\w]+m\d+\.min\.js", url
+        r"/_dash-component-suites/gridmap/web/vendor/plotly-map\.v[\w]+m\d+\.min\.js", url
     )
     # the renderer's unfingerprinted _dashPlotlyJSURL is pinned to it
     assert f'get:function(){{return "{url}"}}' in page(client)
     response = client.get(url, headers=BR)
     assert response.headers["Cache-Control"] == IMMUTABLE
     assert brotli.decompress(response.data) == PLOTLY.read_bytes()
-    assert len(response.data) < 1_300_000  # 4.8 MB plain
+    assert len(response.data) < 800_000  # 2.9 MB plain (the full bundle: 4.8 MB, 1.1 MB br)
+
+
+def test_the_map_bundle_is_the_plotly_packages_version() -> None:
+    """Upgrading the plotly package needs ``make vendor-plotly`` (the same plotly.js)."""
+    import plotly
+
+    full = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    version = re.compile(rb"plotly\.js (?:\(map - minified\) )?(v[\d.]+)")
+    assert version.search(PLOTLY.read_bytes()[:200]).group(1) == (
+        version.search(full.read_bytes()[:200]).group(1)
+    )
 
 
 def test_own_assets_are_immutable_with_their_mtime_and_revalidated_without(
@@ -133,4 +144,4 @@ def test_settings_turn_both_off(naive_app: Dash) -> None:
     response = client.get(plotly_url(naive_app), headers=BR)
     assert "Content-Encoding" not in response.headers
     assert response.headers["Cache-Control"] == "max-age=31536000"  # Dash's own
-    assert "_dashPlotlyJSURL" not in naive_app.index_string
+    assert "_dashPlotlyJSURL" in naive_app.index_string  # the lighter bundle either way
