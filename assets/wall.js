@@ -23,7 +23,17 @@
     var e = JSON.parse(extent); // [minx, miny, maxx, maxy]
     var w = gd.clientWidth, h = gd.clientHeight;
     if (!w || !h) return false;
-    var pad = 0.92;
+    var pad = 0.88;
+    // The map column as wide as the city at the map's height (wall.css: --map-w): no dark
+    // band beside it. The graph resizes first; the next try fits the city into it.
+    var wall = box.closest(".wall");
+    var aspect = ((e[2] - e[0]) * Math.PI / 180) / Math.max(mercY(e[3]) - mercY(e[1]), 1e-9);
+    var mapW = Math.round(h * aspect / pad) + "px";
+    if (wall && wall.style.getPropertyValue("--map-w") !== mapW) {
+      wall.style.setProperty("--map-w", mapW);
+      if (window.Plotly && window.Plotly.Plots) window.Plotly.Plots.resize(gd);
+      return false; // fit on the next try, once the map has its new width
+    }
     var zx = Math.log2((w * pad * 360) / (TILE * Math.max(e[2] - e[0], 1e-6)));
     var zy = Math.log2((h * pad * 2 * Math.PI) / (TILE * Math.max(mercY(e[3]) - mercY(e[1]), 1e-9)));
     var zoom = Math.round(Math.min(zx, zy, 18) * 100) / 100;

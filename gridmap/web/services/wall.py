@@ -37,7 +37,7 @@ from gridmap.web.services.dashboard import HotGrid, WallExtras, read_extras, rea
 from gridmap.web.services.map import MapView
 from layers import LayerContext, get_layer
 from layers.params import PatrolWindow
-from layers.patrol_coverage import PatrolCoverageLayer
+from layers.patrol_coverage import PatrolCoverageLayer, share_outline
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +50,9 @@ VIEW_GRIDS_SQL = (
     "OR geom && ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326) ORDER BY id"
 )
 UIREVISION = "gridmap-wall"
-#: Opacity of the case hexagons on the wall (lighter than the map page's, so the patrol
-#: coverage under them shows through).
-HEX_OPACITY = 0.6
+#: Opacity of the case hexagons on the wall: near opaque, so the heat keeps its yellow → red
+#: on the dark basemap (the patrol coverage is drawn as outlines above them, not under).
+HEX_OPACITY = 0.88
 BACKGROUND = "#0b1220"
 #: Basemap paint on the dark wall (MapLibre paint properties per style layer id).
 DARK_PAINT: dict[str, dict[str, Any]] = {
@@ -336,6 +336,8 @@ def slow_tick(
     patch = Patch()
     if key == drawn_key:
         patch["data"][0]["z"] = shares["patrolled_share"].round(4).tolist()
+        # The outlines' colours and widths encode the shares (the fill stays clear).
+        patch["data"][0]["marker"]["line"] = share_outline(shares["patrolled_share"], dark=True)
         return SlowUpdate(extras, patch, key, full=False)
     if ids:
         # Nothing on the wall needs hovering: no per-grid hover text, so the shares (z) are
@@ -343,7 +345,8 @@ def slow_tick(
         data = PATROL.query(ctx)  # the outlines (its shares are the same figures, from SQL)
         trace = PATROL.traces(data, lang)[0]
         trace.update(z=data["patrolled_share"].astype(float).round(4).tolist(),
-                     customdata=None, hovertemplate=None, hoverinfo="skip")  # fmt: skip
+                     customdata=None, hovertemplate=None, hoverinfo="skip",
+                     marker_line=share_outline(data["patrolled_share"], dark=True))  # fmt: skip
     else:
         trace = empty_traces(lang)[0]
     patch["data"][0] = trace.to_plotly_json()
