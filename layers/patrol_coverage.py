@@ -39,14 +39,15 @@ RECENCY = (
 )
 #: Grids by the share of their street length patrolled, drawn as outlines (never fills, so
 #: the case heat under them keeps its colours): (upper bound of the share, outline colour,
-#: outline width in px). One cool hue apart from the case heat's yellow → red and from the service
-#: kinds: the less patrolled, the darker and wider the outline.
+#: outline width in px). Ink greys, apart from every hue the other layers use (the case heat's
+#: yellow → red, the service kinds): the less patrolled, the darker and wider the outline.
 SHARE_CLASSES = (
-    (0.5, "#1d4ed8", 4.5),
-    (0.8, "#3b82f6", 2.5),
-    (float("inf"), "#93c5fd", 1.2),
+    (0.5, "#0f172a", 4.5),
+    (0.8, "#64748b", 2.5),
+    (float("inf"), "#cbd5e1", 1.2),
 )
-#: The outline colours on a dark basemap (the wall): the less patrolled, the brighter.
+#: The outline colours on a dark basemap (the wall, no service kinds on it): blues, the less
+#: patrolled the brighter.
 SHARE_COLORS_DARK = ("#38bdf8", "#2563eb", "#1e3a8a")
 #: The same classes as a stepped colour scale from 0 to 1 (the wall's legend bar).
 SHARE_SCALE = [
@@ -56,6 +57,8 @@ SHARE_SCALE = [
     )
     for at in (low, min(high, 1.0))
 ]
+#: Plotly uid of the grid outlines' trace (its MapLibre layers: plotly-trace-layer-<uid>-…).
+GRIDS_UID = "patrol_coverage-grids"
 #: Fill of the grids under the outlines: all but transparent (hover still finds the grid).
 SHARE_FILL = "rgba(148,163,184,0.04)"
 STREETS_SQL = (
@@ -216,8 +219,8 @@ class PatrolCoverageLayer(FeatureLayer):
             scale = [(0.0, SHARE_FILL), (1.0, SHARE_FILL)]
             trace = area_trace(self, data, z, scale=scale, zmax=1, marker=marker,
                                customdata=custom, hovertemplate=hover, lang=lang)  # fmt: skip
-            # Above the other overlays (the case heat drawn after it), so no fill covers it.
-            trace.update(below="", uid=f"{self.id}-grids")
+            # A fixed id: the wall lays its case heat under these outlines by it.
+            trace.update(uid=GRIDS_UID)
             return [trace]
         now = data.attrs.get("now") or datetime.now(UTC)
         classes = recency_class(list(data["last_at"]), now)

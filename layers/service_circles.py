@@ -134,9 +134,6 @@ class ServiceCirclesLayer(FeatureLayer):
                         text=label,
                         name=f"{t(f'service.{kind}', lang)} {minutes:g}",
                         meta={"layer": self.id, "kind": kind, "minutes": float(minutes)},
-                        # Matched by id, not place, when the figure changes (other layers
-                        # toggled): no line trace is ever recycled into another type.
-                        uid=f"{self.id}-{kind}-{minutes:g}",
                         showlegend=False,
                     )
                 )

@@ -85,16 +85,16 @@ def test_grids_by_patrolled_share_when_zoomed_out(patrol_engine: Engine) -> None
     # overlays: grid 1 (50 %) in the middle class, grid 2 (0 %) in the widest, darkest one.
     assert trace.below == "" and trace.uid == "patrol_coverage-grids"
     assert (tuple(trace.marker.line.color), tuple(trace.marker.line.width)) == (
-        ("#3b82f6", "#1d4ed8"),
+        ("#64748b", "#0f172a"),
         (2.5, 4.5),
     )
     assert {c for _, c in trace.colorscale} == {SHARE_FILL}
     # the key: one outline per class, least patrolled first, after the streets' classes
     shares = [(e.label, e.color, e.shape) for e in layer.legend("zh-CN")[len(RECENCY) :]]
     assert shares == [
-        ("巡查覆盖不足 50%", "#1d4ed8", "line"),
-        ("巡查覆盖 50–80%", "#3b82f6", "line"),
-        ("巡查覆盖 80% 以上", "#93c5fd", "line"),
+        ("巡查覆盖不足 50%", "#0f172a", "line"),
+        ("巡查覆盖 50–80%", "#64748b", "line"),
+        ("巡查覆盖 80% 以上", "#cbd5e1", "line"),
     ]
     assert [e.color for e in layer.share_legend("en", dark=True)] == list(SHARE_COLORS_DARK)
 
@@ -102,15 +102,15 @@ def test_grids_by_patrolled_share_when_zoomed_out(patrol_engine: Engine) -> None
 @pytest.mark.parametrize(
     ("shares", "colors", "widths"),
     [
-        ([0.0, 0.4999, float("nan")], ["#1d4ed8"] * 3, [4.5] * 3),
-        ([0.5, 0.7999], ["#3b82f6"] * 2, [2.5] * 2),
-        ([0.8, 1.0], ["#93c5fd"] * 2, [1.2] * 2),
+        ([0.0, 0.4999, float("nan")], ["#0f172a"] * 3, [4.5] * 3),
+        ([0.5, 0.7999], ["#64748b"] * 2, [2.5] * 2),
+        ([0.8, 1.0], ["#cbd5e1"] * 2, [1.2] * 2),
     ],
 )
 def test_share_classes(shares: list[float], colors: list[str], widths: list[float]) -> None:
     assert share_outline(shares) == {"color": colors, "width": widths}
     assert share_outline(shares, dark=True)["width"] == widths
-    assert SHARE_SCALE[0] == (0.0, "#1d4ed8") and SHARE_SCALE[-1] == (1.0, "#93c5fd")
+    assert SHARE_SCALE[0] == (0.0, "#0f172a") and SHARE_SCALE[-1] == (1.0, "#cbd5e1")
 
 
 def test_unwatched_streets(patrol_engine: Engine) -> None:

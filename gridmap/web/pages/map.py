@@ -12,6 +12,7 @@ the case layer's traces, the tiles and the ticker in place. Component ids start 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -230,6 +231,25 @@ function (figure) {
 """.replace("BREAK_COUNT", str(BREAK_COUNT))
 
 
+def with_uids(traces: list, generation: str) -> list:
+    """``traces`` each with a plotly ``uid``: its layer, type, place in the layer and the
+    ``generation`` (the set of layers drawn). Plotly otherwise gives a trace the uid of the
+    one at its index before, so toggling a layer recycled another type's MapLibre layers
+    ("Cannot remove non-existing layer" and a layer left undrawn); a new generation redraws
+    every trace afresh, in drawing order."""
+    seen: dict[str, int] = {}
+    for trace in traces:
+        key = f"{(trace.meta or {}).get('layer', 'trace')}-{trace.type}"
+        trace.uid = f"{key}-{seen.get(key, 0)}-{generation}"
+        seen[key] = seen.get(key, 0) + 1
+    return traces
+
+
+def generation(visible: Iterable[str]) -> str:
+    """A short name of the set of layers drawn (:func:`with_uids`)."""
+    return hashlib.sha1(",".join(sorted(visible)).encode()).hexdigest()[:8]
+
+
 def layout(lang: str | None = None, **_query: str) -> html.Div:
     """The page for ``?lang=`` (zh-CN by default)."""
     settings = get_settings()
@@ -249,7 +269,7 @@ def layout(lang: str | None = None, **_query: str) -> html.Div:
         message, message_class = t("map.empty", lang), "map-message empty"
     shown = [layer.id for layer in LAYERS if layer.default_visible]
     kept = [tr for layer in LAYERS if layer.keeps_place for tr in layer.empty_traces(lang)]
-    figure = overlays.map_figure(kept, start.view, _style(shown))
+    figure = overlays.map_figure(with_uids(kept, "start"), start.view, _style(shown))
     legend = floating_legend(shown, lang, start.view.zoom)
     return page_layout(
         lang,
@@ -303,7 +323,8 @@ def redraw(
         drawn = overlays.draw_overlays(app_engine(), visible, view, lang, choice, circles=circles)
     except GridmapError:
         drawn = overlays.Overlays(error=t("map.error", lang))
-    figure = overlays.map_figure(drawn.traces, view, _style(visible))
+    traces = with_uids(drawn.traces, generation(visible))
+    figure = overlays.map_figure(traces, view, _style(visible))
     notes = [drawn.notes.get(i["layer"], "") for i in note_ids]
     message, message_class = start_message
     if drawn.error:

@@ -37,7 +37,7 @@ from gridmap.web.services.dashboard import HotGrid, WallExtras, read_extras, rea
 from gridmap.web.services.map import MapView
 from layers import LayerContext, get_layer
 from layers.params import PatrolWindow
-from layers.patrol_coverage import PatrolCoverageLayer, share_outline
+from layers.patrol_coverage import GRIDS_UID, PatrolCoverageLayer, share_outline
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,8 @@ VIEW_GRIDS_SQL = (
     "OR geom && ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326) ORDER BY id"
 )
 UIREVISION = "gridmap-wall"
+#: The MapLibre layer the case hexagons are inserted below: the patrol outlines' fill.
+HEAT_BELOW = f"plotly-trace-layer-{GRIDS_UID}-fill"
 #: Opacity of the case hexagons on the wall: near opaque, so the heat keeps its yellow → red
 #: on the dark basemap (the patrol coverage is drawn as outlines above them, not under).
 HEX_OPACITY = 0.88
@@ -141,6 +143,7 @@ def wall_figure(traces: list[BaseTraceType], view: MapView, style: dict[str, Any
 def empty_traces(lang: str) -> list[BaseTraceType]:
     """The figure's traces before any data: an empty patrol choropleth, empty case traces."""
     patrol = go.Choroplethmap(
+        uid=GRIDS_UID,  # the case heat goes under its layers (case_patch)
         geojson={"type": "FeatureCollection", "features": []},
         locations=[],
         z=[],
@@ -271,7 +274,8 @@ def case_patch(update: WallUpdate) -> Patch | None:
     traces = update.live.traces
     if not traces:
         return None
-    traces[0].update(marker_opacity=HEX_OPACITY)
+    # Under the patrol outlines' layers (the heat's fill never covers them).
+    traces[0].update(marker_opacity=HEX_OPACITY, below=HEAT_BELOW)
     return overlays.case_traces_patch(traces)
 
 
