@@ -13,6 +13,7 @@ from gridmap.patrols.ingest import ingest_pings, parse_pings
 from layers import Detail, LayerContext
 from layers.params import PatrolWindow
 from layers.patrol_coverage import (
+    GRIDS_UID,
     RECENCY,
     SHARE_COLORS_DARK,
     SHARE_FILL,
@@ -81,9 +82,9 @@ def test_grids_by_patrolled_share_when_zoomed_out(patrol_engine: Engine) -> None
     assert dict(zip(data8["id"], data8["patrolled_share"].round(9), strict=True))[1] == 1.0
     (trace,) = layer.traces(data, "zh-CN")
     assert trace.meta == {"layer": "patrol_coverage", "detail": "aggregated"}
-    # Outlines only (the case heat under them keeps its colours), drawn above the other
-    # overlays: grid 1 (50 %) in the middle class, grid 2 (0 %) in the widest, darkest one.
-    assert trace.below == "" and trace.uid == "patrol_coverage-grids"
+    # Outlines only (the case heat under them keeps its colours), a fixed uid (the wall lays
+    # its heat under it): grid 1 (50 %) in the middle class, grid 2 (0 %) the widest, darkest.
+    assert trace.uid == GRIDS_UID == "patrol_coverage-grids"
     assert (tuple(trace.marker.line.color), tuple(trace.marker.line.width)) == (
         ("#64748b", "#0f172a"),
         (2.5, 4.5),

@@ -22,12 +22,14 @@ from tests.gridmap.web.test_browser import GRAPH, map_ready, toggle, wait_for
 
 pytestmark = pytest.mark.browser
 
-#: Per trace of the map: [layer, kind (service circles), below, line colours (outlines)].
+#: Per trace of the map: [layer, kind (service circles), whether MapLibre draws its layers,
+#: line colours (outlines)].
 TRACES_JS = f"""
 const gd = document.querySelector('{GRAPH}');
-if (!gd || !gd.data) return [];
-return gd.data.map(t => [t.meta && t.meta.layer, (t.meta && t.meta.kind) || null,
-                         t.below === undefined ? null : t.below,
+if (!gd || !gd.data || !gd._fullData) return [];
+const map = gd._fullLayout.map._subplot.map;
+return gd._fullData.map(t => [t.meta && t.meta.layer, (t.meta && t.meta.kind) || null,
+                         !!map.getLayer('plotly-trace-layer-' + t.uid + '-fill'),
                          t.marker && t.marker.line && Array.isArray(t.marker.line.color)
                            ? Array.from(new Set(t.marker.line.color)).sort() : null]);
 """
@@ -84,6 +86,7 @@ def test_map_layers_apart_and_the_legend_on_the_map(
     browser: WebDriver, world_server: LiveServer, full_hd: None
 ) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
+    browser.get_log("browser")  # the session's browser: drop earlier tests' messages
     world_server.open(browser, "/")
     wait_for(browser, lambda d: any(t[0] == "cases" for t in traces(d)))
     wait_for(browser, map_ready, message="map tiles never finished loading")
@@ -127,7 +130,12 @@ def test_map_layers_apart_and_the_legend_on_the_map(
         return next((t for t in traces(d) if t[0] == "patrol_coverage" and t[3]), None)
 
     patrol = wait_for(browser, outlines, 30, str(traces(browser)))
-    assert patrol[2] == "" and set(patrol[3]) <= {c for _, c, _ in SHARE_CLASSES}
+    assert set(patrol[3]) <= {c for _, c, _ in SHARE_CLASSES}
+    # Every layer drawn by MapLibre too: toggling never recycles another type's layers
+    # (plotly's "Cannot remove non-existing layer", which left a layer undrawn).
+    wait_for(browser, lambda d: all(t[2] for t in traces(d)), 10, str(traces(browser)))
+    severe = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert not [m for m in severe if "Map error" in m], severe
     wait_for(browser, lambda d: "巡查覆盖" in legend_sections(d), 10)
     wait_for(browser, legend_in_view, 10, str(browser.execute_script(LEGEND_JS)))
     entries = [

@@ -104,6 +104,17 @@ return [[r.left, r.top, r.right, r.bottom],
 """
 
 
+#: The hexagons' ``below``, their opacity, and whether MapLibre draws them under the outlines.
+HEAT_UNDER_OUTLINES_JS = """
+const gd = document.querySelector('#wall-graph .js-plotly-plot');
+const hex = gd._fullData.find(t => t.meta && t.meta.role === 'hexagons');
+const ids = gd._fullLayout.map._subplot.map.getStyle().layers.map(l => l.id);
+const at = id => ids.indexOf('plotly-trace-layer-' + id + '-fill');
+const under = 0 <= at(hex.uid) && at(hex.uid) < at('patrol_coverage-grids');
+return [hex.below, hex.marker.opacity, under];
+"""
+
+
 def empty_band(driver: WebDriver) -> tuple[float, float]:
     """The share of the map's width and of its height the city leaves empty."""
     (left, top, right, bottom), (x0, y0, x1, y1) = driver.execute_script(CITY_JS)
@@ -200,13 +211,10 @@ def test_wall_screen(browser: WebDriver, wall_server: LiveServer, wall_url: str,
     ]  # fmt: skip
     attribution = browser.find_element(By.CSS_SELECTOR, ".wall .maplibregl-ctrl-attrib")
     assert float(attribution.value_of_css_property("font-size").removesuffix("px")) > 25
-    # The heat reads yellow → red above the outlines' layer? No: the outlines lie above it.
-    traces = browser.execute_script(
-        "return document.querySelector('#wall-graph .js-plotly-plot').data"
-        ".map(t => [t.meta && (t.meta.role || t.meta.layer), t.below === undefined ? null"
-        " : t.below, t.marker && t.marker.opacity])"
-    )
-    assert traces[0][:2] == ["patrol_coverage", ""] and traces[1] == ["hexagons", None, 0.88]
+    # The heat, near opaque (yellow → red, no browns), lies under the patrol outlines.
+    assert browser.execute_script(HEAT_UNDER_OUTLINES_JS) == [
+        "plotly-trace-layer-patrol_coverage-grids-fill", 0.88, True,
+    ]  # fmt: skip
     time.sleep(1.5)  # let the basemap tiles of the new zoom arrive
     browser.save_screenshot(str(ARTIFACTS / "wall-3840.png"))
     browser.save_screenshot(str(ARTIFACTS / "encoding-wall-4k.png"))

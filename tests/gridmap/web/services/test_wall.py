@@ -20,7 +20,7 @@ from gridmap.web.components.hot_grids import hot_grid_items
 from gridmap.web.components.wall_tiles import case_tiles, extra_tiles
 from gridmap.web.services import live, wall
 from gridmap.web.services.dashboard import read_extras, read_hot_grids, read_tiles
-from layers.patrol_coverage import share_outline
+from layers.patrol_coverage import GRIDS_UID, share_outline
 
 DEAD_URL = "postgresql+psycopg2://nobody@127.0.0.1:1/none"
 #: The demo city (seed 7): cameras and online cameras.
@@ -246,7 +246,7 @@ def test_slow_tick_sends_outlines_once_then_only_shares(wall_engine: Engine, noo
     assert trace["z"] == shares and "customdata" not in trace
     assert ops[1]["params"]["value"] == share_outline(shares, dark=True)
     assert trace["marker"]["line"] == share_outline(shares, dark=True)
-    assert trace["below"] == ""  # above the case heat, not under it
+    assert trace["uid"] == GRIDS_UID  # the case heat goes under its layers (case_patch)
     assert len(shares) == len(trace["locations"])
     per_grid = {
         r["grid_id"]: r["patrolled_share"]
