@@ -91,7 +91,7 @@ def filled(driver: WebDriver) -> bool:
     )
 
 
-#: The city (the grids' extent) on the screen, in the map's element: [map box, city box].
+#: The city (the grids' extent) on the screen: [map box, city box, the legend's right edge].
 CITY_JS = """
 const box = document.getElementById('wall-map');
 const gd = box.querySelector('.js-plotly-plot');
@@ -100,7 +100,8 @@ const e = JSON.parse(box.getAttribute('data-extent'));
 const r = box.getBoundingClientRect();
 const a = map.project([e[0], e[3]]), b = map.project([e[2], e[1]]);
 return [[r.left, r.top, r.right, r.bottom],
-        [r.left + a.x, r.top + a.y, r.left + b.x, r.top + b.y]];
+        [r.left + a.x, r.top + a.y, r.left + b.x, r.top + b.y],
+        box.querySelector('.wall-legend').getBoundingClientRect().right];
 """
 
 
@@ -116,9 +117,11 @@ return [hex.below, hex.marker.opacity, under];
 
 
 def empty_band(driver: WebDriver) -> tuple[float, float]:
-    """The share of the map's width and of its height the city leaves empty."""
-    (left, top, right, bottom), (x0, y0, x1, y1) = driver.execute_script(CITY_JS)
-    return 1 - (x1 - x0) / (right - left), 1 - (y1 - y0) / (bottom - top)
+    """The share of the map's width (beside the legend's strip at its left) and of its
+    height the city leaves empty; the city never under the legend."""
+    (left, top, right, bottom), (x0, y0, x1, y1), legend = driver.execute_script(CITY_JS)
+    assert x0 >= legend - 1, (x0, legend)
+    return 1 - (x1 - x0 + legend - left) / (right - left), 1 - (y1 - y0) / (bottom - top)
 
 
 def legend_rows(driver: WebDriver) -> list[tuple[str, float]]:
@@ -199,8 +202,8 @@ def test_wall_screen(browser: WebDriver, wall_server: LiveServer, wall_url: str,
     )
     wait_for(browser, filled, 30, message=str(state(browser)))
     check_layout(state(browser), 3840, 2160)
-    # The map column is as wide as the city at the map's height: no dark band beside it
-    # (before: a third of the map's width empty), and the city whole on one axis.
+    # The map column is as wide as the legend's strip and the city at the map's height: no
+    # dark band beside it (before: a third of the map's width empty), no key over the city.
     wait_for(browser, lambda d: min(empty_band(d)) < 0.15, 20, str(empty_band(browser)))
     assert all(0 <= band < 0.3 for band in empty_band(browser)), empty_band(browser)
     # The legend on the map, readable from 5 m: the heat ramp and the three outline classes
@@ -240,7 +243,7 @@ def test_a_refused_wall_offers_a_way_back_or_out(
     browser.delete_all_cookies()
     sign_in(browser, wall_server.url, user, password, next_path="/")
     browser.get(f"{wall_server.url}/wall")
-    wait_for(browser, lambda d: d.find_elements(By.ID, "login-ways"), 20)
+    wait_for(browser, lambda d: d.find_elements(By.ID, "login-ways"), 30, "no refusal links")
     links = [
         (a.get_attribute("id"), a.text, a.get_attribute("href").removeprefix(wall_server.url))
         for a in browser.find_elements(By.CSS_SELECTOR, "#login-ways a")
@@ -258,8 +261,8 @@ def test_a_refused_wall_offers_a_way_back_or_out(
     browser.find_element(By.ID, "login-username").send_keys(other)
     browser.find_element(By.ID, "login-password").send_keys(other_password)
     browser.find_element(By.ID, "login-submit").click()
-    wait_for(browser, lambda d: d.current_url == f"{wall_server.url}/wall", 20)
-    wait_for(browser, lambda d: d.find_elements(By.ID, "wall-notice"), 20)
+    wait_for(browser, lambda d: d.current_url == f"{wall_server.url}/wall", 30, "not on /wall")
+    wait_for(browser, lambda d: d.find_elements(By.ID, "wall-notice"), 30, "no wall")
     # Sign out from the refusal leaves the session.
     browser.get(f"{wall_server.url}/logout")
-    wait_for(browser, lambda d: "/login" in d.current_url, 20)
+    wait_for(browser, lambda d: "/login" in d.current_url, 30, "not signed out")
