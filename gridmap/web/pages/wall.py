@@ -244,11 +244,13 @@ def slow_update(
     drawn_key: str | None,
     lang: str,
     stored_live: dict[str, Any] | None = None,
+    notice_class: str | None = None,
 ) -> tuple[Any, Any, Any]:
     """Every ``wall_slow_refresh_s``: patrol coverage on the map and the heavier tiles
     (unchanged while the database is unreachable, and while the banner says the data is as
-    of an earlier time: no tile moves under a stale banner)."""
-    if live.LiveState.from_store(stored_live).stale:
+    of an earlier time, whether the server said so or the browser did (``notice_class``,
+    no answer for a few seconds): no tile moves under a stale banner)."""
+    if live.LiveState.from_store(stored_live).stale or "stale" in (notice_class or "").split():
         return no_update, no_update, no_update
     try:
         update = wall.slow_tick(
@@ -314,6 +316,7 @@ def _callbacks(app: Dash) -> None:
         State("wall-patrol-key", "data"),
         State("wall-lang", "data"),
         State("wall-live", "data"),
+        State("wall-notice", "className"),
         prevent_initial_call="initial_duplicate",
     )(slow_update)
     app.clientside_callback(

@@ -24,5 +24,9 @@ def test_slow_tick_changes_nothing_while_the_banner_says_stale(
     view = MapView.around((120.0, 30.0), 12.0).to_store()
     stale = LiveState(stale=True).to_store()
     assert wall_page.slow_update(3, view, "key", "zh-CN", stale) == (no_update,) * 3
+    # The browser's own stale notice (the server stopped answering the probe) counts too.
+    live = LiveState().to_store()
+    shown = "wall-notice stale"
+    assert wall_page.slow_update(3, view, "key", "zh-CN", live, shown) == (no_update,) * 3
     with pytest.raises(AssertionError):  # live: the slow tick reads
         wall_page.slow_update(3, view, "key", "zh-CN", LiveState().to_store())
