@@ -1,8 +1,9 @@
 """One encoding per layer, in headless Chromium at 1920×1080 on the wall world (cases, patrol
 visits, service coverage and isochrones computed): on ``/`` the service circles show one
-kind at a time (chosen beside the toggle), patrol coverage draws grid outlines above the case
-heat, and the legend floats on the map, visible without scrolling; on ``/plan`` the chosen
-kind's colour and the buildings outside its circle differ. Screenshots in test-artifacts/.
+kind at a time (chosen beside the toggle), patrol coverage draws grid outlines (no fill to
+blend with the case heat), every layer is drawn by MapLibre after the toggles, and the
+legend floats on the map, visible without scrolling; on ``/plan`` the chosen kind's colour
+and the buildings outside its circle differ. Screenshots in test-artifacts/.
 """
 
 from __future__ import annotations
@@ -123,7 +124,7 @@ def test_map_layers_apart_and_the_legend_on_the_map(
     swatch = browser.find_element(By.CSS_SELECTOR, "#map-legend-service_circles .swatch")
     assert swatch.get_attribute("style") == f"--c: {KIND_COLORS['police_office']};"
 
-    # Patrol coverage: grid outlines above the case heat (no fill to blend with it).
+    # Patrol coverage: grid outlines (no fill to blend with the case heat).
     toggle(browser, "patrol_coverage")
 
     def outlines(d: WebDriver) -> list | None:
