@@ -23,11 +23,29 @@
     var e = JSON.parse(extent); // [minx, miny, maxx, maxy]
     var w = gd.clientWidth, h = gd.clientHeight;
     if (!w || !h) return false;
-    var pad = 0.92;
-    var zx = Math.log2((w * pad * 360) / (TILE * Math.max(e[2] - e[0], 1e-6)));
+    var pad = 0.88;
+    // The legend (and the map's title) keep a strip of their own at the map's left: the
+    // city is fitted into the rest, so no key covers a hot cell.
+    var legend = box.querySelector(".wall-legend");
+    var strip = legend ? legend.offsetLeft + legend.offsetWidth : 0;
+    // The map column as wide as that strip and the city at the map's height (wall.css:
+    // --map-w): no dark band beside the city. The graph resizes first; the next try fits.
+    var wall = box.closest(".wall");
+    var aspect = ((e[2] - e[0]) * Math.PI / 180) / Math.max(mercY(e[3]) - mercY(e[1]), 1e-9);
+    var mapW = Math.round(strip + h * aspect / pad) + "px";
+    if (wall && wall.style.getPropertyValue("--map-w") !== mapW) {
+      wall.style.setProperty("--map-w", mapW);
+      if (window.Plotly && window.Plotly.Plots) window.Plotly.Plots.resize(gd);
+      return false;
+    }
+    var free = Math.max(w - strip, w * 0.5);
+    var zx = Math.log2((free * pad * 360) / (TILE * Math.max(e[2] - e[0], 1e-6)));
     var zy = Math.log2((h * pad * 2 * Math.PI) / (TILE * Math.max(mercY(e[3]) - mercY(e[1]), 1e-9)));
     var zoom = Math.round(Math.min(zx, zy, 18) * 100) / 100;
-    var center = { lon: (e[0] + e[2]) / 2, lat: (e[1] + e[3]) / 2 };
+    // The city's centre in the middle of the free part: the map's centre lies half the
+    // strip to its left.
+    var shift = ((w - free) / 2) * 360 / (TILE * Math.pow(2, zoom));
+    var center = { lon: (e[0] + e[2]) / 2 - shift, lat: (e[1] + e[3]) / 2 };
     if (!window.dash_clientside || !window.dash_clientside.set_props) return false;
     if (Math.abs(lastZoom - zoom) < 0.01) return true;
     lastZoom = zoom;

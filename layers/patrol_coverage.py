@@ -37,8 +37,30 @@ RECENCY = (
     ("patrol.recent_7d", 24.0 * 7, "#f97316"),
     ("patrol.stale", float("inf"), "#dc2626"),
 )
-#: Coverage share colour scale of grids (0 → red, 1 → green).
-SHARE_SCALE = [(0.0, "#dc2626"), (0.5, "#f59e0b"), (1.0, "#16a34a")]
+#: Grids by the share of their street length patrolled, drawn as outlines (never fills, so
+#: the case heat under them keeps its colours): (upper bound of the share, outline colour,
+#: outline width in px). Ink greys, apart from every hue the other layers use (the case heat's
+#: yellow → red, the service kinds): the less patrolled, the darker and wider the outline.
+SHARE_CLASSES = (
+    (0.5, "#0f172a", 4.5),
+    (0.8, "#64748b", 2.5),
+    (float("inf"), "#cbd5e1", 1.2),
+)
+#: The outline colours on a dark basemap (the wall, no service kinds on it): blues, the less
+#: patrolled the brighter.
+SHARE_COLORS_DARK = ("#38bdf8", "#2563eb", "#1e3a8a")
+#: The same classes as a stepped colour scale from 0 to 1 (the wall's legend bar).
+SHARE_SCALE = [
+    (at, color)
+    for low, (high, color, _) in zip(
+        (0.0, *(c[0] for c in SHARE_CLASSES[:-1])), SHARE_CLASSES, strict=True
+    )
+    for at in (low, min(high, 1.0))
+]
+#: Plotly uid of the grid outlines' trace (its MapLibre layers: plotly-trace-layer-<uid>-…).
+GRIDS_UID = "patrol_coverage-grids"
+#: Fill of the grids under the outlines: all but transparent (hover still finds the grid).
+SHARE_FILL = "rgba(148,163,184,0.04)"
 STREETS_SQL = (
     "SELECT * FROM gridmap_layer_patrol_streets(:minx, :miny, :maxx, :maxy, :t1, :max_rows)"
 )
@@ -52,6 +74,39 @@ def window_of(ctx: LayerContext) -> tuple[datetime, datetime]:
     """The context's patrol window (:class:`~layers.params.PatrolWindow`): [since, until],
     else its hours (default 8) ending at until or now."""
     return ctx.param(PatrolWindow).bounds()
+
+
+def share_class(shares: list[float] | np.ndarray) -> np.ndarray:
+    """Index into :data:`SHARE_CLASSES` per patrolled share (None or NaN: the lowest)."""
+    values = np.nan_to_num(np.asarray(shares, dtype=float), nan=0.0)
+    return np.searchsorted(np.array([c[0] for c in SHARE_CLASSES]), values, side="right")
+
+
+def share_colors(dark: bool = False) -> tuple[str, ...]:
+    """The outline colour of each share class, on a light basemap or a ``dark`` one."""
+    return SHARE_COLORS_DARK if dark else tuple(c[1] for c in SHARE_CLASSES)
+
+
+def share_outline(shares: list[float] | np.ndarray, dark: bool = False) -> dict[str, Any]:
+    """The grid outlines' ``marker.line`` (a colour and a width per grid) for ``shares``,
+    on a light basemap or a ``dark`` one."""
+    classes = share_class(shares)
+    colors = share_colors(dark)
+    return {
+        "color": [colors[k] for k in classes],
+        "width": [SHARE_CLASSES[k][2] for k in classes],
+    }
+
+
+def share_label(k: int, lang: str) -> str:
+    """The legend line of share class ``k`` ("under 50 %", "50–80 %", "80 % and more")."""
+    low = 0.0 if k == 0 else SHARE_CLASSES[k - 1][0]
+    high = SHARE_CLASSES[k][0]
+    if k == 0:
+        return t("legend.patrol_share_below", lang, pct=f"{high * 100:g}")
+    if high == float("inf"):
+        return t("legend.patrol_share_above", lang, pct=f"{low * 100:g}")
+    return t("legend.patrol_share_between", lang, low=f"{low * 100:g}", high=f"{high * 100:g}")
 
 
 def recency_class(last_at: list, now: datetime) -> np.ndarray:
@@ -140,11 +195,15 @@ class PatrolCoverageLayer(FeatureLayer):
 
     def legend(self, lang: str) -> list[LegendEntry]:
         """Streets by last visit (zoomed in), then grids by patrolled share (zoomed out)."""
-        shares = [
-            LegendEntry(t("legend.patrol_share", lang, pct=f"{share * 100:g}"), color, "fill")
-            for share, color in SHARE_SCALE
+        return [*super().legend(lang), *self.share_legend(lang)]
+
+    @staticmethod
+    def share_legend(lang: str, dark: bool = False) -> list[LegendEntry]:
+        """The grid outlines by patrolled share (zoomed out), least patrolled first."""
+        return [
+            LegendEntry(share_label(k, lang), color, "line")
+            for k, color in enumerate(share_colors(dark))
         ]
-        return [*super().legend(lang), *shares]
 
     def draw(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:
         name = t(self.title, lang)
@@ -154,10 +213,14 @@ class PatrolCoverageLayer(FeatureLayer):
                 zip(data["name"], pct, (100 * data["watched_share"]).round(1), strict=True)
             )
             hover = hover_template(lang, ("patrol.patrolled", " %"), ("patrol.watched", " %"))
-            z = data["patrolled_share"].astype(float).tolist()
-            marker = {"opacity": 0.55, "line": {"color": "#24324f", "width": 0.6}}
-            trace = area_trace(self, data, z, scale=SHARE_SCALE, zmax=1, marker=marker,
+            shares = data["patrolled_share"].astype(float)
+            z = shares.tolist()
+            marker = {"opacity": 1.0, "line": share_outline(shares)}
+            scale = [(0.0, SHARE_FILL), (1.0, SHARE_FILL)]
+            trace = area_trace(self, data, z, scale=scale, zmax=1, marker=marker,
                                customdata=custom, hovertemplate=hover, lang=lang)  # fmt: skip
+            # A fixed id: the wall lays its case heat under these outlines by it.
+            trace.update(uid=GRIDS_UID)
             return [trace]
         now = data.attrs.get("now") or datetime.now(UTC)
         classes = recency_class(list(data["last_at"]), now)

@@ -22,14 +22,17 @@ from gridmap.i18n import t
 from layers.base import FeatureLayer, LayerContext
 from layers.params import CircleFilter
 from layers.service_points import KIND_COLORS
-from layers.specs import CollectionSpec, ColorBy, LegendEntry, Style
+from layers.specs import OTHER_COLOR, CollectionSpec, ColorBy, LegendEntry, Style
 
 SQL = (
     "SELECT * FROM gridmap_layer_service_circles("
     ":minx, :miny, :maxx, :maxy, :kind, :minutes, :tolerance)"
 )
-#: Fill opacity of the smallest circle; larger ones get lighter.
-FILL_OPACITY = 0.22
+#: Fill opacity of the smallest circle; larger ones get lighter (light fills under clear
+#: outlines: the layers under them still read through).
+FILL_OPACITY = 0.1
+#: Outline width (px) of the circles.
+LINE_WIDTH = 2.0
 EUCLID_COLOR = "#475569"
 #: Points on a drawn Euclidean circle.
 CIRCLE_STEPS = 48
@@ -41,6 +44,16 @@ STYLE = Style(
     ),
     shape="fill",
 )
+
+
+def kind_legend(
+    kind: str, lang: str, minutes: tuple[float, ...] = (5.0, 10.0, 15.0)
+) -> list[LegendEntry]:
+    """The legend of one kind's circles (the map shows one kind at a time): its colour,
+    the walking minutes drawn."""
+    name = t("circles.legend_kind", lang, kind=t(f"service.{kind}", lang))
+    walk = t("circles.legend_minutes", lang, minutes=" / ".join(f"{m:g}" for m in minutes))
+    return [LegendEntry(f"{name} · {walk}", KIND_COLORS.get(kind, OTHER_COLOR), "fill")]
 
 
 def euclid_ring(lon: float, lat: float, radius_m: float) -> tuple[list[float], list[float]]:
@@ -116,7 +129,7 @@ class ServiceCirclesLayer(FeatureLayer):
                         mode="lines",
                         fill="toself",
                         fillcolor=_rgba(color, opacity),
-                        line={"width": 1, "color": color},
+                        line={"width": LINE_WIDTH, "color": color},
                         hoverinfo="text",
                         text=label,
                         name=f"{t(f'service.{kind}', lang)} {minutes:g}",

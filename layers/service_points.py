@@ -12,13 +12,14 @@ from gridmap.i18n import t
 from layers.base import FeatureLayer, hover_template, point_trace
 from layers.specs import CollectionSpec, ColorBy, Style
 
-#: Marker colour per service point kind, in legend order.
+#: Marker colour per service point kind, in legend order: six hues apart from each other and
+#: from the alarm reds and oranges of the case heat and of the buildings outside the circle.
 KIND_COLORS = {
-    "party_service_center": "#c8102e",
-    "convenience_station": "#f59e0b",
-    "governance_center": "#7c3aed",
+    "party_service_center": "#9333ea",
+    "convenience_station": "#0d9488",
+    "governance_center": "#ca8a04",
     "police_office": "#1d4ed8",
-    "health_station": "#0d9488",
+    "health_station": "#15803d",
     "elderly_care": "#db2777",
 }
 #: A white ring under each point sets service points apart from the smaller camera dots.

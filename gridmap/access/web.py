@@ -181,8 +181,11 @@ def _refuse(
     if request.path.startswith("/open311/"):
         response = jsonify([{"code": status, "description": message}])
     elif _wants_page(endpoint):
+        # A refused page offers a way back or out: back, sign out, or another account
+        # (the form signs in and returns to the page refused).
+        refused = {"forbidden": True, "next": safe_next(request.path)} if status == 403 else {}
         response = Response(
-            render_template("login.html", **_page(lang, error=t(page_key, lang))),
+            render_template("login.html", **_page(lang, error=t(page_key, lang), **refused)),
             mimetype="text/html",
         )
     else:
@@ -278,6 +281,7 @@ def _page(lang: str, **values) -> dict:
         "username": "",
         "error": None,
         "notice": None,
+        "forbidden": False,
         **values,
     }
 

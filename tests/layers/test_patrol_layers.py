@@ -12,7 +12,15 @@ from gridmap.patrols import coverage
 from gridmap.patrols.ingest import ingest_pings, parse_pings
 from layers import Detail, LayerContext
 from layers.params import PatrolWindow
-from layers.patrol_coverage import RECENCY, SHARE_SCALE, PatrolCoverageLayer
+from layers.patrol_coverage import (
+    GRIDS_UID,
+    RECENCY,
+    SHARE_COLORS_DARK,
+    SHARE_FILL,
+    SHARE_SCALE,
+    PatrolCoverageLayer,
+    share_outline,
+)
 from layers.risk_gap import RiskGapLayer
 from layers.unwatched_streets import UnwatchedStreetsLayer
 from tests.conftest import make_test_database
@@ -74,14 +82,36 @@ def test_grids_by_patrolled_share_when_zoomed_out(patrol_engine: Engine) -> None
     assert dict(zip(data8["id"], data8["patrolled_share"].round(9), strict=True))[1] == 1.0
     (trace,) = layer.traces(data, "zh-CN")
     assert trace.meta == {"layer": "patrol_coverage", "detail": "aggregated"}
-    # the key: the scale's colours at 0, 50 and 100 %, after the streets' classes
+    # Outlines only (the case heat under them keeps its colours), a fixed uid (the wall lays
+    # its heat under it): grid 1 (50 %) in the middle class, grid 2 (0 %) the widest, darkest.
+    assert trace.uid == GRIDS_UID == "patrol_coverage-grids"
+    assert (tuple(trace.marker.line.color), tuple(trace.marker.line.width)) == (
+        ("#64748b", "#0f172a"),
+        (2.5, 4.5),
+    )
+    assert {c for _, c in trace.colorscale} == {SHARE_FILL}
+    # the key: one outline per class, least patrolled first, after the streets' classes
     shares = [(e.label, e.color, e.shape) for e in layer.legend("zh-CN")[len(RECENCY) :]]
     assert shares == [
-        ("网格巡查覆盖率 0%", "#dc2626", "fill"),
-        ("网格巡查覆盖率 50%", "#f59e0b", "fill"),
-        ("网格巡查覆盖率 100%", "#16a34a", "fill"),
+        ("巡查覆盖不足 50%", "#0f172a", "line"),
+        ("巡查覆盖 50–80%", "#64748b", "line"),
+        ("巡查覆盖 80% 以上", "#cbd5e1", "line"),
     ]
-    assert list(trace.colorscale) == [tuple(step) for step in SHARE_SCALE]
+    assert [e.color for e in layer.share_legend("en", dark=True)] == list(SHARE_COLORS_DARK)
+
+
+@pytest.mark.parametrize(
+    ("shares", "colors", "widths"),
+    [
+        ([0.0, 0.4999, float("nan")], ["#0f172a"] * 3, [4.5] * 3),
+        ([0.5, 0.7999], ["#64748b"] * 2, [2.5] * 2),
+        ([0.8, 1.0], ["#cbd5e1"] * 2, [1.2] * 2),
+    ],
+)
+def test_share_classes(shares: list[float], colors: list[str], widths: list[float]) -> None:
+    assert share_outline(shares) == {"color": colors, "width": widths}
+    assert share_outline(shares, dark=True)["width"] == widths
+    assert SHARE_SCALE[0] == (0.0, "#0f172a") and SHARE_SCALE[-1] == (1.0, "#cbd5e1")
 
 
 def test_unwatched_streets(patrol_engine: Engine) -> None:

@@ -1,8 +1,10 @@
-"""The map page (``/``): case filters and layer toggles with legends beside a MapLibre map
-of the overlays, with KPI tiles, a ticker of the latest cases and a live-data notice.
+"""The map page (``/``): case filters and layer toggles (with the service circles' kind
+chooser) beside a MapLibre map of the overlays, with a floating legend of the layers drawn,
+KPI tiles, a ticker of the latest cases and a live-data notice.
 
-Callbacks stay thin: one redraws every overlay from the toggles, the map view, the case
-filter and the language (:mod:`gridmap.web.services.map`); one keeps the case filter's store;
+Callbacks stay thin: one redraws every overlay and the floating legend from the toggles,
+the map view, the case filter, the service kind and the language
+(:mod:`gridmap.web.services.map`); one keeps the case filter's store;
 one ticks every second and, only when the cases changed (:mod:`gridmap.web.services.live`), patches
 the case layer's traces, the tiles and the ticker in place. Component ids start with
 ``map-``.
@@ -10,6 +12,7 @@ the case layer's traces, the tiles and the ticker in place. Component ids start 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +22,7 @@ from flask import request
 
 from gridmap.access import Role
 from gridmap.access.pages import page
+from gridmap.analytics.params import SERVICE_KINDS
 from gridmap.cases.filters import CUSTOM_WINDOW, CaseChoice
 from gridmap.db.app import app_engine
 from gridmap.errors import GridmapError
@@ -33,8 +37,12 @@ from gridmap.web.services import live
 from gridmap.web.services import map as overlays
 from gridmap.web.shell import graph_config, page_language, page_layout, triggered_id
 from gridmap.web.tile_overlays import with_tile_layers
-from layers import LAYERS, Layer
-from layers.cases import BREAK_COUNT, HEAT_SCALE
+from layers import LAYERS, Layer, LegendEntry, get_layer
+from layers.cases import BREAK_COUNT, HEAT_SCALE, CasesLayer
+from layers.params import CircleFilter
+from layers.patrol_coverage import PatrolCoverageLayer
+from layers.service_circles import kind_legend
+from layers.service_points import KIND_COLORS
 
 PATH = "/"
 #: Who may open the city map (every signed-in person; a planner sees case counts only).
@@ -42,6 +50,11 @@ ROLES = frozenset({Role.ADMIN, Role.COMMAND, Role.GRID_LEAD, Role.GRID_WORKER, R
 PREFIX = "map"
 TOGGLE = "map-layer-toggle"
 NOTE = "map-layer-note"
+#: The service circles show one kind at a time (one colour, no smear of six kinds).
+CIRCLE_KIND = "map-circle-kind"
+DEFAULT_CIRCLE_KIND = SERVICE_KINDS[0]
+#: From this zoom the case layer draws single cases (below it, hexagons with a colour bar).
+CASE_DETAIL_ZOOM = CasesLayer.detail_zoom
 #: How often open dashboards ask whether the cases changed (milliseconds).
 LIVE_INTERVAL_MS = 1000
 GRAPH_CONFIG = graph_config(
@@ -56,6 +69,8 @@ def _style(visible: Iterable[str] = ()) -> dict[str, Any]:
 
 
 def _layer_card(layer: Layer, lang: str) -> html.Div:
+    """A layer's toggle and note (its legend floats on the map while it is drawn); the
+    service circles add their kind chooser, whose swatches are the kinds' colours."""
     return html.Div(
         className="layer-card",
         children=[
@@ -67,9 +82,112 @@ def _layer_card(layer: Layer, lang: str) -> html.Div:
                 inputClassName="switch",
                 labelClassName="layer-title",
             ),
-            legend_list(layer.legend(lang)),
-            *([_heat_scale(lang)] if layer.id == "cases" else []),
+            *([_kind_chooser(lang)] if layer.id == "service_circles" else []),
             html.Div(id={"type": NOTE, "layer": layer.id}, className="layer-note"),
+        ],
+    )
+
+
+def _circle_minutes() -> float:
+    """The one walk the map's service circles show: the longest configured (15 minutes)."""
+    return float(max(get_settings().circles_minutes))
+
+
+def _kind_chooser(lang: str) -> html.Div:
+    """One service kind at a time, each option a swatch of its colour."""
+    options = [
+        {
+            "label": html.Span(
+                [
+                    html.Span(className="swatch swatch-fill", style={"--c": KIND_COLORS[k]}),
+                    html.Span(t(f"service.{k}", lang)),
+                ],
+                className="kind-option",
+            ),
+            "value": k,
+        }
+        for k in SERVICE_KINDS
+    ]
+    return html.Div(
+        className="circle-kinds",
+        children=[
+            html.Div(t("circles.kind", lang), className="circle-kinds-title"),
+            dcc.RadioItems(
+                id=CIRCLE_KIND, options=options, value=DEFAULT_CIRCLE_KIND, className="kind-list"
+            ),
+        ],
+    )
+
+
+def legend_entries(layer: Layer, lang: str, zoom: float, circle_kind: str) -> list[LegendEntry]:
+    """What ``layer`` draws at ``zoom``, for the floating legend (the case hexagons have
+    their colour bar; the service circles show the chosen kind only)."""
+    if layer.id == "service_circles":
+        return kind_legend(circle_kind, lang, (_circle_minutes(),))
+    if isinstance(layer, PatrolCoverageLayer):
+        if zoom < layer.detail_zoom:
+            return layer.share_legend(lang)
+        return layer.style.legend(lang) if layer.style is not None else []
+    if layer.id == "cases":
+        return get_layer("cases").style.legend(lang) if zoom >= CASE_DETAIL_ZOOM else []
+    return layer.legend(lang)
+
+
+def legend_sections(visible: Iterable[str], lang: str, zoom: float, circle_kind: str) -> list:
+    """The floating legend's sections of the visible layers but the cases (whose section
+    keeps its colour bar in the page), in drawing order, top layer first."""
+    shown = set(visible)
+    sections = []
+    for layer in reversed(LAYERS):
+        if layer.id not in shown or layer.id == "cases":
+            continue
+        entries = legend_entries(layer, lang, zoom, circle_kind)
+        if entries:
+            sections.append(
+                html.Div(
+                    [html.Div(t(layer.title, lang), className="map-legend-title"),
+                     legend_list(entries)],
+                    className="map-legend-section",
+                    id=f"map-legend-{layer.id}",
+                )
+            )  # fmt: skip
+    return sections
+
+
+def _case_legend_classes(visible: Iterable[str], zoom: float) -> tuple[str, str]:
+    """Class names of the floating legend's case section and of its single-case key."""
+    on = "cases" in set(visible)
+    section = "map-legend-section" + ("" if on else " hidden")
+    points = "map-legend-points" + ("" if zoom >= CASE_DETAIL_ZOOM else " hidden")
+    return section, points
+
+
+def floating_legend(visible: Iterable[str], lang: str, zoom: float) -> html.Div:
+    """The legend floating over the map: the visible layers' keys, the case heat's colour
+    bar (kept in step with the drawn hexagons by :data:`HEAT_SCALE_JS`) at the bottom."""
+    cases = get_layer("cases")
+    section, points = _case_legend_classes(visible, zoom)
+    return html.Div(
+        id="map-legend",
+        className="map-legend",
+        children=[
+            html.Div(t("legend.title", lang), className="map-legend-heading"),
+            html.Div(
+                legend_sections(visible, lang, zoom, DEFAULT_CIRCLE_KIND), id="map-legend-layers"
+            ),
+            html.Div(
+                id="map-legend-cases",
+                className=section,
+                children=[
+                    html.Div(t(cases.title, lang), className="map-legend-title"),
+                    _heat_scale(lang),
+                    html.Div(
+                        legend_list(cases.style.legend(lang) if cases.style else []),
+                        id="map-legend-case-points",
+                        className=points,
+                    ),
+                ],
+            ),
         ],
     )
 
@@ -113,6 +231,25 @@ function (figure) {
 """.replace("BREAK_COUNT", str(BREAK_COUNT))
 
 
+def with_uids(traces: list, generation: str) -> list:
+    """``traces`` each with a plotly ``uid``: its layer, type, place in the layer and the
+    ``generation`` (the set of layers drawn). Plotly otherwise gives a trace the uid of the
+    one at its index before, so toggling a layer recycled another type's MapLibre layers
+    ("Cannot remove non-existing layer" and a layer left undrawn); a new generation redraws
+    every trace afresh, in drawing order."""
+    seen: dict[str, int] = {}
+    for trace in traces:
+        key = f"{(trace.meta or {}).get('layer', 'trace')}-{trace.type}"
+        trace.uid = f"{key}-{seen.get(key, 0)}-{generation}"
+        seen[key] = seen.get(key, 0) + 1
+    return traces
+
+
+def generation(visible: Iterable[str]) -> str:
+    """A short name of the set of layers drawn (:func:`with_uids`)."""
+    return hashlib.sha1(",".join(sorted(visible)).encode()).hexdigest()[:8]
+
+
 def layout(lang: str | None = None, **_query: str) -> html.Div:
     """The page for ``?lang=`` (zh-CN by default)."""
     settings = get_settings()
@@ -132,7 +269,8 @@ def layout(lang: str | None = None, **_query: str) -> html.Div:
         message, message_class = t("map.empty", lang), "map-message empty"
     shown = [layer.id for layer in LAYERS if layer.default_visible]
     kept = [tr for layer in LAYERS if layer.keeps_place for tr in layer.empty_traces(lang)]
-    figure = overlays.map_figure(kept, start.view, _style(shown))
+    figure = overlays.map_figure(with_uids(kept, "start"), start.view, _style(shown))
+    legend = floating_legend(shown, lang, start.view.zoom)
     return page_layout(
         lang,
         PATH,
@@ -145,6 +283,7 @@ def layout(lang: str | None = None, **_query: str) -> html.Div:
         ],
         area=[
             dcc.Graph(id="map-graph", figure=figure, config=GRAPH_CONFIG, className="map-graph"),
+            legend,
             html.Div(message, id="map-message", className=message_class),
             html.Div(kpi_tiles(None, lang), id="map-kpis", className="kpi-strip"),
             ticker_panel(PREFIX, lang),
@@ -171,22 +310,30 @@ def redraw(
     lang: str,
     start_message: list[str],
     case_filter: dict[str, Any] | None = None,
-) -> tuple[Any, list[str], dict[str, Any], str, str, str]:
-    """Redraw the overlays for the toggles, the view, the case filter and the language."""
+    circle_kind: str | None = None,
+) -> tuple[Any, ...]:
+    """Redraw the overlays and the floating legend for the toggles, the view, the case
+    filter, the service kind and the language."""
     view = overlays.MapView.from_store(stored_view).updated(relayout)
     visible = overlays.visible_layers(toggles, toggle_ids)
     choice = CaseChoice.from_store(case_filter)
+    kind = circle_kind if circle_kind in SERVICE_KINDS else DEFAULT_CIRCLE_KIND
+    circles = CircleFilter(kind=kind, minutes=_circle_minutes())
     try:
-        drawn = overlays.draw_overlays(app_engine(), visible, view, lang, choice)
+        drawn = overlays.draw_overlays(app_engine(), visible, view, lang, choice, circles=circles)
     except GridmapError:
         drawn = overlays.Overlays(error=t("map.error", lang))
-    figure = overlays.map_figure(drawn.traces, view, _style(visible))
+    traces = with_uids(drawn.traces, generation(visible))
+    figure = overlays.map_figure(traces, view, _style(visible))
     notes = [drawn.notes.get(i["layer"], "") for i in note_ids]
     message, message_class = start_message
     if drawn.error:
         message, message_class = drawn.error, "map-message error"
     status = t("map.view", lang, zoom=f"{view.zoom:.1f}")
-    return figure, notes, view.to_store(), message, message_class, status
+    legend = legend_sections(visible, lang, view.zoom, kind)
+    section, points = _case_legend_classes(visible, view.zoom)
+    return (figure, notes, view.to_store(), message, message_class, status, legend, section,
+            points)  # fmt: skip
 
 
 def choose_filter(*values: Any) -> tuple[dict[str, Any], str]:
@@ -245,6 +392,9 @@ def _callbacks(app: Dash) -> None:
         Output("map-message", "children"),
         Output("map-message", "className"),
         Output("map-status", "children"),
+        Output("map-legend-layers", "children"),
+        Output("map-legend-cases", "className"),
+        Output("map-legend-case-points", "className"),
         Input({"type": TOGGLE, "layer": ALL}, "value"),
         Input("map-graph", "relayoutData"),
         State({"type": TOGGLE, "layer": ALL}, "id"),
@@ -253,6 +403,7 @@ def _callbacks(app: Dash) -> None:
         State("map-lang", "data"),
         State("map-start-message", "data"),
         State("map-case-filter", "data"),
+        Input(CIRCLE_KIND, "value"),
     )(redraw)
     app.callback(
         Output("map-case-filter", "data"),

@@ -37,7 +37,7 @@ from gridmap.web.services import live, wall
 from gridmap.web.services.map import MapView
 from gridmap.web.shell import graph_config, header, page_language, triggered_id
 from layers.cases import HEAT_SCALE
-from layers.patrol_coverage import SHARE_SCALE
+from layers.patrol_coverage import SHARE_CLASSES, PatrolCoverageLayer
 
 PATH = "/wall"
 #: How often the wall asks whether the cases changed (milliseconds).
@@ -59,7 +59,23 @@ def _gradient(scale: Any) -> str:
 
 
 def _legend(lang: str) -> html.Div:
-    """Always-visible legend (nothing on the wall needs hovering)."""
+    """Always-visible legend on the map (nothing on the wall needs hovering): the case
+    heat's ramp, then the grid outlines by patrolled share (one line per class)."""
+    outlines = [
+        html.Div(
+            [
+                html.Span(
+                    className="wall-outline",
+                    style={"--c": entry.color, "--w": f"{width}"},
+                ),
+                html.Span(entry.label),
+            ],
+            className="wall-legend-row",
+        )
+        for entry, (_, _, width) in zip(
+            PatrolCoverageLayer.share_legend(lang, dark=True), SHARE_CLASSES, strict=True
+        )
+    ]
     return html.Div(
         className="wall-legend",
         children=[
@@ -70,13 +86,8 @@ def _legend(lang: str) -> html.Div:
                 ],
                 className="wall-legend-row",
             ),
-            html.Div(
-                [
-                    html.Span(className="wall-ramp", style={"background": _gradient(SHARE_SCALE)}),
-                    html.Span(t("wall.legend_patrol", lang)),
-                ],
-                className="wall-legend-row",
-            ),
+            html.Div(t("legend.patrol_grids", lang), className="wall-legend-heading"),
+            *outlines,
         ],
     )
 
@@ -228,10 +239,19 @@ def live_update(
 
 
 def slow_update(
-    _tick: int | None, stored_view: dict[str, Any], drawn_key: str | None, lang: str
+    _tick: int | None,
+    stored_view: dict[str, Any],
+    drawn_key: str | None,
+    lang: str,
+    stored_live: dict[str, Any] | None = None,
+    notice_class: str | None = None,
 ) -> tuple[Any, Any, Any]:
     """Every ``wall_slow_refresh_s``: patrol coverage on the map and the heavier tiles
-    (unchanged while the database is unreachable: the live tick says so)."""
+    (unchanged while the database is unreachable, and while the banner says the data is as
+    of an earlier time, whether the server said so or the browser did (``notice_class``,
+    no answer for a few seconds): no tile moves under a stale banner)."""
+    if live.LiveState.from_store(stored_live).stale or "stale" in (notice_class or "").split():
+        return no_update, no_update, no_update
     try:
         update = wall.slow_tick(
             app_engine(), MapView.from_store(stored_view), lang, datetime.now(UTC), drawn_key
@@ -295,6 +315,8 @@ def _callbacks(app: Dash) -> None:
         State("wall-view", "data"),
         State("wall-patrol-key", "data"),
         State("wall-lang", "data"),
+        State("wall-live", "data"),
+        State("wall-notice", "className"),
         prevent_initial_call="initial_duplicate",
     )(slow_update)
     app.clientside_callback(

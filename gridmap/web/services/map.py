@@ -22,7 +22,7 @@ from gridmap.i18n import t
 from layers import LAYERS, LayerContext, get_layer
 from layers.base import WORLD_PIXELS
 from layers.cases import TRACE_COUNT
-from layers.params import PatrolWindow
+from layers.params import CircleFilter, PatrolWindow
 
 log = logging.getLogger(__name__)
 
@@ -150,13 +150,15 @@ def draw_overlays(
     lang: str,
     cases: CaseChoice | None = None,
     now: datetime | None = None,
+    circles: CircleFilter | None = None,
 ) -> Overlays:
     """Query each visible layer for the view and turn it into traces, in drawing order.
 
-    ``cases`` is the case filter (the default choice when None) at ``now``. A layer that
-    fails leaves its note and the error message set; the others still draw. The case layer
-    always ends the traces (empty ones when it is switched off or failed), so the live
-    update can replace the last :data:`~layers.cases.TRACE_COUNT` traces in place.
+    ``cases`` is the case filter (the default choice when None) at ``now``; ``circles``
+    which service circles (and buildings outside them) to draw (None: each layer's default).
+    A layer that fails leaves its note and the error message set; the others still draw.
+    The case layer always ends the traces (empty ones when it is switched off or failed), so
+    the live update can replace the last :data:`~layers.cases.TRACE_COUNT` traces in place.
     """
     wanted = set(visible)
     out = Overlays()
@@ -167,7 +169,11 @@ def draw_overlays(
         zoom=view.zoom,
         language=lang,
         # The patrol layers show the case window (the last 8 h when it has no start).
-        params=(choice, PatrolWindow(since=choice.since, until=choice.until)),
+        params=(
+            choice,
+            PatrolWindow(since=choice.since, until=choice.until),
+            *([circles] if circles is not None else []),
+        ),
     )
     for layer in LAYERS:
         drawn = False

@@ -48,7 +48,7 @@ from gridmap.web.services.dashboard import HotGrid, WallExtras, read_extras, rea
 from gridmap.web.services.map import MapView
 from layers import LayerContext, get_layer
 from layers.params import PatrolWindow
-from layers.patrol_coverage import PatrolCoverageLayer
+from layers.patrol_coverage import GRIDS_UID, PatrolCoverageLayer, share_outline
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +61,11 @@ VIEW_GRIDS_SQL = (
     "OR geom && ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326) ORDER BY id"
 )
 UIREVISION = "gridmap-wall"
-#: Opacity of the case hexagons on the wall (lighter than the map page's, so the patrol
-#: coverage under them shows through).
-HEX_OPACITY = 0.6
+#: The MapLibre layer the case hexagons are inserted below: the patrol outlines' fill.
+HEAT_BELOW = f"plotly-trace-layer-{GRIDS_UID}-fill"
+#: Opacity of the case hexagons on the wall: near opaque, so the heat keeps its yellow → red
+#: on the dark basemap (the patrol coverage is drawn as outlines above them, not under).
+HEX_OPACITY = 0.88
 BACKGROUND = "#0b1220"
 #: Basemap paint on the dark wall (MapLibre paint properties per style layer id).
 DARK_PAINT: dict[str, dict[str, Any]] = {
@@ -152,6 +154,7 @@ def wall_figure(traces: list[BaseTraceType], view: MapView, style: dict[str, Any
 def empty_traces(lang: str) -> list[BaseTraceType]:
     """The figure's traces before any data: an empty patrol choropleth, empty case traces."""
     patrol = go.Choroplethmap(
+        uid=GRIDS_UID,  # the case heat goes under its layers (case_patch)
         geojson={"type": "FeatureCollection", "features": []},
         locations=[],
         z=[],
@@ -282,7 +285,8 @@ def case_patch(update: WallUpdate) -> Patch | None:
     traces = update.live.traces
     if not traces:
         return None
-    traces[0].update(marker_opacity=HEX_OPACITY)
+    # Under the patrol outlines' layers (the heat's fill never covers them).
+    traces[0].update(marker_opacity=HEX_OPACITY, below=HEAT_BELOW)
     return overlays.case_traces_patch(traces)
 
 
@@ -401,11 +405,15 @@ def slow_tick(
     patch = Patch()
     if key == drawn_key:
         patch["data"][0]["z"] = shares["patrolled_share"].round(4).tolist()
+        # The outlines' colours and widths encode the shares (the fill stays clear).
+        patch["data"][0]["marker"]["line"] = share_outline(shares["patrolled_share"], dark=True)
         return SlowUpdate(extras, patch, key, full=False)
     if ids:
         trace = {**_patrol_trace(ctx, list(ids), lang)}
         share = dict(zip(ids, shares["patrolled_share"].round(4).tolist(), strict=True))
         trace["z"] = [share.get(int(gid), 0.0) for gid in trace["locations"]]
+        # The outlines' colours and widths encode the shares (the fill stays clear).
+        trace["marker"] = {**trace.get("marker", {}), "line": share_outline(trace["z"], dark=True)}
     else:
         trace = empty_traces(lang)[0].to_plotly_json()
     patch["data"][0] = trace

@@ -98,6 +98,7 @@ def test_lead_map_hexagons_and_tooltips_over_http(access_app, base_url: str, tow
         "map-lang.data": "en",
         "map-start-message.data": ["", ""],
         "map-case-filter.data": choice,
+        "map-circle-kind.value": "party_service_center",
     }
 
     def entry(item: dict[str, Any], with_value: bool = True) -> Any:

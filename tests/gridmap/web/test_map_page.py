@@ -14,6 +14,8 @@ from gridmap.web.pages import map as map_page
 from gridmap.web.services import map as overlays
 from gridmap.web.services.map import MapView
 from layers import LAYERS, layer_ids
+from layers.cases import HEAT_SCALE
+from layers.service_points import KIND_COLORS
 
 #: The toggles as the page starts: the layers visible by default switched on.
 DEFAULT_ON = [["on"] if layer.default_visible else [] for layer in LAYERS]
@@ -109,7 +111,7 @@ def test_unreachable_database_shows_an_error_not_a_traceback() -> None:
     message = by_id(page, "map-message")
     assert (message.children, message.className) == (t("map.error", "en"), "map-message error")
     with app.server.test_request_context("/"):
-        figure, notes, _, text, css, _ = map_page.redraw(
+        figure, notes, _, text, css, *_ = map_page.redraw(
             DEFAULT_ON, None, TOGGLE_IDS, NOTE_IDS, MapView.around((120, 30), 14).to_store(), "en",
             ["", "map-message hidden"],
         )  # fmt: skip
@@ -135,7 +137,9 @@ def layers_of(figure: Any) -> list[str]:
 
 def test_redraw_draws_the_visible_layers_for_the_view(app: Dash) -> None:
     view = MapView((120.05, 30.05), 14.0, (119.9, 29.9, 120.6, 30.6))
-    figure, notes, stored, message, css, status = redraw(app, DEFAULT_ON, None, view, "zh-CN")
+    figure, notes, stored, message, css, status, legend, cases, points = redraw(
+        app, DEFAULT_ON, None, view, "zh-CN"
+    )
     assert layers_of(figure) == ["grids", "buildings", "cameras", "service_points", "cases"]
     assert len(figure.data[0].locations) == 4
     assert [len(tr.lat) for tr in figure.data[1:5]] == [0, 4, 3, 3]  # service points: halo too
@@ -147,6 +151,40 @@ def test_redraw_draws_the_visible_layers_for_the_view(app: Dash) -> None:
     assert (message, css, status) == ("", "map-message hidden", "缩放 14.0")
     assert figure.layout.uirevision == "gridmap-map"
     assert stored == view.to_store()
+    # The floating legend: the visible layers' keys, top layer first; the case section
+    # (colour bar) shown, its single-case key hidden below zoom 15.
+    assert [section.id for section in legend] == [
+        "map-legend-service_points", "map-legend-cameras", "map-legend-buildings",
+        "map-legend-grids",
+    ]  # fmt: skip
+    assert (cases, points) == ("map-legend-section", "map-legend-points hidden")
+
+
+def test_service_circles_one_kind_at_a_time(app: Dash) -> None:
+    view = MapView((120.05, 30.05), 14.0, (119.9, 29.9, 120.6, 30.6))
+    toggles = [["on"] if i in ("service_circles", "cases") else [] for i in layer_ids()]
+    with app.server.test_request_context("/"):
+        out = map_page.redraw(
+            toggles, None, TOGGLE_IDS, NOTE_IDS, view.to_store(), "zh-CN",
+            ["", "map-message hidden"], None, "police_office",
+        )  # fmt: skip
+    legend = out[6]
+    assert [section.id for section in legend] == ["map-legend-service_circles"]
+    entries = legend[0].children[1].children
+    assert [e.children[1].children for e in entries] == ["警务室服务圈 · 步行 15 分钟"]
+    assert entries[0].children[0].style == {"--c": KIND_COLORS["police_office"]}
+    # The chooser on the page: one kind, six options with their colours, party first.
+    chooser = by_id(render(app), map_page.CIRCLE_KIND)
+    assert chooser.value == "party_service_center"
+    assert [o["value"] for o in chooser.options] == list(KIND_COLORS)
+    assert len(set(KIND_COLORS.values())) == 6
+
+
+def test_service_kind_colours_stay_apart_from_the_alarm_colours() -> None:
+    from layers.uncovered_buildings import COLOR as UNCOVERED
+
+    alarms = {UNCOVERED, *(c for _, c in HEAT_SCALE)}
+    assert not alarms & set(KIND_COLORS.values())
 
 
 def test_toggled_off_layers_are_not_drawn(app: Dash) -> None:

@@ -140,7 +140,7 @@ def test_coverage_layer_and_replay(browser: WebDriver, patrol_server: LiveServer
     assert gaps == ["二网格 (G2) · Cases 3 · Patrolled 0 %"]
     assert legend(browser) == [
         "within 2 h", "2–8 h", "8–24 h", "1–7 days", "over 7 days or never",
-        "Grid patrolled share 0%", "Grid patrolled share 50%", "Grid patrolled share 100%",
+        "Patrolled under 50%", "Patrolled 50–80%", "Patrolled 80% or more",
         "Track",
     ]  # fmt: skip
     # play from the end restarts at the range's start and walks the head to the end, then
@@ -173,7 +173,7 @@ def test_chinese_page_local_times_and_empty_state(
         assert gaps == ["二网格 (G2) · 事件数 3 · 巡查覆盖率 0 %"]
         assert legend(browser) == [
             "2小时内", "2–8小时", "8–24小时", "1–7天", "7天以上或从未",
-            "网格巡查覆盖率 0%", "网格巡查覆盖率 50%", "网格巡查覆盖率 100%", "轨迹",
+            "巡查覆盖不足 50%", "巡查覆盖 50–80%", "巡查覆盖 80% 以上", "轨迹",
         ]  # fmt: skip
         ARTIFACTS.mkdir(exist_ok=True)
         browser.save_screenshot(str(ARTIFACTS / "patrols-zh-1920.png"))

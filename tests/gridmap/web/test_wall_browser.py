@@ -18,7 +18,7 @@ from sqlalchemy import Engine, text
 from gridmap.access.accounts import issue_token
 from tests.gridmap.web.conftest import ARTIFACTS, LiveServer
 from tests.gridmap.web.test_browser import wait_for
-from tests.signin import ensure_account
+from tests.signin import ensure_account, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -91,6 +91,47 @@ def filled(driver: WebDriver) -> bool:
     )
 
 
+#: The city (the grids' extent) on the screen: [map box, city box, the legend's right edge].
+CITY_JS = """
+const box = document.getElementById('wall-map');
+const gd = box.querySelector('.js-plotly-plot');
+const map = gd._fullLayout.map._subplot.map;
+const e = JSON.parse(box.getAttribute('data-extent'));
+const r = box.getBoundingClientRect();
+const a = map.project([e[0], e[3]]), b = map.project([e[2], e[1]]);
+return [[r.left, r.top, r.right, r.bottom],
+        [r.left + a.x, r.top + a.y, r.left + b.x, r.top + b.y],
+        box.querySelector('.wall-legend').getBoundingClientRect().right];
+"""
+
+
+#: The hexagons' ``below``, their opacity, and whether MapLibre draws them under the outlines.
+HEAT_UNDER_OUTLINES_JS = """
+const gd = document.querySelector('#wall-graph .js-plotly-plot');
+const hex = gd._fullData.find(t => t.meta && t.meta.role === 'hexagons');
+const ids = gd._fullLayout.map._subplot.map.getStyle().layers.map(l => l.id);
+const at = id => ids.indexOf('plotly-trace-layer-' + id + '-fill');
+const under = 0 <= at(hex.uid) && at(hex.uid) < at('patrol_coverage-grids');
+return [hex.below, hex.marker.opacity, under];
+"""
+
+
+def empty_band(driver: WebDriver) -> tuple[float, float]:
+    """The share of the map's width (beside the legend's strip at its left) and of its
+    height the city leaves empty; the city never under the legend."""
+    (left, top, right, bottom), (x0, y0, x1, y1), legend = driver.execute_script(CITY_JS)
+    assert x0 >= legend - 1, (x0, legend)
+    return 1 - (x1 - x0 + legend - left) / (right - left), 1 - (y1 - y0) / (bottom - top)
+
+
+def legend_rows(driver: WebDriver) -> list[tuple[str, float]]:
+    """The wall legend's lines and their font size (px)."""
+    return [
+        (row.text, float(row.value_of_css_property("font-size").removesuffix("px")))
+        for row in driver.find_elements(By.CSS_SELECTOR, ".wall-legend-row")
+    ]
+
+
 def check_layout(s: dict, width: int, height: int) -> None:
     assert s["page"] == [width, height, width, height], "the page scrolls"
     assert s["clipped"] == [], "tile values cut off"
@@ -161,8 +202,25 @@ def test_wall_screen(browser: WebDriver, wall_server: LiveServer, wall_url: str,
     )
     wait_for(browser, filled, 30, message=str(state(browser)))
     check_layout(state(browser), 3840, 2160)
+    # The map column is as wide as the legend's strip and the city at the map's height: no
+    # dark band beside it (before: a third of the map's width empty), no key over the city.
+    wait_for(browser, lambda d: min(empty_band(d)) < 0.15, 20, str(empty_band(browser)))
+    assert all(0 <= band < 0.3 for band in empty_band(browser)), empty_band(browser)
+    # The legend on the map, readable from 5 m: the heat ramp and the three outline classes
+    # in 38 px type; the attribution scaled too.
+    assert legend_rows(browser) == [
+        ("事件热力（少 → 多）", 38.4), ("巡查覆盖不足 50%", 38.4), ("巡查覆盖 50–80%", 38.4),
+        ("巡查覆盖 80% 以上", 38.4),
+    ]  # fmt: skip
+    attribution = browser.find_element(By.CSS_SELECTOR, ".wall .maplibregl-ctrl-attrib")
+    assert float(attribution.value_of_css_property("font-size").removesuffix("px")) > 25
+    # The heat, near opaque (yellow → red, no browns), lies under the patrol outlines.
+    assert browser.execute_script(HEAT_UNDER_OUTLINES_JS) == [
+        "plotly-trace-layer-patrol_coverage-grids-fill", 0.88, True,
+    ]  # fmt: skip
     time.sleep(1.5)  # let the basemap tiles of the new zoom arrive
     browser.save_screenshot(str(ARTIFACTS / "wall-3840.png"))
+    browser.save_screenshot(str(ARTIFACTS / "encoding-wall-4k.png"))
 
     # English through the language switch.
     screen(1920, 1080)
@@ -174,3 +232,37 @@ def test_wall_screen(browser: WebDriver, wall_server: LiveServer, wall_url: str,
     check_layout(state(browser), 1920, 1080)
     severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert severe == []
+
+
+def test_a_refused_wall_offers_a_way_back_or_out(
+    browser: WebDriver, wall_server: LiveServer, wall_url: str
+) -> None:
+    """A grid lead opening the wall gets the refusal with links back, home and out, and a
+    form to sign in as someone else that returns to the wall."""
+    user, password = ensure_account(wall_url, "grid_lead", username="wall_refused")
+    browser.delete_all_cookies()
+    sign_in(browser, wall_server.url, user, password, next_path="/")
+    browser.get(f"{wall_server.url}/wall")
+    wait_for(browser, lambda d: d.find_elements(By.ID, "login-ways"), 30, "no refusal links")
+    links = [
+        (a.get_attribute("id"), a.text, a.get_attribute("href").removeprefix(wall_server.url))
+        for a in browser.find_elements(By.CSS_SELECTOR, "#login-ways a")
+    ]
+    assert links == [
+        ("login-back", "← 返回上一页", "/"), ("login-home", "回到首页", "/"),
+        ("login-signout", "退出", "/logout"),
+    ]  # fmt: skip
+    assert browser.find_element(By.ID, "login-error").text == "您的账号无权访问此页面。"
+    assert browser.find_element(By.ID, "login-switch").text == "以其他账号登录"
+    assert browser.find_element(By.NAME, "next").get_attribute("value") == "/wall"
+    browser.save_screenshot(str(ARTIFACTS / "encoding-wall-refused.png"))
+    # Another account (a command-centre one) signs in there and lands on the wall.
+    other, other_password = ensure_account(wall_url, "command", username="wall_other")
+    browser.find_element(By.ID, "login-username").send_keys(other)
+    browser.find_element(By.ID, "login-password").send_keys(other_password)
+    browser.find_element(By.ID, "login-submit").click()
+    wait_for(browser, lambda d: d.current_url == f"{wall_server.url}/wall", 30, "not on /wall")
+    wait_for(browser, lambda d: d.find_elements(By.ID, "wall-notice"), 30, "no wall")
+    # Sign out from the refusal leaves the session.
+    browser.get(f"{wall_server.url}/logout")
+    wait_for(browser, lambda d: "/login" in d.current_url, 30, "not signed out")

@@ -20,6 +20,7 @@ from gridmap.web.components.hot_grids import hot_grid_items
 from gridmap.web.components.wall_tiles import case_tiles, extra_tiles
 from gridmap.web.services import live, wall
 from gridmap.web.services.dashboard import read_extras, read_hot_grids, read_tiles
+from layers.patrol_coverage import GRIDS_UID, share_outline
 
 DEAD_URL = "postgresql+psycopg2://nobody@127.0.0.1:1/none"
 #: The demo city (seed 7): cameras and online cameras.
@@ -238,9 +239,14 @@ def test_slow_tick_sends_outlines_once_then_only_shares(wall_engine: Engine, noo
     second = wall.slow_tick(wall_engine, view, "zh-CN", noon, first.patrol_key)
     assert not second.full and second.patrol_key == first.patrol_key
     ops = second.patch.to_plotly_json()["operations"]
-    assert [op["location"] for op in ops] == [["data", 0, "z"]]
+    # The shares, and the outlines that encode them (colour and width per grid, on the dark
+    # wall the less patrolled the brighter; the fill stays clear).
+    assert [op["location"] for op in ops] == [["data", 0, "z"], ["data", 0, "marker", "line"]]
     shares = ops[0]["params"]["value"]
     assert trace["z"] == shares and "customdata" not in trace
+    assert ops[1]["params"]["value"] == share_outline(shares, dark=True)
+    assert trace["marker"]["line"] == share_outline(shares, dark=True)
+    assert trace["uid"] == GRIDS_UID  # the case heat goes under its layers (case_patch)
     assert len(shares) == len(trace["locations"])
     per_grid = {
         r["grid_id"]: r["patrolled_share"]
