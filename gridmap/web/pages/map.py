@@ -296,7 +296,8 @@ def layout(lang: str | None = None, **_query: str) -> html.Div:
             dcc.Store(id="map-start-message", data=[message, message_class]),
             dcc.Store(id="map-case-filter", data=CaseChoice().to_store()),
             dcc.Store(id="map-live", data=live.LiveState().to_store()),
-            dcc.Interval(id="map-live-tick", interval=LIVE_INTERVAL_MS),
+            # starts once the first read has answered (a tick during it would read again)
+            dcc.Interval(id="map-live-tick", interval=LIVE_INTERVAL_MS, disabled=True),
         ],
     )
 
@@ -351,30 +352,33 @@ def live_update(
     lang: str,
     toggles: list[list[str]],
     toggle_ids: list[dict[str, str]],
-) -> tuple[Any, Any, Any, str, str, Any]:
+) -> tuple[Any, Any, Any, str, str, Any, bool]:
     """Every tick: when the cases changed (or the filter did), patch the case traces, the
-    tiles and the ticker; always say whether the data is live or stale."""
+    tiles and the ticker; always say whether the data is live or stale. The page's first
+    call fills the tiles and the ticker only (the map's own first draw has the cases) and
+    starts the ticking."""
     forced = triggered_id() == "map-case-filter"
     view = overlays.MapView.from_store(stored_view)
+    state = live.LiveState.from_store(stored_live)
     visible = "cases" in overlays.visible_layers(toggles, toggle_ids)
     update = live.refresh(
         app_engine(),
-        live.LiveState.from_store(stored_live),
+        state,
         CaseChoice.from_store(case_filter),
         bbox=view.bbox,
         zoom=view.zoom,
         lang=lang,
         now=datetime.now(UTC),
         forced=forced,
-        draw_layer=visible,
+        draw_layer=visible and state.version is not None,
     )
     figure = overlays.case_traces_patch(update.traces) if update.traces else no_update
     tiles = kpi_tiles(update.tiles, lang) if update.tiles else no_update
     ticker = (
         ticker_items(update.ticker, lang, update.fresh) if update.ticker is not None else no_update
     )
-    state = update.state.to_store() if update.changed else no_update
-    return figure, tiles, ticker, update.notice, update.notice_class, state
+    stored = update.state.to_store() if update.changed else no_update
+    return figure, tiles, ticker, update.notice, update.notice_class, stored, False
 
 
 def register(app: Dash) -> None:
@@ -418,6 +422,7 @@ def _callbacks(app: Dash) -> None:
         Output("map-live-notice", "children"),
         Output("map-live-notice", "className"),
         Output("map-live", "data"),
+        Output("map-live-tick", "disabled"),
         Input("map-live-tick", "n_intervals"),
         Input("map-case-filter", "data"),
         State("map-live", "data"),

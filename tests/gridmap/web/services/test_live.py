@@ -251,12 +251,20 @@ def test_tick_patches_only_the_case_traces(live_engine: Engine) -> None:
     view = MapView((120.05, 30.05), 12.0, ALL_BBOX).to_store()
     toggles = [["on"] if layer.default_visible else [] for layer in LAYERS]
     toggle_ids = [{"type": map_page.TOGGLE, "layer": i} for i in layer_ids()]
+    choice = CaseChoice(window="custom", start="2026-01-01", end="2026-03-10").to_store()
     with app.server.test_request_context("/"):
-        figure, tiles, ticker, _notice, css, state = map_page.live_update(
-            1, CaseChoice(window="custom", start="2026-01-01", end="2026-03-10").to_store(),
-            live.LiveState().to_store(), view, "en", toggles, toggle_ids,
-        )  # fmt: skip
-        assert isinstance(figure, Patch)
+        # The page's first call: tiles and ticker only (the map's first draw has the cases),
+        # and the ticking starts.
+        first = map_page.live_update(None, choice, live.LiveState().to_store(), view, "en",
+                                     toggles, toggle_ids)  # fmt: skip
+        assert first[0] is no_update and len(first[1]) == 5 and len(first[2]) == 6
+        assert first[6] is False and first[5]["version"] is not None
+        # A later read (here: the data moved on since) patches the case traces.
+        moved = {**first[5], "version": first[5]["version"] - 1}
+        figure, tiles, ticker, _notice, css, state, ticking = map_page.live_update(
+            1, choice, moved, view, "en", toggles, toggle_ids
+        )
+        assert isinstance(figure, Patch) and ticking is False
         operations = figure.to_plotly_json()["operations"]
         assert [op["location"] for op in operations] == [["data", -3], ["data", -2], ["data", -1]]
         assert operations[0]["params"]["value"]["type"] == "choroplethmap"
@@ -266,7 +274,7 @@ def test_tick_patches_only_the_case_traces(live_engine: Engine) -> None:
         again = map_page.live_update(2, None, state, view, "en", toggles, toggle_ids)
         assert again[:3] == (no_update, no_update, no_update) and again[5] is no_update
         # Cases switched off: tiles and ticker still update, the traces are left alone.
-        off = map_page.live_update(3, None, live.LiveState().to_store(), view, "en",
+        off = map_page.live_update(3, None, moved, view, "en",
                                    [*toggles[:-1], []], toggle_ids)  # fmt: skip
         assert off[0] is no_update and len(off[1]) == 5
 
