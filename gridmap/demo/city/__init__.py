@@ -21,8 +21,9 @@ tables carry no ``grid_id``: the database triggers assign it.
 
 The stages are modules of this package, each a function of the shared :class:`City`
 (:mod:`.context`): :mod:`.layout`, :mod:`.areas`, :mod:`.people`, :mod:`.roads`,
-:mod:`.buildings`, :mod:`.facilities`, :mod:`.basemap`, :mod:`.cases` and :mod:`.patrols`; constants, sizes
-and helpers are in :mod:`.base`.
+:mod:`.buildings`, :mod:`.facilities`, :mod:`.basemap` (water and parks for the offline
+basemap), :mod:`.cases` and :mod:`.patrols`; constants, sizes and helpers are in
+:mod:`.base`.
 """
 
 from __future__ import annotations
