@@ -1,0 +1,94 @@
+"""The offline basemap in headless Chromium: labelled, local, light on ``/``, dark on the wall."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.gridmap.web.conftest import ARTIFACTS, LiveServer
+
+pytestmark = pytest.mark.browser
+
+LABELS = ["place-district", "place-street", "place-community", "road-label-major",
+          "road-label-minor", "water-label", "park-label"]  # fmt: skip
+MAP_JS = """
+const gd = [...document.querySelectorAll('.js-plotly-plot')]
+    .find(g => g._fullLayout && g._fullLayout.map && g._fullLayout.map._subplot);
+const map = gd && gd._fullLayout.map._subplot.map;
+"""
+#: Per label layer: the names MapLibre drew, and the style's sources, glyphs and sprite.
+RENDERED_JS = MAP_JS + """
+if (!map || !map.loaded() || !map.isStyleLoaded()) return null;
+const style = map.getStyle();
+const drawn = {};
+for (const id of arguments[0]) {
+    if (!map.getLayer(id)) continue;
+    drawn[id] = [...new Set(map.queryRenderedFeatures({layers: [id]})
+        .map(f => f.properties.name))].sort();
+}
+return {drawn, zoom: map.getZoom(), glyphs: style.glyphs || null, sprite: style.sprite || null,
+        tiles: Object.values(style.sources).flatMap(s => s.tiles || (s.url ? [s.url] : [])),
+        background: map.getPaintProperty('background', 'background-color'),
+        resources: performance.getEntriesByType('resource').map(e => e.name)};
+"""
+
+
+def rendered(driver: WebDriver) -> dict[str, Any] | None:
+    return driver.execute_script(RENDERED_JS, LABELS)
+
+
+def wait_labels(driver: WebDriver, wanted: set[str], timeout: float = 60) -> dict[str, Any]:
+    def ready(d: WebDriver) -> dict[str, Any] | None:
+        state = rendered(d)
+        return state if state and wanted <= {k for k, v in state["drawn"].items() if v} else None
+
+    return WebDriverWait(driver, timeout, poll_frequency=0.5).until(ready, str(rendered(driver)))
+
+
+def zoom_to(driver: WebDriver, zoom: float) -> None:
+    driver.execute_script(MAP_JS + "map.jumpTo({zoom: arguments[0]});", zoom)
+
+
+def assert_local(state: dict[str, Any], origin: str) -> None:
+    """Nothing named by the style or fetched by the page lies outside the server."""
+    assert state["glyphs"] is None and state["sprite"] is None
+    assert state["tiles"] and all(u.startswith(origin + "/tiles/") for u in state["tiles"])
+    outside = [u for u in state["resources"] if not u.startswith((origin, "data:", "blob:"))]
+    assert outside == []
+
+
+def is_chinese(name: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in name)
+
+
+def test_light_basemap_on_the_map_page(browser: WebDriver, demo_server: LiveServer) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.set_window_size(1920, 1080)
+    browser.get_log("browser")
+    demo_server.open(browser, "/")
+    WebDriverWait(browser, 60).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".maplibregl-canvas"))
+    state = wait_labels(browser, {"place-street"})
+    print("initial", state["zoom"], {k: v[:5] for k, v in state["drawn"].items()})
+    browser.save_screenshot(str(ARTIFACTS / "basemap-light.png"))
+    zoom_to(browser, 15.5)
+    state = wait_labels(browser, {"place-community", "road-label-major", "road-label-minor"})
+    print("z15.5", {k: v[:5] for k, v in state["drawn"].items()})
+    browser.save_screenshot(str(ARTIFACTS / "basemap-light-z15.png"))
+    assert_local(state, demo_server.url.rstrip("/"))
+    assert all(is_chinese(n) for names in state["drawn"].values() for n in names)
+    severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert severe == []
+
+
+def test_dark_basemap_on_the_wall(browser: WebDriver, demo_server: LiveServer) -> None:
+    browser.set_window_size(1920, 1080)
+    demo_server.open(browser, "/wall", role="command")
+    WebDriverWait(browser, 60).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".maplibregl-canvas"))
+    state = wait_labels(browser, {"place-street"})
+    print("wall", state["zoom"], state["background"], {k: v[:5] for k, v in state["drawn"].items()})
+    browser.save_screenshot(str(ARTIFACTS / "basemap-dark-wall.png"))
+    assert_local(state, demo_server.url.rstrip("/"))
