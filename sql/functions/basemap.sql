@@ -3,9 +3,11 @@
 --   water     (class, name)        polygons of basemap_features, every zoom
 --   parks     (class, name)        polygons of basemap_features, from zoom 11
 --   roads     (kind, name)         road_edges plus imported roads, one line per named
---                                  street in the tile (merged, so labels fit along it);
---                                  primary/secondary always, residential from 12, the rest
---                                  from 14
+--                                  street in the tile where names show (merged, so labels
+--                                  fit along them: major roads from 12, others from 14),
+--                                  else one unnamed line per kind;
+--                                  primary always, secondary from 11, residential from 12,
+--                                  the rest from 14
 --   buildings (floors)             footprints from zoom 15 (register footprint, else a square
 --                                  sized by floors around the building's point; plus
 --                                  imported footprints)
@@ -51,21 +53,43 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
         FROM basemap_features f, b
         WHERE z >= 11 AND f.kind = 'park' AND f.geom && b.box
     ),
+    -- Major roads (primary from zoom 0, secondary from 11) and minor ones (residential
+    -- from 12, the rest from 14) apart, so low zooms read only the partial index of the
+    -- major ones (sql/migrations/0021_basemap_features.sql).
     road_lines AS (
         SELECT r.kind, r.name, r.geom FROM road_edges r, b
-        WHERE r.geom && b.box
-          AND (z >= 14 OR r.kind IN ('primary', 'secondary') OR (z >= 12 AND r.kind = 'residential'))
+        WHERE r.kind IN ('primary', 'secondary') AND r.geom && b.box
+          AND (z >= 11 OR r.kind = 'primary')
+        UNION ALL
+        SELECT r.kind, r.name, r.geom FROM road_edges r, b
+        WHERE z >= 12 AND r.kind NOT IN ('primary', 'secondary') AND r.geom && b.box
+          AND (z >= 14 OR r.kind = 'residential')
         UNION ALL
         SELECT f.class, f.name, f.geom FROM basemap_features f, b
         WHERE f.kind = 'road' AND f.geom && b.box
-          AND (z >= 14 OR f.class IN ('primary', 'secondary') OR (z >= 12 AND f.class = 'residential'))
+          AND (z >= 14 OR f.class = 'primary' OR (z >= 11 AND f.class = 'secondary')
+               OR (z >= 12 AND f.class = 'residential'))
+    ),
+    -- Where road names show (major roads from zoom 12, the rest from 14) one line per
+    -- street and kind, its edges merged so a name fits along it; elsewhere one unnamed
+    -- multiline per kind (merging costs). Simplified to a tile unit below zoom 14.
+    named AS (
+        SELECT l.kind, l.geom,
+               CASE WHEN z >= 14 OR (z >= 12 AND l.kind IN ('primary', 'secondary'))
+                    THEN l.name END AS name
+        FROM road_lines l
     ),
     roads AS (
-        SELECT ST_AsMVTGeom(ST_LineMerge(ST_Collect(ST_Transform(l.geom, 3857))),
-                            b.env, 4096, 64, true) AS geom,
-               l.kind, l.name
-        FROM road_lines l, b
-        GROUP BY l.kind, l.name, b.env
+        SELECT ST_AsMVTGeom(
+                   ST_Simplify(
+                       ST_Transform(CASE WHEN n.name IS NOT NULL
+                                         THEN ST_LineMerge(ST_Collect(n.geom))
+                                         ELSE ST_Collect(n.geom) END, 3857),
+                       CASE WHEN z < 14 THEN b.unit ELSE 0 END),
+                   b.env, 4096, 64, true) AS geom,
+               n.kind, n.name
+        FROM named n, b
+        GROUP BY n.kind, n.name, b.env, b.unit
     ),
     buildings AS (
         SELECT ST_AsMVTGeom(f.geom, b.env, 4096, 64, true) AS geom, f.floors

@@ -21,3 +21,7 @@ CREATE TABLE basemap_features (
 
 CREATE INDEX basemap_features_geom ON basemap_features USING gist (geom);
 CREATE INDEX basemap_features_kind ON basemap_features (kind);
+
+-- The basemap tiles' low zooms read only the major roads: a partial index for them.
+CREATE INDEX road_edges_major_geom ON road_edges USING gist (geom)
+    WHERE kind IN ('primary', 'secondary');
