@@ -21,7 +21,9 @@ const gd = [...document.querySelectorAll('.js-plotly-plot')]
 const map = gd && gd._fullLayout.map._subplot.map;
 """
 #: Per label layer: the names MapLibre drew, and the style's sources, glyphs and sprite.
-RENDERED_JS = MAP_JS + """
+RENDERED_JS = (
+    MAP_JS
+    + """
 if (!map || !map.loaded() || !map.isStyleLoaded()) return null;
 const style = map.getStyle();
 const drawn = {};
@@ -35,6 +37,7 @@ return {drawn, zoom: map.getZoom(), glyphs: style.glyphs || null, sprite: style.
         background: map.getPaintProperty('background', 'background-color'),
         resources: performance.getEntriesByType('resource').map(e => e.name)};
 """
+)
 
 
 def rendered(driver: WebDriver) -> dict[str, Any] | None:
@@ -70,16 +73,29 @@ def test_light_basemap_on_the_map_page(browser: WebDriver, demo_server: LiveServ
     browser.set_window_size(1920, 1080)
     browser.get_log("browser")
     demo_server.open(browser, "/")
-    WebDriverWait(browser, 60).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".maplibregl-canvas"))
-    state = wait_labels(browser, {"place-street"})
-    print("initial", state["zoom"], {k: v[:5] for k, v in state["drawn"].items()})
+    WebDriverWait(browser, 60).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, ".maplibregl-canvas")
+    )
+    # The whole town: street (街道) and community (社区) names, major roads, the river.
+    state = wait_labels(
+        browser, {"place-street", "place-community", "road-label-major", "water-label"}
+    )
     browser.save_screenshot(str(ARTIFACTS / "basemap-light.png"))
-    zoom_to(browser, 15.5)
-    state = wait_labels(browser, {"place-community", "road-label-major", "road-label-minor"})
-    print("z15.5", {k: v[:5] for k, v in state["drawn"].items()})
-    browser.save_screenshot(str(ARTIFACTS / "basemap-light-z15.png"))
+    drawn = state["drawn"]
+    assert all(n.endswith("街道") for n in drawn["place-street"])
+    assert all(n.endswith("社区") for n in drawn["place-community"])
+    assert {"月牙河", "翠湖"} <= set(drawn["water-label"])
+    assert drawn["road-label-minor"] == [] and drawn["park-label"] == []
     assert_local(state, demo_server.url.rstrip("/"))
-    assert all(is_chinese(n) for names in state["drawn"].values() for n in names)
+    # Closer in: every street's name along it, the parks' names, no more 街道.
+    zoom_to(browser, 15.5)
+    state = wait_labels(browser, {"place-community", "road-label-minor", "park-label"})
+    browser.save_screenshot(str(ARTIFACTS / "basemap-light-z15.png"))
+    drawn = state["drawn"]
+    assert drawn["place-street"] == []
+    assert all(n.endswith(("巷", "路", "街", "大道")) for n in drawn["road-label-minor"])
+    assert all(is_chinese(n) for names in drawn.values() for n in names)
+    assert_local(state, demo_server.url.rstrip("/"))
     severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert severe == []
 
@@ -87,8 +103,11 @@ def test_light_basemap_on_the_map_page(browser: WebDriver, demo_server: LiveServ
 def test_dark_basemap_on_the_wall(browser: WebDriver, demo_server: LiveServer) -> None:
     browser.set_window_size(1920, 1080)
     demo_server.open(browser, "/wall", role="command")
-    WebDriverWait(browser, 60).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".maplibregl-canvas"))
-    state = wait_labels(browser, {"place-street"})
-    print("wall", state["zoom"], state["background"], {k: v[:5] for k, v in state["drawn"].items()})
+    WebDriverWait(browser, 60).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, ".maplibregl-canvas")
+    )
+    state = wait_labels(browser, {"place-street", "place-community", "road-label-major"})
     browser.save_screenshot(str(ARTIFACTS / "basemap-dark-wall.png"))
+    assert state["background"] == "#0b1220"
+    assert all(is_chinese(n) for names in state["drawn"].values() for n in names)
     assert_local(state, demo_server.url.rstrip("/"))
