@@ -4,10 +4,11 @@ and community names) in a light or a dark palette; a raster tile source under th
 ``basemap_tiles`` is set.
 
 The style names no ``glyphs`` URL and no sprite, so MapLibre (6.x, bundled with plotly)
-draws every label with the fonts installed where the browser runs (the ``text-font`` names,
-Noto Sans CJK SC, then ``sans-serif``: Microsoft YaHei or PingFang where Noto is missing),
-and nothing is fetched from elsewhere. Colours are ``@name`` tokens in ``assets/basemap-style.json``, filled from the palette of
-the theme (the style's ``metadata["gridmap:palettes"]``)."""
+draws every label with the fonts installed where the browser runs (the ``text-font`` names:
+Noto Sans CJK SC, Source Han Sans SC, PingFang SC, Microsoft YaHei, then ``sans-serif``),
+and nothing is fetched from elsewhere. Colours are ``@name`` tokens in
+``assets/basemap-style.json``, filled from the palette of the theme (the style's
+``metadata["gridmap:palettes"]``)."""
 
 from __future__ import annotations
 

@@ -58,7 +58,7 @@ def basemap_features(ctx: City) -> pd.DataFrame:
     spacing = ctx.scale.spacing_m
     city_m = _to_metres(ctx.city)
     river_line = _river_line(city_m, spacing)
-    width = spacing * rng.uniform(0.5, 0.8)
+    width = spacing * rng.uniform(0.8, 1.1)
     river = river_line.buffer(width / 2, quad_segs=4).difference(city_m)
     bank = river_line.buffer(width / 2 + 0.6 * spacing, quad_segs=4).difference(river)
     bank = bank.difference(city_m.buffer(-1)).buffer(0)

@@ -12,8 +12,8 @@ from gridmap.web.tiles import BASEMAP
 LAYERS = [
     "background", "water", "parks", "buildings", "road-footway", "road-minor-casing",
     "road-minor", "road-secondary-casing", "road-secondary", "road-primary-casing",
-    "road-primary", "water-label", "park-label", "road-label-minor", "road-label-major",
-    "place-community", "place-street", "place-district",
+    "road-primary", "water-label", "river-label", "park-label", "road-label-minor",
+    "road-label-major", "place-community", "place-street", "place-district",
 ]  # fmt: skip
 
 
@@ -33,10 +33,8 @@ def test_style_is_offline_with_absolute_tile_urls() -> None:
     )
     fonts = {tuple(layer["layout"]["text-font"]) for layer in style["layers"]
              if layer["type"] == "symbol"}  # fmt: skip
-    assert fonts == {
-        ("Noto Sans CJK SC Regular", "Noto Sans CJK SC"),
-        ("Noto Sans CJK SC Bold", "Noto Sans CJK SC"),
-    }
+    fallback = ("Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei")
+    assert fonts == {("Noto Sans CJK SC Regular", *fallback), ("Noto Sans CJK SC Bold", *fallback)}
     labels = [layer for layer in style["layers"] if layer["type"] == "symbol"]
     assert all(layer["layout"]["text-field"] == ["get", "name"] for layer in labels)
     assert all(layer["paint"]["text-halo-width"] >= 2 for layer in labels)

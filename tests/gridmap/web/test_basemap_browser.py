@@ -14,7 +14,7 @@ from tests.gridmap.web.conftest import ARTIFACTS, LiveServer
 pytestmark = pytest.mark.browser
 
 LABELS = ["place-district", "place-street", "place-community", "road-label-major",
-          "road-label-minor", "water-label", "park-label"]  # fmt: skip
+          "road-label-minor", "water-label", "river-label", "park-label"]  # fmt: skip
 MAP_JS = """
 const gd = [...document.querySelectorAll('.js-plotly-plot')]
     .find(g => g._fullLayout && g._fullLayout.map && g._fullLayout.map._subplot);
@@ -78,13 +78,14 @@ def test_light_basemap_on_the_map_page(browser: WebDriver, demo_server: LiveServ
     )
     # The whole town: street (街道) and community (社区) names, major roads, the river.
     state = wait_labels(
-        browser, {"place-street", "place-community", "road-label-major", "water-label"}
+        browser,
+        {"place-street", "place-community", "road-label-major", "water-label", "river-label"},
     )
     browser.save_screenshot(str(ARTIFACTS / "basemap-light.png"))
     drawn = state["drawn"]
     assert all(n.endswith("街道") for n in drawn["place-street"])
     assert all(n.endswith("社区") for n in drawn["place-community"])
-    assert {"月牙河", "翠湖"} <= set(drawn["water-label"])
+    assert (drawn["water-label"], drawn["river-label"]) == (["翠湖"], ["月牙河"])
     assert drawn["road-label-minor"] == [] and drawn["park-label"] == []
     assert_local(state, demo_server.url.rstrip("/"))
     # Closer in: every street's name along it, the parks' names, no more 街道.
@@ -96,6 +97,11 @@ def test_light_basemap_on_the_map_page(browser: WebDriver, demo_server: LiveServ
     assert all(n.endswith(("巷", "路", "街", "大道")) for n in drawn["road-label-minor"])
     assert all(is_chinese(n) for names in drawn.values() for n in names)
     assert_local(state, demo_server.url.rstrip("/"))
+    # The basemap alone (the overlays hidden), for a look at it.
+    browser.execute_script(MAP_JS + "Plotly.restyle(gd, {visible: false});")
+    zoom_to(browser, 15.5)  # plotly's redraw went back to the figure's zoom
+    wait_labels(browser, {"place-community", "road-label-minor", "park-label"})
+    browser.save_screenshot(str(ARTIFACTS / "basemap-light-z15-plain.png"))
     severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert severe == []
 
