@@ -80,9 +80,8 @@ def main() -> None:
     generate_s = time.perf_counter() - started
     sql = (ROOT / "sql/functions/basemap.sql").read_text()
     sql = sql.replace("FUNCTION gridmap_", "FUNCTION pg_temp.gridmap_")
-    sql = sql.replace(
-        "gridmap_basemap_footprints(b.box)", "pg_temp.gridmap_basemap_footprints(b.box)"
-    )
+    for name in ("gridmap_basemap_footprints(b.box)", "gridmap_label_point(a.geom)"):
+        sql = sql.replace(name, "pg_temp." + name)
     results: dict[str, object] = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "load_before": os.getloadavg()[0],

@@ -4,16 +4,16 @@
 --   parks     (class, name)        polygons of basemap_features, from zoom 11
 --   roads     (kind, name)         road_edges plus imported roads, one line per named
 --                                  street in the tile where names show (merged, so labels
---                                  fit along them: major roads from 12, others from 14),
+--                                  fit along them: major roads from 13, others from 14),
 --                                  else one unnamed line per kind;
---                                  primary always, secondary from 11, residential from 12,
+--                                  primary always, secondary from 11, residential from 13,
 --                                  the rest from 14
 --   buildings (floors)             footprints from zoom 15 (register footprint, else a square
 --                                  sized by floors around the building's point; plus
 --                                  imported footprints)
 --   places    (kind, name, rank)   one label point per district (zooms 8-12), street (11-14)
---                                  and community (13+), the centre of the largest circle
---                                  inside it, in the one tile that holds that point
+--                                  and community (13+) (gridmap_label_point), in the one
+--                                  tile that holds that point
 -- Geography only, no personal data: the same tile for every user.
 
 -- Footprints of the buildings register within a lon/lat box, as Mercator polygons with
@@ -30,6 +30,15 @@ LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER SET search_path = public, pg_
            u.floors
     FROM buildings u
     WHERE u.geom && box
+$$;
+
+-- Where an area's name goes: its centroid when that lies inside it (cheap, and centred),
+-- else the centre of the largest circle inside it (a U-shaped or ring-like area).
+CREATE OR REPLACE FUNCTION gridmap_label_point(g geometry)
+RETURNS geometry
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT CASE WHEN ST_Intersects(g, ST_Centroid(g)) THEN ST_Centroid(g)
+                ELSE (ST_MaximumInscribedCircle(g)).center END
 $$;
 
 CREATE OR REPLACE FUNCTION gridmap_tile_basemap(z integer, x integer, y integer)
@@ -54,7 +63,7 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
         WHERE z >= 11 AND f.kind = 'park' AND f.geom && b.box
     ),
     -- Major roads (primary from zoom 0, secondary from 11) and minor ones (residential
-    -- from 12, the rest from 14) apart, so low zooms read only the partial index of the
+    -- from 13, the rest from 14) apart, so low zooms read only the partial index of the
     -- major ones (sql/migrations/0021_basemap_features.sql).
     road_lines AS (
         SELECT r.kind, r.name, r.geom FROM road_edges r, b
@@ -62,20 +71,20 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
           AND (z >= 11 OR r.kind = 'primary')
         UNION ALL
         SELECT r.kind, r.name, r.geom FROM road_edges r, b
-        WHERE z >= 12 AND r.kind NOT IN ('primary', 'secondary') AND r.geom && b.box
+        WHERE z >= 13 AND r.kind NOT IN ('primary', 'secondary') AND r.geom && b.box
           AND (z >= 14 OR r.kind = 'residential')
         UNION ALL
         SELECT f.class, f.name, f.geom FROM basemap_features f, b
         WHERE f.kind = 'road' AND f.geom && b.box
           AND (z >= 14 OR f.class = 'primary' OR (z >= 11 AND f.class = 'secondary')
-               OR (z >= 12 AND f.class = 'residential'))
+               OR (z >= 13 AND f.class = 'residential'))
     ),
-    -- Where road names show (major roads from zoom 12, the rest from 14) one line per
+    -- Where road names show (major roads from zoom 13, the rest from 14) one line per
     -- street and kind, its edges merged so a name fits along it; elsewhere one unnamed
     -- multiline per kind (merging costs). Simplified to a tile unit below zoom 14.
     named AS (
         SELECT l.kind, l.geom,
-               CASE WHEN z >= 14 OR (z >= 12 AND l.kind IN ('primary', 'secondary'))
+               CASE WHEN z >= 14 OR (z >= 13 AND l.kind IN ('primary', 'secondary'))
                     THEN l.name END AS name
         FROM road_lines l
     ),
@@ -114,7 +123,7 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
         SELECT ST_AsMVTGeom(p.point, b.env, 4096, 0, false) AS geom, p.kind, p.name, p.rank
         FROM b, LATERAL (
             SELECT a.kind, a.name, a.rank,
-                   ST_Transform((ST_MaximumInscribedCircle(a.geom)).center, 3857) AS point
+                   ST_Transform(gridmap_label_point(a.geom), 3857) AS point
             FROM areas a
         ) p
         WHERE ST_Intersects(p.point, b.env)

@@ -53,11 +53,13 @@ def sql_names(url: str, query: str, z: int, x: int, y: int) -> set[str]:
         return set(conn.execute(text(query), {"z": z, "x": x, "y": y}).scalars())
 
 
-#: Place names whose label point (centre of the largest inscribed circle) is in the tile.
+#: Place names whose label point (the centroid, or the centre of the largest inscribed circle
+#: when the centroid lies outside) is in the tile.
 PLACES_SQL = """
-SELECT name FROM {table}
-WHERE ST_Intersects(ST_Transform((ST_MaximumInscribedCircle(geom)).center, 3857),
-                    ST_TileEnvelope(:z, :x, :y))
+SELECT name FROM {table},
+    LATERAL (SELECT CASE WHEN ST_Intersects(geom, ST_Centroid(geom)) THEN ST_Centroid(geom)
+                         ELSE (ST_MaximumInscribedCircle(geom)).center END AS point) p
+WHERE ST_Intersects(ST_Transform(p.point, 3857), ST_TileEnvelope(:z, :x, :y))
 """
 #: Names of the roads of some kinds crossing the tile or its 64-unit margin (a hair inside).
 ROADS_SQL = """
