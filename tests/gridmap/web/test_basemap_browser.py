@@ -44,7 +44,7 @@ def rendered(driver: WebDriver) -> dict[str, Any] | None:
     return driver.execute_script(RENDERED_JS, LABELS)
 
 
-def wait_labels(driver: WebDriver, wanted: set[str], timeout: float = 60) -> dict[str, Any]:
+def wait_labels(driver: WebDriver, wanted: set[str], timeout: float = 90) -> dict[str, Any]:
     def ready(d: WebDriver) -> dict[str, Any] | None:
         state = rendered(d)
         return state if state and wanted <= {k for k, v in state["drawn"].items() if v} else None
