@@ -63,10 +63,11 @@ BASEMAP = TileSet(
         "parks": ({"class": "String", "name": "String"}, 11, MAX_ZOOM),
         "roads": ({"kind": "String", "name": "String"}, 0, MAX_ZOOM),
         "buildings": ({"floors": "Number"}, 15, MAX_ZOOM),
+        "pois": ({"kind": "String", "name": "String"}, 15, MAX_ZOOM),
         "places": ({"kind": "String", "name": "String", "rank": "Number"}, 8, MAX_ZOOM),
     },
     cache_seconds=3600,
-    description="The offline basemap: water, parks, named roads, buildings, place names.",
+    description="The offline basemap: water, parks, roads, buildings, landmarks, place names.",
 )
 
 

@@ -11,6 +11,7 @@
 --   buildings (floors)             footprints from zoom 15 (register footprint, else a square
 --                                  sized by floors around the building's point; plus
 --                                  imported footprints)
+--   pois      (kind, name)         service points as landmarks, from zoom 15
 --   places    (kind, name, rank)   one label point per district (zooms 8-12), street (11-14)
 --                                  and community (13+) (gridmap_label_point), in the one
 --                                  tile that holds that point
@@ -119,6 +120,13 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
         SELECT 'community', c.name, c.geom, 3 FROM communities c, b
         WHERE z >= 13 AND c.geom && b.box
     ),
+    -- Landmarks: the service points (党群服务中心, police offices, health stations...).
+    pois AS (
+        SELECT ST_AsMVTGeom(ST_Transform(sp.geom, 3857), b.env, 4096, 0, false) AS geom,
+               sp.kind, sp.name
+        FROM service_points sp, b
+        WHERE z >= 15 AND sp.geom && b.box
+    ),
     places AS (
         SELECT ST_AsMVTGeom(p.point, b.env, 4096, 0, false) AS geom, p.kind, p.name, p.rank
         FROM b, LATERAL (
@@ -135,6 +143,8 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
         || coalesce((SELECT ST_AsMVT(t.*, 'roads', 4096, 'geom') FROM roads t
                      WHERE t.geom IS NOT NULL), ''::bytea)
         || coalesce((SELECT ST_AsMVT(t.*, 'buildings', 4096, 'geom') FROM buildings t
+                     WHERE t.geom IS NOT NULL), ''::bytea)
+        || coalesce((SELECT ST_AsMVT(t.*, 'pois', 4096, 'geom') FROM pois t
                      WHERE t.geom IS NOT NULL), ''::bytea)
         || coalesce((SELECT ST_AsMVT(t.*, 'places', 4096, 'geom') FROM places t
                      WHERE t.geom IS NOT NULL), ''::bytea)

@@ -13,7 +13,8 @@ LAYERS = [
     "background", "water", "parks", "buildings", "road-footway", "road-minor-casing",
     "road-minor", "road-secondary-casing", "road-secondary", "road-primary-casing",
     "road-primary", "water-label", "river-label", "park-label", "road-label-minor",
-    "road-label-major", "place-community", "place-street", "place-district",
+    "road-label-major", "poi-dot", "poi-label", "place-community", "place-street",
+    "place-district",
 ]  # fmt: skip
 
 

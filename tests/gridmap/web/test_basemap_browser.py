@@ -14,7 +14,7 @@ from tests.gridmap.web.conftest import ARTIFACTS, LiveServer
 pytestmark = pytest.mark.browser
 
 LABELS = ["place-district", "place-street", "place-community", "road-label-major",
-          "road-label-minor", "water-label", "river-label", "park-label"]  # fmt: skip
+          "road-label-minor", "water-label", "river-label", "park-label", "poi-label"]  # fmt: skip
 MAP_JS = """
 const gd = [...document.querySelectorAll('.js-plotly-plot')]
     .find(g => g._fullLayout && g._fullLayout.map && g._fullLayout.map._subplot);

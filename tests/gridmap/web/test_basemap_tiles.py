@@ -73,7 +73,8 @@ def test_tilejson_lists_the_basemap_layers(admin: FlaskClient) -> None:
     doc = admin.get("/tiles/basemap.json").get_json()
     assert doc["tiles"] == ["http://localhost/tiles/basemap/{z}/{x}/{y}.pbf"]
     assert [(v["id"], v["minzoom"]) for v in doc["vector_layers"]] == [
-        ("water", 0), ("parks", 11), ("roads", 0), ("buildings", 15), ("places", 8),
+        ("water", 0), ("parks", 11), ("roads", 0), ("buildings", 15), ("pois", 15),
+        ("places", 8),
     ]  # fmt: skip
 
 
@@ -115,7 +116,17 @@ def test_street_zoom_holds_buildings_and_every_named_road(
 ) -> None:
     z, x, y = tile_of(15)
     tile = decode(admin, z, x, y)
-    assert sorted(tile) == ["buildings", "parks", "places", "roads", "water"]
+    assert sorted(tile) == ["buildings", "parks", "places", "pois", "roads", "water"]
+    # Landmarks: the service points in the tile, by name.
+    points = sql_names(
+        demo_url,
+        "SELECT name FROM service_points WHERE ST_Intersects(ST_Transform(geom, 3857), "
+        "ST_TileEnvelope(:z, :x, :y))",
+        z,
+        x,
+        y,
+    )
+    assert {p["name"] for p in props(tile, "pois")} == points and points
     names = {p["name"] for p in props(tile, "roads")}
     every = "'primary', 'secondary', 'residential', 'alley', 'footway'"
     assert names == sql_names(demo_url, ROADS_SQL.format(kinds=every), z, x, y)
