@@ -188,6 +188,7 @@ def _print_demo_accounts(url: str) -> None:
 def _register_subsystems() -> None:
     from gridmap.access.cli import user
     from gridmap.analytics.cli import circles
+    from gridmap.basemap.cli import basemap
     from gridmap.cases.cli import cases
     from gridmap.io.export_cli import export
     from gridmap.io.import_cli import import_group
@@ -199,6 +200,7 @@ def _register_subsystems() -> None:
     main.add_command(patrols)
     main.add_command(import_group)
     main.add_command(export)
+    main.add_command(basemap)
 
 
 _register_subsystems()

@@ -54,6 +54,23 @@ ROADS = TileSet(
     cache_seconds=3600,
     description="Walkable roads of the offline basemap.",
 )
+#: The offline basemap (not a map layer): its layers are in sql/functions/basemap.sql.
+BASEMAP = TileSet(
+    "basemap",
+    "gridmap basemap",
+    "gridmap_tile_basemap",
+    0,
+    {
+        "water": ({"class": "String", "name": "String"}, 0, MAX_ZOOM),
+        "parks": ({"class": "String", "name": "String"}, 11, MAX_ZOOM),
+        "roads": ({"kind": "String", "name": "String"}, 0, MAX_ZOOM),
+        "buildings": ({"floors": "Number"}, 15, MAX_ZOOM),
+        "pois": ({"kind": "String", "name": "String"}, 15, MAX_ZOOM),
+        "places": ({"kind": "String", "name": "String", "rank": "Number"}, 8, MAX_ZOOM),
+    },
+    cache_seconds=3600,
+    description="The offline basemap: water, parks, roads, buildings, landmarks, place names.",
+)
 
 
 def layer_tileset(layer: Layer) -> TileSet | None:
@@ -74,7 +91,7 @@ def layer_tileset(layer: Layer) -> TileSet | None:
 
 def tilesets() -> dict[str, TileSet]:
     """Every tile set by id: the roads, then the registered map layers' in drawing order."""
-    found = {ROADS.id: ROADS}
+    found = {ROADS.id: ROADS, BASEMAP.id: BASEMAP}
     for layer in LAYERS:
         tileset = layer_tileset(layer)
         if tileset is not None:
@@ -184,7 +201,7 @@ def _tile_response(layer: str, z: int, x: int, y: int) -> Response | tuple[Respo
         del response.headers["Content-Type"]
     # Layer tiles depend on who asks (row-level security): no shared caches, and a browser
     # keeps them per signed-in session (another account signing in does not reuse them).
-    scope = "public" if tileset.id == "roads" else "private"
+    scope = "public" if tileset.id in (ROADS.id, BASEMAP.id) else "private"
     response.headers["Cache-Control"] = f"{scope}, max-age={tileset.cache_seconds}"
     if scope == "private":
         response.headers["Vary"] = "Cookie, Authorization"

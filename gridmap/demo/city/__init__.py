@@ -21,8 +21,9 @@ tables carry no ``grid_id``: the database triggers assign it.
 
 The stages are modules of this package, each a function of the shared :class:`City`
 (:mod:`.context`): :mod:`.layout`, :mod:`.areas`, :mod:`.people`, :mod:`.roads`,
-:mod:`.buildings`, :mod:`.facilities`, :mod:`.cases` and :mod:`.patrols`; constants, sizes
-and helpers are in :mod:`.base`.
+:mod:`.buildings`, :mod:`.facilities`, :mod:`.basemap` (water and parks for the offline
+basemap), :mod:`.cases` and :mod:`.patrols`; constants, sizes and helpers are in
+:mod:`.base`.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from datetime import datetime
 
 import pandas as pd
 
-from gridmap.demo.city import areas, buildings, facilities, layout, people, roads
+from gridmap.demo.city import areas, basemap, buildings, facilities, layout, people, roads
 from gridmap.demo.city.base import (
     CENTRE_LONLAT,
     ESCALATION_HOURS,
@@ -98,6 +99,7 @@ class CityGenerator:
         yield "buildings", buildings.buildings(city)
         yield "cameras", facilities.cameras(city)
         yield "service_points", facilities.service_points(city)
+        yield "basemap_features", basemap.basemap_features(city)
         cases, events = CaseBuilder(city).build()
         yield "cases", cases
         del cases

@@ -40,6 +40,7 @@ TABLES: tuple[str, ...] = (
     "buildings",
     "cameras",
     "service_points",
+    "basemap_features",
     "cases",
     "case_events",
     "patrol_shifts",

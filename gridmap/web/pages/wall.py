@@ -97,7 +97,7 @@ def layout(lang: str | None = None, **_query: str) -> html.Div:
     settings = get_settings()
     lang = page_language(lang)
     start = wall.wall_view(app_engine(), settings.map_center)
-    style = basemap_style(request.host_url, settings.basemap_tiles)
+    style = basemap_style(request.host_url, settings.basemap_tiles, theme="dark")
     figure = wall.wall_figure(wall.empty_traces(lang), start.view, style)
     extent = json.dumps(start.extent) if start.extent else ""
     return html.Div(

@@ -116,7 +116,7 @@ def test_every_grid_table_has_row_level_security(town: Town) -> None:
 #: (see the inventory in sql/migrations/0017_scoped_aggregates.sql).
 OPEN_TABLES = {
     "road_edges", "service_points", "service_isochrones", "cameras", "camera_sectors",
-    "districts", "streets", "communities", "analysis_runs",
+    "districts", "streets", "communities", "analysis_runs", "basemap_features",
     "gridmap_migration", "gridmap_function_file", "spatial_ref_sys",
 }  # fmt: skip
 

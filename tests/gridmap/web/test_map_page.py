@@ -94,8 +94,8 @@ def test_initial_view_fits_the_grids(app: Dash) -> None:
     assert view.center == pytest.approx((120.05, 30.05))
     assert view.zoom == 12.1
     figure = by_id(page, "map-graph").figure
-    assert figure["layout"]["map"]["style"]["sources"]["gridmap-roads"]["tiles"] == [
-        "http://localhost/tiles/roads/{z}/{x}/{y}.pbf"
+    assert figure["layout"]["map"]["style"]["sources"]["gridmap-basemap"]["tiles"] == [
+        "http://localhost/tiles/basemap/{z}/{x}/{y}.pbf"
     ]
 
 

@@ -15,9 +15,10 @@ BUILDINGS_STYLE = json.loads(Path(__file__).with_name("buildings_tile_style.json
 
 def test_tile_sets_are_the_roads_and_the_tiled_layers() -> None:
     sets = tilesets()
-    assert list(sets) == ["roads", "grids", "buildings", "cameras"]
+    assert list(sets) == ["roads", "basemap", "grids", "buildings", "cameras"]
     assert [(s.name, s.function, s.minzoom, s.cache_seconds) for s in sets.values()] == [
         ("gridmap roads", "gridmap_tile_roads", 0, 3600),
+        ("gridmap basemap", "gridmap_tile_basemap", 0, 3600),
         ("gridmap grids", "gridmap_tile_grids", 0, 60),
         ("gridmap buildings", "gridmap_tile_buildings", 12, 60),
         ("gridmap cameras", "gridmap_tile_cameras", 8, 60),

@@ -1,0 +1,138 @@
+"""City-scale basemap tiles: server time and bytes of ``gridmap_tile_basemap`` at zooms 8–16,
+beside the old roads-only tile (``gridmap_tile_roads``) for the same tiles.
+
+    .venv/bin/python benchmarks/bench_basemap.py [--samples 20] [--out FILE.json]
+
+Reads ``gridmap_bench_city`` (benchmarks/citydb.py) without changing it: the city's basemap
+features (the demo stage, seed 7) go into this session's temporary ``basemap_features``
+table (found before any table of that name) and the basemap functions of
+``sql/functions/basemap.sql`` are created as ``pg_temp`` functions. Tiles are sampled where
+the data is: the tiles holding randomly chosen grids (seeded). p50/p95/max ms and bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import statistics
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from gridmap.db.copy import copy_frame  # noqa: E402
+from gridmap.db.engine import database_url, get_engine  # noqa: E402
+from gridmap.demo.city import CityGenerator, default_anchor  # noqa: E402
+
+ZOOMS = range(8, 17)
+TEMP_TABLE = """
+CREATE TEMP TABLE basemap_features (
+    id bigint PRIMARY KEY, kind text NOT NULL, class text NOT NULL DEFAULT '', name text,
+    source text NOT NULL DEFAULT 'demo', geom geometry(Geometry, 4326) NOT NULL);
+"""
+
+
+def city_features():
+    """The city's basemap features as the demo stage makes them (stops after that stage)."""
+    for table, frame in CityGenerator("city", 7, default_anchor()).tables():
+        if table == "basemap_features":
+            return frame
+    raise SystemExit("the demo city has no basemap stage")
+
+
+def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
+    n = 2**z
+    x = int((lon + 180) / 360 * n)
+    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+    return x, y
+
+
+def stats(ms: list[float], sizes: list[int]) -> dict[str, float | int]:
+    ordered = sorted(ms)
+    return {
+        "tiles": len(ms),
+        "p50_ms": round(statistics.median(ordered), 1),
+        "p95_ms": round(ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)], 1),
+        "max_ms": round(ordered[-1], 1),
+        "median_bytes": int(statistics.median(sizes)),
+        "max_bytes": max(sizes),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=20)
+    parser.add_argument("--out", default=str(ROOT / "benchmarks/results/basemap_city.json"))
+    args = parser.parse_args()
+    url = make_url(database_url()).set(database="gridmap_bench_city")
+    engine = get_engine(url.render_as_string(hide_password=False))
+    started = time.perf_counter()
+    features = city_features()
+    generate_s = time.perf_counter() - started
+    sql = (ROOT / "sql/functions/basemap.sql").read_text()
+    sql = sql.replace("FUNCTION gridmap_", "FUNCTION pg_temp.gridmap_")
+    for name in ("gridmap_basemap_footprints(b.box)", "gridmap_label_point(a.geom)"):
+        sql = sql.replace(name, "pg_temp." + name)
+    results: dict[str, object] = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "load_before": os.getloadavg()[0],
+        "features": {k: int(v) for k, v in features["kind"].value_counts().items()},
+        "generate_s": round(generate_s, 1),
+        "zooms": {},
+    }
+    with engine.connect() as conn:
+        raw = conn.connection.dbapi_connection
+        with raw.cursor() as cur:
+            cur.execute(TEMP_TABLE)
+            copy_frame(cur, "basemap_features", features)
+            cur.execute(
+                "CREATE INDEX ON basemap_features USING gist (geom); ANALYZE basemap_features"
+            )
+            cur.execute(sql)
+            # The partial index of migration 0021, when the shared database predates it
+            # (made inside this transaction, which is rolled back at the end).
+            cur.execute(
+                "CREATE INDEX IF NOT EXISTS road_edges_major_geom ON road_edges "
+                "USING gist (geom) WHERE kind IN ('primary', 'secondary')"
+            )
+        points = conn.execute(
+            text("SELECT ST_X(c), ST_Y(c) FROM (SELECT ST_PointOnSurface(geom) c FROM grids) g")
+        ).all()
+        rng = random.Random(7)
+        for z in ZOOMS:
+            tiles = sorted({tile_of(*rng.choice(points), z) for _ in range(args.samples)})
+            row = {}
+            for name, function in (("basemap", "pg_temp.gridmap_tile_basemap"),
+                                   ("roads_only", "gridmap_tile_roads")):  # fmt: skip
+                conn.execute(
+                    text(f"SELECT {function}(:z, :x, :y)"),
+                    {"z": z, "x": tiles[0][0], "y": tiles[0][1]},
+                )
+                ms, sizes = [], []
+                for x, y in tiles:
+                    t0 = time.perf_counter()
+                    data = conn.execute(
+                        text(f"SELECT {function}(:z, :x, :y)"), {"z": z, "x": x, "y": y}
+                    ).scalar_one()
+                    ms.append((time.perf_counter() - t0) * 1000)
+                    sizes.append(len(bytes(data or b"")))
+                row[name] = stats(ms, sizes)
+            results["zooms"][str(z)] = row
+            print(z, json.dumps(row))
+        conn.rollback()
+    results["load_after"] = os.getloadavg()[0]
+    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+    print("wrote", args.out)
+
+
+if __name__ == "__main__":
+    main()
