@@ -14,6 +14,7 @@ from gridmap.db.engine import get_engine
 from gridmap.settings import get_settings
 from gridmap.web.app import create_app
 from gridmap.web.tile_cache import TILES
+from gridmap.web.tiles import tilesets
 from tests.conftest import make_test_database
 from tests.layers.seed import seed
 from tests.signin import client_sign_in, ensure_account
@@ -58,6 +59,12 @@ def test_tables_read_by_each_tile_function(url: str, cache: None) -> None:
     assert TILES.tables(engine, "gridmap_tile_buildings") == ("buildings",)
     assert TILES.tables(engine, "gridmap_tile_grids") == ("communities", "grids")
     assert TILES.tables(engine, "gridmap_tile_cameras") == ("cameras",)
+    assert TILES.tables(engine, "gridmap_tile_basemap") == (
+        "basemap_features", "buildings", "communities", "districts", "road_edges",
+        "service_points", "streets",
+    )  # fmt: skip
+    # every tile set served is cached: none reads a table whose changes are not counted
+    assert [ts.id for ts in tilesets().values() if TILES.tables(engine, ts.function) is None] == []
 
 
 def test_a_function_reading_an_untracked_table_is_not_cached(url: str, cache: None) -> None:
