@@ -67,14 +67,8 @@ HEAT_BELOW = f"plotly-trace-layer-{GRIDS_UID}-fill"
 #: on the dark basemap (the patrol coverage is drawn as outlines above them, not under).
 HEX_OPACITY = 0.88
 BACKGROUND = "#0b1220"
-#: Basemap paint on the dark wall (MapLibre paint properties per style layer id).
-DARK_PAINT: dict[str, dict[str, Any]] = {
-    "background": {"background-color": BACKGROUND},
-    "roads-minor": {"line-color": "#1c2a3f"},
-    "roads-footway": {"line-color": "#1c2a3f"},
-    "roads-major-casing": {"line-color": "#0b1220"},
-    "roads-major": {"line-color": ["match", ["get", "kind"], "primary", "#4b5e7a", "#2c3d57"]},
-}
+#: Paint over the (already dark) basemap on the wall: its background matches the page's.
+DARK_PAINT: dict[str, dict[str, Any]] = {"background": {"background-color": BACKGROUND}}
 
 
 def wall_choice(settings: Settings | None = None) -> CaseChoice:

@@ -293,7 +293,7 @@ def test_dark_basemap_and_fitted_view() -> None:
     }
     dark = wall.dark_style(style)
     assert dark["layers"][0]["paint"] == {"background-color": wall.BACKGROUND}
-    assert dark["layers"][1]["paint"] == {"line-color": "#1c2a3f", "line-width": 1}
+    assert dark["layers"][1]["paint"] == {"line-color": "#fff", "line-width": 1}  # its own
     assert dark["layers"][2]["paint"] == {"raster-brightness-max": 0.35}
     assert style["layers"][0]["paint"] == {"background-color": "#fff"}, "input untouched"
     view = wall.MapView((120.0, 30.0), 12.0, (119.9, 29.9, 120.1, 30.1))
