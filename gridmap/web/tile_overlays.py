@@ -17,6 +17,9 @@ from typing import Any
 
 from layers import LAYERS, Layer
 
+#: The basemap style's mark on its label layers (``metadata``).
+LABELS = "gridmap:labels"
+
 
 def tile_style(layer: Layer) -> dict[str, Any] | None:
     """The style sources and layers drawing a map layer's tiles (None: it draws none)."""
@@ -58,8 +61,13 @@ def with_tile_layers(style: dict[str, Any], origin: str, visible: Iterable[str])
     # plotly swaps the map's style only when its id changes.
     out["id"] = "+".join([style.get("id", "style"), *(i for i in visible if i in styles)])
     origin = origin.rstrip("/")
+    # under the basemap's names (layers marked "gridmap:labels"), so the overlays hide none
+    labels = [i for i, lay in enumerate(out["layers"]) if lay.get("metadata", {}).get(LABELS)]
+    at = labels[0] if labels else len(out["layers"])
+    added = []
     for part in wanted:
         for name, source in part["sources"].items():
             out["sources"][name] = source | {"tiles": [origin + u for u in source["tiles"]]}
-        out["layers"].extend(copy.deepcopy(part["layers"]))
+        added.extend(copy.deepcopy(part["layers"]))
+    out["layers"][at:at] = added
     return out

@@ -41,3 +41,10 @@ def test_tile_style_of_the_buildings() -> None:
     ]
     assert style["layers"] == [{"id": "osm"}, *BUILDINGS_STYLE["layers"]]
     assert with_tile_layers(base, "http://h:1/", ["grids"]) is base
+    # under the basemap's names
+    label = {"id": "names", "metadata": {"gridmap:labels": True}}
+    labelled = {**base, "layers": [{"id": "osm"}, label, {"id": "more-names"}]}
+    style = with_tile_layers(labelled, "http://h:1/", ["buildings"])
+    assert style["layers"] == [
+        {"id": "osm"}, *BUILDINGS_STYLE["layers"], label, {"id": "more-names"}
+    ]  # fmt: skip
