@@ -112,6 +112,11 @@ def case_table(lang: str) -> html.Div:
                     "animateRows": False,
                     "rowHeight": 34,  # compact: a dozen rows in view at 1080p
                     "headerHeight": 36,
+                    # AG Grid's own words (English otherwise)
+                    "localeText": {
+                        "noRowsToShow": t("lead.table_empty", lang),
+                        "loadingOoo": t("lead.table_loading", lang),
+                    },
                 },
                 className="lead-grid",
                 style={"height": "100%", "width": "100%"},

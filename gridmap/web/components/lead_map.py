@@ -14,13 +14,15 @@ from typing import Any
 
 import geopandas as gpd
 import shapely
-from dash import Patch
+from dash import Patch, html
 
 from gridmap.cases.filters import CLOSED_STATUSES
 from gridmap.i18n import t
+from gridmap.web.components.legend import legend_list
 from gridmap.web.services.map import FONT_STACK, MapView
 from layers.base import feature_collection
 from layers.grids import GRID_LINE, PALETTE
+from layers.specs import LegendEntry
 
 Trace = dict[str, Any]
 CASE_COLOR = "#dc2626"
@@ -150,6 +152,26 @@ def lead_figure(
             "hoverlabel": {"font": {"family": FONT_STACK, "size": 13}},
         },
     }
+
+
+def lead_legend(lang: str) -> html.Div:
+    """The key floating over the lead's map: the four traces' marks."""
+    entries = [
+        LegendEntry(t("legend.grid_fill", lang), PALETTE[0], "fill"),
+        LegendEntry(t("lead.selected_grid", lang), SELECTED_GRID, "line"),
+        LegendEntry(t("lead.case_open", lang), OPEN_COLOR),
+        LegendEntry(t("lead.case_overdue", lang), CASE_COLOR),
+        LegendEntry(t("lead.case_finished", lang), CLOSED_COLOR),
+        LegendEntry(t("lead.picked_case", lang), PICKED_CASE),
+    ]
+    return html.Div(
+        [
+            html.Div(t("legend.title", lang), className="map-legend-heading"),
+            html.Div(legend_list(entries), className="map-legend-section"),
+        ],
+        id="lead-legend",
+        className="map-legend lead-legend",
+    )
 
 
 def outline_patch(shape: shapely.Geometry | None, lang: str) -> Patch:

@@ -152,7 +152,8 @@ def layout(lang: str | None = None, **_query: str) -> html.Div:
         ],
         area_class="lead-map-area",
         area=[
-            dcc.Graph(id="lead-graph", figure=empty, config=GRAPH_CONFIG, className="lead-graph")
+            dcc.Graph(id="lead-graph", figure=empty, config=GRAPH_CONFIG, className="lead-graph"),
+            lead_map.lead_legend(lang),
         ],
         after=[html.Aside(id="lead-detail", className="lead-detail"), case_table(lang)],
         stores=[

@@ -214,3 +214,18 @@ def test_a_box_over_several_grids_shows_their_summary(lead_app: Dash, monkeypatc
     assert isinstance(outline, Patch)
     assert crafted[0].children == "1 grid(s) selected"
     assert "点击一个网格" in nothing[0].children
+
+
+def test_the_map_has_a_key_and_the_table_speaks_the_pages_language(lead_app: Dash) -> None:
+    with as_user(lead_app, LEAD, path="/lead"):
+        page = lead.layout("zh-CN")
+        english = lead.layout("en")
+    found = {c.id: c for c in page._traverse() if getattr(c, "id", None)}
+    key = [li.children[1].children for li in found["lead-legend"].children[1].children.children]
+    assert key == [
+        "网格（颜色区分社区）", "当前网格", "事件：未办结", "事件：已超期", "事件：已办结",
+        "选中的事件",
+    ]  # fmt: skip
+    assert found["lead-table"].dashGridOptions["localeText"]["noRowsToShow"] == "没有符合条件的事件"
+    table = next(c for c in english._traverse() if getattr(c, "id", None) == "lead-table")
+    assert table.dashGridOptions["localeText"]["noRowsToShow"] == "No cases match"
