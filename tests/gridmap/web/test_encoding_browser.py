@@ -72,11 +72,12 @@ def circle_kinds(driver: WebDriver) -> set[str]:
 
 
 def legend_sections(driver: WebDriver) -> list[str]:
-    return [
-        e.find_element(By.CSS_SELECTOR, ".map-legend-title").text
-        for e in driver.find_elements(By.CSS_SELECTOR, "#map-legend .map-legend-section")
-        if e.is_displayed()
-    ]
+    """The titles of the legend's shown sections (read at once: a redraw replaces them)."""
+    return driver.execute_script(
+        "return Array.from(document.querySelectorAll('#map-legend .map-legend-section'))"
+        ".filter(e => e.offsetParent !== null)"
+        ".map(e => e.querySelector('.map-legend-title').innerText);"
+    )
 
 
 def choose_kind(driver: WebDriver, kind: str) -> None:
@@ -104,7 +105,8 @@ def test_map_layers_apart_and_the_legend_on_the_map(
         return [legend, bar] if inside else None
 
     wait_for(browser, legend_in_view, 30, str(browser.execute_script(LEGEND_JS)))
-    assert legend_sections(browser) == ["服务站点", "视频监控", "楼栋", "网格", "事件热力"]
+    sections = ["服务站点", "视频监控", "楼栋", "网格", "事件热力"]
+    wait_for(browser, lambda d: legend_sections(d) == sections, 30, str(legend_sections(browser)))
 
     # Service circles: one kind at a time, the party centres first, then the chosen kind.
     toggle(browser, "service_circles")
