@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import random
-import statistics
 import sys
 import time
 from datetime import UTC, datetime
@@ -29,6 +27,7 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.bench_tiles import stats, tile_of  # noqa: E402
 from gridmap.db.copy import copy_frame  # noqa: E402
 from gridmap.db.engine import database_url, get_engine  # noqa: E402
 from gridmap.demo.city import CityGenerator, default_anchor  # noqa: E402
@@ -47,25 +46,6 @@ def city_features():
         if table == "basemap_features":
             return frame
     raise SystemExit("the demo city has no basemap stage")
-
-
-def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
-    n = 2**z
-    x = int((lon + 180) / 360 * n)
-    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
-    return x, y
-
-
-def stats(ms: list[float], sizes: list[int]) -> dict[str, float | int]:
-    ordered = sorted(ms)
-    return {
-        "tiles": len(ms),
-        "p50_ms": round(statistics.median(ordered), 1),
-        "p95_ms": round(ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)], 1),
-        "max_ms": round(ordered[-1], 1),
-        "median_bytes": int(statistics.median(sizes)),
-        "max_bytes": max(sizes),
-    }
 
 
 def main() -> None:

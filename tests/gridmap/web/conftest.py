@@ -205,3 +205,22 @@ def browser() -> Iterator[object]:
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+def set_viewport(driver, width: int | None = None, height: int | None = None) -> None:
+    """Make the page's viewport exactly ``width``×``height`` (no argument: the window's)."""
+    if width is None or height is None:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+        return
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+    )
+
+
+@pytest.fixture
+def full_hd(browser) -> Iterator[None]:
+    """A 1920×1080 viewport (restored afterwards)."""
+    set_viewport(browser, 1920, 1080)
+    yield
+    set_viewport(browser)

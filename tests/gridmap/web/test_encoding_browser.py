@@ -9,7 +9,7 @@ and the buildings outside its circle differ. Screenshots in test-artifacts/.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from selenium.webdriver.common.by import By
@@ -51,16 +51,6 @@ return !!(gd && gd.data && gd.data.some(t => t.meta && t.meta.layer === 'service
 @pytest.fixture(scope="module")
 def world_server(live_servers: Callable[[str, str], LiveServer], wall_url: str) -> LiveServer:
     return live_servers(wall_url, "wall")
-
-
-@pytest.fixture
-def full_hd(browser: WebDriver) -> Iterator[None]:
-    browser.execute_cdp_cmd(
-        "Emulation.setDeviceMetricsOverride",
-        {"width": 1920, "height": 1080, "deviceScaleFactor": 1, "mobile": False},
-    )
-    yield
-    browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
 
 def traces(driver: WebDriver) -> list[list]:

@@ -8,7 +8,7 @@ named in a legend."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import psycopg2
 import pytest
@@ -31,17 +31,6 @@ return gd.data.map(t => [t.meta && t.meta.layer, (t.lat || []).length]);
 
 def wait_for(driver: WebDriver, condition, timeout: float = 60, message: str = ""):
     return WebDriverWait(driver, timeout, poll_frequency=0.1).until(condition, message)
-
-
-@pytest.fixture
-def full_hd(browser: WebDriver) -> Iterator[None]:
-    """A 1920×1080 viewport (restored afterwards)."""
-    browser.execute_cdp_cmd(
-        "Emulation.setDeviceMetricsOverride",
-        {"width": 1920, "height": 1080, "deviceScaleFactor": 1, "mobile": False},
-    )
-    yield
-    browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
 
 @pytest.fixture(scope="module")

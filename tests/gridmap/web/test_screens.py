@@ -18,7 +18,7 @@ from sqlalchemy import text
 from gridmap.db.engine import get_engine
 from gridmap.web.pages import lead, patrols, planning, wall
 from gridmap.web.pages import map as map_page
-from tests.gridmap.web.conftest import ARTIFACTS, LiveServer
+from tests.gridmap.web.conftest import ARTIFACTS, LiveServer, set_viewport
 from tests.gridmap.web.test_browser import wait_for
 from tests.signin import sign_in
 
@@ -112,10 +112,7 @@ def account(server: LiveServer, role: str) -> tuple[str, str]:
 def shoot(driver: WebDriver, server: LiveServer, screen: Screen, role: str, size) -> None:
     """Open ``screen`` as ``role`` in a ``size`` viewport, save its picture, check it."""
     width, height = size
-    driver.execute_cdp_cmd(
-        "Emulation.setDeviceMetricsOverride",
-        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
-    )
+    set_viewport(driver, width, height)
     sign_in(driver, server.url, *account(server, role), next_path=screen.path)
     if urlsplit(driver.current_url).path != screen.path:  # sign-in lands on the role's home
         driver.get(server.url.rstrip("/") + screen.path)
@@ -142,4 +139,4 @@ def test_every_role_sees_a_readable_page(
         if screen.path == wall.PATH:
             shoot(browser, demo_server, screen, "command", UHD)
     finally:
-        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+        set_viewport(browser)
