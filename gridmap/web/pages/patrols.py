@@ -24,7 +24,7 @@ from gridmap.settings import get_settings
 from gridmap.web.basemap import basemap_style
 from gridmap.web.components.legend import legend_list
 from gridmap.web.services import patrols as service
-from gridmap.web.shell import dropdown_labels, header, page_language
+from gridmap.web.shell import header, localize_dropdowns, page_language
 from layers import LayerContext, LegendEntry
 from layers.params import PatrolWindow
 from layers.patrol_coverage import PatrolCoverageLayer
@@ -51,7 +51,7 @@ def layout(lang: str | None = None, shift: str | None = None, **_: Any) -> html.
     except GridmapError as exc:
         options, error = [], exc.message
     chosen = int(shift) if shift and shift.isdigit() else (options[0]["value"] if options else None)
-    return html.Div(
+    page = html.Div(
         className="page page-patrols",
         children=[
             header(lang, PATH),
@@ -67,7 +67,6 @@ def layout(lang: str | None = None, shift: str | None = None, **_: Any) -> html.
                         options=options,
                         value=chosen,
                         clearable=False,
-                        labels=dropdown_labels(lang),
                     ),
                     html.Label(t("patrols.window", lang)),
                     dcc.RadioItems(
@@ -134,6 +133,8 @@ def layout(lang: str | None = None, shift: str | None = None, **_: Any) -> html.
             ),
         ],
     )
+    localize_dropdowns([page], lang)  # the shell's: Dash's own words in the page's language
+    return page
 
 
 def _legend(lang: str) -> list[LegendEntry]:
