@@ -141,6 +141,10 @@ class LayerContext:
         """Longitude degrees one screen pixel spans at this (MapLibre) zoom."""
         return 360.0 / (WORLD_PIXELS * 2.0 ** (self.zoom if self.zoom is not None else 22.0))
 
+    def coordinate_decimals(self) -> int:
+        """Decimals a drawn coordinate needs at this zoom (:func:`coordinate_decimals`)."""
+        return coordinate_decimals(self.degrees_per_pixel())
+
 
 @dataclass(frozen=True)
 class Layer(ABC):
@@ -264,11 +268,14 @@ class FeatureLayer(Layer):
         if not self.visible_at(ctx.zoom):
             return hidden(list(self.columns))
         if self.aggregated(ctx):
-            return mark(self.read_groups(ctx), Detail.AGGREGATED)
-        if self.max_features is None:
-            return mark(self.read(ctx, None), Detail.FEATURES)
-        frame, capped = take_capped(self.read(ctx, self.max_features + 1), self.max_features)
-        return mark(frame, Detail.FEATURES, capped=capped)
+            frame = mark(self.read_groups(ctx), Detail.AGGREGATED)
+        elif self.max_features is None:
+            frame = mark(self.read(ctx, None), Detail.FEATURES)
+        else:
+            frame, capped = take_capped(self.read(ctx, self.max_features + 1), self.max_features)
+            frame = mark(frame, Detail.FEATURES, capped=capped)
+        frame.attrs["decimals"] = ctx.coordinate_decimals()
+        return frame
 
     def export(self, ctx: LayerContext) -> gpd.GeoDataFrame:
         return mark(self.read(ctx, None, exact=True), Detail.FEATURES)
@@ -328,15 +335,29 @@ def take_capped(frame: gpd.GeoDataFrame, cap: int | None) -> tuple[gpd.GeoDataFr
     return frame.iloc[:cap].copy(), True
 
 
+def coordinate_decimals(degrees_per_pixel: float) -> int:
+    """Decimals of a coordinate a quarter of a screen pixel needs (4 at zoom 10-12, 6 from
+    zoom 16: never more than 6, ~0.1 m): what a drawn coordinate is rounded to."""
+    return max(0, min(6, math.ceil(-math.log10(degrees_per_pixel / 4))))
+
+
+def decimals_of(data: gpd.GeoDataFrame) -> int:
+    """The decimals the view a frame was read for needs (6 when unrecorded)."""
+    return int(data.attrs.get("decimals", 6))
+
+
 def lonlat(data: gpd.GeoDataFrame) -> tuple[list[float], list[float]]:
-    """Longitudes and latitudes of a point frame (rounded to ~0.1 m)."""
+    """Longitudes and latitudes of a point frame, rounded for the view it was read for."""
     xy = shapely.get_coordinates(data.geometry.values)
-    return np.round(xy[:, 0], 6).tolist(), np.round(xy[:, 1], 6).tolist()
+    decimals = decimals_of(data)
+    return np.round(xy[:, 0], decimals).tolist(), np.round(xy[:, 1], decimals).tolist()
 
 
 def feature_collection(data: gpd.GeoDataFrame, id_column: str = "id") -> dict[str, Any]:
-    """A compact GeoJSON FeatureCollection (feature id only, coordinates to 6 decimals)."""
-    geoms = shapely.transform(data.geometry.values, lambda c: np.round(c, 6))
+    """A compact GeoJSON FeatureCollection (feature id only, coordinates rounded for the
+    view the frame was read for: a quarter of a pixel)."""
+    decimals = decimals_of(data)
+    geoms = shapely.transform(data.geometry.values, lambda c: np.round(c, decimals))
     return {
         "type": "FeatureCollection",
         "features": [

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dash import ALL, Dash, Input, Output, State, dcc, html, no_update
+from dash.exceptions import PreventUpdate
 from flask import request
 
 from gridmap.access import Role
@@ -314,8 +315,12 @@ def redraw(
     circle_kind: str | None = None,
 ) -> tuple[Any, ...]:
     """Redraw the overlays and the floating legend for the toggles, the view, the case
-    filter, the service kind and the language."""
-    view = overlays.MapView.from_store(stored_view).updated(relayout)
+    filter, the service kind and the language. A move of the map that stays inside what is
+    drawn at the same zoom redraws nothing (the map's first report of its real size)."""
+    drawn_view = overlays.MapView.from_store(stored_view)
+    view = drawn_view.updated(relayout)
+    if triggered_id() == "map-graph" and drawn_view.covers(view):
+        raise PreventUpdate
     visible = overlays.visible_layers(toggles, toggle_ids)
     choice = CaseChoice.from_store(case_filter)
     kind = circle_kind if circle_kind in SERVICE_KINDS else DEFAULT_CIRCLE_KIND

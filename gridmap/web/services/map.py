@@ -91,6 +91,15 @@ class MapView:
             return MapView.around((float(center[0]), float(center[1])), float(zoom))
         return self
 
+    def covers(self, other: MapView) -> bool:
+        """Whether what was drawn for this view already shows ``other``: the same zoom (so
+        the same detail) and ``other``'s box inside this one (e.g. the map's first report
+        of its real size, smaller than the assumed one)."""
+        minx, miny, maxx, maxy = self.bbox
+        ominx, ominy, omaxx, omaxy = other.bbox
+        inside = minx <= ominx and miny <= ominy and omaxx <= maxx and omaxy <= maxy
+        return abs(self.zoom - other.zoom) < 1e-6 and inside
+
     def to_store(self) -> dict[str, Any]:
         return asdict(self)
 

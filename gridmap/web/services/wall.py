@@ -11,7 +11,8 @@ The map's traces are ``[patrol coverage per grid, *case traces]``: the live tick
 the case traces (the last :data:`~layers.cases.TRACE_COUNT`) and the slow tick only the
 patrol shares (``z``) while the grids stay the same, so the grid outlines are sent once.
 That first send is the wall's heaviest answer (10,000 city grids): the outlines are rounded
-to a quarter of a screen pixel at the wall's zoom (4 decimals at zoom 10-12 instead of 6), go
+to a quarter of a screen pixel at the wall's zoom (4 decimals at zoom 10-12 instead of 6, as
+every drawn layer: :func:`layers.base.coordinate_decimals`), go
 out compressed (:mod:`gridmap.web.delivery`), and are kept per process while the ``grids``
 table's change counter (migration 0022) stays the same, so a newly opened wall costs one
 read of the shares, not a read and simplification of every outline.
@@ -22,14 +23,11 @@ from __future__ import annotations
 import copy
 import hashlib
 import logging
-import math
 import threading
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-import numpy as np
-import shapely
 from cachetools import LRUCache
 from dash import Patch
 from plotly import graph_objects as go
@@ -309,11 +307,6 @@ _OUTLINES_LOCK = threading.Lock()
 GRIDS_VERSION_SQL = "SELECT version FROM gridmap_data_version WHERE table_name = 'grids'"
 
 
-def outline_decimals(degrees_per_pixel: float) -> int:
-    """Decimals of a coordinate a quarter of a pixel needs (4 at zoom 10-12)."""
-    return max(0, min(6, math.ceil(-math.log10(degrees_per_pixel / 4))))
-
-
 def _grids_version(engine: Engine) -> int | None:
     """The grids table's change counter (None: unknown, so nothing is kept)."""
     try:
@@ -340,11 +333,8 @@ def _patrol_trace(ctx: LayerContext, ids: list[int], lang: str) -> dict[str, Any
             kept = _OUTLINES.get(key)
         if kept is not None:
             return kept
-    data = PATROL.query(ctx)  # the outlines (its shares are the same figures, from SQL)
-    decimals = outline_decimals(ctx.degrees_per_pixel())
-    data = data.set_geometry(
-        shapely.transform(data.geometry.values, lambda c: np.round(c, decimals)), crs=data.crs
-    )
+    # the outlines, rounded for the wall's zoom (its shares are the same figures, from SQL)
+    data = PATROL.query(ctx)
     trace = PATROL.traces(data, lang)[0]
     # Nothing on the wall needs hovering: no per-grid hover text, so the shares (z) are
     # all a later tick has to send.

@@ -265,3 +265,41 @@ def test_draw_overlays_in_registry_order(app: Dash) -> None:
         "cases",
     ]
     assert drawn.error is None
+
+
+@pytest.mark.parametrize(
+    ("other", "covered"),
+    [
+        (MapView((1.0, 2.0), 10.0, (0.5, 1.5, 1.5, 2.5)), True),  # inside, same zoom
+        (MapView((1.0, 2.0), 10.0, (0.0, 1.0, 2.0, 3.0)), True),  # the same view
+        (MapView((1.0, 2.0), 10.5, (0.5, 1.5, 1.5, 2.5)), False),  # zoomed: other detail
+        (MapView((1.9, 2.0), 10.0, (1.0, 1.5, 2.1, 2.5)), False),  # moved out on the east
+    ],
+)
+def test_a_drawn_view_covers_views_inside_it_at_its_zoom(other: MapView, covered: bool) -> None:
+    assert MapView((1.0, 2.0), 10.0, (0.0, 1.0, 2.0, 3.0)).covers(other) is covered
+
+
+def test_the_maps_report_of_a_view_inside_the_drawn_one_redraws_nothing(app: Dash) -> None:
+    from dash._callback_context import context_value
+    from dash._utils import AttributeDict
+    from dash.exceptions import PreventUpdate
+
+    drawn = MapView((120.05, 30.05), 12.0, (119.9, 29.9, 120.6, 30.6))
+    relayout = {
+        "map.center": {"lon": 120.05, "lat": 30.05},
+        "map.zoom": 12.0,
+        "map._derived": {
+            "coordinates": [[120.0, 30.1], [120.1, 30.1], [120.1, 30.0], [120.0, 30.0]]
+        },
+    }
+    token = context_value.set(
+        AttributeDict(triggered_inputs=[{"prop_id": "map-graph.relayoutData", "value": relayout}])
+    )
+    try:
+        with pytest.raises(PreventUpdate):
+            redraw(app, DEFAULT_ON, relayout, drawn, "zh-CN")
+        moved = {**relayout, "map.zoom": 12.5}
+        assert redraw(app, DEFAULT_ON, moved, drawn, "zh-CN")[2]["zoom"] == 12.5
+    finally:
+        context_value.reset(token)

@@ -20,6 +20,7 @@ from gridmap.web.components.hot_grids import hot_grid_items
 from gridmap.web.components.wall_tiles import case_tiles, extra_tiles
 from gridmap.web.services import live, wall
 from gridmap.web.services.dashboard import read_extras, read_hot_grids, read_tiles
+from layers.base import coordinate_decimals
 from layers.patrol_coverage import GRIDS_UID, share_outline
 
 DEAD_URL = "postgresql+psycopg2://nobody@127.0.0.1:1/none"
@@ -346,15 +347,15 @@ def test_only_command_and_admin_watch_the_wall(wall_url: str, wall_engine: Engin
 def test_first_slow_tick_outlines_are_rounded_and_kept_until_grids_change(
     wall_engine: Engine, noon: datetime
 ) -> None:
-    assert wall.outline_decimals(0.00045) == 4  # zoom ~10.6, the demo and city walls
-    assert wall.outline_decimals(0.0000027) == 6
+    assert coordinate_decimals(0.00045) == 4  # zoom ~10.6, the demo and city walls
+    assert coordinate_decimals(0.0000027) == 6
     wall._OUTLINES.clear()
     view = wall.wall_view(wall_engine, None).view
     first = wall.slow_tick(wall_engine, view, "zh-CN", noon, None)
     trace = first.patch.to_plotly_json()["operations"][0]["params"]["value"]
     rings = [ring for f in trace["geojson"]["features"] for ring in f["geometry"]["coordinates"]]
     coords = np.array([xy for ring in rings for xy in ring])
-    decimals = wall.outline_decimals(360 / 512 / 2**view.zoom)
+    decimals = coordinate_decimals(360 / 512 / 2**view.zoom)
     assert np.array_equal(coords, np.round(coords, decimals))
     assert len(wall._OUTLINES) == 1
     again = wall.slow_tick(wall_engine, view, "zh-CN", noon, None)
