@@ -26,8 +26,9 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import brotli
 from cachetools import LRUCache
@@ -42,6 +43,7 @@ from gridmap.settings import Settings
 
 #: Cache-Control of a fingerprinted asset: its URL changes whenever its bytes do.
 IMMUTABLE = "public, max-age=31536000, immutable"
+F = TypeVar("F", bound=Callable[..., Any])
 SUITES = "/_dash-component-suites/"
 ASSETS_ENDPOINT = "_dash_assets.static"
 MVT_TYPE = "application/vnd.mapbox-vector-tile"
@@ -160,14 +162,27 @@ def pinned_plotly_script(app: Dash) -> str:
     )
 
 
+#: The mark of a view whose answers browsers may keep (:func:`kept_by_browsers`).
+_KEPT = "gridmap_kept_by_browsers"
+
+
+def kept_by_browsers(view: F) -> F:
+    """Mark a signed-in view whose answers browsers keep (its URL names the version of its
+    data): like static files, its responses carry no session cookie, whose every-second new
+    value (and ``Vary: Cookie``) would void the kept copy."""
+    setattr(view, _KEPT, True)
+    return view
+
+
 def without_session_on_static(interface: SessionInterface) -> SessionInterface:
     """``interface`` saving no session (no ``Set-Cookie``, no ``Vary: Cookie``) on the
-    responses of static endpoints."""
+    responses of static endpoints and of views :func:`kept_by_browsers`."""
     base = type(interface)
 
     class StaticWithoutSession(base):  # type: ignore[valid-type, misc]
         def save_session(self, app: Flask, session: Any, response: Response) -> None:
-            if request.endpoint in STATIC_ENDPOINTS:
+            view = app.view_functions.get(request.endpoint or "")
+            if request.endpoint in STATIC_ENDPOINTS or getattr(view, _KEPT, False):
                 return
             super().save_session(app, session, response)
 

@@ -15,15 +15,17 @@ Component ids start with ``wall-``.
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime
 from typing import Any
 
 from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html, no_update
-from flask import request
+from flask import Response, request
 from sqlalchemy.exc import SQLAlchemyError
 
-from gridmap.access import Role
+from gridmap.access import Role, current_user
 from gridmap.access.pages import page
+from gridmap.access.policy import Access, allow
 from gridmap.cases.filters import case_timezone
 from gridmap.db.app import app_engine
 from gridmap.errors import GridmapError
@@ -33,6 +35,7 @@ from gridmap.web.basemap import basemap_style
 from gridmap.web.components.hot_grids import hot_grid_items
 from gridmap.web.components.ticker import ticker_items
 from gridmap.web.components.wall_tiles import case_tiles, extra_tiles
+from gridmap.web.delivery import kept_by_browsers
 from gridmap.web.services import live, wall
 from gridmap.web.services.map import MapView
 from gridmap.web.shell import graph_config, header, page_language, triggered_id
@@ -274,11 +277,46 @@ def fit_view(fit: dict[str, Any] | None, stored_view: dict[str, Any]) -> tuple[A
     return fitted.to_store(), wall.view_patch(fitted)
 
 
+@allow(Access.SIGNED_IN)
+@kept_by_browsers
+def outlines() -> Response:
+    """``GET /wall/outlines.json?bbox=&zoom=&v=``: the grid outlines the wall's map draws
+    (the patrol trace's GeoJSON), for the wall's roles only. ``v`` (the grids' change
+    counter) only makes the URL new when the grids change, so the browser may keep the
+    answer for good."""
+    user = current_user()
+    if user is None or user.role not in ROLES:
+        return _json_error(f"Only {', '.join(sorted(ROLES))} may read the wall's outlines.", 403)
+    try:
+        bbox = tuple(float(v) for v in request.args.get("bbox", "").split(","))
+        zoom = float(request.args.get("zoom", ""))
+        if len(bbox) != 4 or not all(math.isfinite(v) for v in (*bbox, zoom)):
+            raise ValueError
+    except ValueError:
+        return _json_error("bbox=minx,miny,maxx,maxy and zoom=<number> are needed.", 400)
+    view = MapView(((bbox[0] + bbox[2]) / 2, (bbox[1] + bbox[3]) / 2), zoom, bbox)
+    try:
+        geojson = wall.outlines(app_engine(), view, datetime.now(UTC))
+    except (SQLAlchemyError, GridmapError):
+        return _json_error("The database is not available; try again shortly.", 503)
+    response = Response(json.dumps(geojson, separators=(",", ":")), mimetype="application/geo+json")
+    response.headers["Cache-Control"] = "private, max-age=31536000, immutable"
+    return response
+
+
+def _json_error(message: str, status: int) -> Response:
+    response = Response(json.dumps({"error": {"message": message}}), status=status,
+                        mimetype="application/json")  # fmt: skip
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def register(app: Dash) -> None:
-    """Register the page and its callbacks on ``app``."""
+    """Register the page, its callbacks and its outlines' URL on ``app``."""
     with page(app, __name__, path=PATH, roles=ROLES, nav="nav.wall", order=4, name="wall",
               title=t("wall.title", "zh-CN"), layout=layout):  # fmt: skip
         _callbacks(app)
+    app.server.add_url_rule(wall.OUTLINES_PATH, "wall.outlines", outlines, methods=["GET"])
 
 
 def _callbacks(app: Dash) -> None:

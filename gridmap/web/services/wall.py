@@ -27,6 +27,7 @@ import threading
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from cachetools import LRUCache
 from dash import Patch
@@ -304,7 +305,50 @@ def patrol_key(ids: list[int]) -> str:
 #: Kept patrol traces (outlines without shares) per process: views of a few walls.
 _OUTLINES: LRUCache[tuple, dict[str, Any]] = LRUCache(8)
 _OUTLINES_LOCK = threading.Lock()
+#: The wall's grid outlines as GeoJSON (:func:`outlines_url`).
+OUTLINES_PATH = "/wall/outlines.json"
 GRIDS_VERSION_SQL = "SELECT version FROM gridmap_data_version WHERE table_name = 'grids'"
+
+
+def _patrol_context(
+    engine: Engine, view: MapView, t0: datetime, now: datetime, lang: str
+) -> LayerContext:
+    """The patrol layer's context for the wall's view (grid outlines at any wall zoom)."""
+    return LayerContext(
+        engine,
+        bbox=view.bbox,
+        zoom=min(view.zoom, PATROL_MAX_ZOOM),
+        params=(PatrolWindow(since=t0, until=now),),
+        language=lang,
+    )
+
+
+def _view_grids(ctx: LayerContext) -> list[int]:
+    """The ids of the grids in the context's view, as the patrol trace draws them."""
+    with ctx.engine.connect() as conn:
+        return list(conn.execute(text(VIEW_GRIDS_SQL), ctx.bounds).scalars().all())
+
+
+def outlines_url(view: MapView, version: int | None) -> str:
+    """Where the browser fetches the grid outlines of the wall's ``view`` (plotly loads a
+    choropleth's ``geojson`` given as a URL). The URL names the grids' change counter, so
+    the browser keeps the answer until the grids change: a wall opened again downloads
+    only the shares."""
+    query = {
+        "bbox": ",".join(f"{v:.6f}" for v in view.bbox),
+        "zoom": f"{view.zoom:g}",
+        "v": str(version if version is not None else "none"),
+    }
+    return f"{OUTLINES_PATH}?{urlencode(query)}"
+
+
+def outlines(engine: Engine, view: MapView, now: datetime) -> dict[str, Any]:
+    """The GeoJSON of the grid outlines the wall's patrol trace draws for ``view`` (kept
+    per process with the trace, see :func:`_patrol_trace`). Raises SQLAlchemyError or
+    GridmapError."""
+    lang = get_settings().language
+    ctx = _patrol_context(engine, view, now, now, lang)
+    return _patrol_trace(ctx, _view_grids(ctx), lang)["geojson"]
 
 
 def _grids_version(engine: Engine) -> int | None:
@@ -368,15 +412,8 @@ def slow_tick(
         patrol=False,  # the city's totals are the sums of the per-grid figures read below
     )
     t0 = now - timedelta(hours=settings.wall_patrol_hours)
-    ctx = LayerContext(
-        engine,
-        bbox=view.bbox,
-        zoom=min(view.zoom, PATROL_MAX_ZOOM),
-        params=(PatrolWindow(since=t0, until=now),),
-        language=lang,
-    )
-    with engine.connect() as conn:
-        ids = conn.execute(text(VIEW_GRIDS_SQL), ctx.bounds).scalars().all()
+    ctx = _patrol_context(engine, view, t0, now, lang)
+    ids = _view_grids(ctx)
     # The shares alone first (cached street pieces, no outlines): all a later tick sends.
     shares = grid_shares(engine, ids, t0, now)
     street = shares["street_m"]
@@ -394,6 +431,8 @@ def slow_tick(
         return SlowUpdate(extras, patch, key, full=False)
     if ids:
         trace = {**_patrol_trace(ctx, list(ids), lang)}
+        # The browser fetches (and keeps) the outlines from their own URL: see outlines().
+        trace["geojson"] = outlines_url(view, _grids_version(engine))
         share = dict(zip(ids, shares["patrolled_share"].round(4).tolist(), strict=True))
         trace["z"] = [share.get(int(gid), 0.0) for gid in trace["locations"]]
         # The outlines' colours and widths encode the shares (the fill stays clear).

@@ -145,3 +145,15 @@ def test_settings_turn_both_off(naive_app: Dash) -> None:
     assert "Content-Encoding" not in response.headers
     assert response.headers["Cache-Control"] == "max-age=31536000"  # Dash's own
     assert "_dashPlotlyJSURL" in naive_app.index_string  # the lighter bundle either way
+
+
+def test_a_view_kept_by_browsers_answers_without_the_session(client: FlaskClient) -> None:
+    """The wall's outlines (a signed-in URL naming its data's version) carry no re-signed
+    session cookie, which would make the browser fetch them again on every visit; a page
+    still refreshes the session."""
+    url = "/wall/outlines.json?bbox=120.0,30.0,120.1,30.1&zoom=12&v=0"
+    response = client.get(url, headers=BR)
+    assert response.status_code == 200 and response.headers["Content-Encoding"] == "br"
+    assert "Set-Cookie" not in response.headers
+    assert "Cookie" not in response.headers.get("Vary", "")
+    assert "Set-Cookie" in client.get("/").headers

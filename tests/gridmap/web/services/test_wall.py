@@ -5,6 +5,7 @@ with its patrol visits and coverage computed, cross-checked against independent 
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -236,7 +237,12 @@ def test_slow_tick_sends_outlines_once_then_only_shares(wall_engine: Engine, noo
     first = wall.slow_tick(wall_engine, view, "zh-CN", noon, None)
     assert first.full
     trace = first.patch.to_plotly_json()["operations"][0]["params"]["value"]
-    assert trace["type"] == "choroplethmap" and len(trace["geojson"]["features"]) > 100
+    # The outlines come from their own URL, named by the grids' change counter.
+    version = wall._grids_version(wall_engine)
+    assert trace["type"] == "choroplethmap"
+    assert trace["geojson"] == wall.outlines_url(view, version)
+    features = wall.outlines(wall_engine, view, noon)["features"]
+    assert len(features) > 100 and [f["id"] for f in features] == trace["locations"]
     second = wall.slow_tick(wall_engine, view, "zh-CN", noon, first.patrol_key)
     assert not second.full and second.patrol_key == first.patrol_key
     ops = second.patch.to_plotly_json()["operations"]
@@ -261,7 +267,8 @@ def test_slow_tick_sends_outlines_once_then_only_shares(wall_engine: Engine, noo
     assert first.extras.street_m == pytest.approx(direct.street_m)
     assert first.extras.patrolled_m == pytest.approx(direct.patrolled_m)
     assert first.extras.population_covered == direct.population_covered
-    assert len(str(second.patch.to_plotly_json())) < len(str(first.patch.to_plotly_json())) / 3
+    later = str(second.patch.to_plotly_json())
+    assert "geojson" not in later and "locations" not in later  # the shares only
 
 
 def test_tiles_text_in_both_languages(wall_engine: Engine, noon: datetime) -> None:
@@ -344,6 +351,42 @@ def test_only_command_and_admin_watch_the_wall(wall_url: str, wall_engine: Engin
     assert pages == seen
 
 
+def test_the_walls_outlines_url_answers_its_roles_and_may_be_kept(
+    wall_url: str, wall_engine: Engine, noon: datetime
+) -> None:
+    """The browser fetches the outlines once and keeps them (the URL changes with the
+    grids); other roles get 403 and no outline; a malformed view gets 400."""
+    from gridmap.web.app import create_app
+    from tests.signin import client_sign_in, ensure_account
+
+    app = create_app(wall_url)
+    view = wall.wall_view(wall_engine, None).view
+    url = wall.outlines_url(view, wall._grids_version(wall_engine))
+    seen = {}
+    for role, grids in (("command", ()), ("admin", ()), ("grid_lead", ("990101001001001",)),
+                        ("planner", ())):  # fmt: skip
+        client = app.server.test_client()
+        client_sign_in(client, *ensure_account(wall_url, role, grids=grids))
+        response = client.get(url)
+        seen[role] = response.status_code
+        if response.status_code == 200:
+            assert response.mimetype == "application/geo+json"
+            assert response.headers["Cache-Control"] == "private, max-age=31536000, immutable"
+            body = response.get_json(force=True)
+            assert body == json.loads(json.dumps(wall.outlines(wall_engine, view, noon)))
+        else:
+            assert "features" not in response.get_data(as_text=True)
+    assert seen == {"command": 200, "admin": 200, "grid_lead": 403, "planner": 403}
+    client = app.server.test_client()
+    client_sign_in(client, *ensure_account(wall_url, "command"))
+    bad = client.get(wall.OUTLINES_PATH + "?bbox=1,2,3&zoom=10")
+    assert (
+        bad.status_code == 400 and "bbox=minx,miny,maxx,maxy" in bad.get_json()["error"]["message"]
+    )
+    anonymous = app.server.test_client().get(url)
+    assert anonymous.status_code == 401
+
+
 def test_first_slow_tick_outlines_are_rounded_and_kept_until_grids_change(
     wall_engine: Engine, noon: datetime
 ) -> None:
@@ -352,8 +395,8 @@ def test_first_slow_tick_outlines_are_rounded_and_kept_until_grids_change(
     wall._OUTLINES.clear()
     view = wall.wall_view(wall_engine, None).view
     first = wall.slow_tick(wall_engine, view, "zh-CN", noon, None)
-    trace = first.patch.to_plotly_json()["operations"][0]["params"]["value"]
-    rings = [ring for f in trace["geojson"]["features"] for ring in f["geometry"]["coordinates"]]
+    features = wall.outlines(wall_engine, view, noon)["features"]
+    rings = [ring for f in features for ring in f["geometry"]["coordinates"]]
     coords = np.array([xy for ring in rings for xy in ring])
     decimals = coordinate_decimals(360 / 512 / 2**view.zoom)
     assert np.array_equal(coords, np.round(coords, decimals))
