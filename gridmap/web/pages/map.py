@@ -37,7 +37,7 @@ from gridmap.web.components.ticker import ticker_items, ticker_panel
 from gridmap.web.services import live
 from gridmap.web.services import map as overlays
 from gridmap.web.shell import graph_config, page_language, page_layout, triggered_id
-from gridmap.web.tile_overlays import with_tile_layers
+from gridmap.web.tile_overlays import tile_styles, with_tile_layers
 from layers import LAYERS, Layer, LegendEntry, get_layer
 from layers.cases import BREAK_COUNT, HEAT_SCALE, CasesLayer
 from layers.params import CircleFilter
@@ -293,6 +293,8 @@ def layout(lang: str | None = None, **_query: str) -> html.Div:
         ],
         stores=[
             dcc.Store(id="map-view", data=start.view.to_store()),
+            # what the figure holds: layers on, service kind, [layer, trace count] in order
+            dcc.Store(id="map-drawn", data=None),
             dcc.Store(id="map-lang", data=lang),
             dcc.Store(id="map-start-message", data=[message, message_class]),
             dcc.Store(id="map-case-filter", data=CaseChoice().to_store()),
@@ -313,33 +315,68 @@ def redraw(
     start_message: list[str],
     case_filter: dict[str, Any] | None = None,
     circle_kind: str | None = None,
+    drawn: dict[str, Any] | None = None,
+    shown_notes: list[Any] | None = None,
 ) -> tuple[Any, ...]:
     """Redraw the overlays and the floating legend for the toggles, the view, the case
     filter, the service kind and the language. A move of the map that stays inside what is
-    drawn at the same zoom redraws nothing (the map's first report of its real size)."""
+    drawn at the same zoom redraws nothing (the map's first report of its real size); a
+    toggle or another service kind redraws only the layers it changes (a figure Patch),
+    when ``drawn`` (the ``map-drawn`` store) says what the figure holds."""
+    trigger = triggered_id()
     drawn_view = overlays.MapView.from_store(stored_view)
     view = drawn_view.updated(relayout)
-    if triggered_id() == "map-graph" and drawn_view.covers(view):
+    if trigger == "map-graph" and drawn_view.covers(view):
         raise PreventUpdate
     visible = overlays.visible_layers(toggles, toggle_ids)
     choice = CaseChoice.from_store(case_filter)
     kind = circle_kind if circle_kind in SERVICE_KINDS else DEFAULT_CIRCLE_KIND
     circles = CircleFilter(kind=kind, minutes=_circle_minutes())
+    only = _changed_layers(trigger, visible, kind, drawn)
+    if only is not None and not only:
+        raise PreventUpdate
     try:
-        drawn = overlays.draw_overlays(app_engine(), visible, view, lang, choice, circles=circles)
+        out = overlays.draw_overlays(
+            app_engine(), visible, view, lang, choice, circles=circles, only=only
+        )
     except GridmapError:
-        drawn = overlays.Overlays(error=t("map.error", lang))
-    traces = with_uids(drawn.traces, generation(visible))
-    figure = overlays.map_figure(traces, view, _style(visible))
-    notes = [drawn.notes.get(i["layer"], "") for i in note_ids]
+        out = overlays.Overlays(error=t("map.error", lang))
+    traces = with_uids(out.traces, generation(visible))
     message, message_class = start_message
-    if drawn.error:
-        message, message_class = drawn.error, "map-message error"
-    status = t("map.view", lang, zoom=f"{view.zoom:.1f}")
+    if out.error:
+        message, message_class = out.error, "map-message error"
     legend = legend_sections(visible, lang, view.zoom, kind)
     section, points = _case_legend_classes(visible, view.zoom)
-    return (figure, notes, view.to_store(), message, message_class, status, legend, section,
-            points)  # fmt: skip
+    state = {"visible": visible, "kind": kind}
+    if only is None or drawn is None or shown_notes is None:
+        figure = overlays.map_figure(traces, view, _style(visible))
+        notes = [out.notes.get(i["layer"], "") for i in note_ids]
+        status = t("map.view", lang, zoom=f"{view.zoom:.1f}")
+        stored = {**state, "layers": out.drawn}
+        return (figure, notes, view.to_store(), message, message_class, status, legend,
+                section, points, stored)  # fmt: skip
+    figure, layers = overlays.swap_layers(drawn["layers"], out)
+    if set(only) & set(tile_styles()):
+        figure["layout"]["map"]["style"] = _style(visible)
+    notes = [out.notes.get(i["layer"], note) for i, note in zip(note_ids, shown_notes, strict=True)]
+    return (figure, notes, no_update, message, message_class, no_update, legend, section,
+            points, {**state, "layers": layers})  # fmt: skip
+
+
+def _changed_layers(
+    trigger: Any, visible: list[str], kind: str, drawn: dict[str, Any] | None
+) -> list[str] | None:
+    """The layers a toggle or another service kind changes, when the figure's layers are
+    known (``drawn``); None: redraw every layer (the view moved, the page opened)."""
+    if not drawn or not isinstance(trigger, dict | str) or trigger == "map-graph":
+        return None
+    if isinstance(trigger, str) and trigger != CIRCLE_KIND:
+        return None
+    before = set(drawn.get("visible", []))
+    changed = before ^ set(visible)
+    if drawn.get("kind") != kind:
+        changed |= {i for i in visible if CircleFilter in get_layer(i).reads}
+    return [layer.id for layer in LAYERS if layer.id in changed]
 
 
 def choose_filter(*values: Any) -> tuple[dict[str, Any], str]:
@@ -404,6 +441,7 @@ def _callbacks(app: Dash) -> None:
         Output("map-legend-layers", "children"),
         Output("map-legend-cases", "className"),
         Output("map-legend-case-points", "className"),
+        Output("map-drawn", "data"),
         Input({"type": TOGGLE, "layer": ALL}, "value"),
         Input("map-graph", "relayoutData"),
         State({"type": TOGGLE, "layer": ALL}, "id"),
@@ -413,6 +451,8 @@ def _callbacks(app: Dash) -> None:
         State("map-start-message", "data"),
         State("map-case-filter", "data"),
         Input(CIRCLE_KIND, "value"),
+        State("map-drawn", "data"),
+        State({"type": NOTE, "layer": ALL}, "children"),
     )(redraw)
     app.callback(
         Output("map-case-filter", "data"),

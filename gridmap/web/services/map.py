@@ -145,11 +145,13 @@ def initial_view(engine: Engine, center: tuple[float, float] | None) -> InitialV
 
 @dataclass
 class Overlays:
-    """The traces of the visible layers, a note per layer and a user-facing error."""
+    """The traces of the visible layers, a note per layer and a user-facing error;
+    ``drawn`` says which layer drew how many of the traces, in order."""
 
     traces: list[BaseTraceType] = field(default_factory=list)
     notes: dict[str, str] = field(default_factory=dict)
     error: str | None = None
+    drawn: list[tuple[str, int]] = field(default_factory=list)
 
 
 def draw_overlays(
@@ -160,16 +162,19 @@ def draw_overlays(
     cases: CaseChoice | None = None,
     now: datetime | None = None,
     circles: CircleFilter | None = None,
+    only: Iterable[str] | None = None,
 ) -> Overlays:
     """Query each visible layer for the view and turn it into traces, in drawing order.
 
     ``cases`` is the case filter (the default choice when None) at ``now``; ``circles``
-    which service circles (and buildings outside them) to draw (None: each layer's default).
+    which service circles (and buildings outside them) to draw (None: each layer's default);
+    ``only`` the layers to draw (None: all; the others are left out, notes too).
     A layer that fails leaves its note and the error message set; the others still draw.
     The case layer always ends the traces (empty ones when it is switched off or failed), so
     the live update can replace the last :data:`~layers.cases.TRACE_COUNT` traces in place.
     """
     wanted = set(visible)
+    chosen = None if only is None else set(only)
     out = Overlays()
     choice = (cases or CaseChoice()).resolve(now or datetime.now(UTC))
     ctx = LayerContext(
@@ -185,6 +190,9 @@ def draw_overlays(
         ),
     )
     for layer in LAYERS:
+        if chosen is not None and layer.id not in chosen:
+            continue
+        before = len(out.traces)
         drawn = False
         if layer.id not in wanted:
             out.notes[layer.id] = ""
@@ -201,7 +209,37 @@ def draw_overlays(
                 drawn = True
         if layer.keeps_place and not drawn:
             out.traces.extend(layer.empty_traces(lang))
+        if len(out.traces) > before:
+            out.drawn.append((layer.id, len(out.traces) - before))
     return out
+
+
+def swap_layers(
+    drawn: Sequence[Sequence[Any]], redrawn: Overlays
+) -> tuple[Patch, list[tuple[str, int]]]:
+    """A figure Patch replacing, in place, the traces of the layers ``redrawn`` drew
+    (:func:`draw_overlays` with ``only``) in a figure whose traces ``drawn`` lists per
+    layer (``[layer id, trace count]`` in figure order), and the figure's new list.
+
+    Toggling one layer then sends and reads that layer only, not every layer anew."""
+    before = {str(lid): int(n) for lid, n in drawn}
+    counts = dict(redrawn.drawn)
+    traces = iter(redrawn.traces)
+    patch = Patch()
+    after: list[tuple[str, int]] = []
+    index = 0
+    for layer in LAYERS:
+        n = before.get(layer.id, 0)
+        if layer.id in counts or layer.id in redrawn.notes:
+            for _ in range(n):
+                del patch["data"][index]
+            n = counts.get(layer.id, 0)
+            for k in range(n):
+                patch["data"].insert(index + k, next(traces).to_plotly_json())
+        if n:
+            after.append((layer.id, n))
+        index += n
+    return patch, after
 
 
 def case_traces_patch(traces: Sequence[BaseTraceType]) -> Patch:

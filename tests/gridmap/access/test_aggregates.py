@@ -99,6 +99,7 @@ def test_lead_map_hexagons_and_tooltips_over_http(access_app, base_url: str, tow
         "map-start-message.data": ["", ""],
         "map-case-filter.data": choice,
         "map-circle-kind.value": "party_service_center",
+        "map-drawn.data": None,
     }
 
     def entry(item: dict[str, Any], with_value: bool = True) -> Any:
@@ -122,7 +123,8 @@ def test_lead_map_hexagons_and_tooltips_over_http(access_app, base_url: str, tow
         "outputs": outputs,
         "inputs": [entry(i) for i in spec["inputs"]],
         "state": [entry(s) for s in spec["state"]],
-        "changedPropIds": ["map-graph.relayoutData"],
+        # (a full redraw: the figure's layers are not known, "map-drawn" is empty)
+        "changedPropIds": ["map-circle-kind.value"],
     }
     response = http.post(base_url + "/_dash-update-component", json=body, timeout=60)
     assert response.status_code == 200, response.text[:300]

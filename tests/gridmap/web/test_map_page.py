@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from dash import Dash
+from dash import Dash, no_update
 from dash.development.base_component import Component
 
 from gridmap.i18n import MESSAGES, normalize_language, t
@@ -137,7 +137,7 @@ def layers_of(figure: Any) -> list[str]:
 
 def test_redraw_draws_the_visible_layers_for_the_view(app: Dash) -> None:
     view = MapView((120.05, 30.05), 14.0, (119.9, 29.9, 120.6, 30.6))
-    figure, notes, stored, message, css, status, legend, cases, points = redraw(
+    figure, notes, stored, message, css, status, legend, cases, points, drawn = redraw(
         app, DEFAULT_ON, None, view, "zh-CN"
     )
     assert layers_of(figure) == ["grids", "buildings", "cameras", "service_points", "cases"]
@@ -158,6 +158,13 @@ def test_redraw_draws_the_visible_layers_for_the_view(app: Dash) -> None:
         "map-legend-grids",
     ]  # fmt: skip
     assert (cases, points) == ("map-legend-section", "map-legend-points hidden")
+    # What the figure holds, for a later toggle's Patch: layers on, kind, traces per layer.
+    assert drawn == {
+        "visible": ["grids", "buildings", "cameras", "service_points", "cases"],
+        "kind": "party_service_center",
+        "layers": [("grids", 1), ("buildings", 1), ("cameras", 1), ("service_points", 2),
+                   ("cases", 3)],
+    }  # fmt: skip
 
 
 def test_service_circles_one_kind_at_a_time(app: Dash) -> None:
@@ -303,3 +310,89 @@ def test_the_maps_report_of_a_view_inside_the_drawn_one_redraws_nothing(app: Das
         assert redraw(app, DEFAULT_ON, moved, drawn, "zh-CN")[2]["zoom"] == 12.5
     finally:
         context_value.reset(token)
+
+
+def triggered(prop_id: str, value: Any = None) -> Any:
+    """The callback context of an input ``prop_id`` that fired (reset it after)."""
+    from dash._callback_context import context_value
+    from dash._utils import AttributeDict
+
+    return context_value.set(AttributeDict(triggered_inputs=[{"prop_id": prop_id, "value": value}]))
+
+
+def apply(figure: dict, patch: Any) -> dict:
+    """``figure`` with a Patch's Delete / Insert / Assign operations applied (as Dash's
+    renderer does)."""
+    data = list(figure["data"])
+    layout = figure["layout"]
+    for op in patch.to_plotly_json()["operations"]:
+        where, kind = op["location"], op["operation"]
+        if where == ["data"] and kind == "Insert":
+            data.insert(op["params"]["index"], op["params"]["value"])
+        elif where[0] == "data" and kind == "Delete":
+            del data[where[1]]
+        elif where == ["layout", "map", "style"] and kind == "Assign":
+            layout = {**layout, "map": {**layout["map"], "style": op["params"]["value"]}}
+        else:
+            raise AssertionError(f"unexpected operation {op}")
+    return {"data": data, "layout": layout}
+
+
+def test_a_toggle_redraws_only_its_layer_in_place(app: Dash) -> None:
+    """Cameras off, then on again: the Patch removes and puts back the cameras' traces in
+    their place; the other layers are neither read nor sent. A layer drawn from tiles
+    (buildings) changes the map's style too."""
+    from dash._callback_context import context_value
+
+    view = MapView((120.05, 30.05), 14.0, (119.9, 29.9, 120.6, 30.6))
+    full = redraw(app, DEFAULT_ON, None, view, "zh-CN")
+    figure = full[0].to_plotly_json()
+    off = [[] if i == "cameras" else v for i, v in zip(layer_ids(), DEFAULT_ON, strict=True)]
+    token = triggered('{"layer":"cameras","type":"map-layer-toggle"}.value', [])
+    try:
+        with app.server.test_request_context("/"):
+            out = map_page.redraw(off, None, TOGGLE_IDS, NOTE_IDS, view.to_store(), "zh-CN",
+                                  ["", "map-message hidden"], None, None, full[9],
+                                  full[1])  # fmt: skip
+            patch, notes, stored_view, drawn = out[0], out[1], out[2], out[9]
+            ops = patch.to_plotly_json()["operations"]
+            assert [op["operation"] for op in ops] == ["Delete"]  # the cameras' trace
+            assert stored_view is no_update
+            assert dict(zip(layer_ids(), notes, strict=True))["cameras"] == ""
+            assert notes[0] == full[1][0]  # the grids' note as it was
+            figure_off = apply(figure, patch)
+            assert [tr["meta"]["layer"] for tr in figure_off["data"]] == [
+                "grids", "buildings", "service_points", "service_points",
+                "cases", "cases", "cases",
+            ]  # fmt: skip
+            assert figure_off["layout"] == figure["layout"]
+            back = map_page.redraw(DEFAULT_ON, None, TOGGLE_IDS, NOTE_IDS, view.to_store(),
+                                   "zh-CN", ["", "map-message hidden"], None, None, drawn,
+                                   notes)  # fmt: skip
+    finally:
+        context_value.reset(token)
+    again = apply(figure_off, back[0])
+    assert [tr["meta"]["layer"] for tr in again["data"]] == [
+        tr["meta"]["layer"] for tr in figure["data"]
+    ]
+    cameras = next(tr for tr in again["data"] if tr["meta"]["layer"] == "cameras")
+    assert (
+        cameras["lat"]
+        == next(tr for tr in figure["data"] if tr["meta"]["layer"] == "cameras")["lat"]
+    )
+    assert back[9] == full[9] and back[1] == full[1]
+    assert again["layout"]["map"]["style"] == figure["layout"]["map"]["style"]
+    no_buildings = [
+        [] if i == "buildings" else v for i, v in zip(layer_ids(), DEFAULT_ON, strict=True)
+    ]
+    token = triggered('{"layer":"buildings","type":"map-layer-toggle"}.value', [])
+    try:
+        with app.server.test_request_context("/"):
+            out = map_page.redraw(no_buildings, None, TOGGLE_IDS, NOTE_IDS, view.to_store(),
+                                  "zh-CN", ["", "map-message hidden"], None, None, full[9],
+                                  full[1])  # fmt: skip
+    finally:
+        context_value.reset(token)
+    styled = apply(figure, out[0])
+    assert "gridmap-buildings" in figure["layout"]["map"]["style"]["sources"]
+    assert "gridmap-buildings" not in styled["layout"]["map"]["style"]["sources"]
