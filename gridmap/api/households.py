@@ -117,6 +117,7 @@ def post_visit(headers: s.IdempotencyHeaders, body: s.VisitIn):
         location = (body.lon, body.lat)
     new = visits.NewVisit(
         visited_at=body.visited_at or datetime.now(UTC),
+        visited_at_given=body.visited_at is not None,
         kind=body.kind,
         outcome=body.outcome,
         household_id=body.household_id,

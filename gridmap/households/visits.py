@@ -42,6 +42,8 @@ class NewVisit:
     lat: float | None = None
     accuracy_m: float | None = None
     case: NewCase | None = field(default=None, compare=False)
+    #: False when the server's clock filled in ``visited_at`` (a retry then has another).
+    visited_at_given: bool = True
 
 
 INSERT_VISIT = text(
@@ -110,7 +112,7 @@ def _same(row: dict[str, Any], visit: NewVisit) -> bool:
         row["household_id"] == visit.household_id
         and (visit.building_id is None or row["building_id"] == visit.building_id)
         and (visit.unit_id is None or row["unit_id"] == visit.unit_id)
-        and row["visited_at"] == visit.visited_at
+        and (not visit.visited_at_given or row["visited_at"] == visit.visited_at)
         and row["kind"] == visit.kind
         and row["outcome"] == visit.outcome
         and row["note"] == visit.note
