@@ -8,7 +8,6 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from sqlalchemy import text
 
 from gridmap.access.accounts import issue_token
 from gridmap.db.engine import get_engine
@@ -73,8 +72,9 @@ def test_far_fix_is_kept_flagged_and_not_counted(api: Api, hh_ids: dict[str, int
 
 
 def test_visit_opens_a_case_linked_both_ways(api: Api, hh_ids: dict[str, int]) -> None:
+    case = {"title": "燃气管老化", "subcategory": "street_light"}
     body = {"household_id": hh_ids["H1"], "kind": "safety_check", "outcome": "follow_up",
-            "note": "燃气管老化", "open_case": {"title": "燃气管老化", "subcategory": "street_light"}}  # fmt: skip
+            "note": "燃气管老化", "open_case": case}  # fmt: skip
     first = visit(api, body, "case-1")
     again = visit(api, body, "case-1")
     assert first.status_code == 201, first.text
