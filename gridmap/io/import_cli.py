@@ -20,7 +20,15 @@ if TYPE_CHECKING:
     from gridmap.io.importer import ImportReport
 
 #: The import targets (gridmap.io.importer.TARGETS, named here so ``--help`` stays fast).
-TARGET_NAMES = ("grids", "buildings", "cameras", "service-points")
+TARGET_NAMES = (
+    "grids",
+    "buildings",
+    "cameras",
+    "service-points",
+    "compounds",
+    "ten-household-units",
+    "households",
+)
 
 #: Rejected rows printed in the terminal (all of them go to --report FILE.csv).
 SHOWN_PROBLEMS = 30
