@@ -37,32 +37,34 @@ RETURNS TABLE (household_id bigint, grid_id integer, ten_household_unit_id integ
                cadence_days integer, last_seen_on date, due_on date, visited boolean,
                days_overdue integer, vulnerable boolean)
 LANGUAGE sql STABLE AS $$
-    WITH h AS (
-        SELECT h.id, h.grid_id, h.ten_household_unit_id, h.registered_on,
-               h.tags && ARRAY(SELECT t.slug FROM household_tags t WHERE t.vulnerable)
-                   AS vulnerable,
-               (SELECT min(c.days) FROM visit_cadences c
-                 WHERE c.tag IS NULL OR c.tag = ANY (h.tags)) AS days,
-               -- the stored latest visit, unless it lies after as_of (then look it up)
-               CASE WHEN h.last_visited_at IS NULL THEN NULL
-                    WHEN h.last_visited_at < ((as_of + 1)::timestamp AT TIME ZONE tz)
-                        THEN h.last_visited_at
-                    ELSE (SELECT max(v.visited_at) FROM visits v
-                           WHERE v.household_id = h.id AND v.outcome <> 'not_home'
-                             AND NOT v.far_fix
-                             AND v.visited_at < ((as_of + 1)::timestamp AT TIME ZONE tz))
-               END AS seen_at
-        FROM households h
-        WHERE h.registered_on <= as_of AND (grid_ids IS NULL OR h.grid_id = ANY (grid_ids))
-    ), d AS (
-        SELECT h.*, (h.seen_at AT TIME ZONE tz)::date AS last_on FROM h WHERE h.days IS NOT NULL
-    )
     SELECT d.id, d.grid_id, d.ten_household_unit_id, d.days, d.last_on,
            coalesce(d.last_on, d.registered_on) + d.days,
            d.last_on IS NOT NULL AND as_of <= d.last_on + d.days,
            greatest(as_of - (coalesce(d.last_on, d.registered_on) + d.days), 0),
            d.vulnerable
-    FROM d
+    FROM (
+        SELECT h.id, h.grid_id, h.ten_household_unit_id, h.registered_on,
+               h.tags && ARRAY(SELECT t.slug FROM household_tags t WHERE t.vulnerable)
+                   AS vulnerable,
+               -- most households carry no tag: the every-household cadence, looked up once
+               CASE WHEN cardinality(h.tags) = 0
+                    THEN (SELECT c.days FROM visit_cadences c WHERE c.tag IS NULL)
+                    ELSE (SELECT min(c.days) FROM visit_cadences c
+                           WHERE c.tag IS NULL OR c.tag = ANY (h.tags)) END AS days,
+               -- the stored latest visit, unless it lies after as_of (then look it up)
+               (CASE WHEN h.last_visited_at IS NULL THEN NULL
+                     WHEN h.last_visited_at < ((as_of + 1)::timestamp AT TIME ZONE tz)
+                         THEN h.last_visited_at
+                     ELSE (SELECT max(v.visited_at) FROM visits v
+                            WHERE v.household_id = h.id AND v.outcome <> 'not_home'
+                              AND NOT v.far_fix
+                              AND v.visited_at < ((as_of + 1)::timestamp AT TIME ZONE tz))
+                END AT TIME ZONE tz)::date AS last_on
+        FROM households h
+        WHERE h.registered_on <= as_of AND (grid_ids IS NULL OR h.grid_id = ANY (grid_ids))
+        OFFSET 0  -- each expression once per household (not once per use above)
+    ) d
+    WHERE d.days IS NOT NULL
 $$;
 
 -- Per grid (or, with by_unit, per ten-household unit) in the caller's scope: tracked
