@@ -84,7 +84,8 @@ def test_visit_opens_a_case_linked_both_ways(api: Api, hh_ids: dict[str, int]) -
     assert api.scalar("SELECT id FROM visits WHERE case_id = :c", c=case_id) == first.json()["id"]
     lon, lat = api.rows("SELECT ST_X(geom), ST_Y(geom) FROM cases WHERE id = :c", c=case_id)[0]
     assert (lon, lat) == pytest.approx(INSIDE[1])  # no fix: at the building
-    assert api.get(f"/api/v1/cases/{case_id}").json()["source"] == "grid_worker"
+    case = api.get(f"/api/v1/cases/{case_id}").json()
+    assert (case["source"], case["visit_id"]) == ("grid_worker", first.json()["id"])
 
 
 def test_household_and_its_history(api: Api, hh_ids: dict[str, int]) -> None:
