@@ -76,7 +76,8 @@ def deprecated_alias(old: str, new: str, param: str, **kwargs: Any) -> Callable[
 def _print_report(report: ImportReport) -> None:
     for note in report.notes:
         click.echo(f"note: {note}")
-    click.echo(f"coordinates: {report.crs}")
+    if report.crs:  # (records without geometry, e.g. households, have none)
+        click.echo(f"coordinates: {report.crs}")
     if report.problems:
         width = max(len(str(p.row)) for p in report.problems[:SHOWN_PROBLEMS])
         click.echo(f"{'row':>{width}}  column  reason")

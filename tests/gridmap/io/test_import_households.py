@@ -127,3 +127,19 @@ def test_ten_household_units_and_compounds_import(url: str, tmp_path: Path) -> N
         "c.party_branch, b.code FROM compounds c JOIN buildings b ON b.compound_id = c.id "
         "WHERE c.code = 'C9'",
     ) == [("和平小区", 2, "和平物业", False, True, "B-G3")]
+
+
+def test_cli_reports_bad_household_rows(url: str, tmp_path: Path) -> None:
+    from tests.gridmap.io.test_import_cli import gridmap
+
+    path = tmp_path / "住户.csv"
+    HOUSEHOLDS.assign(楼栋编码=["B-G1", "B-NONE", "B-G3"], 房号=["701", "702", "703"]).to_csv(
+        path, index=False
+    )
+    before = households_now(url)
+    bad = gridmap(url, "import", "households", str(path))
+    assert bad.returncode == 2, bad.stderr
+    assert "3  楼栋编码  no building has code B-NONE" in bad.stdout
+    assert "coordinates" not in bad.stdout
+    assert "error: 1 of 3 rows rejected; nothing was written" in bad.stderr
+    assert households_now(url) == before
