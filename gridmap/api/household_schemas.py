@@ -186,6 +186,7 @@ class SharesOut(Out):
 
 class OverdueQuery(StatusQuery):
     unit_id: Id | None = None
+    vulnerable: bool = Field(False, description="Only households with a vulnerable tag")
     limit: Annotated[int, Field(ge=1, le=5000)] = 500
 
 

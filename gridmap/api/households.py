@@ -208,6 +208,7 @@ def get_overdue(query: s.OverdueQuery):
             grid_ids=[query.grid_id] if query.grid_id is not None else None,
             unit_ids=[query.unit_id] if query.unit_id is not None else None,
             limit=query.limit,
+            vulnerable_only=query.vulnerable,
         )
     audit.record(
         audit.VIEW_PERSONAL, "households:overdue", {"grid_id": query.grid_id, "n": len(rows)}

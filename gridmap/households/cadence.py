@@ -17,7 +17,8 @@ SHARES = text(
     "FROM gridmap_visit_shares(:as_of, :tz, :by_unit, :grid_ids)"
 )
 OVERDUE = text(
-    "SELECT * FROM gridmap_overdue_households(:as_of, :tz, :grid_ids, :unit_ids, :limit)"
+    "SELECT * FROM gridmap_overdue_households(:as_of, :tz, :grid_ids, :unit_ids, :limit, "
+    ":vulnerable)"
 )
 
 
@@ -45,11 +46,20 @@ def overdue_households(
     grid_ids: list[int] | None = None,
     unit_ids: list[int] | None = None,
     limit: int = 500,
+    vulnerable_only: bool = False,
 ) -> list[dict[str, Any]]:
-    """The overdue households, most days overdue first (personal data: mask before
-    showing, see :func:`gridmap.access.masking.mask_household`)."""
+    """The overdue households (with ``vulnerable_only``: the vulnerable people not seen),
+    most days overdue first (personal data: mask before showing, see
+    :func:`gridmap.access.masking.mask_household`)."""
     rows = conn.execute(
         OVERDUE,
-        {"as_of": as_of, "tz": tz, "grid_ids": grid_ids, "unit_ids": unit_ids, "limit": limit},
+        {
+            "as_of": as_of,
+            "tz": tz,
+            "grid_ids": grid_ids,
+            "unit_ids": unit_ids,
+            "limit": limit,
+            "vulnerable": vulnerable_only,
+        },
     ).mappings()
     return [dict(r) for r in rows]

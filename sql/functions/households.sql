@@ -87,11 +87,12 @@ LANGUAGE sql STABLE AS $$
     ORDER BY g.id
 $$;
 
--- The overdue households in the caller's scope (of `grid_ids` / `unit_ids` when given),
--- most days overdue first, at most `max_rows`.
+-- The overdue households in the caller's scope (of `grid_ids` / `unit_ids` when given;
+-- with `vulnerable_only` the vulnerable people not seen), most days overdue first, at most
+-- `max_rows`.
 CREATE OR REPLACE FUNCTION gridmap_overdue_households(
     as_of date, tz text, grid_ids integer[] DEFAULT NULL, unit_ids integer[] DEFAULT NULL,
-    max_rows integer DEFAULT 500)
+    max_rows integer DEFAULT 500, vulnerable_only boolean DEFAULT false)
 RETURNS TABLE (household_id bigint, code text, building_id bigint, address text,
                grid_id integer, ten_household_unit_id integer, unit text, floor smallint,
                room text, head_name text, head_phone text, tags text[], cadence_days integer,
@@ -105,6 +106,7 @@ LANGUAGE sql STABLE AS $$
     JOIN buildings b ON b.id = h.building_id
     WHERE s.days_overdue > 0
       AND (unit_ids IS NULL OR s.ten_household_unit_id = ANY (unit_ids))
+      AND (s.vulnerable OR NOT vulnerable_only)
     ORDER BY s.days_overdue DESC, h.code
     LIMIT max_rows
 $$;

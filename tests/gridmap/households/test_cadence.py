@@ -106,6 +106,17 @@ def test_overdue_list_with_days_overdue(url: str) -> None:
     assert [r["code"] for r in by_unit] == ["H2"]
 
 
+def test_vulnerable_people_not_seen(url: str) -> None:
+    with get_engine(url).begin() as conn:
+        conn.execute(text("UPDATE households SET registered_on = '2025-12-01' WHERE code = 'H3'"))
+        every = overdue_households(conn, date(2026, 3, 10), TZ, grid_ids=[1])
+        vulnerable = overdue_households(conn, date(2026, 3, 10), TZ, grid_ids=[1],
+                                        vulnerable_only=True)  # fmt: skip
+        conn.rollback()
+    assert [(r["code"], r["days_overdue"]) for r in every] == [("H4", 61), ("H3", 9), ("H2", 7)]
+    assert [r["code"] for r in vulnerable] == ["H4", "H2"]  # H3 carries no tag
+
+
 def test_cadences_are_data(url: str) -> None:
     with get_engine(url).begin() as conn:
         conn.execute(text("UPDATE visit_cadences SET days = 45 WHERE tag = 'disabled'"))
