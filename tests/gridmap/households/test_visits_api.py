@@ -167,3 +167,14 @@ def test_lists_of_kinds_and_tags(api: Api) -> None:
     assert tags["every_household_days"] == 90
     assert {t["name_zh"]: t["cadence_days"] for t in tags["tags"]} == {
         "独居老人": 7, "残疾": 30, "低保": 30, "留守儿童": 30, "重点关注": 14}  # fmt: skip
+
+
+def test_visit_to_a_building_or_a_unit(api: Api) -> None:
+    building = api.scalar("SELECT id FROM buildings WHERE code = 'B-G3'")
+    unit = api.scalar("SELECT id FROM ten_household_units WHERE code = 'U1'")
+    at_building = visit(api, {"building_id": building, "kind": "safety_check", "outcome": "met"})
+    at_unit = visit(api, {"unit_id": unit, "kind": "mediation", "outcome": "follow_up"})
+    assert at_building.status_code == at_unit.status_code == 201
+    a, b = at_building.json(), at_unit.json()
+    assert (a["household_id"], a["building_id"], a["grid_id"]) == (None, building, 3)
+    assert (b["household_id"], b["unit_id"], b["grid_id"], b["distance_m"]) == (None, unit, 1, None)
