@@ -2,7 +2,9 @@
 
 :func:`record_visit` is idempotent like case intake: the same account's Idempotency-Key
 answers the visit it first stored (never a second one, also when retries race: the unique
-index decides); a key reused for a different visit is a :class:`VisitConflict`. A GPS fix
+index decides); a key reused for a different visit is a :class:`VisitConflict`. Without
+a key, a visit repeating one the same account recorded within intake's DUPLICATE_WINDOW
+(same target, kind, outcome, note, fix, and visited_at when given) answers that one. A GPS fix
 farther from the building than ``far_m`` is stored with its distance and flagged
 (``far_fix``): kept, shown, and not counted as seeing the household. A visit may open a
 case (intake's own validation and idempotency; the visit's ``case_id`` names it, and the
@@ -17,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
-from gridmap.cases.intake import NewCase, submit_case
+from gridmap.cases.intake import DUPLICATE_WINDOW, NewCase, submit_case
 from gridmap.errors import InvalidInput, Problem
 from gridmap.households.errors import HouseholdNotFound, VisitConflict
 
@@ -79,6 +81,32 @@ BY_KEY = text(
     f"SELECT {VISIT_COLUMNS} {VISIT_FROM} WHERE v.idempotency_key = :key "
     "AND v.submitted_by IS NOT DISTINCT FROM CAST(:submitted_by AS integer)"
 )
+
+
+#: One key-less visit of an account and target at a time (the twin check, then insert).
+LOCK_TWINS = text("SELECT pg_advisory_xact_lock(hashtextextended(:lock, 0))")
+#: The visit a key-less one repeats: the same account, target, kind, outcome, note and
+#: fix, recorded within the window (and the same visited_at when the client gave one).
+RECENT_TWIN = text(
+    """
+    SELECT id FROM visits
+     WHERE submitted_by = :submitted_by AND idempotency_key IS NULL
+       AND created_at >= now() - make_interval(secs => :window)
+       AND household_id IS NOT DISTINCT FROM CAST(:household_id AS bigint)
+       AND (CAST(:building_id AS bigint) IS NULL OR building_id = :building_id)
+       AND (CAST(:unit_id AS integer) IS NULL OR ten_household_unit_id = :unit_id)
+       AND kind = :kind AND outcome = :outcome AND note IS NOT DISTINCT FROM :note
+       AND (NOT :given OR visited_at = :visited_at)
+       AND CASE WHEN CAST(:lon AS float8) IS NULL THEN geom IS NULL
+                ELSE ST_X(geom) = :lon AND ST_Y(geom) = :lat END
+     ORDER BY id DESC
+     LIMIT 1
+    """
+)
+
+
+def _target(visit: NewVisit) -> str:
+    return f"{visit.household_id}:{visit.building_id}:{visit.unit_id}"
 
 
 def visit_kinds(conn: Engine | Connection) -> list[dict[str, Any]]:
@@ -150,12 +178,6 @@ def record_visit(
             found = _replay(conn, key, worker_id, visit)
             if found is not None:
                 return found, False
-    case_id = None
-    if visit.case is not None:
-        case_key = f"visit:{key}" if key is not None else None
-        case_id, _ = submit_case(
-            engine, visit.case, idempotency_key=case_key, actor=worker_name, submitted_by=worker_id
-        )
     params = {
         "household_id": visit.household_id,
         "building_id": visit.building_id,
@@ -170,11 +192,35 @@ def record_visit(
         "lat": visit.lat,
         "accuracy_m": visit.accuracy_m,
         "far_m": far_m,
-        "case_id": case_id,
+        "case_id": None,
         "key": key,
         "submitted_by": worker_id,
     }
     with engine.begin() as conn:
+        if key is None and worker_id is not None:
+            # no key: one key-less visit of this account and target at a time, and a
+            # repeat of a recent one is that one (as case intake's natural key)
+            conn.execute(LOCK_TWINS, {"lock": f"gridmap-visit:{worker_id}:{_target(visit)}"})
+            twin = conn.execute(
+                RECENT_TWIN,
+                params
+                | {
+                    "window": DUPLICATE_WINDOW.total_seconds(),
+                    "given": visit.visited_at_given,
+                },
+            ).scalar()
+            if twin is not None:
+                return int(twin), False
+        if visit.case is not None:
+            case_key = f"visit:{key}" if key is not None else None
+            params["case_id"], _ = submit_case(
+                engine,
+                visit.case,
+                idempotency_key=case_key,
+                actor=worker_name,
+                submitted_by=worker_id,
+                natural_key=key is None,
+            )
         new_id = conn.execute(INSERT_VISIT, params).scalar()
         if new_id is not None:
             return int(new_id), True

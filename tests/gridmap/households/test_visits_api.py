@@ -58,6 +58,19 @@ def test_same_key_same_visit_no_double(api: Api, hh_ids: dict[str, int]) -> None
     assert "was used for a different visit" in other.json()["error"]["message"]
 
 
+def test_without_a_key_a_repeat_within_minutes_is_the_same_visit(
+    api: Api, hh_ids: dict[str, int]
+) -> None:
+    body = {"household_id": hh_ids["H4"], "kind": "care", "outcome": "not_home",
+            "note": "敲门无人应答", "lon": NEAR[0], "lat": NEAR[1]}  # fmt: skip
+    first, again = visit(api, body), visit(api, body)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["id"] == first.json()["id"]
+    other = visit(api, body | {"note": "第二次敲门无人应答"})
+    assert other.status_code == 201 and other.json()["id"] != first.json()["id"]
+    assert api.scalar("SELECT count(*) FROM visits WHERE household_id = :h", h=hh_ids["H4"]) == 2
+
+
 def test_far_fix_is_kept_flagged_and_not_counted(api: Api, hh_ids: dict[str, int]) -> None:
     before = api.scalar("SELECT last_visited_at FROM households WHERE code = 'H2'")
     body = {"household_id": hh_ids["H2"], "kind": "care", "outcome": "met",
