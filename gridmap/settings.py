@@ -142,6 +142,14 @@ class Settings(BaseSettings):
         description="Most candidate sites a new-site suggestion evaluates (evenly sampled).",
     )
 
+    visit_far_fix_m: float = Field(
+        default=200.0,
+        gt=0,
+        le=100_000,
+        description="A visit's GPS fix farther than this (m) from the building is kept but "
+        "flagged (far_fix) and does not count as seeing the household.",
+    )
+
     patrol_max_accuracy_m: float = Field(
         default=50.0, gt=0, description="GPS fixes less accurate than this (m) are rejected."
     )

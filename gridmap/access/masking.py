@@ -19,6 +19,10 @@ anonymous/CLI  full             138****5678      full (CLI users are administrat
 Phone numbers are never shown whole by the web app or the APIs, also not inside notes.
 A case's history carries the reporter too: the report entry's actor is the reporter's name
 (masked like ``reporter_name`` by :func:`mask_event`), and notes may quote the name.
+Households (issue 15) carry personal data too: the household head's name and phone and a
+ten-household unit lead's name and phone are masked like a reporter's
+(:func:`mask_household`), and a household's door (unit, floor, room) is dropped for the
+roles that see no names.
 Building addresses are of buildings, not people, and stay whole; the staff phone numbers
 of grids (``lead_phone``) are work contacts. Serializers call :func:`mask_case` with the
 request's user
@@ -128,4 +132,33 @@ def mask_event(
     if name and actor and actor.strip() == name and masks_personal_data(user):
         out["actor"] = mask_name(name) if user.role is Role.COMMAND else None
     out["note"] = mask_text(out.get("note"), reporter_name, user)
+    return out
+
+
+#: A household's (or ten-household unit's) personal fields: names, phones, its door.
+HOUSEHOLD_NAMES = ("head_name", "lead_name")
+HOUSEHOLD_PHONES = ("head_phone", "lead_phone")
+HOUSEHOLD_DOOR = ("unit", "floor", "room")
+
+
+def mask_household(row: dict[str, Any], user: User | None = None) -> dict[str, Any]:
+    """A household or ten-household unit row as ``user`` (default: the request's user) may
+    see it, like :func:`mask_case`: phones masked for all; for command names masked to
+    the surname; for the other masked roles no names, phones or door; a new dict."""
+    user = user if user is not None else current_user()
+    out = dict(row)
+    for key in HOUSEHOLD_PHONES:
+        if key in out:
+            out[key] = mask_phone(out[key])
+    if "note" in out:
+        out["note"] = mask_phones(out["note"])
+    if not masks_personal_data(user):
+        return out
+    for key in HOUSEHOLD_NAMES:
+        if key in out:
+            out[key] = mask_name(out[key]) if user.role is Role.COMMAND else None
+    if user.role is not Role.COMMAND:
+        for key in (*HOUSEHOLD_PHONES, *HOUSEHOLD_DOOR):
+            if key in out:
+                out[key] = None
     return out

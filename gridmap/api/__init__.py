@@ -41,6 +41,7 @@ def register_api(server: flask.Flask) -> None:
     from gridmap.api.cases import blueprint as cases_blueprint
     from gridmap.api.errors import retry_after
     from gridmap.api.exports import blueprint as exports_blueprint
+    from gridmap.api.households import blueprint as visits_blueprint
     from gridmap.api.open311 import blueprint as open311_blueprint
     from gridmap.api.patrols import blueprint as patrols_blueprint
 
@@ -52,5 +53,6 @@ def register_api(server: flask.Flask) -> None:
     server.register_blueprint(open311_blueprint)
     server.register_blueprint(patrols_blueprint)
     server.register_blueprint(exports_blueprint)
+    server.register_blueprint(visits_blueprint)
     for code in (404, 405):
         server.register_error_handler(code, handle_api_error)

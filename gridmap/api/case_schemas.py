@@ -329,6 +329,7 @@ class CameraOut(Out):
 class CaseDetail(CaseOut):
     history: list[EventOut]
     cameras: list[CameraOut]
+    visit_id: int | None = Field(None, description="The door-to-door visit that opened the case")
 
 
 class CaseStored(Out):

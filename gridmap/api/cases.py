@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from flask import Blueprint
+from sqlalchemy import text as sql_text
 from sqlalchemy.exc import OperationalError
 
 from gridmap.access import audit, current_user
@@ -58,6 +59,9 @@ def case_detail(case_id: int) -> dict[str, Any]:
         out = case_json(row, taxonomy())
         out["history"] = history_json(queries.case_history(conn, case_id), row["reporter_name"])
         out["cameras"] = [camera_json(c) for c in nearest_cameras(conn, case_id)]
+        out["visit_id"] = conn.execute(  # the visit that opened it (visits.case_id)
+            sql_text("SELECT id FROM visits WHERE case_id = :id"), {"id": case_id}
+        ).scalar()
     return out
 
 

@@ -114,6 +114,9 @@ class Building(Base):
     footprint: Mapped[WKBElement | None] = mapped_column(geometry("POLYGON"))
     grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id"))
     updated_at: Mapped[datetime] = mapped_column(TIMESTAMPTZ, server_default=func.now())
+    # references compounds (gridmap.households.models; no ForeignKey here, so the core
+    # models stand without that module)
+    compound_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class Camera(Base):

@@ -20,7 +20,15 @@ if TYPE_CHECKING:
     from gridmap.io.importer import ImportReport
 
 #: The import targets (gridmap.io.importer.TARGETS, named here so ``--help`` stays fast).
-TARGET_NAMES = ("grids", "buildings", "cameras", "service-points")
+TARGET_NAMES = (
+    "grids",
+    "buildings",
+    "cameras",
+    "service-points",
+    "compounds",
+    "ten-household-units",
+    "households",
+)
 
 #: Rejected rows printed in the terminal (all of them go to --report FILE.csv).
 SHOWN_PROBLEMS = 30
@@ -68,7 +76,8 @@ def deprecated_alias(old: str, new: str, param: str, **kwargs: Any) -> Callable[
 def _print_report(report: ImportReport) -> None:
     for note in report.notes:
         click.echo(f"note: {note}")
-    click.echo(f"coordinates: {report.crs}")
+    if report.crs:  # (records without geometry, e.g. households, have none)
+        click.echo(f"coordinates: {report.crs}")
     if report.problems:
         width = max(len(str(p.row)) for p in report.problems[:SHOWN_PROBLEMS])
         click.echo(f"{'row':>{width}}  column  reason")

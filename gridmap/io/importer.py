@@ -12,6 +12,7 @@ changes nothing (rows equal to the stored ones are counted as unchanged).
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -68,7 +69,7 @@ class Field:
     """A target column filled from the file."""
 
     name: str
-    kind: str = "text"  # text | int | float | choice
+    kind: str = "text"  # text | int | float | choice | bool | tags
     required: bool = False
     choices: tuple[str, ...] = ()
     label_prefix: str = ""  # i18n key prefix of the choices' labels (zh-CN and en accepted)
@@ -86,7 +87,7 @@ class Target:
     name: str
     table: str
     fields: tuple[Field, ...]
-    geometry: str  # point | polygon | point_or_polygon
+    geometry: str  # point | polygon | point_or_polygon | none (CSV/Excel records)
 
     def field(self, name: str) -> Field:
         return next(f for f in self.fields if f.name == name)
@@ -189,6 +190,75 @@ TARGETS: dict[str, Target] = {
         "point",
     ),
 }
+
+
+#: Fields naming another row by its code: field -> (staging column, target table column).
+REFERENCES = {
+    "community": ("community_code", "community_id"),
+    "building": ("building_code", "building_id"),
+    "ten_unit": ("ten_unit_code", "ten_household_unit_id"),
+    "grid": ("grid_code", "grid_id"),
+}
+#: Yes/no cells (是/否, 有/无, yes/no, true/false, 1/0, y/n, √/×), lower-cased.
+BOOLEANS = {
+    **dict.fromkeys(("是", "有", "yes", "y", "true", "t", "1", "√", "已成立", "已建立"), True),
+    **dict.fromkeys(("否", "无", "没有", "no", "n", "false", "f", "0", "×", "未成立"), False),
+}
+#: Separators between the tags of a cell ("独居老人、低保", "disabled, watch").
+TAG_SEPARATORS = r"[、,，;；/|\s]+"
+#: Longest household head / unit lead name, and room text.
+MAX_ROOM = 32
+
+TARGETS.update(
+    {
+        "compounds": Target(
+            "compounds",
+            "compounds",
+            (
+                CODE,
+                Field("name", required=True, aliases=("小区名称", "小区", "名称", "名字")),
+                Field("community", aliases=("community_code", "社区", "社区编码", "所属社区")),
+                Field("property_manager", aliases=("物业", "物业公司", "物业服务企业")),
+                Field("owners_committee", "bool", aliases=("业委会", "业主委员会"), default=False),
+                Field("party_branch", "bool", aliases=("党支部", "小区党支部"), default=False),
+            ),
+            "polygon",
+        ),
+        "ten-household-units": Target(
+            "ten-household-units",
+            "ten_household_units",
+            (
+                Field("code", required=True, aliases=("联户单元编码", "单元编码", "编码", "编号"),
+                      max_len=MAX_CODE),
+                Field("name", required=True, aliases=("联户单元名称", "联户单元", "名称")),
+                Field("grid", required=True, aliases=("网格编码", "所属网格", "网格")),
+                Field("lead_name", aliases=("联户长", "联户长姓名")),
+                Field("lead_phone", aliases=("联户长电话", "联系电话", "电话"), max_len=MAX_PHONE),
+            ),
+            "none",
+        ),
+        "households": Target(
+            "households",
+            "households",
+            (
+                Field("code", aliases=("户编码", "户号", "编码"), max_len=MAX_CODE),
+                Field("building", required=True,
+                      aliases=("楼栋编码", "楼栋", "所属楼栋", "building_code")),
+                Field("unit", aliases=("单元", "单元号"), max_len=MAX_ROOM),
+                Field("floor", "int", low=-10, high=200, aliases=("楼层", "层")),
+                Field("room", aliases=("房号", "门牌号", "室", "房间号"), max_len=MAX_ROOM),
+                Field("head_name", aliases=("户主", "户主姓名", "姓名")),
+                Field("head_phone", aliases=("户主电话", "联系电话", "电话", "手机"),
+                      max_len=MAX_PHONE),
+                Field("members", "int", low=0, high=100, aliases=("家庭人数", "人口数", "人数"),
+                      default=1),
+                Field("tags", "tags", aliases=("标签", "人员类别", "重点人群")),
+                Field("ten_unit", aliases=("联户单元编码", "联户单元")),
+            ),
+            "none",
+        ),
+    }
+)  # fmt: skip
 
 
 @dataclass
@@ -333,10 +403,41 @@ def _resolve_columns(target: Target, columns: list[str], mapping: dict[str, str]
     return out
 
 
+def _tag_cells(
+    text: pd.Series, lookup: dict[str, str], column: str, problems: _Problems
+) -> pd.Series:
+    """Cells of tags ("独居老人、低保") as PostgreSQL text[] literals of tag slugs; unknown
+    tags recorded as problems naming the known ones."""
+    out = []
+    bad = np.zeros(len(text), bool)
+    reasons: dict[int, str] = {}
+    for i, cell in enumerate(text):
+        slugs = []
+        for name in re.split(TAG_SEPARATORS, cell if isinstance(cell, str) else ""):
+            if not name:
+                continue
+            slug = lookup.get(name) or lookup.get(name.lower())
+            if slug is None:
+                bad[i] = True
+                known = [k for k in lookup if not k.isascii()] or list(lookup)
+                reasons[i] = f"unknown tag {name[:40]!r} (known: {', '.join(known)})"
+                continue
+            if slug not in slugs:
+                slugs.append(slug)
+        out.append("{" + ",".join(sorted(slugs)) + "}")
+    problems.add(bad, column, lambda i: reasons[i])
+    return pd.Series(out, dtype=object)
+
+
 def _attributes(
-    target: Target, table: Table, columns: dict[str, str], problems: _Problems
+    target: Target,
+    table: Table,
+    columns: dict[str, str],
+    problems: _Problems,
+    tags: dict[str, str] | None = None,
 ) -> pd.DataFrame:
-    """Typed attribute columns (named as the table's), problems recorded."""
+    """Typed attribute columns (named as the table's), problems recorded. ``tags``: tag
+    names and slugs -> slug (for a ``tags`` field)."""
     n = len(table)
     out: dict[str, Any] = {}
     for f in target.fields:
@@ -359,6 +460,17 @@ def _attributes(
             control[filled] = text[filled].str.contains(CONTROL, regex=True).to_numpy(bool)
             problems.add(control, src or f.name, "must not contain control characters")
             out[f.name] = text
+        elif f.kind == "tags":
+            out[f.name] = _tag_cells(text, tags or {}, src or f.name, problems)
+        elif f.kind == "bool":
+            value = text.str.lower().map(BOOLEANS) if text.notna().any() else text
+            bad = value.isna().to_numpy() & ~blank
+            problems.add(
+                bad,
+                src or f.name,
+                lambda i, text=text: f"{text.iloc[i][:40]!r} is not yes/no (是/否, 有/无)",
+            )
+            out[f.name] = value.astype(object).where(value.notna(), f.default)
         elif f.kind == "choice":
             lookup = _choice_lookup(f)
             value = text.map(lookup)
@@ -406,6 +518,8 @@ def _attributes(
                 columns.get("population", "population"),
                 "is less than elderly_alone + disabled + low_income",
             )
+    if target.name == "households":
+        _household_codes(frame, columns, problems)
     # duplicates of the key within the file
     codes = frame["code"]
     dup = codes.notna() & codes.duplicated(keep="first")
@@ -423,6 +537,23 @@ def _attributes(
     return frame
 
 
+def _household_codes(frame: pd.DataFrame, columns: dict[str, str], problems: _Problems) -> None:
+    """A household without a code gets one from its door: building-unit-room (B12-2-301),
+    so the same sheet imported again names the same households."""
+    blank = frame["code"].isna()
+    if not blank.any():
+        return
+    no_room = (blank & frame["room"].isna()).to_numpy(bool)
+    problems.add(no_room, columns.get("room", "room"), "is required when no code is given")
+    parts = [frame["building"], frame["unit"], frame["room"]]
+    derived = [
+        "-".join(str(p) for p in door if p is not None and p == p)
+        for door in zip(*parts, strict=True)
+    ]
+    frame.loc[blank, "code"] = pd.Series(derived, index=frame.index)[blank]
+    frame.loc[no_room, "code"] = None
+
+
 def _polygon_reason(g: Any) -> str:
     return f"invalid polygon: {shapely.is_valid_reason(g)}"
 
@@ -432,6 +563,8 @@ def _geometry(
     problems: _Problems, report: ImportReport,
 ) -> tuple[np.ndarray, np.ndarray | None]:  # fmt: skip
     """(geom, footprint) columns in WGS84 for the target; problems recorded."""
+    if target.geometry == "none":
+        return np.full(len(table), None, dtype=object), None
     raw = np.asarray(table.geoms, dtype=object)
     missing = np.array([g is None for g in raw], bool)
     missing[~missing] = shapely.is_empty(raw[~missing])
@@ -549,6 +682,16 @@ def _polygonal(g: Any) -> Any:
 # -- the database side -----------------------------------------------------------------------
 
 
+def _tag_lookup(cur: Any) -> dict[str, str]:
+    """Household tag slugs and names (Chinese, English, English lower-cased) -> slug, in
+    the tags' order."""
+    cur.execute("SELECT slug, name_zh, name_en FROM household_tags ORDER BY sort, slug")
+    lookup: dict[str, str] = {}
+    for slug, zh, en in cur.fetchall():
+        lookup.update({slug: slug, zh: slug, en: slug, en.lower(): slug})
+    return lookup
+
+
 def _dsn(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
@@ -602,11 +745,19 @@ def import_file(
     step("read", 0, 1)
     mapping = dict(opts.mapping)
     geometry_columns = {k: mapping.pop(k) for k in ("lon", "lat", "wkt") if k in mapping}
-    table = read_table(path, layer=opts.layer, encoding=opts.encoding, columns=geometry_columns)
+    table = read_table(
+        path,
+        layer=opts.layer,
+        encoding=opts.encoding,
+        columns=geometry_columns,
+        geometry=target.geometry != "none",
+    )
     report = ImportReport(target.name, path.name, rows=len(table), dry_run=opts.dry_run)
     report.stage_seconds = stage_seconds
     report.notes += table.notes
-    if opts.crs:
+    if target.geometry == "none":
+        source = crsmod.WGS84  # records without a place: no coordinates to convert
+    elif opts.crs:
         source = crsmod.parse_crs(opts.crs)
         if table.crs is not None and not table.crs.equals(source):
             report.notes.append(
@@ -619,6 +770,8 @@ def import_file(
         source = crsmod.WGS84
         report.notes.append("the file names no coordinate system; EPSG:4326 (WGS84) assumed")
     report.crs = crsmod.describe(source) + (f" + {opts.offset.upper()}" if opts.offset else "")
+    if target.geometry == "none":
+        report.crs = ""
     columns = _resolve_columns(target, list(table.frame.columns), mapping)
     step("read", 1, 1)
 
@@ -631,22 +784,25 @@ def import_file(
                 problems.items.append((int(np.searchsorted(table.rows, p.row)), p))
                 problems.bad[np.searchsorted(table.rows, p.row)] = True
             step("validate", 0, len(table))
-            frame = _attributes(target, table, columns, problems)
+            tags = _tag_lookup(cur) if any(f.kind == "tags" for f in target.fields) else None
+            frame = _attributes(target, table, columns, problems, tags)
             geom, footprint = _geometry(target, table, source, opts, extent, problems, report)
             step("validate", len(table), len(table))
-            cols = [f.name for f in target.fields if f.name != "community"]
-            if target.name == "grids":
-                cols.append("community_id")
-            cols.append("geom")
+            refs = [f.name for f in target.fields if f.name in REFERENCES]
+            cols = [f.name for f in target.fields if f.name not in REFERENCES]
+            cols += [REFERENCES[r][1] for r in refs]
+            if target.geometry != "none":
+                cols.append("geom")
             if footprint is not None:
                 cols.append("footprint")
             stage = frame.loc[:, [c for c in cols if c in frame.columns]].copy()
-            stage["geom"] = geom
+            if target.geometry != "none":
+                stage["geom"] = geom
             if footprint is not None:
                 stage["footprint"] = footprint
             stage["row_no"] = table.rows
-            if target.name == "grids":
-                stage["community_code"] = frame["community"]
+            for r in refs:
+                stage[REFERENCES[r][0]] = frame[r]
             keep = ~problems.bad
             stage = stage.loc[keep].reset_index(drop=True)
             cur.execute("SELECT gridmap_import_stage(%s::regclass, %s)", (target.table, cols))
@@ -660,10 +816,14 @@ def import_file(
             copy_frame(cur, "import_stage", stage, chunk_rows=50_000, on_rows=on_rows)
             step("compare", 0, 1)
             late: list[RowProblem] = []
-            if target.name == "grids":
+            if "community" in refs:
                 cur.execute("SELECT row_no, reason FROM gridmap_import_grid_communities()")
                 late += [RowProblem(r, columns.get("community", "geometry"), why)
                          for r, why in cur.fetchall()]  # fmt: skip
+            if set(refs) - {"community"}:
+                cur.execute("SELECT row_no, field, reason FROM gridmap_import_references()")
+                late += [RowProblem(r, columns.get(f, f), why)
+                         for r, f, why in cur.fetchall()]  # fmt: skip
             cur.execute(
                 "SELECT row_no, code, status FROM gridmap_import_existing(%s::regclass, %s)",
                 (target.table, cols),
@@ -700,6 +860,9 @@ def import_file(
             inserted, updated, unassigned = cur.fetchone()
             report.inserted, report.updated = int(inserted), int(updated)
             report.unassigned = int(unassigned)
+            if target.name == "compounds":
+                cur.execute("SELECT gridmap_assign_compounds()")
+                report.notes.append(f"{cur.fetchone()[0]:,} buildings gained their compound")
             step("write", 1, 1)
             if opts.dry_run:
                 conn.rollback()

@@ -223,12 +223,15 @@ def _read_excel(path: Path, sheet: str | None) -> pd.DataFrame:
 
 
 def _table_geometry(
-    name: str, frame: pd.DataFrame, columns: dict[str, str]
+    name: str, frame: pd.DataFrame, columns: dict[str, str], geometry: bool = True
 ) -> tuple[np.ndarray, list[RowProblem], list[str]]:
-    """Geometries of a CSV/Excel table, from a WKT column or lon/lat columns."""
+    """Geometries of a CSV/Excel table, from a WKT column or lon/lat columns (none at all
+    when ``geometry`` is false: a table of records without a place, e.g. households)."""
     cols = list(frame.columns)
     rows = np.arange(2, len(frame) + 2)
     problems: list[RowProblem] = []
+    if not geometry:
+        return np.full(len(frame), None, dtype=object), problems, []
     wkt = _pick(cols, WKT_NAMES, columns.get("wkt"))
     lon = _pick(cols, LON_NAMES, columns.get("lon"))
     lat = _pick(cols, LAT_NAMES, columns.get("lat"))
@@ -270,9 +273,11 @@ def read_table(
     layer: str | None = None,
     encoding: str | None = None,
     columns: dict[str, str] | None = None,
+    geometry: bool = True,
 ) -> Table:
     """Read an import file. ``layer``: GeoPackage layer, Excel sheet or Shapefile in a zip;
-    ``columns``: explicit ``lon``/``lat``/``wkt`` source columns for CSV/Excel."""
+    ``columns``: explicit ``lon``/``lat``/``wkt`` source columns for CSV/Excel;
+    ``geometry``: false for a CSV/Excel table of records without geometry."""
     path = Path(path)
     if not path.is_file():
         raise FileProblem(f"File {path} does not exist")
@@ -290,7 +295,7 @@ def read_table(
     else:
         frame = _read_csv(path, encoding, notes)
     frame.columns = [str(c).strip() for c in frame.columns]
-    geoms, problems, used = _table_geometry(path.name, frame, columns or {})
+    geoms, problems, used = _table_geometry(path.name, frame, columns or {}, geometry)
     attrs = frame.drop(columns=used).reset_index(drop=True)
     table = Table(path.name, attrs, geoms, np.arange(2, len(frame) + 2), None, problems, notes)
     return table

@@ -5,7 +5,8 @@
 -- UPDATE, inside the caller's transaction (all or nothing).
 
 -- Creates pg_temp.import_stage with the target's columns `cols` (no constraints), plus the
--- file's row number and, for grids, the community code given in the file.
+-- file's row number and the codes of the rows the file names (a grid's or compound's
+-- community, a household's building and ten-household unit, a unit's grid).
 CREATE OR REPLACE FUNCTION gridmap_import_stage(target regclass, cols text[]) RETURNS void
 LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
@@ -13,7 +14,8 @@ BEGIN
     EXECUTE format(
         'CREATE TEMP TABLE import_stage ON COMMIT DROP AS SELECT %s FROM %s WITH NO DATA',
         (SELECT string_agg(format('%I', c), ', ') FROM unnest(cols) c), target);
-    ALTER TABLE pg_temp.import_stage ADD COLUMN row_no integer, ADD COLUMN community_code text;
+    ALTER TABLE pg_temp.import_stage ADD COLUMN row_no integer, ADD COLUMN community_code text,
+        ADD COLUMN building_code text, ADD COLUMN ten_unit_code text, ADD COLUMN grid_code text;
 END
 $$;
 
@@ -36,6 +38,51 @@ BEGIN
                           ELSE 'lies in no community (give a community code column)' END
     FROM pg_temp.import_stage s WHERE s.community_id IS NULL ORDER BY s.row_no;
 END
+$$;
+
+-- Gives each staged row the ids of the building, ten-household unit and grid it names by
+-- code (for the staged columns building_id, ten_household_unit_id, grid_id the target has).
+-- Returns the rows naming a code that does not exist: the row, the field and why.
+CREATE OR REPLACE FUNCTION gridmap_import_references()
+RETURNS TABLE (row_no integer, field text, reason text)
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    ref record;
+BEGIN
+    FOR ref IN
+        SELECT * FROM (VALUES ('building', 'building_code', 'building_id', 'buildings'),
+                              ('ten_unit', 'ten_unit_code', 'ten_household_unit_id',
+                               'ten_household_units'),
+                              ('grid', 'grid_code', 'grid_id', 'grids'))
+                      AS r (field, code_col, id_col, tab)
+        WHERE EXISTS (SELECT 1 FROM pg_attribute a
+                      WHERE a.attrelid = 'pg_temp.import_stage'::regclass
+                        AND a.attname = r.id_col AND NOT a.attisdropped)
+    LOOP
+        EXECUTE format('UPDATE pg_temp.import_stage s SET %1$I = t.id FROM %3$I t '
+                       'WHERE s.%2$I IS NOT NULL AND t.code = s.%2$I',
+                       ref.id_col, ref.code_col, ref.tab);
+        RETURN QUERY EXECUTE format(
+            'SELECT s.row_no, %1$L::text, format(%2$L, s.%3$I) FROM pg_temp.import_stage s '
+            'WHERE s.%3$I IS NOT NULL AND s.%4$I IS NULL ORDER BY s.row_no',
+            ref.field, 'no ' || replace(ref.field, 'ten_unit', 'ten-household unit')
+                       || ' has code %s', ref.code_col, ref.id_col);
+    END LOOP;
+END
+$$;
+
+-- Gives the buildings without a compound the compound containing them (after a compound
+-- import: buildings loaded earlier gain their compound); returns how many did.
+CREATE OR REPLACE FUNCTION gridmap_assign_compounds() RETURNS bigint
+LANGUAGE sql VOLATILE AS $$
+    WITH done AS (
+        UPDATE buildings b SET compound_id = (
+            SELECT c.id FROM compounds c WHERE ST_Intersects(c.geom, b.geom)
+            ORDER BY c.id LIMIT 1)
+        WHERE b.compound_id IS NULL
+          AND EXISTS (SELECT 1 FROM compounds c WHERE ST_Intersects(c.geom, b.geom))
+        RETURNING 1)
+    SELECT count(*) FROM done
 $$;
 
 -- Staged rows whose code already exists in `target`: 'same' when every column in `cols`
@@ -80,9 +127,11 @@ BEGIN
     EXECUTE format(
         'WITH ins AS (INSERT INTO %1$s (%2$s) SELECT %2$s FROM pg_temp.import_stage s
              WHERE NOT EXISTS (SELECT 1 FROM %1$s t WHERE t.code = s.code)
-             ORDER BY ST_GeoHash(ST_Centroid(s.geom), 10) RETURNING %3$s)
+             ORDER BY %4$s RETURNING %3$s)
          SELECT count(*), count(*) FILTER (WHERE g IS NULL) FROM ins',
-        target, collist, CASE WHEN has_grid THEN 'grid_id AS g' ELSE '1 AS g' END)
+        target, collist, CASE WHEN has_grid THEN 'grid_id AS g' ELSE '1 AS g' END,
+        CASE WHEN 'geom' = ANY (cols) THEN 'ST_GeoHash(ST_Centroid(s.geom), 10)'
+             ELSE 's.row_no' END)
     INTO n_ins, n_un;
     IF do_update THEN
         EXECUTE format(

@@ -21,7 +21,8 @@ tables carry no ``grid_id``: the database triggers assign it.
 
 The stages are modules of this package, each a function of the shared :class:`City`
 (:mod:`.context`): :mod:`.layout`, :mod:`.areas`, :mod:`.people`, :mod:`.roads`,
-:mod:`.buildings`, :mod:`.facilities`, :mod:`.basemap` (water and parks for the offline
+:mod:`.buildings`, :mod:`.households` (compounds, households, ten-household units and
+visits of a few grids), :mod:`.facilities`, :mod:`.basemap` (water and parks for the offline
 basemap), :mod:`.cases` and :mod:`.patrols`; constants, sizes and helpers are in
 :mod:`.base`.
 """
@@ -33,7 +34,16 @@ from datetime import datetime
 
 import pandas as pd
 
-from gridmap.demo.city import areas, basemap, buildings, facilities, layout, people, roads
+from gridmap.demo.city import (
+    areas,
+    basemap,
+    buildings,
+    facilities,
+    households,
+    layout,
+    people,
+    roads,
+)
 from gridmap.demo.city.base import (
     CENTRE_LONLAT,
     ESCALATION_HOURS,
@@ -96,7 +106,14 @@ class CityGenerator:
         yield "user_grids", people.user_grids(city)
         roads.build_roads(city)
         yield "road_edges", roads.road_edges(city)
-        yield "buildings", buildings.buildings(city)
+        building_frame = buildings.buildings(city)
+        register = households.HouseholdBuilder(city, building_frame)
+        yield "compounds", register.compounds()
+        yield "buildings", building_frame
+        yield "ten_household_units", register.units()
+        yield "households", register.households()
+        yield "visits", register.visits()
+        del register, building_frame
         yield "cameras", facilities.cameras(city)
         yield "service_points", facilities.service_points(city)
         yield "basemap_features", basemap.basemap_features(city)

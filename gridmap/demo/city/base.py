@@ -37,7 +37,11 @@ TABLES: tuple[str, ...] = (
     "grids",
     "user_grids",
     "road_edges",
+    "compounds",
     "buildings",
+    "ten_household_units",
+    "households",
+    "visits",
     "cameras",
     "service_points",
     "basemap_features",
@@ -65,6 +69,11 @@ class Scale:
     workers: int
     shift_hours: float
     spacing_m: float = 90.0
+    #: Grids whose household register (households, ten-household units, compounds and 90
+    #: days of visits) the demo holds: the demo lead's first grids and others spread over
+    #: the city. 0 at city scale until its benchmark database is regenerated (bump
+    #: GENERATOR_VERSION with it).
+    household_grids: int = 0
 
 
 SCALES: dict[str, Scale] = {
@@ -81,6 +90,7 @@ SCALES: dict[str, Scale] = {
         hotspots=15,
         workers=30,
         shift_hours=8,
+        household_grids=12,
     ),
     "city": Scale(
         "city",

@@ -79,6 +79,7 @@ def buildings(ctx: City) -> pd.DataFrame:
     updated = ctx.anchor_s - rng.integers(86_400, 365 * 86_400, n)
     ctx.b_ll, ctx.b_addr = ll, addr
     ctx.b_grid = ctx.block_grid[bj, bi]
+    ctx.b_block = (bj, bi)
     return pd.DataFrame(
         {
             "id": np.arange(1, n + 1),

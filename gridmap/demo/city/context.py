@@ -76,6 +76,7 @@ class City:
     b_ll: np.ndarray = field(init=False)
     b_addr: np.ndarray = field(init=False)
     b_grid: np.ndarray = field(init=False)
+    b_block: tuple[np.ndarray, np.ndarray] = field(init=False)
 
     def __post_init__(self) -> None:
         if self.anchor.tzinfo is None:

@@ -24,6 +24,9 @@ EXPECTED = {
     "gps_pings": "SELECT count(*) FROM gps_pings WHERE device_id IN "
     "(SELECT device_id FROM patrol_shifts WHERE grid_id = ANY(:g))",
     "edge_grid": "SELECT count(*) FROM edge_grid WHERE grid_id = ANY(:g)",
+    "households": "SELECT count(*) FROM households WHERE grid_id = ANY(:g)",
+    "ten_household_units": "SELECT count(*) FROM ten_household_units WHERE grid_id = ANY(:g)",
+    "visits": "SELECT count(*) FROM visits WHERE grid_id = ANY(:g)",
 }
 
 
@@ -118,6 +121,8 @@ OPEN_TABLES = {
     "road_edges", "service_points", "service_isochrones", "cameras", "camera_sectors",
     "districts", "streets", "communities", "analysis_runs", "basemap_features",
     "gridmap_migration", "gridmap_function_file", "spatial_ref_sys",
+    # the compound level of the administrative map, and configurable lists (issue 15)
+    "compounds", "household_tags", "visit_cadences", "visit_kinds",
 }  # fmt: skip
 
 

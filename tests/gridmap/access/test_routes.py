@@ -362,3 +362,47 @@ def test_lead_gets_nothing_of_another_grid_from_any_callback(
     assert answered >= allowed // 2, (answered, allowed)
     # The map's own callback shows the foreign grid to an admin: the probes reach it.
     assert any("map-graph.figure" in key for key in admin_saw), admin_saw
+
+
+def test_lead_gets_no_household_or_visit_of_another_grid(
+    base_url: str, town: Town, lead_http: requests.Session, admin_http: requests.Session
+) -> None:
+    """The household register (issue 15): a household and a visit outside the lead's grids
+    are not there for the lead (404 on every route naming them, nothing recorded), while
+    the admin reads them."""
+    from sqlalchemy import text
+
+    from gridmap.db.engine import get_engine
+
+    with get_engine(town.url).connect() as conn:
+        household, name = conn.execute(
+            text(
+                "SELECT id, head_name FROM households WHERE NOT grid_id = ANY(:g) ORDER BY id "
+                "LIMIT 1"
+            ),
+            {"g": list(town.own_grid_ids)},
+        ).one()
+        visit = conn.execute(
+            text("SELECT id FROM visits WHERE NOT grid_id = ANY(:g) ORDER BY id LIMIT 1"),
+            {"g": list(town.own_grid_ids)},
+        ).scalar_one()
+        visits_before = conn.execute(text("SELECT count(*) FROM visits")).scalar_one()
+    for path in (
+        f"/api/v1/households/{household}",
+        f"/api/v1/households/{household}/visits",
+        f"/api/v1/visits/{visit}",
+    ):
+        assert admin_http.get(base_url + path, timeout=30).status_code == 200, path
+        lead = lead_http.get(base_url + path, timeout=30)
+        assert lead.status_code == 404 and name not in lead.text, path
+    posted = lead_http.post(
+        base_url + "/api/v1/visits",
+        json={"household_id": household, "kind": "care", "outcome": "met"},
+        timeout=30,
+    )
+    assert posted.status_code == 404
+    overdue = lead_http.get(base_url + "/api/v1/visits/overdue?limit=5000", timeout=30).json()
+    assert overdue["households"]  # the lead's own grids hold overdue households
+    assert {h["grid_id"] for h in overdue["households"]} <= set(town.own_grid_ids)
+    with get_engine(town.url).connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM visits")).scalar_one() == visits_before

@@ -38,7 +38,7 @@ from tests.signin import api_token, ensure_account, signed_in_session
 
 #: Tags whose operations are fuzzed: every API (GRIDMAP_FUZZ_TAGS=ogc,tiles for a few).
 FUZZED_TAGS = tuple(
-    os.environ.get("GRIDMAP_FUZZ_TAGS", "cases,open311,api,patrols,exports,ogc,tiles").split(",")
+    os.environ.get("GRIDMAP_FUZZ_TAGS", "cases,open311,api,patrols,exports,visits,ogc,tiles").split(",")
 )
 #: Generated examples per operation, generation mode and role.
 FUZZ_EXAMPLES = int(os.environ.get("GRIDMAP_FUZZ_EXAMPLES", "20"))

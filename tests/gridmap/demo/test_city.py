@@ -192,3 +192,30 @@ def test_demo_draws_from_the_case_taxonomy() -> None:
     assert set(CASE_TAXONOMY) <= set(taxonomy.by_slug)
     for slug, cat in CASE_TAXONOMY.items():
         assert set(cat["subcategories"]) <= {s.slug for s in taxonomy.by_slug[slug].subcategories}
+
+
+def test_household_register_of_a_few_grids(city: dict[str, pd.DataFrame]) -> None:
+    """Households with tags in believable shares, ten-household units of about ten, and 90
+    days of visits with gaps (issue 15)."""
+    households, units, visits = city["households"], city["ten_household_units"], city["visits"]
+    assert 10_000 <= len(households) <= 15_000
+    assert (
+        households["code"].is_unique
+        and households["building_id"].isin(city["buildings"]["id"]).all()
+    )
+    tags = households["tags"].str.strip("{}").str.split(",").explode()
+    share = tags[tags != ""].value_counts() / len(households)
+    assert 0.05 <= share["elderly_alone"] <= 0.12
+    assert 0.01 <= share["disabled"] <= 0.05
+    assert 0.03 <= share["low_income"] <= 0.08
+    assert 0.005 <= share["left_behind_child"] <= 0.02
+    size = households.groupby("ten_household_unit_id").size()
+    assert set(size.index) == set(units["id"]) and 5 <= size.median() <= 15
+    span = visits["visited_at"].max() - visits["visited_at"].min()
+    assert pd.Timedelta(days=85) <= span <= pd.Timedelta(days=90)
+    assert visits["visited_at"].max() < pd.Timestamp(ANCHOR)
+    never = ~households["id"].isin(visits["household_id"])
+    assert 0.05 <= never.mean() <= 0.25  # gaps: neglected households and quarterly ones
+    assert 0.005 <= visits["far_fix"].mean() <= 0.04
+    assert (visits.loc[visits["far_fix"], "distance_m"] >= 300).all()
+    assert len(city["compounds"]) >= 50 and city["compounds"]["geom"].map(shapely.is_valid).all()

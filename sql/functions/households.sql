@@ -1,0 +1,112 @@
+-- Households, visits and cadences (issue 15; tables of migration 0024).
+--
+-- Every function here is SECURITY INVOKER: called by a grid lead's scoped reader it sees
+-- only the households and visits of the lead's grids (row-level security), so the shares
+-- and overdue lists of a scoped caller are of their own grids only.
+--
+-- Cadence rule. A household's cadence is the shortest of the cadences of its tags and the
+-- every-household cadence (visit_cadences.tag NULL); none: not tracked. Only visits that saw
+-- the household count (outcome other than 'not_home', fix not flagged far away). Days are
+-- local dates in time zone `tz`. With `last` the local date of the latest counted visit on
+-- or before `as_of`, and `cadence` its days:
+--   due_on       = last + cadence (never visited: registered_on + cadence)
+--   visited      = there is a counted visit and as_of <= due_on  (on the due day itself the
+--                  household is still within its cadence)
+--   days_overdue = as_of - due_on when as_of > due_on, else 0     (the day after: 1)
+-- Households registered after `as_of` are left out.
+
+-- Metres from a GPS fix to a building (its footprint, else its point); NULL without either.
+CREATE OR REPLACE FUNCTION gridmap_visit_distance(building bigint, fix geometry)
+RETURNS real
+LANGUAGE sql STABLE STRICT PARALLEL SAFE AS $$
+    SELECT ST_Distance(coalesce(b.footprint, b.geom)::geography, fix::geography)::real
+    FROM buildings b WHERE b.id = building
+$$;
+
+-- A household's cadence in days (NULL: no cadence applies to it).
+CREATE OR REPLACE FUNCTION gridmap_household_cadence(tags text[]) RETURNS integer
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT min(c.days) FROM visit_cadences c WHERE c.tag IS NULL OR c.tag = ANY (tags)
+$$;
+
+-- Each tracked household in the caller's scope (of `grid_ids` when given) as of the end of
+-- local day `as_of`: its cadence, latest counted visit, due day and days overdue.
+CREATE OR REPLACE FUNCTION gridmap_visit_status(
+    as_of date, tz text, grid_ids integer[] DEFAULT NULL)
+RETURNS TABLE (household_id bigint, grid_id integer, ten_household_unit_id integer,
+               cadence_days integer, last_seen_on date, due_on date, visited boolean,
+               days_overdue integer, vulnerable boolean)
+LANGUAGE sql STABLE AS $$
+    SELECT d.id, d.grid_id, d.ten_household_unit_id, d.days, d.last_on,
+           coalesce(d.last_on, d.registered_on) + d.days,
+           d.last_on IS NOT NULL AND as_of <= d.last_on + d.days,
+           greatest(as_of - (coalesce(d.last_on, d.registered_on) + d.days), 0),
+           d.vulnerable
+    FROM (
+        SELECT h.id, h.grid_id, h.ten_household_unit_id, h.registered_on,
+               h.tags && ARRAY(SELECT t.slug FROM household_tags t WHERE t.vulnerable)
+                   AS vulnerable,
+               -- most households carry no tag: the every-household cadence, looked up once
+               CASE WHEN cardinality(h.tags) = 0
+                    THEN (SELECT c.days FROM visit_cadences c WHERE c.tag IS NULL)
+                    ELSE (SELECT min(c.days) FROM visit_cadences c
+                           WHERE c.tag IS NULL OR c.tag = ANY (h.tags)) END AS days,
+               -- the stored latest visit, unless it lies after as_of (then look it up)
+               (CASE WHEN h.last_visited_at IS NULL THEN NULL
+                     WHEN h.last_visited_at < ((as_of + 1)::timestamp AT TIME ZONE tz)
+                         THEN h.last_visited_at
+                     ELSE (SELECT max(v.visited_at) FROM visits v
+                            WHERE v.household_id = h.id AND v.outcome <> 'not_home'
+                              AND NOT v.far_fix
+                              AND v.visited_at < ((as_of + 1)::timestamp AT TIME ZONE tz))
+                END AT TIME ZONE tz)::date AS last_on
+        FROM households h
+        WHERE h.registered_on <= as_of AND (grid_ids IS NULL OR h.grid_id = ANY (grid_ids))
+        OFFSET 0  -- each expression once per household (not once per use above)
+    ) d
+    WHERE d.days IS NOT NULL
+$$;
+
+-- Per grid (or, with by_unit, per ten-household unit) in the caller's scope: tracked
+-- households, those visited within their cadence, the overdue ones, the overdue ones with a
+-- vulnerable tag, and the share visited (visited / households, 4 decimals).
+CREATE OR REPLACE FUNCTION gridmap_visit_shares(
+    as_of date, tz text, by_unit boolean DEFAULT false, grid_ids integer[] DEFAULT NULL)
+RETURNS TABLE (id integer, households bigint, visited bigint, overdue bigint,
+               vulnerable_overdue bigint, share double precision)
+LANGUAGE sql STABLE AS $$
+    SELECT g.id, count(*), count(*) FILTER (WHERE s.visited),
+           count(*) FILTER (WHERE s.days_overdue > 0),
+           count(*) FILTER (WHERE s.days_overdue > 0 AND s.vulnerable),
+           round(count(*) FILTER (WHERE s.visited)::numeric / count(*), 4)::float8
+    FROM gridmap_visit_status(as_of, tz, grid_ids) s
+    CROSS JOIN LATERAL (SELECT CASE WHEN by_unit THEN s.ten_household_unit_id
+                                    ELSE s.grid_id END AS id) g
+    WHERE g.id IS NOT NULL
+    GROUP BY g.id
+    ORDER BY g.id
+$$;
+
+-- The overdue households in the caller's scope (of `grid_ids` / `unit_ids` when given;
+-- with `vulnerable_only` the vulnerable people not seen), most days overdue first, at most
+-- `max_rows`.
+CREATE OR REPLACE FUNCTION gridmap_overdue_households(
+    as_of date, tz text, grid_ids integer[] DEFAULT NULL, unit_ids integer[] DEFAULT NULL,
+    max_rows integer DEFAULT 500, vulnerable_only boolean DEFAULT false)
+RETURNS TABLE (household_id bigint, code text, building_id bigint, address text,
+               grid_id integer, ten_household_unit_id integer, unit text, floor smallint,
+               room text, head_name text, head_phone text, tags text[], cadence_days integer,
+               last_seen_on date, due_on date, days_overdue integer, vulnerable boolean)
+LANGUAGE sql STABLE AS $$
+    SELECT h.id, h.code, h.building_id, b.address, s.grid_id, s.ten_household_unit_id,
+           h.unit, h.floor, h.room, h.head_name, h.head_phone, h.tags, s.cadence_days,
+           s.last_seen_on, s.due_on, s.days_overdue, s.vulnerable
+    FROM gridmap_visit_status(as_of, tz, grid_ids) s
+    JOIN households h ON h.id = s.household_id
+    JOIN buildings b ON b.id = h.building_id
+    WHERE s.days_overdue > 0
+      AND (unit_ids IS NULL OR s.ten_household_unit_id = ANY (unit_ids))
+      AND (s.vulnerable OR NOT vulnerable_only)
+    ORDER BY s.days_overdue DESC, h.code
+    LIMIT max_rows
+$$;
