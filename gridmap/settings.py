@@ -62,6 +62,12 @@ class Settings(BaseSettings):
         description="Mark fingerprinted assets (Dash bundles, plotly.js, assets/?m=) immutable "
         "for a year, so a repeat visit fetches none of them.",
     )
+    plan_warmup: bool = Field(
+        default=True,
+        description="Each `gridmap serve` worker builds the planning model (walking network, "
+        "buildings, the default view's walks) in the background when it starts, so the first "
+        "planner does not wait for it (seconds at city scale).",
+    )
     tile_cache_mb: int = Field(
         default=64,
         ge=0,

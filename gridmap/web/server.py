@@ -9,6 +9,7 @@ setting) still serves the plain WSGI app, for comparison in benchmarks.
 from __future__ import annotations
 
 import gc
+import threading
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -39,6 +40,7 @@ class GridmapServer(BaseApplication):
         from gridmap.web.app import create_app
 
         server = create_app().server
+        _warm_up_planning()
         # The app's long-lived objects (modules, layouts, plotly validators: ~400k) move out
         # of the collector's generations, so a full collection no longer walks them in the
         # middle of a request (it added up to ~150 ms to a heatmap update at city scale).
@@ -48,6 +50,18 @@ class GridmapServer(BaseApplication):
         from gridmap.web.asgi import asgi_app
 
         return asgi_app(server, THREADS)
+
+
+def _warm_up_planning() -> None:
+    """In the worker (after the fork): build the planning model in the background, when
+    ``plan_warmup`` is set (see :func:`gridmap.web.services.planning.warm_up`)."""
+    from gridmap.db.app import app_engine
+    from gridmap.settings import get_settings
+    from gridmap.web.services.planning import warm_up
+
+    if get_settings().plan_warmup:
+        engine = app_engine()
+        threading.Thread(target=warm_up, args=(engine,), name="plan-warmup", daemon=True).start()
 
 
 def options(host: str, port: int, workers: int, worker_class: str = WORKER_CLASS) -> dict[str, Any]:

@@ -8,6 +8,7 @@ returns data; the Plotly traces of those results are drawn here.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass, field, replace
@@ -38,6 +39,8 @@ from layers.service_circles import ServiceCirclesLayer, polygon_rings
 from layers.service_points import HALO_COLOR, KIND_COLORS
 from layers.specs import LegendEntry
 from layers.uncovered_buildings import UncoveredBuildingsLayer
+
+log = logging.getLogger(__name__)
 
 CIRCLES = ServiceCirclesLayer()
 UNCOVERED = UncoveredBuildingsLayer()
@@ -321,6 +324,19 @@ def change_traces(figures: Figures, lang: str) -> list[BaseTraceType]:
             )
         )
     return traces
+
+
+def warm_up(engine: Engine, params: CircleParams | None = None) -> None:
+    """Build this process's planning model and the walks of the view ``/plan`` opens on
+    (the worst covered kind), so the first planner after a start does not wait for them.
+    Never raises: a database without a network, or unreachable, is the page's to report."""
+    params = params or CircleParams.from_settings()
+    try:
+        worst = worst_covered(engine, params)
+        kind, minutes = (worst.kind, worst.minutes) if worst else (params.kinds[0], 15.0)
+        coverage_figures(engine, kind, minutes, [], params)
+    except Exception as exc:  # a warm-up must never take the worker down
+        log.info("planning warm-up skipped: %s", exc)
 
 
 def status_text(engine: Engine, params: CircleParams, lang: str) -> str:

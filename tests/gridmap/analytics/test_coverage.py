@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import psycopg2
 import pytest
@@ -11,6 +13,7 @@ from gridmap.analytics.coverage import (
     CoverageModel,
     by_area,
     compute_coverage,
+    current_print,
     run_status,
     summarize,
 )
@@ -177,3 +180,33 @@ def test_isochrones_stored_with_parameters_and_invalidated(fresh_url: str) -> No
         cur.execute("UPDATE buildings SET population = 11 WHERE id = 1")
     assert run_status(fresh_url, "coverage", PARAMS).reason == "data changed"
     assert run_status(fresh_url, "isochrones", PARAMS).reason == "data changed"
+
+
+def test_the_data_print_is_kept_until_a_table_it_covers_changes(toy_url: str) -> None:
+    """The print is made once per change of buildings, road edges or service points (their
+    change counters key it), and equals the print made from the data every time."""
+
+    class Recording(psycopg2.extensions.cursor):
+        queries: ClassVar[list[str]] = []
+
+        def execute(self, query, vars=None):
+            Recording.queries.append(str(query))
+            return super().execute(query, vars)
+
+    made_anew = "gridmap_service_circles_print"
+    with psycopg2.connect(toy_url) as conn, conn.cursor(cursor_factory=Recording) as cur:
+        cur.execute("SELECT gridmap_service_circles_print()")
+        made = cur.fetchone()[0]
+        assert current_print(cur) == made
+        Recording.queries.clear()
+        assert current_print(cur) == made  # kept: only the counters were read
+        assert not any(made_anew in q for q in Recording.queries)
+        cur.execute(
+            "UPDATE buildings SET population = population + 1 "
+            "WHERE id = (SELECT min(id) FROM buildings)"
+        )
+        assert current_print(cur) != made  # the counter moved: made anew, and it differs
+        assert any(made_anew in q for q in Recording.queries)
+        conn.rollback()
+    with psycopg2.connect(toy_url) as conn, conn.cursor() as cur:
+        assert current_print(cur) == made

@@ -37,9 +37,8 @@ from tests.gridmap.web.conftest import LiveServer, start_server, stop_server
 from tests.signin import api_token, ensure_account, signed_in_session
 
 #: Tags whose operations are fuzzed: every API (GRIDMAP_FUZZ_TAGS=ogc,tiles for a few).
-FUZZED_TAGS = tuple(
-    os.environ.get("GRIDMAP_FUZZ_TAGS", "cases,open311,api,patrols,exports,visits,ogc,tiles").split(",")
-)
+ALL_TAGS = "cases,open311,api,patrols,exports,visits,ogc,tiles"
+FUZZED_TAGS = tuple(os.environ.get("GRIDMAP_FUZZ_TAGS", ALL_TAGS).split(","))
 #: Generated examples per operation, generation mode and role.
 FUZZ_EXAMPLES = int(os.environ.get("GRIDMAP_FUZZ_EXAMPLES", "20"))
 CHECKS = [

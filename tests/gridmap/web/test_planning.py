@@ -148,3 +148,19 @@ def test_save_then_recompute(plan_app: Dash, plan_url: str) -> None:
     out = call(plan_app, planning.redraw, KIND, 5.0, [], [], [], 2, VIEW_NODE4, "en")
     assert out[1] == "55.12%"
     assert out[9].startswith("Stored results: current")
+
+
+def test_a_worker_warms_the_planning_model_up_and_a_failure_stays_quiet(plan_url: str) -> None:
+    """gridmap serve's workers build the model when they start (settings.plan_warmup), so
+    the first planner finds it; an unreachable database is left for the page to report."""
+    from sqlalchemy import create_engine
+
+    from gridmap.analytics.params import CircleParams
+    from gridmap.db.engine import get_engine
+    from gridmap.web.services.planning import engine_url, warm_up
+
+    params = CircleParams.from_settings()
+    CACHE.clear()
+    warm_up(get_engine(plan_url), params)
+    assert [key[0] for key in CACHE._items] == [engine_url(get_engine(plan_url))]
+    warm_up(create_engine("postgresql+psycopg2://nobody@127.0.0.1:1/none"), params)  # no raise
