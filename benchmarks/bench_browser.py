@@ -83,7 +83,7 @@ NAIVE_ENV = {
     "GRIDMAP_CACHE_ASSETS": "false",
     "GRIDMAP_TILE_CACHE_MB": "0",
 }
-TILE_LAYERS = ("roads", "buildings", "grids", "cameras")
+TILE_LAYERS = ("basemap", "roads", "buildings", "grids", "cameras")
 TILE_ZOOMS = range(10, 17)
 CHROME_ARGS = [
     "--headless=new",
