@@ -2,9 +2,9 @@
 chooser) beside a MapLibre map of the overlays, with a floating legend of the layers drawn,
 KPI tiles, a ticker of the latest cases and a live-data notice.
 
-Callbacks stay thin: one redraws every overlay and the floating legend from the toggles,
-the map view, the case filter, the service kind and the language
-(:mod:`gridmap.web.services.map`); one keeps the case filter's store;
+The page comes with its first view drawn. Callbacks stay thin: one redraws the overlays and
+the floating legend when the toggles, the map view or the service kind change (only the
+layers a toggle changes; :mod:`gridmap.web.services.map`); one keeps the case filter's store;
 one ticks every second and, only when the cases changed (:mod:`gridmap.web.services.live`), patches
 the case layer's traces, the tiles and the ticker in place. Component ids start with
 ``map-``.
@@ -69,8 +69,8 @@ def _style(visible: Iterable[str] = ()) -> dict[str, Any]:
     return with_tile_layers(style, request.host_url, visible)
 
 
-def _layer_card(layer: Layer, lang: str) -> html.Div:
-    """A layer's toggle and note (its legend floats on the map while it is drawn); the
+def _layer_card(layer: Layer, lang: str, note: Any = "") -> html.Div:
+    """A layer's toggle and ``note`` (its legend floats on the map while it is drawn); the
     service circles add their kind chooser, whose swatches are the kinds' colours."""
     return html.Div(
         className="layer-card",
@@ -84,7 +84,7 @@ def _layer_card(layer: Layer, lang: str) -> html.Div:
                 labelClassName="layer-title",
             ),
             *([_kind_chooser(lang)] if layer.id == "service_circles" else []),
-            html.Div(id={"type": NOTE, "layer": layer.id}, className="layer-note"),
+            html.Div(note, id={"type": NOTE, "layer": layer.id}, className="layer-note"),
         ],
     )
 
@@ -269,8 +269,18 @@ def layout(lang: str | None = None, **_query: str) -> html.Div:
     elif not start.has_data:
         message, message_class = t("map.empty", lang), "map-message empty"
     shown = [layer.id for layer in LAYERS if layer.default_visible]
-    kept = [tr for layer in LAYERS if layer.keeps_place for tr in layer.empty_traces(lang)]
-    figure = overlays.map_figure(with_uids(kept, "start"), start.view, _style(shown))
+    # The page comes with its first view drawn (no callback round trip before the map shows
+    # anything); the redraw callback answers the toggles and moves that follow.
+    first = redraw(
+        [["on"] if layer.id in shown else [] for layer in LAYERS],
+        None,
+        [{"type": TOGGLE, "layer": layer.id} for layer in LAYERS],
+        [{"type": NOTE, "layer": layer.id} for layer in LAYERS],
+        start.view.to_store(),
+        lang,
+        [message, message_class],
+    )
+    figure, notes, _view, message, message_class, status, _sections, _cases, _points, drawn = first
     legend = floating_legend(shown, lang, start.view.zoom)
     return page_layout(
         lang,
@@ -280,7 +290,7 @@ def layout(lang: str | None = None, **_query: str) -> html.Div:
         panel=[
             filter_panel(PREFIX, lang),
             html.H2(t("map.layers", lang), className="panel-title"),
-            *[_layer_card(layer, lang) for layer in LAYERS],
+            *[_layer_card(layer, lang, note) for layer, note in zip(LAYERS, notes, strict=True)],
         ],
         area=[
             dcc.Graph(id="map-graph", figure=figure, config=GRAPH_CONFIG, className="map-graph"),
@@ -289,12 +299,12 @@ def layout(lang: str | None = None, **_query: str) -> html.Div:
             html.Div(kpi_tiles(None, lang), id="map-kpis", className="kpi-strip"),
             ticker_panel(PREFIX, lang),
             html.Div(id="map-live-notice", className="live-notice"),
-            html.Div(id="map-status", className="map-status"),
+            html.Div(status, id="map-status", className="map-status"),
         ],
         stores=[
             dcc.Store(id="map-view", data=start.view.to_store()),
             # what the figure holds: layers on, service kind, [layer, trace count] in order
-            dcc.Store(id="map-drawn", data=None),
+            dcc.Store(id="map-drawn", data=drawn),
             dcc.Store(id="map-lang", data=lang),
             dcc.Store(id="map-start-message", data=[message, message_class]),
             dcc.Store(id="map-case-filter", data=CaseChoice().to_store()),
@@ -453,6 +463,7 @@ def _callbacks(app: Dash) -> None:
         Input(CIRCLE_KIND, "value"),
         State("map-drawn", "data"),
         State({"type": NOTE, "layer": ALL}, "children"),
+        prevent_initial_call=True,  # the page comes drawn (layout)
     )(redraw)
     app.callback(
         Output("map-case-filter", "data"),
