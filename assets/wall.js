@@ -55,6 +55,71 @@
     return true;
   }
 
+  // A wall wider than 1080p scales everything by its width (wall.css: --u), but MapLibre
+  // sizes names, halos, road widths and dots in CSS pixels: the basemap's own layers get
+  // the same scale, so street and place names read from across the room at 4K too.
+  var SCALED = {
+    symbol: { layout: ["text-size"], paint: ["text-halo-width"] },
+    line: { layout: [], paint: ["line-width"] },
+    circle: { layout: [], paint: ["circle-radius"] }
+  };
+
+  function times(value, k) {
+    if (typeof value === "number") return value * k;
+    if (Array.isArray(value) && value[0] === "interpolate") {
+      // ["interpolate", how, input, stop, output, stop, output, ...]: scale the outputs
+      return value.map(function (v, i) { return i >= 4 && i % 2 === 0 && typeof v === "number" ? v * k : v; });
+    }
+    return value;
+  }
+
+  function scaleBasemap(map, k) {
+    if (!map) return false;
+    var kept = map.__gridmapUnscaled || (map.__gridmapUnscaled = {});
+    if (map.__gridmapScale === k) return true;
+    var style;
+    try {
+      style = map.getStyle();  // (throws until the style itself has loaded)
+    } catch (e) {
+      return false;
+    }
+    if (!style || !style.layers) return false;
+    style.layers.forEach(function (layer) {
+      var props = SCALED[layer.type];
+      if (!props || layer.id.indexOf("plotly-") === 0) return;
+      ["layout", "paint"].forEach(function (part) {
+        props[part].forEach(function (name) {
+          var key = layer.id + "|" + name;
+          var get = part === "layout" ? "getLayoutProperty" : "getPaintProperty";
+          var set = part === "layout" ? "setLayoutProperty" : "setPaintProperty";
+          if (!(key in kept)) {
+            var value = map[get](layer.id, name);
+            if (value === undefined) return;
+            kept[key] = value;
+          }
+          map[set](layer.id, name, times(kept[key], k));
+        });
+      });
+    });
+    map.__gridmapScale = k;
+    return true;
+  }
+
+  function scaleWhenReady(tries) {
+    var box = document.getElementById("wall-map");
+    var gd = box && box.querySelector(".js-plotly-plot");
+    var sub = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
+    var k = Math.max(1, Math.round((window.innerWidth / 1920) * 4) / 4);
+    if (sub && scaleBasemap(sub.map, k)) {
+      if (!sub.map.__gridmapScaleHooked) {
+        sub.map.__gridmapScaleHooked = true;  // a new style (language): scale it again
+        sub.map.on("style.load", function () { sub.map.__gridmapScale = null; sub.map.__gridmapUnscaled = {}; scaleWhenReady(20); });
+      }
+      return;
+    }
+    if (tries > 0) setTimeout(function () { scaleWhenReady(tries - 1); }, 250);
+  }
+
   function fitWhenReady(tries) {
     if (fit() || tries <= 0) return;
     setTimeout(function () { fitWhenReady(tries - 1); }, 250);
@@ -76,12 +141,13 @@
       seen = box;
       lastZoom = -1;
       fitWhenReady(40);
+      scaleWhenReady(40);
       wake();
     }
   }).observe(document.documentElement, { childList: true, subtree: true });
   window.addEventListener("resize", function () {
     clearTimeout(resizeTimer);
-    resizeTimer = setTimeout(function () { fitWhenReady(8); }, 300);
+    resizeTimer = setTimeout(function () { fitWhenReady(8); scaleWhenReady(8); }, 300);
   });
   document.addEventListener("mousemove", wake, { passive: true });
 

@@ -91,6 +91,10 @@ def filled(driver: WebDriver) -> bool:
     )
 
 
+#: The wall's MapLibre map.
+MAP_JS = "document.querySelector('#wall-graph .js-plotly-plot')._fullLayout.map._subplot.map"
+
+
 #: The city (the grids' extent) on the screen: [map box, city box, the legend's right edge].
 CITY_JS = """
 const box = document.getElementById('wall-map');
@@ -212,6 +216,11 @@ def test_wall_screen(browser: WebDriver, wall_server: LiveServer, wall_url: str,
         ("事件热力（少 → 多）", 38.4), ("巡查覆盖不足 50%", 38.4), ("巡查覆盖 50–80%", 38.4),
         ("巡查覆盖 80% 以上", 38.4),
     ]  # fmt: skip
+    # The basemap's names and roads scaled with the screen (MapLibre sizes them in CSS px).
+    district = f"return {MAP_JS}.getLayoutProperty('place-district', 'text-size')"
+    wait_for(browser, lambda d: d.execute_script(district)[-1] == 48, 10, "names not scaled")
+    assert browser.execute_script(district) == ["interpolate", ["exponential", 1], ["zoom"],
+                                                8, 30, 12, 48]  # fmt: skip
     attribution = browser.find_element(By.CSS_SELECTOR, ".wall .maplibregl-ctrl-attrib")
     assert float(attribution.value_of_css_property("font-size").removesuffix("px")) > 25
     # The heat, near opaque (yellow → red, no browns), lies under the patrol outlines.
@@ -222,8 +231,9 @@ def test_wall_screen(browser: WebDriver, wall_server: LiveServer, wall_url: str,
     browser.save_screenshot(str(ARTIFACTS / "wall-3840.png"))
     browser.save_screenshot(str(ARTIFACTS / "encoding-wall-4k.png"))
 
-    # English through the language switch.
+    # English through the language switch, back at 1080p: the names at their own size.
     screen(1920, 1080)
+    wait_for(browser, lambda d: d.execute_script(district)[-1] == 24, 10, "names not unscaled")
     browser.find_element(By.ID, "lang-en").click()
     wait_for(browser, lambda d: d.current_url.endswith("/wall?lang=en"), 20)
     wait_for(browser, filled, 60, message=str(state(browser)))
