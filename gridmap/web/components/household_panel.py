@@ -39,7 +39,6 @@ def household_section(lang: str) -> html.Section:
                     dcc.Dropdown(
                         id="lead-visit-kind",
                         options=[],
-                        value="care",
                         clearable=False,
                         labels=dropdown_labels(lang),
                     ),

@@ -75,6 +75,8 @@ FRAME_PAD = (0.08, 0.5)
 MAX_GRID_OPTIONS = 500
 #: Zoom the map jumps to when a case is picked in the table.
 CASE_ZOOM = 16.0
+#: The visit kind the form starts with (the care visits the panel is about).
+DEFAULT_KIND = "care"
 GRAPH_CONFIG = graph_config(displayModeBar=True, modeBarButtonsToRemove=["toImage"])
 
 
@@ -492,10 +494,11 @@ def _one_grid(grid_id: Any) -> int | None:
     return None
 
 
-def show_households(grid_id: Any, _done: Any, lang: str) -> tuple[Any, ...]:
+def show_households(grid_id: Any, _done: Any, kind: Any, lang: str) -> tuple[Any, ...]:
     """The household panel of the grid shown (one grid; several: how to pick one): its
     visit figures, overdue households and the form's choices, and the grid's buildings on
-    the map's overdue-visits trace; again after each visit recorded."""
+    the map's overdue-visits trace; again after each visit recorded. The kind chosen stays
+    (a care visit until one is chosen)."""
     user, engine = _user(), app_engine()
     grid = _one_grid(grid_id)
     try:
@@ -503,12 +506,15 @@ def show_households(grid_id: Any, _done: Any, lang: str) -> tuple[Any, ...]:
         kinds = kind_options(households.visit_kinds(engine), lang)
         trace = households.overdue_trace(engine, user, grid if found is not None else None, lang)
     except GridmapError:
-        return t("lead.error", lang), [], [], no_update, no_update
+        return t("lead.error", lang), [], [], no_update, no_update, no_update
+    slugs = [k["value"] for k in kinds]
+    chosen = kind if kind in slugs else DEFAULT_KIND if DEFAULT_KIND in slugs else None
     return (
         summary(found, lang),
         household_items(found, lang),
         household_options(found, lang),
         kinds,
+        chosen if chosen is not None else (slugs[0] if slugs else None),
         lead_map.overdue_patch(trace),
     )
 
@@ -620,9 +626,11 @@ def _callbacks(app: Dash) -> None:
         Output("lead-household-list", "children"),
         Output("lead-visit-household", "options"),
         Output("lead-visit-kind", "options"),
+        Output("lead-visit-kind", "value"),
         Output("lead-graph", "figure", allow_duplicate=True),
         Input("lead-grid", "data"),
         Input("lead-visit-done", "data"),
+        State("lead-visit-kind", "value"),
         State("lead-lang", "data"),
         prevent_initial_call="initial_duplicate",
     )(show_households)

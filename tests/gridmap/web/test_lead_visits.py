@@ -50,13 +50,14 @@ def days(due: date) -> int:
 def test_overdue_households_listed_masked_and_audited(world) -> None:
     app, url, ids, lead_user = world
     with as_user(app, lead_user):
-        summary, items, options, kinds, patch = lead.show_households(1, 0, "zh-CN")
+        summary, items, options, kinds, kind, patch = lead.show_households(1, 0, None, "zh-CN")
     # H1, H4 weekly (due 01-08), H2 monthly (due 01-31); untagged H3 due 04-01
     assert summary == "周期内已走访 0/4 户（0.0%）· 逾期 4 户 · 困难群体逾期 3 户"
     assert [o["value"] for o in options] == [ids["H1"], ids["H4"], ids["H2"], ids["H3"]]
     assert options[0]["label"] == f"H1 · B-G1 1-101 · 王秀英 · 逾期 {days(date(2026, 1, 8))} 天"
     assert "13912345678" not in str(items) and len(items) == 4
-    assert [k["value"] for k in kinds][:2] == ["routine", "care"]
+    assert [k["value"] for k in kinds][:2] == ["routine", "care"] and kind == "care"
+    assert kinds[1]["label"] == "关爱走访"
     assert isinstance(patch, Patch)
     with get_engine(url).connect() as conn:
         audited = conn.execute(
@@ -76,7 +77,9 @@ def test_a_visit_is_recorded_once_and_leaves_the_list(world) -> None:
         before = households.overdue_trace(engine, lead_user, 1, "zh-CN")
         first = lead.save_visit(1, ids["H1"], "care", "met", " 老人安好 ", KEY, 0, "zh-CN")
         again = lead.save_visit(2, ids["H1"], "care", "met", " 老人安好 ", KEY, 0, "zh-CN")
-        summary, _items, options, _kinds, _patch = lead.show_households(1, 1, "zh-CN")
+        summary, _items, options, _kinds, kind, _patch = lead.show_households(
+            1, 1, "mediation", "zh-CN"
+        )
         after = households.overdue_trace(engine, lead_user, 1, "zh-CN")
     with engine.connect() as conn:
         stored = conn.execute(
@@ -91,7 +94,7 @@ def test_a_visit_is_recorded_once_and_leaves_the_list(world) -> None:
     assert key.startswith("lead-form:") and key != KEY and (done, household, note) == (1, None, "")
     assert again[0] == f"该走访已记录过（编号 {visit_id}），未重复记录。"
     assert summary == "周期内已走访 1/4 户（25.0%）· 逾期 3 户 · 困难群体逾期 2 户"
-    assert ids["H1"] not in [o["value"] for o in options]
+    assert ids["H1"] not in [o["value"] for o in options] and kind == "mediation"
     assert list(before["customdata"][0]) == ["B-G1", 4, 4, 3, days(date(2026, 1, 8))]
     assert list(after["customdata"][0]) == ["B-G1", 4, 3, 2, days(date(2026, 1, 8))]
 
@@ -102,15 +105,15 @@ def test_crafted_and_incomplete_forms(world) -> None:
         other = lead.save_visit(1, ids["H9"], "care", "met", None, "lead-form:x", 0, "en")
         missing = lead.save_visit(1, None, None, "met", None, "lead-form:y", 0, "zh-CN")
         unknown = lead.save_visit(1, ids["H2"], "party", "met", None, "lead-form:z", 0, "en")
-        summary, items, options, _kinds, _patch = lead.show_households(3, 0, "en")
-        several = lead.show_households({"grids": [1, 3]}, 0, "en")
+        summary, items, options, _kinds, _kind, _patch = lead.show_households(3, 0, None, "en")
+        several = lead.show_households({"grids": [1, 3]}, 0, "bogus", "en")
     assert other[0] == "There is no such household in your grids." and other[1:] == (
         (lead.no_update,) * 4
     )
     assert missing[0] == "请补全：走访住户、走访类型。"
     assert unknown[0] == "Please give: Kind of visit."
     assert summary == several[0] == "Pick one grid to see its households overdue for a visit."
-    assert items == options == []
+    assert items == options == [] and several[4] == "care"
     with get_engine(url).connect() as conn:
         assert (
             conn.execute(
