@@ -22,6 +22,7 @@ without choosing a page; ``/`` and the header's city-map link still open the cit
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -148,7 +149,9 @@ def layout(lang: str | None = None, **_query: str) -> html.Div:
         panel_class="lead-panel",
         panel=[
             html.H2(t("lead.filters", lang), className="panel-title"),
-            *[_dropdown(level, lang) for level in LEVELS],
+            *[_dropdown(level, lang) for level in LEVELS[:3]],
+            _dropdown("compound", lang),
+            _dropdown(LEVELS[3], lang),
             html.H3(t("lead.attributes", lang), className="panel-subtitle"),
             *[_threshold(name, lang) for name in ATTRIBUTES],
             dcc.RadioItems(
@@ -205,6 +208,7 @@ def _filter_from(values: dict[str, Any], stored: GridFilter, trigger: str | None
     }
     return GridFilter(
         **{level: values.get(level) for level in LEVELS},
+        compound=values.get("compound"),
         **counts,
         max_patrol_pct=numbers["max_patrol_pct"],
         area=area,
@@ -223,12 +227,14 @@ def choose(
     case_status: str,
     selected: dict[str, Any] | None,
     _clear: int,
+    compound: int | None,
     stored_filter: dict[str, Any] | None,
     lang: str,
 ) -> tuple[Any, ...]:
     """The chosen grids from the filter controls: dropdown options and values (each level
     offers only what lies under the levels above), the map (re-framed unless the change was
-    a drawn area), the case table's scope, the grid for the detail panel and a message."""
+    a drawn area), the case table's scope, the grid for the detail panel, a message, and
+    the compound dropdown's options and value (the compounds of the chosen community)."""
     trigger = triggered_id()
     values = {
         "district": district,
@@ -240,6 +246,7 @@ def choose(
         "min_vulnerable": min_vulnerable,
         "max_patrol_pct": max_patrol,
         "selected": selected,
+        "compound": compound,
     }
     user = _user()
     engine = app_engine()
@@ -248,7 +255,8 @@ def choose(
         rows = selection.hierarchy(engine, user)
         flt = selection.valid_choice(rows, flt)
         opts = selection.options(rows, flt)
-        picked = selection.select_grids(engine, user, rows, flt, at=_now())
+        flt, opts["compound"], under = _compound_choice(engine, user, rows, flt, opts)
+        picked = selection.select_grids(engine, user, under, flt, at=_now())
         chosen = picked.grid_ids
         everywhere = user is not None and not user.grid_scoped and len(chosen) == len(rows)
         scope = CaseScope(
@@ -257,7 +265,7 @@ def choose(
         figure = _figure(engine, user, chosen, scope, lang, reframe=trigger not in _AREA_TRIGGERS)
     except GridmapError:
         message = t("lead.error", lang)
-        return (*([no_update] * 8), no_update, no_update, None, None, message)
+        return (*([no_update] * 8), no_update, no_update, None, None, message, [], None)
     message = ""
     if user is None:
         message = t("lead.sign_in", lang)
@@ -282,7 +290,25 @@ def choose(
         _scope_store(scope),
         detail,
         message,
+        opts["compound"],
+        flt.compound,
     )
+
+
+def _compound_choice(
+    engine: Any, user: User | None, rows: list, flt: GridFilter, opts: dict[str, list]
+) -> tuple[GridFilter, list[dict[str, Any]], list]:
+    """The compound options (of the chosen community), the filter with a compound not
+    among them cleared (and a grid outside the chosen compound), and the rows the choice
+    keeps: with a compound, the grids holding its buildings (the grid options too)."""
+    choices = selection.compound_options(engine, user, flt.community)
+    if flt.compound is None or flt.compound not in {c["value"] for c in choices}:
+        return replace(flt, compound=None), choices, rows
+    holding = selection.compound_grids(engine, user, flt.compound)
+    opts["grid"] = [o for o in opts["grid"] if o["value"] in holding]
+    if flt.grid is not None and flt.grid not in holding:
+        flt = replace(flt, grid=None)
+    return flt, choices, [r for r in rows if r.grid_id in holding]
 
 
 _AREA_TRIGGERS = {"lead-graph", "lead-clear-area", "lead-case-status"}
@@ -586,11 +612,14 @@ def _callbacks(app: Dash) -> None:
         Output("lead-scope", "data"),
         Output("lead-grid", "data"),
         Output("lead-message", "children"),
+        Output("lead-compound", "options"),
+        Output("lead-compound", "value"),
         *[Input(f"lead-{level}", "value") for level in LEVELS],
         *[Input(f"lead-{name}", "value") for name in ATTRIBUTES],
         Input("lead-case-status", "value"),
         Input("lead-graph", "selectedData"),
         Input("lead-clear-area", "n_clicks"),
+        Input("lead-compound", "value"),
         State("lead-filter", "data"),
         State("lead-lang", "data"),
     )(choose)

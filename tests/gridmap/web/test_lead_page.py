@@ -43,8 +43,8 @@ def as_user(app: Dash, user: User | None, path: str = "/_dash-update-component")
         yield
 
 
-def choose(*values, selected=None, status="all", stored=None, lang="zh-CN"):
-    return lead.choose(*values, status, selected, 0, stored, lang)
+def choose(*values, selected=None, status="all", compound=None, stored=None, lang="zh-CN"):
+    return lead.choose(*values, status, selected, 0, compound, stored, lang)
 
 
 def test_lead_sees_their_grids_framed(lead_app: Dash) -> None:

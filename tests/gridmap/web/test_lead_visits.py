@@ -14,7 +14,7 @@ from dash import Dash, Patch
 from flask import g
 from sqlalchemy import text
 
-from gridmap.access import G_USER, User
+from gridmap.access import G_USER, Role, User
 from gridmap.db.engine import get_engine
 from gridmap.web.app import create_app
 from gridmap.web.pages import lead
@@ -122,3 +122,21 @@ def test_crafted_and_incomplete_forms(world) -> None:
             ).scalar()
             == 0
         )
+
+
+def test_the_compound_level_keeps_the_grids_holding_it(world) -> None:
+    app, url, _ids, _lead = world
+    admin = account(url, "visits_admin", set(), Role.ADMIN)
+    with get_engine(url).connect() as conn:
+        compound = conn.execute(text("SELECT id FROM compounds WHERE code = 'C1'")).scalar_one()
+    unset = (None,) * 4
+    with as_user(app, admin):
+        city = lead.choose(None, None, 1, None, *unset, "all", None, 0, None, None, "zh-CN")
+        inside = lead.choose(None, None, 1, None, *unset, "all", None, 0, compound, None, "en")
+        stale = lead.choose(None, None, None, 2, *unset, "all", None, 0, compound, None, "en")
+    assert sorted(o["value"] for o in city[3]) == [1, 2] and city[10]["grid_ids"] == [1, 2]
+    assert city[13] == [{"label": "幸福小区", "value": compound}] and city[14] is None
+    assert [o["value"] for o in inside[3]] == [1] and inside[10]["grid_ids"] == [1]
+    assert inside[12] == "1 grid(s) chosen" and inside[14] == compound
+    # no community chosen: no compound (a city has thousands), grid 2 as asked
+    assert stale[13] == [] and stale[14] is None and stale[10]["grid_ids"] == [2]
