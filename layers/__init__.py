@@ -19,6 +19,7 @@ from layers.buildings import BuildingsLayer
 from layers.cameras import CamerasLayer
 from layers.cases import CasesLayer
 from layers.grids import GridsLayer
+from layers.overdue_visits import OverdueVisitsLayer
 from layers.patrol_coverage import PatrolCoverageLayer
 from layers.risk_gap import RiskGapLayer
 from layers.service_circles import ServiceCirclesLayer
@@ -86,6 +87,7 @@ LAYERS = LayerRegistry(
         UnwatchedStreetsLayer(),
         BuildingsLayer(),
         UncoveredBuildingsLayer(),
+        OverdueVisitsLayer(),  # off by default
         CamerasLayer(),
         ServicePointsLayer(),
         CasesLayer(),  # keeps its place last: drawn on top; the live dashboard patches it

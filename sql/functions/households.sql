@@ -110,3 +110,47 @@ LANGUAGE sql STABLE AS $$
     ORDER BY s.days_overdue DESC, h.code
     LIMIT max_rows
 $$;
+
+-- The overdue-visits map layer: the buildings in the bbox (NULL: everywhere) with tracked
+-- households in the caller's scope (row-level security: a grid lead sees their grids'),
+-- each with its tracked households, the overdue ones, the vulnerable overdue ones, the
+-- most days overdue and its level: 'vulnerable' (a vulnerable household overdue), 'many'
+-- (3 or more overdue), 'few' (1-2), 'none'. Vulnerable first, then most overdue, at most
+-- `max_rows` (NULL: all). Only the grids under the bbox are looked at.
+CREATE OR REPLACE FUNCTION gridmap_layer_overdue_visits(
+    minx float8, miny float8, maxx float8, maxy float8, as_of date, tz text,
+    max_rows integer, grid_ids integer[] DEFAULT NULL)
+RETURNS TABLE (id bigint, code text, address text, grid_id integer, households bigint,
+               overdue bigint, vulnerable_overdue bigint, max_days_overdue integer,
+               level text, geom geometry)
+LANGUAGE sql STABLE AS $$
+    WITH view_grids AS (
+        SELECT CASE WHEN minx IS NULL THEN grid_ids
+                    ELSE ARRAY(SELECT DISTINCT b.grid_id FROM buildings b
+                                WHERE b.geom && ST_MakeEnvelope(minx, miny, maxx, maxy, 4326)
+                                  AND b.grid_id IS NOT NULL
+                                  AND (grid_ids IS NULL OR b.grid_id = ANY (grid_ids)))
+               END AS ids
+    ), per_building AS (
+        SELECT h.building_id, count(*) AS households,
+               count(*) FILTER (WHERE s.days_overdue > 0) AS overdue,
+               count(*) FILTER (WHERE s.days_overdue > 0 AND s.vulnerable) AS vulnerable_overdue,
+               max(s.days_overdue) AS max_days_overdue
+        FROM view_grids g
+        CROSS JOIN LATERAL gridmap_visit_status(as_of, tz, g.ids) s
+        JOIN households h ON h.id = s.household_id
+        GROUP BY h.building_id
+    )
+    SELECT b.id, b.code, b.address, b.grid_id, p.households, p.overdue,
+           p.vulnerable_overdue, p.max_days_overdue,
+           CASE WHEN p.vulnerable_overdue > 0 THEN 'vulnerable'
+                WHEN p.overdue >= 3 THEN 'many'
+                WHEN p.overdue > 0 THEN 'few'
+                ELSE 'none' END,
+           b.geom
+    FROM per_building p
+    JOIN buildings b ON b.id = p.building_id
+    WHERE minx IS NULL OR b.geom && ST_MakeEnvelope(minx, miny, maxx, maxy, 4326)
+    ORDER BY p.vulnerable_overdue DESC, p.overdue DESC, p.max_days_overdue DESC, b.id
+    LIMIT max_rows
+$$;

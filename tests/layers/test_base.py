@@ -26,7 +26,8 @@ from layers.cases import refresh_heat
 def test_registry_lists_the_overlays_in_drawing_order() -> None:
     assert layer_ids() == [
         "grids", "risk_gap", "service_circles", "patrol_coverage", "unwatched_streets",
-        "buildings", "uncovered_buildings", "cameras", "service_points", "cases",
+        "buildings", "uncovered_buildings", "overdue_visits", "cameras", "service_points",
+        "cases",
     ]  # fmt: skip
     assert [get_layer(i) for i in layer_ids()] == list(LAYERS)
 

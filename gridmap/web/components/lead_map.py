@@ -1,6 +1,7 @@
 """The grid lead's map: the chosen grids, their cases as points, the grid shown in the
-detail panel outlined and the case picked in the table ringed — four traces in that order,
-so a selection patches only the last two.
+detail panel outlined, the case picked in the table ringed and the overdue-visits layer's
+buildings of that grid — five traces in that order, so a selection patches only the last
+ones.
 
 Traces and the figure are plain plotly JSON dicts: the page redraws them on every filter
 change, and building validated ``graph_objects`` for thousands of points costs more than
@@ -22,6 +23,7 @@ from gridmap.web.components.legend import legend_list
 from gridmap.web.services.map import FONT_STACK, MapView
 from layers.base import feature_collection
 from layers.grids import GRID_LINE, PALETTE
+from layers.overdue_visits import OverdueVisitsLayer
 from layers.specs import LegendEntry
 
 Trace = dict[str, Any]
@@ -31,8 +33,9 @@ CLOSED_COLOR = "#64748b"
 SELECTED_GRID = "#1d4ed8"
 PICKED_CASE = "#111827"
 FINISHED = frozenset(CLOSED_STATUSES)
+OVERDUE_LAYER = OverdueVisitsLayer()
 #: Trace positions in the figure.
-GRIDS, CASES, GRID_OUTLINE, CASE_RING = range(4)
+GRIDS, CASES, GRID_OUTLINE, CASE_RING, OVERDUE = range(5)
 
 
 def grid_trace(shapes: gpd.GeoDataFrame, lang: str) -> Trace:
@@ -155,7 +158,8 @@ def lead_figure(
 
 
 def lead_legend(lang: str) -> html.Div:
-    """The key floating over the lead's map: the four traces' marks."""
+    """The key floating over the lead's map: the traces' marks (the overdue-visits
+    layer's levels apart)."""
     entries = [
         LegendEntry(t("legend.grid_fill", lang), PALETTE[0], "fill"),
         LegendEntry(t("lead.selected_grid", lang), SELECTED_GRID, "line"),
@@ -168,6 +172,8 @@ def lead_legend(lang: str) -> html.Div:
         [
             html.Div(t("legend.title", lang), className="map-legend-heading"),
             html.Div(legend_list(entries), className="map-legend-section"),
+            html.Div(t(OVERDUE_LAYER.title, lang), className="map-legend-heading"),
+            html.Div(legend_list(OVERDUE_LAYER.legend(lang)), className="map-legend-section"),
         ],
         id="lead-legend",
         className="map-legend lead-legend",
@@ -188,4 +194,11 @@ def ring_patch(lon: float, lat: float, lang: str, zoom: float) -> Patch:
     patch["layout"]["map"]["center"] = {"lon": round(lon, 6), "lat": round(lat, 6)}
     patch["layout"]["map"]["zoom"] = zoom
     patch["layout"]["map"]["uirevision"] = f"case-{lon:.6f},{lat:.6f}"
+    return patch
+
+
+def overdue_patch(trace: Trace) -> Patch:
+    """A figure Patch drawing another overdue-visits trace (one grid's buildings)."""
+    patch = Patch()
+    patch["data"][OVERDUE] = trace
     return patch

@@ -1,6 +1,7 @@
 """The wall screen's KPI tiles: the four case tiles (new today, open, overdue, resolution
-rate) and three heavier ones read on a slower interval — patrol coverage now, cameras online
-and people inside the service circles (read by :mod:`gridmap.web.services.dashboard`)."""
+rate) and the heavier ones read on a slower interval — patrol coverage now, cameras online,
+people inside the service circles and, where households are registered, the share of them
+visited within their cadence (read by :mod:`gridmap.web.services.dashboard`)."""
 
 from __future__ import annotations
 
@@ -119,4 +120,23 @@ def extra_tiles(extras: WallExtras | None, lang: str) -> list[html.Div]:
             else t("wall.not_computed", lang),
             "tone-accent",
         ),
+        *visit_tiles(extras, lang),
+    ]
+
+
+def visit_tiles(extras: WallExtras, lang: str) -> list[html.Div]:
+    """The households visited within their cadence and the vulnerable ones overdue (no
+    tile without households)."""
+    rate = extras.visit_rate
+    if rate is None:
+        return []
+    vulnerable = extras.vulnerable_overdue or 0
+    return [
+        wall_tile(
+            "visits",
+            t("kpi.visits", lang),
+            _pct(rate, lang),
+            t("wall.visits_sub", lang, count=f"{vulnerable:,}"),
+            "tone-alert" if vulnerable else "tone-good",
+        )
     ]

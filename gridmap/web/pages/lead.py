@@ -6,7 +6,11 @@ Callbacks stay thin over :mod:`gridmap.web.services.lead` (every read scoped to 
 ``choose`` turns the filter controls into the chosen grids (the map and the table's scope),
 ``show_page`` fills the table one server-side page at a time (and jumps to a case clicked
 on the map), ``pick_case`` rings the case picked in the table and pans to it, ``show_grid``
-fills the detail panel and outlines its grid. Component ids start with ``lead-``.
+fills the detail panel and outlines its grid; ``show_households`` lists the grid's households
+overdue for a visit (masked, audited) and draws its buildings' overdue-visits layer, and
+``save_visit`` records a visit from the form through the API's own service (idempotent: the
+form's key changes only after a visit is stored, so a double click records one). Component
+ids start with ``lead-``.
 
 Why a page of its own rather than a mode of the city map (``/``): the lead works on a few
 grids with a table and a detail panel, not on city-wide layer toggles, and a separate page
@@ -17,6 +21,8 @@ without choosing a page; ``/`` and the header's city-map link still open the cit
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,14 +34,22 @@ from flask import request
 from gridmap.access import Role, User, current_user
 from gridmap.access.pages import page
 from gridmap.db.app import app_engine
-from gridmap.errors import GridmapError
+from gridmap.errors import GridmapError, InvalidInput
+from gridmap.households.errors import HouseholdNotFound
 from gridmap.i18n import t
 from gridmap.settings import get_settings
 from gridmap.web.basemap import basemap_style
 from gridmap.web.components import lead_map
 from gridmap.web.components.case_table import case_table, pager_text, table_rows
 from gridmap.web.components.grid_panel import grid_panel, selection_panel
-from gridmap.web.services.lead import selection
+from gridmap.web.components.household_panel import (
+    household_items,
+    household_options,
+    household_section,
+    kind_options,
+    summary,
+)
+from gridmap.web.services.lead import households, selection
 from gridmap.web.services.lead.cases import CaseScope, case_page, case_points, case_position
 from gridmap.web.services.lead.figures import combined, grid_figures
 from gridmap.web.services.lead.selection import GridFilter, area_from_selection
@@ -62,6 +76,8 @@ FRAME_PAD = (0.08, 0.5)
 MAX_GRID_OPTIONS = 500
 #: Zoom the map jumps to when a case is picked in the table.
 CASE_ZOOM = 16.0
+#: The visit kind the form starts with (the care visits the panel is about).
+DEFAULT_KIND = "care"
 GRAPH_CONFIG = graph_config(displayModeBar=True, modeBarButtonsToRemove=["toImage"])
 
 
@@ -133,7 +149,9 @@ def layout(lang: str | None = None, **_query: str) -> html.Div:
         panel_class="lead-panel",
         panel=[
             html.H2(t("lead.filters", lang), className="panel-title"),
-            *[_dropdown(level, lang) for level in LEVELS],
+            *[_dropdown(level, lang) for level in LEVELS[:3]],
+            _dropdown("compound", lang),
+            _dropdown(LEVELS[3], lang),
             html.H3(t("lead.attributes", lang), className="panel-subtitle"),
             *[_threshold(name, lang) for name in ATTRIBUTES],
             dcc.RadioItems(
@@ -155,13 +173,20 @@ def layout(lang: str | None = None, **_query: str) -> html.Div:
             dcc.Graph(id="lead-graph", figure=empty, config=GRAPH_CONFIG, className="lead-graph"),
             lead_map.lead_legend(lang),
         ],
-        after=[html.Aside(id="lead-detail", className="lead-detail"), case_table(lang)],
+        after=[
+            html.Aside(
+                [html.Div(id="lead-detail"), household_section(lang)], className="lead-detail"
+            ),
+            case_table(lang),
+        ],
         stores=[
             dcc.Store(id="lead-lang", data=lang),
             dcc.Store(id="lead-filter", data=GridFilter().to_store()),
             dcc.Store(id="lead-scope"),
             dcc.Store(id="lead-grid"),
             dcc.Store(id="lead-offset", data=0),
+            dcc.Store(id="lead-visit-key", data=_new_key()),
+            dcc.Store(id="lead-visit-done", data=0),
         ],
     )
 
@@ -183,6 +208,7 @@ def _filter_from(values: dict[str, Any], stored: GridFilter, trigger: str | None
     }
     return GridFilter(
         **{level: values.get(level) for level in LEVELS},
+        compound=values.get("compound"),
         **counts,
         max_patrol_pct=numbers["max_patrol_pct"],
         area=area,
@@ -201,12 +227,14 @@ def choose(
     case_status: str,
     selected: dict[str, Any] | None,
     _clear: int,
+    compound: int | None,
     stored_filter: dict[str, Any] | None,
     lang: str,
 ) -> tuple[Any, ...]:
     """The chosen grids from the filter controls: dropdown options and values (each level
     offers only what lies under the levels above), the map (re-framed unless the change was
-    a drawn area), the case table's scope, the grid for the detail panel and a message."""
+    a drawn area), the case table's scope, the grid for the detail panel, a message, and
+    the compound dropdown's options and value (the compounds of the chosen community)."""
     trigger = triggered_id()
     values = {
         "district": district,
@@ -218,6 +246,7 @@ def choose(
         "min_vulnerable": min_vulnerable,
         "max_patrol_pct": max_patrol,
         "selected": selected,
+        "compound": compound,
     }
     user = _user()
     engine = app_engine()
@@ -226,7 +255,8 @@ def choose(
         rows = selection.hierarchy(engine, user)
         flt = selection.valid_choice(rows, flt)
         opts = selection.options(rows, flt)
-        picked = selection.select_grids(engine, user, rows, flt, at=_now())
+        flt, opts["compound"], under = _compound_choice(engine, user, rows, flt, opts)
+        picked = selection.select_grids(engine, user, under, flt, at=_now())
         chosen = picked.grid_ids
         everywhere = user is not None and not user.grid_scoped and len(chosen) == len(rows)
         scope = CaseScope(
@@ -235,7 +265,7 @@ def choose(
         figure = _figure(engine, user, chosen, scope, lang, reframe=trigger not in _AREA_TRIGGERS)
     except GridmapError:
         message = t("lead.error", lang)
-        return (*([no_update] * 8), no_update, no_update, None, None, message)
+        return (*([no_update] * 8), no_update, no_update, None, None, message, [], None)
     message = ""
     if user is None:
         message = t("lead.sign_in", lang)
@@ -260,7 +290,25 @@ def choose(
         _scope_store(scope),
         detail,
         message,
+        opts["compound"],
+        flt.compound,
     )
+
+
+def _compound_choice(
+    engine: Any, user: User | None, rows: list, flt: GridFilter, opts: dict[str, list]
+) -> tuple[GridFilter, list[dict[str, Any]], list]:
+    """The compound options (of the chosen community), the filter with a compound not
+    among them cleared (and a grid outside the chosen compound), and the rows the choice
+    keeps: with a compound, the grids holding its buildings (the grid options too)."""
+    choices = selection.compound_options(engine, user, flt.community)
+    if flt.compound is None or flt.compound not in {c["value"] for c in choices}:
+        return replace(flt, compound=None), choices, rows
+    holding = selection.compound_grids(engine, user, flt.compound)
+    opts["grid"] = [o for o in opts["grid"] if o["value"] in holding]
+    if flt.grid is not None and flt.grid not in holding:
+        flt = replace(flt, grid=None)
+    return flt, choices, [r for r in rows if r.grid_id in holding]
 
 
 _AREA_TRIGGERS = {"lead-graph", "lead-clear-area", "lead-case-status"}
@@ -316,6 +364,7 @@ def _figure(
         lead_map.case_trace(points, lang),
         lead_map.outline_trace(None, lang),
         lead_map.ring_trace(None, None, lang),
+        households.overdue_trace(engine, user, None, lang),
     ]
     if not reframe:
         patch = dash.Patch()
@@ -457,6 +506,96 @@ def show_selection(grid_ids: Any, lang: str) -> list:
     return selection_panel(rows, figures, lang)
 
 
+# -- households and visits -------------------------------------------------------------------
+
+
+def _new_key() -> str:
+    """A new idempotency key for the visit form (one per visit recorded)."""
+    return f"lead-form:{uuid.uuid4()}"
+
+
+def _one_grid(grid_id: Any) -> int | None:
+    if isinstance(grid_id, int) and not isinstance(grid_id, bool):
+        return grid_id
+    return None
+
+
+def show_households(grid_id: Any, _done: Any, kind: Any, lang: str) -> tuple[Any, ...]:
+    """The household panel of the grid shown (one grid; several: how to pick one): its
+    visit figures, overdue households and the form's choices, and the grid's buildings on
+    the map's overdue-visits trace; again after each visit recorded. The kind chosen stays
+    (a care visit until one is chosen)."""
+    user, engine = _user(), app_engine()
+    grid = _one_grid(grid_id)
+    try:
+        found = households.grid_households(engine, user, grid) if grid is not None else None
+        kinds = kind_options(households.visit_kinds(engine), lang)
+        trace = households.overdue_trace(engine, user, grid if found is not None else None, lang)
+    except GridmapError:
+        return t("lead.error", lang), [], [], no_update, no_update, no_update
+    slugs = [k["value"] for k in kinds]
+    chosen = kind if kind in slugs else DEFAULT_KIND if DEFAULT_KIND in slugs else None
+    return (
+        summary(found, lang),
+        household_items(found, lang),
+        household_options(found, lang),
+        kinds,
+        chosen if chosen is not None else (slugs[0] if slugs else None),
+        lead_map.overdue_patch(trace),
+    )
+
+
+def save_visit(
+    _clicks: int,
+    household_id: Any,
+    kind: Any,
+    outcome: Any,
+    note: Any,
+    key: Any,
+    done: Any,
+    lang: str,
+) -> tuple[Any, ...]:
+    """Record the form's visit; after it is stored: a new key for the next one, the
+    household cleared and the panel redrawn (``lead-visit-done``)."""
+    user, engine = _user(), app_engine()
+    try:
+        visit_id, created = households.record(
+            engine,
+            user,
+            household_id=household_id,
+            kind=kind,
+            outcome=outcome,
+            note=note,
+            key=key if isinstance(key, str) and key else None,
+        )
+    except InvalidInput as exc:
+        fields = "、" if lang == "zh-CN" else ", "
+        names = fields.join(
+            t(_FIELD_LABELS.get(p.field, "lead.visit_note"), lang) for p in exc.problems
+        )
+        return (
+            t("lead.visit_invalid", lang, fields=names),
+            no_update,
+            no_update,
+            no_update,
+            no_update,
+        )
+    except HouseholdNotFound:
+        return t("lead.visit_not_found", lang), no_update, no_update, no_update, no_update
+    except GridmapError:
+        return t("lead.visit_error", lang), no_update, no_update, no_update, no_update
+    message = t("lead.visit_recorded" if created else "lead.visit_replayed", lang, id=visit_id)
+    return message, _new_key(), int(done or 0) + 1, None, ""
+
+
+_FIELD_LABELS = {
+    "household_id": "lead.visit_household",
+    "kind": "lead.visit_kind",
+    "outcome": "lead.visit_outcome",
+    "note": "lead.visit_note",
+}
+
+
 def register(app: Dash) -> None:
     """Register the page and its callbacks on ``app``."""
     with page(app, __name__, path=PATH, roles=ROLES, nav="nav.lead", order=1, name="lead",
@@ -473,11 +612,14 @@ def _callbacks(app: Dash) -> None:
         Output("lead-scope", "data"),
         Output("lead-grid", "data"),
         Output("lead-message", "children"),
+        Output("lead-compound", "options"),
+        Output("lead-compound", "value"),
         *[Input(f"lead-{level}", "value") for level in LEVELS],
         *[Input(f"lead-{name}", "value") for name in ATTRIBUTES],
         Input("lead-case-status", "value"),
         Input("lead-graph", "selectedData"),
         Input("lead-clear-area", "n_clicks"),
+        Input("lead-compound", "value"),
         State("lead-filter", "data"),
         State("lead-lang", "data"),
     )(choose)
@@ -508,6 +650,36 @@ def _callbacks(app: Dash) -> None:
         State("lead-lang", "data"),
         prevent_initial_call="initial_duplicate",
     )(show_grid)
+    app.callback(
+        Output("lead-household-summary", "children"),
+        Output("lead-household-list", "children"),
+        Output("lead-visit-household", "options"),
+        Output("lead-visit-kind", "options"),
+        Output("lead-visit-kind", "value"),
+        Output("lead-graph", "figure", allow_duplicate=True),
+        Input("lead-grid", "data"),
+        Input("lead-visit-done", "data"),
+        State("lead-visit-kind", "value"),
+        State("lead-lang", "data"),
+        prevent_initial_call="initial_duplicate",
+    )(show_households)
+    app.callback(
+        Output("lead-visit-message", "children"),
+        Output("lead-visit-key", "data"),
+        Output("lead-visit-done", "data"),
+        Output("lead-visit-household", "value"),
+        Output("lead-visit-note", "value"),
+        Input("lead-visit-submit", "n_clicks"),
+        State("lead-visit-household", "value"),
+        State("lead-visit-kind", "value"),
+        State("lead-visit-outcome", "value"),
+        State("lead-visit-note", "value"),
+        State("lead-visit-key", "data"),
+        State("lead-visit-done", "data"),
+        State("lead-lang", "data"),
+        prevent_initial_call=True,
+        running=[(Output("lead-visit-submit", "disabled"), True, False)],
+    )(save_visit)
 
 
 __all__ = ["PATH", "register"]

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from threading import Lock
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, text
 
@@ -28,6 +29,7 @@ from gridmap.access.masking import mask_phones
 from gridmap.access.policy import sees_single_cases
 from gridmap.access.scope import request_cache_scope
 from gridmap.cases.filters import FILTER_PARAMS, CaseFilter
+from gridmap.settings import get_settings
 
 TILES_SQL = f"SELECT * FROM gridmap_case_tiles({FILTER_PARAMS}, :at, :day_start)"
 TICKER_SQL = (
@@ -46,6 +48,13 @@ LATEST_RUN_SQL = "SELECT id FROM gridmap_latest_run('coverage')"
 CIRCLES_SQL = (
     "SELECT run_id, max_minutes, population, covered "
     "FROM gridmap_wall_circle_population(:minutes, :kinds)"
+)
+#: Households tracked by a visit cadence, those visited within it, and the vulnerable ones
+#: overdue, city-wide (or in the reader's scope) on a local day; nothing without households.
+VISITS_SQL = (
+    "SELECT sum(households) AS households, sum(visited) AS visited, "
+    "sum(vulnerable_overdue) AS vulnerable_overdue FROM gridmap_visit_shares(:as_of, :tz) "
+    "WHERE EXISTS (SELECT 1 FROM households)"
 )
 
 
@@ -168,6 +177,17 @@ class WallExtras:
     population: int | None
     population_covered: int | None
     circle_kinds: tuple[str, ...] = ()
+    #: Households a visit cadence tracks, those visited within it, vulnerable ones overdue
+    #: (None: no households registered).
+    households: int | None = None
+    households_visited: int | None = None
+    vulnerable_overdue: int | None = None
+
+    @property
+    def visit_rate(self) -> float | None:
+        if not self.households or self.households_visited is None:
+            return None
+        return self.households_visited / self.households
 
     @property
     def camera_rate(self) -> float | None:
@@ -233,9 +253,11 @@ def read_extras(
     circle_minutes: float,
     circle_kinds: Sequence[str] = (),
     patrol: bool = True,
+    visits_tz: str | None = None,
 ) -> WallExtras:
     """The heavier figures at ``now`` (one connection); ``patrol=False`` leaves the patrol
-    metres unread (None) for a caller that has them already."""
+    metres unread (None) for a caller that has them already. The households visited within
+    their cadence count local days of ``visits_tz`` (default: the cases' time zone)."""
     url = engine.url.render_as_string(hide_password=True)
     street = patrolled = None
     with engine.connect() as conn:
@@ -246,6 +268,10 @@ def read_extras(
             if row.street_m is not None:
                 street, patrolled = float(row.street_m), float(row.patrolled_m)
         population, covered = _circle_population(conn, url, circle_minutes, circle_kinds)
+        tz = visits_tz or get_settings().cases_timezone
+        visits = conn.execute(
+            text(VISITS_SQL), {"as_of": now.astimezone(ZoneInfo(tz)).date(), "tz": tz}
+        ).one()
     return WallExtras(
         cameras=int(cameras.cameras),
         cameras_online=int(cameras.online),
@@ -256,4 +282,9 @@ def read_extras(
         population=population,
         population_covered=covered,
         circle_kinds=tuple(circle_kinds),
+        households=None if visits.households is None else int(visits.households),
+        households_visited=None if visits.visited is None else int(visits.visited),
+        vulnerable_overdue=(
+            None if visits.vulnerable_overdue is None else int(visits.vulnerable_overdue)
+        ),
     )

@@ -43,8 +43,8 @@ def as_user(app: Dash, user: User | None, path: str = "/_dash-update-component")
         yield
 
 
-def choose(*values, selected=None, status="all", stored=None, lang="zh-CN"):
-    return lead.choose(*values, status, selected, 0, stored, lang)
+def choose(*values, selected=None, status="all", compound=None, stored=None, lang="zh-CN"):
+    return lead.choose(*values, status, selected, 0, compound, stored, lang)
 
 
 def test_lead_sees_their_grids_framed(lead_app: Dash) -> None:
@@ -52,7 +52,7 @@ def test_lead_sees_their_grids_framed(lead_app: Dash) -> None:
         out = choose(*UNSET)
     grid = out[3]
     assert sorted(o["value"] for o in grid) == [3, 4, 40]
-    figure, _flt, scope, detail, message = out[8:]
+    figure, _flt, scope, detail, message = out[8:13]
     assert message == "已选 3 个网格"
     assert sorted(figure["data"][0]["locations"]) == [3, 4, 40]
     assert scope["grid_ids"] == [3, 4, 40] and detail == 3

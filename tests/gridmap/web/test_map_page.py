@@ -72,7 +72,7 @@ def test_layout_in_chinese_by_default(app: Dash) -> None:
         by_id(page, {"type": map_page.TOGGLE, "layer": i}).options[0]["label"] for i in layer_ids()
     ] == [
         "网格", "巡防缺口", "服务圈（步行等时圈）", "巡查覆盖", "无人看护街巷",
-        "楼栋", "服务圈外楼栋", "视频监控", "服务站点", "事件热力",
+        "楼栋", "服务圈外楼栋", "走访逾期楼栋", "视频监控", "服务站点", "事件热力",
     ]  # fmt: skip
     assert "党群服务中心" in words  # legend
     assert by_id(page, "map-lang").data == "zh-CN"

@@ -1,5 +1,9 @@
 """Choosing grids: the district → street → community → grid hierarchy (only what the user
-may see), attribute thresholds, and an area drawn on the map (box or lasso)."""
+may see), with the residential compounds (小区) of a community between community and grid,
+attribute thresholds, and an area drawn on the map (box or lasso).
+
+A compound is not a level grids nest in (one grid holds several compounds, a compound may
+reach into two grids): choosing one keeps the grids holding its buildings."""
 
 from __future__ import annotations
 
@@ -64,6 +68,7 @@ class GridFilter:
     street: int | None = None
     community: int | None = None
     grid: int | None = None
+    compound: int | None = None
     min_open_cases: int | None = None
     min_population: int | None = None
     min_vulnerable: int | None = None
@@ -131,6 +136,33 @@ def valid_choice(rows: Sequence[GridRow], flt: GridFilter) -> GridFilter:
         else:
             values[level] = None
     return GridFilter(**{**asdict(flt), **values, "area": flt.area})
+
+
+COMPOUNDS_SQL = text(
+    "SELECT c.id, c.name FROM compounds c WHERE c.community_id = :community "
+    "AND EXISTS (SELECT 1 FROM buildings b WHERE b.compound_id = c.id) ORDER BY c.name, c.id"
+)
+COMPOUND_GRIDS_SQL = text(
+    "SELECT DISTINCT grid_id FROM buildings WHERE compound_id = :compound AND grid_id IS NOT NULL"
+)
+
+
+def compound_options(
+    engine: Engine, user: User | None, community_id: int | None
+) -> list[dict[str, Any]]:
+    """The compounds of a community with buildings the user may see (none without a
+    community: a city has thousands)."""
+    if community_id is None or user is None:
+        return []
+    with user_connection(engine, user) as conn:
+        rows = conn.execute(COMPOUNDS_SQL, {"community": community_id}).all()
+    return [{"label": name, "value": int(cid)} for cid, name in rows]
+
+
+def compound_grids(engine: Engine, user: User | None, compound_id: int) -> set[int]:
+    """The grids holding buildings of a compound (those the user may see)."""
+    with user_connection(engine, user) as conn:
+        return set(conn.execute(COMPOUND_GRIDS_SQL, {"compound": compound_id}).scalars())
 
 
 def area_from_selection(selected: Mapping[str, Any] | None) -> tuple[tuple[float, float], ...]:

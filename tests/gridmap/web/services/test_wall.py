@@ -280,13 +280,16 @@ def test_tiles_text_in_both_languages(wall_engine: Engine, noon: datetime) -> No
     zh = [texts(tile) for tile in case_tiles(tiles, "zh-CN", "30d") + extra_tiles(extras, "zh-CN")]
     assert [t[0] for t in zh] == [
         "今日新增", "未办结", "已超期", "办结率", "巡查覆盖率", "视频在线率", "15分钟服务圈内人口",
+        "周期内走访率",  # the small demo city has households
     ]  # fmt: skip
     assert all(t[1] != "—" for t in zh)
     assert zh[1][1:] == [f"{tiles.open:,}", f"近 30 天共 {tiles.total:,} 件"]
     assert zh[5][1:] == [f"{ONLINE / CAMERAS:.1%}", f"在线 {ONLINE} / {CAMERAS} 路"]
     assert zh[6][2].endswith("便民服务站")
     en = [texts(tile) for tile in case_tiles(tiles, "en", "30d") + extra_tiles(extras, "en")]
-    assert [t[0] for t in en][4:] == ["Patrol coverage now", "Cameras online", "In 15-min circles"]
+    assert [t[0] for t in en][4:] == [
+        "Patrol coverage now", "Cameras online", "In 15-min circles", "Visited within cadence",
+    ]  # fmt: skip
     empty = [texts(tile)[1] for tile in case_tiles(None, "en", "30d") + extra_tiles(None, "en")]
     assert empty == ["—"] * 7
 

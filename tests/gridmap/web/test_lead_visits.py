@@ -1,0 +1,142 @@
+"""The /lead household panel and visit form in-process, on the hand-made household world
+(G1: building B-G1 with H1-H4; G3: B-G3 with H9), as a real grid lead of G1 set on
+``flask.g``: the overdue list (masked, audited), a visit recorded once however often the
+form is sent, the panel and the map's overdue trace after it, and crafted inputs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+
+import pytest
+from dash import Dash, Patch
+from flask import g
+from sqlalchemy import text
+
+from gridmap.access import G_USER, Role, User
+from gridmap.db.engine import get_engine
+from gridmap.web.app import create_app
+from gridmap.web.pages import lead
+from gridmap.web.services.lead import households
+from layers.overdue_visits import today
+from tests.conftest import make_test_database
+from tests.gridmap.households.world import seed_households
+from tests.gridmap.web.services.lead.world import account
+
+TZ = "Asia/Shanghai"
+KEY = "lead-form:test-1"
+
+
+@pytest.fixture(scope="module")
+def world(_created: list[str]) -> tuple[Dash, str, dict[str, int], User]:
+    url = make_test_database("lead_visits")
+    _created.append(url)
+    ids = seed_households(url)
+    return create_app(url), url, ids, account(url, "visits_lead_g1", {1})
+
+
+@contextmanager
+def as_user(app: Dash, user: User) -> Iterator:
+    with app.server.test_request_context("/_dash-update-component", method="POST"):
+        setattr(g, G_USER, user)
+        yield
+
+
+def days(due: date) -> int:
+    return (today(TZ) - due).days
+
+
+def test_overdue_households_listed_masked_and_audited(world) -> None:
+    app, url, ids, lead_user = world
+    with as_user(app, lead_user):
+        summary, items, options, kinds, kind, patch = lead.show_households(1, 0, None, "zh-CN")
+    # H1, H4 weekly (due 01-08), H2 monthly (due 01-31); untagged H3 due 04-01
+    assert summary == "周期内已走访 0/4 户（0.0%）· 逾期 4 户 · 困难群体逾期 3 户"
+    assert [o["value"] for o in options] == [ids["H1"], ids["H4"], ids["H2"], ids["H3"]]
+    assert options[0]["label"] == f"H1 · B-G1 1-101 · 王秀英 · 逾期 {days(date(2026, 1, 8))} 天"
+    assert "13912345678" not in str(items) and len(items) == 4
+    assert [k["value"] for k in kinds][:2] == ["routine", "care"] and kind == "care"
+    assert kinds[1]["label"] == "关爱走访"
+    assert isinstance(patch, Patch)
+    with get_engine(url).connect() as conn:
+        audited = conn.execute(
+            text(
+                "SELECT target, detail->>'n' FROM audit_log WHERE user_id = :u "
+                "AND action = 'view_personal' ORDER BY id DESC LIMIT 1"
+            ),
+            {"u": lead_user.id},
+        ).one()
+    assert tuple(audited) == ("households:overdue", "4")
+
+
+def test_a_visit_is_recorded_once_and_leaves_the_list(world) -> None:
+    app, url, ids, lead_user = world
+    engine = get_engine(url)
+    with as_user(app, lead_user):
+        before = households.overdue_trace(engine, lead_user, 1, "zh-CN")
+        first = lead.save_visit(1, ids["H1"], "care", "met", " 老人安好 ", KEY, 0, "zh-CN")
+        again = lead.save_visit(2, ids["H1"], "care", "met", " 老人安好 ", KEY, 0, "zh-CN")
+        summary, _items, options, _kinds, kind, _patch = lead.show_households(
+            1, 1, "mediation", "zh-CN"
+        )
+        after = households.overdue_trace(engine, lead_user, 1, "zh-CN")
+    with engine.connect() as conn:
+        stored = conn.execute(
+            text("SELECT id, kind, outcome, note, worker_id FROM visits WHERE household_id = :h"),
+            {"h": ids["H1"]},
+        ).all()
+    assert len(stored) == 1
+    visit_id, *rest = stored[0]
+    assert rest == ["care", "met", "老人安好", lead_user.id]
+    message, key, done, household, note = first
+    assert message == f"已记录走访（编号 {visit_id}）。"
+    assert key.startswith("lead-form:") and key != KEY and (done, household, note) == (1, None, "")
+    assert again[0] == f"该走访已记录过（编号 {visit_id}），未重复记录。"
+    assert summary == "周期内已走访 1/4 户（25.0%）· 逾期 3 户 · 困难群体逾期 2 户"
+    assert ids["H1"] not in [o["value"] for o in options] and kind == "mediation"
+    assert list(before["customdata"][0]) == ["B-G1", 4, 4, 3, days(date(2026, 1, 8))]
+    assert list(after["customdata"][0]) == ["B-G1", 4, 3, 2, days(date(2026, 1, 8))]
+
+
+def test_crafted_and_incomplete_forms(world) -> None:
+    app, url, ids, lead_user = world
+    with as_user(app, lead_user):
+        other = lead.save_visit(1, ids["H9"], "care", "met", None, "lead-form:x", 0, "en")
+        missing = lead.save_visit(1, None, None, "met", None, "lead-form:y", 0, "zh-CN")
+        unknown = lead.save_visit(1, ids["H2"], "party", "met", None, "lead-form:z", 0, "en")
+        summary, items, options, _kinds, _kind, _patch = lead.show_households(3, 0, None, "en")
+        several = lead.show_households({"grids": [1, 3]}, 0, "bogus", "en")
+    assert other[0] == "There is no such household in your grids." and other[1:] == (
+        (lead.no_update,) * 4
+    )
+    assert missing[0] == "请补全：走访住户、走访类型。"
+    assert unknown[0] == "Please give: Kind of visit."
+    assert summary == several[0] == "Pick one grid to see its households overdue for a visit."
+    assert items == options == [] and several[4] == "care"
+    with get_engine(url).connect() as conn:
+        assert (
+            conn.execute(
+                text("SELECT count(*) FROM visits WHERE household_id IN (:a, :b)"),
+                {"a": ids["H9"], "b": ids["H2"]},
+            ).scalar()
+            == 0
+        )
+
+
+def test_the_compound_level_keeps_the_grids_holding_it(world) -> None:
+    app, url, _ids, _lead = world
+    admin = account(url, "visits_admin", set(), Role.ADMIN)
+    with get_engine(url).connect() as conn:
+        compound = conn.execute(text("SELECT id FROM compounds WHERE code = 'C1'")).scalar_one()
+    unset = (None,) * 4
+    with as_user(app, admin):
+        city = lead.choose(None, None, 1, None, *unset, "all", None, 0, None, None, "zh-CN")
+        inside = lead.choose(None, None, 1, None, *unset, "all", None, 0, compound, None, "en")
+        stale = lead.choose(None, None, None, 2, *unset, "all", None, 0, compound, None, "en")
+    assert sorted(o["value"] for o in city[3]) == [1, 2] and city[10]["grid_ids"] == [1, 2]
+    assert city[13] == [{"label": "幸福小区", "value": compound}] and city[14] is None
+    assert [o["value"] for o in inside[3]] == [1] and inside[10]["grid_ids"] == [1]
+    assert inside[12] == "1 grid(s) chosen" and inside[14] == compound
+    # no community chosen: no compound (a city has thousands), grid 2 as asked
+    assert stale[13] == [] and stale[14] is None and stale[10]["grid_ids"] == [2]
