@@ -31,6 +31,7 @@ return {
   ticker: Array.from(document.querySelectorAll('#wall-ticker .ticker-item')).map(li => li.id),
   hot: Array.from(document.querySelectorAll('#wall-hot .hot-grid')).map(e => e.textContent),
   notice: document.getElementById('wall-notice').className,
+  title: document.querySelector('.wall-title').textContent,
 };
 """
 
@@ -46,10 +47,10 @@ def test_street_centre_wall_shows_only_its_street(
     engine = get_engine(wall_url)
     with engine.connect() as conn:
         # the smallest street that has grids and cases: most of the city lies outside it
-        code, grid_ids = conn.execute(
+        code, street_name, grid_ids = conn.execute(
             text(
                 """
-                SELECT s.code, array_agg(DISTINCT g.id)
+                SELECT s.code, s.name, array_agg(DISTINCT g.id)
                 FROM streets s JOIN communities c ON c.street_id = s.id
                 JOIN grids g ON g.community_id = c.id
                 WHERE EXISTS (SELECT 1 FROM cases k WHERE k.grid_id = g.id)
@@ -85,6 +86,7 @@ def test_street_centre_wall_shows_only_its_street(
     wait_for(browser, drawn, 60, message=str(browser.execute_script(STATE_JS)))
     s = browser.execute_script(STATE_JS)
     assert json.loads(s["extent"]) == pytest.approx(list(extent))
+    assert s["title"] == f"指挥中心大屏 · {street_name}"
     assert set(s["grids"]) == {str(i) for i in grid_ids}
     with engine.connect() as conn:
         ticker = [int(i.removeprefix("ticker-case-")) for i in s["ticker"]]
