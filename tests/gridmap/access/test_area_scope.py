@@ -21,7 +21,7 @@ from sqlalchemy import text
 from gridmap.access import Role, User
 from gridmap.access.accounts import load_user, set_area
 from gridmap.access.pages import callback_roles
-from gridmap.access.scope import scoped_connection
+from gridmap.access.scope import cache_scope, scoped_connection
 from gridmap.db.engine import get_engine
 from gridmap.io.export import ExportRequest
 from gridmap.io.jobs import write_export
@@ -127,6 +127,9 @@ def test_street_centre_reads_its_streets_rows_only(town: Town, street: Street) -
         ).scalar_one()
     assert seen == expected and foreign == 0 and denied is False
     city = User(street.user_id + 10_000, "city", "city", Role.COMMAND)
+    # caches keep a scoped reader's rows under its id and grids, the city's under None
+    assert cache_scope(user) == (user.id, tuple(sorted(street.grid_ids)))
+    assert cache_scope(city) is None
     with scoped_connection(engine, city) as conn:  # the city account: unscoped, all rows
         assert {
             t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in EXPECTED
@@ -299,7 +302,12 @@ def test_exports_hold_the_streets_cases_only(town: Town, street: Street, tmp_pat
 
 
 def test_wall_view_fits_the_streets_grids(
-    access_app: Dash, town: Town, street: Street, street_http: requests.Session, base_url: str
+    access_app: Dash,
+    town: Town,
+    street: Street,
+    street_http: requests.Session,
+    city_http: requests.Session,
+    base_url: str,
 ) -> None:
     from flask import g
 
@@ -326,6 +334,10 @@ def test_wall_view_fits_the_streets_grids(
         assert wall_view(engine, None).extent == pytest.approx(tuple(city_extent))
     # the wall's outlines over the whole city: the street's grids only
     bbox = ",".join(map(str, city_extent))
+    city = city_http.get(  # (asked first: the outlines are kept per process)
+        base_url + "/wall/outlines.json", params={"bbox": bbox, "zoom": "11"}, timeout=60
+    ).json()
+    assert len(city["features"]) > len(street.grid_ids)
     outlines = street_http.get(
         base_url + "/wall/outlines.json", params={"bbox": bbox, "zoom": "11"}, timeout=60
     ).json()
