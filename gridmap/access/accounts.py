@@ -1,4 +1,5 @@
-"""Accounts in the ``users`` table: add, list, disable, assign grids, authenticate, and the
+"""Accounts in the ``users`` table: add, list, disable, assign grids or an area (command
+centres: a district, street or community, migration 0028), authenticate, and the
 bearer/display tokens of ``user_tokens`` (a random secret shown once, stored as SHA-256)."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Literal
 
 from sqlalchemy import Connection, Engine, text
 
-from gridmap.access import Role, User
+from gridmap.access import AREA_KINDS, Area, Role, User
 from gridmap.access.errors import AccountError
 from gridmap.access.passwords import MIN_LENGTH, hash_password, needs_rehash, verify_password
 
@@ -21,14 +22,39 @@ TokenKind = Literal["api", "display"]
 #: Prefix of every token, so a leaked one is recognisable (e.g. by secret scanners).
 TOKEN_PREFIX = "gmt_"
 
-_USER_SQL = """
-SELECT u.id, u.username, u.display_name, u.role, u.active, u.password_hash,
-       coalesce(array_agg(ug.grid_id ORDER BY ug.grid_id)
-                FILTER (WHERE ug.grid_id IS NOT NULL), '{{}}') AS grid_ids
-FROM users u LEFT JOIN user_grids ug ON ug.user_id = u.id
-WHERE {where}
-GROUP BY u.id
+#: The area columns of ``users`` per area kind, and the table each names.
+AREA_COLUMNS = {
+    "district": ("area_district_id", "districts"),
+    "street": ("area_street_id", "streets"),
+    "community": ("area_community_id", "communities"),
+}
+
+# An account's area as (kind, id, code, name), NULL when it has none.
+_AREA_SQL = """
+CASE WHEN u.area_district_id IS NOT NULL THEN 'district'
+     WHEN u.area_street_id IS NOT NULL THEN 'street'
+     WHEN u.area_community_id IS NOT NULL THEN 'community' END AS area_kind,
+coalesce(ad.id, ast.id, ac.id) AS area_id,
+coalesce(ad.code, ast.code, ac.code) AS area_code,
+coalesce(ad.name, ast.name, ac.name) AS area_name
 """
+_AREA_JOINS = """
+LEFT JOIN districts ad ON ad.id = u.area_district_id
+LEFT JOIN streets ast ON ast.id = u.area_street_id
+LEFT JOIN communities ac ON ac.id = u.area_community_id
+"""
+
+# grid_ids: the assigned grids plus those of the account's area (the set the row-level
+# security policies check, migration 0028).
+_USER_SQL = (
+    """
+SELECT u.id, u.username, u.display_name, u.role, u.active, u.password_hash,
+       gridmap_account_grids(u.id) AS grid_ids,"""
+    + _AREA_SQL
+    + "FROM users u"
+    + _AREA_JOINS
+    + "WHERE {where}"
+)
 
 
 @dataclass(frozen=True)
@@ -43,6 +69,13 @@ class Account:
     grid_codes: tuple[str, ...]
     tokens: int
     created_at: datetime
+    area: Area | None = None
+
+
+def _area(row) -> Area | None:
+    if row.area_kind is None:
+        return None
+    return Area(row.area_kind, row.area_id, row.area_code, row.area_name)
 
 
 def _user(row) -> User:
@@ -52,6 +85,7 @@ def _user(row) -> User:
         display_name=row.display_name,
         role=Role(row.role),
         grid_ids=frozenset(row.grid_ids),
+        area=_area(row),
     )
 
 
@@ -93,6 +127,26 @@ def _grid_ids(conn: Connection, codes: list[str]) -> list[int]:
     return [found[c] for c in codes]
 
 
+def _area_ref(conn: Connection, spec: str, role: Role) -> tuple[str, int]:
+    """``(column, id)`` of the area ``spec`` (``street:<code>``, ``district:<code>`` or
+    ``community:<code>``) for an account of ``role``; AccountError when it is not one."""
+    hint = "--area takes district:<code>, street:<code> or community:<code>"
+    kind, sep, code = spec.strip().partition(":")
+    kind, code = kind.strip().lower(), code.strip()
+    if not sep or kind not in AREA_KINDS or not code:
+        raise AccountError(f"Area {spec[:70]!r} is not one.", hint=hint)
+    if role is not Role.COMMAND:
+        raise AccountError(
+            "Only command-centre accounts (role command) can be scoped to an area.",
+            hint="grid leads and workers are given grids: --grid",
+        )
+    column, table = AREA_COLUMNS[kind]
+    area_id = conn.execute(text(f"SELECT id FROM {table} WHERE code = :c"), {"c": code}).scalar()
+    if area_id is None:
+        raise AccountError(f"Unknown {kind} code {code[:70]!r}.", hint=hint)
+    return column, area_id
+
+
 def check_password(password: str) -> None:
     """Refuse a password too short to be one."""
     if len(password) < MIN_LENGTH:
@@ -107,8 +161,11 @@ def add_user(
     *,
     display_name: str | None = None,
     grid_codes: list[str] | None = None,
+    area: str | None = None,
 ) -> int:
-    """Create an account (no password: it can sign in only by token); return its id."""
+    """Create an account (no password: it can sign in only by token); return its id.
+    ``area`` (command accounts only): ``district|street|community:<code>``, the account
+    then sees that area only; without it a command account sees the whole city."""
     if not USERNAME.match(username):
         raise AccountError(
             f"Username {username[:70]!r} is not allowed.",
@@ -128,6 +185,7 @@ def add_user(
         ).first():
             raise AccountError(f"User {username!r} exists already.")
         grid_ids = _grid_ids(conn, grid_codes or [])
+        area_ref = _area_ref(conn, area, role) if area is not None else None
         user_id = conn.execute(
             text(
                 "INSERT INTO users (username, display_name, role, password_hash) "
@@ -140,6 +198,11 @@ def add_user(
                 "h": hash_password(password) if password is not None else None,
             },
         ).scalar_one()
+        if area_ref is not None:
+            conn.execute(
+                text(f"UPDATE users SET {area_ref[0]} = :a WHERE id = :id"),
+                {"a": area_ref[1], "id": user_id},
+            )
         for grid_id in grid_ids:
             conn.execute(
                 text("INSERT INTO user_grids (user_id, grid_id) VALUES (:u, :g)"),
@@ -180,6 +243,31 @@ def set_grids(engine: Engine, username: str, grid_codes: list[str]) -> None:
             )
 
 
+def set_area(engine: Engine, username: str, area: str | None) -> None:
+    """Scope a command account to ``area`` (``district|street|community:<code>``), or make
+    it whole-city again (None)."""
+    with engine.begin() as conn:
+        user_id = _user_id(conn, username)
+        role = Role(
+            conn.execute(
+                text("SELECT role FROM users WHERE id = :id"), {"id": user_id}
+            ).scalar_one()
+        )
+        area_ref = _area_ref(conn, area, role) if area is not None else None
+        conn.execute(
+            text(
+                "UPDATE users SET area_district_id = NULL, area_street_id = NULL, "
+                "area_community_id = NULL WHERE id = :id"
+            ),
+            {"id": user_id},
+        )
+        if area_ref is not None:
+            conn.execute(
+                text(f"UPDATE users SET {area_ref[0]} = :a WHERE id = :id"),
+                {"a": area_ref[1], "id": user_id},
+            )
+
+
 def set_active(engine: Engine, username: str, active: bool) -> None:
     """Disable (or enable again) an account; a disabled one's tokens stop working too."""
     with engine.begin() as conn:
@@ -200,8 +288,11 @@ def list_accounts(engine: Engine, role: str | None = None) -> list[Account]:
                                  FROM user_grids ug JOIN grids g ON g.id = ug.grid_id
                                  WHERE ug.user_id = u.id), '{}') AS grid_codes,
                        (SELECT count(*) FROM user_tokens t
-                        WHERE t.user_id = u.id AND t.revoked_at IS NULL) AS tokens
-                FROM users u
+                        WHERE t.user_id = u.id AND t.revoked_at IS NULL) AS tokens, """
+                + _AREA_SQL
+                + "FROM users u"
+                + _AREA_JOINS
+                + """
                 WHERE CAST(:role AS text) IS NULL OR u.role = :role
                 ORDER BY u.username
                 """
@@ -218,6 +309,7 @@ def list_accounts(engine: Engine, role: str | None = None) -> list[Account]:
             tuple(r.grid_codes),
             r.tokens,
             r.created_at,
+            _area(r),
         )
         for r in rows
     ]

@@ -1,5 +1,6 @@
-"""``gridmap user``: add, list, disable/enable accounts, set passwords and grids, issue and
-revoke tokens (API tokens for intake clients, display tokens for wall screens)."""
+"""``gridmap user``: add, list, disable/enable accounts, set passwords, grids and areas
+(command centres scoped to a district, street or community), issue and revoke tokens (API
+tokens for intake clients, display tokens for wall screens)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,20 @@ def _password(given: str | None, prompt: bool) -> str | None:
     return None
 
 
+AREA_HELP = (
+    "Command accounts only: scope to district:<code>, street:<code> or community:<code> "
+    "(sees that area only; without it, the whole city)."
+)
+
+
+def _check_area(engine, area: str, role: str) -> None:
+    from gridmap.access import Role
+    from gridmap.access.accounts import _area_ref
+
+    with engine.connect() as conn:
+        _area_ref(conn, area, Role(role))
+
+
 @click.group()
 def user() -> None:
     """Accounts, roles, grid assignments and tokens."""
@@ -42,35 +57,53 @@ def user() -> None:
 @click.option("--name", "display_name", help="Display name (default: the username).")
 @click.option("--password", help="Password (else $GRIDMAP_USER_PASSWORD, else a prompt).")
 @click.option("--grid", "grids", multiple=True, help="Grid code assigned (repeatable).")
+@click.option("--area", help=AREA_HELP)
 @friendly
 def add(
-    username: str, role: str, display_name: str | None, password: str | None, grids: tuple
+    username: str,
+    role: str,
+    display_name: str | None,
+    password: str | None,
+    grids: tuple,
+    area: str | None,
 ) -> None:
     """Create an account (api_client accounts get no password: issue a token)."""
     from gridmap.access.accounts import add_user
 
+    engine = _engine()
+    if area is not None:  # refuse a wrong area before asking for a password
+        _check_area(engine, area, role)
     secret = None if role == "api_client" else _password(password, prompt=True)
     user_id = add_user(
-        _engine(), username, role, secret, display_name=display_name, grid_codes=list(grids)
+        engine,
+        username,
+        role,
+        secret,
+        display_name=display_name,
+        grid_codes=list(grids),
+        area=area,
     )
-    click.echo(f"added {username} (id {user_id}, {role}, grids: {', '.join(grids) or '-'})")
+    where = f", area: {area.strip()}" if area else ""
+    click.echo(f"added {username} (id {user_id}, {role}, grids: {', '.join(grids) or '-'}{where})")
 
 
 @user.command("list")
 @click.option("--role", help="Only this role.")
 @friendly
 def list_(role: str | None) -> None:
-    """The accounts: username, role, active, grids, live tokens, display name."""
+    """The accounts: username, role, active, grids, area, live tokens, display name."""
+    from gridmap.access import Role
     from gridmap.access.accounts import list_accounts
 
     accounts = list_accounts(_engine(), role)
-    click.echo("username\trole\tactive\tgrids\ttokens\tname")
+    click.echo("username\trole\tactive\tgrids\tarea\ttokens\tname")
     for a in accounts:
         more = len(a.grid_codes) - 5
         grids = ",".join(a.grid_codes[:5]) + (f",…(+{more})" if more > 0 else "")
+        area = str(a.area) if a.area else ("city" if a.role is Role.COMMAND else "-")
         click.echo(
             f"{a.username}\t{a.role.value}\t{'yes' if a.active else 'no'}\t{grids or '-'}"
-            f"\t{a.tokens}\t{a.display_name}"
+            f"\t{area}\t{a.tokens}\t{a.display_name}"
         )
     click.echo(f"{len(accounts)} accounts", err=True)
 
@@ -119,6 +152,22 @@ def grids(username: str, grids: tuple) -> None:
 
     set_grids(_engine(), username, list(grids))
     click.echo(f"{username}: grids {', '.join(grids) or '-'}")
+
+
+@user.command("area")
+@click.argument("username")
+@click.option("--area", help=AREA_HELP)
+@click.option("--city", is_flag=True, help="Make the account whole-city again.")
+@friendly
+def area(username: str, area: str | None, city: bool) -> None:
+    """Scope a command account to an area, or (--city) make it whole-city again."""
+    from gridmap.access.accounts import set_area
+    from gridmap.access.errors import AccountError
+
+    if (area is None) == (not city):
+        raise AccountError("Give exactly one of --area or --city.", hint=AREA_HELP)
+    set_area(_engine(), username, None if city else area)
+    click.echo(f"{username}: area {area.strip() if area else 'city'}")
 
 
 @user.command("token")

@@ -9,12 +9,16 @@ scoped automatically: their views check that the target is visible through a sco
 before writing (the grid reader cannot write). :func:`unscoped` lifts the automatic scope
 for a block (the audit log, sign-in bookkeeping).
 
-For a grid-scoped user (grid
-lead, grid worker) it opens a transaction that records the user's id
+For a grid-scoped user (grid lead, grid worker, or a command centre scoped to a district,
+street or community) it opens a transaction that records the user's id
 (``gridmap.user_id``) and switches to the ``gridmap_grid_reader`` role, which is subject
 to the policies of migration 0010: cases, case events, buildings, grids, patrol shifts and
 pings, street pieces and building access of other grids are simply not there. The role
-can only SELECT. Everyone else (admin, command, planner, no user: CLI and background jobs)
+can only SELECT. An area-scoped command centre is the same mechanism, not a second one: its
+area is one more way to name a set of grids (migration 0028 adds the area's grids to
+``gridmap_user_grids()``, the set every policy checks), so every table scoped by grid is
+scoped by area with no policy of its own. Everyone else (admin, whole-city command,
+planner, no user: CLI and background jobs)
 reads with the app's own login, unfiltered; personal data for command and planner is
 masked where it is shown (:mod:`gridmap.access.masking`).
 
@@ -80,7 +84,9 @@ def request_scope_user() -> User | None:
 
 def cache_scope(user: User | None) -> tuple[int, tuple[int, ...]] | None:
     """The part of a cache key that says whose rows a cached read holds: None for every
-    unscoped reader (they read the same rows), else the scoped user's id and grids."""
+    unscoped reader (they read the same rows), else the scoped user's id and grids (an
+    area-scoped command centre's grids are its area's, resolved at sign-in of each
+    request, so a grid added to the area is a new key)."""
     if user is None or not user.grid_scoped:
         return None
     return user.id, tuple(sorted(user.grid_ids))

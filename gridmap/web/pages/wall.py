@@ -95,6 +95,13 @@ def _legend(lang: str) -> html.Div:
     )
 
 
+def title(lang: str) -> str:
+    """The wall's title; an area-scoped command centre's names its area."""
+    user = current_user()
+    area = user.area if user is not None else None
+    return t("wall.title", lang) + (f" · {area.name}" if area is not None else "")
+
+
 def layout(lang: str | None = None, **_query: str) -> html.Div:
     """The wall for ``?lang=`` (zh-CN by default)."""
     settings = get_settings()
@@ -111,7 +118,7 @@ def layout(lang: str | None = None, **_query: str) -> html.Div:
                 className="wall-top",
                 children=[
                     header(lang, PATH),
-                    html.H2(t("wall.title", lang), className="wall-title"),
+                    html.H2(title(lang), className="wall-title"),
                     html.Div(id="wall-notice", className="wall-notice"),
                 ],
             ),

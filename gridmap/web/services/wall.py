@@ -36,7 +36,7 @@ from plotly.basedatatypes import BaseTraceType
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from gridmap.access.scope import request_cache_scope
+from gridmap.access.scope import request_cache_scope, request_scope_user
 from gridmap.cases.filters import CaseChoice
 from gridmap.i18n import t
 from gridmap.patrols.coverage import grid_shares
@@ -90,8 +90,9 @@ def dark_style(style: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class WallView:
-    """The whole city: the grids' extent (None: no grids or no database) and the view
-    fitted to it (its bbox is the extent, so every layer reads the whole city)."""
+    """The whole city (or an area-scoped centre's area): the grids' extent (None: no grids
+    or no database) and the view fitted to it (its bbox is the extent, so every layer reads
+    all the wall shows)."""
 
     view: MapView
     extent: tuple[float, float, float, float] | None
@@ -99,7 +100,11 @@ class WallView:
 
 
 def wall_view(engine: Engine, center: tuple[float, float] | None) -> WallView:
-    """The view of all grids (the configured centre when set)."""
+    """The view of all grids the request's user sees (the configured centre when set): the
+    whole city, or an area-scoped command centre's own area (its grids, read through its
+    scope, fitted without the city's configured centre)."""
+    if request_scope_user() is not None:
+        center = None
     try:
         extent = overlays.grids_extent(engine)
     except SQLAlchemyError as exc:

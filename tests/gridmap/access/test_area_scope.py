@@ -1,0 +1,345 @@
+"""Area-scoped command centres (issue 15, migration 0028): a command account scoped to one
+street reads, in PostgreSQL itself, only the rows of that street's grids; aimed at another
+street (its grid, cases, households, visits, tiles, OGC items, exports, the wall's outlines)
+it gets nothing from any HTTP route or Dash callback, enumerated from the app; its own
+street it sees; the whole-city command account sees everything. The city account asks
+first, so a cache that handed one scope's answer to another would be caught here."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import dash
+import mapbox_vector_tile
+import pytest
+import requests
+from dash import Dash
+from sqlalchemy import text
+
+from gridmap.access import Role, User
+from gridmap.access.accounts import load_user, set_area
+from gridmap.access.pages import callback_roles
+from gridmap.access.scope import cache_scope, scoped_connection
+from gridmap.db.engine import get_engine
+from gridmap.io.export import ExportRequest
+from gridmap.io.jobs import write_export
+from tests.gridmap.access.conftest import Town
+from tests.gridmap.access.test_rls import EXPECTED
+from tests.gridmap.access.test_routes import (
+    _get_routes,
+    callback_bodies,
+    foreign_query,
+    leaked,
+    url_for,
+)
+from tests.signin import ensure_account, signed_in_session
+
+CENTRE = "street_centre"
+
+
+@dataclass(frozen=True)
+class Street:
+    """The street the centre is scoped to (it does not hold the town's foreign grid)."""
+
+    user_id: int
+    code: str
+    grid_ids: tuple[int, ...]
+    password: str
+
+
+@pytest.fixture(scope="module")
+def street(town: Town) -> Street:
+    engine = get_engine(town.url)
+    with engine.connect() as conn:
+        # the street with the most cases among those not holding the foreign grid
+        code, grid_ids = conn.execute(
+            text(
+                """
+                SELECT s.code, array_agg(DISTINCT g.id ORDER BY g.id)
+                FROM streets s JOIN communities c ON c.street_id = s.id
+                JOIN grids g ON g.community_id = c.id LEFT JOIN cases k ON k.grid_id = g.id
+                WHERE s.id <> (SELECT c2.street_id FROM grids g2
+                               JOIN communities c2 ON c2.id = g2.community_id WHERE g2.id = :f)
+                GROUP BY s.id ORDER BY count(k.id) DESC, s.id LIMIT 1
+                """
+            ),
+            {"f": town.foreign_grid_id},
+        ).one()
+    _, password = ensure_account(town.url, "command", username=CENTRE)
+    set_area(engine, CENTRE, f"street:{code}")
+    user_id = conn_user_id(town.url)
+    return Street(user_id, code, tuple(grid_ids), password)
+
+
+def conn_user_id(url: str) -> int:
+    with get_engine(url).connect() as conn:
+        return conn.execute(
+            text("SELECT id FROM users WHERE username = :u"), {"u": CENTRE}
+        ).scalar_one()
+
+
+def centre(town: Town) -> User:
+    with get_engine(town.url).connect() as conn:
+        user = load_user(conn, conn_user_id(town.url))
+    assert user is not None
+    return user
+
+
+@pytest.fixture(scope="module")
+def street_http(base_url: str, street: Street) -> requests.Session:
+    return signed_in_session(base_url, CENTRE, street.password)
+
+
+@pytest.fixture(scope="module")
+def city_http(base_url: str, town: Town) -> requests.Session:
+    return signed_in_session(base_url, *ensure_account(town.url, "command"))
+
+
+def test_street_centre_reads_its_streets_rows_only(town: Town, street: Street) -> None:
+    engine = get_engine(town.url)
+    user = centre(town)
+    assert user.role is Role.COMMAND and user.grid_scoped
+    assert str(user.area) == f"street:{street.code}"
+    assert user.grid_ids == frozenset(street.grid_ids)
+    assert town.foreign_grid_id not in street.grid_ids
+    with engine.connect() as conn:
+        expected = {
+            t: conn.execute(text(sql), {"g": list(street.grid_ids)}).scalar_one()
+            for t, sql in EXPECTED.items()
+        }
+        everything = {
+            t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in EXPECTED
+        }
+    assert all(expected[t] > 0 for t in ("cases", "households", "visits", "buildings"))
+    assert all(expected[t] < everything[t] for t in ("cases", "households", "visits"))
+    with scoped_connection(engine, user) as conn:
+        seen = {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in EXPECTED}
+        assert conn.execute(text("SELECT current_user")).scalar_one() == "gridmap_grid_reader"
+        foreign = conn.execute(
+            text("SELECT count(*) FROM cases WHERE id = ANY(:ids)"),
+            {"ids": list(town.foreign_case_ids)},
+        ).scalar_one()
+        # the account-grids lookup names other accounts' grids: not the reader's to call
+        denied = conn.execute(
+            text("SELECT has_function_privilege('gridmap_account_grids(integer)', 'EXECUTE')")
+        ).scalar_one()
+    assert seen == expected and foreign == 0 and denied is False
+    city = User(street.user_id + 10_000, "city", "city", Role.COMMAND)
+    # caches keep a scoped reader's rows under its id and grids, the city's under None
+    assert cache_scope(user) == (user.id, tuple(sorted(street.grid_ids)))
+    assert cache_scope(city) is None
+    with scoped_connection(engine, city) as conn:  # the city account: unscoped, all rows
+        assert {
+            t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in EXPECTED
+        } == everything
+
+
+def test_street_centre_gets_nothing_of_another_street_over_http(
+    access_app: Dash,
+    base_url: str,
+    town: Town,
+    street_http: requests.Session,
+    city_http: requests.Session,
+) -> None:
+    city_saw = []
+    for rule in _get_routes(access_app):
+        path = url_for(access_app, rule, town)
+        for params in ({}, foreign_query(town)):
+            where = f"GET {path} {params or ''}"
+            city = city_http.get(base_url + path, params=params, timeout=60)  # (caches first)
+            mine = street_http.get(base_url + path, params=params, timeout=60)
+            assert not leaked(mine.text, town, where), (where, leaked(mine.text, town, where))
+            if city.status_code < 500:
+                assert mine.status_code < 500, (where, mine.status_code, mine.text[:300])
+            if leaked(city.text, town, where):
+                city_saw.append(where)
+    for page in dash.page_registry.values():
+        assert not leaked(street_http.get(base_url + page["path"], timeout=60).text, town)
+    # The probes reach the foreign street's data for the city account: not vacuous.
+    assert any("/api/v1/cases" in w for w in city_saw), city_saw
+
+
+def test_street_centre_gets_nothing_of_another_street_from_any_callback(
+    access_app: Dash,
+    base_url: str,
+    town: Town,
+    street_http: requests.Session,
+    city_http: requests.Session,
+) -> None:
+    url = base_url + "/_dash-update-component"
+    city_saw, answered, allowed = [], 0, 0
+    for key, body in callback_bodies(access_app, town):
+        if Role.COMMAND not in (callback_roles(access_app.server, key) or ()):
+            continue  # (refused to every command account: test_pages.py)
+        allowed += 1
+        sent = json.dumps(body, ensure_ascii=False)
+        city = city_http.post(url, json=body, timeout=120)
+        mine = street_http.post(url, json=body, timeout=120)
+        assert not leaked(mine.text, town, sent), (key, leaked(mine.text, town, sent))
+        if city.status_code < 500:
+            assert mine.status_code < 500, (key, mine.status_code, mine.text[:300])
+        answered += mine.status_code == 200
+        if leaked(city.text, town, sent):
+            city_saw.append(key)
+    assert answered >= allowed // 2, (answered, allowed)
+    assert any("map-graph.figure" in key for key in city_saw), city_saw
+
+
+def test_street_centre_sees_its_households_visits_and_cases_only(
+    base_url: str,
+    town: Town,
+    street: Street,
+    street_http: requests.Session,
+    city_http: requests.Session,
+) -> None:
+    own, other = {}, {}
+    order = {"households": "id", "visits": "id", "cases": "id", "buildings": "id"}
+    with get_engine(town.url).connect() as conn:
+        for table, found, where in (
+            *((t, own, "grid_id = ANY(:g)") for t in order),
+            *((t, other, "NOT grid_id = ANY(:g)") for t in order),
+        ):
+            found[table] = conn.execute(
+                text(f"SELECT id FROM {table} WHERE {where} ORDER BY {order[table]} LIMIT 1"),
+                {"g": list(street.grid_ids)},
+            ).scalar_one()
+        street_cases = conn.execute(
+            text("SELECT count(*) FROM cases WHERE grid_id = ANY(:g)"), {"g": list(street.grid_ids)}
+        ).scalar_one()
+    paths = {
+        "households": "/api/v1/households/{}",
+        "visits": "/api/v1/visits/{}",
+        "cases": "/api/v1/cases/{}",
+    }
+    for table, path in paths.items():  # (cases are no OGC collection: personal data)
+        for ids, street_status in ((own, 200), (other, 404)):
+            url = base_url + path.format(ids[table])
+            assert street_http.get(url, timeout=30).status_code == street_status, url
+            assert city_http.get(url, timeout=30).status_code == 200, url
+    history = street_http.get(
+        f"{base_url}/api/v1/households/{other['households']}/visits", timeout=30
+    )
+    assert history.status_code == 404
+    overdue = street_http.get(base_url + "/api/v1/visits/overdue?limit=5000", timeout=30).json()
+    assert overdue["households"]
+    assert {h["grid_id"] for h in overdue["households"]} <= set(street.grid_ids)
+    shares = street_http.get(base_url + "/api/v1/visits/shares", timeout=30).json()
+    grids = {row["id"] for row in shares["groups"]}
+    assert grids and grids <= set(street.grid_ids)
+    listed = street_http.get(base_url + "/api/v1/cases", params={"limit": 1}, timeout=30)
+    assert listed.status_code == 200 and listed.json()["total"] == street_cases
+    ogc = street_http.get(base_url + "/ogc/collections/grids/items", params={"f": "json"})
+    assert ogc.json()["numberMatched"] == len(street.grid_ids)
+    city_ogc = city_http.get(base_url + "/ogc/collections/grids/items", params={"f": "json"})
+    assert city_ogc.json()["numberMatched"] > len(street.grid_ids)
+    for building, street_status in ((own["buildings"], 200), (other["buildings"], 404)):
+        item = f"{base_url}/ogc/collections/buildings/items/{building}"
+        assert street_http.get(item, params={"f": "json"}).status_code == street_status, item
+        assert city_http.get(item, params={"f": "json"}).status_code == 200, item
+    minx, miny, maxx, maxy = town.foreign_bbox
+    in_bbox = {"f": "json", "bbox": f"{minx},{miny},{maxx},{maxy}", "limit": 1}
+    city = city_http.get(base_url + "/ogc/collections/buildings/items", params=in_bbox).json()
+    foreign = street_http.get(base_url + "/ogc/collections/buildings/items", params=in_bbox).json()
+    with get_engine(town.url).connect() as conn:
+        mine, total = conn.execute(
+            text(
+                "SELECT count(*) FILTER (WHERE grid_id = ANY(:g)), count(*) FROM buildings "
+                "WHERE ST_Intersects(geom, ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326))"
+            ),
+            {"g": list(street.grid_ids), "x0": minx, "y0": miny, "x1": maxx, "y1": maxy},
+        ).one()
+    assert (foreign["numberMatched"], city["numberMatched"]) == (mine, total)
+    assert mine < total
+
+
+def test_tiles_hold_the_streets_features_only(
+    base_url: str, town: Town, street_http: requests.Session, city_http: requests.Session
+) -> None:
+    from gridmap.web.tiles import BASEMAP, ROADS, tilesets
+    from tests.gridmap.access.test_routes import tile_of
+
+    minx, miny, maxx, maxy = town.foreign_bbox
+    city_saw = {}
+    for tileset in tilesets().values():
+        if tileset.id in (ROADS.id, BASEMAP.id):
+            continue
+        for z in (12, 16):
+            x, y = tile_of((minx + maxx) / 2, (miny + maxy) / 2, z)
+            path = f"{base_url}/tiles/{tileset.id}/{z}/{x}/{y}.pbf"
+            city = city_http.get(path, timeout=60)  # (asked first: the tile cache keeps it)
+            mine = street_http.get(path, timeout=60)
+            assert city.status_code in (200, 204) and mine.status_code in (200, 204), path
+            decoded = [
+                json.dumps(mapbox_vector_tile.decode(r.content), ensure_ascii=False, default=str)
+                if r.content
+                else ""
+                for r in (city, mine)
+            ]
+            assert not leaked(decoded[1], town), (path, leaked(decoded[1], town))
+            city_saw[path] = leaked(decoded[0], town)
+    assert any(city_saw.values()), city_saw
+
+
+def test_exports_hold_the_streets_cases_only(town: Town, street: Street, tmp_path: Path) -> None:
+    engine = get_engine(town.url)
+    request = ExportRequest(layers=("cases",), format="csv")
+    count = write_export(engine, request, tmp_path / "street.csv", user=centre(town))
+    city = User(street.user_id + 10_000, "city", "city", Role.COMMAND)
+    everything = write_export(engine, request, tmp_path / "city.csv", user=city)
+    with engine.connect() as conn:
+        own, total = conn.execute(
+            text(
+                "SELECT count(*) FILTER (WHERE grid_id = ANY(:g)), count(*) FROM cases "
+                "WHERE geom IS NOT NULL"
+            ),
+            {"g": list(street.grid_ids)},
+        ).one()
+    assert (count, everything) == (own, total)
+    body = (tmp_path / "street.csv").read_text(encoding="utf-8-sig")
+    assert not leaked(body, town)
+
+
+def test_wall_view_fits_the_streets_grids(
+    access_app: Dash,
+    town: Town,
+    street: Street,
+    street_http: requests.Session,
+    city_http: requests.Session,
+    base_url: str,
+) -> None:
+    from flask import g
+
+    from gridmap.access import G_USER
+    from gridmap.web.services.wall import wall_view
+
+    with get_engine(town.url).connect() as conn:
+        extent = conn.execute(
+            text(
+                "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
+                "(SELECT ST_Extent(geom)::geometry e FROM grids WHERE id = ANY(:g)) x"
+            ),
+            {"g": list(street.grid_ids)},
+        ).one()
+        city_extent = conn.execute(text("SELECT * FROM gridmap_grids_extent()")).one()
+    engine = get_engine(town.url)
+    with access_app.server.test_request_context("/wall"):
+        setattr(g, G_USER, centre(town))
+        view = wall_view(engine, (0.0, 0.0))  # (a configured city centre is not the area's)
+    assert view.extent == pytest.approx(tuple(extent))
+    assert view.view.center != (0.0, 0.0)
+    with access_app.server.test_request_context("/wall"):
+        setattr(g, G_USER, User(street.user_id + 10_000, "city", "city", Role.COMMAND))
+        assert wall_view(engine, None).extent == pytest.approx(tuple(city_extent))
+    # the wall's outlines over the whole city: the street's grids only
+    bbox = ",".join(map(str, city_extent))
+    city = city_http.get(  # (asked first: the outlines are kept per process)
+        base_url + "/wall/outlines.json", params={"bbox": bbox, "zoom": "11"}, timeout=60
+    ).json()
+    assert len(city["features"]) > len(street.grid_ids)
+    outlines = street_http.get(
+        base_url + "/wall/outlines.json", params={"bbox": bbox, "zoom": "11"}, timeout=60
+    ).json()
+    ids = {f.get("id") for f in outlines["features"]}
+    assert ids and ids <= {str(i) for i in street.grid_ids} | set(street.grid_ids)
