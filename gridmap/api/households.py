@@ -22,6 +22,8 @@ from gridmap.access import User, audit, current_user
 from gridmap.access.masking import mask_household
 from gridmap.access.policy import Access, allow
 from gridmap.access.scope import scoped_connection, unscoped
+from gridmap.analytics.errors import NetworkError
+from gridmap.analytics.network import WalkGraph
 from gridmap.api import household_schemas as s
 from gridmap.api.context import engine, json_response, limit_body, taxonomy
 from gridmap.api.contract import ErrorOut, Reply, contract
@@ -245,10 +247,14 @@ def get_household_tags():
     return _ok({"tags": tags, "every_household_days": every})
 
 
-def _walk_graph():
-    """The app database's walking graph (kept per process until road_edges change)."""
+def _walk_graph() -> WalkGraph | None:
+    """The app database's walking graph (kept per process until road_edges change); None
+    when no roads are imported (the plan then goes by straight lines and says so)."""
     engine()  # sets the app's database URL when unset
-    return dayplan.walk_graph(current_app.config[URL_KEY])
+    try:
+        return dayplan.walk_graph(current_app.config[URL_KEY])
+    except NetworkError:
+        return None
 
 
 def _plan_grids(query: s.DayPlanQuery, user: User | None) -> tuple[str | None, list[int] | None]:
@@ -288,7 +294,9 @@ def _plan_grids(query: s.DayPlanQuery, user: User | None) -> tuple[str | None, l
     return worker, grids
 
 
-def _day_plan(query: s.DayPlanQuery) -> tuple[dict[str, Any], dayplan.DayPlan]:
+def _day_plan(
+    query: s.DayPlanQuery,
+) -> tuple[dict[str, Any], dayplan.DayPlan, WalkGraph | None]:
     """The caller's (or the named worker's) day plan, masked, as JSON and as computed."""
     if (query.start_lon is None) != (query.start_lat is None):
         raise HouseholdError("Give both start_lon and start_lat, or neither.")
@@ -296,11 +304,10 @@ def _day_plan(query: s.DayPlanQuery) -> tuple[dict[str, Any], dayplan.DayPlan]:
     worker, grids = _plan_grids(query, user)
     as_of = query.date or _today()
     start = (query.start_lon, query.start_lat) if query.start_lon is not None else None
-    graph = _walk_graph()
     with engine().connect() as conn:
-        plan = dayplan.day_plan(
-            conn, graph, as_of, _tz(), grids, start=start, max_stops=query.max_stops
-        )
+        rows = dayplan.due_households(conn, as_of, _tz(), grids)
+    graph = _walk_graph() if rows else None
+    plan = dayplan.plan_route(graph, rows, as_of, start=start, max_stops=query.max_stops)
     for stop in plan.stops:
         stop["households"] = [mask_household(h, user) for h in stop["households"]]
     audit.record(
@@ -318,7 +325,7 @@ def _day_plan(query: s.DayPlanQuery) -> tuple[dict[str, Any], dayplan.DayPlan]:
         "stops": plan.stops,
         "route": {"type": "LineString", "coordinates": plan.line},
     }
-    return body, plan
+    return body, plan, graph
 
 
 @blueprint.get("/day-plan")
@@ -335,7 +342,7 @@ def get_day_plan(query: s.DayPlanQuery):
     vulnerable and the longest overdue first, at most max_stops buildings), grouped by
     building and ordered into a walking route over the walking network (personal data:
     masked, audited)."""
-    body, _plan = _day_plan(query)
+    body, _plan, _graph = _day_plan(query)
     return _ok(body)
 
 
@@ -356,10 +363,10 @@ def get_day_plan_pdf(query: s.DayPlanQuery):
     """The day plan printed: one A4 page with the route on a small map and the list."""
     from gridmap.households.dayplan_print import render_day_plan
 
-    body, plan = _day_plan(query)
+    body, plan, graph = _day_plan(query)
     with engine().connect() as conn:
         names = dict(conn.execute(text("SELECT slug, name_zh FROM household_tags")).all())
-    pdf = render_day_plan(body, plan, _walk_graph(), names)
+    pdf = render_day_plan(body, plan, graph, names)
     name = f"day-plan-{body['date'].isoformat()}.pdf"
     return Response(
         pdf,

@@ -20,10 +20,11 @@ from datetime import date
 from typing import Any
 
 import numpy as np
+from pyproj import Transformer
 from scipy.sparse import csgraph
 from sqlalchemy import Connection, Engine, text
 
-from gridmap.analytics.network import WalkGraph, load_graph
+from gridmap.analytics.network import WalkGraph, load_graph, local_crs
 from gridmap.db.engine import connect
 
 #: Up to this many stops the order is exact (Held-Karp: n² 2ⁿ steps, ~10 ms at 10).
@@ -349,8 +350,17 @@ def due_households(
     return [dict(r) for r in rows]
 
 
+def straight_distances(lonlat: np.ndarray) -> Legs:
+    """Straight-line metres between the stops (when no walking network is imported)."""
+    crs = local_crs(*lonlat.mean(axis=0))
+    x, y = Transformer.from_crs(4326, crs, always_xy=True).transform(lonlat[:, 0], lonlat[:, 1])
+    dist = np.hypot(x[:, None] - x[None, :], y[:, None] - y[None, :])
+    n = len(lonlat)
+    return Legs(dist, np.arange(n), np.zeros(n), np.full((n, n), -9999, np.int32))
+
+
 def plan_route(
-    graph: WalkGraph,
+    graph: WalkGraph | None,
     households: list[dict[str, Any]],
     as_of: date,
     *,
@@ -358,7 +368,8 @@ def plan_route(
     max_stops: int = 40,
 ) -> DayPlan:
     """Group ``households`` (most urgent first) by building, keep the first ``max_stops``
-    buildings and order them into a walking route (from ``start`` lon/lat when given)."""
+    buildings and order them into a walking route (from ``start`` lon/lat when given);
+    without a walking network (``graph`` None) over straight lines, and the method says so."""
     by_building: dict[int, dict[str, Any]] = {}
     for h in households:
         stop = by_building.get(h["building_id"])
@@ -382,7 +393,8 @@ def plan_route(
         points.insert(0, start)
     if not stops:
         return DayPlan(as_of, [], 0, 0.0, 0.0, "empty", [], start, len(households))
-    legs = stop_distances(graph, np.array(points, float))
+    lonlat = np.array(points, float)
+    legs = stop_distances(graph, lonlat) if graph is not None else straight_distances(lonlat)
     ordering = order_stops(legs.dist, fixed_start=start is not None)
     order = ordering.order
     line: list[list[float]] = []
@@ -391,7 +403,11 @@ def plan_route(
     for pos, i in enumerate(order):
         if pos > 0:
             walked += float(legs.dist[order[pos - 1], i])
-            piece = leg_path(graph, legs, order[pos - 1], i)
+            piece = (
+                leg_path(graph, legs, order[pos - 1], i)
+                if graph is not None
+                else [[round(float(v), 6) for v in lonlat[j]] for j in (order[pos - 1], i)]
+            )
             line.extend(piece if not line else piece[1:])
         if start is not None and i == 0:
             continue
@@ -406,7 +422,7 @@ def plan_route(
         households=kept,
         length_m=round(ordering.length_m, 1),
         nearest_neighbour_m=round(ordering.nearest_neighbour_m, 1),
-        method=ordering.method,
+        method=ordering.method + ("" if graph is not None else ", straight lines (no network)"),
         line=line,
         start=start,
         left_out=len(households) - kept,
@@ -415,7 +431,7 @@ def plan_route(
 
 def day_plan(
     conn: Engine | Connection,
-    graph: WalkGraph,
+    graph: WalkGraph | None,
     as_of: date,
     tz: str,
     grid_ids: list[int] | None,

@@ -17,8 +17,9 @@ import shapely
 from matplotlib.figure import Figure
 from matplotlib.patches import PathPatch
 from matplotlib_scalebar.scalebar import ScaleBar
+from pyproj import Transformer
 
-from gridmap.analytics.network import WalkGraph
+from gridmap.analytics.network import WalkGraph, local_crs
 from gridmap.households.dayplan import DayPlan
 from gridmap.io.printmap import _path, cjk_font
 
@@ -57,7 +58,7 @@ def list_lines(body: dict[str, Any], tag_names: dict[str, str]) -> list[str]:
 def render_day_plan(
     body: dict[str, Any],
     plan: DayPlan,
-    graph: WalkGraph,
+    graph: WalkGraph | None,
     tag_names: dict[str, str] | None = None,
 ) -> bytes:
     """The day plan ``body`` (as the API answers it, masked) as a one-page PDF."""
@@ -86,7 +87,15 @@ def render_day_plan(
         points.append(plan.start)
     if points:
         ll = np.array(points, float)
-        xy = graph.to_local(ll[:, 0], ll[:, 1])
+        if graph is not None:
+            to_local = graph.to_local
+        else:  # no walking network: the stops' own local metres, no roads drawn
+            tr = Transformer.from_crs(4326, local_crs(*ll.mean(axis=0)), always_xy=True)
+
+            def to_local(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+                return np.column_stack(tr.transform(lon, lat))
+
+        xy = to_local(ll[:, 0], ll[:, 1])
         minx, miny = xy.min(axis=0) - 150
         maxx, maxy = xy.max(axis=0) + 150
         # the map's box at the axes' aspect (0.88 × 0.43 of A4)
@@ -94,13 +103,13 @@ def render_day_plan(
         cx, cy, w, h = (minx + maxx) / 2, (miny + maxy) / 2, maxx - minx, maxy - miny
         w, h = max(w, h * aspect), max(h, w / aspect)
         box = shapely.box(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
-        near = shapely.intersects(graph.edge_xy, box)
-        ax.add_artist(
-            PathPatch(_path(graph.edge_xy[near], rings=False), fill=False, color="#d1d5db", lw=0.5)
-        )
+        if graph is not None:
+            near = shapely.intersects(graph.edge_xy, box)
+            roads = _path(graph.edge_xy[near], rings=False)
+            ax.add_artist(PathPatch(roads, fill=False, color="#d1d5db", lw=0.5))
         if plan.line:
             line = np.array(plan.line, float)
-            route = graph.to_local(line[:, 0], line[:, 1])
+            route = to_local(line[:, 0], line[:, 1])
             ax.plot(route[:, 0], route[:, 1], color=ROUTE, lw=1.6, alpha=0.85)
         stops = xy[: len(body["stops"])]
         ax.scatter(stops[:, 0], stops[:, 1], s=60, color=STOP, zorder=3)
