@@ -21,6 +21,7 @@ from gridmap.access.masking import mask_name, mask_phone
 from gridmap.analytics.network import WalkGraph, graph_from_edges
 from gridmap.db.engine import get_engine
 from gridmap.households import dayplan
+from gridmap.settings import PROJECT_ROOT
 from tests.gridmap.cases.world import Api, serve_api
 from tests.gridmap.households.test_visits_api import bearer
 
@@ -234,6 +235,8 @@ def test_the_printed_plan_is_one_page_with_chinese_text(
         response = lead_g1.get(api.base + "/api/v1/day-plan.pdf", params={"date": "2026-06-01"})
     assert response.status_code == 200, response.text
     assert response.headers["Content-Type"] == "application/pdf"
+    (PROJECT_ROOT / "test-artifacts").mkdir(exist_ok=True)
+    (PROJECT_ROOT / "test-artifacts" / "day-plan.pdf").write_bytes(response.content)
     pdf = pypdfium2.PdfDocument(io.BytesIO(response.content))
     assert len(pdf) == 1
     page_text = pdf[0].get_textpage().get_text_range()
