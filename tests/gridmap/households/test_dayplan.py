@@ -242,3 +242,16 @@ def test_the_printed_plan_is_one_page_with_chinese_text(
     page_text = pdf[0].get_textpage().get_text_range()
     assert "入户走访计划 · 2026-06-01 · lead_g1" in page_text
     assert "王秀英" in page_text and "独居老人" in page_text and "幸福路8号" in page_text
+
+
+def test_without_a_walking_network_the_plan_goes_by_straight_lines() -> None:
+    rows = [
+        {"household_id": i, "code": f"H{i}", "building_id": b, "address": f"楼{b}",
+         "lon": 120.0 + x * M, "lat": 30.0, "days_overdue": 1}
+        for i, (b, x) in enumerate([(1, 0.0), (2, 300.0), (3, 100.0), (1, 0.0)])
+    ]  # fmt: skip
+    plan = dayplan.plan_route(None, rows, AS_OF)
+    assert plan.method == "exact (Held-Karp), straight lines (no network)"
+    assert [s["building_id"] for s in plan.stops] in ([1, 3, 2], [2, 3, 1])
+    assert [len(s["households"]) for s in plan.stops if s["building_id"] == 1] == [2]
+    assert plan.length_m == 289.5  # 0.003° of longitude at 30° N (local projection)
