@@ -29,6 +29,12 @@ from gridmap.db.engine import connect
 
 #: Up to this many stops the order is exact (Held-Karp: n² 2ⁿ steps, ~10 ms at 10).
 EXACT_UP_TO = 10
+#: Nearest-neighbour paths (the shortest) improved by local search, then kicks of the best.
+LOCAL_STARTS = 3
+KICKS = 12
+#: Smaller plans get more kicks (KICK_BUDGET // stops), as each costs less.
+KICK_BUDGET = 400
+METHOD = "nearest-neighbour + 2-opt + Or-opt, iterated (double-bridge kicks)"
 #: Most stops (buildings) a day plan holds.
 MAX_STOPS = 60
 #: Dijkstra searches stop this far (m) beyond the stops' own spread (a worker's grids are
@@ -61,67 +67,71 @@ def nearest_neighbour(dist: np.ndarray, *first: int) -> list[int]:
     return order
 
 
+def _padded(dist: np.ndarray) -> np.ndarray:
+    """``dist`` with an extra stop ``n`` at distance 0 from all: "no neighbour" at the open
+    path's ends, so the moves below need no special case there."""
+    n = len(dist)
+    out = np.zeros((n + 1, n + 1))
+    out[:n, :n] = dist
+    return out
+
+
 def two_opt(order: list[int], dist: np.ndarray, fixed_start: bool) -> list[int]:
-    """Reverse segments of the open path while that shortens it (first improvement)."""
-    d = dist.tolist()
-    order = list(order)
+    """Reverse segments of the open path while that shortens it (the best reversal from
+    each first stop, tried in turn; vectorised over the last stop)."""
+    d = _padded(dist)
     n = len(order)
+    path = np.array([*order, n])  # the open end: stop n
     lo = 1 if fixed_start else 0
     improved = True
     while improved:
         improved = False
         for i in range(lo, n - 1):
-            a = order[i - 1] if i > 0 else -1
-            for j in range(i + 1, n):
-                b, c = order[i], order[j]
-                e = order[j + 1] if j + 1 < n else -1
-                before = (d[a][b] if a >= 0 else 0.0) + (d[c][e] if e >= 0 else 0.0)
-                after = (d[a][c] if a >= 0 else 0.0) + (d[b][e] if e >= 0 else 0.0)
-                if after < before - 1e-9:
-                    order[i : j + 1] = order[i : j + 1][::-1]
-                    improved = True
-                    break
-    return order
+            a = path[i - 1] if i > 0 else n
+            b = path[i]
+            c = path[i + 1 : n]
+            e = path[i + 2 : n + 1]
+            delta = d[a, c] + d[b, e] - d[a, b] - d[c, e]
+            j = int(np.argmin(delta))
+            if delta[j] < -1e-9:
+                path[i : i + j + 2] = path[i : i + j + 2][::-1].copy()
+                improved = True
+    return [int(v) for v in path[:n]]
 
 
 def or_opt(order: list[int], dist: np.ndarray, fixed_start: bool) -> list[int]:
     """Move runs of 1-3 consecutive stops elsewhere (either way round) while that shortens
-    the open path (first improvement)."""
-    d = dist.tolist()
-    order = list(order)
+    the open path (the best place for each run, tried in turn; vectorised over places)."""
+    d = _padded(dist)
     n = len(order)
+    order = list(order)
     lo = 1 if fixed_start else 0
-
-    def link(x: int, y: int) -> float:
-        return d[x][y] if x >= 0 and y >= 0 else 0.0
-
     improved = True
     while improved:
         improved = False
         for size in (1, 2, 3):
             for i in range(lo, n - size + 1):
                 run = order[i : i + size]
-                p = order[i - 1] if i > 0 else -1
-                q = order[i + size] if i + size < n else -1
-                gain = link(p, run[0]) + link(run[-1], q) - link(p, q)
-                rest = order[:i] + order[i + size :]
-                for k in range(lo, len(rest) + 1):
-                    if k == i:
-                        continue
-                    x = rest[k - 1] if k > 0 else -1
-                    y = rest[k] if k < len(rest) else -1
-                    base = link(x, y)
-                    for piece in (run, run[::-1]):
-                        if link(x, piece[0]) + link(piece[-1], y) - base < gain - 1e-9:
-                            order = rest[:k] + piece + rest[k:]
-                            improved = True
-                            break
-                    if improved:
-                        break
-                if improved:
-                    break
-            if improved:
-                break
+                p = order[i - 1] if i > 0 else n
+                q = order[i + size] if i + size < n else n
+                gain = d[p, run[0]] + d[run[-1], q] - d[p, q]
+                rest = np.array([*order[:i], *order[i + size :]])
+                ends = np.r_[n, rest, n]  # x = ends[k], y = ends[k + 1]: insert at k
+                k = np.arange(lo, len(rest) + 1)
+                k = k[k != i]
+                if len(k) == 0:
+                    continue
+                x, y = ends[k], ends[k + 1]
+                base = d[x, y]
+                ahead = d[x, run[0]] + d[run[-1], y] - base
+                back = d[x, run[-1]] + d[run[0], y] - base
+                best = np.minimum(ahead, back)
+                m = int(np.argmin(best))
+                if best[m] < gain - 1e-9:
+                    piece = run if ahead[m] <= back[m] else run[::-1]
+                    at = int(k[m])
+                    order = [*rest[:at].tolist(), *piece, *rest[at:].tolist()]
+                    improved = True
     return order
 
 
@@ -175,6 +185,15 @@ def brute_force(dist: np.ndarray, fixed_start: bool) -> list[int]:
     return min(perms, key=lambda p: path_length(p, dist))
 
 
+def local_search(order: list[int], dist: np.ndarray, fixed_start: bool) -> list[int]:
+    """2-opt then Or-opt, again until neither shortens the path."""
+    while True:
+        length = path_length(order, dist)
+        order = or_opt(two_opt(order, dist, fixed_start), dist, fixed_start)
+        if path_length(order, dist) >= length - 1e-9:
+            return order
+
+
 @dataclass(frozen=True)
 class Ordering:
     """An order of the stops, its length (m), how it was found and the nearest-neighbour
@@ -206,19 +225,23 @@ def order_stops(dist: np.ndarray, *, fixed_start: bool = False) -> Ordering:
         order = held_karp(dist, fixed_start)
         return Ordering(order, path_length(order, dist), "exact (Held-Karp)", nn_m)
     best, best_m = None, np.inf
-    # improving the 8 shortest nearest-neighbour tours finds the best of all starts in
-    # practice at a fraction of the time
-    for k in np.argsort(lengths)[:8]:
-        order = tours[int(k)]
-        while True:
-            length = path_length(order, dist)
-            order = or_opt(two_opt(order, dist, fixed_start), dist, fixed_start)
-            if path_length(order, dist) >= length - 1e-9:
-                break
+    for k in np.argsort(lengths)[:LOCAL_STARTS]:
+        order = local_search(tours[int(k)], dist, fixed_start)
         length = path_length(order, dist)
         if length < best_m:
             best, best_m = order, length
-    return Ordering(best, best_m, "nearest-neighbour + 2-opt + Or-opt", nn_m)
+    # iterated local search: kick the best path (a double bridge), improve it again, keep
+    # it when shorter; seeded, so the same stops always give the same route
+    rng = np.random.default_rng(0)
+    lo = 1 if fixed_start else 0
+    for _ in range(max(KICKS, KICK_BUDGET // n) if n - lo >= 4 else 0):
+        a, b, c = sorted(rng.choice(np.arange(lo + 1, n), size=3, replace=False))
+        kicked = best[:a] + best[b:c] + best[a:b] + best[c:]
+        order = local_search(kicked, dist, fixed_start)
+        length = path_length(order, dist)
+        if length < best_m - 1e-9:
+            best, best_m = order, length
+    return Ordering(best, best_m, METHOD, nn_m)
 
 
 # -- the network -------------------------------------------------------------------------------
