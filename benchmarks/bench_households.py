@@ -14,7 +14,7 @@ Triggers are off during the fill (the households' grid and latest counted visit 
 filled by the same SQL) and on again for the measurements.
 
 Peers: shares by the SQL functions vs pandas over all visits (the same numbers, checked);
-the day plan (nearest-neighbour + 2-opt + Or-opt) vs nearest-neighbour only, and the
+the day plan (nearest-neighbour + 2-opt + Or-opt, iterated) vs nearest-neighbour only, and the
 exact order (Held-Karp, brute force on 8 stops) on subsets; visit posts over
 ``gridmap serve`` (gunicorn, 2 workers) by one client and by 8. Results go to
 ``benchmarks/results/households_city.json``; the copy is dropped unless ``--keep``.
