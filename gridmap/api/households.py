@@ -252,7 +252,8 @@ def _walk_graph() -> WalkGraph | None:
     when no roads are imported (the plan then goes by straight lines and says so)."""
     engine()  # sets the app's database URL when unset
     try:
-        return dayplan.walk_graph(current_app.config[URL_KEY])
+        with unscoped():  # the road network is not anyone's grid data
+            return dayplan.walk_graph(current_app.config[URL_KEY])
     except NetworkError:
         return None
 
