@@ -27,8 +27,25 @@ from gridmap.io.printmap import _path, cjk_font
 PAGE_IN = (8.27, 11.69)
 #: Lines of the list that fit under the map (7 pt).
 LIST_LINES = 46
-#: Characters of one list line (the rest is cut with an ellipsis).
-LINE_CHARS = 96
+#: Width of one list line in ems of its 7 pt text (0.88 of A4's width; the rest is cut
+#: with an ellipsis): a CJK character is one em, others about half.
+LINE_EMS = 72.0
+
+
+def _ems(char: str) -> float:
+    return 1.0 if ord(char) >= 0x2E80 else 0.55
+
+
+def cut(line: str, ems: float = LINE_EMS) -> str:
+    """``line`` cut (with an ellipsis) to ``ems`` ems of width."""
+    width = 0.0
+    for i, char in enumerate(line):
+        width += _ems(char)
+        if width > ems - 1.0:
+            return line[:i] + "…"
+    return line
+
+
 ROUTE = "#dc2626"
 STOP = "#1d4ed8"
 
@@ -48,7 +65,7 @@ def list_lines(body: dict[str, Any], tag_names: dict[str, str]) -> list[str]:
     for stop in body["stops"]:
         people = "；".join(_household_text(h, tag_names) for h in stop["households"])
         line = f"{stop['seq']:>2}. {stop['address']}（{stop['walk_m']:.0f} m）  {people}"
-        lines.append(line if len(line) <= LINE_CHARS else line[: LINE_CHARS - 1] + "…")
+        lines.append(line if sum(map(_ems, line)) <= LINE_EMS else cut(line))
     if len(lines) > LIST_LINES:
         rest = len(lines) - (LIST_LINES - 1)
         lines = [*lines[: LIST_LINES - 1], f"……另有 {rest} 处（见系统）"]

@@ -255,3 +255,18 @@ def test_without_a_walking_network_the_plan_goes_by_straight_lines() -> None:
     assert [s["building_id"] for s in plan.stops] in ([1, 3, 2], [2, 3, 1])
     assert [len(s["households"]) for s in plan.stops if s["building_id"] == 1] == [2]
     assert plan.length_m == 289.5  # 0.003° of longitude at 30° N (local projection)
+
+
+def test_list_lines_fit_the_page() -> None:
+    from gridmap.households.dayplan_print import LINE_EMS, LIST_LINES, list_lines
+
+    many = {"code": "H", "unit": "1", "room": "101", "head_name": "王秀英",
+            "tags": ["elderly_alone"], "days_overdue": 3}  # fmt: skip
+    stops = [{"seq": i + 1, "address": "幸福路8号", "walk_m": 10.0 * i,
+              "households": [many] * 12} for i in range(60)]  # fmt: skip
+    lines = list_lines({"stops": stops}, {"elderly_alone": "独居老人"})
+    assert len(lines) == LIST_LINES and lines[-1] == "……另有 15 处（见系统）"
+    assert lines[0].startswith(" 1. 幸福路8号（0 m）  1-101 王秀英 独居老人 逾期3天；")
+    assert lines[0].endswith("…")
+    widths = [sum(1.0 if ord(c) >= 0x2E80 else 0.55 for c in line) for line in lines]
+    assert max(widths) <= LINE_EMS
