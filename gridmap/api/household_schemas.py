@@ -7,12 +7,14 @@ A case opened by a visit goes through intake's own checks (``validate_case``).""
 
 from __future__ import annotations
 
+import datetime as dt
 from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, Strict, StringConstraints
 
 from gridmap.api.case_schemas import (
+    MAX_ID,
     CategoryName,
     Id,
     IdempotencyHeaders,
@@ -30,6 +32,8 @@ __all__ = ["IdempotencyHeaders"]
 
 #: Longest visit note (characters).
 MAX_NOTE = 2000
+#: An id in a query string (text, so not strict: '7' is 7).
+QueryId = Annotated[int, Field(ge=1, le=MAX_ID)]
 BigId = Annotated[int, Strict(), Field(ge=1, le=MAX_BIGINT)]
 Slug = Annotated[
     str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=40,
@@ -162,7 +166,7 @@ class TagsOut(Out):
 
 class StatusQuery(QueryModel):
     as_of: date | None = Field(None, description="Local day (default: today)")
-    grid_id: Id | None = None
+    grid_id: QueryId | None = None
 
 
 class SharesQuery(StatusQuery):
@@ -185,7 +189,7 @@ class SharesOut(Out):
 
 
 class OverdueQuery(StatusQuery):
-    unit_id: Id | None = None
+    unit_id: QueryId | None = None
     vulnerable: bool = Field(False, description="Only households with a vulnerable tag")
     limit: Annotated[int, Field(ge=1, le=5000)] = 500
 
@@ -213,3 +217,66 @@ class OverdueOut(Out):
 class OverdueList(Out):
     as_of: date
     households: list[OverdueOut]
+
+
+class DayPlanQuery(QueryModel):
+    worker: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80,
+                               pattern=NO_CONTROL)
+    ] | None = Field(
+        None,
+        description="A worker's username (default: the caller); the plan covers their grids "
+        "(for a grid lead or worker: only those of the caller's own grids)",
+    )  # fmt: skip
+    date: dt.date | None = Field(None, description="Local day (default: today)")
+    grid_id: QueryId | None = Field(None, description="Only this grid")
+    max_stops: Annotated[int, Field(ge=1, le=60)] = Field(
+        40, description="Most buildings on the route (the most urgent first)"
+    )
+    start_lon: Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)] | None = Field(
+        None, description="Where the walk starts (with start_lat)"
+    )
+    start_lat: Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)] | None = None
+
+
+class PlanHouseholdOut(Out):
+    household_id: int
+    code: str
+    building_id: int
+    grid_id: int | None
+    ten_household_unit_id: int | None
+    unit: str | None
+    floor: int | None
+    room: str | None
+    head_name: str | None
+    head_phone: str | None
+    tags: list[str]
+    cadence_days: int
+    last_seen_on: date | None
+    due_on: date
+    days_overdue: int
+    vulnerable: bool
+
+
+class StopOut(Out):
+    seq: int = Field(description="Place on the route, from 1")
+    building_id: int
+    address: str
+    lon: float
+    lat: float
+    walk_m: float = Field(description="Metres walked from the start of the route")
+    snap_m: float = Field(description="Metres from the building to the walking network")
+    households: list[PlanHouseholdOut]
+
+
+class DayPlanOut(Out):
+    date: dt.date
+    worker: str | None
+    grid_ids: list[int] | None
+    households: int = Field(description="Households on the route")
+    left_out: int = Field(description="Due households beyond max_stops buildings")
+    length_m: float = Field(description="Length of the route (m, over the walking network)")
+    nearest_neighbour_m: float = Field(description="Length of the nearest-neighbour order")
+    method: str = Field(description="How the order was found")
+    stops: list[StopOut]
+    route: dict = Field(description="The route as a GeoJSON LineString (lon/lat)")

@@ -1,7 +1,8 @@
 """``/api/v1/visits`` and ``/api/v1/households``: record a door-to-door visit from a
 worker's phone (idempotent; a far-away fix is kept but flagged; a visit may open a case),
 read a visit, a household and its visit history, the shares visited within cadence and
-the overdue households; plus the visit kinds and household tags with their cadences.
+the overdue households; a worker's day plan (JSON, or a one-page PDF); plus the visit kinds
+and household tags with their cadences.
 
 Reads are scoped by row-level security (a grid lead or worker sees their grids only);
 a visit is written only for a household, building or unit the caller can see. Personal
@@ -14,20 +15,23 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint
+from flask import Blueprint, Response, current_app
 from sqlalchemy import text
 
-from gridmap.access import audit, current_user
+from gridmap.access import User, audit, current_user
 from gridmap.access.masking import mask_household
 from gridmap.access.policy import Access, allow
-from gridmap.access.scope import scoped_connection
+from gridmap.access.scope import scoped_connection, unscoped
+from gridmap.analytics.errors import NetworkError
+from gridmap.analytics.network import WalkGraph
 from gridmap.api import household_schemas as s
 from gridmap.api.context import engine, json_response, limit_body, taxonomy
 from gridmap.api.contract import ErrorOut, Reply, contract
 from gridmap.api.errors import handle_api_error
 from gridmap.cases.intake import validate_case
-from gridmap.households import cadence, visits
-from gridmap.households.errors import HouseholdNotFound
+from gridmap.db.app import URL_KEY
+from gridmap.households import cadence, dayplan, visits
+from gridmap.households.errors import HouseholdError, HouseholdNotFound
 from gridmap.settings import get_settings
 
 blueprint = Blueprint("visits_api", __name__, url_prefix="/api/v1")
@@ -241,3 +245,132 @@ def get_household_tags():
         tags = [dict(r) for r in rows]
         every = conn.execute(text("SELECT days FROM visit_cadences WHERE tag IS NULL")).scalar()
     return _ok({"tags": tags, "every_household_days": every})
+
+
+def _walk_graph() -> WalkGraph | None:
+    """The app database's walking graph (kept per process until road_edges change); None
+    when no roads are imported (the plan then goes by straight lines and says so)."""
+    engine()  # sets the app's database URL when unset
+    try:
+        with unscoped():  # the road network is not anyone's grid data
+            return dayplan.walk_graph(current_app.config[URL_KEY])
+    except NetworkError:
+        return None
+
+
+def _plan_grids(query: s.DayPlanQuery, user: User | None) -> tuple[str | None, list[int] | None]:
+    """The worker a day plan is for and the grids it covers (None: all the caller sees).
+
+    A grid lead or worker plans within their own grids (row-level security), for
+    themselves or, naming a worker, for that worker's grids among their own; others name
+    a worker or a grid."""
+    worker = query.worker
+    if worker is None and user is not None and user.grid_scoped:
+        worker = user.username
+    grids: list[int] | None = None
+    if worker is not None and (user is None or worker != user.username):
+        with unscoped(), engine().connect() as conn:
+            found = conn.execute(
+                text(
+                    "SELECT coalesce(array_agg(ug.grid_id ORDER BY ug.grid_id) FILTER "
+                    "(WHERE ug.grid_id IS NOT NULL), '{}') FROM users u LEFT JOIN user_grids "
+                    "ug ON ug.user_id = u.id WHERE u.username = :w GROUP BY u.id"
+                ),
+                {"w": worker},
+            ).scalar()
+        if found is not None and user is not None and user.grid_scoped:
+            found = [g for g in found if g in user.grid_ids] or None
+        if found is None:  # unknown, or sharing no grid with a scoped caller: the same
+            raise HouseholdNotFound(f"There is no worker {worker!r} in your grids.")
+        grids = list(found)
+    elif worker is not None and user is not None:
+        grids = sorted(user.grid_ids) if user.grid_scoped else None
+    if query.grid_id is not None:
+        grids = [query.grid_id] if grids is None or query.grid_id in grids else []
+    if grids is None and (user is None or not user.grid_scoped):
+        raise HouseholdError(
+            "Name a worker or a grid_id: a day plan covers one worker's grids.",
+            hint="GET /api/v1/day-plan?worker=USERNAME or ?grid_id=ID",
+        )
+    return worker, grids
+
+
+def _day_plan(
+    query: s.DayPlanQuery,
+) -> tuple[dict[str, Any], dayplan.DayPlan, WalkGraph | None]:
+    """The caller's (or the named worker's) day plan, masked, as JSON and as computed."""
+    if (query.start_lon is None) != (query.start_lat is None):
+        raise HouseholdError("Give both start_lon and start_lat, or neither.")
+    user = current_user()
+    worker, grids = _plan_grids(query, user)
+    as_of = query.date or _today()
+    start = (query.start_lon, query.start_lat) if query.start_lon is not None else None
+    with engine().connect() as conn:
+        rows = dayplan.due_households(conn, as_of, _tz(), grids)
+    graph = _walk_graph() if rows else None
+    plan = dayplan.plan_route(graph, rows, as_of, start=start, max_stops=query.max_stops)
+    for stop in plan.stops:
+        stop["households"] = [mask_household(h, user) for h in stop["households"]]
+    audit.record(
+        audit.VIEW_PERSONAL, "households:day-plan", {"worker": worker, "n": plan.households}
+    )
+    body = {
+        "date": as_of,
+        "worker": worker,
+        "grid_ids": grids,
+        "households": plan.households,
+        "left_out": plan.left_out,
+        "length_m": plan.length_m,
+        "nearest_neighbour_m": plan.nearest_neighbour_m,
+        "method": plan.method,
+        "stops": plan.stops,
+        "route": {"type": "LineString", "coordinates": plan.line},
+    }
+    return body, plan, graph
+
+
+@blueprint.get("/day-plan")
+@allow(Access.PERSONAL)
+@contract(
+    query=s.DayPlanQuery,
+    responses={
+        200: Reply("The day plan.", s.DayPlanOut),
+        404: Reply("No such worker (in the caller's grids).", ErrorOut),
+    },
+)
+def get_day_plan(query: s.DayPlanQuery):
+    """A worker's day plan: the households due or overdue that day in their grids (the
+    vulnerable and the longest overdue first, at most max_stops buildings), grouped by
+    building and ordered into a walking route over the walking network (personal data:
+    masked, audited)."""
+    body, _plan, _graph = _day_plan(query)
+    return _ok(body)
+
+
+@blueprint.get("/day-plan.pdf")
+@allow(Access.PERSONAL)
+@contract(
+    query=s.DayPlanQuery,
+    responses={
+        200: Reply(
+            "The day plan as a one-page A4 PDF (list and small map).",
+            {"type": "string", "format": "binary"},
+            media="application/pdf",
+        ),
+        404: Reply("No such worker (in the caller's grids).", ErrorOut),
+    },
+)
+def get_day_plan_pdf(query: s.DayPlanQuery):
+    """The day plan printed: one A4 page with the route on a small map and the list."""
+    from gridmap.households.dayplan_print import render_day_plan
+
+    body, plan, graph = _day_plan(query)
+    with engine().connect() as conn:
+        names = dict(conn.execute(text("SELECT slug, name_zh FROM household_tags")).all())
+    pdf = render_day_plan(body, plan, graph, names)
+    name = f"day-plan-{body['date'].isoformat()}.pdf"
+    return Response(
+        pdf,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{name}"'},
+    )

@@ -41,6 +41,7 @@ TAGS = {
     "/api/v1/visit-kinds": "visits",
     "/api/v1/households": "visits",
     "/api/v1/household-tags": "visits",
+    "/api/v1/day-plan": "visits",
     "/api/v1/": "api",
     "/api/": "api",
     "/open311/": "open311",

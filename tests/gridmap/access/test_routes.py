@@ -404,5 +404,13 @@ def test_lead_gets_no_household_or_visit_of_another_grid(
     overdue = lead_http.get(base_url + "/api/v1/visits/overdue?limit=5000", timeout=30).json()
     assert overdue["households"]  # the lead's own grids hold overdue households
     assert {h["grid_id"] for h in overdue["households"]} <= set(town.own_grid_ids)
+    plan = lead_http.get(base_url + "/api/v1/day-plan", timeout=60)
+    assert plan.status_code == 200 and name not in plan.text
+    planned = [h for s in plan.json()["stops"] for h in s["households"]]
+    assert planned and {h["grid_id"] for h in planned} <= set(town.own_grid_ids)
+    foreign_plan = lead_http.get(
+        base_url + f"/api/v1/day-plan?grid_id={town.foreign_grid_id}", timeout=60
+    )
+    assert foreign_plan.status_code == 200 and foreign_plan.json()["stops"] == []
     with get_engine(town.url).connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM visits")).scalar_one() == visits_before
