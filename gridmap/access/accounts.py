@@ -1,5 +1,5 @@
 """Accounts in the ``users`` table: add, list, disable, assign grids or an area (command
-centres: a district, street or community, migration 0028), authenticate, and the
+centres: a district, street or community, migration 0026), authenticate, and the
 bearer/display tokens of ``user_tokens`` (a random secret shown once, stored as SHA-256)."""
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ LEFT JOIN communities ac ON ac.id = u.area_community_id
 """
 
 # grid_ids: the assigned grids plus those of the account's area (the set the row-level
-# security policies check, migration 0028).
+# security policies check, migration 0026).
 _USER_SQL = (
     """
 SELECT u.id, u.username, u.display_name, u.role, u.active, u.password_hash,

@@ -15,7 +15,7 @@ street or community) it opens a transaction that records the user's id
 to the policies of migration 0010: cases, case events, buildings, grids, patrol shifts and
 pings, street pieces and building access of other grids are simply not there. The role
 can only SELECT. An area-scoped command centre is the same mechanism, not a second one: its
-area is one more way to name a set of grids (migration 0028 adds the area's grids to
+area is one more way to name a set of grids (migration 0026 adds the area's grids to
 ``gridmap_user_grids()``, the set every policy checks), so every table scoped by grid is
 scoped by area with no policy of its own. Everyone else (admin, whole-city command,
 planner, no user: CLI and background jobs)

@@ -64,7 +64,7 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(Text)
     active: Mapped[bool] = mapped_column(Boolean, server_default="true")
     created_at: Mapped[datetime] = mapped_column(TIMESTAMPTZ, server_default=func.now())
-    # A command centre's area (at most one; migration 0028).
+    # A command centre's area (at most one; migration 0026).
     area_district_id: Mapped[int | None] = mapped_column(ForeignKey("districts.id"))
     area_street_id: Mapped[int | None] = mapped_column(ForeignKey("streets.id"))
     area_community_id: Mapped[int | None] = mapped_column(ForeignKey("communities.id"))

@@ -1,4 +1,4 @@
-"""Area-scoped command centres (issue 15, migration 0028): a command account scoped to one
+"""Area-scoped command centres (issue 15, migration 0026): a command account scoped to one
 street reads, in PostgreSQL itself, only the rows of that street's grids; aimed at another
 street (its grid, cases, households, visits, tiles, OGC items, exports, the wall's outlines)
 it gets nothing from any HTTP route or Dash callback, enumerated from the app; its own
