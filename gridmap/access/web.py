@@ -310,7 +310,14 @@ def _render(lang: str, status: int = 200, **values) -> Response:
 @blueprint.route("/login", methods=["GET", "POST"])
 @allow(Access.PUBLIC)
 def login() -> Response:
-    """The sign-in page; ``?token=`` signs a wall screen in without a keyboard."""
+    """The sign-in page; ``?token=`` signs a wall screen in without a keyboard. It reads
+    accounts, tokens and the audit log as the app, never through the scope of whoever is
+    signed in already (a grid lead or an area centre signing a wall screen in)."""
+    with scope.unscoped():
+        return _login()
+
+
+def _login() -> Response:
     lang = normalize_language(request.values.get("lang") or get_settings().language)
     engine = _engine()
     ip = audit.client_ip()

@@ -190,6 +190,11 @@ def test_display_token_signs_a_wall_in(base_url: str, town: Town) -> None:
     assert refused.status_code == 401 and "令牌无效" in refused.text
     api_token = issue_token(engine, "command", "api")  # an API token is no display token
     assert requests.get(f"{base_url}/login?token={api_token}", timeout=10).status_code == 401
+    # A browser still signed in as a grid lead (a scoped reader) signs the wall in too: the
+    # sign-in reads tokens and the audit log as the app, not through the lead's scope.
+    lead_browser = signed_in_session(base_url, LEAD, LEAD_PASSWORD)
+    again = lead_browser.get(f"{base_url}/login?token={token}", timeout=10, allow_redirects=False)
+    assert (again.status_code, again.headers["Location"]) == (302, "/wall")
 
 
 def test_disabling_an_account_ends_its_session(base_url: str, town: Town) -> None:

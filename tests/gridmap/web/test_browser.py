@@ -144,8 +144,8 @@ def test_map_page(browser: WebDriver, demo_server: LiveServer) -> None:
     labels = [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".layer-title")]
     assert labels == [
         "Grids", "Patrol gaps", "Service circles (walking isochrones)", "Patrol coverage",
-        "Unwatched streets", "Buildings", "Buildings outside the circle", "Cameras",
-        "Service points", "Case heatmap",
+        "Unwatched streets", "Buildings", "Buildings outside the circle",
+        "Overdue visits (buildings)", "Cameras", "Service points", "Case heatmap",
     ]  # fmt: skip
     breaks, labels, unit = wait_for(browser, bar_drawn, message=str(heat_scale(browser)))
     assert (labels, unit) == (bar_labels(breaks), "Cases per hexagon")
