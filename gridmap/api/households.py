@@ -28,6 +28,7 @@ from gridmap.api import household_schemas as s
 from gridmap.api.context import engine, json_response, limit_body, taxonomy
 from gridmap.api.contract import ErrorOut, Reply, contract
 from gridmap.api.errors import handle_api_error
+from gridmap.api.serialize import jsonable
 from gridmap.cases.intake import validate_case
 from gridmap.db.app import URL_KEY
 from gridmap.households import cadence, dayplan, visits
@@ -41,18 +42,8 @@ blueprint.register_error_handler(Exception, handle_api_error)
 VISIT = Reply("The visit.", s.VisitOut)
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value
-
-
 def _ok(payload: Any, status: int = 200, headers: dict[str, str] | None = None):
-    return json_response(_jsonable(payload), status, headers)
+    return json_response(jsonable(payload), status, headers)
 
 
 def _tz() -> str:

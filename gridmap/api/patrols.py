@@ -15,6 +15,7 @@ from gridmap.api import patrol_schemas as s
 from gridmap.api.context import engine, json_response, limit_body
 from gridmap.api.contract import ErrorOut, Reply, contract
 from gridmap.api.errors import handle_api_error
+from gridmap.api.serialize import jsonable
 from gridmap.patrols import coverage, shifts
 from gridmap.patrols.errors import PatrolNotFound
 
@@ -26,19 +27,8 @@ blueprint.register_error_handler(Exception, handle_api_error)
 MAX_ID = {"grid": s.MAX_INT, "patrol shift": s.MAX_BIGINT}
 
 
-def _jsonable(value: Any) -> Any:
-    """Date-times as ISO 8601 text, recursively."""
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value
-
-
 def _ok(payload: Any, status: int = 200):
-    return json_response(_jsonable(payload), status)
+    return json_response(jsonable(payload), status)
 
 
 def _known_id(value: int, what: str) -> int:

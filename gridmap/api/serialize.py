@@ -3,7 +3,7 @@ category names from the taxonomy, residents' personal data masked (gridmap.acces
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from gridmap.access.masking import mask_case
@@ -15,6 +15,17 @@ from gridmap.cases.workflow import allowed_actions
 def iso(value: datetime | None) -> str | None:
     """ISO 8601 with offset, seconds precision (W3C date-time)."""
     return value.isoformat(timespec="seconds") if value else None
+
+
+def jsonable(value: Any) -> Any:
+    """Dates and date-times as ISO 8601 text, recursively through dicts, lists and tuples."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value
 
 
 def case_json(row: dict[str, Any], tax: Taxonomy) -> dict[str, Any]:
