@@ -6,6 +6,7 @@ grids its cases and grids. Screenshot: test-artifacts/wall-street.png."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 
 import pytest
@@ -97,4 +98,10 @@ def test_street_centre_wall_shows_only_its_street(
     assert ticker and outside == 0
     assert s["hot"] and all(any(n in h for n in names) for h in s["hot"]), s["hot"]
     ARTIFACTS.mkdir(exist_ok=True)
+    settled = (
+        "const m = document.querySelector('#wall-graph .js-plotly-plot')._fullLayout.map._subplot"
+        ".map; return m.loaded() && m.areTilesLoaded()"
+    )
+    wait_for(browser, lambda d: d.execute_script(settled), 30, "the street's map never drew")
+    time.sleep(1)  # the frame after the last tile
     browser.save_screenshot(str(ARTIFACTS / "wall-street.png"))
