@@ -194,11 +194,10 @@ class OverdueQuery(StatusQuery):
     limit: Annotated[int, Field(ge=1, le=5000)] = 500
 
 
-class OverdueOut(Out):
+class PlanHouseholdOut(Out):
     household_id: int
     code: str
     building_id: int
-    address: str
     grid_id: int | None
     ten_household_unit_id: int | None
     unit: str | None
@@ -212,6 +211,12 @@ class OverdueOut(Out):
     due_on: date
     days_overdue: int
     vulnerable: bool
+
+
+class OverdueOut(PlanHouseholdOut):
+    """An overdue household (as on a day plan) with its building's address."""
+
+    address: str
 
 
 class OverdueList(Out):
@@ -237,25 +242,6 @@ class DayPlanQuery(QueryModel):
         None, description="Where the walk starts (with start_lat)"
     )
     start_lat: Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)] | None = None
-
-
-class PlanHouseholdOut(Out):
-    household_id: int
-    code: str
-    building_id: int
-    grid_id: int | None
-    ten_household_unit_id: int | None
-    unit: str | None
-    floor: int | None
-    room: str | None
-    head_name: str | None
-    head_phone: str | None
-    tags: list[str]
-    cadence_days: int
-    last_seen_on: date | None
-    due_on: date
-    days_overdue: int
-    vulnerable: bool
 
 
 class StopOut(Out):
