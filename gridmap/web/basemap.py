@@ -8,7 +8,13 @@ draws every label with the fonts installed where the browser runs (the ``text-fo
 Noto Sans CJK SC, Source Han Sans SC, PingFang SC, Microsoft YaHei, then ``sans-serif``),
 and nothing is fetched from elsewhere. Colours are ``@name`` tokens in
 ``assets/basemap-style.json``, filled from the palette of the theme (the style's
-``metadata["gridmap:palettes"]``)."""
+``metadata["gridmap:palettes"]``).
+
+Under the names lie the overlay slots: invisible layers, one per trace type, map layer and
+trace of that type in the layer, in drawing order. :func:`stacked` sets each trace's
+``below`` to its own slot. Plotly removes and adds again, on every update, the MapLibre
+layers of all traces that share a ``below`` value (to keep their order), and MapLibre then
+lays out those layers' data anew: with a slot each, an update touches only what changed."""
 
 from __future__ import annotations
 
@@ -17,6 +23,8 @@ import json
 from functools import lru_cache
 from typing import Any, Literal
 
+from plotly.basedatatypes import BaseTraceType
+
 from gridmap.settings import ASSETS_DIR
 
 STYLE_PATH = ASSETS_DIR / "basemap-style.json"
@@ -24,6 +32,13 @@ RASTER_SOURCE = "gridmap-raster"
 PALETTES_KEY = "gridmap:palettes"
 Theme = Literal["light", "dark"]
 THEMES: tuple[Theme, ...] = ("light", "dark")
+#: Metadata marking the basemap's name layers (overlays go under them) and the slots.
+LABELS = "gridmap:labels"
+SLOT = "gridmap:slot"
+#: Trace types in plotly's own stacking order (choropleths under scatter points).
+SLOT_TYPES = ("choroplethmap", "densitymap", "scattermap")
+#: Slots per trace type and map layer (a layer's further traces of a type share its last).
+SLOTS_PER_LAYER = 3
 
 
 @lru_cache(maxsize=1)
@@ -49,7 +64,10 @@ def _themed(theme: Theme) -> dict[str, Any]:
     if theme not in palettes:
         raise ValueError(f"No basemap theme {theme!r} (themes: {', '.join(palettes)}).")
     style = {k: v for k, v in template.items() if k != "metadata"}
-    style["layers"] = _paint(template["layers"], palettes[theme])
+    layers = _paint(template["layers"], palettes[theme])
+    at = next((i for i, lay in enumerate(layers) if lay.get("metadata", {}).get(LABELS)), None)
+    at = len(layers) if at is None else at
+    style["layers"] = [*layers[:at], *_slots(), *layers[at:]]
     if theme != "light":
         style["id"] = f"{template['id']}-{theme}"
     return style
@@ -83,3 +101,55 @@ def basemap_style(
             *(layer for layer in style["layers"][1:] if layer["type"] != "fill"),
         ]
     return style
+
+
+def slot_id(trace_type: str, layer_id: str, k: int) -> str:
+    """The slot of the ``k``-th trace of ``trace_type`` drawn by map layer ``layer_id``."""
+    return f"slot-{trace_type}-{layer_id}-{min(k, SLOTS_PER_LAYER - 1)}"
+
+
+@lru_cache(maxsize=1)
+def _slots() -> tuple[dict[str, Any], ...]:
+    """The style's overlay slots, bottom to top (see the module's docstring)."""
+    from layers import LAYERS
+
+    return tuple(
+        {
+            "id": slot_id(trace_type, layer.id, k),
+            "type": "background",
+            "layout": {"visibility": "none"},
+            "metadata": {SLOT: True},
+        }
+        for trace_type in SLOT_TYPES
+        for layer in LAYERS
+        for k in range(SLOTS_PER_LAYER)
+    )
+
+
+def stacked(traces: list[BaseTraceType]) -> list[BaseTraceType]:
+    """``traces`` (of map layers, ``meta["layer"]``) each ``below`` its own slot, unless
+    it names its ``below`` already or is of no layer.
+
+    An empty trace gets one point without a place (drawn nowhere): plotly reads the
+    ``below`` of a trace with data only, and gives an empty one the ``below`` of the trace
+    before it, which would then share it (and be laid out anew on every update)."""
+    slots = {slot["id"] for slot in _slots()}
+    seen: dict[tuple[str, str], int] = {}
+    for trace in traces:
+        layer = trace.meta.get("layer") if isinstance(trace.meta, dict) else None
+        key = (trace.type, str(layer))
+        slot = slot_id(trace.type, str(layer), seen.get(key, 0))
+        if trace.below is None and slot in slots:
+            trace.below = slot
+            seen[key] = seen.get(key, 0) + 1
+            _placeless_point(trace)
+    return traces
+
+
+def _placeless_point(trace: BaseTraceType) -> None:
+    """One point without a place in an empty scatter or choropleth trace (see
+    :func:`stacked`)."""
+    if trace.type == "scattermap" and not (len(trace.lat or ()) and len(trace.lon or ())):
+        trace.update(lat=[None], lon=[None])
+    elif trace.type == "choroplethmap" and not (len(trace.locations or ()) and len(trace.z or ())):
+        trace.update(locations=[""], z=[None])
