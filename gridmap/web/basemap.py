@@ -39,6 +39,8 @@ SLOT = "gridmap:slot"
 SLOT_TYPES = ("choroplethmap", "densitymap", "scattermap")
 #: Slots per trace type and map layer (a layer's further traces of a type share its last).
 SLOTS_PER_LAYER = 3
+#: The slots' name for a page's own traces (of no map layer: a patrol track, a route).
+PAGE_TRACES = "page"
 
 
 @lru_cache(maxsize=1)
@@ -115,20 +117,20 @@ def _slots() -> tuple[dict[str, Any], ...]:
 
     return tuple(
         {
-            "id": slot_id(trace_type, layer.id, k),
+            "id": slot_id(trace_type, name, k),
             "type": "background",
             "layout": {"visibility": "none"},
             "metadata": {SLOT: True},
         }
         for trace_type in SLOT_TYPES
-        for layer in LAYERS
+        for name in [*(layer.id for layer in LAYERS), PAGE_TRACES]
         for k in range(SLOTS_PER_LAYER)
     )
 
 
 def stacked(traces: list[BaseTraceType]) -> list[BaseTraceType]:
-    """``traces`` (of map layers, ``meta["layer"]``) each ``below`` its own slot, unless
-    it names its ``below`` already or is of no layer.
+    """``traces`` each ``below`` its own slot (of its map layer, ``meta["layer"]``; of the
+    page above them for a trace of no map layer), unless it names its ``below`` already.
 
     An empty trace gets one point without a place (drawn nowhere): plotly reads the
     ``below`` of a trace with data only, and gives an empty one the ``below`` of the trace
@@ -137,8 +139,9 @@ def stacked(traces: list[BaseTraceType]) -> list[BaseTraceType]:
     seen: dict[tuple[str, str], int] = {}
     for trace in traces:
         layer = trace.meta.get("layer") if isinstance(trace.meta, dict) else None
-        key = (trace.type, str(layer))
-        slot = slot_id(trace.type, str(layer), seen.get(key, 0))
+        layer = str(layer) if slot_id(trace.type, str(layer), 0) in slots else PAGE_TRACES
+        key = (trace.type, layer)
+        slot = slot_id(trace.type, layer, seen.get(key, 0))
         if trace.below is None and slot in slots:
             trace.below = slot
             seen[key] = seen.get(key, 0) + 1
@@ -148,7 +151,9 @@ def stacked(traces: list[BaseTraceType]) -> list[BaseTraceType]:
 
 def _placeless_point(trace: BaseTraceType) -> None:
     """One point without a place in an empty scatter or choropleth trace (see
-    :func:`stacked`)."""
+    :func:`stacked`), unless plotly's legend lists it (it would list it then)."""
+    if trace.showlegend:
+        return
     if trace.type == "scattermap" and not (len(trace.lat or ()) and len(trace.lon or ())):
         trace.update(lat=[None], lon=[None])
     elif trace.type == "choroplethmap" and not (len(trace.locations or ()) and len(trace.z or ())):
