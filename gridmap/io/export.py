@@ -5,6 +5,14 @@ time window, ``filters``) and the user's access rules (``ctx.user``, row-level s
 :func:`layers.base.read_frame`) mean what they mean on the map. One GeoPackage holds one
 table per layer; GeoJSON and CSV of several layers, and every Shapefile, come as a zip with
 one file (set) per layer. Print maps (PNG, PDF) are :mod:`gridmap.io.printmap`'s.
+
+An export may name an area (``area``: ids of districts, streets, communities, compounds or
+grids). It is resolved once (:func:`resolve_area`) into an :class:`~layers.params.AreaFilter`
+handed through the layer context, and every layer's frame is cut by the same rule
+(:func:`in_area`): by its ``grid_id`` where it has one, by its ``compound_id`` for a compound,
+else by where it lies. A grid-scoped reader's exports are cut to its own grids the same way,
+so tables without row-level security (cameras, service points) are limited too. Point
+features carry the compound (小区) they lie in (:func:`with_compounds`).
 """
 
 from __future__ import annotations
