@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pyogrio
 import pytest
 from sqlalchemy import Engine, text
@@ -135,3 +136,26 @@ def test_area_text_of_the_command_line() -> None:
     ):
         with pytest.raises(ExportError, match=message):
             parse_area([bad])
+
+
+def test_command_line_area(
+    demo_url: str, street, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from gridmap.io.export_cli import export
+    from gridmap.settings import get_settings
+
+    monkeypatch.setattr(get_settings(), "database_url", demo_url)
+
+    street_id, grids = street
+    out = tmp_path / "street.csv"
+    runner = CliRunner()
+    args = ["grids", "-o", str(out), "--quiet", "--area", f"street:{street_id}"]
+    done = runner.invoke(export, args)
+    assert done.exit_code == 0, done.output
+    written = pd.read_csv(out, encoding="utf-8-sig")
+    assert sorted(written["id"]) == grids
+    bad = runner.invoke(export, [*args[:-1], "street:999999"])
+    assert bad.exit_code != 0 and "area: no such street 999999." in bad.output
+    assert "Traceback" not in bad.output
