@@ -116,7 +116,10 @@ class ExportRequest:
         data["layers"] = list(self.layers) if isinstance(self.layers, tuple) else self.layers
         data["bbox"] = list(self.bbox) if isinstance(self.bbox, tuple) else self.bbox
         data["filters"] = dict(self.filters or {}) or None
-        data["area"] = {k: list(v) for k, v in dict(self.area or {}).items() if v} or None
+        area = dict(self.area or {}) if isinstance(self.area, Mapping) else self.area
+        if isinstance(area, dict):  # (tuples as the model's lists; anything else it refuses)
+            area = {k: list(v) if isinstance(v, tuple) else v for k, v in area.items()}
+        data["area"] = area or None
         checked = _checked(ExportIn, data)
         for name in self.__dataclass_fields__:
             value = getattr(checked, name)
