@@ -8,6 +8,9 @@ parameters it declares in ``Layer.reads`` and never another layer's keys:
 - :class:`CircleFilter`: which service circles (service circles, uncovered buildings).
 - :class:`PatrolWindow`: the patrol window (patrol coverage, unwatched streets, risk gap).
 - :class:`RiskGapParams`: how many grids the risk gap ranks.
+- :class:`AreaFilter`: which part of the city an export holds (districts, streets,
+  communities, compounds, grids), resolved once into grid ids and shapes
+  (:func:`gridmap.io.export.resolve_area`) and applied to every layer's frame alike.
 
 :func:`from_filters` maps the flat filter names exports accept (``statuses``,
 ``circle_kind``, ``patrol_window_h`` …, with the export's time window) into these objects:
@@ -17,7 +20,7 @@ the one place that knows those names.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -61,6 +64,40 @@ class RiskGapParams:
     top: int | None = None
 
 
+@dataclass(frozen=True)
+class AreaPart:
+    """One condition on where a feature lies: in one of ``grid_ids`` (by its ``grid_id``,
+    else its geometry within ``grid_shape``) or in one of ``compound_ids`` (by its
+    ``compound_id``, else its geometry within ``compound_shape``). None: not by that kind."""
+
+    grid_ids: frozenset[int] | None = None
+    compound_ids: frozenset[int] | None = None
+    grid_shape: Any = field(default=None, compare=False)
+    compound_shape: Any = field(default=None, compare=False)
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float] | None:
+        """Lon/lat box around the part (None: empty)."""
+        shapes = [s for s in (self.grid_shape, self.compound_shape) if s is not None]
+        boxes = [s.bounds for s in shapes if not s.is_empty]
+        if not boxes:
+            return None
+        return (
+            min(b[0] for b in boxes),
+            min(b[1] for b in boxes),
+            max(b[2] for b in boxes),
+            max(b[3] for b in boxes),
+        )
+
+
+@dataclass(frozen=True)
+class AreaFilter:
+    """Where exported features must lie: every one of ``parts`` (the area asked for and,
+    for a scoped reader, its own grids). No parts: everywhere."""
+
+    parts: tuple[AreaPart, ...] = ()
+
+
 def from_filters(
     filters: Mapping[str, Any] | None,
     time_from: datetime | None = None,
@@ -96,6 +133,8 @@ def from_filters(
 
 __all__ = [
     "DEFAULT_PATROL_HOURS",
+    "AreaFilter",
+    "AreaPart",
     "CaseFilter",
     "CircleFilter",
     "PatrolWindow",

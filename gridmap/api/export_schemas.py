@@ -72,6 +72,28 @@ class ExportFilters(BodyModel):
     risk_top: Annotated[int, Field(ge=1, le=1000)] | None = None
 
 
+#: Area levels of an export, from the largest (the keys of :class:`ExportArea`).
+AREA_LEVELS = ("districts", "streets", "communities", "compounds", "grids")
+AreaIds = Annotated[
+    list[Annotated[int, Strict(), Field(ge=1, le=2**31 - 1)]],
+    BeforeValidator(lambda v: [v] if isinstance(v, int) and not isinstance(v, bool) else v),
+    Field(max_length=10_000),
+    AfterValidator(lambda ids: sorted(set(ids))),
+]
+
+
+class ExportArea(BodyModel):
+    """The part of the city an export holds, by the hierarchy 区—街道—社区—小区—网格: ids of
+    districts, streets, communities, compounds (小区) and grids; a feature inside any of
+    them is written. An id that does not exist is a 400 naming it."""
+
+    districts: AreaIds | None = None
+    streets: AreaIds | None = None
+    communities: AreaIds | None = None
+    compounds: AreaIds | None = None
+    grids: AreaIds | None = None
+
+
 def _box(box: list[float]) -> list[float]:
     minx, miny, maxx, maxy = box
     if not (-180 <= minx < maxx <= 180 and -90 <= miny < maxy <= 90):
@@ -105,6 +127,11 @@ class ExportIn(BodyModel):
         | None
     ) = Field(None, description="min lon, min lat, max lon, max lat (default: everywhere)")
     filters: ExportFilters | None = None
+    area: ExportArea | None = Field(
+        None,
+        description="Only the features inside these districts, streets, communities, "
+        "compounds or grids (ids); default: everywhere the reader may see.",
+    )
     time_from: Moment | None = Field(
         None, description="Start of the time window (naive: the case time zone)."
     )

@@ -2,7 +2,9 @@
 
 - ``POST /api/v1/exports`` with the options of :class:`gridmap.io.export.ExportRequest`
   (``layers``, ``format``, ``bbox``, ``filters``, ``time_from``/``time_to``, ``paper``,
-  ``orientation``, ``title``, ``language``, ``csv_geometry``) → 202 with the job and links.
+  ``orientation``, ``title``, ``language``, ``csv_geometry``, ``area``: ids of districts,
+  streets, communities, compounds or grids) → 202 with the job and links (400 naming
+  unknown area ids).
 - ``GET /api/v1/exports`` → the signed-in user's latest jobs.
 - ``GET /api/v1/exports/<id>`` → status and progress (0–1); ``links.download`` when done.
 - ``GET /api/v1/exports/<id>/download`` → the file.
@@ -22,7 +24,7 @@ from gridmap.api.context import engine, json_response, limit_body
 from gridmap.api.contract import ErrorOut, Reply, contract
 from gridmap.api.errors import handle_api_error
 from gridmap.io import jobs
-from gridmap.io.export import MEDIA_TYPES, ExportRequest
+from gridmap.io.export import MEDIA_TYPES, ExportRequest, resolve_area
 
 blueprint = Blueprint("exports_api", __name__, url_prefix="/api/v1/exports")
 blueprint.before_request(limit_body)
@@ -51,6 +53,7 @@ def _payload(status: jobs.JobStatus) -> dict:
 def create_export(body: s.ExportIn):
     """Queue an export for the signed-in user."""
     request = ExportRequest.from_json(body.model_dump(exclude_none=True))
+    resolve_area(engine(), request.area)  # unknown area ids: a 400 now, not a failed job
     job_id = jobs.submit(engine(), request, current_user())
     status = jobs.job_status(engine(), job_id, current_user())
     payload = _payload(status)

@@ -5,6 +5,14 @@ time window, ``filters``) and the user's access rules (``ctx.user``, row-level s
 :func:`layers.base.read_frame`) mean what they mean on the map. One GeoPackage holds one
 table per layer; GeoJSON and CSV of several layers, and every Shapefile, come as a zip with
 one file (set) per layer. Print maps (PNG, PDF) are :mod:`gridmap.io.printmap`'s.
+
+An export may name an area (``area``: ids of districts, streets, communities, compounds or
+grids). It is resolved once (:func:`resolve_area`) into an :class:`~layers.params.AreaFilter`
+handed through the layer context, and every layer's frame is cut by the same rule
+(:func:`in_area`): by its ``grid_id`` where it has one, by its ``compound_id`` for a compound,
+else by where it lies. A grid-scoped reader's exports are cut to its own grids the same way,
+so tables without row-level security (cameras, service points) are limited too. Point
+features carry the compound (小区) they lie in (:func:`with_compounds`).
 """
 
 from __future__ import annotations
@@ -26,13 +34,14 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
+from gridmap.access.scope import unscoped
 from gridmap.cases.filters import case_timezone
 from gridmap.errors import GridmapError
 from layers import LayerContext, get_layer
 from layers.base import BBox
-from layers.params import from_filters
+from layers.params import AreaFilter, AreaPart, from_filters
 
 #: File formats of layer data, and of print maps.
 DATA_FORMATS = ("gpkg", "geojson", "shp", "csv")
@@ -93,6 +102,9 @@ class ExportRequest:
     orientation: str = "landscape"
     title: str | None = None
     csv_geometry: Literal["auto", "wkt", "lonlat"] = "auto"
+    #: Only the features inside these areas: level (``districts``, ``streets``,
+    #: ``communities``, ``compounds``, ``grids``) → ids; empty: everywhere.
+    area: Mapping[str, tuple[int, ...]] = field(default_factory=lambda: MappingProxyType({}))
 
     def __post_init__(self) -> None:
         """Check every option through the API's model (one checker for every door) and
@@ -104,6 +116,10 @@ class ExportRequest:
         data["layers"] = list(self.layers) if isinstance(self.layers, tuple) else self.layers
         data["bbox"] = list(self.bbox) if isinstance(self.bbox, tuple) else self.bbox
         data["filters"] = dict(self.filters or {}) or None
+        area = dict(self.area or {}) if isinstance(self.area, Mapping) else self.area
+        if isinstance(area, dict):  # (tuples as the model's lists; anything else it refuses)
+            area = {k: list(v) if isinstance(v, tuple) else v for k, v in area.items()}
+        data["area"] = area or None
         checked = _checked(ExportIn, data)
         for name in self.__dataclass_fields__:
             value = getattr(checked, name)
@@ -111,6 +127,9 @@ class ExportRequest:
                 value = tuple(value)
             elif name == "filters":
                 value = MappingProxyType(value.model_dump(exclude_none=True) if value else {})
+            elif name == "area":
+                found = value.model_dump(exclude_none=True) if value else {}
+                value = MappingProxyType({k: tuple(v) for k, v in found.items() if v})
             object.__setattr__(self, name, value)
 
     @property
@@ -136,11 +155,14 @@ class ExportRequest:
 
     def context(self, engine: Engine, user: Any = None) -> LayerContext:
         """The layer context these options mean, read on behalf of ``user`` (the flat
-        filters and time window as the layers' typed parameters)."""
+        filters and time window as the layers' typed parameters, the area resolved once
+        into an :class:`~layers.params.AreaFilter`; the bbox narrowed to the area's box,
+        so the layers read no more than it). Unknown area ids raise ExportError."""
+        area = resolve_area(engine, self.area, user)
         return LayerContext(
             engine=engine,
-            bbox=self.bbox,
-            params=from_filters(self.filters, self.time_from, self.time_to),
+            bbox=narrowed(self.bbox, area),
+            params=(*from_filters(self.filters, self.time_from, self.time_to), area),
             user=user,
             language=self.language,
         )
@@ -150,6 +172,7 @@ class ExportRequest:
         data = {name: getattr(self, name) for name in self.__dataclass_fields__}
         data["layers"] = list(self.layers)
         data["filters"] = dict(self.filters)
+        data["area"] = {k: list(v) for k, v in self.area.items()}
         data["bbox"] = list(self.bbox) if self.bbox else None
         for key in ("time_from", "time_to"):
             data[key] = data[key].isoformat() if data[key] else None
@@ -200,6 +223,29 @@ def parse_filters(pairs: Sequence[str]) -> dict[str, Any]:
     return filters
 
 
+def parse_area(pairs: Sequence[str]) -> dict[str, list[int]]:
+    """``level:id,id`` pairs (CLI ``--area street:3``) as an export's area: level (singular
+    or plural) → ids."""
+    nouns = {noun: level for level, (_, noun) in AREA_TABLES.items()}
+    area: dict[str, list[int]] = {}
+    for pair in pairs:
+        noun, sep, ids = pair.partition(":")
+        noun = noun.strip().lower()
+        level = noun if noun in AREA_TABLES else nouns.get(noun)
+        if not sep or level is None:
+            raise ExportError(
+                f"Area {pair!r} is not level:ids (levels: {', '.join(nouns)}), e.g. street:3."
+            )
+        try:
+            found = [int(i) for i in ids.split(",") if i.strip()]
+        except ValueError:
+            raise ExportError(f"Area {pair!r}: ids are whole numbers, e.g. street:3,4.") from None
+        if not found:
+            raise ExportError(f"Area {pair!r} names no ids, e.g. street:3.")
+        area.setdefault(level, []).extend(found)
+    return area
+
+
 def parse_bbox(text: str | None) -> BBox | None:
     """``minlon,minlat,maxlon,maxlat`` as a bbox (None for None or empty)."""
     if not text:
@@ -214,15 +260,175 @@ def parse_bbox(text: str | None) -> BBox | None:
     return values  # type: ignore[return-value]
 
 
+# -- areas -----------------------------------------------------------------------------------
+
+#: Per area level: its table and its name in messages.
+AREA_TABLES = {
+    "districts": ("districts", "district"),
+    "streets": ("streets", "street"),
+    "communities": ("communities", "community"),
+    "compounds": ("compounds", "compound"),
+    "grids": ("grids", "grid"),
+}
+_AREA_GRIDS_SQL = text(
+    """
+    SELECT coalesce(array_agg(g.id ORDER BY g.id), '{}'::integer[]),
+           ST_AsBinary(ST_Union(g.geom))
+    FROM grids g JOIN communities c ON c.id = g.community_id
+    JOIN streets s ON s.id = c.street_id
+    WHERE g.id = ANY(:grids) OR c.id = ANY(:communities) OR s.id = ANY(:streets)
+       OR s.district_id = ANY(:districts)
+    """
+)
+_GRID_SHAPE_SQL = text("SELECT ST_AsBinary(ST_Union(geom)) FROM grids WHERE id = ANY(:ids)")
+_COMPOUND_SHAPE_SQL = text("SELECT ST_AsBinary(ST_Union(geom)) FROM compounds WHERE id = ANY(:ids)")
+_COMPOUNDS_SQL = text(
+    "SELECT id AS compound_id, name AS compound, geom FROM compounds "
+    "WHERE geom && ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326)"
+)
+
+
+def _shape(wkb: bytes | None) -> Any:
+    geometry = shapely.from_wkb(bytes(wkb)) if wkb is not None else shapely.Polygon()
+    shapely.prepare(geometry)
+    return geometry
+
+
+def resolve_area(engine: Engine, area: Mapping[str, Sequence[int]], user: Any = None) -> AreaFilter:
+    """The :class:`AreaFilter` of an export by ``user``: the area asked for (levels →
+    ids; each id must exist, else ExportError naming the unknown ones) as grid ids and
+    shapes, and, for a grid-scoped reader (grid lead, area-scoped command centre), its
+    own grids as a second condition: tables without row-level security (cameras,
+    service points) are limited to them too, and another area's ids give nothing.
+    Read with the app's own login (existence is not a secret; what is written is)."""
+    parts: list[AreaPart] = []
+    asked = {level: list(area.get(level) or ()) for level in AREA_TABLES}
+    with unscoped(), engine.connect() as conn:
+        if any(asked.values()):
+            missing = []
+            for level, (table, noun) in AREA_TABLES.items():
+                if not asked[level]:
+                    continue
+                known = set(
+                    conn.execute(
+                        text(f"SELECT id FROM {table} WHERE id = ANY(:ids)"), {"ids": asked[level]}
+                    ).scalars()
+                )
+                unknown = [i for i in asked[level] if i not in known]
+                if unknown:
+                    missing.append(f"{noun} {', '.join(map(str, unknown))}")
+            if missing:
+                raise ExportError(f"area: no such {'; no such '.join(missing)}.")
+            grid_ids, grid_wkb = None, None
+            if any(asked[level] for level in ("districts", "streets", "communities", "grids")):
+                ids, grid_wkb = conn.execute(_AREA_GRIDS_SQL, asked).one()
+                grid_ids = frozenset(ids)
+            compound_ids, compound_wkb = None, None
+            if asked["compounds"]:
+                compound_ids = frozenset(asked["compounds"])
+                compound_wkb = conn.execute(
+                    _COMPOUND_SHAPE_SQL, {"ids": asked["compounds"]}
+                ).scalar_one()
+            parts.append(
+                AreaPart(
+                    grid_ids=grid_ids,
+                    compound_ids=compound_ids,
+                    grid_shape=None if grid_ids is None else _shape(grid_wkb),
+                    compound_shape=None if compound_ids is None else _shape(compound_wkb),
+                )
+            )
+        if user is not None and getattr(user, "grid_scoped", False):
+            own = sorted(user.grid_ids)
+            wkb = conn.execute(_GRID_SHAPE_SQL, {"ids": own}).scalar_one()
+            parts.append(AreaPart(grid_ids=frozenset(own), grid_shape=_shape(wkb)))
+    return AreaFilter(tuple(parts))
+
+
+def narrowed(bbox: BBox | None, area: AreaFilter) -> BBox | None:
+    """``bbox`` cut to the box around every part of ``area`` (a degenerate box far from any
+    data when they do not meet: the layers then read nothing)."""
+    boxes = [b for b in (part.bounds for part in area.parts)]
+    if not area.parts:
+        return bbox
+    if bbox is not None:
+        boxes.append(bbox)
+    if any(b is None for b in boxes):
+        return (0.0, 0.0, 0.0, 0.0)
+    minx, miny = max(b[0] for b in boxes), max(b[1] for b in boxes)
+    maxx, maxy = min(b[2] for b in boxes), min(b[3] for b in boxes)
+    if minx > maxx or miny > maxy:
+        return (0.0, 0.0, 0.0, 0.0)
+    return (minx, miny, maxx, maxy)
+
+
+def _inside(frame: gpd.GeoDataFrame, ids: frozenset[int], column: str, shape: Any) -> np.ndarray:
+    """Rows of ``frame`` in ``ids`` (by ``column``), else by geometry: a point in ``shape``
+    (its edge included), any other geometry sharing some of its inside."""
+    if column in frame.columns:
+        return frame[column].isin(list(ids)).fillna(False).to_numpy(dtype=bool)
+    geoms = frame.geometry.values
+    points = shapely.get_type_id(geoms) == 0
+    meets = shapely.intersects(geoms, shape)
+    return meets & (points | ~shapely.touches(geoms, shape))
+
+
+def in_area(frame: gpd.GeoDataFrame, area: AreaFilter) -> gpd.GeoDataFrame:
+    """The rows of ``frame`` inside every part of ``area``: by grid (``grid_id``), by
+    compound (``compound_id``), else by where they lie."""
+    if not area.parts or frame.empty:
+        return frame
+    keep = np.ones(len(frame), dtype=bool)
+    for part in area.parts:
+        here = np.zeros(len(frame), dtype=bool)
+        if part.grid_ids is not None:
+            here |= _inside(frame, part.grid_ids, "grid_id", part.grid_shape)
+        if part.compound_ids is not None:
+            here |= _inside(frame, part.compound_ids, "compound_id", part.compound_shape)
+        keep &= here
+    out = frame[keep].copy()
+    out.attrs = dict(frame.attrs)
+    return out
+
+
+def with_compounds(ctx: LayerContext, frame: gpd.GeoDataFrame, layer_id: str) -> gpd.GeoDataFrame:
+    """A point layer's frame (buildings, the overdue-visits buildings, cameras …) with the
+    compound (小区) each feature lies in: ``compound_id`` and its name ``compound`` (empty
+    outside any). Other layers, and frames that have them, as they are."""
+    if "compound_id" in frame.columns or _geometry_type(frame, layer_id) not in (
+        "Point",
+        "MultiPoint",
+    ):
+        return frame
+    out = frame.copy()
+    out["compound_id"] = pd.Series(pd.NA, index=out.index, dtype="Int64")
+    out["compound"] = pd.Series(pd.NA, index=out.index, dtype="string")
+    if not out.empty:
+        box = (float(v) for v in out.total_bounds)
+        bounds = dict(zip(("minx", "miny", "maxx", "maxy"), box, strict=True))
+        with unscoped(), ctx.engine.connect() as conn:
+            compounds = gpd.read_postgis(_COMPOUNDS_SQL, conn, geom_col="geom", params=bounds)
+        if not compounds.empty:
+            where, which = compounds.sindex.query(out.geometry.values, predicate="intersects")
+            first = pd.Series(which, index=where).groupby(level=0).min()  # (one per feature)
+            rows = out.index[first.index.to_numpy()]
+            out.loc[rows, "compound_id"] = compounds["compound_id"].to_numpy()[first.to_numpy()]
+            out.loc[rows, "compound"] = compounds["compound"].to_numpy()[first.to_numpy()]
+    out.attrs = dict(frame.attrs)
+    return out
+
+
 # -- frames ----------------------------------------------------------------------------------
 
 
 def layer_frame(ctx: LayerContext, layer_id: str) -> gpd.GeoDataFrame:
-    """The layer's export frame in ``ctx`` (EPSG:4326, geometry column ``geom``)."""
+    """The layer's export frame in ``ctx`` (EPSG:4326, geometry column ``geom``): point
+    layers with the compound of each feature, only the features inside ``ctx``'s
+    :class:`AreaFilter` (the same rule for every layer: by grid, by compound, by place)."""
     frame = get_layer(layer_id).export(ctx)
     if frame.crs is None:
         frame = frame.set_crs(4326)
-    return frame
+    frame = with_compounds(ctx, frame, layer_id)
+    return in_area(frame, ctx.param(AreaFilter))
 
 
 def _text(value: Any) -> Any:

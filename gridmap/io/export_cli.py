@@ -17,6 +17,7 @@ from gridmap.io.export import (
     PAPERS,
     ExportError,
     ExportRequest,
+    parse_area,
     parse_bbox,
     parse_filters,
 )
@@ -43,6 +44,14 @@ def _moment(value: str | None) -> datetime | None:
     metavar="K=V",
     help="Layer filter, repeatable: --filter statuses=reported,accepted",
 )
+@click.option(
+    "--area",
+    "areas",
+    multiple=True,
+    metavar="LEVEL:IDS",
+    help="Only the features inside these areas, repeatable: --area street:3 --area "
+    "compound:12,14 (levels: district, street, community, compound, grid; ids).",
+)
 @click.option("--since", help="Time window start (ISO date-time), e.g. cases reported since.")
 @click.option("--until", help="Time window end (ISO date-time, excluded).")
 @click.option("--paper", type=click.Choice(PAPERS), default="A4", show_default=True)
@@ -67,6 +76,7 @@ def export(
     output: Path,
     bbox: str | None,
     filters: tuple[str, ...],
+    areas: tuple[str, ...],
     since: str | None,
     until: str | None,
     paper: str,
@@ -90,6 +100,7 @@ def export(
         format=fmt,
         bbox=parse_bbox(bbox),
         filters=parse_filters(filters),
+        area=parse_area(areas),
         time_from=_moment(since),
         time_to=_moment(until),
         language=lang,

@@ -182,7 +182,9 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
         SELECT gridmap_case_hex_key(c.geom, level), c.status, 1  -- a scoped reader's grids
         FROM cases c
         WHERE row_security_active('cases')  -- (a one-time filter: skipped for the others)
-          AND c.grid_id = ANY (gridmap_user_grids())
+          AND c.grid_id = ANY (CAST((SELECT gridmap_user_grids()) AS integer[]))  -- once
+          -- (an InitPlan, as the policies of migration 0026: the SECURITY DEFINER function
+          -- is never inlined, so a bare call ran once per case row)
           AND c.geom IS NOT NULL
           AND gridmap_case_matches(c.reported_at, c.category, c.status, c.source,
                                    since, until, categories, statuses, sources)

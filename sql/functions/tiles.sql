@@ -5,7 +5,11 @@
 -- every feature, so no tile carries a whole city; a cell counts only the points inside its
 -- own tile (not the margin), so the counts of neighbouring tiles add up. Personal data
 -- (addresses, phones, names of people) stays out of tiles. SECURITY INVOKER (the default):
--- row-level security applies.
+-- row-level security applies. Tables without policies of their own (cameras, communities)
+-- are limited for a scoped reader (grid lead, area-scoped command centre) by the grids it
+-- sees: a camera by its grid, a community outline by its grids, so a street centre's wall
+-- holds its street only. ``row_security_active('grids')`` is read once per tile (the bounds
+-- row), so the whole-city readers pay nothing for it.
 
 -- Bounds of tile z/x/y: the Mercator envelope, and a lon/lat box with a 64/4096 margin for
 -- the index lookup.
@@ -66,12 +70,14 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
 $$;
 
 -- Grid polygons from zoom 12 (id, code, name, community_id), simplified to half a tile
--- unit; community outlines below zoom 12 (id, code, name, street_id).
+-- unit; community outlines below zoom 12 (id, code, name, street_id): for a scoped reader
+-- only the communities holding grids it sees.
 CREATE OR REPLACE FUNCTION gridmap_tile_grids(z integer, x integer, y integer)
 RETURNS bytea
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
     WITH b AS (
-        SELECT env, box, (ST_XMax(env) - ST_XMin(env)) / 8192 AS tolerance
+        SELECT env, box, (ST_XMax(env) - ST_XMin(env)) / 8192 AS tolerance,
+               row_security_active('grids') AS scoped
         FROM gridmap_tile_bounds(z, x, y)
     ),
     grid_features AS (
@@ -87,6 +93,7 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
                c.id, c.code, c.name, c.street_id
         FROM communities c, b
         WHERE z < 12 AND c.geom && b.box
+          AND (NOT b.scoped OR EXISTS (SELECT 1 FROM grids g WHERE g.community_id = c.id))
     )
     SELECT coalesce(
         (SELECT ST_AsMVT(f.*, 'grids', 4096, 'geom', 'id') FROM grid_features f
@@ -97,22 +104,27 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
 $$;
 
 -- Cameras: one point each from zoom 13 (id, code, kind, status, grid_id); below 13 counts
--- per 64-unit cell by status.
+-- per 64-unit cell by status. A scoped reader's: those of the grids it sees (cameras have
+-- no policy of their own; the grids table's policy names the reader's grids).
 CREATE OR REPLACE FUNCTION gridmap_tile_cameras(z integer, x integer, y integer)
 RETURNS bytea
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    WITH b AS (SELECT * FROM gridmap_tile_bounds(z, x, y)),
+    WITH b AS (
+        SELECT *, row_security_active('grids') AS scoped FROM gridmap_tile_bounds(z, x, y)
+    ),
     detail AS (
         SELECT ST_AsMVTGeom(ST_Transform(c.geom, 3857), b.env, 4096, 64, true) AS geom,
                c.id, c.code, c.kind, c.status, c.grid_id
         FROM cameras c, b
         WHERE z >= 13 AND c.geom && b.box
+          AND (NOT b.scoped OR c.grid_id IN (SELECT g.id FROM grids g))  -- (its grids)
     ),
     units AS (
         SELECT gridmap_tile_ux(ST_X(c.geom), z, x) AS ux, gridmap_tile_uy(ST_Y(c.geom), z, y) AS uy,
                c.status
         FROM cameras c, b
         WHERE z < 13 AND c.geom && b.box
+          AND (NOT b.scoped OR c.grid_id IN (SELECT g.id FROM grids g))  -- (its grids)
     ),
     cells AS (
         SELECT ST_MakePoint(round(avg(ux)), round(avg(uy))) AS geom, count(*)::integer AS cameras,

@@ -343,3 +343,144 @@ def test_wall_view_fits_the_streets_grids(
     ).json()
     ids = {f.get("id") for f in outlines["features"]}
     assert ids and ids <= {str(i) for i in street.grid_ids} | set(street.grid_ids)
+
+
+def _tile(http: requests.Session, url: str) -> dict:
+    response = http.get(url, timeout=60)
+    assert response.status_code in (200, 204), (url, response.status_code)
+    return mapbox_vector_tile.decode(response.content) if response.content else {}
+
+
+def test_camera_and_community_tiles_hold_the_streets_only(
+    base_url: str,
+    town: Town,
+    street: Street,
+    street_http: requests.Session,
+    city_http: requests.Session,
+) -> None:
+    from tests.gridmap.access.test_routes import tile_of
+
+    with get_engine(town.url).connect() as conn:
+        x0, y0, x1, y1, total, own = conn.execute(
+            text(
+                "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e), n, mine FROM ("
+                "SELECT ST_Extent(geom)::geometry e, count(*) n, "
+                "count(*) FILTER (WHERE grid_id = ANY(:g)) mine FROM cameras) c"
+            ),
+            {"g": list(street.grid_ids)},
+        ).one()
+        communities = conn.execute(
+            text(
+                "SELECT c.id, s.code = :s FROM communities c JOIN streets s ON s.id = c.street_id"
+            ),
+            {"s": street.code},
+        ).all()
+        lon, lat, foreign_camera = conn.execute(
+            text(
+                "SELECT ST_X(geom), ST_Y(geom), id FROM cameras "
+                "WHERE NOT grid_id = ANY(:g) ORDER BY id LIMIT 1"
+            ),
+            {"g": list(street.grid_ids)},
+        ).one()
+    # the largest zoom (8-11: counts per cell, community outlines) holding every camera
+    z = max(z for z in range(8, 12) if tile_of(x0, y1, z) == tile_of(x1, y0, z))
+    x, y = tile_of(x0, y1, z)
+    cells, outlines = (f"{base_url}/tiles/{t}/{z}/{x}/{y}.pbf" for t in ("cameras", "grids"))
+    city = _tile(city_http, cells)  # (asked first: the tile cache keeps it)
+    mine = _tile(street_http, cells)
+    counted = [
+        sum(f["properties"]["cameras"] for f in t["camera_cells"]["features"]) for t in (city, mine)
+    ]
+    assert counted == [total, own] and 0 < own < total
+    assert _tile(city_http, cells) == city  # the city is not handed the street's tile
+    city_outlines = _tile(city_http, outlines)
+    mine_outlines = _tile(street_http, outlines)
+    ids = [{f["id"] for f in t["communities"]["features"]} for t in (city_outlines, mine_outlines)]
+    assert ids == [{c for c, _ in communities}, {c for c, here in communities if here}]
+    # single cameras (zoom 16) around a camera of another street: the city's only
+    x, y = tile_of(lon, lat, 16)
+    detail = f"{base_url}/tiles/cameras/16/{x}/{y}.pbf"
+    city_ids = {f["id"] for f in _tile(city_http, detail)["cameras"]["features"]}
+    mine_tile = _tile(street_http, detail)
+    mine_ids = {f["id"] for f in mine_tile.get("cameras", {"features": []})["features"]}
+    assert foreign_camera in city_ids and foreign_camera not in mine_ids
+    with get_engine(town.url).connect() as conn:
+        own_here = set(
+            conn.execute(
+                text("SELECT id FROM cameras WHERE id = ANY(:ids) AND grid_id = ANY(:g)"),
+                {"ids": list(city_ids), "g": list(street.grid_ids)},
+            ).scalars()
+        )
+    assert mine_ids == own_here
+
+
+def test_case_hexes_read_the_grid_set_once(town: Town, street: Street) -> None:
+    """case_layer.sql's scoped branch compares with ``(SELECT gridmap_user_grids())``: an
+    InitPlan, never a call per case row; the counts are the street's cases."""
+    engine = get_engine(town.url)
+    hexes = (
+        "gridmap_layer_case_hexes(NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
+        "CAST(:statuses AS text[]), NULL, 8)"
+    )
+    with engine.connect() as conn:
+        expected = [
+            conn.execute(
+                text(
+                    "SELECT count(*) FROM cases WHERE grid_id = ANY(:g) AND geom IS NOT NULL "
+                    "AND (CAST(:statuses AS text[]) IS NULL OR status = ANY(:statuses))"
+                ),
+                {"g": list(street.grid_ids), "statuses": statuses},
+            ).scalar_one()
+            for statuses in (None, ["closed"])
+        ]
+    with scoped_connection(engine, centre(town)) as conn:
+        conn.execute(text("SET LOCAL enable_indexscan = off"))  # (where a per-row call showed)
+        plan = (
+            conn.execute(text(f"EXPLAIN (VERBOSE) SELECT * FROM {hexes}"), {"statuses": None})
+            .scalars()
+            .all()
+        )
+        counted = [
+            conn.execute(
+                text(f"SELECT coalesce(sum(cases), 0) FROM {hexes}"), {"statuses": statuses}
+            ).scalar_one()
+            for statuses in (None, ["closed"])
+        ]
+    assert counted == expected and expected[0] > expected[1] > 0
+    assert any("InitPlan" in line for line in plan)
+    compared = [line for line in plan if "Filter:" in line or "Cond:" in line]
+    assert not [line for line in compared if "gridmap_user_grids(" in line], plan
+
+
+def test_exports_of_another_streets_area_hold_nothing(
+    town: Town, street: Street, tmp_path: Path
+) -> None:
+    """Named by id, another street's area exports nothing for the street centre (every
+    layer, cameras and service points too); the city account gets it. Without an area the
+    street centre's cameras are its street's."""
+    from layers import layer_ids
+
+    engine = get_engine(town.url)
+    with engine.connect() as conn:
+        other = conn.execute(
+            text(
+                "SELECT c.street_id FROM grids g JOIN communities c ON c.id = g.community_id "
+                "WHERE g.id = :g"
+            ),
+            {"g": town.foreign_grid_id},
+        ).scalar_one()
+        own_cameras = conn.execute(
+            text("SELECT count(*) FROM cameras WHERE grid_id = ANY(:g)"),
+            {"g": list(street.grid_ids)},
+        ).scalar_one()
+    layers = tuple(layer_ids())
+    request = ExportRequest(layers=layers, format="gpkg", area={"streets": [other]})
+    city = User(street.user_id + 10_000, "city", "city", Role.COMMAND)
+    from gridmap.io.export import export_data
+
+    mine = export_data(engine, request, tmp_path / "mine.gpkg", user=centre(town))
+    theirs = export_data(engine, request, tmp_path / "city.gpkg", user=city)
+    assert mine == dict.fromkeys(layers, 0)
+    assert theirs["cases"] > 0 and theirs["grids"] > 0 and theirs["cameras"] > 0
+    cameras = ExportRequest(layers=("cameras",), format="csv")
+    assert write_export(engine, cameras, tmp_path / "c.csv", user=centre(town)) == own_cameras

@@ -25,6 +25,7 @@ from gridmap.io.export import (
     csv_frame,
     export_data,
     file_frame,
+    layer_frame,
     parse_bbox,
     parse_filters,
     shapefile_names,
@@ -40,7 +41,7 @@ TOLERANCE = 1e-9  # degrees (~0.1 mm)
 @pytest.fixture(scope="module")
 def frames(demo_engine: Engine) -> dict[str, gpd.GeoDataFrame]:
     ctx = LayerContext(demo_engine)
-    return {lid: get_layer(lid).export(ctx) for lid in LAYERS}
+    return {lid: layer_frame(ctx, lid) for lid in LAYERS}  # (what the files are written from)
 
 
 def _flat(values: np.ndarray) -> np.ndarray:

@@ -166,6 +166,19 @@ def test_grid_lead_export_holds_only_their_grids(
             {"layers": ["grids"], "format": "gpkg", "bbox": [1, 2, 3, 1 + 10**400]},
             "bbox[3]: must be a number",
         ),
+        (
+            {"layers": ["grids"], "format": "csv", "area": {"streets": [1, 999_999]}},
+            "area: no such street 999999.",
+        ),
+        (
+            {"layers": ["grids"], "format": "csv", "area": {"compounds": [-3]}},
+            "area.compounds[0]: must be greater than or equal to 1",
+        ),
+        (
+            {"layers": ["grids"], "format": "csv", "area": {"wards": [1]}},
+            "area.wards",
+        ),
+        ({"layers": ["grids"], "format": "csv", "area": {"streets": [1]}}, ""),
     ],
 )
 def test_bad_options_get_400(exports_server: LiveServer, payload, message: str) -> None:
