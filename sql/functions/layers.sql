@@ -74,7 +74,8 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
     LIMIT max_rows
 $$;
 
--- Cameras inside the box, nearest the box centre first, at most `max_rows` (NULL: no cap).
+-- Cameras inside the box, nearest the box centre first, at most `max_rows` (NULL: no cap); a
+-- scoped reader's (grid lead, area-scoped centre): those of the grids it sees (grids' policy).
 CREATE OR REPLACE FUNCTION gridmap_layer_cameras(
     minx double precision, miny double precision, maxx double precision, maxy double precision,
     max_rows integer DEFAULT NULL
@@ -85,8 +86,9 @@ CREATE OR REPLACE FUNCTION gridmap_layer_cameras(
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT c.id, c.code, c.name, c.kind, c.status, c.last_seen, c.grid_id, c.geom
     FROM cameras c
-    WHERE gridmap_view_envelope(minx, miny, maxx, maxy) IS NULL
-       OR c.geom && gridmap_view_envelope(minx, miny, maxx, maxy)
+    WHERE (gridmap_view_envelope(minx, miny, maxx, maxy) IS NULL
+           OR c.geom && gridmap_view_envelope(minx, miny, maxx, maxy))
+      AND (NOT (SELECT row_security_active('grids')) OR c.grid_id IN (SELECT g.id FROM grids g))
     ORDER BY CASE WHEN gridmap_view_envelope(minx, miny, maxx, maxy) IS NULL THEN 0
                   ELSE c.geom <-> ST_Centroid(gridmap_view_envelope(minx, miny, maxx, maxy))
              END,
@@ -111,13 +113,15 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
            count(*) FILTER (WHERE c.status = 'fault')::integer,
            ST_SetSRID(ST_MakePoint(avg(ST_X(c.geom)), avg(ST_Y(c.geom))), 4326)
     FROM cameras c
-    WHERE gridmap_view_envelope(minx, miny, maxx, maxy) IS NULL
-       OR c.geom && gridmap_view_envelope(minx, miny, maxx, maxy)
+    WHERE (gridmap_view_envelope(minx, miny, maxx, maxy) IS NULL
+           OR c.geom && gridmap_view_envelope(minx, miny, maxx, maxy))
+      AND (NOT (SELECT row_security_active('grids')) OR c.grid_id IN (SELECT g.id FROM grids g))
     GROUP BY cx, cy
     ORDER BY cx, cy
 $$;
 
--- Service points inside the box with their kind, hours, address and phone.
+-- Service points inside the box with their kind, hours, address and phone (a scoped
+-- reader's: in the grids it sees).
 CREATE OR REPLACE FUNCTION gridmap_layer_service_points(
     minx double precision, miny double precision, maxx double precision, maxy double precision
 ) RETURNS TABLE (
@@ -127,8 +131,9 @@ CREATE OR REPLACE FUNCTION gridmap_layer_service_points(
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT p.id, p.code, p.name, p.kind, p.opening_hours, p.address, p.phone, p.grid_id, p.geom
     FROM service_points p
-    WHERE gridmap_view_envelope(minx, miny, maxx, maxy) IS NULL
-       OR p.geom && gridmap_view_envelope(minx, miny, maxx, maxy)
+    WHERE (gridmap_view_envelope(minx, miny, maxx, maxy) IS NULL
+           OR p.geom && gridmap_view_envelope(minx, miny, maxx, maxy))
+      AND (NOT (SELECT row_security_active('grids')) OR p.grid_id IN (SELECT g.id FROM grids g))
     ORDER BY p.id
 $$;
 

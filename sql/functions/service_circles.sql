@@ -24,7 +24,8 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- Isochrones of the latest isochrone run in a bbox (NULL bounds: everywhere), for one kind
--- (NULL: all) and some minutes (NULL: all), simplified by p_tolerance degrees.
+-- (NULL: all) and some minutes (NULL: all), simplified by p_tolerance degrees; a scoped
+-- reader's: those of service points in the grids it sees.
 CREATE OR REPLACE FUNCTION gridmap_layer_service_circles(
     minx double precision, miny double precision, maxx double precision,
     maxy double precision, p_kind text, p_minutes real, p_tolerance double precision
@@ -43,6 +44,7 @@ LANGUAGE sql STABLE AS $$
     WHERE (p_kind IS NULL OR i.kind = p_kind)
       AND (p_minutes IS NULL OR i.minutes = p_minutes)
       AND (minx IS NULL OR i.geom && ST_MakeEnvelope(minx, miny, maxx, maxy, 4326))
+      AND (NOT (SELECT row_security_active('grids')) OR p.grid_id IN (SELECT g.id FROM grids g))
     ORDER BY i.minutes DESC, i.service_point_id
 $$;
 

@@ -484,3 +484,61 @@ def test_exports_of_another_streets_area_hold_nothing(
     assert theirs["cases"] > 0 and theirs["grids"] > 0 and theirs["cameras"] > 0
     cameras = ExportRequest(layers=("cameras",), format="csv")
     assert write_export(engine, cameras, tmp_path / "c.csv", user=centre(town)) == own_cameras
+
+
+def test_cameras_and_service_points_and_circles_of_the_streets_grids_only(
+    town: Town, street: Street
+) -> None:
+    """The map layers' readers (the `/` map, OGC items) of cameras, camera cells, service
+    points and service circles: a street centre's hold its grids' only; the city's all."""
+    engine = get_engine(town.url)
+    readers = {
+        "cameras": "SELECT grid_id FROM gridmap_layer_cameras(NULL, NULL, NULL, NULL)",
+        "service_points": "SELECT grid_id FROM gridmap_layer_service_points("
+        "NULL, NULL, NULL, NULL)",
+        "service_circles": "SELECT p.grid_id FROM gridmap_layer_service_circles(NULL, NULL, "
+        "NULL, NULL, NULL, NULL, 0) s JOIN service_points p ON p.id = s.service_point_id",
+        "camera_cells": "SELECT sum(cameras) FROM gridmap_layer_camera_clusters("
+        "NULL, NULL, NULL, NULL, 0.01)",
+    }
+    city = User(street.user_id + 10_000, "city", "city", Role.COMMAND)
+    seen: dict[str, dict[str, list]] = {}
+    with engine.begin() as conn:  # a service circle (100 m) round every point, removed after
+        run = conn.execute(
+            text(
+                "INSERT INTO analysis_runs (job, params, params_hash, data_print) "
+                "VALUES ('isochrones', '{}', 'test', 'test') RETURNING id"
+            )
+        ).scalar_one()
+        conn.execute(
+            text(
+                "INSERT INTO service_isochrones (run_id, service_point_id, kind, minutes, "
+                "speed_kmh, reach_m, geom) SELECT :r, p.id, p.kind, 15, 4, 100, "
+                "ST_Multi(ST_Buffer(p.geom::geography, 100)::geometry) FROM service_points p"
+            ),
+            {"r": run},
+        )
+    try:
+        for who, user in (("city", city), ("street", centre(town))):
+            with scoped_connection(engine, user) as conn:
+                seen[who] = {
+                    k: list(conn.execute(text(sql)).scalars()) for k, sql in readers.items()
+                }
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM analysis_runs WHERE id = :r"), {"r": run})
+    with engine.connect() as conn:
+        own_cameras = conn.execute(
+            text("SELECT count(*) FROM cameras WHERE grid_id = ANY(:g)"),
+            {"g": list(street.grid_ids)},
+        ).scalar_one()
+        all_cameras = conn.execute(text("SELECT count(*) FROM cameras")).scalar_one()
+    for kind in ("cameras", "service_points", "service_circles"):
+        assert seen["street"][kind], kind
+        assert set(seen["street"][kind]) <= set(street.grid_ids), kind
+        assert len(seen["city"][kind]) > len(seen["street"][kind]), kind
+    assert (
+        len(seen["street"]["cameras"]) == own_cameras < all_cameras == len(seen["city"]["cameras"])
+    )
+    assert seen["street"]["camera_cells"] == [own_cameras]
+    assert seen["city"]["camera_cells"] == [all_cameras]
