@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
+from typing import Any
 
 import pytest
 from dash import Dash, Patch
@@ -47,10 +48,20 @@ def days(due: date) -> int:
     return (today(TZ) - due).days
 
 
+def send(household: Any, kind: Any, outcome: Any, note: Any, key: str, lang: str, **more: Any):
+    """The visit form sent (``more``: building, unit, lon, lat, open_case, category,
+    description)."""
+    return lead.save_visit(
+        1, household, more.get("building"), more.get("unit"), kind, outcome, note,
+        more.get("lon"), more.get("lat"), more.get("open_case", []), more.get("category"),
+        more.get("description"), key, 0, lang,
+    )  # fmt: skip
+
+
 def test_overdue_households_listed_masked_and_audited(world) -> None:
     app, url, ids, lead_user = world
     with as_user(app, lead_user):
-        summary, items, options, kinds, kind, patch = lead.show_households(1, 0, None, "zh-CN")
+        summary, items, options, kinds, kind, patch, *_ = lead.show_households(1, 0, None, "zh-CN")
     # H1, H4 weekly (due 01-08), H2 monthly (due 01-31); untagged H3 due 04-01
     assert summary == "周期内已走访 0/4 户（0.0%）· 逾期 4 户 · 困难群体逾期 3 户"
     assert [o["value"] for o in options] == [ids["H1"], ids["H4"], ids["H2"], ids["H3"]]
@@ -75,9 +86,9 @@ def test_a_visit_is_recorded_once_and_leaves_the_list(world) -> None:
     engine = get_engine(url)
     with as_user(app, lead_user):
         before = households.overdue_trace(engine, lead_user, 1, "zh-CN")
-        first = lead.save_visit(1, ids["H1"], "care", "met", " 老人安好 ", KEY, 0, "zh-CN")
-        again = lead.save_visit(2, ids["H1"], "care", "met", " 老人安好 ", KEY, 0, "zh-CN")
-        summary, _items, options, _kinds, kind, _patch = lead.show_households(
+        first = send(ids["H1"], "care", "met", " 老人安好 ", KEY, "zh-CN")
+        again = send(ids["H1"], "care", "met", " 老人安好 ", KEY, "zh-CN")
+        summary, _items, options, _kinds, kind, _patch, *_ = lead.show_households(
             1, 1, "mediation", "zh-CN"
         )
         after = households.overdue_trace(engine, lead_user, 1, "zh-CN")
@@ -89,9 +100,10 @@ def test_a_visit_is_recorded_once_and_leaves_the_list(world) -> None:
     assert len(stored) == 1
     visit_id, *rest = stored[0]
     assert rest == ["care", "met", "老人安好", lead_user.id]
-    message, key, done, household, note = first
+    message, key, done, *cleared = first
     assert message == f"已记录走访（编号 {visit_id}）。"
-    assert key.startswith("lead-form:") and key != KEY and (done, household, note) == (1, None, "")
+    assert key.startswith("lead-form:") and key != KEY and done == 1
+    assert cleared == [None, "", None, None, None, None, [], ""]
     assert again[0] == f"该走访已记录过（编号 {visit_id}），未重复记录。"
     assert summary == "周期内已走访 1/4 户（25.0%）· 逾期 3 户 · 困难群体逾期 2 户"
     assert ids["H1"] not in [o["value"] for o in options] and kind == "mediation"
@@ -102,16 +114,16 @@ def test_a_visit_is_recorded_once_and_leaves_the_list(world) -> None:
 def test_crafted_and_incomplete_forms(world) -> None:
     app, url, ids, lead_user = world
     with as_user(app, lead_user):
-        other = lead.save_visit(1, ids["H9"], "care", "met", None, "lead-form:x", 0, "en")
-        missing = lead.save_visit(1, None, None, "met", None, "lead-form:y", 0, "zh-CN")
-        unknown = lead.save_visit(1, ids["H2"], "party", "met", None, "lead-form:z", 0, "en")
-        summary, items, options, _kinds, _kind, _patch = lead.show_households(3, 0, None, "en")
+        other = send(ids["H9"], "care", "met", None, "lead-form:x", "en")
+        missing = send(None, None, "met", None, "lead-form:y", "zh-CN")
+        unknown = send(ids["H2"], "party", "met", None, "lead-form:z", "en")
+        summary, items, options, _kinds, _kind, _patch, *_ = lead.show_households(3, 0, None, "en")
         several = lead.show_households({"grids": [1, 3]}, 0, "bogus", "en")
     assert other[0] == "There is no such household in your grids." and other[1:] == (
-        (lead.no_update,) * 4
+        (lead.no_update,) * 10
     )
-    assert missing[0] == "请补全：走访住户、走访类型。"
-    assert unknown[0] == "Please give: Kind of visit."
+    assert missing[0] == "请补全：走访对象（住户、楼栋或联户单元）、走访类型。"
+    assert unknown[0] == "Please correct: Kind of visit (choose one from the list)."
     assert summary == several[0] == "Pick one grid to see its households overdue for a visit."
     assert items == options == [] and several[4] == "care"
     with get_engine(url).connect() as conn:
