@@ -669,11 +669,17 @@ def show_route(_clicks: int, grid_id: Any, lang: str) -> tuple[Any, ...]:
     walking order (address, households and why due), with the link to its printable PDF;
     a new grid shown clears the drawn route (and points the link at the new grid)."""
     grid = _one_grid(grid_id)
-    href = route.pdf_href(grid) if grid is not None else None
     if triggered_id() != "lead-route-show" or grid is None:
         cleared = lead_map.route_patch([], [], lang)
         text = "" if grid is not None else t("lead.households_pick", lang)
-        return text, [], href, cleared
+        return text, [], route.pdf_href(grid) if grid is not None else None, cleared
+    return draw_route(grid, lang)
+
+
+def draw_route(grid: int, lang: str) -> tuple[Any, ...]:
+    """Grid ``grid``'s day route for the signed-in user: the summary line (or that nothing
+    is due today), the stops listed, the PDF link and the map Patch drawing it."""
+    href = route.pdf_href(grid)
     user, engine = _user(), app_engine()
     try:
         plan = route.day_route(engine, current_app.config[URL_KEY], user, grid)
