@@ -22,6 +22,7 @@ from gridmap.web.pages import lead
 from gridmap.web.services.lead import households
 from layers.overdue_visits import today
 from tests.conftest import make_test_database
+from tests.gridmap.cases.world import camera_position
 from tests.gridmap.households.world import seed_households
 from tests.gridmap.web.services.lead.world import account
 
@@ -152,3 +153,54 @@ def test_the_compound_level_keeps_the_grids_holding_it(world) -> None:
     assert inside[12] == "1 grid(s) chosen" and inside[14] == compound
     # no community chosen: no compound (a city has thousands), grid 2 as asked
     assert stale[13] == [] and stale[14] is None and stale[10]["grid_ids"] == [2]
+
+
+def test_the_form_says_a_far_fix_the_case_opened_and_what_is_wrong(world) -> None:
+    app, url, ids, lead_user = world
+    with get_engine(url).connect() as conn:
+        building, unit = conn.execute(
+            text(
+                "SELECT (SELECT id FROM buildings WHERE code = 'B-G1'), "
+                "(SELECT id FROM ten_household_units WHERE code = 'U1')"
+            )
+        ).one()
+    far = camera_position(350.0, 90.0)  # 350 m east of B-G1 (the setting: 200 m)
+    with as_user(app, lead_user):
+        flagged = send(None, "safety_check", "met", None, "lead-form:far", "zh-CN",
+                       building=building, lon=far[0], lat=far[1])  # fmt: skip
+        opened = send(None, "mediation", "follow_up", "", "lead-form:case", "en", unit=unit,
+                      open_case=["open"], category="disputes", description="噪音纠纷")  # fmt: skip
+        both = send(ids["H2"], "care", "met", None, "lead-form:bad", "zh-CN", building=building,
+                    lon=200)  # fmt: skip
+        no_case = send(None, "care", "met", None, "lead-form:bad2", "en", unit=unit,
+                       open_case=["open"], category="ufo", description="x")  # fmt: skip
+        elsewhere = send(None, "care", "met", None, "lead-form:bad3", "zh-CN", unit=999_999)
+        _ = lead.show_households(1, 2, None, "zh-CN")
+        shown = lead.draw_route(1, "zh-CN")
+        hidden = lead.draw_route(3, "en")
+    with get_engine(url).connect() as conn:
+        visit_id, case_id, code = conn.execute(
+            text(
+                "SELECT v.id, v.case_id, c.code FROM visits v JOIN cases c ON c.id = v.case_id "
+                "WHERE v.idempotency_key = 'lead-form:case'"
+            )
+        ).one()
+        far_id = conn.execute(
+            text("SELECT id FROM visits WHERE idempotency_key = 'lead-form:far'")
+        ).scalar_one()
+    assert flagged[0] == (
+        f"已记录走访（编号 {far_id}），但定位距楼栋 350 米，已标记（不计为已走访）。"
+    )
+    assert opened[0] == (
+        f"Visit recorded (no. {visit_id}). Case {code} (no. {case_id}) opened, linked to this "
+        "visit both ways."
+    )
+    assert both[0] == "请补全：纬度。 请更正：走访对象（住户、楼栋、联户单元只能选一个）。"
+    assert no_case[0] == "Please correct: Case category (choose one from the list)."
+    assert elsewhere[0] == "找不到该联户单元（不在您的网格内）。"
+    # today H2, H3 and H4 are overdue (H1 was visited above), all at B-G1: one stop
+    summary, items, href, patch = shown
+    assert summary == "今日走访路线：1 站、3 户，步行全程 0 米。"
+    assert href == "/api/v1/day-plan.pdf?grid_id=1" and len(items) == 1
+    assert isinstance(patch, Patch)
+    assert hidden[:3] == ("Pick one grid to see its households overdue for a visit.", [], None)
