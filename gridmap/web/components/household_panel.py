@@ -117,6 +117,7 @@ def household_section(lang: str) -> html.Section:
                 className="lead-route-box",
                 children=[
                     html.Button(t("lead.route_show", lang), id="lead-route-show", n_clicks=0),
+                    " ",
                     html.A(
                         t("lead.route_pdf", lang),
                         id="lead-route-pdf",
@@ -276,25 +277,27 @@ def _why(household: dict[str, Any], lang: str) -> str:
 
 
 def route_items(plan: Any, lang: str) -> list:
-    """The route's stops in walking order: number, address, walk so far, each household
-    and why it is due."""
+    """The route's stops in walking order (the list's numbers are the map's): address,
+    walk so far, and each household with why it is due."""
     if plan is None or not plan.stops:
         return []
     sep = "；" if lang == "zh-CN" else "; "
     return [
         html.Li(
             [
-                html.Span(str(stop["seq"]), className="lead-route-seq"),
-                html.Span(stop["address"], className="lead-route-address"),
+                html.Strong(stop["address"], className="lead-route-address"),
+                " · ",
                 html.Span(
                     t("lead.route_walk", lang, metres=f"{stop['walk_m']:,.0f}"),
                     className="lead-route-walk",
                 ),
+                html.Br(),
                 html.Span(
                     sep.join(_why(h, lang) for h in stop["households"]),
                     className="lead-route-why",
                 ),
             ],
+            value=stop["seq"],
             className="lead-route-stop",
             **{"data-building": str(stop["building_id"])},
         )

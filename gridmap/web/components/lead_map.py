@@ -2,6 +2,10 @@
 detail panel outlined, the case picked in the table ringed, the overdue-visits layer's
 buildings of that grid, and the day's walking route (its line, then its stops numbered in
 walking order) — seven traces in that order, so a selection patches only the last ones.
+Each trace has a fixed ``uid`` and the point and line traces ``below: ""`` (plotly then
+redraws the visible ones on top, in this order, on every update); the route's traces are
+never empty (:data:`BLANK`), so its numbered stops lie over the overdue-visits markers
+and the grid fill.
 
 Traces and the figure are plain plotly JSON dicts: the page redraws them on every filter
 change, and building validated ``graph_objects`` for thousands of points costs more than
@@ -35,6 +39,11 @@ PICKED_CASE = "#111827"
 ROUTE_COLOR = "#7c3aed"
 FINISHED = frozenset(CLOSED_STATUSES)
 OVERDUE_LAYER = OverdueVisitsLayer()
+#: The coordinates of a route trace with nothing to draw: one point without a place.
+#: plotly hides a trace with no points and, when it gets some, leaves its map layers where
+#: they were made (under the grid fill); a trace never empty is redrawn on top, in trace
+#: order, on every update (with ``below: ""``), so the route lies over everything else.
+BLANK: list[None] = [None]
 #: Trace positions in the figure.
 GRIDS, CASES, GRID_OUTLINE, CASE_RING, OVERDUE, ROUTE_LINE, ROUTE_STOPS = range(7)
 
@@ -59,6 +68,7 @@ def grid_trace(shapes: gpd.GeoDataFrame, lang: str) -> Trace:
         ),
         "name": t("layer.grids", lang),
         "meta": {"layer": "lead_grids"},
+        "uid": "lead_grids",
         "showlegend": False,
     }
 
@@ -90,6 +100,8 @@ def case_trace(rows: Sequence[dict[str, Any]], lang: str) -> Trace:
         "hovertemplate": "%{text}<extra></extra>",
         "name": t("lead.cases", lang),
         "meta": {"layer": "lead_cases"},
+        "uid": "lead_cases",
+        "below": "",
         "showlegend": False,
     }
 
@@ -112,6 +124,8 @@ def outline_trace(shape: shapely.Geometry | None, lang: str) -> Trace:
         "hoverinfo": "skip",
         "name": t("lead.selected_grid", lang),
         "meta": {"layer": "lead_grid_outline"},
+        "uid": "lead_grid_outline",
+        "below": "",
         "showlegend": False,
     }
 
@@ -127,38 +141,44 @@ def ring_trace(lon: float | None, lat: float | None, lang: str) -> Trace:
         "hoverinfo": "skip",
         "name": t("lead.picked_case", lang),
         "meta": {"layer": "lead_case_ring"},
+        "uid": "lead_case_ring",
+        "below": "",
         "showlegend": False,
     }
 
 
 def route_line_trace(coordinates: Sequence[Sequence[float]], lang: str) -> Trace:
-    """The day route's walk over the walking network (lon/lat pairs; empty when none)."""
+    """The day route's walk over the walking network (lon/lat pairs; none: one blank
+    point, see :data:`BLANK`)."""
     return {
         "type": "scattermap",
-        "lon": [round(float(c[0]), 6) for c in coordinates],
-        "lat": [round(float(c[1]), 6) for c in coordinates],
+        "lon": [round(float(c[0]), 6) for c in coordinates] or BLANK,
+        "lat": [round(float(c[1]), 6) for c in coordinates] or BLANK,
         "mode": "lines",
         "line": {"color": ROUTE_COLOR, "width": 4},
         "opacity": 0.85,
         "hoverinfo": "skip",
         "name": t("lead.route_line", lang),
         "meta": {"layer": "lead_route_line"},
+        "uid": "lead_route_line",
+        "below": "",
         "showlegend": False,
     }
 
 
 def route_stops_trace(stops: Sequence[dict[str, Any]], lang: str) -> Trace:
     """The day route's stops: large markers numbered in walking order (white on the
-    route's colour); the hover names the address and the households due."""
+    route's colour); the hover names the address and the households due (none: one blank
+    point, see :data:`BLANK`)."""
     return {
         "type": "scattermap",
-        "lon": [round(float(s["lon"]), 6) for s in stops],
-        "lat": [round(float(s["lat"]), 6) for s in stops],
+        "lon": [round(float(s["lon"]), 6) for s in stops] or BLANK,
+        "lat": [round(float(s["lat"]), 6) for s in stops] or BLANK,
         "mode": "markers+text",
-        "marker": {"size": 24, "color": ROUTE_COLOR, "opacity": 1},
-        "text": [str(s["seq"]) for s in stops],
+        "marker": {"size": 26, "color": ROUTE_COLOR, "opacity": 1},
+        "text": [str(s["seq"]) for s in stops] or [""],
         "textposition": "middle center",
-        "textfont": {"color": "#ffffff", "size": 13, "weight": "bold"},
+        "textfont": {"color": "#ffffff", "size": 15, "weight": "bold"},
         "customdata": [
             [int(s["seq"]), s["address"], len(s["households"]), int(s["building_id"])]
             for s in stops
@@ -170,6 +190,8 @@ def route_stops_trace(stops: Sequence[dict[str, Any]], lang: str) -> Trace:
         ),
         "name": t("lead.route_stops", lang),
         "meta": {"layer": "lead_route_stops"},
+        "uid": "lead_route_stops",
+        "below": "",
         "showlegend": False,
     }
 

@@ -58,6 +58,8 @@ TARGETS = (
     ("unit_id", "ten_household_units"),
 )
 MISSING, INVALID = "missing", "invalid"
+#: The overdue-visits trace's fixed uid on the lead's map.
+OVERDUE_UID = "lead_overdue_visits"
 
 
 @dataclass(frozen=True)
@@ -133,9 +135,11 @@ def overdue_trace(
     plotly JSON dict for the lead's map."""
     layer = OverdueVisitsLayer(as_of=as_of, grid_ids=None if grid_id is None else (int(grid_id),))
     if grid_id is None or not narrow(visible_grid_ids(user), [int(grid_id)]):
-        return layer.empty_traces(lang)[0].to_plotly_json()
-    data = layer.export(LayerContext(engine, user=user))
-    return layer.traces(data, lang)[0].to_plotly_json()
+        trace = layer.empty_traces(lang)[0].to_plotly_json()
+    else:
+        data = layer.export(LayerContext(engine, user=user))
+        trace = layer.traces(data, lang)[0].to_plotly_json()
+    return trace | {"uid": OVERDUE_UID, "below": ""}  # drawn in trace order (see lead_map)
 
 
 BUILDINGS = text(

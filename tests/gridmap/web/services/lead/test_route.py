@@ -94,10 +94,10 @@ def test_the_route_is_the_day_plan_of_the_grid_masked_and_audited(world) -> None
     assert route_summary(plan, "zh-CN") == "今日走访路线：2 站、5 户，步行全程 300 米。"
     assert route_summary(plan, "en") == "Today's route: 2 stops, 5 households, 300 m on foot."
     items = route_items(plan, "zh-CN")
-    assert [i.children[0].children for i in items] == ["1", "2"]
-    assert items[0].children[1].children == first["address"]
+    assert [i.value for i in items] == [1, 2]
+    assert items[0].children[0].children == first["address"]
     assert items[1].children[2].children == "已步行 300 米"
-    whys = {i.children[1].children: i.children[3].children for i in items}
+    whys = {i.children[0].children: i.children[4].children for i in items}
     # untagged H5: every 90 days from its registration on 01-01, due 04-01
     assert whys["幸福路8号"] == f"H5 逾期 {(AS_OF - date(2026, 4, 1)).days} 天"
     stops = lead_map.route_stops_trace(plan.stops, "zh-CN")
