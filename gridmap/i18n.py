@@ -389,6 +389,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "lead.visit_case": "已立案：案件 {code}（编号 {id}），与本次走访互相关联。",
         "lead.visit_not_found_building": "找不到该楼栋（不在您的网格内）。",
         "lead.visit_not_found_unit": "找不到该联户单元（不在您的网格内）。",
+        "lead.visit_conflict": "此表单已记录过另一条走访（可能未收到回复），请核对后再次提交。",
         "lead.route_show": "今日走访路线",
         "lead.route_pdf": "打印路线单（PDF）",
         "lead.route_empty": "今天没有到期的走访。",
@@ -921,6 +922,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "lead.visit_case": "Case {code} (no. {id}) opened, linked to this visit both ways.",
         "lead.visit_not_found_building": "There is no such building in your grids.",
         "lead.visit_not_found_unit": "There is no such ten-household unit in your grids.",
+        "lead.visit_conflict": (
+            "This form already recorded another visit (its answer may have been lost): "
+            "check the visits, then send again."
+        ),
         "lead.route_show": "Today's route",
         "lead.route_pdf": "Print the route (PDF)",
         "lead.route_empty": "No visit is due today.",

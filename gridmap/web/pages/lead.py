@@ -38,7 +38,7 @@ from gridmap.access import Role, User, current_user
 from gridmap.access.pages import page
 from gridmap.db.app import URL_KEY, app_engine
 from gridmap.errors import GridmapError, InvalidInput
-from gridmap.households.errors import HouseholdNotFound
+from gridmap.households.errors import HouseholdNotFound, VisitConflict
 from gridmap.i18n import t
 from gridmap.settings import get_settings
 from gridmap.web.basemap import basemap_style
@@ -606,6 +606,8 @@ def save_visit(
         return (t(_NOT_FOUND[exc.field], lang), *unchanged)
     except HouseholdNotFound:
         return (t("lead.visit_not_found", lang), *unchanged)
+    except VisitConflict:  # this form's key stored another visit (its answer was lost)
+        return (t("lead.visit_conflict", lang), _new_key(), *unchanged[1:])
     except GridmapError:
         return (t("lead.visit_error", lang), *unchanged)
     cleared = (None, "", None, None, None, None, [], "")

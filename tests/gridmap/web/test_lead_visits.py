@@ -175,6 +175,7 @@ def test_the_form_says_a_far_fix_the_case_opened_and_what_is_wrong(world) -> Non
         no_case = send(None, "care", "met", None, "lead-form:bad2", "en", unit=unit,
                        open_case=["open"], category="ufo", description="x")  # fmt: skip
         elsewhere = send(None, "care", "met", None, "lead-form:bad3", "zh-CN", unit=999_999)
+        reused = send(ids["H1"], "care", "met", "另一次走访", KEY, "zh-CN")  # KEY stored H1's
         _ = lead.show_households(1, 2, None, "zh-CN")
         shown = lead.draw_route(1, "zh-CN")
         hidden = lead.draw_route(3, "en")
@@ -198,6 +199,8 @@ def test_the_form_says_a_far_fix_the_case_opened_and_what_is_wrong(world) -> Non
     assert both[0] == "请补全：纬度。 请更正：走访对象（住户、楼栋、联户单元只能选一个）。"
     assert no_case[0] == "Please correct: Case category (choose one from the list)."
     assert elsewhere[0] == "找不到该联户单元（不在您的网格内）。"
+    assert reused[0] == "此表单已记录过另一条走访（可能未收到回复），请核对后再次提交。"
+    assert reused[1].startswith("lead-form:") and reused[1] != KEY  # the next send records
     # today H2, H3 and H4 are overdue (H1 was visited above), all at B-G1: one stop
     summary, items, href, patch = shown
     assert summary == "今日走访路线：1 站、3 户，步行全程 0 米。"
