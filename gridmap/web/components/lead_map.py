@@ -1,7 +1,11 @@
 """The grid lead's map: the chosen grids, their cases as points, the grid shown in the
-detail panel outlined, the case picked in the table ringed and the overdue-visits layer's
-buildings of that grid — five traces in that order, so a selection patches only the last
-ones.
+detail panel outlined, the case picked in the table ringed, the overdue-visits layer's
+buildings of that grid, and the day's walking route (its line, then its stops numbered in
+walking order) — seven traces in that order, so a selection patches only the last ones.
+Each trace has a fixed ``uid`` and the point and line traces ``below: ""`` (plotly then
+redraws the visible ones on top, in this order, on every update); the route's traces are
+never empty (:data:`BLANK`), so its numbered stops lie over the overdue-visits markers
+and the grid fill.
 
 Traces and the figure are plain plotly JSON dicts: the page redraws them on every filter
 change, and building validated ``graph_objects`` for thousands of points costs more than
@@ -32,10 +36,16 @@ OPEN_COLOR = "#f97316"
 CLOSED_COLOR = "#64748b"
 SELECTED_GRID = "#1d4ed8"
 PICKED_CASE = "#111827"
+ROUTE_COLOR = "#7c3aed"
 FINISHED = frozenset(CLOSED_STATUSES)
 OVERDUE_LAYER = OverdueVisitsLayer()
+#: The coordinates of a route trace with nothing to draw: one point without a place.
+#: plotly hides a trace with no points and, when it gets some, leaves its map layers where
+#: they were made (under the grid fill); a trace never empty is redrawn on top, in trace
+#: order, on every update (with ``below: ""``), so the route lies over everything else.
+BLANK: list[None] = [None]
 #: Trace positions in the figure.
-GRIDS, CASES, GRID_OUTLINE, CASE_RING, OVERDUE = range(5)
+GRIDS, CASES, GRID_OUTLINE, CASE_RING, OVERDUE, ROUTE_LINE, ROUTE_STOPS = range(7)
 
 
 def grid_trace(shapes: gpd.GeoDataFrame, lang: str) -> Trace:
@@ -58,6 +68,7 @@ def grid_trace(shapes: gpd.GeoDataFrame, lang: str) -> Trace:
         ),
         "name": t("layer.grids", lang),
         "meta": {"layer": "lead_grids"},
+        "uid": "lead_grids",
         "showlegend": False,
     }
 
@@ -89,6 +100,8 @@ def case_trace(rows: Sequence[dict[str, Any]], lang: str) -> Trace:
         "hovertemplate": "%{text}<extra></extra>",
         "name": t("lead.cases", lang),
         "meta": {"layer": "lead_cases"},
+        "uid": "lead_cases",
+        "below": "",
         "showlegend": False,
     }
 
@@ -111,6 +124,8 @@ def outline_trace(shape: shapely.Geometry | None, lang: str) -> Trace:
         "hoverinfo": "skip",
         "name": t("lead.selected_grid", lang),
         "meta": {"layer": "lead_grid_outline"},
+        "uid": "lead_grid_outline",
+        "below": "",
         "showlegend": False,
     }
 
@@ -126,6 +141,57 @@ def ring_trace(lon: float | None, lat: float | None, lang: str) -> Trace:
         "hoverinfo": "skip",
         "name": t("lead.picked_case", lang),
         "meta": {"layer": "lead_case_ring"},
+        "uid": "lead_case_ring",
+        "below": "",
+        "showlegend": False,
+    }
+
+
+def route_line_trace(coordinates: Sequence[Sequence[float]], lang: str) -> Trace:
+    """The day route's walk over the walking network (lon/lat pairs; none: one blank
+    point, see :data:`BLANK`)."""
+    return {
+        "type": "scattermap",
+        "lon": [round(float(c[0]), 6) for c in coordinates] or BLANK,
+        "lat": [round(float(c[1]), 6) for c in coordinates] or BLANK,
+        "mode": "lines",
+        "line": {"color": ROUTE_COLOR, "width": 4},
+        "opacity": 0.85,
+        "hoverinfo": "skip",
+        "name": t("lead.route_line", lang),
+        "meta": {"layer": "lead_route_line"},
+        "uid": "lead_route_line",
+        "below": "",
+        "showlegend": False,
+    }
+
+
+def route_stops_trace(stops: Sequence[dict[str, Any]], lang: str) -> Trace:
+    """The day route's stops: large markers numbered in walking order (white on the
+    route's colour); the hover names the address and the households due (none: one blank
+    point, see :data:`BLANK`)."""
+    return {
+        "type": "scattermap",
+        "lon": [round(float(s["lon"]), 6) for s in stops] or BLANK,
+        "lat": [round(float(s["lat"]), 6) for s in stops] or BLANK,
+        "mode": "markers+text",
+        "marker": {"size": 26, "color": ROUTE_COLOR, "opacity": 1},
+        "text": [str(s["seq"]) for s in stops] or [""],
+        "textposition": "middle center",
+        "textfont": {"color": "#ffffff", "size": 15, "weight": "bold"},
+        "customdata": [
+            [int(s["seq"]), s["address"], len(s["households"]), int(s["building_id"])]
+            for s in stops
+        ],
+        "hovertemplate": (
+            "<b>%{customdata[0]}. %{customdata[1]}</b><br>"
+            + t("lead.route_hover", lang, count="%{customdata[2]}")
+            + "<extra></extra>"
+        ),
+        "name": t("lead.route_stops", lang),
+        "meta": {"layer": "lead_route_stops"},
+        "uid": "lead_route_stops",
+        "below": "",
         "showlegend": False,
     }
 
@@ -167,6 +233,8 @@ def lead_legend(lang: str) -> html.Div:
         LegendEntry(t("lead.case_overdue", lang), CASE_COLOR),
         LegendEntry(t("lead.case_finished", lang), CLOSED_COLOR),
         LegendEntry(t("lead.picked_case", lang), PICKED_CASE),
+        LegendEntry(t("lead.route_line", lang), ROUTE_COLOR, "line"),
+        LegendEntry(t("lead.route_stops", lang), ROUTE_COLOR),
     ]
     return html.Div(
         [
@@ -201,4 +269,14 @@ def overdue_patch(trace: Trace) -> Patch:
     """A figure Patch drawing another overdue-visits trace (one grid's buildings)."""
     patch = Patch()
     patch["data"][OVERDUE] = trace
+    return patch
+
+
+def route_patch(
+    stops: Sequence[dict[str, Any]], line: Sequence[Sequence[float]], lang: str
+) -> Patch:
+    """A figure Patch drawing the day route (empty ``stops``: clearing it)."""
+    patch = Patch()
+    patch["data"][ROUTE_LINE] = route_line_trace(line, lang)
+    patch["data"][ROUTE_STOPS] = route_stops_trace(stops, lang)
     return patch

@@ -7,10 +7,13 @@ Callbacks stay thin over :mod:`gridmap.web.services.lead` (every read scoped to 
 ``show_page`` fills the table one server-side page at a time (and jumps to a case clicked
 on the map), ``pick_case`` rings the case picked in the table and pans to it, ``show_grid``
 fills the detail panel and outlines its grid; ``show_households`` lists the grid's households
-overdue for a visit (masked, audited) and draws its buildings' overdue-visits layer, and
-``save_visit`` records a visit from the form through the API's own service (idempotent: the
-form's key changes only after a visit is stored, so a double click records one). Component
-ids start with ``lead-``.
+overdue for a visit (masked, audited) and draws its buildings' overdue-visits layer;
+``save_visit`` records a visit from the form — to a household, a building or a ten-household
+unit, with an optional GPS fix and optionally opening a case — through the API's own service
+and validation (idempotent: the form's key changes only after a visit is stored, so a double
+click records one), and says when the fix was far and which case it opened; ``show_route``
+draws the grid's day route (the day-plan service of GET /api/v1/day-plan) as numbered stops
+on the map, lists them and links its printable PDF. Component ids start with ``lead-``.
 
 Why a page of its own rather than a mode of the city map (``/``): the lead works on a few
 grids with a table and a detail panel, not on city-wide layer toggles, and a separate page
@@ -29,13 +32,13 @@ from typing import Any
 import dash
 from dash import Dash, Input, Output, State, dcc, html, no_update
 from dash.development.base_component import Component
-from flask import request
+from flask import current_app, request
 
 from gridmap.access import Role, User, current_user
 from gridmap.access.pages import page
-from gridmap.db.app import app_engine
+from gridmap.db.app import URL_KEY, app_engine
 from gridmap.errors import GridmapError, InvalidInput
-from gridmap.households.errors import HouseholdNotFound
+from gridmap.households.errors import HouseholdNotFound, VisitConflict
 from gridmap.i18n import t
 from gridmap.settings import get_settings
 from gridmap.web.basemap import basemap_style
@@ -43,13 +46,18 @@ from gridmap.web.components import lead_map
 from gridmap.web.components.case_table import case_table, pager_text, table_rows
 from gridmap.web.components.grid_panel import grid_panel, selection_panel
 from gridmap.web.components.household_panel import (
+    building_options,
+    category_options,
     household_items,
     household_options,
     household_section,
     kind_options,
+    route_items,
+    route_summary,
     summary,
+    unit_options,
 )
-from gridmap.web.services.lead import households, selection
+from gridmap.web.services.lead import households, route, selection
 from gridmap.web.services.lead.cases import CaseScope, case_page, case_points, case_position
 from gridmap.web.services.lead.figures import combined, grid_figures
 from gridmap.web.services.lead.selection import GridFilter, area_from_selection
@@ -365,6 +373,8 @@ def _figure(
         lead_map.outline_trace(None, lang),
         lead_map.ring_trace(None, None, lang),
         households.overdue_trace(engine, user, None, lang),
+        lead_map.route_line_trace([], lang),
+        lead_map.route_stops_trace([], lang),
     ]
     if not reframe:
         patch = dash.Patch()
@@ -522,19 +532,22 @@ def _one_grid(grid_id: Any) -> int | None:
 
 def show_households(grid_id: Any, _done: Any, kind: Any, lang: str) -> tuple[Any, ...]:
     """The household panel of the grid shown (one grid; several: how to pick one): its
-    visit figures, overdue households and the form's choices, and the grid's buildings on
-    the map's overdue-visits trace; again after each visit recorded. The kind chosen stays
-    (a care visit until one is chosen)."""
+    visit figures, overdue households and the form's choices (households, buildings,
+    ten-household units, kinds, case categories), and the grid's buildings on the map's
+    overdue-visits trace; again after each visit recorded. The kind chosen stays (a care
+    visit until one is chosen)."""
     user, engine = _user(), app_engine()
     grid = _one_grid(grid_id)
     try:
         found = households.grid_households(engine, user, grid) if grid is not None else None
+        targets = households.grid_targets(engine, user, grid) if found is not None else None
         kinds = kind_options(households.visit_kinds(engine), lang)
         trace = households.overdue_trace(engine, user, grid if found is not None else None, lang)
     except GridmapError:
-        return t("lead.error", lang), [], [], no_update, no_update, no_update
+        return t("lead.error", lang), [], [], no_update, no_update, no_update, [], [], no_update
     slugs = [k["value"] for k in kinds]
     chosen = kind if kind in slugs else DEFAULT_KIND if DEFAULT_KIND in slugs else None
+    empty = households.Targets([], [])
     return (
         summary(found, lang),
         household_items(found, lang),
@@ -542,58 +555,142 @@ def show_households(grid_id: Any, _done: Any, kind: Any, lang: str) -> tuple[Any
         kinds,
         chosen if chosen is not None else (slugs[0] if slugs else None),
         lead_map.overdue_patch(trace),
+        building_options(targets or empty, lang),
+        unit_options(targets or empty, lang),
+        category_options(households.case_categories(), lang),
     )
 
 
 def save_visit(
     _clicks: int,
     household_id: Any,
+    building_id: Any,
+    unit_id: Any,
     kind: Any,
     outcome: Any,
     note: Any,
+    lon: Any,
+    lat: Any,
+    open_case: Any,
+    case_category: Any,
+    case_description: Any,
     key: Any,
     done: Any,
     lang: str,
 ) -> tuple[Any, ...]:
     """Record the form's visit; after it is stored: a new key for the next one, the
-    household cleared and the panel redrawn (``lead-visit-done``)."""
+    target, note, fix and case cleared and the panel redrawn (``lead-visit-done``). The
+    message says the visit's number, a far fix (its distance: flagged) and the case opened."""
     user, engine = _user(), app_engine()
+    form = households.VisitForm(
+        kind=kind,
+        outcome=outcome,
+        household_id=household_id,
+        building_id=building_id,
+        unit_id=unit_id,
+        note=note,
+        lon=lon,
+        lat=lat,
+        open_case=isinstance(open_case, list) and "open" in open_case,
+        case_category=case_category,
+        case_description=case_description,
+    )
+    unchanged = (no_update,) * 10
     try:
-        visit_id, created = households.record(
-            engine,
-            user,
-            household_id=household_id,
-            kind=kind,
-            outcome=outcome,
-            note=note,
-            key=key if isinstance(key, str) and key else None,
+        done_visit = households.record(
+            engine, user, form, key=key if isinstance(key, str) and key else None
         )
     except InvalidInput as exc:
-        fields = "、" if lang == "zh-CN" else ", "
-        names = fields.join(
-            t(_FIELD_LABELS.get(p.field, "lead.visit_note"), lang) for p in exc.problems
-        )
-        return (
-            t("lead.visit_invalid", lang, fields=names),
-            no_update,
-            no_update,
-            no_update,
-            no_update,
-        )
+        return (invalid_message(exc, lang), *unchanged)
+    except households.TargetNotFound as exc:
+        return (t(_NOT_FOUND[exc.field], lang), *unchanged)
     except HouseholdNotFound:
-        return t("lead.visit_not_found", lang), no_update, no_update, no_update, no_update
+        return (t("lead.visit_not_found", lang), *unchanged)
+    except VisitConflict:  # this form's key stored another visit (its answer was lost)
+        return (t("lead.visit_conflict", lang), _new_key(), *unchanged[1:])
     except GridmapError:
-        return t("lead.visit_error", lang), no_update, no_update, no_update, no_update
-    message = t("lead.visit_recorded" if created else "lead.visit_replayed", lang, id=visit_id)
-    return message, _new_key(), int(done or 0) + 1, None, ""
+        return (t("lead.visit_error", lang), *unchanged)
+    cleared = (None, "", None, None, None, None, [], "")
+    return (visit_message(done_visit, lang), _new_key(), int(done or 0) + 1, *cleared)
 
 
+_NOT_FOUND = {
+    "household_id": "lead.visit_not_found",
+    "building_id": "lead.visit_not_found_building",
+    "unit_id": "lead.visit_not_found_unit",
+}
 _FIELD_LABELS = {
-    "household_id": "lead.visit_household",
+    "target": "lead.visit_target",
     "kind": "lead.visit_kind",
     "outcome": "lead.visit_outcome",
     "note": "lead.visit_note",
+    "lon": "lead.visit_lon",
+    "lat": "lead.visit_lat",
+    "case_category": "lead.case_category",
+    "case_description": "lead.case_description",
 }
+
+
+def invalid_message(exc: InvalidInput, lang: str) -> str:
+    """What the form lacks ("请补全：…") and what it holds wrong, each with the rule
+    ("请更正：…"), in ``lang``."""
+    sep = "、" if lang == "zh-CN" else ", "
+    missing = [p.field for p in exc.problems if p.message == households.MISSING]
+    wrong = [p.field for p in exc.problems if p.message != households.MISSING]
+    parts = []
+    if missing:
+        names = sep.join(t(_FIELD_LABELS.get(f, "lead.visit_note"), lang) for f in missing)
+        parts.append(t("lead.visit_invalid", lang, fields=names))
+    if wrong:
+        names = sep.join(
+            t(f"lead.visit_bad.{f}" if f in _FIELD_LABELS else "lead.visit_bad.note", lang)
+            for f in dict.fromkeys(wrong)
+        )
+        parts.append(t("lead.visit_bad", lang, fields=names))
+    return " ".join(parts)
+
+
+def visit_message(done: households.Recorded, lang: str) -> str:
+    """The visit stored (or replayed), its far fix (distance, flagged) and its case."""
+    metres = f"{done.distance_m:,.0f}" if done.distance_m is not None else ""
+    if done.created and done.far_fix:
+        message = t("lead.visit_recorded_far", lang, id=done.id, metres=metres)
+    else:
+        message = t("lead.visit_recorded" if done.created else "lead.visit_replayed", lang,
+                    id=done.id)  # fmt: skip
+        if done.far_fix:
+            message += " " + t("lead.visit_far_flag", lang, metres=metres)
+    if done.case_id is not None:
+        code = done.case_code or str(done.case_id)
+        message += " " + t("lead.visit_case", lang, code=code, id=done.case_id)
+    return message
+
+
+def show_route(_clicks: int, grid_id: Any, lang: str) -> tuple[Any, ...]:
+    """The grid's day route: drawn on the map as a line and numbered stops, listed in
+    walking order (address, households and why due), with the link to its printable PDF;
+    a new grid shown clears the drawn route (and points the link at the new grid)."""
+    grid = _one_grid(grid_id)
+    if triggered_id() != "lead-route-show" or grid is None:
+        cleared = lead_map.route_patch([], [], lang)
+        text = "" if grid is not None else t("lead.households_pick", lang)
+        return text, [], route.pdf_href(grid) if grid is not None else None, cleared
+    return draw_route(grid, lang)
+
+
+def draw_route(grid: int, lang: str) -> tuple[Any, ...]:
+    """Grid ``grid``'s day route for the signed-in user: the summary line (or that nothing
+    is due today), the stops listed, the PDF link and the map Patch drawing it."""
+    href = route.pdf_href(grid)
+    user, engine = _user(), app_engine()
+    try:
+        plan = route.day_route(engine, current_app.config[URL_KEY], user, grid)
+    except GridmapError:
+        return t("lead.error", lang), [], href, no_update
+    if plan is None:
+        return t("lead.households_pick", lang), [], None, lead_map.route_patch([], [], lang)
+    patch = lead_map.route_patch(plan.stops, plan.line, lang)
+    return route_summary(plan, lang), route_items(plan, lang), href, patch
 
 
 def register(app: Dash) -> None:
@@ -657,6 +754,9 @@ def _callbacks(app: Dash) -> None:
         Output("lead-visit-kind", "options"),
         Output("lead-visit-kind", "value"),
         Output("lead-graph", "figure", allow_duplicate=True),
+        Output("lead-visit-building", "options"),
+        Output("lead-visit-unit", "options"),
+        Output("lead-visit-case-category", "options"),
         Input("lead-grid", "data"),
         Input("lead-visit-done", "data"),
         State("lead-visit-kind", "value"),
@@ -667,19 +767,49 @@ def _callbacks(app: Dash) -> None:
         Output("lead-visit-message", "children"),
         Output("lead-visit-key", "data"),
         Output("lead-visit-done", "data"),
-        Output("lead-visit-household", "value"),
-        Output("lead-visit-note", "value"),
+        *[Output(f"lead-visit-{name}", "value") for name in _CLEARED],
         Input("lead-visit-submit", "n_clicks"),
         State("lead-visit-household", "value"),
+        State("lead-visit-building", "value"),
+        State("lead-visit-unit", "value"),
         State("lead-visit-kind", "value"),
         State("lead-visit-outcome", "value"),
         State("lead-visit-note", "value"),
+        State("lead-visit-lon", "value"),
+        State("lead-visit-lat", "value"),
+        State("lead-visit-open-case", "value"),
+        State("lead-visit-case-category", "value"),
+        State("lead-visit-case-description", "value"),
         State("lead-visit-key", "data"),
         State("lead-visit-done", "data"),
         State("lead-lang", "data"),
         prevent_initial_call=True,
         running=[(Output("lead-visit-submit", "disabled"), True, False)],
     )(save_visit)
+    app.callback(
+        Output("lead-route-summary", "children"),
+        Output("lead-route-stops", "children"),
+        Output("lead-route-pdf", "href"),
+        Output("lead-graph", "figure", allow_duplicate=True),
+        Input("lead-route-show", "n_clicks"),
+        Input("lead-grid", "data"),
+        State("lead-lang", "data"),
+        prevent_initial_call=True,
+        running=[(Output("lead-route-show", "disabled"), True, False)],
+    )(show_route)
+
+
+#: The form's fields cleared once a visit is stored (in save_visit's output order).
+_CLEARED = (
+    "household",
+    "note",
+    "building",
+    "unit",
+    "lon",
+    "lat",
+    "open-case",
+    "case-description",
+)
 
 
 __all__ = ["PATH", "register"]

@@ -129,7 +129,7 @@ def test_lead_signs_in_box_selects_and_the_table_follows(
     message = wait_for(browser, lambda d: d.find_element(By.ID, "lead-message").text or None, 60)
     assert message == "已选 2 个网格"
     drawn = wait_for(browser, lambda d: d.execute_script(f"const g = {GD}; return g && g.data "
-                     "&& g.data.length == 5 && g.data[0].locations"), 60)  # fmt: skip
+                     "&& g.data.length == 7 && g.data[0].locations"), 60)  # fmt: skip
     assert sorted(drawn) == mine, "only the lead's grids are drawn"
     pager = browser.find_element(By.ID, "lead-pager-text")
     with get_engine(lead_city).connect() as conn:

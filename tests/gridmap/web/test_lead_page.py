@@ -224,7 +224,7 @@ def test_the_map_has_a_key_and_the_table_speaks_the_pages_language(lead_app: Das
     key = [li.children[1].children for li in found["lead-legend"].children[1].children.children]
     assert key == [
         "网格（颜色区分社区）", "当前网格", "事件：未办结", "事件：已超期", "事件：已办结",
-        "选中的事件",
+        "选中的事件", "今日走访路线", "走访站点（按顺序编号）",
     ]  # fmt: skip
     assert found["lead-table"].dashGridOptions["localeText"]["noRowsToShow"] == "没有符合条件的事件"
     table = next(c for c in english._traverse() if getattr(c, "id", None) == "lead-table")

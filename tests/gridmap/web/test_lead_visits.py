@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
+from typing import Any
 
 import pytest
 from dash import Dash, Patch
@@ -21,6 +22,7 @@ from gridmap.web.pages import lead
 from gridmap.web.services.lead import households
 from layers.overdue_visits import today
 from tests.conftest import make_test_database
+from tests.gridmap.cases.world import camera_position
 from tests.gridmap.households.world import seed_households
 from tests.gridmap.web.services.lead.world import account
 
@@ -47,10 +49,20 @@ def days(due: date) -> int:
     return (today(TZ) - due).days
 
 
+def send(household: Any, kind: Any, outcome: Any, note: Any, key: str, lang: str, **more: Any):
+    """The visit form sent (``more``: building, unit, lon, lat, open_case, category,
+    description)."""
+    return lead.save_visit(
+        1, household, more.get("building"), more.get("unit"), kind, outcome, note,
+        more.get("lon"), more.get("lat"), more.get("open_case", []), more.get("category"),
+        more.get("description"), key, 0, lang,
+    )  # fmt: skip
+
+
 def test_overdue_households_listed_masked_and_audited(world) -> None:
     app, url, ids, lead_user = world
     with as_user(app, lead_user):
-        summary, items, options, kinds, kind, patch = lead.show_households(1, 0, None, "zh-CN")
+        summary, items, options, kinds, kind, patch, *_ = lead.show_households(1, 0, None, "zh-CN")
     # H1, H4 weekly (due 01-08), H2 monthly (due 01-31); untagged H3 due 04-01
     assert summary == "周期内已走访 0/4 户（0.0%）· 逾期 4 户 · 困难群体逾期 3 户"
     assert [o["value"] for o in options] == [ids["H1"], ids["H4"], ids["H2"], ids["H3"]]
@@ -75,9 +87,9 @@ def test_a_visit_is_recorded_once_and_leaves_the_list(world) -> None:
     engine = get_engine(url)
     with as_user(app, lead_user):
         before = households.overdue_trace(engine, lead_user, 1, "zh-CN")
-        first = lead.save_visit(1, ids["H1"], "care", "met", " 老人安好 ", KEY, 0, "zh-CN")
-        again = lead.save_visit(2, ids["H1"], "care", "met", " 老人安好 ", KEY, 0, "zh-CN")
-        summary, _items, options, _kinds, kind, _patch = lead.show_households(
+        first = send(ids["H1"], "care", "met", " 老人安好 ", KEY, "zh-CN")
+        again = send(ids["H1"], "care", "met", " 老人安好 ", KEY, "zh-CN")
+        summary, _items, options, _kinds, kind, _patch, *_ = lead.show_households(
             1, 1, "mediation", "zh-CN"
         )
         after = households.overdue_trace(engine, lead_user, 1, "zh-CN")
@@ -89,9 +101,10 @@ def test_a_visit_is_recorded_once_and_leaves_the_list(world) -> None:
     assert len(stored) == 1
     visit_id, *rest = stored[0]
     assert rest == ["care", "met", "老人安好", lead_user.id]
-    message, key, done, household, note = first
+    message, key, done, *cleared = first
     assert message == f"已记录走访（编号 {visit_id}）。"
-    assert key.startswith("lead-form:") and key != KEY and (done, household, note) == (1, None, "")
+    assert key.startswith("lead-form:") and key != KEY and done == 1
+    assert cleared == [None, "", None, None, None, None, [], ""]
     assert again[0] == f"该走访已记录过（编号 {visit_id}），未重复记录。"
     assert summary == "周期内已走访 1/4 户（25.0%）· 逾期 3 户 · 困难群体逾期 2 户"
     assert ids["H1"] not in [o["value"] for o in options] and kind == "mediation"
@@ -102,16 +115,16 @@ def test_a_visit_is_recorded_once_and_leaves_the_list(world) -> None:
 def test_crafted_and_incomplete_forms(world) -> None:
     app, url, ids, lead_user = world
     with as_user(app, lead_user):
-        other = lead.save_visit(1, ids["H9"], "care", "met", None, "lead-form:x", 0, "en")
-        missing = lead.save_visit(1, None, None, "met", None, "lead-form:y", 0, "zh-CN")
-        unknown = lead.save_visit(1, ids["H2"], "party", "met", None, "lead-form:z", 0, "en")
-        summary, items, options, _kinds, _kind, _patch = lead.show_households(3, 0, None, "en")
+        other = send(ids["H9"], "care", "met", None, "lead-form:x", "en")
+        missing = send(None, None, "met", None, "lead-form:y", "zh-CN")
+        unknown = send(ids["H2"], "party", "met", None, "lead-form:z", "en")
+        summary, items, options, _kinds, _kind, _patch, *_ = lead.show_households(3, 0, None, "en")
         several = lead.show_households({"grids": [1, 3]}, 0, "bogus", "en")
     assert other[0] == "There is no such household in your grids." and other[1:] == (
-        (lead.no_update,) * 4
+        (lead.no_update,) * 10
     )
-    assert missing[0] == "请补全：走访住户、走访类型。"
-    assert unknown[0] == "Please give: Kind of visit."
+    assert missing[0] == "请补全：走访对象（住户、楼栋或联户单元）、走访类型。"
+    assert unknown[0] == "Please correct: Kind of visit (choose one from the list)."
     assert summary == several[0] == "Pick one grid to see its households overdue for a visit."
     assert items == options == [] and several[4] == "care"
     with get_engine(url).connect() as conn:
@@ -140,3 +153,57 @@ def test_the_compound_level_keeps_the_grids_holding_it(world) -> None:
     assert inside[12] == "1 grid(s) chosen" and inside[14] == compound
     # no community chosen: no compound (a city has thousands), grid 2 as asked
     assert stale[13] == [] and stale[14] is None and stale[10]["grid_ids"] == [2]
+
+
+def test_the_form_says_a_far_fix_the_case_opened_and_what_is_wrong(world) -> None:
+    app, url, ids, lead_user = world
+    with get_engine(url).connect() as conn:
+        building, unit = conn.execute(
+            text(
+                "SELECT (SELECT id FROM buildings WHERE code = 'B-G1'), "
+                "(SELECT id FROM ten_household_units WHERE code = 'U1')"
+            )
+        ).one()
+    far = camera_position(350.0, 90.0)  # 350 m east of B-G1 (the setting: 200 m)
+    with as_user(app, lead_user):
+        flagged = send(None, "safety_check", "met", None, "lead-form:far", "zh-CN",
+                       building=building, lon=far[0], lat=far[1])  # fmt: skip
+        opened = send(None, "mediation", "follow_up", "", "lead-form:case", "en", unit=unit,
+                      open_case=["open"], category="disputes", description="噪音纠纷")  # fmt: skip
+        both = send(ids["H2"], "care", "met", None, "lead-form:bad", "zh-CN", building=building,
+                    lon=200)  # fmt: skip
+        no_case = send(None, "care", "met", None, "lead-form:bad2", "en", unit=unit,
+                       open_case=["open"], category="ufo", description="x")  # fmt: skip
+        elsewhere = send(None, "care", "met", None, "lead-form:bad3", "zh-CN", unit=999_999)
+        reused = send(ids["H1"], "care", "met", "另一次走访", KEY, "zh-CN")  # KEY stored H1's
+        _ = lead.show_households(1, 2, None, "zh-CN")
+        shown = lead.draw_route(1, "zh-CN")
+        hidden = lead.draw_route(3, "en")
+    with get_engine(url).connect() as conn:
+        visit_id, case_id, code = conn.execute(
+            text(
+                "SELECT v.id, v.case_id, c.code FROM visits v JOIN cases c ON c.id = v.case_id "
+                "WHERE v.idempotency_key = 'lead-form:case'"
+            )
+        ).one()
+        far_id = conn.execute(
+            text("SELECT id FROM visits WHERE idempotency_key = 'lead-form:far'")
+        ).scalar_one()
+    assert flagged[0] == (
+        f"已记录走访（编号 {far_id}），但定位距楼栋 350 米，已标记（不计为已走访）。"
+    )
+    assert opened[0] == (
+        f"Visit recorded (no. {visit_id}). Case {code} (no. {case_id}) opened, linked to this "
+        "visit both ways."
+    )
+    assert both[0] == "请补全：纬度。 请更正：走访对象（住户、楼栋、联户单元只能选一个）。"
+    assert no_case[0] == "Please correct: Case category (choose one from the list)."
+    assert elsewhere[0] == "找不到该联户单元（不在您的网格内）。"
+    assert reused[0] == "此表单已记录过另一条走访（可能未收到回复），请核对后再次提交。"
+    assert reused[1].startswith("lead-form:") and reused[1] != KEY  # the next send records
+    # today H2, H3 and H4 are overdue (H1 was visited above), all at B-G1: one stop
+    summary, items, href, patch = shown
+    assert summary == "今日走访路线：1 站、3 户，步行全程 0 米。"
+    assert href == "/api/v1/day-plan.pdf?grid_id=1" and len(items) == 1
+    assert isinstance(patch, Patch)
+    assert hidden[:3] == ("Pick one grid to see its households overdue for a visit.", [], None)

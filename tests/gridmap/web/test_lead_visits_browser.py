@@ -1,11 +1,13 @@
 """A grid lead records a visit on /lead in headless Chromium against a live ``gridmap
-serve`` (the hand-made household world: G1's building B-G1 with H1-H4): the household
-panel lists H1 overdue and the map's overdue-visits trace counts it; after the visit
-(sent with a double click) one visit is stored, the panel and the trace count one fewer.
-Screenshot: test-artifacts/lead-visits-zh.png."""
+serve`` (the hand-made household world: G1's building B-G1 with H1-H4, plus B-G1b with H5
+300 m along a street): the household panel lists H1 overdue and the map's overdue-visits
+trace counts it; after the visit (sent with a double click) one visit is stored, the panel
+and the trace count one fewer; then the day route is drawn as two numbered stops, listed,
+with its PDF link. Screenshots: test-artifacts/lead-visits-zh.png, lead-route-zh.png."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -31,6 +33,15 @@ const g = document.querySelector('#lead-graph .js-plotly-plot');
 const t = g && g.data && g.data[4];
 return t && t.customdata && t.customdata.length ? t.customdata[0] : null;
 """
+#: The day route's stop numbers as drawn (trace 6 of the lead map).
+ROUTE_JS = """
+const g = document.querySelector('#lead-graph .js-plotly-plot');
+const t = g && g.data && g.data[6];
+return t && t.text && t.text[0] ? t.text : null;
+"""
+#: A street along y = 30.005 through B-G1 (120.005) and B-G1b (120.008), 300 m apart on it.
+STREET = [(120.000, 30.005), (120.005, 30.005), (120.008, 30.005), (120.025, 30.005)]
+LENGTHS = [480.0, 300.0, 1650.0]
 
 
 def wait_for(driver: WebDriver, condition: Callable[[WebDriver], Any], timeout: float = 60,
@@ -42,7 +53,32 @@ def wait_for(driver: WebDriver, condition: Callable[[WebDriver], Any], timeout: 
 def world(_created: list[str]) -> tuple[str, dict[str, int]]:
     url = make_test_database("lead_visits_browser")
     _created.append(url)
-    return url, seed_households(url)
+    ids = seed_households(url)
+    with get_engine(url).begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO buildings (code, address, kind, geom) VALUES ('B-G1b', "
+                "'幸福路8号', 'residential', ST_SetSRID(ST_MakePoint(120.008, 30.005), 4326))"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO households (code, building_id, room, head_name, head_phone, "
+                "members, tags, registered_on) SELECT 'H5', id, '101', '孙红', '13400006666', "
+                "1, '{}', '2026-01-01' FROM buildings WHERE code = 'B-G1b'"
+            )
+        )
+        for i, (a, b) in enumerate(itertools.pairwise(STREET)):
+            conn.execute(
+                text(
+                    "INSERT INTO road_edges (source, target, length_m, kind, geom) VALUES "
+                    "(:s, :t, :m, 'residential', ST_SetSRID(ST_MakeLine(ST_MakePoint(:ax, :ay),"
+                    " ST_MakePoint(:bx, :by)), 4326))"
+                ),
+                {"s": i + 1, "t": i + 2, "m": LENGTHS[i], "ax": a[0], "ay": a[1],
+                 "bx": b[0], "by": b[1]},
+            )  # fmt: skip
+    return url, ids
 
 
 def test_lead_records_a_visit_and_the_overdue_layer_changes(
@@ -57,8 +93,8 @@ def test_lead_records_a_visit_and_the_overdue_layer_changes(
     sign_in(browser, server.url, user, password, next_path="/lead")
     summary = wait_for(browser, lambda d: d.find_elements(By.ID, "lead-household-summary"), 60,
                        "no household panel on /lead")[0]  # fmt: skip
-    wait_for(browser, lambda d: "逾期 4 户" in summary.text, 60, summary.text)
-    assert summary.text == "周期内已走访 0/4 户（0.0%）· 逾期 4 户 · 困难群体逾期 3 户"
+    wait_for(browser, lambda d: "逾期 5 户" in summary.text, 60, summary.text)
+    assert summary.text == "周期内已走访 0/5 户（0.0%）· 逾期 5 户 · 困难群体逾期 3 户"
     before = wait_for(browser, lambda d: d.execute_script(OVERDUE_JS), 30, "no overdue trace")
     assert before[:4] == ["B-G1", 4, 4, 3]
 
@@ -72,8 +108,8 @@ def test_lead_records_a_visit_and_the_overdue_layer_changes(
     message = browser.find_element(By.ID, "lead-visit-message")
     wait_for(browser, lambda d: message.text.startswith("已记录走访"), 30, message.text)
     # (not "逾期 3 户": the summary before the visit holds it too, as "困难群体逾期 3 户")
-    wait_for(browser, lambda d: "已走访 1/4 户" in summary.text, 30, summary.text)
-    assert summary.text == "周期内已走访 1/4 户（25.0%）· 逾期 3 户 · 困难群体逾期 2 户"
+    wait_for(browser, lambda d: "已走访 1/5 户" in summary.text, 30, summary.text)
+    assert summary.text == "周期内已走访 1/5 户（20.0%）· 逾期 4 户 · 困难群体逾期 2 户"
     after = wait_for(browser, lambda d: (r := d.execute_script(OVERDUE_JS)) and r[2] == 3 and r,
                      30, "the overdue trace should count one fewer")  # fmt: skip
     assert after[:4] == ["B-G1", 4, 3, 2]
@@ -87,3 +123,33 @@ def test_lead_records_a_visit_and_the_overdue_layer_changes(
     assert [tuple(r) for r in stored] == [("care", "met", "老人身体良好")], "one visit"
     ARTIFACTS.mkdir(exist_ok=True)
     browser.save_screenshot(str(ARTIFACTS / "lead-visits-zh.png"))
+
+    # Today's route: B-G1 (H2-H4) and B-G1b (H5), 300 m apart on the street, numbered.
+    browser.find_element(By.ID, "lead-route-show").click()
+    drawn = wait_for(browser, lambda d: d.execute_script(ROUTE_JS), 30, "no route drawn")
+    assert drawn == ["1", "2"]
+    route = browser.find_element(By.ID, "lead-route-summary")
+    assert route.text == "今日走访路线：2 站、4 户，步行全程 300 米。"
+    stops = browser.find_elements(By.CSS_SELECTOR, "#lead-route-stops li")
+    assert sorted(int(s.get_attribute("data-building")) for s in stops) == g1_buildings(url)
+    assert "幸福路8号" in browser.find_element(By.ID, "lead-route-stops").text
+    pdf = browser.find_element(By.ID, "lead-route-pdf").get_attribute("href")
+    assert pdf == server.url.rstrip("/") + "/api/v1/day-plan.pdf?grid_id=1"
+    printed = browser.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "fetch(arguments[0]).then(r => done([r.status, r.headers.get('content-type')]))",
+        pdf,
+    )
+    assert printed == [200, "application/pdf"], "the lead's session prints its route"
+    browser.execute_script("document.getElementById('lead-route-stops').scrollIntoView()")
+    browser.save_screenshot(str(ARTIFACTS / "lead-route-zh.png"))
+
+
+def g1_buildings(url: str) -> list[int]:
+    """The ids of G1's buildings with households (B-G1, B-G1b), in order."""
+    with get_engine(url).connect() as conn:
+        return list(
+            conn.execute(
+                text("SELECT id FROM buildings WHERE code IN ('B-G1', 'B-G1b') ORDER BY id")
+            ).scalars()
+        )
