@@ -56,7 +56,7 @@ def hierarchy(
         return []
     with user_connection(engine, user) as conn:
         rows = conn.execute(text("SELECT * FROM gridmap_grid_hierarchy(:ids)"), {"ids": allowed})
-        return [GridRow(*r) for r in rows.tuples()]  # the function's columns = the fields
+        return [GridRow(*r) for r in rows]  # the function's columns = the fields
 
 
 @dataclass(frozen=True)
