@@ -4,7 +4,7 @@ times per zoom — for peers side by side (issue 14, point 4).
 
     .venv/bin/python benchmarks/bench_browser.py [--db bench_browser] [--rounds 2] [--runs 3]
         [--peers after,naive,before] [--before /work/wt/speed-before]
-        [--out benchmarks/results/browser_city.json] [--keep]
+        [--out benchmarks/results/browser_city.json] [--keep] [--webgl llvmpipe]
 
 Copies the shared city database (``gridmap_bench_city``, benchmarks/citydb.py: 10k grids,
 500k buildings, 35k cameras, 2 M cases) into ``--db`` (kept when it exists), drops its GPS
@@ -88,7 +88,6 @@ TILE_ZOOMS = range(10, 17)
 CHROME_ARGS = [
     "--headless=new",
     "--no-sandbox",
-    "--disable-gpu",
     "--disable-dev-shm-usage",
     "--window-size=1920,1080",
     "--disable-background-networking",
@@ -96,6 +95,18 @@ CHROME_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+#: WebGL without a GPU: Chromium's own SwiftShader (what it falls back to on a machine
+#: without one), or Mesa's llvmpipe through ANGLE's EGL backend (``--webgl llvmpipe``:
+#: multi-threaded, closer to what a GPU does). Recorded with the renderer's own name.
+WEBGL_ARGS = {
+    "swiftshader": ["--disable-gpu"],
+    "llvmpipe": ["--use-gl=angle", "--use-angle=gl-egl", "--ignore-gpu-blocklist"],
+}
+WEBGL = "swiftshader"  # (--webgl)
+RENDERER_JS = """const c = document.createElement('canvas');
+const gl = c.getContext('webgl2') || c.getContext('webgl');
+const e = gl && gl.getExtension('WEBGL_debug_renderer_info');
+return gl ? gl.getParameter(e ? e.UNMASKED_RENDERER_WEBGL : gl.RENDERER) : null;"""
 TARGETS = {
     "first_load_bytes": 2_000_000,
     "repeat_visit_bytes": 200_000,
@@ -295,7 +306,7 @@ def browser() -> tuple[Any, str]:
     profile = tempfile.mkdtemp(prefix="gridmap-bench-")
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
-    for arg in [*CHROME_ARGS, f"--user-data-dir={profile}"]:
+    for arg in [*CHROME_ARGS, *WEBGL_ARGS[WEBGL], f"--user-data-dir={profile}"]:
         options.add_argument(arg)
     driver = webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
     driver.set_page_load_timeout(120)
@@ -539,7 +550,16 @@ def main() -> None:
     parser.add_argument("--before", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/browser_city.json")
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--webgl", choices=sorted(WEBGL_ARGS), default="swiftshader")
     args = parser.parse_args()
+    global WEBGL
+    WEBGL = args.webgl
+    driver, profile = browser()
+    try:
+        renderer = driver.execute_script(RENDERER_JS)
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
 
     url = prepare(args.db)
     logs = Path(tempfile.mkdtemp(prefix="gridmap-bench-browser-"))
@@ -595,6 +615,7 @@ def main() -> None:
             "rounds": args.rounds,
             "runs": args.runs,
             "window": "1920x1080",
+            "webgl": {"backend": args.webgl, "renderer": renderer},
             "server": "gridmap serve, gunicorn asgi, 2 workers",
             "peers": {p.name: {"root": str(p.root), "env": p.env} for p in peers},
         },
