@@ -12,7 +12,9 @@ from pathlib import Path
 
 import psycopg2
 import pytest
+from click.testing import CliRunner
 
+from gridmap.cli import main
 from gridmap.db import partitions
 from gridmap.db.engine import drop_database
 from gridmap.db.migrations import upgrade
@@ -294,3 +296,28 @@ def test_migration_moves_a_filled_database(tmp_path: Path) -> None:
         ]
     assert parts[0] == "gps_pings_legacy" and parts[-1] == "gps_pings_default"
     assert next_event == before["case_events.sequence"][0] + 1
+
+
+def test_cli_makes_partitions_and_applies_retention(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conn = psycopg2.connect(url)
+    with conn, conn.cursor() as c:
+        partitions.cover(c, "gps_pings", utc_midnight(-9), utc_midnight(-9))
+    conn.close()
+    monkeypatch.setenv("GRIDMAP_DATABASE_URL", url)
+    monkeypatch.setenv("GRIDMAP_PING_RETENTION_DAYS", "3")
+    get_settings.cache_clear()
+    try:
+        out = CliRunner().invoke(main, ["db", "partitions", "--ahead", "9", "--list"])
+        bad = CliRunner().invoke(main, ["db", "partitions", "--ahead", "-1"])
+    finally:
+        get_settings.cache_clear()
+    assert out.exit_code == 0, out.output
+    lines = out.output.splitlines()
+    assert f"created gps_pings_p{utc_midnight(9):%Y%m%d}" in lines
+    assert f"dropped gps_pings_p{utc_midnight(-9):%Y%m%d}" in lines
+    assert "pings kept 3 days" in out.output
+    assert any(line.startswith("gps_pings    gps_pings_default") for line in lines)
+    assert bad.exit_code == 2 and isinstance(bad.exception, SystemExit)  # a usage error
+    assert "-1 is not in the range 0<=x<=366" in bad.output
