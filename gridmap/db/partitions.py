@@ -79,10 +79,13 @@ def maintain(
     dsn: str, *, ahead_days: int = DEFAULT_AHEAD_DAYS, retention_days: int | None = None
 ) -> Maintenance:
     """One maintenance run in one transaction: partitions ahead, then retention (if set)."""
+    from gridmap.db.migrations import LOCK_KEY
+
     done = Maintenance()
     conn = connect(dsn)
     try:
         with conn, conn.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))  # one run or upgrade
             done.created = ensure(cur, ahead_days)
             if retention_days:
                 done.dropped = expire_pings(cur, retention_days)
