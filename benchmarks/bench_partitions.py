@@ -14,8 +14,15 @@ key (device_id, at), index on at). Then, in one transaction each, the oldest day
   ``VACUUM`` that the dead rows need before their space is reused.
 
 Both are measured to commit, with the machine's load averages (other work shares its
-2 cores). Results go to ``benchmarks/results/partitions.json``; the database is dropped
-unless ``--keep``.
+2 cores).
+
+Cases stay one table (see migration 0030); to check that choice, ``--cases`` rows over 365
+days go into ``flat_cases`` (like cases, index on reported_at) and into ``part_cases`` (the
+same, partitioned by month), and a dashboard's 30-day window (counts by category and
+status) is timed on each (median of 5, after one warm-up).
+
+Results go to ``benchmarks/results/partitions.json``; the database is dropped unless
+``--keep``.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -66,10 +74,69 @@ def timed(conn, statements: list[str], params: dict | None = None) -> float:
     return round(time.perf_counter() - t0, 3)
 
 
+CASES_FILL = """
+INSERT INTO {table} (id, code, title, category, source, status, reported_at, updated_at,
+                     grid_id)
+SELECT n, 'B' || n, 't', (ARRAY['市容环境', '治安', '民生', '消防', '交通'])[1 + mod(n, 5)],
+       'hotline_12345', (ARRAY['reported', 'dispatched', 'resolved', 'closed'])[1 + mod(n, 4)],
+       %(end)s::timestamptz - (n::float8 / %(rows)s) * interval '365 days',
+       %(end)s::timestamptz, mod(n, 10000)
+FROM generate_series(1, %(rows)s) n
+"""
+WINDOW = """
+SELECT category, status, count(*) FROM {table}
+WHERE reported_at >= %(end)s::timestamptz - interval '30 days' AND reported_at < %(end)s
+GROUP BY 1, 2
+"""
+
+
+def case_window(conn, rows: int) -> dict:
+    """A 30-day window of cases, one table vs partitioned by month (see the docstring)."""
+    end = datetime.now(UTC).replace(microsecond=0)
+    with conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE flat_cases (LIKE cases INCLUDING DEFAULTS)")
+        cur.execute(
+            "CREATE TABLE part_cases (LIKE cases INCLUDING DEFAULTS) "
+            "PARTITION BY RANGE (reported_at)"
+        )
+        for m in range(-13, 2):
+            cur.execute(
+                "SELECT date_trunc('month', now(), 'UTC') + make_interval(months => %s)", (m,)
+            )
+            lo = cur.fetchone()[0]
+            cur.execute(
+                f"CREATE TABLE part_cases_{m + 13} PARTITION OF part_cases "
+                "FOR VALUES FROM (%s) TO (%s::timestamptz + interval '1 month')",
+                (lo, lo),
+            )
+        for table in ("flat_cases", "part_cases"):
+            cur.execute(f"CREATE INDEX ON {table} (reported_at)")
+    fill_s = {}
+    for table in ("flat_cases", "part_cases"):
+        fill_s[table] = timed(conn, [CASES_FILL.format(table=table)], {"rows": rows, "end": end})
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("VACUUM ANALYZE flat_cases")
+        cur.execute("VACUUM ANALYZE part_cases")
+    conn.autocommit = False
+    load = os.getloadavg()
+    out: dict = {"cases": rows, "fill_s": fill_s, "load_average": [round(x, 2) for x in load]}
+    for table in ("flat_cases", "part_cases"):
+        times = []
+        for _ in range(6):
+            times.append(timed(conn, [WINDOW.format(table=table)], {"end": end}))
+        out[f"{table}_window_ms_median"] = round(statistics.median(times[1:]) * 1000, 1)
+        with conn, conn.cursor() as cur:
+            cur.execute("EXPLAIN " + WINDOW.format(table=table), {"end": end})
+            out[f"{table}_plan"] = [line for (line,) in cur.fetchall()][:6]
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pings-per-day", type=int, default=6_400_000)
     parser.add_argument("--days", type=int, default=2, help="days filled (the oldest goes)")
+    parser.add_argument("--cases", type=int, default=4_000_000, help="0: no case window")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
 
@@ -123,6 +190,7 @@ def main() -> None:
     with conn, conn.cursor() as cur:
         cur.execute("SELECT (SELECT count(*) FROM gps_pings), (SELECT count(*) FROM flat_pings)")
         left = cur.fetchone()
+    window = case_window(conn, args.cases) if args.cases else None
     conn.close()
     if not args.keep:
         drop_database(url)
@@ -149,6 +217,7 @@ def main() -> None:
             "speedup_vs_delete": round(delete_s / max(drop_s, 1e-3), 1),
             "rows_left": {"partitioned": left[0], "unpartitioned": left[1]},
         },
+        "case_window_30d": window,
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     OUT.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
