@@ -2,6 +2,7 @@
 partition vs ``DELETE`` of the same rows from one unpartitioned table.
 
     .venv/bin/python benchmarks/bench_partitions.py [--pings-per-day 6400000] [--days 2]
+        [--cases 4000000] [--out FILE]
 
 Makes its own database ``gridmap_bench_partitions`` (migrated: gps_pings partitioned by UTC
 day) and fills, by SQL (``generate_series``), ``--days`` days of pings (``--pings-per-day``
@@ -137,6 +138,7 @@ def main() -> None:
     parser.add_argument("--pings-per-day", type=int, default=6_400_000)
     parser.add_argument("--days", type=int, default=2, help="days filled (the oldest goes)")
     parser.add_argument("--cases", type=int, default=4_000_000, help="0: no case window")
+    parser.add_argument("--out", type=Path, default=OUT, help="results JSON")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
 
@@ -220,7 +222,7 @@ def main() -> None:
         "case_window_30d": window,
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    OUT.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(result, indent=2))
 
 
