@@ -97,6 +97,37 @@ def upgrade() -> None:
     click.echo(f"{len(done)} migration(s) applied; schema up to date")
 
 
+@db.command()
+@click.option(
+    "--ahead",
+    type=click.IntRange(0, 366),
+    default=7,
+    show_default=True,
+    help="Days ahead of now to make partitions for.",
+)
+@click.option("--list", "show", is_flag=True, help="List every partition afterwards.")
+@friendly
+def partitions(ahead: int, show: bool) -> None:
+    """Make time partitions ahead and drop raw pings past GRIDMAP_PING_RETENTION_DAYS."""
+    from gridmap.db import partitions as parts
+    from gridmap.db.engine import database_url
+
+    url = database_url()
+    retention = get_settings().ping_retention_days
+    done = parts.maintain(url, ahead_days=ahead, retention_days=retention)
+    for name in done.created:
+        click.echo(f"created {name}")
+    for name in done.dropped:
+        click.echo(f"dropped {name}")
+    kept = f"pings kept {retention} days" if retention else "pings kept for ever"
+    click.echo(f"{len(done.created)} partition(s) created, {len(done.dropped)} dropped; {kept}")
+    if show:
+        for p in parts.partitions(url):
+            lower = p.lower.date().isoformat() if p.lower else ("DEFAULT" if not p.upper else "…")
+            upper = p.upper.date().isoformat() if p.upper else ""
+            click.echo(f"{p.table:12} {p.name:28} {lower:>10} – {upper:10} ~{p.rows} rows")
+
+
 # -- gridmap demo ----------------------------------------------------------------------------
 
 

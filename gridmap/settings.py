@@ -86,6 +86,13 @@ class Settings(BaseSettings):
     )
 
     sql_dir: Path = Field(default=SQL_DIR, description="Folder of SQL migrations.")
+    ping_retention_days: int | None = Field(
+        default=None,
+        ge=1,
+        description="Days of raw GPS pings kept: `gridmap db partitions` drops whole day "
+        "partitions (UTC) older than this at once; patrol visit aggregates stay. Unset: "
+        "pings are kept for ever.",
+    )
 
     cases_taxonomy: Path = Field(
         default=PACKAGE_DIR / "cases" / "taxonomy.toml",

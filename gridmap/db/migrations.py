@@ -1,5 +1,6 @@
 """Ordered SQL migrations from ``sql/migrations/NNNN_name.sql``, each applied once, then
-the repeatable SQL functions from ``sql/functions/*.sql``.
+the repeatable SQL functions from ``sql/functions/*.sql``, then the time partitions ahead
+(:mod:`gridmap.db.partitions`).
 
 Every applied migration is recorded with its SHA-256 in ``gridmap_migration``. Running
 again is a no-op; a file that changed after it was applied is refused, since the database
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import psycopg2
 
+from gridmap.db import partitions
 from gridmap.db.engine import connect
 from gridmap.errors import GridmapError
 
@@ -121,6 +123,8 @@ def upgrade(dsn: str, folder: Path) -> list[Migration]:
                 )
                 done.append(m)
             _apply_functions(cur, functions)
+            if partitions.is_partitioned(cur):
+                partitions.ensure(cur)
             return done
     finally:
         conn.close()

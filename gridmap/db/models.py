@@ -214,7 +214,8 @@ class CaseEvent(Base):
     __tablename__ = "case_events"
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
-    at: Mapped[datetime] = mapped_column(TIMESTAMPTZ, server_default=func.now())
+    # part of the key: the table is partitioned by it (migration 0030)
+    at: Mapped[datetime] = mapped_column(TIMESTAMPTZ, primary_key=True, server_default=func.now())
     actor: Mapped[str] = mapped_column(Text)
     action: Mapped[str] = mapped_column(Text)
     from_status: Mapped[str | None] = mapped_column(Text)
@@ -245,13 +246,23 @@ class GpsPing(Base):
 class AuditLog(Base):
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    at: Mapped[datetime] = mapped_column(TIMESTAMPTZ, server_default=func.now())
+    # part of the key: the table is partitioned by it (migration 0031)
+    at: Mapped[datetime] = mapped_column(TIMESTAMPTZ, primary_key=True, server_default=func.now())
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     username: Mapped[str | None] = mapped_column(Text)
     action: Mapped[str] = mapped_column(Text)
     target: Mapped[str | None] = mapped_column(Text)
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     client_ip: Mapped[str | None] = mapped_column(INET)
+
+
+class Partitioned(Base):
+    """A time-partitioned table: its partition key and the period of one partition (0029)."""
+
+    __tablename__ = "gridmap_partitioned"
+    table_name: Mapped[str] = mapped_column(Text, primary_key=True)
+    column_name: Mapped[str] = mapped_column(Text)
+    period: Mapped[str] = mapped_column(Text)
 
 
 class Meta(Base):

@@ -25,6 +25,7 @@ from psycopg2 import sql
 from sqlalchemy.engine import make_url
 from tqdm import tqdm
 
+from gridmap.db import partitions
 from gridmap.db.copy import copy_frame
 from gridmap.demo.accounts import add_demo_accounts
 from gridmap.demo.city import GENERATOR_VERSION, SCALES, TABLES, CityGenerator, default_anchor
@@ -125,6 +126,18 @@ def _reset_identity(cur: psycopg2.extensions.cursor, table: str) -> None:
         )
 
 
+def _cover_partitions(cur: psycopg2.extensions.cursor, table: str, frame: pd.DataFrame) -> None:
+    """Make the time partitions a partitioned table's frame falls in, so its COPY fills
+    them directly (not the DEFAULT partition)."""
+    if not partitions.is_partitioned(cur) or frame.empty:
+        return
+    cur.execute("SELECT column_name FROM gridmap_partitioned WHERE table_name = %s", (table,))
+    row = cur.fetchone()
+    if row and row[0] in frame.columns:
+        moments = pd.to_datetime(frame[row[0]], utc=True)
+        partitions.cover(cur, table, moments.min().to_pydatetime(), moments.max().to_pydatetime())
+
+
 def run_load(
     url: str,
     *,
@@ -185,6 +198,7 @@ def run_load(
                     dynamic_ncols=True,
                 )
                 bar.set_postfix_str(f"generated in {t1 - t0:.1f}s")
+                _cover_partitions(cur, table, frame)
                 indexes = _secondary_indexes(cur, table) if defer_indexes else []
                 for name, _ in indexes:
                     cur.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
@@ -216,6 +230,9 @@ def run_load(
                     "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
                     (key, json.dumps(value, ensure_ascii=False)),
                 )
+            table = "(partitions)"
+            if partitions.is_partitioned(cur):
+                partitions.ensure(cur)
             table = "(analyze)"
             cur.execute("ANALYZE")
             report.finish_s = time.perf_counter() - t0

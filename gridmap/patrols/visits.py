@@ -98,7 +98,8 @@ def rebuild_visits(
     chunk: int = 1_000_000,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, int]:
-    """Recompute the visit tables from every stored ping (in one transaction of ``conn``);
+    """Recompute the visit tables from every stored ping (in one transaction of ``conn``),
+    keeping the buckets older than the oldest ping;
     returns counts and the seconds of each step (read, match, write)."""
     t0 = time.perf_counter()
     pings = read_pings(conn, max_accuracy_m)
@@ -114,7 +115,17 @@ def rebuild_visits(
     t2 = time.perf_counter()
     rows = bucket_rows(at, edge)
     with conn.cursor() as cur:
-        cur.execute("TRUNCATE edge_visits, edge_last_visit")
+        # Buckets older than the oldest stored ping stay: their pings may be gone by
+        # retention (GRIDMAP_PING_RETENTION_DAYS), the aggregates are kept.
+        # (no ping at all: nothing to rebuild from, every bucket stays).
+        if len(at):
+            kept = TS.format(int(at.min()) // (BUCKET_S * US) * (BUCKET_S * US))
+            cur.execute(f"SELECT EXISTS (SELECT 1 FROM edge_visits WHERE bucket < {kept})")
+            if cur.fetchone()[0]:
+                cur.execute(f"DELETE FROM edge_visits WHERE bucket >= {kept}")
+            else:
+                cur.execute("TRUNCATE edge_visits")
+        cur.execute("TRUNCATE edge_last_visit")
         _stage(cur, rows)
         cur.execute(
             f"""
@@ -125,9 +136,9 @@ def rebuild_visits(
             """
         )
         cur.execute(
-            f"""
+            """
             INSERT INTO edge_last_visit (edge_id, last_at)
-            SELECT edge_id, {TS.format("max(last_at)")} FROM patrol_visits_stage GROUP BY edge_id
+            SELECT edge_id, max(last_at) FROM edge_visits GROUP BY edge_id
             """
         )
         cur.execute("ANALYZE edge_visits")

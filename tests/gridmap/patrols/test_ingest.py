@@ -151,6 +151,29 @@ def test_incremental_visits_equal_a_full_rebuild(world: Engine) -> None:
     assert state(world) == incremental
 
 
+def test_rebuild_keeps_the_visits_of_pings_gone_by_retention(world: Engine) -> None:
+    """Retention drops old raw pings (gridmap db partitions); a rebuild then recomputes the
+    buckets from the oldest stored ping on and keeps the older ones."""
+    from gridmap.patrols.matching import matcher_for
+    from gridmap.patrols.visits import rebuild_visits
+
+    send(world, walk(n=20, step=0.0003, t0=T0 - timedelta(days=2)))
+    send(world, walk(device="D2", n=20, step=0.0003))
+    kept = state(world)
+    with world.begin() as conn:  # what retention leaves: the older day's pings are gone
+        conn.execute(text("DELETE FROM gps_pings WHERE at < :t"), {"t": T0 - timedelta(days=1)})
+    raw = world.raw_connection()
+    try:
+        stats = rebuild_visits(raw, matcher_for(world), max_accuracy_m=50.0, match_m=25.0)
+        raw.commit()
+    finally:
+        raw.close()
+    assert stats["pings"] == 20
+    after = state(world)
+    assert len(kept["visits"]) > len([v for v in kept["visits"] if v[1] >= T0]) > 0
+    assert (after["visits"], after["last"]) == (kept["visits"], kept["last"])
+
+
 def test_fixes_stored_meanwhile_by_another_batch_are_skipped(world: Engine) -> None:
     """Between the judge and the insert a concurrent batch stores one of the fixes: the
     insert skips it instead of failing, and counts the rest."""
