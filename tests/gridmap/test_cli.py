@@ -32,6 +32,7 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
         ["db", "status"],
         ["db", "url"],
         ["db", "upgrade"],
+        ["db", "partitions"],
         ["demo"],
         ["serve"],
     ],
