@@ -15,11 +15,10 @@ import copy
 from collections.abc import Iterable
 from typing import Any
 
-from gridmap.web.basemap import LABELS, SLOT
 from layers import LAYERS, Layer
 
-#: The style's marks (``metadata``) on the layers tile layers go under.
-MARKS = {LABELS, SLOT}
+#: The basemap style's mark on its label layers (``metadata``).
+LABELS = "gridmap:labels"
 
 
 def tile_style(layer: Layer) -> dict[str, Any] | None:
@@ -62,9 +61,9 @@ def with_tile_layers(style: dict[str, Any], origin: str, visible: Iterable[str])
     # plotly swaps the map's style only when its id changes.
     out["id"] = "+".join([style.get("id", "style"), *(i for i in visible if i in styles)])
     origin = origin.rstrip("/")
-    # under the map's traces (their slots) and the basemap's names, so they hide none
-    marked = [i for i, lay in enumerate(out["layers"]) if set(lay.get("metadata", {})) & MARKS]
-    at = marked[0] if marked else len(out["layers"])
+    # under the basemap's names (layers marked "gridmap:labels"), so the overlays hide none
+    labels = [i for i, lay in enumerate(out["layers"]) if lay.get("metadata", {}).get(LABELS)]
+    at = labels[0] if labels else len(out["layers"])
     added = []
     for part in wanted:
         for name, source in part["sources"].items():

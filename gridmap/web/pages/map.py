@@ -29,7 +29,7 @@ from gridmap.db.app import app_engine
 from gridmap.errors import GridmapError
 from gridmap.i18n import t
 from gridmap.settings import get_settings
-from gridmap.web.basemap import basemap_style, stacked
+from gridmap.web.basemap import basemap_style
 from gridmap.web.components.case_filters import choice_from_values, control_inputs, filter_panel
 from gridmap.web.components.kpis import kpi_tiles
 from gridmap.web.components.legend import legend_list
@@ -351,7 +351,7 @@ def redraw(
         )
     except GridmapError:
         out = overlays.Overlays(error=t("map.error", lang))
-    traces = stacked(with_uids(out.traces, generation(visible)))
+    traces = with_uids(out.traces, generation(visible))
     message, message_class = start_message
     if out.error:
         message, message_class = out.error, "map-message error"

@@ -21,7 +21,7 @@ from gridmap.i18n import normalize_language, t
 from gridmap.patrols import coverage, shifts
 from gridmap.patrols.errors import PatrolNotFound
 from gridmap.settings import get_settings
-from gridmap.web.basemap import basemap_style, stacked
+from gridmap.web.basemap import basemap_style
 from gridmap.web.components.legend import legend_list
 from gridmap.web.services import patrols as service
 from gridmap.web.shell import header, localize_dropdowns, page_language
@@ -231,7 +231,7 @@ def draw(track: dict | None, span: list[int], window: str, lang: str):
     if center:
         view["center"] = center
     figure = go.Figure(
-        data=stacked(traces),
+        data=traces,
         layout={
             "map": view,
             "margin": {"l": 0, "r": 0, "t": 0, "b": 0},

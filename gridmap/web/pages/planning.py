@@ -24,7 +24,7 @@ from gridmap.db.app import app_engine
 from gridmap.errors import GridmapError
 from gridmap.i18n import t
 from gridmap.settings import get_settings
-from gridmap.web.basemap import basemap_style, stacked
+from gridmap.web.basemap import basemap_style
 from gridmap.web.components import export_panel, import_panel
 from gridmap.web.components.legend import legend_list
 from gridmap.web.components.plan_cards import toggle
@@ -231,7 +231,7 @@ def redraw(
         return (no_update, exc.message, "", "", "", "", "", [], no_update, "")
     s, b = figs.result.scenario, figs.result.baseline
     patch = dash.Patch()
-    patch["data"] = [tr.to_plotly_json() for tr in stacked(traces)]
+    patch["data"] = [tr.to_plotly_json() for tr in traces]
     patch["layout"]["showlegend"] = any(tr.showlegend for tr in traces)
     patch["layout"]["legend"] = LEGEND
     delta = delta_text(figs.result, lang) if edits else t("plan.unchanged", lang)

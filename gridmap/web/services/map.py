@@ -21,7 +21,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from gridmap.cases.filters import CaseChoice
 from gridmap.errors import GridmapError
 from gridmap.i18n import t
-from gridmap.web.basemap import stacked
 from layers import LAYERS, Layer, LayerContext, get_layer
 from layers.base import WORLD_PIXELS
 from layers.cases import TRACE_COUNT
@@ -268,7 +267,7 @@ def case_traces_patch(traces: Sequence[BaseTraceType]) -> Patch:
     if len(traces) != TRACE_COUNT:
         raise ValueError(f"the case layer draws {TRACE_COUNT} traces, got {len(traces)}")
     patch = Patch()
-    for offset, trace in enumerate(stacked(list(traces))):
+    for offset, trace in enumerate(traces):
         patch["data"][offset - TRACE_COUNT] = trace.to_plotly_json()
     return patch
 

@@ -41,7 +41,6 @@ from gridmap.cases.filters import CaseChoice
 from gridmap.i18n import t
 from gridmap.patrols.coverage import grid_shares
 from gridmap.settings import Settings, get_settings
-from gridmap.web.basemap import stacked
 from gridmap.web.services import live
 from gridmap.web.services import map as overlays
 from gridmap.web.services.dashboard import HotGrid, WallExtras, read_extras, read_hot_grids
@@ -163,9 +162,7 @@ def empty_traces(lang: str) -> list[BaseTraceType]:
         showlegend=False,
         hoverinfo="skip",
     )
-    cases = get_layer("cases").empty_traces(lang)
-    cases[0].update(below=HEAT_BELOW)
-    return stacked([patrol, *cases])
+    return [patrol, *get_layer("cases").empty_traces(lang)]
 
 
 # -- the live tick ---------------------------------------------------------------------------
@@ -387,7 +384,7 @@ def _patrol_trace(ctx: LayerContext, ids: list[int], lang: str) -> dict[str, Any
             return kept
     # the outlines, rounded for the wall's zoom (its shares are the same figures, from SQL)
     data = PATROL.query(ctx)
-    (trace,) = stacked(PATROL.traces(data, lang)[:1])
+    trace = PATROL.traces(data, lang)[0]
     # Nothing on the wall needs hovering: no per-grid hover text, so the shares (z) are
     # all a later tick has to send.
     trace.update(customdata=None, hovertemplate=None, hoverinfo="skip")
