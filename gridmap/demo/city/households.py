@@ -160,7 +160,7 @@ class HouseholdBuilder:
                 unit_of.extend([len(rows)] * size)
         self._unit_of = np.asarray(unit_of)
         n = len(rows)
-        building = np.array([r[0] for r in rows])
+        building = np.array([r[0] for r in rows], dtype=np.int64)
         return pd.DataFrame(
             {
                 "id": np.arange(1, n + 1),
