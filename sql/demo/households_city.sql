@@ -30,49 +30,49 @@ WITH homes AS (
 doors AS (
     SELECT h.building_id, h.grid_id, h.floors, greatest(1, round(h.n * scale.f)::int) AS n
     FROM homes h, scale
+), drawn AS (
+    SELECT (SELECT coalesce(max(id), 0) FROM households)
+               + row_number() OVER (ORDER BY d.building_id, k) AS id,
+           d.building_id, d.grid_id, k AS door, greatest(d.n / d.floors, 1) AS per_floor,
+           random() AS r, random() AS r2
+    FROM doors d, generate_series(1, d.n) k
+    ORDER BY d.building_id, k
+), tagged AS (
+    SELECT *, CASE WHEN r < 0.030 THEN ARRAY['elderly_alone']
+                   WHEN r < 0.042 THEN ARRAY['disabled']
+                   WHEN r < 0.062 THEN ARRAY['low_income']
+                   WHEN r < 0.074 THEN ARRAY['left_behind_child']
+                   WHEN r < 0.080 THEN ARRAY['watch']
+                   ELSE '{}'::text[] END AS tags,
+           -- about ten consecutive doors a unit, of one building or its neighbours in the
+           -- grid: round(n / 10) units of a grid's n households, as even as can be
+           row_number() OVER (PARTITION BY grid_id ORDER BY id) AS k_in_grid,
+           count(*) OVER (PARTITION BY grid_id) AS n_in_grid
+    FROM drawn
+), united AS (
+    SELECT *, gridmap_household_cadence(tags) AS days,
+           1 + ((k_in_grid - 1) * greatest(round(n_in_grid / 10.0)::int, 1)) / n_in_grid
+               AS unit_no
+    FROM tagged
 )
-SELECT (SELECT coalesce(max(id), 0) FROM households)
-           + row_number() OVER (ORDER BY d.building_id, k) AS id,
-       d.building_id, d.grid_id, d.n, k AS door,
-       greatest(d.n / d.floors, 1) AS per_floor,
-       random() AS r, random() AS r2
-FROM doors d, generate_series(1, d.n) k
-ORDER BY d.building_id, k;
-
-ALTER TABLE fill_hh
-    ADD COLUMN tags text[], ADD COLUMN days int, ADD COLUMN unit_no int,
-    ADD COLUMN unit_id int;
-UPDATE fill_hh SET
-    tags = CASE WHEN r < 0.030 THEN ARRAY['elderly_alone']
-                WHEN r < 0.042 THEN ARRAY['disabled']
-                WHEN r < 0.062 THEN ARRAY['low_income']
-                WHEN r < 0.074 THEN ARRAY['left_behind_child']
-                WHEN r < 0.080 THEN ARRAY['watch']
-                ELSE '{}'::text[] END;
-UPDATE fill_hh SET days = gridmap_household_cadence(tags);
--- about ten consecutive doors a unit, of one building or its neighbours in the grid:
--- round(n / 10) units of a grid's n households, as even as can be
-UPDATE fill_hh h SET unit_no = 1 + ((g.k - 1) * greatest(round(g.n / 10.0)::int, 1)) / g.n
-FROM (SELECT id, row_number() OVER w AS k, count(*) OVER (PARTITION BY grid_id) AS n
-      FROM fill_hh WINDOW w AS (PARTITION BY grid_id ORDER BY id)) g
-WHERE g.id = h.id;
+SELECT u.*, (SELECT coalesce(max(id), 0) FROM ten_household_units)
+                + dense_rank() OVER (ORDER BY u.grid_id, u.unit_no) AS unit_id
+FROM united u
+ORDER BY u.id;
+ANALYZE fill_hh;
 
 -- Grid leads (the demo gives each grid one).
 CREATE TEMP TABLE fill_lead ON COMMIT DROP AS
 SELECT DISTINCT ON (ug.grid_id) ug.grid_id, u.id AS user_id, u.display_name
 FROM user_grids ug JOIN users u ON u.id = ug.user_id AND u.role = 'grid_lead'
 ORDER BY ug.grid_id, u.id;
+ANALYZE fill_lead;
 
 -- a unit is named after its first building (and its number in the grid)
 CREATE TEMP TABLE fill_unit ON COMMIT DROP AS
-SELECT (SELECT coalesce(max(id), 0) FROM ten_household_units)
-           + row_number() OVER (ORDER BY u.grid_id, u.unit_no) AS id,
-       u.building_id, u.grid_id, u.unit_no
-FROM (SELECT grid_id, unit_no, min(building_id) AS building_id FROM fill_hh
-      GROUP BY grid_id, unit_no) u
-ORDER BY u.grid_id, u.unit_no;
-UPDATE fill_hh h SET unit_id = u.id
-FROM fill_unit u WHERE u.grid_id = h.grid_id AND u.unit_no = h.unit_no;
+SELECT unit_id AS id, grid_id, unit_no, min(building_id) AS building_id
+FROM fill_hh GROUP BY unit_id, grid_id, unit_no ORDER BY unit_id;
+ANALYZE fill_unit;
 
 ALTER TABLE households DISABLE TRIGGER USER;
 ALTER TABLE visits DISABLE TRIGGER USER;
@@ -90,6 +90,7 @@ ORDER BY u.id;
 
 CREATE TEMP TABLE fill_diligence ON COMMIT DROP AS
 SELECT id AS grid_id, 0.8 + 0.8 * random() AS stretch FROM grids ORDER BY id;
+ANALYZE fill_diligence;
 
 CREATE TEMP TABLE fill_visit ON COMMIT DROP AS
 SELECT h.id AS household_id, h.building_id, h.grid_id, h.unit_id,
@@ -116,6 +117,7 @@ CROSS JOIN LATERAL (SELECT random() + 0 * s AS o, random() + 0 * s AS fix,
 WHERE h.r2 >= 0.08  -- 8 %% neglected
   AND o.first + s * h.days * d.stretch < 90
 ORDER BY h.id, s;
+ANALYZE fill_visit;
 
 INSERT INTO households (id, code, building_id, grid_id, unit, floor, room, head_name,
                         head_phone, members, tags, ten_household_unit_id, registered_on,
