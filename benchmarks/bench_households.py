@@ -1,22 +1,20 @@
-"""Households at city scale (issue 15): overdue shares for every grid and for one grid, a
-worker's day plan of 40 stops, and visit posts per second over HTTP, each beside its
-naive peer.
+"""Households at city scale (issue 15): overdue shares for every grid and for one grid, the
+wall's visits tile, a worker's day plan of 40 stops, and visit posts per second over HTTP,
+each beside its naive peer.
 
-    .venv/bin/python benchmarks/bench_households.py [--households 1200000] [--keep]
+    .venv/bin/python benchmarks/bench_households.py [--keep]
 
 Copies the shared city database (``benchmarks/citydb.py``; never changed itself) to
-``gridmap_bench_households``, then fills it by SQL (``generate_series``): about 1.2M
-households over its homes (tags in the demo's shares: 独居老人 3 %, 残疾 1.2 %, 低保 2 %,
-留守儿童 1.2 %, 重点关注 0.6 %), registered 120 days ago, and 90 days of visits at each
-household's cadence stretched by its grid's diligence (0.8-1.6), with gaps: 8 % of the
-households neglected, 10 % of visits finding nobody at home, 2 % of fixes far away.
-Triggers are off during the fill (the households' grid and latest counted visit are
-filled by the same SQL) and on again for the measurements.
+``gridmap_bench_households``: the city-scale demo holds the household register
+(:mod:`gridmap.demo.household_fill`: about 1.2M households over every home, tags in the
+demo's shares, ten-household units, 90 days of visits with gaps before the demo's anchor).
+Shares, tile and day plan are asked for the anchor's local day (the demo's "today").
 
 Peers: shares by the SQL functions vs pandas over all visits (the same numbers, checked);
-the day plan (nearest-neighbour + 2-opt + Or-opt, iterated) vs nearest-neighbour only, and the
-exact order (Held-Karp, brute force on 8 stops) on subsets; visit posts over
-``gridmap serve`` (gunicorn, 2 workers) by one client and by 8. Results go to
+the wall's visits tile (its query, p50/p95) vs the sum of the naive shares; the day plan
+(nearest-neighbour + 2-opt + Or-opt, iterated) vs nearest-neighbour only, and the exact
+order (Held-Karp, brute force on 8 stops) on subsets; visit posts over ``gridmap serve``
+(gunicorn, 2 workers) by one client and by 8. Results go to
 ``benchmarks/results/households_city.json``; the copy is dropped unless ``--keep``.
 """
 
@@ -32,8 +30,9 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -46,65 +45,11 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.citydb import copy_city, drop_database  # noqa: E402
 from gridmap.db.engine import get_engine  # noqa: E402
 from gridmap.households import dayplan  # noqa: E402
+from gridmap.web.services.dashboard import VISITS_SQL  # noqa: E402
 
 DB_NAME = "gridmap_bench_households"
 TZ = "Asia/Shanghai"
 OUT = ROOT / "benchmarks" / "results" / "households_city.json"
-
-FILL_SQL = """
-CREATE TEMP TABLE hh AS
-WITH homes AS (
-    SELECT b.id AS building_id, b.grid_id, b.households AS n
-    FROM buildings b WHERE b.households > 0 AND b.grid_id IS NOT NULL
-), scale AS (SELECT :target::float8 / sum(n) AS f FROM homes)
-SELECT (SELECT coalesce(max(id), 0) FROM households) + row_number() OVER () AS id,
-       h.building_id, h.grid_id, k AS door,
-       CASE WHEN r < 0.030 THEN ARRAY['elderly_alone']
-            WHEN r < 0.042 THEN ARRAY['disabled']
-            WHEN r < 0.062 THEN ARRAY['low_income']
-            WHEN r < 0.074 THEN ARRAY['left_behind_child']
-            WHEN r < 0.080 THEN ARRAY['watch']
-            ELSE '{}'::text[] END AS tags
-FROM homes h, scale,
-     generate_series(1, greatest(1, round(h.n * scale.f)::int)) k,
-     LATERAL (SELECT random() + 0 * k AS r) rr;
-ALTER TABLE hh ADD COLUMN days int;
-UPDATE hh SET days = CASE tags[1] WHEN 'elderly_alone' THEN 7 WHEN 'watch' THEN 14
-                                  WHEN 'disabled' THEN 30 WHEN 'low_income' THEN 30
-                                  WHEN 'left_behind_child' THEN 30 ELSE 90 END;
-CREATE TEMP TABLE diligence AS
-    SELECT id AS grid_id, 0.8 + 0.8 * random() AS stretch FROM grids;
-CREATE TEMP TABLE vv AS
-SELECT hh.id AS household_id, hh.building_id, hh.grid_id,
-       (current_date - 90 + (o.first + s * hh.days * d.stretch)::int)::timestamp
-           AT TIME ZONE :tz + interval '9 hours' + random() * interval '9 hours' AS visited_at,
-       CASE WHEN cardinality(hh.tags) > 0 THEN 'care' ELSE 'routine' END AS kind,
-       CASE WHEN random() < 0.10 THEN 'not_home' ELSE 'met' END AS outcome,
-       random() < 0.02 AS far_fix
-FROM hh JOIN diligence d USING (grid_id)
-CROSS JOIN LATERAL (SELECT random() * hh.days * d.stretch AS first) o
-CROSS JOIN LATERAL generate_series(0, ceil(90.0 / (hh.days * 0.8))::int) s
-WHERE hh.id % 100 >= 8  -- 8 % neglected
-  AND o.first + s * hh.days * d.stretch < 90;
-ALTER TABLE households DISABLE TRIGGER USER;
-ALTER TABLE visits DISABLE TRIGGER USER;
-INSERT INTO households (id, code, building_id, grid_id, unit, floor, room, head_name,
-                        head_phone, members, tags, registered_on, last_visited_at)
-SELECT hh.id, 'BH' || hh.id, hh.building_id, hh.grid_id, '1', (1 + hh.door / 2)::smallint,
-       ((1 + hh.door / 2) * 100 + 1 + hh.door % 2)::text, '住户' || hh.id,
-       '139' || lpad((hh.id % 100000000)::text, 8, '0'), 1 + (hh.id % 4)::smallint, hh.tags,
-       current_date - 120, m.seen
-FROM hh LEFT JOIN (SELECT household_id, max(visited_at) AS seen FROM vv
-                    WHERE outcome <> 'not_home' AND NOT far_fix GROUP BY 1) m
-       ON m.household_id = hh.id;
-INSERT INTO visits (household_id, building_id, grid_id, worker_name, visited_at, kind,
-                    outcome, far_fix, distance_m)
-SELECT household_id, building_id, grid_id, '网格员', visited_at, kind, outcome, far_fix,
-       CASE WHEN far_fix THEN 600 ELSE 20 END FROM vv;
-ALTER TABLE households ENABLE TRIGGER USER;
-ALTER TABLE visits ENABLE TRIGGER USER;
-SELECT setval(pg_get_serial_sequence('households', 'id'), (SELECT max(id) FROM households));
-"""
 
 
 def timed(fn, repeat: int) -> tuple[float, object]:
@@ -118,32 +63,29 @@ def timed(fn, repeat: int) -> tuple[float, object]:
     return statistics.median(times), out
 
 
-def fill(url: str, target: int) -> dict:
-    t = time.perf_counter()
-    raw = get_engine(url).raw_connection()
-    try:
-        cur = raw.cursor()
-        for statement in FILL_SQL.split(";\n"):
-            if statement.strip():
-                cur.execute(statement.replace(":target", str(target)).replace(":tz", f"'{TZ}'"))
-        raw.commit()
-        cur.execute("ANALYZE households")
-        cur.execute("ANALYZE visits")
-        raw.commit()
-        cur.execute(
-            "SELECT (SELECT count(*) FROM households), (SELECT count(*) FROM visits), "
-            "(SELECT count(DISTINCT grid_id) FROM households), "
-            "(SELECT round(avg((cardinality(tags) > 0)::int), 4) FROM households)"
-        )
-        households, visits, grids, tagged = cur.fetchone()
-    finally:
-        raw.close()
+def register(url: str) -> dict:
+    """What the city's household register holds, and the demo's "today" (its anchor's day)."""
+    with get_engine(url).connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT (SELECT count(*) FROM households), (SELECT count(*) FROM visits), "
+                "(SELECT count(*) FROM ten_household_units), (SELECT count(*) FROM compounds), "
+                "(SELECT count(DISTINCT grid_id) FROM households), "
+                "(SELECT round(avg((cardinality(tags) > 0)::int), 4) FROM households), "
+                "(SELECT value #>> '{}' FROM gridmap_meta WHERE key = 'demo_anchor')"
+            )
+        ).one()
+    households, visits, units, compounds, grids, tagged, anchor = row
+    if not households:
+        raise SystemExit("the city database holds no households: run benchmarks/citydb.py")
     return {
         "households": households,
         "visits": visits,
+        "ten_household_units": units,
+        "compounds": compounds,
         "grids_with_households": grids,
         "tagged_share": float(tagged),
-        "seconds": round(time.perf_counter() - t, 1),
+        "as_of": datetime.fromisoformat(anchor).astimezone(ZoneInfo(TZ)).date().isoformat(),
     }
 
 
@@ -157,6 +99,9 @@ def naive_shares(url: str, as_of: date, grid_id: int | None = None) -> pd.DataFr
             text("SELECT household_id, visited_at, outcome, far_fix FROM visits"), conn
         )
         cad = dict(conn.execute(text("SELECT coalesce(tag, ''), days FROM visit_cadences")).all())
+        vulnerable = set(
+            conn.execute(text("SELECT slug FROM household_tags WHERE vulnerable")).scalars()
+        )
     if grid_id is not None:
         hh = hh[hh["grid_id"] == grid_id]
     every = cad[""]
@@ -170,22 +115,71 @@ def naive_shares(url: str, as_of: date, grid_id: int | None = None) -> pd.DataFr
     due = pd.to_datetime(base) + pd.to_timedelta(hh["days"], unit="D")
     hh["visited"] = hh["last_on"].notna() & (pd.Timestamp(as_of) <= due)
     hh["overdue"] = pd.Timestamp(as_of) > due
+    hh["vulnerable_overdue"] = hh["overdue"] & [
+        bool(vulnerable.intersection(t)) for t in hh["tags"]
+    ]
     out = hh.groupby("grid_id").agg(households=("id", "size"), visited=("visited", "sum"),
-                                    overdue=("overdue", "sum"))  # fmt: skip
+                                    overdue=("overdue", "sum"),
+                                    vulnerable_overdue=("vulnerable_overdue", "sum"))  # fmt: skip
     return out.astype("int64").sort_index()
 
 
-def bench_shares(url: str) -> dict:
+#: The shares' peer in SQL: every household's status row (its local dates), grouped.
+STATUS_ROWS_SQL = (
+    "SELECT grid_id, count(*), count(*) FILTER (WHERE visited), "
+    "count(*) FILTER (WHERE days_overdue > 0), "
+    "count(*) FILTER (WHERE days_overdue > 0 AND vulnerable) "
+    "FROM gridmap_visit_status(:d, :tz) GROUP BY grid_id ORDER BY grid_id"
+)
+
+
+def runs(fn, repeat: int) -> tuple[list[float], object]:
+    """Seconds of ``repeat`` runs (after one warm-up) and the last result."""
+    out = fn()
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t)
+    return times, out
+
+
+def pct(times: list[float], q: float) -> float:
+    return float(np.percentile(times, q))
+
+
+def plan_of(url: str, sql: str, params: dict) -> dict:
+    """Workers planned/launched of the query's EXPLAIN ANALYZE (a parallel plan or not)."""
+    with get_engine(url).connect() as conn:
+        plan = conn.execute(text("EXPLAIN (ANALYZE, FORMAT JSON) " + sql), params).scalar_one()
+    found: dict = {"workers_planned": 0, "workers_launched": 0}
+
+    def walk(node: dict) -> None:
+        for key, out in (("Workers Planned", "workers_planned"),
+                         ("Workers Launched", "workers_launched")):  # fmt: skip
+            found[out] = max(found[out], node.get(key, 0))
+        for child in node.get("Plans", []):
+            walk(child)
+
+    walk(plan[0]["Plan"])
+    found["execution_ms"] = round(plan[0]["Execution Time"], 1)
+    return found
+
+
+def bench_shares(url: str, as_of: date) -> dict:
     engine = get_engine(url)
-    as_of = datetime.now(UTC).date()
+    params = {"d": as_of, "tz": TZ}
+    shares_sql = "SELECT * FROM gridmap_visit_shares(:d, :tz)"
 
-    def all_grids():
-        with engine.connect() as conn:
-            return conn.execute(
-                text("SELECT * FROM gridmap_visit_shares(:d, :tz)"), {"d": as_of, "tz": TZ}
-            ).all()
+    def query(sql: str):
+        def run():
+            with engine.connect() as conn:
+                return conn.execute(text(sql), params).all()
 
-    all_s, rows = timed(all_grids, 3)
+        return run
+
+    all_times, rows = runs(query(shares_sql), 9)
+    status_times, status_rows = runs(query(STATUS_ROWS_SQL), 3)
     grids = [r[0] for r in rows]
     sample = [grids[i] for i in np.linspace(0, len(grids) - 1, 20).astype(int)]
     one_times = []
@@ -203,26 +197,67 @@ def bench_shares(url: str) -> dict:
     t = time.perf_counter()
     naive_shares(url, as_of, sample[0])
     naive_one_s = time.perf_counter() - t
-    columns = ["grid_id", "households", "visited", "overdue"]
-    sql = pd.DataFrame([tuple(r[:4]) for r in rows], columns=columns)
+    columns = ["grid_id", "households", "visited", "overdue", "vulnerable_overdue"]
+    sql = pd.DataFrame([tuple(r[:5]) for r in rows], columns=columns)
     sql = sql.set_index("grid_id").astype("int64")
     visited = int(sql["visited"].sum())
+    all_s = statistics.median(all_times)
     return {
         "as_of": as_of.isoformat(),
         "grids": len(rows),
         "share_visited_city": round(visited / int(sql["households"].sum()), 4),
         "all_grids_sql_s": round(all_s, 3),
+        "all_grids_sql_s_p95": round(pct(all_times, 95), 3),
+        "all_grids_sql_s_min": round(min(all_times), 3),
+        "all_grids_plan": plan_of(url, shares_sql, params),
+        "all_grids_status_rows_grouped_s": round(statistics.median(status_times), 3),
+        "status_rows_equal": [tuple(r) for r in status_rows] == [tuple(r[:5]) for r in rows],
+        "naive_pandas_over_sql": round(naive_all_s / all_s, 1),
         "one_grid_sql_ms_median": round(statistics.median(one_times) * 1000, 1),
         "one_grid_sql_ms_max": round(max(one_times) * 1000, 1),
         "all_grids_naive_pandas_s": round(naive_all_s, 2),
         "one_grid_naive_pandas_s": round(naive_one_s, 2),
         "naive_equals_sql": bool(naive.equals(sql)),
+        "city_totals": {
+            "households": int(sql["households"].sum()),
+            "visited": visited,
+            "vulnerable_overdue": int(sql["vulnerable_overdue"].sum()),
+        },
     }
 
 
-def bench_day_plan(url: str) -> dict:
+def bench_wall_tile(url: str, as_of: date, totals: dict) -> dict:
+    """The wall's visits tile: its query (gridmap.web.services.dashboard.VISITS_SQL), and
+    the way it was read before (the sum of every grid's shares)."""
     engine = get_engine(url)
-    as_of = datetime.now(UTC).date()
+    params = {"as_of": as_of, "tz": TZ}
+    summed = (
+        "SELECT sum(households), sum(visited), sum(vulnerable_overdue) "
+        "FROM gridmap_visit_shares(:as_of, :tz)"
+    )
+
+    def query(sql: str):
+        def run():
+            with engine.connect() as conn:
+                return conn.execute(text(sql), params).one()
+
+        return run
+
+    tile_times, row = runs(query(VISITS_SQL), 20)
+    sum_times, _ = runs(query(summed), 5)
+    return {
+        "query": "gridmap_visit_totals (dashboard.VISITS_SQL)",
+        "tile_ms_p50": round(pct(tile_times, 50) * 1000, 1),
+        "tile_ms_p95": round(pct(tile_times, 95) * 1000, 1),
+        "plan": plan_of(url, VISITS_SQL, params),
+        "sum_of_grid_shares_ms_p50": round(pct(sum_times, 50) * 1000, 1),
+        "equals_the_naive_totals": (row.households, row.visited, row.vulnerable_overdue)
+        == (totals["households"], totals["visited"], totals["vulnerable_overdue"]),
+    }
+
+
+def bench_day_plan(url: str, as_of: date) -> dict:
+    engine = get_engine(url)
     t = time.perf_counter()
     graph = dayplan.walk_graph(url)
     load_s = time.perf_counter() - t
@@ -372,7 +407,6 @@ def bench_posts(url: str, posts: int, clients: int, grid: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--households", type=int, default=1_200_000)
     parser.add_argument("--posts", type=int, default=800)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--keep", action="store_true")
@@ -385,11 +419,14 @@ def main() -> None:
         result = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                               "load_average_before": load_before}}  # fmt: skip
         result["copy_s"] = round(time.perf_counter() - started, 1)
-        result["fill"] = fill(url, args.households)
+        result["register"] = register(url)
+        as_of = date.fromisoformat(result["register"]["as_of"])
         print(json.dumps(result, ensure_ascii=False), flush=True)
-        result["shares"] = bench_shares(url)
+        result["shares"] = bench_shares(url, as_of)
         print(json.dumps(result["shares"], ensure_ascii=False), flush=True)
-        result["day_plan"] = bench_day_plan(url)
+        result["wall_visits_tile"] = bench_wall_tile(url, as_of, result["shares"]["city_totals"])
+        print(json.dumps(result["wall_visits_tile"], ensure_ascii=False), flush=True)
+        result["day_plan"] = bench_day_plan(url, as_of)
         print(json.dumps(result["day_plan"], ensure_ascii=False), flush=True)
         result["visit_posts"] = bench_posts(
             url, args.posts, args.clients, result["day_plan"]["grid_id"]

@@ -4,7 +4,8 @@ For each table the generator builds the frame, then one COPY streams it in CSV c
 :mod:`gridmap.db.copy`). The table's plain secondary indexes (not those behind primary
 keys or unique constraints) are dropped before its COPY and rebuilt, from their own
 definitions, right after it, which is much faster than maintaining them row by row; the
-schema is the same afterwards. The grid triggers run as usual, so buildings, cameras,
+schema is the same afterwards. At city scale the household register is then filled by SQL
+(:mod:`gridmap.demo.household_fill`). The grid triggers run as usual, so buildings, cameras,
 service points and cases get their ``grid_id`` from the database. Identity sequences are
 moved past the explicit ids, the demo accounts get their documented passwords
 (:mod:`gridmap.demo.accounts`), the demo's scale, seed, anchor and counts go to
@@ -28,7 +29,15 @@ from tqdm import tqdm
 from gridmap.db import partitions
 from gridmap.db.copy import copy_frame
 from gridmap.demo.accounts import add_demo_accounts
-from gridmap.demo.city import GENERATOR_VERSION, SCALES, TABLES, CityGenerator, default_anchor
+from gridmap.demo.city import (
+    GENERATOR_VERSION,
+    SCALES,
+    TABLES,
+    TZ,
+    CityGenerator,
+    default_anchor,
+)
+from gridmap.demo.household_fill import fill_households
 from gridmap.errors import GridmapError
 
 #: Every table holding data (TRUNCATEd by ``replace=True``).
@@ -213,6 +222,16 @@ def run_load(
                 del frame
                 report.counts[table] = rows
                 report.stages.append(StageTiming(table, rows, t1 - t0, t2 - t1, t3 - t2))
+            fill = SCALES[scale].household_fill
+            if fill:
+                table = "households (city-wide fill)"
+                t0 = time.perf_counter()
+                rows = fill_households(cur, fill, seed=seed, anchor=anchor, tz=str(TZ))
+                for name, n in rows.items():
+                    report.counts[name] = report.counts.get(name, 0) + n
+                report.stages.append(
+                    StageTiming(table, rows["households"], 0.0, time.perf_counter() - t0, 0.0)
+                )
             table = "users (demo accounts)"
             add_demo_accounts(cur)
             table = "gridmap_meta"

@@ -13,7 +13,8 @@
 --   visited      = there is a counted visit and as_of <= due_on  (on the due day itself the
 --                  household is still within its cadence)
 --   days_overdue = as_of - due_on when as_of > due_on, else 0     (the day after: 1)
--- Households registered after `as_of` are left out.
+-- Households registered after `as_of` are left out. Each household keeps its cadence and
+-- whether it is vulnerable (households.cadence_days / vulnerable, migration 0028).
 
 -- Metres from a GPS fix to a building (its footprint, else its point); NULL without either.
 CREATE OR REPLACE FUNCTION gridmap_visit_distance(building bigint, fix geometry)
@@ -23,10 +24,32 @@ LANGUAGE sql STABLE STRICT PARALLEL SAFE AS $$
     FROM buildings b WHERE b.id = building
 $$;
 
--- A household's cadence in days (NULL: no cadence applies to it).
+-- A household's cadence in days (NULL: no cadence applies to it); households keep theirs
+-- in households.cadence_days (migration 0028).
 CREATE OR REPLACE FUNCTION gridmap_household_cadence(tags text[]) RETURNS integer
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT min(c.days) FROM visit_cadences c WHERE c.tag IS NULL OR c.tag = ANY (tags)
+$$;
+
+-- The latest counted visit of a household before `before` (NULL: none). Only asked when
+-- the stored latest one (households.last_visited_at) lies at or after `before`. A function
+-- (not a subquery) so that the scans calling it may run in parallel workers.
+CREATE OR REPLACE FUNCTION gridmap_last_seen(household bigint, before timestamptz)
+RETURNS timestamptz
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT max(v.visited_at) FROM visits v
+    WHERE v.household_id = household AND v.outcome <> 'not_home' AND NOT v.far_fix
+      AND v.visited_at < before
+$$;
+
+-- The start of local day as_of - d in time zone `tz` at position d + 1, d = 0 .. the
+-- longest cadence: a household last seen at or after element cadence + 1 is visited within
+-- its cadence (the local date of the visit is as_of - cadence or later).
+CREATE OR REPLACE FUNCTION gridmap_day_starts(as_of date, tz text) RETURNS timestamptz[]
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT ARRAY(SELECT ((as_of - d)::timestamp AT TIME ZONE tz)
+                 FROM generate_series(0, (SELECT max(c.days) FROM visit_cadences c)) d
+                 ORDER BY d)
 $$;
 
 -- Each tracked household in the caller's scope (of `grid_ids` when given) as of the end of
@@ -36,35 +59,55 @@ CREATE OR REPLACE FUNCTION gridmap_visit_status(
 RETURNS TABLE (household_id bigint, grid_id integer, ten_household_unit_id integer,
                cadence_days integer, last_seen_on date, due_on date, visited boolean,
                days_overdue integer, vulnerable boolean)
-LANGUAGE sql STABLE AS $$
-    SELECT d.id, d.grid_id, d.ten_household_unit_id, d.days, d.last_on,
-           coalesce(d.last_on, d.registered_on) + d.days,
-           d.last_on IS NOT NULL AND as_of <= d.last_on + d.days,
-           greatest(as_of - (coalesce(d.last_on, d.registered_on) + d.days), 0),
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT d.id, d.grid_id, d.ten_household_unit_id, d.cadence_days, d.last_on,
+           coalesce(d.last_on, d.registered_on) + d.cadence_days,
+           d.last_on IS NOT NULL AND as_of <= d.last_on + d.cadence_days,
+           greatest(as_of - (coalesce(d.last_on, d.registered_on) + d.cadence_days), 0),
            d.vulnerable
     FROM (
-        SELECT h.id, h.grid_id, h.ten_household_unit_id, h.registered_on,
-               h.tags && ARRAY(SELECT t.slug FROM household_tags t WHERE t.vulnerable)
-                   AS vulnerable,
-               -- most households carry no tag: the every-household cadence, looked up once
-               CASE WHEN cardinality(h.tags) = 0
-                    THEN (SELECT c.days FROM visit_cadences c WHERE c.tag IS NULL)
-                    ELSE (SELECT min(c.days) FROM visit_cadences c
-                           WHERE c.tag IS NULL OR c.tag = ANY (h.tags)) END AS days,
+        SELECT h.id, h.grid_id, h.ten_household_unit_id, h.registered_on, h.cadence_days,
+               h.vulnerable,
                -- the stored latest visit, unless it lies after as_of (then look it up)
-               (CASE WHEN h.last_visited_at IS NULL THEN NULL
-                     WHEN h.last_visited_at < ((as_of + 1)::timestamp AT TIME ZONE tz)
-                         THEN h.last_visited_at
-                     ELSE (SELECT max(v.visited_at) FROM visits v
-                            WHERE v.household_id = h.id AND v.outcome <> 'not_home'
-                              AND NOT v.far_fix
-                              AND v.visited_at < ((as_of + 1)::timestamp AT TIME ZONE tz))
+               (CASE WHEN h.last_visited_at < ((as_of + 1)::timestamp AT TIME ZONE tz)
+                         OR h.last_visited_at IS NULL THEN h.last_visited_at
+                     ELSE gridmap_last_seen(h.id, ((as_of + 1)::timestamp AT TIME ZONE tz))
                 END AT TIME ZONE tz)::date AS last_on
         FROM households h
-        WHERE h.registered_on <= as_of AND (grid_ids IS NULL OR h.grid_id = ANY (grid_ids))
-        OFFSET 0  -- each expression once per household (not once per use above)
+        WHERE h.registered_on <= as_of AND h.cadence_days IS NOT NULL
+          AND (grid_ids IS NULL OR h.grid_id = ANY (grid_ids))
+        OFFSET 0  -- last_on once per household (not once per use above)
     ) d
-    WHERE d.days IS NOT NULL
+$$;
+
+-- The tracked households in the caller's scope (of `grid_ids` when given) as of the end of
+-- local day `as_of`, one row each, without dates: the group (grid, or with by_unit its
+-- ten-household unit), visited within its cadence, within its cadence or not yet due (not
+-- overdue), vulnerable. The rule of gridmap_visit_status with no local date per household:
+-- its latest counted visit is compared with the start of local day as_of - cadence
+-- (gridmap_day_starts, computed once), a never-visited one's registered_on with
+-- as_of - cadence. What the shares and totals below aggregate; parallel safe.
+CREATE OR REPLACE FUNCTION gridmap_visit_marks(
+    as_of date, tz text, by_unit boolean DEFAULT false, grid_ids integer[] DEFAULT NULL)
+RETURNS TABLE (id integer, visited boolean, not_overdue boolean, vulnerable boolean)
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN by_unit THEN s.ten_household_unit_id ELSE s.grid_id END,
+           coalesce(s.seen >= (SELECT gridmap_day_starts(as_of, tz))[s.cadence_days + 1],
+                    false),
+           coalesce(s.seen >= (SELECT gridmap_day_starts(as_of, tz))[s.cadence_days + 1],
+                    s.registered_on >= as_of - s.cadence_days),
+           s.vulnerable
+    FROM (
+        SELECT h.grid_id, h.ten_household_unit_id, h.registered_on, h.cadence_days,
+               h.vulnerable,
+               CASE WHEN h.last_visited_at < (SELECT (as_of + 1)::timestamp AT TIME ZONE tz)
+                         OR h.last_visited_at IS NULL THEN h.last_visited_at
+                    ELSE gridmap_last_seen(h.id, (SELECT (as_of + 1)::timestamp AT TIME ZONE tz))
+               END AS seen
+        FROM households h
+        WHERE h.registered_on <= as_of AND h.cadence_days IS NOT NULL
+          AND (grid_ids IS NULL OR h.grid_id = ANY (grid_ids))
+    ) s
 $$;
 
 -- Per grid (or, with by_unit, per ten-household unit) in the caller's scope: tracked
@@ -74,17 +117,29 @@ CREATE OR REPLACE FUNCTION gridmap_visit_shares(
     as_of date, tz text, by_unit boolean DEFAULT false, grid_ids integer[] DEFAULT NULL)
 RETURNS TABLE (id integer, households bigint, visited bigint, overdue bigint,
                vulnerable_overdue bigint, share double precision)
-LANGUAGE sql STABLE AS $$
-    SELECT g.id, count(*), count(*) FILTER (WHERE s.visited),
-           count(*) FILTER (WHERE s.days_overdue > 0),
-           count(*) FILTER (WHERE s.days_overdue > 0 AND s.vulnerable),
-           round(count(*) FILTER (WHERE s.visited)::numeric / count(*), 4)::float8
-    FROM gridmap_visit_status(as_of, tz, grid_ids) s
-    CROSS JOIN LATERAL (SELECT CASE WHEN by_unit THEN s.ten_household_unit_id
-                                    ELSE s.grid_id END AS id) g
-    WHERE g.id IS NOT NULL
-    GROUP BY g.id
-    ORDER BY g.id
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT m.id, count(*), count(*) FILTER (WHERE m.visited),
+           count(*) FILTER (WHERE NOT m.not_overdue),
+           count(*) FILTER (WHERE NOT m.not_overdue AND m.vulnerable),
+           round(count(*) FILTER (WHERE m.visited)::numeric / count(*), 4)::float8
+    FROM gridmap_visit_marks(as_of, tz, by_unit, grid_ids) m
+    WHERE m.id IS NOT NULL
+    GROUP BY m.id
+    ORDER BY m.id
+$$;
+
+-- The same figures for all of the caller's scope (of `grid_ids` when given) at once, one
+-- row (households 0 and share NULL when none is tracked): the wall's visits tile.
+CREATE OR REPLACE FUNCTION gridmap_visit_totals(
+    as_of date, tz text, grid_ids integer[] DEFAULT NULL)
+RETURNS TABLE (households bigint, visited bigint, overdue bigint,
+               vulnerable_overdue bigint, share double precision)
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT count(*), count(*) FILTER (WHERE m.visited),
+           count(*) FILTER (WHERE NOT m.not_overdue),
+           count(*) FILTER (WHERE NOT m.not_overdue AND m.vulnerable),
+           round(count(*) FILTER (WHERE m.visited)::numeric / nullif(count(*), 0), 4)::float8
+    FROM gridmap_visit_marks(as_of, tz, false, grid_ids) m
 $$;
 
 -- The overdue households in the caller's scope (of `grid_ids` / `unit_ids` when given;

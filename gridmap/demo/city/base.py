@@ -26,7 +26,7 @@ PING_SECONDS = 10
 #: district); the default of the cases_escalation_hours setting.
 ESCALATION_HOURS = (0.0, 24.0, 72.0)
 #: Version of the generator's output, recorded with the demo (bump when output changes).
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 #: Tables in load order (foreign keys first).
 TABLES: tuple[str, ...] = (
@@ -70,10 +70,13 @@ class Scale:
     shift_hours: float
     spacing_m: float = 90.0
     #: Grids whose household register (households, ten-household units, compounds and 90
-    #: days of visits) the demo holds: the demo lead's first grids and others spread over
-    #: the city. 0 at city scale until its benchmark database is regenerated (bump
-    #: GENERATOR_VERSION with it).
+    #: days of visits) the generator builds in Python: the demo lead's first grids and
+    #: others spread over the city (small scale).
     household_grids: int = 0
+    #: About this many households over every home of the city, filled by SQL after the
+    #: load (:mod:`gridmap.demo.household_fill`; city scale), with a compound per block of
+    #: homes from the generator; 0: none.
+    household_fill: int = 0
 
 
 SCALES: dict[str, Scale] = {
@@ -105,6 +108,7 @@ SCALES: dict[str, Scale] = {
         hotspots=300,
         workers=2_233,
         shift_hours=8,
+        household_fill=1_200_000,
     ),
 }
 

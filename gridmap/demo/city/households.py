@@ -1,4 +1,6 @@
-"""Below the building: the household register of a few grids (issue 15).
+"""Below the building: the household register of a few grids (issue 15); at city scale
+only the compounds of every block of homes (the register is filled by SQL after the load,
+:mod:`gridmap.demo.household_fill`).
 
 For the grids of :func:`register_grids` (the demo lead's first grids and others spread
 over the city; ``Scale.household_grids`` of them): a residential compound (小区) per block
@@ -57,12 +59,15 @@ class HouseholdBuilder:
         grids = register_grids(ctx)
         homes = buildings["households"].to_numpy() > 0
         self.b = np.nonzero(homes & np.isin(ctx.b_grid, grids))[0]  # building positions
+        # compounds: of the register's blocks, or of every block of homes when the whole
+        # city's register is filled by SQL after the load (Scale.household_fill)
+        self.compound_b = np.nonzero(homes)[0] if ctx.scale.household_fill else self.b
         self.buildings = buildings
         self._households: pd.DataFrame | None = None
 
     def compounds(self) -> pd.DataFrame:
         ctx, rng = self.ctx, self.rng
-        bj, bi = ctx.b_block[0][self.b], ctx.b_block[1][self.b]
+        bj, bi = ctx.b_block[0][self.compound_b], ctx.b_block[1][self.compound_b]
         blocks = np.unique(np.c_[bj, bi], axis=0)
         polys = []
         for j, i in blocks:
@@ -155,7 +160,7 @@ class HouseholdBuilder:
                 unit_of.extend([len(rows)] * size)
         self._unit_of = np.asarray(unit_of)
         n = len(rows)
-        building = np.array([r[0] for r in rows])
+        building = np.array([r[0] for r in rows], dtype=np.int64)
         return pd.DataFrame(
             {
                 "id": np.arange(1, n + 1),

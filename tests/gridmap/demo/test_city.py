@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import datetime
 
@@ -10,7 +11,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from gridmap.demo.city import TABLES, TZ, CityGenerator, default_anchor, generate_city
+from gridmap.demo.city import SCALES, TABLES, TZ, CityGenerator, default_anchor, generate_city
 from gridmap.demo.taxonomy import CASE_TAXONOMY, SOURCE_WEIGHTS
 
 ANCHOR = datetime(2026, 3, 15, tzinfo=TZ)
@@ -219,3 +220,17 @@ def test_household_register_of_a_few_grids(city: dict[str, pd.DataFrame]) -> Non
     assert 0.005 <= visits["far_fix"].mean() <= 0.04
     assert (visits.loc[visits["far_fix"], "distance_m"] >= 300).all()
     assert len(city["compounds"]) >= 50 and city["compounds"]["geom"].map(shapely.is_valid).all()
+
+
+def test_filled_scale_has_compounds_for_every_block_of_homes() -> None:
+    """At a scale whose register is filled by SQL after the load (city), the generator
+    gives compounds for every block of homes and no households of its own."""
+    scale = dataclasses.replace(SCALES["small"], household_grids=0, household_fill=1_000)
+    frames = {}
+    for name, frame in CityGenerator(scale, 7, default_anchor()).tables():
+        frames[name] = frame
+        if name == "visits":
+            break
+    homes = frames["buildings"]["households"] > 0
+    assert len(frames["compounds"]) > 900 and homes.sum() > 3_000
+    assert [len(frames[t]) for t in ("ten_household_units", "households", "visits")] == [0, 0, 0]

@@ -129,3 +129,102 @@ def test_cadences_are_data(url: str) -> None:
         ).scalar_one()
         assert h2 == 0  # 02-01 + 45 days = 03-18
         conn.rollback()
+
+
+def shares(url: str, as_of: date, **kw) -> list[tuple]:
+    keys = ("id", "households", "visited", "overdue", "vulnerable_overdue", "share")
+    with get_engine(url).connect() as conn:
+        return [tuple(r[k] for k in keys) for r in visit_shares(conn, as_of, TZ, **kw)]
+
+
+def test_shares_on_and_after_the_due_day(url: str) -> None:
+    # H1 (weekly, seen 03-03) counts as visited on its due day 03-10, overdue on 03-11
+    assert shares(url, date(2026, 3, 11), grid_ids=[1]) == [(1, 4, 0, 3, 3, 0.0)]
+
+
+def test_shares_ignore_a_visit_after_the_day(url: str) -> None:
+    # H9's visit of local 03-09 does not count on 03-08 (never seen, due 01-08)
+    assert shares(url, date(2026, 3, 8), grid_ids=[3]) == [(3, 1, 0, 1, 1, 0.0)]
+
+
+def test_shares_agree_with_the_statuses_every_day(url: str) -> None:
+    """The shares' rule without local dates equals gridmap_visit_status, day by day."""
+    sql = text(
+        "SELECT d::date, s.grid_id, count(*), count(*) FILTER (WHERE s.visited), "
+        "count(*) FILTER (WHERE s.days_overdue > 0), "
+        "count(*) FILTER (WHERE s.days_overdue > 0 AND s.vulnerable) "
+        "FROM generate_series(DATE '2025-12-30', DATE '2026-04-15', '1 day') d, "
+        "gridmap_visit_status(d::date, :tz) s GROUP BY 1, 2 ORDER BY 1, 2"
+    )
+    with get_engine(url).connect() as conn:
+        expected = [tuple(r) for r in conn.execute(sql, {"tz": TZ})]
+        got = [
+            (r[0], *tuple(r[1:]))
+            for r in conn.execute(
+                text(
+                    "SELECT d::date, s.id, s.households, s.visited, s.overdue, "
+                    "s.vulnerable_overdue "
+                    "FROM generate_series(DATE '2025-12-30', DATE '2026-04-15', '1 day') d, "
+                    "gridmap_visit_shares(d::date, :tz) s ORDER BY 1, 2"
+                ),
+                {"tz": TZ},
+            )
+        ]
+    assert got == expected
+    assert len(expected) > 150
+
+
+def test_totals_are_the_sum_of_the_shares(url: str) -> None:
+    with get_engine(url).connect() as conn:
+        row = conn.execute(
+            text("SELECT * FROM gridmap_visit_totals('2026-03-10', :tz)"), {"tz": TZ}
+        ).one()
+        none = conn.execute(
+            text("SELECT * FROM gridmap_visit_totals('2025-12-01', :tz)"), {"tz": TZ}
+        ).one()
+    assert tuple(row) == (5, 2, 2, 2, 0.4)
+    assert tuple(none) == (0, 0, 0, 0, None)  # nobody registered yet
+
+
+def test_households_keep_their_cadence_and_vulnerability(url: str) -> None:
+    def kept(conn) -> dict[str, tuple]:
+        rows = conn.execute(text("SELECT code, cadence_days, vulnerable FROM households"))
+        return {code: (days, vulnerable) for code, days, vulnerable in rows}
+
+    with get_engine(url).begin() as conn:
+        assert kept(conn) == {"H1": (7, True), "H2": (30, True), "H3": (90, False),
+                              "H4": (7, True), "H9": (7, True)}  # fmt: skip
+        conn.execute(text("UPDATE households SET tags = '{watch}', cadence_days = 1, "
+                          "vulnerable = false WHERE code = 'H3'"))  # fmt: skip
+        assert kept(conn)["H3"] == (14, True)  # from the tags, never by hand
+        conn.execute(text("UPDATE visit_cadences SET days = 10 WHERE tag = 'watch'"))
+        conn.execute(text("UPDATE household_tags SET vulnerable = false WHERE slug = 'watch'"))
+        assert kept(conn)["H3"] == (10, False)
+        conn.execute(text("DELETE FROM visit_cadences"))
+        assert set(kept(conn).values()) == {(None, True), (None, False)}
+        conn.rollback()
+
+
+def test_the_shares_can_run_in_parallel_workers(url: str) -> None:
+    """All of the shares' functions are PARALLEL SAFE and their scan runs under a Gather
+    when parallel plans are made cheap (at city scale the planner picks one by itself)."""
+    calls = ("gridmap_visit_shares('2026-03-10', :tz)", "gridmap_visit_totals('2026-03-10', :tz)")
+    with get_engine(url).begin() as conn:
+        unsafe = conn.execute(
+            text(
+                "SELECT proname FROM pg_proc WHERE proname = ANY (:names) "
+                "AND proparallel <> 's' ORDER BY 1"
+            ),
+            {"names": ["gridmap_visit_shares", "gridmap_visit_totals", "gridmap_visit_marks",
+                       "gridmap_last_seen", "gridmap_day_starts", "gridmap_visit_status"]},
+        ).scalars().all()  # fmt: skip
+        for setting in ("parallel_setup_cost", "parallel_tuple_cost",
+                        "min_parallel_table_scan_size"):  # fmt: skip
+            conn.execute(text(f"SET LOCAL {setting} = 0"))
+        conn.execute(text("SET LOCAL max_parallel_workers_per_gather = 2"))
+        plans = [
+            "\n".join(conn.execute(text(f"EXPLAIN SELECT * FROM {call}"), {"tz": TZ}).scalars())
+            for call in calls
+        ]
+    assert unsafe == []
+    assert all("Gather" in plan and "Parallel Seq Scan on households" in plan for plan in plans)
