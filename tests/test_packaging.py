@@ -76,6 +76,7 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path) -> None:
         names = set(zf.namelist())
     migrations = sorted(p.name for p in (PROJECT_ROOT / "sql" / "migrations").glob("*.sql"))
     assert {f"gridmap/sql/migrations/{m}" for m in migrations} <= names
+    assert "gridmap/sql/demo/households_city.sql" in names  # the city demo's household fill
     assert "gridmap/assets/gridmap.css" in names
     assert "gridmap/web/vendor/plotly-map.min.js" in names  # the pages' plotly.js
     assert "gridmap/cases/taxonomy.toml" in names

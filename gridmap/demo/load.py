@@ -109,10 +109,12 @@ def _nonempty_tables(cur: psycopg2.extensions.cursor) -> list[str]:
 
 
 def _secondary_indexes(cur: psycopg2.extensions.cursor, table: str) -> list[tuple[str, str]]:
-    """(name, definition) of a table's indexes that back no constraint."""
+    """(name, definition) of a table's indexes that back no constraint. A partitioned
+    table's index is defined ``ON ONLY`` the parent (pg_get_indexdef): made again so, it
+    would cover no partition and stay invalid, so the definition drops the ``ONLY``."""
     cur.execute(
         """
-        SELECT i.relname, pg_get_indexdef(x.indexrelid)
+        SELECT i.relname, replace(pg_get_indexdef(x.indexrelid), ' ON ONLY ', ' ON ')
         FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
         WHERE x.indrelid = %s::regclass
           AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)

@@ -77,6 +77,9 @@ class Household(Base):
     grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id"))
     registered_on: Mapped[date] = mapped_column(Date, server_default=func.current_date())
     last_visited_at: Mapped[datetime | None] = mapped_column(TIMESTAMPTZ)
+    #: kept by triggers from the tags (migration 0028), never set by hand
+    cadence_days: Mapped[int | None] = mapped_column(Integer)
+    vulnerable: Mapped[bool] = mapped_column(Boolean, server_default="false")
     updated_at: Mapped[datetime] = mapped_column(TIMESTAMPTZ, server_default=func.now())
 
 

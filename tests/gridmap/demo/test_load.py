@@ -188,6 +188,24 @@ def test_case_timestamps_coherent(conn: Connection) -> None:
     assert history == 0
 
 
+def test_every_index_is_valid_after_the_load(conn: Connection) -> None:
+    """The loader drops secondary indexes before COPY and makes them again: a partitioned
+    table's (case events, GPS pings) must cover its partitions again, not stay invalid."""
+    invalid = conn.execute(
+        text("SELECT indexrelid::regclass::text FROM pg_index WHERE NOT indisvalid")
+    ).scalars()
+    assert list(invalid) == []
+    on_partitions = _one(
+        conn,
+        """SELECT count(*) FROM pg_inherits i JOIN pg_index x ON x.indexrelid = i.inhrelid
+           WHERE i.inhparent = 'case_events_case_id'::regclass""",
+    )
+    partitions = _one(
+        conn, "SELECT count(*) FROM pg_inherits WHERE inhparent = 'case_events'::regclass"
+    )
+    assert on_partitions == partitions > 1
+
+
 def test_unassigned_cases_are_kept(conn: Connection) -> None:
     row = conn.execute(
         text("""SELECT count(*) FILTER (WHERE grid_id IS NULL),
