@@ -115,9 +115,8 @@ def naive_shares(url: str, as_of: date, grid_id: int | None = None) -> pd.DataFr
     due = pd.to_datetime(base) + pd.to_timedelta(hh["days"], unit="D")
     hh["visited"] = hh["last_on"].notna() & (pd.Timestamp(as_of) <= due)
     hh["overdue"] = pd.Timestamp(as_of) > due
-    hh["vulnerable_overdue"] = hh["overdue"] & [
-        bool(vulnerable.intersection(t)) for t in hh["tags"]
-    ]
+    weak = np.array([bool(vulnerable.intersection(t)) for t in hh["tags"]], dtype=bool)
+    hh["vulnerable_overdue"] = hh["overdue"] & weak
     out = hh.groupby("grid_id").agg(households=("id", "size"), visited=("visited", "sum"),
                                     overdue=("overdue", "sum"),
                                     vulnerable_overdue=("vulnerable_overdue", "sum"))  # fmt: skip
