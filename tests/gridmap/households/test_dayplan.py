@@ -5,7 +5,6 @@ one-page PDF with Chinese text."""
 from __future__ import annotations
 
 import io
-import itertools
 import warnings
 from collections.abc import Iterator
 from datetime import date
@@ -24,6 +23,7 @@ from gridmap.households import dayplan
 from gridmap.settings import PROJECT_ROOT
 from tests.gridmap.cases.world import Api, serve_api
 from tests.gridmap.households.test_visits_api import bearer
+from tests.gridmap.households.world import add_route_street
 
 AS_OF = date(2026, 6, 1)
 #: Metres per 1e-5 degree of longitude on the hand-made streets (lengths are given).
@@ -124,39 +124,12 @@ def test_orders_of_few_stops() -> None:
 
 # -- the plan over HTTP ----------------------------------------------------------------------
 
-#: A street along y = 30.005 through B-G1 (120.005), B-G1b (120.008) and B-G3 (120.025).
-STREET = [(120.000, 30.005), (120.005, 30.005), (120.008, 30.005), (120.025, 30.005)]
-LENGTHS = [480.0, 300.0, 1650.0]
-
 
 @pytest.fixture(scope="module")
 def plan_world(hh_url: str, hh_ids: dict[str, int]) -> dict[str, int]:
     """The household world plus a second building in G1 with one household, and a street."""
     with get_engine(hh_url).begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO buildings (code, address, kind, geom) VALUES ('B-G1b', "
-                "'幸福路8号', 'residential', ST_SetSRID(ST_MakePoint(120.008, 30.005), 4326))"
-            )
-        )
-        conn.execute(
-            text(
-                "INSERT INTO households (code, building_id, room, head_name, head_phone, "
-                "members, tags, registered_on) SELECT 'H5', id, '101', '孙红', '13400006666', "
-                "1, '{}', '2026-01-01' FROM buildings WHERE code = 'B-G1b'"
-            )
-        )
-        for i, (a, b) in enumerate(itertools.pairwise(STREET)):
-            conn.execute(
-                text(
-                    "INSERT INTO road_edges (source, target, length_m, kind, geom) VALUES "
-                    "(:s, :t, :m, 'residential', ST_SetSRID(ST_MakeLine(ST_MakePoint(:ax, :ay),"
-                    " ST_MakePoint(:bx, :by)), 4326))"
-                ),
-                {"s": i + 1, "t": i + 2, "m": LENGTHS[i], "ax": a[0], "ay": a[1],
-                 "bx": b[0], "by": b[1]},
-            )  # fmt: skip
-        ids = dict(conn.execute(text("SELECT code, id FROM buildings")).all())
+        ids = add_route_street(conn)
     return ids
 
 

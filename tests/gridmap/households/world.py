@@ -4,9 +4,10 @@ ten-household units, and households with tags, registered on known days."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import date
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from gridmap.db.engine import get_engine
 from tests.gridmap.cases.world import INSIDE, seed_world, square
@@ -66,3 +67,37 @@ def seed_households(url: str) -> dict[str, int]:
                  "tags": tags, "reg": REGISTERED, "b": building},
             ).scalar_one()  # fmt: skip
     return ids
+
+
+#: A street along y = 30.005 through B-G1 (120.005) and B-G1b (120.008), 300 m apart on it.
+STREET = [(120.000, 30.005), (120.005, 30.005), (120.008, 30.005), (120.025, 30.005)]
+LENGTHS = [480.0, 300.0, 1650.0]
+
+
+def add_route_street(conn: Connection) -> dict[str, int]:
+    """A second building in G1 (B-G1b, with one household, H5) and the street through
+    both buildings (:data:`STREET`), for day-plan routes; building code -> id."""
+    conn.execute(
+        text(
+            "INSERT INTO buildings (code, address, kind, geom) VALUES ('B-G1b', "
+            "'幸福路8号', 'residential', ST_SetSRID(ST_MakePoint(120.008, 30.005), 4326))"
+        )
+    )
+    conn.execute(
+        text(
+            "INSERT INTO households (code, building_id, room, head_name, head_phone, "
+            "members, tags, registered_on) SELECT 'H5', id, '101', '孙红', '13400006666', "
+            "1, '{}', '2026-01-01' FROM buildings WHERE code = 'B-G1b'"
+        )
+    )
+    for i, (a, b) in enumerate(itertools.pairwise(STREET)):
+        conn.execute(
+            text(
+                "INSERT INTO road_edges (source, target, length_m, kind, geom) VALUES "
+                "(:s, :t, :m, 'residential', ST_SetSRID(ST_MakeLine(ST_MakePoint(:ax, :ay),"
+                " ST_MakePoint(:bx, :by)), 4326))"
+            ),
+            {"s": i + 1, "t": i + 2, "m": LENGTHS[i], "ax": a[0], "ay": a[1],
+             "bx": b[0], "by": b[1]},
+        )  # fmt: skip
+    return dict(conn.execute(text("SELECT code, id FROM buildings")).all())

@@ -7,7 +7,6 @@ with its PDF link. Screenshots: test-artifacts/lead-visits-zh.png, lead-route-zh
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -21,7 +20,7 @@ from sqlalchemy import text
 
 from gridmap.db.engine import get_engine
 from tests.conftest import make_test_database
-from tests.gridmap.households.world import seed_households
+from tests.gridmap.households.world import add_route_street, seed_households
 from tests.gridmap.web.conftest import ARTIFACTS, LiveServer
 from tests.signin import ensure_account, sign_in
 
@@ -39,9 +38,6 @@ const g = document.querySelector('#lead-graph .js-plotly-plot');
 const t = g && g.data && g.data[6];
 return t && t.text && t.text[0] ? t.text : null;
 """
-#: A street along y = 30.005 through B-G1 (120.005) and B-G1b (120.008), 300 m apart on it.
-STREET = [(120.000, 30.005), (120.005, 30.005), (120.008, 30.005), (120.025, 30.005)]
-LENGTHS = [480.0, 300.0, 1650.0]
 
 
 def wait_for(driver: WebDriver, condition: Callable[[WebDriver], Any], timeout: float = 60,
@@ -55,29 +51,7 @@ def world(_created: list[str]) -> tuple[str, dict[str, int]]:
     _created.append(url)
     ids = seed_households(url)
     with get_engine(url).begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO buildings (code, address, kind, geom) VALUES ('B-G1b', "
-                "'幸福路8号', 'residential', ST_SetSRID(ST_MakePoint(120.008, 30.005), 4326))"
-            )
-        )
-        conn.execute(
-            text(
-                "INSERT INTO households (code, building_id, room, head_name, head_phone, "
-                "members, tags, registered_on) SELECT 'H5', id, '101', '孙红', '13400006666', "
-                "1, '{}', '2026-01-01' FROM buildings WHERE code = 'B-G1b'"
-            )
-        )
-        for i, (a, b) in enumerate(itertools.pairwise(STREET)):
-            conn.execute(
-                text(
-                    "INSERT INTO road_edges (source, target, length_m, kind, geom) VALUES "
-                    "(:s, :t, :m, 'residential', ST_SetSRID(ST_MakeLine(ST_MakePoint(:ax, :ay),"
-                    " ST_MakePoint(:bx, :by)), 4326))"
-                ),
-                {"s": i + 1, "t": i + 2, "m": LENGTHS[i], "ax": a[0], "ay": a[1],
-                 "bx": b[0], "by": b[1]},
-            )  # fmt: skip
+        add_route_street(conn)
     return url, ids
 
 

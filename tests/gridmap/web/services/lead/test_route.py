@@ -6,7 +6,6 @@ a day with nothing due is empty; the map traces number the stops in walking orde
 
 from __future__ import annotations
 
-import itertools
 from datetime import date
 
 import pytest
@@ -19,13 +18,10 @@ from gridmap.web.components import lead_map
 from gridmap.web.components.household_panel import route_items, route_summary
 from gridmap.web.services.lead import route
 from tests.conftest import make_test_database
-from tests.gridmap.households.world import seed_households
+from tests.gridmap.households.world import add_route_street, seed_households
 from tests.gridmap.web.services.lead.world import account
 
 AS_OF = date(2026, 6, 1)
-#: A street along y = 30.005 through B-G1 (120.005), B-G1b (120.008) and B-G3 (120.025).
-STREET = [(120.000, 30.005), (120.005, 30.005), (120.008, 30.005), (120.025, 30.005)]
-LENGTHS = [480.0, 300.0, 1650.0]
 
 
 @pytest.fixture(scope="module")
@@ -34,30 +30,7 @@ def world(_created: list[str]) -> tuple[str, dict[str, int], User]:
     _created.append(url)
     seed_households(url)
     with get_engine(url).begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO buildings (code, address, kind, geom) VALUES ('B-G1b', "
-                "'幸福路8号', 'residential', ST_SetSRID(ST_MakePoint(120.008, 30.005), 4326))"
-            )
-        )
-        conn.execute(
-            text(
-                "INSERT INTO households (code, building_id, room, head_name, head_phone, "
-                "members, tags, registered_on) SELECT 'H5', id, '101', '孙红', '13400006666', "
-                "1, '{}', '2026-01-01' FROM buildings WHERE code = 'B-G1b'"
-            )
-        )
-        for i, (a, b) in enumerate(itertools.pairwise(STREET)):
-            conn.execute(
-                text(
-                    "INSERT INTO road_edges (source, target, length_m, kind, geom) VALUES "
-                    "(:s, :t, :m, 'residential', ST_SetSRID(ST_MakeLine(ST_MakePoint(:ax, :ay),"
-                    " ST_MakePoint(:bx, :by)), 4326))"
-                ),
-                {"s": i + 1, "t": i + 2, "m": LENGTHS[i], "ax": a[0], "ay": a[1],
-                 "bx": b[0], "by": b[1]},
-            )  # fmt: skip
-        ids = dict(conn.execute(text("SELECT code, id FROM buildings")).all())
+        ids = add_route_street(conn)
     return url, ids, account(url, "route_service_lead", {1})
 
 
