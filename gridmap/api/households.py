@@ -100,14 +100,7 @@ def post_visit(headers: s.IdempotencyHeaders, body: s.VisitIn):
                 what = table.rstrip("s").replace("_", " ")
                 raise HouseholdNotFound(f"There is no {what} {row_id}.")
         if body.open_case is not None and body.lon is None:
-            location = conn.execute(
-                text(
-                    "SELECT ST_X(b.geom), ST_Y(b.geom) FROM buildings b WHERE b.id = "
-                    "coalesce(CAST(:b AS bigint), (SELECT building_id FROM households "
-                    "WHERE id = :h))"
-                ),
-                {"b": body.building_id, "h": body.household_id},
-            ).first()
+            location = visits.building_place(conn, body.building_id, body.household_id)
     if body.lon is not None and body.lat is not None:
         location = (body.lon, body.lat)
     new = visits.NewVisit(

@@ -288,3 +288,18 @@ def visible(conn: Connection, table: str, row_id: int) -> bool:
         conn.execute(text(f"SELECT 1 FROM {table} WHERE id = :id"), {"id": row_id}).first()
         is not None
     )
+
+
+def building_place(
+    conn: Connection, building_id: int | None, household_id: int | None
+) -> tuple[float, float] | None:
+    """(lon, lat) of a visit's building (given, else its household's; None: neither): where
+    a case opened from a visit without a fix is placed."""
+    row = conn.execute(
+        text(
+            "SELECT ST_X(b.geom), ST_Y(b.geom) FROM buildings b WHERE b.id = "
+            "coalesce(CAST(:b AS bigint), (SELECT building_id FROM households WHERE id = :h))"
+        ),
+        {"b": building_id, "h": household_id},
+    ).first()
+    return (float(row[0]), float(row[1])) if row is not None else None

@@ -322,16 +322,9 @@ def _located_case(conn: Any, body: VisitIn) -> Any:
     if body.lon is not None and body.lat is not None:
         data["lon"], data["lat"] = body.lon, body.lat
     elif body.household_id is not None or body.building_id is not None:
-        row = conn.execute(
-            text(
-                "SELECT ST_X(b.geom), ST_Y(b.geom) FROM buildings b WHERE b.id = "
-                "coalesce(CAST(:b AS bigint), (SELECT building_id FROM households "
-                "WHERE id = :h))"
-            ),
-            {"b": body.building_id, "h": body.household_id},
-        ).first()
-        if row is not None:
-            data["lon"], data["lat"] = float(row[0]), float(row[1])
+        place = visits.building_place(conn, body.building_id, body.household_id)
+        if place is not None:
+            data["lon"], data["lat"] = place
     try:
         return validate_case(data, get_taxonomy(), source="grid_worker", tz=_tz())
     except InvalidInput as exc:
