@@ -1,11 +1,12 @@
 -- The wall screen's figures beyond the case tiles: cameras online, patrol coverage now,
 -- people inside the service circles, and the hottest grids. Read-only.
 
--- Cameras: how many there are and how many are online.
+-- Cameras: how many there are and how many are online (a scoped reader's: in its grids).
 CREATE OR REPLACE FUNCTION gridmap_wall_cameras()
 RETURNS TABLE (cameras bigint, online bigint)
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT count(*), count(*) FILTER (WHERE status = 'online') FROM cameras
+    SELECT count(*), count(*) FILTER (WHERE status = 'online') FROM cameras c
+    WHERE NOT (SELECT row_security_active('grids')) OR c.grid_id IN (SELECT g.id FROM grids g)
 $$;
 
 -- The whole city's walkable street length (street pieces per grid) and the length

@@ -490,7 +490,8 @@ def test_cameras_and_service_points_and_circles_of_the_streets_grids_only(
     town: Town, street: Street
 ) -> None:
     """The map layers' readers (the `/` map, OGC items) of cameras, camera cells, service
-    points and service circles: a street centre's hold its grids' only; the city's all."""
+    points and service circles, and the wall's camera tile: a street centre's hold its
+    grids' only; the city's all."""
     engine = get_engine(town.url)
     readers = {
         "cameras": "SELECT grid_id FROM gridmap_layer_cameras(NULL, NULL, NULL, NULL)",
@@ -500,6 +501,7 @@ def test_cameras_and_service_points_and_circles_of_the_streets_grids_only(
         "NULL, NULL, NULL, NULL, 0) s JOIN service_points p ON p.id = s.service_point_id",
         "camera_cells": "SELECT sum(cameras) FROM gridmap_layer_camera_clusters("
         "NULL, NULL, NULL, NULL, 0.01)",
+        "wall_cameras": "SELECT cameras FROM gridmap_wall_cameras()",
     }
     city = User(street.user_id + 10_000, "city", "city", Role.COMMAND)
     seen: dict[str, dict[str, list]] = {}
@@ -540,5 +542,6 @@ def test_cameras_and_service_points_and_circles_of_the_streets_grids_only(
     assert (
         len(seen["street"]["cameras"]) == own_cameras < all_cameras == len(seen["city"]["cameras"])
     )
-    assert seen["street"]["camera_cells"] == [own_cameras]
+    assert seen["street"]["camera_cells"] == seen["street"]["wall_cameras"] == [own_cameras]
+    assert seen["city"]["wall_cameras"] == [all_cameras]
     assert seen["city"]["camera_cells"] == [all_cameras]
