@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +36,9 @@ pytestmark = pytest.mark.browser
 
 #: A vector tile request of any tile set (the basemap's roads, a layer's tiles).
 TILE = re.compile(r"^/tiles/.+/\d+/\d+/\d+")
+#: How long a hung tile stays hung: longer than the page's SLOW_MS (6 s, tile-watch.js),
+#: so the notice shows, and short enough for the re-request after it to load.
+HANG_S = 9.0
 GD = "document.querySelector('{} .js-plotly-plot')"
 
 
@@ -42,7 +46,9 @@ GD = "document.querySelector('{} .js-plotly-plot')"
 class Faulty:
     """The app in-process with test-only faults: ``fail_dependencies`` next requests of
     ``/_dash-dependencies`` answer 500, ``fail_health`` next ``/healthz`` 503; with
-    ``hang`` set, the first request matching it hangs until released (or 60 s); with
+    ``hang`` set, the first request matching it, and every request of that same path in
+    the next :data:`HANG_S` seconds (the map may drop a request and ask again), hang until
+    released or that time is up; with
     ``fail`` set, the first request matching it answers 503.
     ``seen``: every request path, in order."""
 
@@ -55,6 +61,7 @@ class Faulty:
     fail: re.Pattern[str] | None = None
     failed: str | None = None
     hung: str | None = None
+    hung_until: float = 0.0
     release: threading.Event = field(default_factory=threading.Event)
     seen: list[str] = field(default_factory=list)
 
@@ -73,9 +80,10 @@ class Faulty:
         if self.fail is not None and self.failed is None and self.fail.match(path):
             self.failed = path
             return Response("test fault: tile unavailable", status=503)
-        if self.hang is not None and self.hung is None and self.hang.match(path):
-            self.hung = path
-            self.release.wait(60)
+        if self.hang is not None and self.hang.match(path) and self.hung in (None, path):
+            if self.hung is None:
+                self.hung, self.hung_until = path, time.monotonic() + HANG_S
+            self.release.wait(max(0.0, self.hung_until - time.monotonic()))
         return None
 
     def after(self, response: Response) -> Response:
