@@ -35,30 +35,9 @@ def household_section(lang: str) -> html.Section:
             html.Div(
                 className="lead-visit-form",
                 children=[
-                    html.Label(t("lead.visit_household", lang), htmlFor="lead-visit-household"),
-                    dcc.Dropdown(
-                        id="lead-visit-household",
-                        options=[],
-                        clearable=True,
-                        placeholder=t("lead.visit_household_pick", lang),
-                        labels=dropdown_labels(lang),
-                    ),
-                    html.Label(t("lead.visit_building", lang), htmlFor="lead-visit-building"),
-                    dcc.Dropdown(
-                        id="lead-visit-building",
-                        options=[],
-                        clearable=True,
-                        placeholder=t("lead.visit_building_pick", lang),
-                        labels=dropdown_labels(lang),
-                    ),
-                    html.Label(t("lead.visit_unit", lang), htmlFor="lead-visit-unit"),
-                    dcc.Dropdown(
-                        id="lead-visit-unit",
-                        options=[],
-                        clearable=True,
-                        placeholder=t("lead.visit_unit_pick", lang),
-                        labels=dropdown_labels(lang),
-                    ),
+                    *_target("household", lang),
+                    *_target("building", lang),
+                    *_target("unit", lang),
                     html.Label(t("lead.visit_kind", lang), htmlFor="lead-visit-kind"),
                     dcc.Dropdown(
                         id="lead-visit-kind",
@@ -131,6 +110,22 @@ def household_section(lang: str) -> html.Section:
             ),
         ],
     )
+
+
+def _target(kind: str, lang: str) -> list:
+    """The label and dropdown choosing what a visit is to: ``household``, ``building`` or
+    ``unit`` (``lead-visit-<kind>``; the callbacks fill its options)."""
+    name = f"lead-visit-{kind}"
+    return [
+        html.Label(t(f"lead.visit_{kind}", lang), htmlFor=name),
+        dcc.Dropdown(
+            id=name,
+            options=[],
+            clearable=True,
+            placeholder=t(f"lead.visit_{kind}_pick", lang),
+            labels=dropdown_labels(lang),
+        ),
+    ]
 
 
 def _coordinate(name: str, lang: str) -> html.Div:
