@@ -20,7 +20,8 @@ Both are measured to commit, with the machine's load averages (other work shares
 Cases stay one table (see migration 0030); to check that choice, ``--cases`` rows over 365
 days go into ``flat_cases`` (like cases, index on reported_at) and into ``part_cases`` (the
 same, partitioned by month), and a dashboard's 30-day window (counts by category and
-status) is timed on each (median of 5, after one warm-up).
+status) and its raw heatmap (counts in ~500 m cells) are timed on each (median of 5, after
+one warm-up). ``--cases-only`` measures only that and keeps the file's ping figures.
 
 Results go to ``benchmarks/results/partitions.json``; the database is dropped unless
 ``--keep``.
@@ -77,15 +78,24 @@ def timed(conn, statements: list[str], params: dict | None = None) -> float:
 
 CASES_FILL = """
 INSERT INTO {table} (id, code, title, category, source, status, reported_at, updated_at,
-                     grid_id)
+                     grid_id, geom)
 SELECT n, 'B' || n, 't', (ARRAY['市容环境', '治安', '民生', '消防', '交通'])[1 + mod(n, 5)],
        'hotline_12345', (ARRAY['reported', 'dispatched', 'resolved', 'closed'])[1 + mod(n, 4)],
        %(end)s::timestamptz - (n::float8 / %(rows)s) * interval '365 days',
-       %(end)s::timestamptz, mod(n, 10000)
+       %(end)s::timestamptz, mod(n, 10000),
+       ST_SetSRID(ST_MakePoint(120.0 + mod(n * 7919, 4001) * 1e-4,
+                               30.1 + mod(n * 104729, 3001) * 1e-4), 4326)
 FROM generate_series(1, %(rows)s) n
 """
 WINDOW = """
 SELECT category, status, count(*) FROM {table}
+WHERE reported_at >= %(end)s::timestamptz - interval '30 days' AND reported_at < %(end)s
+GROUP BY 1, 2
+"""
+#: The raw heatmap of the same window: counts in ~500 m cells. (The served heatmap reads the
+#: per-day rollup ``case_heat_days`` for whole days and the cases table only for today.)
+HEAT = """
+SELECT floor(ST_X(geom) / 0.005)::int, floor(ST_Y(geom) / 0.005)::int, count(*) FROM {table}
 WHERE reported_at >= %(end)s::timestamptz - interval '30 days' AND reported_at < %(end)s
 GROUP BY 1, 2
 """
@@ -122,14 +132,16 @@ def case_window(conn, rows: int) -> dict:
     conn.autocommit = False
     load = os.getloadavg()
     out: dict = {"cases": rows, "fill_s": fill_s, "load_average": [round(x, 2) for x in load]}
-    for table in ("flat_cases", "part_cases"):
-        times = []
-        for _ in range(6):
-            times.append(timed(conn, [WINDOW.format(table=table)], {"end": end}))
-        out[f"{table}_window_ms_median"] = round(statistics.median(times[1:]) * 1000, 1)
-        with conn, conn.cursor() as cur:
-            cur.execute("EXPLAIN " + WINDOW.format(table=table), {"end": end})
-            out[f"{table}_plan"] = [line for (line,) in cur.fetchall()][:6]
+    for name, query in (("window", WINDOW), ("heat", HEAT)):
+        for table in ("flat_cases", "part_cases"):
+            times = []
+            for _ in range(6):
+                times.append(timed(conn, [query.format(table=table)], {"end": end}))
+            out[f"{table}_{name}_ms_median"] = round(statistics.median(times[1:]) * 1000, 1)
+            with conn, conn.cursor() as cur:
+                cur.execute("EXPLAIN " + query.format(table=table), {"end": end})
+                out[f"{table}_{name}_plan"] = [line for (line,) in cur.fetchall()][:6]
+    out["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     return out
 
 
@@ -140,7 +152,13 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=4_000_000, help="0: no case window")
     parser.add_argument("--out", type=Path, default=OUT, help="results JSON")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument(
+        "--cases-only", action="store_true", help="only the case window; keep the ping figures"
+    )
     args = parser.parse_args()
+    if args.cases_only:
+        cases_only(args)
+        return
 
     load_before = os.getloadavg()
     url = bench_url()
@@ -224,6 +242,24 @@ def main() -> None:
     }
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(result, indent=2))
+
+
+def cases_only(args: argparse.Namespace) -> None:
+    """Measure the case window and heatmap again into the results file's ``case_window_30d``."""
+    url = bench_url()
+    drop_database(url)
+    ensure_database(url)
+    upgrade(url, get_settings().sql_dir / "migrations")
+    conn = psycopg2.connect(url)
+    window = case_window(conn, args.cases)
+    conn.close()
+    if not args.keep:
+        drop_database(url)
+    result = json.loads(args.out.read_text(encoding="utf-8")) if args.out.exists() else {}
+    result["case_window_30d"] = window
+    result["case_window_measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(window, indent=2))
 
 
 if __name__ == "__main__":
