@@ -127,11 +127,12 @@ def _haversine(x1: np.ndarray, y1: np.ndarray, x2: np.ndarray, y2: np.ndarray) -
     return 2 * EARTH_M * np.arcsin(np.minimum(1.0, np.sqrt(h)))
 
 
-#: Session temp tables the statements below read: the batch's distinct devices (dev is
+#: Temp tables the statements below read, dropped at commit (nothing outlives the batch's
+#: transaction on a pooled server connection): the batch's distinct devices (dev is
 #: 1-based), its first occurrence of each (device, instant) (i: index in the batch; ok:
 #: passed the checks that need no stored data) and the indices to store.
 DEVICES_SQL = """
-CREATE TEMP TABLE IF NOT EXISTS patrol_devices (dev integer, name text);
+CREATE TEMP TABLE IF NOT EXISTS patrol_devices (dev integer, name text) ON COMMIT DROP;
 TRUNCATE patrol_devices;
 INSERT INTO patrol_devices SELECT dev, name FROM unnest(%s::text[]) WITH ORDINALITY AS n(name, dev);
 """
@@ -215,7 +216,7 @@ class _Verdict:
 
 def _judge(batch: PingBatch, cur, settings: Settings, now_us: int) -> _Verdict:
     """Which fixes to store, which to refuse (index, reason, detail), how many duplicates;
-    stages the batch in the session's temp tables for the inserts."""
+    stages the batch in the transaction's temp tables for the inserts."""
     n = len(batch)
     codes, names = pd.factorize(batch.device, sort=True)
     order = np.lexsort((batch.at_us, codes))  # stable: the first occurrence leads its ties

@@ -53,3 +53,22 @@ def test_unsupported_types_and_ragged_columns_are_refused(engine: Engine) -> Non
     finally:
         raw.rollback()
         raw.close()
+
+
+def test_the_table_ends_with_the_transaction(engine: Engine) -> None:
+    """Nothing outlives the transaction on the server connection (pgbouncer may lend it to
+    another client next); an autocommit cursor is refused."""
+    raw = engine.raw_connection()
+    try:
+        with raw.cursor() as cur:
+            copy_arrays(cur, "bc_ends", {"i": np.arange(3, dtype=np.int32)})
+            raw.commit()
+            cur.execute("SELECT to_regclass('pg_temp.bc_ends')")
+            assert cur.fetchone() == (None,)
+        raw.rollback()
+        raw.autocommit = True
+        with raw.cursor() as cur, pytest.raises(ValueError, match="needs a transaction"):
+            copy_arrays(cur, "bc_ends", {"i": np.arange(3, dtype=np.int32)})
+    finally:
+        raw.autocommit = False
+        raw.close()
