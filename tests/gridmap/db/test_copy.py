@@ -66,9 +66,9 @@ def test_the_table_ends_with_the_transaction(engine: Engine) -> None:
             cur.execute("SELECT to_regclass('pg_temp.bc_ends')")
             assert cur.fetchone() == (None,)
         raw.rollback()
-        raw.autocommit = True
+        raw.driver_connection.autocommit = True
         with raw.cursor() as cur, pytest.raises(ValueError, match="needs a transaction"):
             copy_arrays(cur, "bc_ends", {"i": np.arange(3, dtype=np.int32)})
     finally:
-        raw.autocommit = False
+        raw.driver_connection.autocommit = False
         raw.close()
