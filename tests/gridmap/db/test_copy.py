@@ -10,6 +10,8 @@ from sqlalchemy import Engine
 
 from gridmap.db.copy import copy_arrays
 
+pytestmark = pytest.mark.pooled  # a database access path (make test-pooled)
+
 
 def test_columns_round_trip_exactly(engine: Engine) -> None:
     columns = {

@@ -47,9 +47,12 @@ def bouncer() -> Iterator[Bouncer]:
         find_pgbouncer()
     except PgbouncerError:
         pytest.skip("pgbouncer is not installed (Debian package pgbouncer)")
+    with get_engine(database_url()).connect() as conn:  # the server itself, also when the
+        port = conn.execute(text("SELECT inet_server_port()")).scalar_one()  # URL is pooled
+    upstream = make_url(database_url()).set(port=port).render_as_string(hide_password=False)
     folder = Path(tempfile.mkdtemp(prefix="gridmap-pgbouncer-"))
     bouncer = Bouncer(folder, os_user=get_settings().db_os_user)
-    bouncer.configure(database_url(), pool_size=2, wait_s=10)
+    bouncer.configure(upstream, pool_size=2, wait_s=10)
     bouncer.start()
     try:
         yield bouncer
