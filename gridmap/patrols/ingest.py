@@ -390,6 +390,10 @@ def ingest_pings(
     settings = settings or get_settings()
     now_us = to_us(now or datetime.now(UTC))
     result = IngestResult(received=len(batch))
+    # The matcher (its road_edges check reads on a connection of its own) is had before the
+    # batch's transaction opens: a transaction waiting on a second connection could wait
+    # for ever when every pooled server connection (pgbouncer) is held by such a batch.
+    matcher = matcher_for(engine)
     raw = engine.raw_connection()
     try:
         with raw.cursor() as cur:
@@ -418,9 +422,7 @@ def ingest_pings(
                 # changes nothing (the visit upserts only widen)
                 result.duplicates += len(keep) - result.accepted
                 tick = _lap(result.timings, "store", tick)
-                edges = matcher_for(engine).match(
-                    batch.lon[keep], batch.lat[keep], settings.patrol_match_m
-                )
+                edges = matcher.match(batch.lon[keep], batch.lat[keep], settings.patrol_match_m)
                 tick = _lap(result.timings, "match", tick)
                 result.edges_touched = apply_visits(cur, batch.at_us[keep], edges)
                 tick = _lap(result.timings, "visits", tick)

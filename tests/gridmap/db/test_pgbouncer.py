@@ -7,6 +7,8 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -25,9 +27,12 @@ from gridmap.db.engine import database_url, drop_database, ensure_database, get_
 from gridmap.db.migrations import applied_versions, discover, upgrade
 from gridmap.db.pgbouncer import Bouncer, PgbouncerError, find_pgbouncer
 from gridmap.io.export import ExportRequest, export_data
+from gridmap.patrols.ingest import ingest_pings, parse_pings
 from gridmap.settings import get_settings
 from gridmap.web.app import create_app
 from gridmap.web.services import live, wall
+from tests.gridmap.patrols.conftest import walk
+from tests.gridmap.patrols.world import T0
 from tests.gridmap.web.test_tiles_layers import tile_of
 from tests.signin import client_sign_in, ensure_account
 
@@ -47,12 +52,20 @@ def bouncer() -> Iterator[Bouncer]:
         find_pgbouncer()
     except PgbouncerError:
         pytest.skip("pgbouncer is not installed (Debian package pgbouncer)")
-    with get_engine(database_url()).connect() as conn:  # the server itself, also when the
-        port = conn.execute(text("SELECT inet_server_port()")).scalar_one()  # URL is pooled
+    with running_bouncer(pool_size=2) as bouncer:
+        yield bouncer
+
+
+@contextmanager
+def running_bouncer(pool_size: int) -> Iterator[Bouncer]:
+    """A pgbouncer in front of the test server itself (also when the suite's URL is pooled)
+    with ``pool_size`` server connections per database and login, in a folder of its own."""
+    with get_engine(database_url()).connect() as conn:
+        port = conn.execute(text("SELECT inet_server_port()")).scalar_one()
     upstream = make_url(database_url()).set(port=port).render_as_string(hide_password=False)
     folder = Path(tempfile.mkdtemp(prefix="gridmap-pgbouncer-"))
     bouncer = Bouncer(folder, os_user=get_settings().db_os_user)
-    bouncer.configure(upstream, pool_size=2, wait_s=10)
+    bouncer.configure(upstream, pool_size=pool_size, wait_s=5)
     bouncer.start()
     try:
         yield bouncer
@@ -280,3 +293,17 @@ def test_create_migrate_and_drop_a_database_through_pgbouncer(
             ).scalar_one()
             == 0
         )
+
+
+def test_a_patrol_batch_needs_one_server_connection(world: Engine, patrol_url: str) -> None:
+    """Patrol ingest (temp tables, a savepoint, the street matcher's cache check) through a
+    pgbouncer of ONE server connection: no step waits on a second connection while the
+    batch's transaction holds the only one, and no temp table outlives the batch."""
+    with running_bouncer(pool_size=1) as one:
+        engine = get_engine(one.url(patrol_url))
+        batch = parse_pings({"pings": walk(n=4)})
+        result = ingest_pings(engine, batch, now=T0 + timedelta(minutes=5))
+        assert (result.received, result.accepted, result.duplicates) == (4, 4, 0)
+        assert ingest_pings(engine, batch, now=T0 + timedelta(minutes=5)).duplicates == 4
+        with engine.connect() as conn:
+            assert conn.execute(text(READ_STATE)).one()[1:] == ("gridmap", None, 0)
