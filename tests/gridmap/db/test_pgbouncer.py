@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from dash import Dash
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
@@ -22,6 +23,8 @@ from gridmap.access import Role, User
 from gridmap.access.scope import scoped_connection
 from gridmap.cases.intake import submit_case, validate_case
 from gridmap.cases.taxonomy import get_taxonomy
+from gridmap.cli import main
+from gridmap.db.cluster import Cluster
 from gridmap.db.copy import copy_arrays
 from gridmap.db.engine import database_url, drop_database, ensure_database, get_engine
 from gridmap.db.migrations import applied_versions, discover, upgrade
@@ -307,3 +310,31 @@ def test_a_patrol_batch_needs_one_server_connection(world: Engine, patrol_url: s
         assert ingest_pings(engine, batch, now=T0 + timedelta(minutes=5)).duplicates == 4
         with engine.connect() as conn:
             assert conn.execute(text(READ_STATE)).one()[1:] == ("gridmap", None, 0)
+
+
+def test_db_start_with_pgbouncer_prints_the_pooled_url() -> None:
+    """``gridmap db start --pgbouncer`` runs pgbouncer in front of the embedded cluster and
+    prints the pooled URL, which ``gridmap db url --pooled`` repeats."""
+    if get_settings().database_url:
+        pytest.skip("GRIDMAP_DATABASE_URL is set: no embedded cluster to put pgbouncer in front of")
+    cluster = Cluster.from_settings(get_settings())
+    runner = CliRunner()
+    ours = Bouncer(cluster.root / "pgbouncer", os_user=cluster.os_user)
+    was_running = ours.running()
+    try:
+        started = runner.invoke(main, ["db", "start", "--pgbouncer"])
+        assert started.exit_code == 0, started.output
+        assert started.output.splitlines()[1] == (
+            f"pgbouncer (transaction mode) running on 127.0.0.1:{ours.port}"
+        )
+        url = started.output.splitlines()[2].split(": ", 1)[1]
+        assert runner.invoke(main, ["db", "url", "--pooled"]).output.strip() == url
+        assert make_url(url).port == ours.port != cluster.running_port()
+        with get_engine(url).connect() as conn:
+            assert conn.execute(text("SELECT inet_server_port()")).scalar_one() == (
+                cluster.running_port()
+            )
+        get_engine(url).dispose()
+    finally:
+        if not was_running:
+            ours.stop()
