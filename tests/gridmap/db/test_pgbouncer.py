@@ -8,7 +8,6 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -30,12 +29,9 @@ from gridmap.db.engine import database_url, drop_database, ensure_database, get_
 from gridmap.db.migrations import applied_versions, discover, upgrade
 from gridmap.db.pgbouncer import Bouncer, PgbouncerError, find_pgbouncer
 from gridmap.io.export import ExportRequest, export_data
-from gridmap.patrols.ingest import ingest_pings, parse_pings
 from gridmap.settings import get_settings
 from gridmap.web.app import create_app
 from gridmap.web.services import live, wall
-from tests.gridmap.patrols.conftest import walk
-from tests.gridmap.patrols.world import T0
 from tests.gridmap.web.test_tiles_layers import tile_of
 from tests.signin import client_sign_in, ensure_account
 
@@ -47,13 +43,19 @@ READ_STATE = (
 )
 
 
+def bouncer_missing() -> bool:
+    try:
+        find_pgbouncer()
+    except PgbouncerError:
+        return True
+    return False
+
+
 @pytest.fixture(scope="session")
 def bouncer() -> Iterator[Bouncer]:
     """pgbouncer (transaction mode, 2 server connections per database and login) in front
     of the test server, in a folder of its own."""
-    try:
-        find_pgbouncer()
-    except PgbouncerError:
+    if bouncer_missing():
         pytest.skip("pgbouncer is not installed (Debian package pgbouncer)")
     with running_bouncer(pool_size=2) as bouncer:
         yield bouncer
@@ -296,20 +298,6 @@ def test_create_migrate_and_drop_a_database_through_pgbouncer(
             ).scalar_one()
             == 0
         )
-
-
-def test_a_patrol_batch_needs_one_server_connection(world: Engine, patrol_url: str) -> None:
-    """Patrol ingest (temp tables, a savepoint, the street matcher's cache check) through a
-    pgbouncer of ONE server connection: no step waits on a second connection while the
-    batch's transaction holds the only one, and no temp table outlives the batch."""
-    with running_bouncer(pool_size=1) as one:
-        engine = get_engine(one.url(patrol_url))
-        batch = parse_pings({"pings": walk(n=4)})
-        result = ingest_pings(engine, batch, now=T0 + timedelta(minutes=5))
-        assert (result.received, result.accepted, result.duplicates) == (4, 4, 0)
-        assert ingest_pings(engine, batch, now=T0 + timedelta(minutes=5)).duplicates == 4
-        with engine.connect() as conn:
-            assert conn.execute(text(READ_STATE)).one()[1:] == ("gridmap", None, 0)
 
 
 def test_db_start_with_pgbouncer_prints_the_pooled_url() -> None:
