@@ -1,16 +1,17 @@
 # gridmap: the README's two commands and their set-up.
 #   make demo   set up, start the embedded PostGIS, load the small demo city, serve :8050
 #   make test   set up and run the whole test suite
+#   make test-pooled   the same through pgbouncer (transaction mode): the `pooled` tests
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 RUNTIME_PACKAGES := postgresql-15 postgresql-15-postgis-3 fonts-noto-cjk python3-venv
-TEST_PACKAGES := chromium chromium-driver gdal-bin
+TEST_PACKAGES := chromium chromium-driver gdal-bin pgbouncer
 # Benchmarks only (never `make test`): pgRouting is a peer in bench-circles.
 BENCH_PACKAGES := postgresql-15-pgrouting
 
-.PHONY: demo test setup setup-test setup-bench packages lint vendor-plotly bench-load bench-circles clean
+.PHONY: demo test test-pooled setup setup-test setup-bench packages lint vendor-plotly bench-load bench-circles clean
 
 demo: setup
 	$(BIN)/gridmap db start
@@ -20,6 +21,13 @@ demo: setup
 
 test: setup setup-test
 	$(BIN)/python -m pytest
+
+# The suite through pgbouncer in transaction mode: the tests marked `pooled` (every database
+# access path; POOLED_ARGS= runs the whole suite), their databases made and used through it.
+POOLED_ARGS ?= -m pooled
+test-pooled: setup setup-test
+	$(BIN)/gridmap db start --pgbouncer
+	GRIDMAP_DATABASE_URL="$$($(BIN)/gridmap db url --pooled)" $(BIN)/python -m pytest $(POOLED_ARGS)
 
 setup:
 	@$(MAKE) --no-print-directory packages PACKAGES="$(RUNTIME_PACKAGES)"

@@ -36,9 +36,21 @@ def _cluster():
     return Cluster.from_settings(settings)
 
 
+def _bouncer(cluster):
+    from gridmap.db.pgbouncer import Bouncer
+
+    return Bouncer(cluster.root / "pgbouncer", os_user=cluster.os_user)
+
+
 @db.command()
+@click.option(
+    "--pgbouncer",
+    "pooled",
+    is_flag=True,
+    help="Also run pgbouncer (transaction mode) in front of it and print the pooled URL.",
+)
 @friendly
-def start() -> None:
+def start(pooled: bool) -> None:
     """Start the embedded PostGIS cluster (created on first use; reused when running)."""
     from gridmap.db.engine import ensure_database
 
@@ -46,13 +58,28 @@ def start() -> None:
     port = cluster.start()
     ensure_database(cluster.url(get_settings().db_name))
     click.echo(f"embedded PostgreSQL running on 127.0.0.1:{port} (data: {cluster.data_dir})")
+    if pooled:
+        settings, bouncer = get_settings(), _bouncer(cluster)
+        upstream = cluster.url(settings.db_name)
+        if bouncer.running() and bouncer.upstream_port != port:  # the cluster moved
+            bouncer.stop()
+        if not bouncer.running():
+            bouncer.configure(
+                upstream, port=settings.pgbouncer_port, pool_size=settings.pgbouncer_pool_size
+            )
+        bouncer_port = bouncer.start()
+        click.echo(f"pgbouncer (transaction mode) running on 127.0.0.1:{bouncer_port}")
+        click.echo(f"pooled URL (set GRIDMAP_DATABASE_URL to it): {bouncer.url(upstream)}")
 
 
 @db.command()
 @friendly
 def stop() -> None:
-    """Stop the embedded cluster."""
-    stopped = _cluster().stop()
+    """Stop the embedded cluster (and its pgbouncer, when one runs)."""
+    cluster = _cluster()
+    if cluster.initialized and _bouncer(cluster).stop():
+        click.echo("pgbouncer stopped")
+    stopped = cluster.stop()
     click.echo("stopped" if stopped else "not running")
 
 
@@ -76,11 +103,21 @@ def status() -> None:
 
 
 @db.command()
+@click.option("--pooled", is_flag=True, help="The URL through the running pgbouncer.")
 @friendly
-def url() -> None:
+def url(pooled: bool) -> None:
     """Print the database URL (starting the embedded cluster if needed)."""
     from gridmap.db.engine import database_url
 
+    if pooled:
+        cluster = _cluster()
+        bouncer = _bouncer(cluster)
+        if not bouncer.running():
+            raise GridmapError(
+                "pgbouncer is not running.", hint="run: gridmap db start --pgbouncer"
+            )
+        click.echo(bouncer.url(database_url()))
+        return
     click.echo(database_url())
 
 

@@ -275,6 +275,22 @@ class Settings(BaseSettings):
         default=5, ge=1, le=20, description="How many hottest grids the wall lists."
     )
 
+    # --- issue 16: connection pooling (pgbouncer) ---
+    pgbouncer_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Port of the pgbouncer `gridmap db start --pgbouncer` runs in front of the "
+        "embedded cluster (127.0.0.1); unset: a free port, kept across restarts.",
+    )
+    pgbouncer_pool_size: int = Field(
+        default=20,
+        ge=1,
+        le=1000,
+        description="Server connections pgbouncer keeps per database and login (transaction "
+        "mode: each is lent to a client for one transaction).",
+    )
+
     @field_validator("cases_escalation_hours")
     @classmethod
     def _escalation_steps(cls, v: tuple[float, float, float]) -> tuple[float, float, float]:

@@ -4,9 +4,10 @@
   stream that formats the next chunk only when PostgreSQL asks for more, so the Python side
   formatting and the server side parsing overlap and memory stays at one chunk. Geometries
   go as hex EWKB (SRID 4326), timestamps as ISO 8601 UTC.
-- :func:`copy_arrays`: numeric numpy columns into a session temp table with one binary COPY
-  (PostgreSQL's ``PGCOPY`` format: fixed-width big-endian fields, no text formatting or
-  parsing).
+- :func:`copy_arrays`: numeric numpy columns into a temp table dropped at commit, with one
+  binary COPY (PostgreSQL's ``PGCOPY`` format: fixed-width big-endian fields, no text
+  formatting or parsing). Nothing outlives the transaction, so the server connection can
+  be lent to another client next (pgbouncer in transaction mode, :mod:`gridmap.db.pgbouncer`).
 """
 
 from __future__ import annotations
@@ -153,15 +154,18 @@ def _pg_type(values: np.ndarray) -> tuple[str, str]:
 
 
 def copy_arrays(cur: Cursor, table: str, columns: dict[str, np.ndarray]) -> None:
-    """Replace the rows of temp table ``table`` (created on first use, columns typed from the
-    arrays: bool, int32, int64, float64; NaN stays NaN) with the given equal-length arrays."""
+    """Replace the rows of temp table ``table`` (created on first use in the transaction and
+    dropped at its commit, columns typed from the arrays: bool, int32, int64, float64; NaN
+    stays NaN) with the given equal-length arrays. ``cur`` must be inside a transaction."""
+    if cur.connection.autocommit:
+        raise ValueError("copy_arrays needs a transaction (the temp table ends with it)")
     arrays = {name: np.asarray(values) for name, values in columns.items()}
     types = {name: _pg_type(values) for name, values in arrays.items()}
     n = len(next(iter(arrays.values())))
     if any(len(v) != n for v in arrays.values()):
         raise ValueError("columns of different lengths")
     spec = ", ".join(f"{name} {pg}" for name, (pg, _) in types.items())
-    cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table} ({spec})")
+    cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table} ({spec}) ON COMMIT DROP")
     cur.execute(f"TRUNCATE {table}")
     if n == 0:
         return

@@ -127,11 +127,12 @@ def _haversine(x1: np.ndarray, y1: np.ndarray, x2: np.ndarray, y2: np.ndarray) -
     return 2 * EARTH_M * np.arcsin(np.minimum(1.0, np.sqrt(h)))
 
 
-#: Session temp tables the statements below read: the batch's distinct devices (dev is
+#: Temp tables the statements below read, dropped at commit (nothing outlives the batch's
+#: transaction on a pooled server connection): the batch's distinct devices (dev is
 #: 1-based), its first occurrence of each (device, instant) (i: index in the batch; ok:
 #: passed the checks that need no stored data) and the indices to store.
 DEVICES_SQL = """
-CREATE TEMP TABLE IF NOT EXISTS patrol_devices (dev integer, name text);
+CREATE TEMP TABLE IF NOT EXISTS patrol_devices (dev integer, name text) ON COMMIT DROP;
 TRUNCATE patrol_devices;
 INSERT INTO patrol_devices SELECT dev, name FROM unnest(%s::text[]) WITH ORDINALITY AS n(name, dev);
 """
@@ -215,7 +216,7 @@ class _Verdict:
 
 def _judge(batch: PingBatch, cur, settings: Settings, now_us: int) -> _Verdict:
     """Which fixes to store, which to refuse (index, reason, detail), how many duplicates;
-    stages the batch in the session's temp tables for the inserts."""
+    stages the batch in the transaction's temp tables for the inserts."""
     n = len(batch)
     codes, names = pd.factorize(batch.device, sort=True)
     order = np.lexsort((batch.at_us, codes))  # stable: the first occurrence leads its ties
@@ -389,6 +390,10 @@ def ingest_pings(
     settings = settings or get_settings()
     now_us = to_us(now or datetime.now(UTC))
     result = IngestResult(received=len(batch))
+    # The matcher (its road_edges check reads on a connection of its own) is had before the
+    # batch's transaction opens: a transaction waiting on a second connection could wait
+    # for ever when every pooled server connection (pgbouncer) is held by such a batch.
+    matcher = matcher_for(engine)
     raw = engine.raw_connection()
     try:
         with raw.cursor() as cur:
@@ -417,9 +422,7 @@ def ingest_pings(
                 # changes nothing (the visit upserts only widen)
                 result.duplicates += len(keep) - result.accepted
                 tick = _lap(result.timings, "store", tick)
-                edges = matcher_for(engine).match(
-                    batch.lon[keep], batch.lat[keep], settings.patrol_match_m
-                )
+                edges = matcher.match(batch.lon[keep], batch.lat[keep], settings.patrol_match_m)
                 tick = _lap(result.timings, "match", tick)
                 result.edges_touched = apply_visits(cur, batch.at_us[keep], edges)
                 tick = _lap(result.timings, "visits", tick)

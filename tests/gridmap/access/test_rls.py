@@ -13,6 +13,8 @@ from gridmap.access.scope import scoped_connection
 from gridmap.db.engine import get_engine
 from tests.gridmap.access.conftest import Town
 
+pytestmark = pytest.mark.pooled  # a database access path (make test-pooled)
+
 #: Per-grid tables and the SQL counting the rows a user of grids :g should see.
 EXPECTED = {
     "cases": "SELECT count(*) FROM cases WHERE grid_id = ANY(:g)",

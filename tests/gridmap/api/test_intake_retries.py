@@ -16,6 +16,8 @@ from gridmap.api import cases as cases_api
 from tests.gridmap.cases.world import INSIDE, Api, serve_api
 from tests.signin import api_token
 
+pytestmark = pytest.mark.pooled  # a database access path (make test-pooled)
+
 LON, LAT = INSIDE[1]
 BODY = {"title": "井盖缺失", "subcategory": "street_light", "lon": LON, "lat": LAT}
 DEAD_URL = "postgresql://nobody@127.0.0.1:1/none"

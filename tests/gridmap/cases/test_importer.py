@@ -22,6 +22,8 @@ from gridmap.db.engine import get_engine
 from gridmap.errors import Problem
 from gridmap.settings import get_settings
 
+pytestmark = pytest.mark.pooled  # a database access path (make test-pooled)
+
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 HEADER = [
     "工单号",

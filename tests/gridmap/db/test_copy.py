@@ -10,6 +10,8 @@ from sqlalchemy import Engine
 
 from gridmap.db.copy import copy_arrays
 
+pytestmark = pytest.mark.pooled  # a database access path (make test-pooled)
+
 
 def test_columns_round_trip_exactly(engine: Engine) -> None:
     columns = {
@@ -52,4 +54,23 @@ def test_unsupported_types_and_ragged_columns_are_refused(engine: Engine) -> Non
                 copy_arrays(cur, "bc_bad", {"a": np.zeros(2), "b": np.zeros(3)})
     finally:
         raw.rollback()
+        raw.close()
+
+
+def test_the_table_ends_with_the_transaction(engine: Engine) -> None:
+    """Nothing outlives the transaction on the server connection (pgbouncer may lend it to
+    another client next); an autocommit cursor is refused."""
+    raw = engine.raw_connection()
+    try:
+        with raw.cursor() as cur:
+            copy_arrays(cur, "bc_ends", {"i": np.arange(3, dtype=np.int32)})
+            raw.commit()
+            cur.execute("SELECT to_regclass('pg_temp.bc_ends')")
+            assert cur.fetchone() == (None,)
+        raw.rollback()
+        raw.driver_connection.autocommit = True
+        with raw.cursor() as cur, pytest.raises(ValueError, match="needs a transaction"):
+            copy_arrays(cur, "bc_ends", {"i": np.arange(3, dtype=np.int32)})
+    finally:
+        raw.driver_connection.autocommit = False
         raw.close()

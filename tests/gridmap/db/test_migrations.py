@@ -11,6 +11,8 @@ import pytest
 from gridmap.db.migrations import MigrationError, applied_versions, discover, upgrade
 from gridmap.settings import get_settings
 
+pytestmark = pytest.mark.pooled  # a database access path (make test-pooled)
+
 MIGRATIONS = get_settings().sql_dir / "migrations"
 
 

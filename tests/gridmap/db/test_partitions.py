@@ -21,6 +21,8 @@ from gridmap.db.migrations import upgrade
 from gridmap.settings import get_settings
 from tests.conftest import make_test_database
 
+pytestmark = pytest.mark.pooled  # a database access path (make test-pooled)
+
 MIGRATIONS = get_settings().sql_dir / "migrations"
 POINT = "ST_SetSRID(ST_MakePoint(120.001, 30.001), 4326)"
 TABLES = ("audit_log", "case_events", "edge_visits", "gps_pings")

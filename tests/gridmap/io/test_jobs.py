@@ -16,6 +16,8 @@ from gridmap.io import jobs
 from gridmap.io.export import ExportError, ExportRequest
 from tests.gridmap.io.export_world import export_engine, export_folder, exports_url
 
+pytestmark = pytest.mark.pooled  # a database access path (make test-pooled)
+
 __all__ = ["export_engine", "export_folder", "exports_url"]  # fixtures
 
 

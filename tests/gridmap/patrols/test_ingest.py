@@ -14,6 +14,8 @@ from gridmap.settings import get_settings
 from tests.gridmap.patrols.conftest import walk
 from tests.gridmap.patrols.world import T0
 
+pytestmark = pytest.mark.pooled  # a database access path (make test-pooled)
+
 NOW = T0 + timedelta(hours=1)
 
 
