@@ -275,6 +275,17 @@ class Settings(BaseSettings):
         default=5, ge=1, le=20, description="How many hottest grids the wall lists."
     )
 
+    # --- issue 16: several app servers ---
+    proxy_hops: int = Field(
+        default=0,
+        ge=0,
+        le=5,
+        description="Proxies in front of `gridmap serve` (HAProxy: 1) whose X-Forwarded-For "
+        "and X-Forwarded-Proto it trusts: the client's address (audit log, sign-in limits "
+        "per address) is the one they forwarded. 0: the connection's own address. Set it "
+        "only behind a proxy that sets these headers, else a client could forge its address.",
+    )
+
     @field_validator("cases_escalation_hours")
     @classmethod
     def _escalation_steps(cls, v: tuple[float, float, float]) -> tuple[float, float, float]:
