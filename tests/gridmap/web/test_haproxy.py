@@ -63,15 +63,24 @@ class Proxy:
                 chunks.append(chunk)
         return b"".join(chunks).decode()
 
-    def status(self, server: str) -> tuple[str, int]:
-        """(status, current sessions) of backend server ``server`` (``show stat``)."""
+    def stat(self, server: str) -> dict[str, str]:
+        """The ``show stat`` row of backend server ``server``."""
         lines = self.command("show stat").splitlines()
         head = lines[0].lstrip("# ").split(",")
         for line in lines[1:]:
             row = dict(zip(head, line.split(","), strict=False))
             if row.get("pxname") == "gridmap" and row.get("svname") == server:
-                return row["status"], int(row["scur"] or 0)
+                return row
         raise AssertionError(f"no server {server}: {lines}")
+
+    def status(self, server: str) -> tuple[str, int]:
+        """(status, current sessions) of backend server ``server``."""
+        row = self.stat(server)
+        return row["status"], int(row["scur"] or 0)
+
+    def counters(self, server: str, *names: str) -> dict[str, int]:
+        row = self.stat(server)
+        return {name: int(row[name] or 0) for name in names}
 
     def wait_for(self, server: str, ok: Callable[[str, int], bool], within: float = 20) -> None:
         deadline = time.monotonic() + within
@@ -122,6 +131,8 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 def apps(url: str, env: dict[str, str]) -> Iterator[list[LiveServer]]:
     servers = [start_server(url, f"app{i}", env=env) for i in (1, 2)]
     yield servers
+    for server in servers:
+        server.process.terminate()  # both at once: each waits for its kept-alive connections
     for server in servers:
         stop_server(server)
 
@@ -235,7 +246,8 @@ def test_rolling_restart_under_load_fails_no_request(
         for t in threads:
             t.join(40)
 
-    print(f"\nclients saw {dict(seen)}; {len(posted)} cases posted")
+    retried = {name: proxy.counters(name, "wretr", "wredis") for name in ("app1", "app2")}
+    print(f"\nclients saw {dict(seen)}; {len(posted)} cases posted; HAProxy {retried}")
     assert failures == []
     assert seen["get"] >= 50 and len(posted) >= 10, seen
     with get_engine(url).connect() as conn:
