@@ -20,6 +20,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -43,8 +44,6 @@ CONFIG = PROJECT_ROOT / "deploy" / "haproxy.cfg"
 #: The z12 tile of the world's three grids.
 GRIDS_TILE = "/tiles/grids/12/3413/1689.pbf"
 READERS, POSTERS = 3, 2
-#: What every server gets (as each server of a deployment would).
-SECRET = "haproxy-test-secret-key-shared-by-every-server"
 
 
 class Proxy:
@@ -89,20 +88,18 @@ class Proxy:
             time.sleep(0.1)
 
 
-def render_config(apps: list[LiveServer], bind: str, stats_socket: Path) -> str:
-    """deploy/haproxy.cfg with the test's addresses (and quicker health checks)."""
+def render_config(apps: list[str], bind: str, stats_socket: Path) -> str:
+    """deploy/haproxy.cfg with the test's addresses (``apps``: host:port of each server)
+    and quicker health checks."""
     config = CONFIG.read_text()
     config = config.replace("bind 127.0.0.1:8050", f"bind {bind}")
     config = config.replace("/run/haproxy/gridmap.sock", str(stats_socket))
     config = config.replace("bind 127.0.0.1:8404", f"bind 127.0.0.1:{free_port()}")
     config = config.replace("inter 2s", "inter 250ms").replace("slowstart 10s", "slowstart 1s")
-    servers = re.findall(r"^    server (app\d) 127\.0\.0\.1:\d+$", config, re.M)
-    assert servers == ["app1", "app2"], servers
-    for name, app in zip(servers, apps, strict=True):
-        config = re.sub(
-            rf"^    server {name} .*$", f"    server {name} {app.url[7:]}", config, flags=re.M
-        )
-    return config
+    servers = re.findall(r"^    server app\d 127\.0\.0\.1:\d+\n", config, re.M)
+    assert len(servers) == 2, servers
+    lines = "".join(f"    server app{i} {app}\n" for i, app in enumerate(apps, 1))
+    return config.replace("".join(servers), lines)
 
 
 @pytest.fixture(scope="module")
@@ -116,23 +113,29 @@ def url(_created: list[str]) -> str:
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """The settings every app server shares: key, export folder, one proxy in front."""
+def env(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, str]]:
+    """Each server's settings: a home of its own (as on machines of their own; no
+    GRIDMAP_SECRET_KEY: the session key is the database's), one export folder, one proxy
+    in front."""
     exports = tmp_path_factory.mktemp("shared-exports")
-    return {
-        "GRIDMAP_SECRET_KEY": SECRET,
+    shared = {
         "GRIDMAP_EXPORT_DIR": str(exports),
         "GRIDMAP_PROXY_HOPS": "1",
         "GRIDMAP_PLAN_WARMUP": "false",
+        "GRIDMAP_SECRET_KEY": "",
     }
+    return [shared | {"GRIDMAP_HOME": str(tmp_path_factory.mktemp(f"home{i}"))} for i in (1, 2)]
 
 
 @pytest.fixture(scope="module")
-def apps(url: str, env: dict[str, str]) -> Iterator[list[LiveServer]]:
-    servers = [start_server(url, f"app{i}", env=env) for i in (1, 2)]
+def apps(url: str, env: list[dict[str, str]]) -> Iterator[list[LiveServer]]:
+    with ThreadPoolExecutor(2) as pool:  # both start at once
+        servers = list(pool.map(lambda i: start_server(url, f"app{i + 1}", env=env[i]), (0, 1)))
     yield servers
-    for server in servers:
-        server.process.terminate()  # both at once: each waits for its kept-alive connections
+    for server in servers:  # both at once, with no kept-alive connection to wait for
+        for http in server._sessions.values():
+            http.close()
+        server.process.terminate()
     for server in servers:
         stop_server(server)
 
@@ -142,7 +145,9 @@ def proxy(apps: list[LiveServer], tmp_path_factory: pytest.TempPathFactory) -> I
     home = tmp_path_factory.mktemp("haproxy")
     port = free_port()
     config = home / "haproxy.cfg"
-    config.write_text(render_config(apps, f"127.0.0.1:{port}", home / "admin.sock"))
+    config.write_text(
+        render_config([a.url[7:] for a in apps], f"127.0.0.1:{port}", home / "admin.sock")
+    )
     ARTIFACTS.mkdir(exist_ok=True)
     with (ARTIFACTS / "haproxy.log").open("wb") as log:
         process = subprocess.Popen(
@@ -162,7 +167,7 @@ def proxy(apps: list[LiveServer], tmp_path_factory: pytest.TempPathFactory) -> I
 
 
 def test_rolling_restart_under_load_fails_no_request(
-    apps: list[LiveServer], proxy: Proxy, url: str, env: dict[str, str]
+    apps: list[LiveServer], proxy: Proxy, url: str, env: list[dict[str, str]]
 ) -> None:
     auth = {"Authorization": f"Bearer {api_token(url, 'admin', username='ha_admin')}"}
     with get_engine(url).connect() as conn:
@@ -232,13 +237,13 @@ def test_rolling_restart_under_load_fails_no_request(
         assert proxy.command("set server gridmap/app1 state drain").strip() == ""
         proxy.wait_for("app1", lambda status, current: status == "DRAIN" and current == 0)
         stop_server(apps[0])
-        apps[0] = start_server(url, "app1-again", env=env, at=_address(apps[0]))
+        apps[0] = start_server(url, "app1-again", env=env[0], at=_address(apps[0]))
         assert proxy.command("set server gridmap/app1 state ready").strip() == ""
         proxy.wait_for("app1", lambda status, _: status == "UP")
         time.sleep(1.0)
         # app2, simply stopped (SIGTERM) and started: health checks, retries, redispatch
         stop_server(apps[1])
-        apps[1] = start_server(url, "app2-again", env=env, at=_address(apps[1]))
+        apps[1] = start_server(url, "app2-again", env=env[1], at=_address(apps[1]))
         proxy.wait_for("app2", lambda status, _: status == "UP")
         time.sleep(1.0)
     finally:
@@ -268,10 +273,13 @@ def _address(server: LiveServer) -> tuple[str, int]:
 
 
 def test_servers_share_sessions_exports_and_caches(
-    apps: list[LiveServer], proxy: Proxy, url: str, env: dict[str, str]
+    apps: list[LiveServer], proxy: Proxy, url: str, env: list[dict[str, str]]
 ) -> None:
     a, b = apps
-    # a session signed in on A is accepted by B (one key), and B's CSRF check takes it
+    # a session signed in on A is accepted by B, and B's CSRF check takes it: their own
+    # keys differ, they sign with the database's
+    homes = [Path(e["GRIDMAP_HOME"]) / "secret_key" for e in env]
+    assert homes[0].read_text() != homes[1].read_text()
     http_a = signed_in_session(a.url, *ensure_account(url, "planner", username="ha_planner"))
     http_b = requests.Session()
     for cookie in http_a.cookies:
@@ -293,7 +301,7 @@ def test_servers_share_sessions_exports_and_caches(
     assert file.status_code == 200
     assert len(file.content) == status["size_bytes"]
     assert file.content.decode("utf-8-sig").count("\n") == 1 + 3  # header and three grids
-    assert sorted(p.name for p in Path(env["GRIDMAP_EXPORT_DIR"]).iterdir()) == [
+    assert sorted(p.name for p in Path(env[0]["GRIDMAP_EXPORT_DIR"]).iterdir()) == [
         f"{status['id']}.csv"
     ]
 
@@ -318,6 +326,8 @@ def test_servers_share_sessions_exports_and_caches(
             text("SELECT host(client_ip) FROM audit_log WHERE username = 'ha_nobody'")
         ).scalars()
         assert list(addresses) == ["127.0.0.66"]
+    for http in (http_a, http_b, client):
+        http.close()
 
 
 class SourceAddress(HTTPAdapter):
