@@ -285,6 +285,12 @@ class Settings(BaseSettings):
         "per address) is the one they forwarded. 0: the connection's own address. Set it "
         "only behind a proxy that sets these headers, else a client could forge its address.",
     )
+    upload_dir: Path | None = Field(
+        default=None,
+        description="Folder of files uploaded to /plan's import until they are imported; "
+        "<home>/uploads if unset. Behind a load balancer, a folder every app server shares "
+        "(the upload and the import may reach different servers), like export_dir.",
+    )
 
     @field_validator("cases_escalation_hours")
     @classmethod
@@ -297,6 +303,11 @@ class Settings(BaseSettings):
     def home_dir(self) -> Path:
         """Absolute path of the state folder."""
         return self.home.expanduser().resolve()
+
+    @property
+    def upload_folder(self) -> Path:
+        """Absolute path of the uploads' folder."""
+        return (self.upload_dir or self.home / "uploads").expanduser().resolve()
 
     @property
     def export_folder(self) -> Path:
