@@ -2,8 +2,8 @@
 configuration of deploy/haproxy.cfg, its ports and socket path substituted) restarted one
 after the other under a load of reads and case posts: no client sees a failure, every case
 is stored once. And what the servers share: a session signed in on one is accepted by the
-other, an export asked of one is downloaded from the other, a tile kept by both is remade
-by both after a write.
+other, an export asked of one is downloaded from the other, a tile and an OGC count kept by
+both are made anew by both after a write.
 
 The first server is restarted the documented way (drained through HAProxy's runtime API,
 stopped, started, made ready); the second is simply stopped and started (SIGTERM: gunicorn
@@ -313,6 +313,21 @@ def test_servers_share_sessions_exports_and_caches(
     after = [s.get(GRIDS_TILE).content for s in (a, b)]
     assert after[0] == after[1] != before[0]
     assert "（改）".encode() in after[1] and "（改）".encode() not in before[1]
+
+    # numberMatched, which each server keeps, counts the case posted through A on both: the
+    # first of grid 3 (no case yet), so one more (grid, day) of the case aggregates
+    def matched() -> list[int]:
+        items = "/ogc/collections/case_aggregates/items?limit=1&f=json"
+        answers = [s.get(items) for s in (a, b)]
+        assert [r.status_code for r in answers] == [200, 200], answers[0].text[:300]
+        return [r.json()["numberMatched"] for r in answers]
+
+    counts = matched()
+    assert counts[0] == counts[1] and matched() == counts
+    body = {"title": "ha counted", "subcategory": "street_light", "lon": INSIDE[3][0]}
+    posted = a.post("/api/v1/cases", json=body | {"lat": INSIDE[3][1]})
+    assert posted.status_code == 201, posted.text
+    assert matched() == [counts[0] + 1] * 2
 
     # the client's own address reaches the app through HAProxy (X-Forwarded-For): a
     # failed sign-in from 127.0.0.66 is audited with that address, not HAProxy's
