@@ -219,8 +219,9 @@ class Settings(BaseSettings):
 
     secret_key: str | None = Field(
         default=None,
-        description="Key signing session cookies and CSRF tokens; unset: a random one is made "
-        "once and kept in <home>/secret_key (mode 600).",
+        description="Key signing session cookies and CSRF tokens; unset: the database's "
+        "(gridmap_meta), made once from the first server's <home>/secret_key (random, mode "
+        "600), so every app server of the database accepts the others' sessions.",
     )
     session_hours: float = Field(
         default=12.0, gt=0, le=24 * 30, description="Hours a signed-in session lasts."
