@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 RUNTIME_PACKAGES := postgresql-15 postgresql-15-postgis-3 fonts-noto-cjk python3-venv
-TEST_PACKAGES := chromium chromium-driver gdal-bin pgbouncer
+TEST_PACKAGES := chromium chromium-driver gdal-bin pgbouncer haproxy
 # Benchmarks only (never `make test`): pgRouting is a peer in bench-circles.
 BENCH_PACKAGES := postgresql-15-pgrouting
 

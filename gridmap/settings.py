@@ -219,8 +219,9 @@ class Settings(BaseSettings):
 
     secret_key: str | None = Field(
         default=None,
-        description="Key signing session cookies and CSRF tokens; unset: a random one is made "
-        "once and kept in <home>/secret_key (mode 600).",
+        description="Key signing session cookies and CSRF tokens; unset: the database's "
+        "(gridmap_meta), made once from the first server's <home>/secret_key (random, mode "
+        "600), so every app server of the database accepts the others' sessions.",
     )
     session_hours: float = Field(
         default=12.0, gt=0, le=24 * 30, description="Hours a signed-in session lasts."
@@ -291,6 +292,23 @@ class Settings(BaseSettings):
         "mode: each is lent to a client for one transaction).",
     )
 
+    # --- issue 16: several app servers ---
+    proxy_hops: int = Field(
+        default=0,
+        ge=0,
+        le=5,
+        description="Proxies in front of `gridmap serve` (HAProxy: 1) whose X-Forwarded-For "
+        "and X-Forwarded-Proto it trusts: the client's address (audit log, sign-in limits "
+        "per address) is the one they forwarded. 0: the connection's own address. Set it "
+        "only behind a proxy that sets these headers, else a client could forge its address.",
+    )
+    upload_dir: Path | None = Field(
+        default=None,
+        description="Folder of files uploaded to /plan's import until they are imported; "
+        "<home>/uploads if unset. Behind a load balancer, a folder every app server shares "
+        "(the upload and the import may reach different servers), like export_dir.",
+    )
+
     @field_validator("cases_escalation_hours")
     @classmethod
     def _escalation_steps(cls, v: tuple[float, float, float]) -> tuple[float, float, float]:
@@ -302,6 +320,11 @@ class Settings(BaseSettings):
     def home_dir(self) -> Path:
         """Absolute path of the state folder."""
         return self.home.expanduser().resolve()
+
+    @property
+    def upload_folder(self) -> Path:
+        """Absolute path of the uploads' folder."""
+        return (self.upload_dir or self.home / "uploads").expanduser().resolve()
 
     @property
     def export_folder(self) -> Path:

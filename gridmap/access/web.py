@@ -25,6 +25,7 @@ expiry; the account is re-read on every request, so disabling it ends its sessio
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import time
@@ -44,7 +45,7 @@ from flask import (
     session,
 )
 from flask_wtf.csrf import generate_csrf, validate_csrf
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 from wtforms.validators import ValidationError
 
@@ -82,12 +83,40 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 G_AUTH = "GRIDMAP_AUTH"  # how the user was identified: "session" or "token"
 
 blueprint = Blueprint("access", __name__, template_folder="templates")
+log = logging.getLogger(__name__)
 
 
-def secret_key(settings: Settings) -> str:
-    """The configured key, else one made once and kept in ``<home>/secret_key`` (mode 600)."""
+def secret_key(settings: Settings, engine: Engine | None = None) -> str:
+    """The configured key; else the database's (``gridmap_meta``), so that every server of
+    one database signs sessions alike (HAProxy may send each request to another). It is
+    made once, from this machine's ``<home>/secret_key`` (kept, mode 600): the first server
+    to ask stores its own, so a single machine's sessions stay valid. The home file alone
+    when there is no ``engine`` or its database cannot be read."""
     if settings.secret_key:
         return settings.secret_key
+    own = _home_key(settings)
+    if engine is None:
+        return own
+    try:
+        with engine.begin() as conn:
+            conn.execute(_STORE_KEY, {"key": SECRET_META_KEY, "value": own})
+            return conn.execute(_READ_KEY, {"key": SECRET_META_KEY}).scalar_one()
+    except SQLAlchemyError:
+        log.warning("session key: the database's could not be read; this machine's is used")
+        return own
+
+
+#: ``gridmap_meta`` key of the session key shared by the servers of a database.
+SECRET_META_KEY = "session_secret"
+_STORE_KEY = text(
+    "INSERT INTO gridmap_meta (key, value) VALUES (:key, to_jsonb(CAST(:value AS text))) "
+    "ON CONFLICT (key) DO NOTHING"
+)
+_READ_KEY = text("SELECT value #>> '{}' FROM gridmap_meta WHERE key = :key")
+
+
+def _home_key(settings: Settings) -> str:
+    """This machine's key, made once and kept in ``<home>/secret_key`` (mode 600)."""
     path: Path = settings.home_dir / "secret_key"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -109,7 +138,13 @@ def install(server: Flask) -> None:
         return
     settings = get_settings()
     server.extensions["gridmap_access"] = True
-    server.secret_key = server.secret_key or secret_key(settings)
+    if not server.secret_key:
+        with server.app_context():
+            try:
+                engine: Engine | None = _engine()
+            except GridmapError:  # no database configured yet
+                engine = None
+            server.secret_key = secret_key(settings, engine)
     server.config.update(
         SESSION_COOKIE_NAME="gridmap_session",
         SESSION_COOKIE_HTTPONLY=True,

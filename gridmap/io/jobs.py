@@ -263,8 +263,11 @@ def run_job(engine: Engine, row: Any, worker_name: str = "") -> None:
     last = [0.0]
 
     def set_row(**values: Any) -> None:
+        # only while the job is still this worker's (not handed back by release_jobs)
+        mine = (ExportJob.id == job_id, ExportJob.status == "running")
+        mine += (ExportJob.worker == row.worker,) if row.worker else ()
         with engine.begin() as conn:
-            conn.execute(update(ExportJob).where(ExportJob.id == job_id).values(**values))
+            conn.execute(update(ExportJob).where(*mine).values(**values))
 
     def progress(fraction: float, message: str) -> None:
         now = time.monotonic()
@@ -319,6 +322,7 @@ class Worker:
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self._event = threading.Event()
         self._down = False
+        self.stopping = False
         self._cleanup()
         self._threads = [
             threading.Thread(target=self._loop, name=f"gridmap-export-{i}", daemon=True)
@@ -337,7 +341,7 @@ class Worker:
             ).first()
 
     def _loop(self) -> None:
-        while True:
+        while not self.stopping:
             try:
                 row = self._claim()
                 self._down = False
@@ -345,6 +349,9 @@ class Worker:
                 if not self._down:  # say it once per outage
                     log.warning("export worker: database unavailable; retrying")
                 self._down, row = True, None
+            if row is not None and self.stopping:  # claimed as the process stops
+                self.release()
+                return
             if row is not None:
                 run_job(self.engine, row, self.name)
                 continue
@@ -352,6 +359,16 @@ class Worker:
             self._event.clear()
             if time.monotonic() - self._cleaned > CLEANUP_EVERY_S:
                 self._cleanup()
+
+    def release(self) -> int:
+        """Hand this worker's running jobs back to the queue (another server process runs
+        them from the start); the number handed back."""
+        with self.engine.begin() as conn:
+            return conn.execute(
+                update(ExportJob)
+                .where(ExportJob.worker == self.name, ExportJob.status == "running")
+                .values(status="queued", worker=None, started_at=None, progress=0, message=None)
+            ).rowcount
 
     def _cleanup(self) -> None:
         self._cleaned = time.monotonic()
@@ -375,6 +392,24 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+def release_jobs() -> int:
+    """When this server process stops (gunicorn's ``worker_exit``, a rolling restart): its
+    workers claim no more jobs and the jobs they were running go back to the queue, so
+    another server runs them at once instead of failing them hours later as stale. The
+    number handed back."""
+    released = 0
+    with _lock:
+        workers = list(_workers.values())
+    for w in workers:
+        w.stopping = True
+        w.wake()
+        try:
+            released += w.release()
+        except DBAPIError:
+            log.warning("export worker: could not hand back its running jobs", exc_info=True)
+    return released
+
+
 def worker(engine: Engine) -> Worker:
     """This process's worker for ``engine`` (started on first use)."""
     key = engine.url.render_as_string(hide_password=False)
@@ -391,6 +426,7 @@ __all__ = [
     "download",
     "job_status",
     "recent_jobs",
+    "release_jobs",
     "submit",
     "worker",
     "write_export",

@@ -23,7 +23,7 @@ import geopandas as gpd
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from gridmap.access.scope import cache_scope, scoped_connection
+from gridmap.access.scope import cache_scope, scoped_connection, unscoped
 from gridmap.ogc.errors import OgcError
 from layers import LAYERS, Layer
 from layers.base import LayerContext, read_frame
@@ -91,9 +91,10 @@ class Collection:
 
     def count(self, ctx: LayerContext) -> int:
         """How many features match ``ctx`` (numberMatched), remembered for
-        :data:`COUNT_SECONDS` so a client walking the pages does not count on every page."""
+        :data:`COUNT_SECONDS` while the data's change counters stand."""
         args = self.args(ctx)
         key = (_database(ctx), self.id, cache_scope(ctx.asker), repr(sorted(args.items())))
+        key += (_changes(ctx),)
         cached = _COUNTS.get(key)
         if cached and cached[0] > time.monotonic():
             return cached[1]
@@ -105,7 +106,7 @@ class Collection:
     def extent(self, ctx: LayerContext) -> tuple[list[float] | None, list[str | None] | None]:
         """Lon/lat bbox of all features and, for time-stamped ones, their first/last time
         (as ``ctx.user`` sees them; remembered for :data:`EXTENT_SECONDS`)."""
-        key = (_database(ctx), self.id, cache_scope(ctx.asker))
+        key = (_database(ctx), self.id, cache_scope(ctx.asker), _changes(ctx))
         cached = _EXTENTS.get(key)
         if cached and cached[0] > time.monotonic():
             return cached[1]
@@ -129,6 +130,23 @@ def _database(ctx: LayerContext) -> str:
     return ctx.engine.url.render_as_string(hide_password=True)
 
 
+def _changes(ctx: LayerContext) -> tuple | None:
+    """The database's change counters (cases, and the tables of migration 0022): a kept
+    count or extent is used only while they stand, so every server counts anew after any
+    such write, whichever server made it (tables without a counter: after the time)."""
+    try:
+        with unscoped(), ctx.engine.connect() as conn:  # the grid reader may not read them
+            return tuple(conn.execute(_CHANGES_SQL).one())
+    except SQLAlchemyError:
+        return None  # the count's own query reports the database
+
+
+_CHANGES_SQL = text(
+    "SELECT (SELECT version FROM gridmap_case_version()), "
+    "(SELECT coalesce(sum(version), 0) FROM gridmap_data_version)"
+)
+
+
 def _remember(cache: dict[tuple, tuple[float, Any]], key: tuple, seconds: float, value: Any):
     """Keep ``value`` for ``seconds``; a full cache (many boxes asked for) starts afresh."""
     if len(cache) >= CACHE_ENTRIES:
@@ -140,8 +158,8 @@ def _remember(cache: dict[tuple, tuple[float, Any]], key: tuple, seconds: float,
 CACHE_ENTRIES = 4096
 
 
-#: How long a numberMatched is reused (seconds): paging stays consistent, and new cases show
-#: within this time.
+#: How long a numberMatched is reused (seconds) while the change counters stand (see
+#: :func:`_changes`): a client walking the pages does not count on every page.
 COUNT_SECONDS = 30.0
 _COUNTS: dict[tuple, tuple[float, int]] = {}
 #: How long a collection's extent is reused (seconds): the metadata of /collections is asked

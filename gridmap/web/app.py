@@ -5,6 +5,7 @@ from __future__ import annotations
 import dash
 from dash import Dash, html
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gridmap.api import register_api
 from gridmap.db.app import URL_KEY
@@ -40,6 +41,9 @@ def create_app(database_url: str | None = None) -> Dash:
     """The gridmap dashboard; ``database_url`` overrides the settings (tests, tools)."""
     server = Flask("gridmap.web")
     server.config[URL_KEY] = database_url
+    hops = get_settings().proxy_hops
+    if hops:  # behind HAProxy: the client's address and scheme are the forwarded ones
+        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     server.register_blueprint(health)
     server.register_blueprint(tiles)
     register_api(server)  # installs the sign-in guard first

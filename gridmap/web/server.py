@@ -86,6 +86,7 @@ def options(host: str, port: int, workers: int, worker_class: str = WORKER_CLASS
         # Each worker builds its own app and database pool (no sharing across fork).
         "preload_app": False,
         "pre_fork": _before_fork,
+        "worker_exit": _worker_exit,
     }
 
 
@@ -95,6 +96,16 @@ def _before_fork(server: Any, worker: Any) -> None:
     from gridmap.db.engine import dispose_engines
 
     dispose_engines()
+
+
+def _worker_exit(server: Any, worker: Any) -> None:
+    """In a worker, as it exits (after its in-flight requests, e.g. in a rolling restart):
+    the export jobs it was running go back to the queue for another server process."""
+    from gridmap.io.jobs import release_jobs
+
+    released = release_jobs()
+    if released:
+        server.log.info("handed %d running export job(s) back to the queue", released)
 
 
 def run(host: str, port: int, workers: int, worker_class: str = WORKER_CLASS) -> None:

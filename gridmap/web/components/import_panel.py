@@ -41,7 +41,7 @@ _TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 
 def upload_root() -> Path:
-    return get_settings().home_dir / "uploads"
+    return get_settings().upload_folder
 
 
 def _text(name: str, class_name: str, lang: str) -> dcc.Input:

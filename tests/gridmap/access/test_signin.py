@@ -3,6 +3,7 @@ rate limit, CSRF refusal, bearer API tokens, display tokens for wall screens, th
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
@@ -11,8 +12,9 @@ import requests
 from sqlalchemy import text
 
 from gridmap.access.accounts import add_user, issue_token, set_active
+from gridmap.access.web import SECRET_META_KEY, secret_key
 from gridmap.db.engine import get_engine
-from gridmap.settings import get_settings
+from gridmap.settings import Settings, get_settings
 from tests.gridmap.access.conftest import LEAD, LEAD_PASSWORD, Town
 from tests.signin import TEST_PASSWORD, ensure_account, signed_in_session
 
@@ -203,3 +205,28 @@ def test_disabling_an_account_ends_its_session(base_url: str, town: Town) -> Non
     assert http.get(base_url + "/api/v1/cases/kpis", timeout=10).status_code == 200
     set_active(get_engine(town.url), user, False)
     assert http.get(base_url + "/api/v1/cases/kpis", timeout=10).status_code == 401
+
+
+def test_servers_of_one_database_share_the_session_key(town: Town, tmp_path) -> None:
+    """Unless GRIDMAP_SECRET_KEY is set, the key is the database's: made from the first
+    server's own (its <home>/secret_key), then used by every other server (several app
+    servers behind HAProxy accept each other's cookies)."""
+    engine = get_engine(town.url)
+    first = Settings(home=tmp_path / "first", secret_key=None)
+    second = Settings(home=tmp_path / "second", secret_key=None)
+    with engine.begin() as conn:
+        kept = conn.execute(text(f"SELECT value FROM gridmap_meta WHERE key = '{SECRET_META_KEY}'"))
+        kept = kept.scalar_one()  # the town's server made it
+        conn.execute(text(f"DELETE FROM gridmap_meta WHERE key = '{SECRET_META_KEY}'"))
+    try:
+        own = [secret_key(s) for s in (first, second)]  # no database: each machine's own
+        assert own[0] != own[1] and own[0] == (tmp_path / "first/secret_key").read_text()
+        assert secret_key(first, engine) == own[0]  # the first server to ask stores its own
+        assert secret_key(second, engine) == own[0]  # and the next one uses it
+        assert secret_key(Settings(home=tmp_path, secret_key="set"), engine) == "set"
+    finally:
+        with engine.begin() as conn:
+            conn.execute(
+                text("UPDATE gridmap_meta SET value = CAST(:v AS jsonb) WHERE key = :k"),
+                {"v": json.dumps(kept), "k": SECRET_META_KEY},
+            )

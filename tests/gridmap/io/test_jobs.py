@@ -4,6 +4,7 @@ kept with their message, old files expired and removed."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 
@@ -132,3 +133,58 @@ def test_cleanup_expires_old_files(export_engine, planner, export_folder) -> Non
     assert jobs.job_status(export_engine, job_id, planner).status == "expired"
     with pytest.raises(jobs.JobNotFound, match="expired"):
         jobs.download(export_engine, job_id, planner)
+
+
+def test_a_stopping_server_hands_its_running_jobs_back(export_engine, planner) -> None:
+    """A server process that stops (a rolling restart) puts the jobs it was running back in
+    the queue, for another process to run from the start; what its interrupted run still
+    writes is dropped."""
+    running = jobs.worker(export_engine)  # this process's: it plays the other server
+    stopping = jobs.Worker(export_engine, 0)  # the stopping server's (no threads)
+    stopping.name = "stopping-host:1"
+    options = ExportRequest(("grids",), "csv").to_json()
+    with export_engine.begin() as conn:
+        insert = text(
+            "INSERT INTO export_jobs (user_id, username, options, status, worker, started_at, "
+            "progress) VALUES (:u, 'jobs_planner', CAST(:o AS jsonb), 'running', :w, now(), 0.5) "
+            "RETURNING *"
+        )
+        mine = conn.execute(insert, {"u": planner.id, "o": json.dumps(options), "w": stopping.name})
+        mine = mine.one()
+        other = conn.execute(
+            insert, {"u": planner.id, "o": json.dumps(options), "w": "elsewhere:2"}
+        )
+        other = other.one()
+    saved = dict(jobs._workers)
+    jobs._workers.clear()
+    jobs._workers["stopping"] = stopping
+    try:
+        assert jobs.release_jobs() == 1
+    finally:
+        jobs._workers.clear()
+        jobs._workers.update(saved)
+    assert stopping.stopping
+    with export_engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT id, status, worker, progress FROM export_jobs WHERE id IN (:a, :b)"),
+            {"a": mine.id, "b": other.id},
+        ).all()
+    assert sorted((r.status, r.worker, r.progress) for r in rows) == [
+        ("queued", None, 0.0),
+        ("running", "elsewhere:2", 0.5),
+    ]
+    jobs.run_job(export_engine, mine, stopping.name)  # the interrupted run, finishing late
+    assert jobs.job_status(export_engine, mine.id, planner).status in ("queued", "running")
+    running.wake()
+    status, _ = _wait(export_engine, mine.id, planner)
+    with export_engine.connect() as conn:
+        grids = conn.execute(text("SELECT count(*) FROM grids")).scalar()
+    assert (status.status, status.features) == ("done", grids)
+    with export_engine.begin() as conn:
+        assert (
+            conn.execute(
+                text("SELECT worker FROM export_jobs WHERE id = :i"), {"i": mine.id}
+            ).scalar()
+            == running.name
+        )
+        conn.execute(text("DELETE FROM export_jobs WHERE id = :i"), {"i": other.id})

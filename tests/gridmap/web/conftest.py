@@ -120,12 +120,16 @@ class LiveServer:
 
 
 def start_server(
-    database_url: str, name: str, workers: int = 1, env: dict[str, str] | None = None
+    database_url: str,
+    name: str,
+    workers: int = 1,
+    env: dict[str, str] | None = None,
+    at: tuple[str, int] | None = None,
 ) -> LiveServer:
-    """Start ``gridmap serve`` (``workers`` processes) on a free port and wait until
-    /healthz answers ok."""
-    host = f"127.0.0.{next(_HOSTS)}"
-    port = free_port(host)
+    """Start ``gridmap serve`` (``workers`` processes) on a free port (or ``at``: host and
+    port, e.g. to restart one) and wait until /healthz answers ok."""
+    host, port = at or (f"127.0.0.{next(_HOSTS)}", 0)
+    port = port or free_port(host)
     ARTIFACTS.mkdir(exist_ok=True)
     log = ARTIFACTS / f"server-{name}.log"
     env = {**os.environ, "GRIDMAP_DATABASE_URL": database_url, **(env or {})}

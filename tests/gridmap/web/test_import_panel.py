@@ -47,6 +47,19 @@ def test_upload_kept_under_a_token(home: Path) -> None:
     assert import_panel._uploaded(None) is None
 
 
+def test_uploads_go_to_the_shared_upload_dir(
+    home: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With several app servers the upload and the import may reach different servers:
+    GRIDMAP_UPLOAD_DIR names a folder they share."""
+    shared = tmp_path_factory.mktemp("shared-uploads")
+    monkeypatch.setenv("GRIDMAP_UPLOAD_DIR", str(shared))
+    get_settings.cache_clear()
+    token, _ = import_panel.save_upload(data_url(b"{}"), "网格.geojson", "en")
+    assert import_panel._uploaded(token) == shared.resolve() / token / "网格.geojson"
+    assert not (home / "uploads").exists()
+
+
 def test_upload_names_are_bounded_and_clean(home: Path) -> None:
     long_name = "网" * 10_000 + ".geojson"
     token, _ = import_panel.save_upload(data_url(b"{}"), long_name, "en")
