@@ -133,6 +133,14 @@ def _engine() -> Engine:
     return app_engine()
 
 
+def _session_engine() -> Engine:
+    """Where a session's account is read: the primary, or a read replica while the primary
+    is lost (pages keep showing data, read-only)."""
+    from gridmap.db.app import primary_lost, read_engine
+
+    return read_engine() if primary_lost() else _engine()
+
+
 def _bearer() -> str | None:
     header = request.headers.get("Authorization", "")
     if header[:7].lower() == "bearer ":
@@ -148,14 +156,17 @@ def identify() -> User | None:
     token = _bearer()
     if token:
         g.setdefault(G_AUTH, "token")
-        return user_for_token(_engine(), token, "api")
+        from gridmap.db.app import bookkeeping
+
+        with bookkeeping():  # the token's last use is not the caller's data
+            return user_for_token(_engine(), token, "api")
     uid = session.get(SESSION_USER)
     if uid is None:
         return None
     if float(session.get(SESSION_EXPIRES, 0)) < time.time():
         session.clear()
         return None
-    with _engine().connect() as conn:
+    with _session_engine().connect() as conn:
         user = load_user(conn, int(uid))
     if user is None or user.username != session.get(SESSION_NAME):
         session.clear()  # disabled, or a cookie of another gridmap sharing the secret

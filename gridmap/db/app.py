@@ -18,8 +18,12 @@ from sqlalchemy import Engine, event, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from gridmap.db.engine import database_url, get_engine
-from gridmap.db.replicas import PRIMARY_SQL, ReplicaRouter, get_router
-from gridmap.settings import get_settings
+from gridmap.db.replicas import (
+    PRIMARY_SQL,
+    ReplicaRouter,
+    configured_replica_urls,
+    router_for,
+)
 
 #: Flask config key holding the database URL (resolved on first use when unset).
 URL_KEY = "GRIDMAP_DATABASE_URL"
@@ -76,32 +80,21 @@ def bookkeeping() -> Iterator[None]:
 
 def _replica_urls() -> list[str]:
     configured = current_app.config.get(REPLICAS_KEY)
-    if configured is not None:
-        return list(configured)
-    settings = get_settings()
-    urls = list(settings.replica_urls)
-    if not urls and not settings.database_url:
-        # the embedded cluster's own standbys, for the app on its default database only
-        from gridmap.db.cluster import Cluster
-
-        if current_app.config.get(URL_KEY) == database_url(settings):
-            urls = Cluster.from_settings(settings).replica_urls(settings.db_name)
-    current_app.config[REPLICAS_KEY] = urls
-    return urls
+    if configured is None:
+        app_engine()  # resolves the app's URL
+        primary = current_app.config[URL_KEY]
+        configured = current_app.config[REPLICAS_KEY] = configured_replica_urls(primary)
+    return list(configured)
 
 
 def app_router() -> ReplicaRouter | None:
     """The current app's replica router (None without replicas or app)."""
     if not has_app_context():
         return None
-    primary = app_engine().url.render_as_string(hide_password=False)
     urls = _replica_urls()
     if not urls:
         return None
-    settings = get_settings()
-    return get_router(
-        primary, urls, max_lag_s=settings.replica_max_lag_s, check_s=settings.replica_check_s
-    )
+    return router_for(current_app.config[URL_KEY], urls)
 
 
 def _caller_lsn() -> int | None:

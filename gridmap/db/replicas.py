@@ -34,6 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from gridmap.db.engine import get_engine
@@ -188,6 +189,49 @@ class ReplicaRouter:
     def primary_lost(self) -> bool:
         """Whether the app is read-only now (primary down, a replica up)."""
         return bool(self.replica_urls) and self.health().primary_lost
+
+
+def _plain(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def configured_replica_urls(primary_url: str) -> list[str]:
+    """The replicas of ``primary_url``: the replica_urls setting, else, for the embedded
+    cluster's default database, its running standbys (``gridmap db start --replicas N``)."""
+    from gridmap.db.cluster import Cluster, ClusterError
+    from gridmap.settings import get_settings
+
+    settings = get_settings()
+    if settings.replica_urls or settings.database_url:
+        return list(settings.replica_urls)
+    cluster = Cluster.from_settings(settings)
+    try:
+        if _plain(primary_url) != _plain(cluster.url(settings.db_name)):
+            return []
+    except ClusterError:
+        return []
+    return cluster.replica_urls(settings.db_name)
+
+
+def router_for(primary_url: str, replica_urls: Sequence[str] | None = None) -> ReplicaRouter | None:
+    """The process's router for ``primary_url`` (None when it has no replicas)."""
+    from gridmap.settings import get_settings
+
+    urls = configured_replica_urls(primary_url) if replica_urls is None else list(replica_urls)
+    if not urls:
+        return None
+    settings = get_settings()
+    return get_router(
+        primary_url, urls, max_lag_s=settings.replica_max_lag_s, check_s=settings.replica_check_s
+    )
+
+
+def primary_position(primary_url: str) -> int | None:
+    """The primary's current WAL position (None when it does not answer)."""
+    try:
+        return int(_execute_one(primary_url, PRIMARY_SQL)[0])
+    except SQLAlchemyError:
+        return None
 
 
 _routers: dict[tuple[str, tuple[str, ...], float, float], ReplicaRouter] = {}

@@ -124,6 +124,14 @@ def live_notice(now: datetime, lang: str) -> tuple[str, str]:
     return t("live.live", lang, time=clock(now)), "live-notice live"
 
 
+def with_read_only(notice: str, css: str, lang: str, read_only: bool) -> tuple[str, str]:
+    """The notice and its class, saying "read-only" while the primary database is lost
+    (the data shown comes from a read replica; nothing can be saved)."""
+    if not read_only:
+        return notice, css
+    return f"{notice} · {t('live.read_only', lang)}", f"{css} read-only"
+
+
 def stale_notice(state: LiveState, lang: str) -> tuple[str, str]:
     as_of = t("live.as_of", lang, time=clock(state.refreshed_at) or "—")
     return f"{as_of} · {t('live.stale', lang)}", "live-notice stale"
