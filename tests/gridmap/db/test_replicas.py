@@ -3,6 +3,9 @@ lagging or failed replica is skipped until it recovers, and a caller reads its o
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -150,3 +153,26 @@ def test_with_the_primary_lost_reads_go_to_the_replica(pair: Replicated) -> None
     finally:
         pair.primary.start()
     assert router.primary_lost() is False
+
+
+def test_the_cli_starts_lists_and_stops_the_standby(pair: Replicated) -> None:
+    env = {**os.environ, "GRIDMAP_HOME": str(pair.primary.home)}
+    env.pop("GRIDMAP_DATABASE_URL", None)
+    gridmap = [str(Path(sys.executable).parent / "gridmap"), "db"]
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*gridmap, *args], env=env, capture_output=True, text=True)
+
+    port = pair.standby.running_port()
+    status = cli("status")
+    assert status.returncode == 0, status.stderr
+    assert f"standby 1: running on port {port} (data: {pair.standby.data_dir})" in status.stdout
+    for url in (pair.url, pair.replica_url):
+        get_engine(url).dispose()
+    assert cli("stop").stdout == "stopped\n"
+    assert (pair.primary.running_port(), pair.standby.running_port()) == (None, None)
+    assert "standby 1: stopped" in cli("status").stdout
+    started = cli("start", "--replicas", "1")
+    assert started.returncode == 0, started.stderr
+    assert f"standby 1 running on 127.0.0.1:{port}" in started.stdout
+    pair.wait_replayed()
