@@ -106,3 +106,16 @@ def login_as():
         return signed_in_session(base_url, user, password)
 
     return login
+
+
+@pytest.fixture(scope="session")
+def replicated_pair(tmp_path_factory: pytest.TempPathFactory):
+    """A private primary with a streaming standby (issue 16: read replicas), shared by the
+    replica and primary-lost tests (tests.replication)."""
+    from tests.replication import replicated
+
+    pair = replicated(tmp_path_factory.mktemp("replicas") / ".gridmap", "gridmap_replicas")
+    try:
+        yield pair
+    finally:
+        pair.close()

@@ -26,6 +26,12 @@ class Replicated:
     url: str
     replica_url: str
 
+    def close(self) -> None:
+        """Drop this process's connections and remove both servers and their data."""
+        for url in (self.url, self.replica_url):
+            get_engine(url).dispose()
+        self.primary.remove()
+
     def wait_replayed(self, timeout: float = 10.0) -> None:
         """Wait until the standby has replayed everything the primary wrote so far."""
         with get_engine(self.url).connect() as conn:

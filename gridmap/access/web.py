@@ -166,8 +166,16 @@ def identify() -> User | None:
     if float(session.get(SESSION_EXPIRES, 0)) < time.time():
         session.clear()
         return None
-    with _session_engine().connect() as conn:
-        user = load_user(conn, int(uid))
+    try:
+        with _session_engine().connect() as conn:
+            user = load_user(conn, int(uid))
+    except SQLAlchemyError:
+        from gridmap.db.app import primary_lost_now, read_engine
+
+        if not primary_lost_now():
+            raise
+        with read_engine().connect() as conn:  # the primary was lost since the last check
+            user = load_user(conn, int(uid))
     if user is None or user.username != session.get(SESSION_NAME):
         session.clear()  # disabled, or a cookie of another gridmap sharing the secret
         return None

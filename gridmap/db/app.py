@@ -124,6 +124,13 @@ def primary_lost() -> bool:
     return router is not None and router.primary_lost()
 
 
+def primary_lost_now() -> bool:
+    """:func:`primary_lost`, checked anew (after the primary failed a request: the last
+    check may predate the loss)."""
+    router = app_router()
+    return router is not None and router.replica_urls != () and router.check().primary_lost
+
+
 def remember_writes(response: Response) -> Response:
     """``after_request``: after a request that wrote, record the primary's WAL position in
     the caller's ``gridmap_wal`` cookie (only when the app has replicas)."""

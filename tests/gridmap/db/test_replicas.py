@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,19 +23,13 @@ from gridmap.db.app import (
 )
 from gridmap.db.engine import get_engine
 from gridmap.db.replicas import ReplicaRouter
-from tests.replication import Replicated, replicated
+from tests.replication import Replicated
 
 
-@pytest.fixture(scope="module")
-def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replicated]:
-    home: Path = tmp_path_factory.mktemp("replicas") / ".gridmap"
-    pair = replicated(home, "gridmap_replicas")
-    try:
-        yield pair
-    finally:
-        for url in (pair.url, pair.replica_url):
-            get_engine(url).dispose()
-        pair.primary.remove()
+@pytest.fixture
+def pair(replicated_pair: Replicated) -> Replicated:
+    """The session's primary and standby (tests/conftest.py), both running."""
+    return replicated_pair
 
 
 def in_recovery(url: str) -> bool:
@@ -171,7 +164,6 @@ def test_the_cli_starts_lists_and_stops_the_standby(pair: Replicated) -> None:
         get_engine(url).dispose()
     assert cli("stop").stdout == "stopped\n"
     assert (pair.primary.running_port(), pair.standby.running_port()) == (None, None)
-    assert "standby 1: stopped" in cli("status").stdout
     started = cli("start", "--replicas", "1")
     assert started.returncode == 0, started.stderr
     assert f"standby 1 running on 127.0.0.1:{port}" in started.stdout

@@ -11,7 +11,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
@@ -22,7 +21,7 @@ from gridmap.access.accounts import issue_token
 from gridmap.db.engine import get_engine
 from tests.gridmap.web.conftest import LiveServer, start_server, stop_server
 from tests.gridmap.web.test_browser import wait_for
-from tests.replication import Replicated, replicated
+from tests.replication import Replicated
 from tests.signin import api_token, ensure_account
 
 pytestmark = pytest.mark.slow
@@ -39,9 +38,8 @@ return n ? [n.className, n.textContent] : ['', ''];
 
 
 @pytest.fixture(scope="module")
-def lost(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Replicated, LiveServer]]:
-    home: Path = tmp_path_factory.mktemp("primary-lost") / ".gridmap"
-    pair = replicated(home, "gridmap_lost")
+def lost(replicated_pair: Replicated) -> Iterator[tuple[Replicated, LiveServer]]:
+    pair = replicated_pair
     server = None
     try:
         env = {
@@ -53,9 +51,6 @@ def lost(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Replicated,
     finally:
         if server is not None:
             stop_server(server)
-        for url in (pair.url, pair.replica_url):
-            get_engine(url).dispose()
-        pair.primary.remove()
 
 
 def wait_until(check, timeout: float = 15.0) -> None:
@@ -79,8 +74,11 @@ def test_writes_wait_reads_go_on_nothing_lost_or_doubled(
     lock = threading.Lock()
 
     def post(n: int) -> None:
-        http = requests.Session()
-        http.headers["Authorization"] = f"Bearer {token}"
+        with requests.Session() as http:
+            http.headers["Authorization"] = f"Bearer {token}"
+            post_until_stopped(http, n)
+
+    def post_until_stopped(http: requests.Session, n: int) -> None:
         i = 0
         while not stop.is_set():
             i += 1
@@ -140,6 +138,7 @@ def test_writes_wait_reads_go_on_nothing_lost_or_doubled(
         thread.join(60)
     assert problems == []
     assert seen["503"] >= 2 and seen["ok"] >= 4, seen
+    reader.close()
     with get_engine(pair.url).connect() as conn:
         rows = conn.execute(text(POSTED_SQL)).all()
     assert {title: (n, case_id) for title, n, case_id in rows} == {
@@ -170,3 +169,4 @@ def test_the_wall_says_read_only_while_the_primary_is_lost(
         pair.primary.start()
     wait_for(browser, lambda d: shown(d)[0] == "wall-notice live", 15, str(shown(browser)))
     assert browser.execute_script("return window.__wallMarker") == "still-here"
+    browser.get("about:blank")  # no open connection delays the server's stop
