@@ -166,16 +166,21 @@ def identify() -> User | None:
     if float(session.get(SESSION_EXPIRES, 0)) < time.time():
         session.clear()
         return None
+    engine = _session_engine()
     try:
-        with _session_engine().connect() as conn:
+        with engine.connect() as conn:
             user = load_user(conn, int(uid))
     except SQLAlchemyError:
         from gridmap.db.app import primary_lost_now, read_engine
 
         if not primary_lost_now():
             raise
-        with read_engine().connect() as conn:  # the primary was lost since the last check
+        engine = read_engine()  # the primary was lost since the last check
+        with engine.connect() as conn:
             user = load_user(conn, int(uid))
+    if user is None and engine is not _engine():
+        # a replica may not have received the newest accounts: unsure, not signed out
+        raise GridmapError("The account cannot be checked while the database is read-only.")
     if user is None or user.username != session.get(SESSION_NAME):
         session.clear()  # disabled, or a cookie of another gridmap sharing the secret
         return None

@@ -379,6 +379,9 @@ class Standby(Cluster):
             shutil.rmtree(self.data_dir, ignore_errors=True)
             raise
         (self.data_dir / "postmaster.pid").unlink(missing_ok=True)
+        with open(self.data_dir / "postgresql.conf", "a") as f:
+            # reconnect within a second after the primary restarts (default: 5 s)
+            f.write("\n# gridmap standby\nwal_retrieve_retry_interval = '1s'\n")
         self._save_state(password=password, port=free_port(), superuser=SUPERUSER)
 
     def standbys(self) -> list[Standby]:

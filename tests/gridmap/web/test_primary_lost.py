@@ -112,6 +112,7 @@ def test_writes_wait_reads_go_on_nothing_lost_or_doubled(
     for thread in posters:
         thread.start()
     time.sleep(1.0)
+    pair.wait_replayed()  # (asynchronous replication: a replica may miss the last writes)
     get_engine(pair.url).dispose()
     assert pair.primary.stop()
     try:
@@ -139,6 +140,7 @@ def test_writes_wait_reads_go_on_nothing_lost_or_doubled(
     assert problems == []
     assert seen["503"] >= 2 and seen["ok"] >= 4, seen
     reader.close()
+    pair.wait_replayed()  # the standby streams again
     with get_engine(pair.url).connect() as conn:
         rows = conn.execute(text(POSTED_SQL)).all()
     assert {title: (n, case_id) for title, n, case_id in rows} == {
@@ -160,6 +162,7 @@ def test_the_wall_says_read_only_while_the_primary_is_lost(
 
     wait_for(browser, lambda d: shown(d)[0] == "wall-notice live")
     browser.execute_script("window.__wallMarker = 'still-here'")
+    pair.wait_replayed()
     get_engine(pair.url).dispose()
     assert pair.primary.stop()
     try:
