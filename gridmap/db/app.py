@@ -57,6 +57,21 @@ def _watched(engine: Engine) -> Engine:
     return engine
 
 
+#: Requests that change data (writes not made through SQLAlchemy's commit, e.g. COPY on a
+#: raw connection, count too) — except Dash callbacks, which mostly read.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+DASH_CALLBACK = "/_dash-update-component"
+
+
+def _request_wrote() -> bool:
+    """Whether the current request wrote (or may have: a POST/PUT/PATCH/DELETE)."""
+    if not has_request_context():
+        return False
+    if g.get(G_WROTE):
+        return True
+    return request.method not in SAFE_METHODS and request.path != DASH_CALLBACK
+
+
 def _on_commit(_conn) -> None:
     if has_request_context() and not g.get(G_BOOKKEEPING):
         g.setdefault(G_WROTE, True)
@@ -107,7 +122,7 @@ def read_engine() -> Engine:
     writes, else the primary. One choice per request (a probe and the data it gates are
     read from the same server); the primary once the request has written."""
     router = app_router()
-    if router is None or (has_request_context() and g.get(G_WROTE)):
+    if router is None or _request_wrote():
         return app_engine()
     if has_request_context() and G_READ in g:
         return g.get(G_READ)
@@ -134,7 +149,7 @@ def primary_lost_now() -> bool:
 def remember_writes(response: Response) -> Response:
     """``after_request``: after a request that wrote, record the primary's WAL position in
     the caller's ``gridmap_wal`` cookie (only when the app has replicas)."""
-    if not g.get(G_WROTE) or app_router() is None:
+    if not _request_wrote() or app_router() is None:
         return response
     try:
         with app_engine().connect() as conn:
