@@ -7,6 +7,11 @@ is older than :data:`MAX_AGE` (relative windows slide) — does :func:`refresh` 
 layer for the view, the KPI tiles and the ticker. When the database does not answer, the
 dashboard keeps what it shows, marked stale with the time of the last good read, and the
 next probe that answers brings it back.
+
+With read replicas (:func:`gridmap.db.app.read_engine`: one server per request) the probe
+and the read it gates run on the same server, so a dashboard records a version only with
+data at least that new; a probe answered by a replica behind what the dashboard drew sees
+an older version, which asks for a re-read, never hides a change.
 """
 
 from __future__ import annotations
