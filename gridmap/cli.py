@@ -49,8 +49,15 @@ def _bouncer(cluster):
     is_flag=True,
     help="Also run pgbouncer (transaction mode) in front of it and print the pooled URL.",
 )
+@click.option(
+    "--replicas",
+    type=click.IntRange(0, 4),
+    default=0,
+    show_default=True,
+    help="Also run this many streaming standbys (pg_basebackup) that serve reads.",
+)
 @friendly
-def start(pooled: bool) -> None:
+def start(pooled: bool, replicas: int) -> None:
     """Start the embedded PostGIS cluster (created on first use; reused when running)."""
     from gridmap.db.engine import ensure_database
 
@@ -70,15 +77,28 @@ def start(pooled: bool) -> None:
         bouncer_port = bouncer.start()
         click.echo(f"pgbouncer (transaction mode) running on 127.0.0.1:{bouncer_port}")
         click.echo(f"pooled URL (set GRIDMAP_DATABASE_URL to it): {bouncer.url(upstream)}")
+    _start_standbys(cluster, replicas)
+
+
+def _start_standbys(cluster, count: int) -> None:
+    """Start standbys 1…count of the embedded cluster (made on first use)."""
+    from gridmap.db.cluster import Standby
+
+    for number in range(1, count + 1):
+        standby = Standby(cluster, number)
+        port = standby.start()
+        click.echo(f"standby {number} running on 127.0.0.1:{port} (data: {standby.data_dir})")
 
 
 @db.command()
 @friendly
 def stop() -> None:
-    """Stop the embedded cluster (and its pgbouncer, when one runs)."""
+    """Stop the embedded cluster (and its standbys and pgbouncer, when they run)."""
     cluster = _cluster()
     if cluster.initialized and _bouncer(cluster).stop():
         click.echo("pgbouncer stopped")
+    for standby in cluster.standbys():
+        standby.stop()
     stopped = cluster.stop()
     click.echo("stopped" if stopped else "not running")
 
@@ -99,6 +119,10 @@ def status() -> None:
     if st.running:
         click.echo(f"port: {st.port}")
     click.echo(f"data: {st.data_dir} (server user: {st.os_user})")
+    for standby in _cluster().standbys():
+        port = standby.running_port()
+        where = f"running on port {port}" if port else "stopped"
+        click.echo(f"standby {standby.number}: {where} (data: {standby.data_dir})")
     sys.exit(0 if st.running else 3)
 
 

@@ -188,6 +188,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "live.live": "实时 · 更新于 {time}",
         "live.as_of": "数据更新于 {time}",
         "live.stale": "数据库连接中断，正在自动重试",
+        "live.read_only": "只读模式：主数据库不可用，显示只读副本数据，暂不能提交修改",
         "wall.title": "指挥中心大屏",
         "wall.as_of": "数据截至 {time}",
         "wall.live": "实时 · {time}",
@@ -702,6 +703,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "live.live": "Live · updated {time}",
         "live.as_of": "Data as of {time}",
         "live.stale": "Database unreachable, retrying",
+        "live.read_only": "Read-only: the main database is down; showing a replica's data, "
+        "changes cannot be saved now",
         "wall.title": "Command centre wall",
         "wall.as_of": "Data as of {time}",
         "wall.live": "Live · {time}",

@@ -309,6 +309,28 @@ class Settings(BaseSettings):
         "(the upload and the import may reach different servers), like export_dir.",
     )
 
+    # --- issue 16: read replicas ---
+    replica_urls: tuple[str, ...] = Field(
+        default=(),
+        description="PostgreSQL URLs of streaming read replicas (JSON list). Read-only work "
+        "(tiles, OGC, layer reads, exports, dashboards) goes to a healthy one; empty: the "
+        "embedded cluster's own standbys (`gridmap db start --replicas N`) when it runs any, "
+        "else every read goes to the primary.",
+    )
+    replica_max_lag_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="A replica lagging behind the primary by more than this (s) is skipped "
+        "until it catches up.",
+    )
+    replica_check_s: float = Field(
+        default=2.0,
+        ge=0,
+        le=60,
+        description="Seconds a server process trusts its last health check of the primary "
+        "and the replicas (0: check on every read).",
+    )
+
     @field_validator("cases_escalation_hours")
     @classmethod
     def _escalation_steps(cls, v: tuple[float, float, float]) -> tuple[float, float, float]:

@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from gridmap.db.engine import database_url, drop_database, ensure_database, get_engine
 from gridmap.db.migrations import upgrade
 from gridmap.settings import get_settings
+from tests.replication import Replicated, replicated
 
 #: Seed of the demo city the shared fixture loads (tests assert exact counts for it).
 DEMO_SEED = 7
@@ -106,3 +107,14 @@ def login_as():
         return signed_in_session(base_url, user, password)
 
     return login
+
+
+@pytest.fixture(scope="session")
+def replicated_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replicated]:
+    """A private primary with a streaming standby (issue 16: read replicas), shared by the
+    replica and primary-lost tests (tests.replication)."""
+    pair = replicated(tmp_path_factory.mktemp("replicas") / ".gridmap", "gridmap_replicas")
+    try:
+        yield pair
+    finally:
+        pair.close()

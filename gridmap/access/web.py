@@ -168,6 +168,14 @@ def _engine() -> Engine:
     return app_engine()
 
 
+def _session_engine() -> Engine:
+    """Where a session's account is read: the primary, or a read replica while the primary
+    is lost (pages keep showing data, read-only)."""
+    from gridmap.db.app import primary_lost, read_engine
+
+    return read_engine() if primary_lost() else _engine()
+
+
 def _bearer() -> str | None:
     header = request.headers.get("Authorization", "")
     if header[:7].lower() == "bearer ":
@@ -183,15 +191,31 @@ def identify() -> User | None:
     token = _bearer()
     if token:
         g.setdefault(G_AUTH, "token")
-        return user_for_token(_engine(), token, "api")
+        from gridmap.db.app import bookkeeping
+
+        with bookkeeping():  # the token's last use is not the caller's data
+            return user_for_token(_engine(), token, "api")
     uid = session.get(SESSION_USER)
     if uid is None:
         return None
     if float(session.get(SESSION_EXPIRES, 0)) < time.time():
         session.clear()
         return None
-    with _engine().connect() as conn:
-        user = load_user(conn, int(uid))
+    engine = _session_engine()
+    try:
+        with engine.connect() as conn:
+            user = load_user(conn, int(uid))
+    except SQLAlchemyError:
+        from gridmap.db.app import primary_lost_now, read_engine
+
+        if not primary_lost_now():
+            raise
+        engine = read_engine()  # the primary was lost since the last check
+        with engine.connect() as conn:
+            user = load_user(conn, int(uid))
+    if user is None and engine is not _engine():
+        # a replica may not have received the newest accounts: unsure, not signed out
+        raise GridmapError("The account cannot be checked while the database is read-only.")
     if user is None or user.username != session.get(SESSION_NAME):
         session.clear()  # disabled, or a cookie of another gridmap sharing the secret
         return None

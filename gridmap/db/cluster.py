@@ -126,6 +126,7 @@ class Cluster:
         self.os_user = os_user if self.as_root else pwd.getpwuid(os.geteuid()).pw_name
         self.state_file = self.home / "cluster.json"
         self.link = self.home / "pg"
+        self.lock_file = self.home / "cluster.lock"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Cluster:
@@ -186,7 +187,8 @@ class Cluster:
         if self.as_root:
             uid, _, gids = self._server_ids()
             if not reachable_by(self.home, uid, gids):
-                digest = hashlib.sha1(str(self.home).encode()).hexdigest()[:12]
+                where = str(self.home) + ("" if self.link.name == "pg" else f"/{self.link.name}")
+                digest = hashlib.sha1(where.encode()).hexdigest()[:12]
                 target = FALLBACK_ROOT / digest
                 FALLBACK_ROOT.mkdir(parents=True, exist_ok=True)
                 FALLBACK_ROOT.parent.chmod(0o755)
@@ -225,7 +227,7 @@ class Cluster:
     def _locked(self) -> Iterator[None]:
         """Serialise set-up and start across processes (tests, CLI, server)."""
         self.home.mkdir(parents=True, exist_ok=True)
-        with open(self.home / "cluster.lock", "w") as lock:
+        with open(self.lock_file, "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 yield
@@ -302,7 +304,9 @@ class Cluster:
             return True
 
     def remove(self) -> None:
-        """Stop the server and delete the cluster's files (its data is gone)."""
+        """Stop the server and delete the cluster's files (its data is gone), standbys too."""
+        for standby in self.standbys():
+            standby.remove()
         self.stop()
         with self._locked():
             if self.link.exists() or self.link.is_symlink():
@@ -323,3 +327,62 @@ class Cluster:
         if not state or not port:
             raise ClusterError("The embedded database is not set up.", hint="run: gridmap db start")
         return f"postgresql://{SUPERUSER}:{state['password']}@127.0.0.1:{port}/{dbname}"
+
+    # -- streaming standbys (issue 16: read replicas) -------------------------------------
+
+    def standbys(self) -> list[Standby]:
+        """The standbys made for this cluster (``gridmap db start --replicas N``)."""
+        found = sorted(self.home.glob("replica*.json")) if self.home.is_dir() else []
+        numbers = [p.stem.removeprefix("replica") for p in found]
+        return [Standby(self, int(n)) for n in numbers if n.isdigit()]
+
+    def replica_urls(self, dbname: str) -> list[str]:
+        """URLs of the running standbys of this cluster."""
+        return [s.url(dbname) for s in self.standbys() if s.running_port()]
+
+
+class Standby(Cluster):
+    """A streaming standby of an embedded cluster: ``pg_basebackup -R`` of the running
+    primary into ``<home>/replica<N>`` (its own port, socket and log), read-only, replaying
+    the primary's WAL as it streams in."""
+
+    def __init__(self, primary: Cluster, number: int) -> None:
+        super().__init__(primary.home, bindir=primary._bindir, os_user=primary.os_user)
+        self.primary = primary
+        self.number = number
+        name = f"replica{number}"
+        self.state_file = self.home / f"{name}.json"
+        self.link = self.home / name
+        self.lock_file = self.home / f"{name}.lock"
+
+    def init(self) -> None:
+        """Clone the running primary (``pg_basebackup -R -X stream``) once."""
+        if self.initialized:
+            return
+        port = self.primary.running_port()
+        if not port:
+            raise ClusterError(
+                "The primary must run to make a standby of it.", hint="run: gridmap db start"
+            )
+        password = self.primary._state()["password"]
+        self._prepare_root()
+        conninfo = (
+            f"host=127.0.0.1 port={port} user={SUPERUSER} password={password} "
+            f"application_name=gridmap_replica{self.number}"
+        )
+        try:
+            self._run(
+                "pg_basebackup", "-D", str(self.data_dir), "-R", "-X", "stream",
+                "-c", "fast", "-d", conninfo,
+            )  # fmt: skip
+        except ClusterError:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+            raise
+        (self.data_dir / "postmaster.pid").unlink(missing_ok=True)
+        with open(self.data_dir / "postgresql.conf", "a") as f:
+            # reconnect within a second after the primary restarts (default: 5 s)
+            f.write("\n# gridmap standby\nwal_retrieve_retry_interval = '1s'\n")
+        self._save_state(password=password, port=free_port(), superuser=SUPERUSER)
+
+    def standbys(self) -> list[Standby]:
+        return []

@@ -255,6 +255,21 @@ def _is_uuid(text_: str) -> bool:
 # -- worker ----------------------------------------------------------------------------------
 
 
+def export_reader(engine: Engine) -> Engine:
+    """The engine an export job reads its data from: a read replica that has replayed
+    everything the primary held when the job started (so the export holds every write made
+    before it was asked for, the caller's own too), else the primary ``engine``."""
+    from gridmap.db.engine import get_engine
+    from gridmap.db.replicas import primary_position, router_for
+
+    primary = engine.url.render_as_string(hide_password=False)
+    router = router_for(primary)
+    if router is None:
+        return engine
+    url = router.pick(primary_position(primary))
+    return engine if url == primary else get_engine(url)
+
+
 def run_job(engine: Engine, row: Any, worker_name: str = "") -> None:
     """Run one claimed job row to done or failed, writing progress as it goes."""
     from gridmap.access.accounts import load_user
@@ -283,7 +298,8 @@ def run_job(engine: Engine, row: Any, worker_name: str = "") -> None:
         if user is None:
             raise ExportError("The account that asked for this export no longer exists.")
         target = file_path(job_id, request.suffix)
-        features = write_export(engine, request, target, user=user, progress=progress)
+        reader = export_reader(engine)
+        features = write_export(reader, request, target, user=user, progress=progress)
         name = request.file_name(row.created_at.astimezone())
         size = target.stat().st_size
         set_row(

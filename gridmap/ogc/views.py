@@ -19,7 +19,7 @@ from gridmap.access.policy import Access, allow
 from gridmap.api.contract import Reply, contract
 from gridmap.cases.filters import CaseFilter
 from gridmap.catchall import OTHER_METHODS, catch_all, other_methods
-from gridmap.db.app import app_engine
+from gridmap.db.app import read_engine
 from gridmap.errors import InvalidInput
 from gridmap.i18n import normalize_language, t
 from gridmap.ogc import collections as registry
@@ -104,7 +104,7 @@ def _respond(payload: dict, template: str, json_type: str = JSON, **context: Any
 
 
 def _context(**values: Any) -> LayerContext:
-    return LayerContext(engine=app_engine(), user=current_user(), language=_lang(), **values)
+    return LayerContext(engine=read_engine(), user=current_user(), language=_lang(), **values)
 
 
 @blueprint.errorhandler(OgcError)

@@ -8,7 +8,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gridmap.api import register_api
-from gridmap.db.app import URL_KEY
+from gridmap.db.app import URL_KEY, register_read_routing
 from gridmap.i18n import t
 from gridmap.ogc import register_ogc
 from gridmap.openapi import blueprint as openapi_blueprint
@@ -47,6 +47,7 @@ def create_app(database_url: str | None = None) -> Dash:
     server.register_blueprint(health)
     server.register_blueprint(tiles)
     register_api(server)  # installs the sign-in guard first
+    register_read_routing(server)
     register_ogc(server)
     server.register_blueprint(openapi_blueprint)
     app = Dash(

@@ -19,7 +19,7 @@ from gridmap.access.policy import Access, allow
 from gridmap.access.scope import scoped_connection
 from gridmap.api.contract import ErrorOut, Reply, ResponseModel, contract
 from gridmap.catchall import OTHER_METHODS, catch_all, other_methods
-from gridmap.db.app import app_engine
+from gridmap.db.app import read_engine
 from gridmap.errors import GridmapError
 from gridmap.settings import get_settings
 from gridmap.web.tile_cache import TILES
@@ -112,7 +112,7 @@ def _error(message: str, status: int) -> tuple[Response, int]:
 def _read_tile(tileset: TileSet, z: int, x: int, y: int) -> bytes:
     """The tile's bytes, read as the signed-in user (the SQL functions are SECURITY
     INVOKER, so row-level security applies inside them), or kept by the tile cache."""
-    engine, user = app_engine(), current_user()
+    engine, user = read_engine(), current_user()
 
     def make() -> bytes:
         with scoped_connection(engine, user) as conn:

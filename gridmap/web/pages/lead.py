@@ -36,7 +36,7 @@ from flask import current_app, request
 
 from gridmap.access import Role, User, current_user
 from gridmap.access.pages import page
-from gridmap.db.app import URL_KEY, app_engine
+from gridmap.db.app import URL_KEY, app_engine, read_engine
 from gridmap.errors import GridmapError, InvalidInput
 from gridmap.households.errors import HouseholdNotFound, VisitConflict
 from gridmap.i18n import t
@@ -257,7 +257,7 @@ def choose(
         "compound": compound,
     }
     user = _user()
-    engine = app_engine()
+    engine = read_engine()
     flt = _filter_from(values, GridFilter.from_store(stored_filter), trigger)
     try:
         rows = selection.hierarchy(engine, user)
@@ -411,7 +411,7 @@ def show_page(
     A grid clicked on the map goes to the detail panel."""
     trigger = triggered_id()
     size = get_settings().lead_page_size
-    user, engine = _user(), app_engine()
+    user, engine = _user(), read_engine()
     scope = _scope(scope_data)
     offset = int(offset or 0)
     selected: Any = no_update
@@ -477,7 +477,7 @@ def pick_case(selected_rows: list[dict[str, Any]] | dict[str, Any] | None, lang:
 def show_grid(grid_id: int | dict[str, Any] | None, lang: str) -> tuple[Any, Any]:
     """The detail panel of a grid and its outline on the map (``{"grids": ids}``: the
     summary of a selection of several grids, no outline)."""
-    user, engine = _user(), app_engine()
+    user, engine = _user(), read_engine()
     if isinstance(grid_id, dict):
         return show_selection(grid_id.get("grids"), lang), lead_map.outline_patch(None, lang)
     if grid_id is None:
@@ -501,7 +501,7 @@ def show_selection(grid_ids: Any, lang: str) -> list:
     if not isinstance(grid_ids, list):
         return grid_panel(None, None, lang)
     ids = [i for i in grid_ids if isinstance(i, int) and not isinstance(i, bool)]
-    user, engine = _user(), app_engine()
+    user, engine = _user(), read_engine()
     try:
         rows = selection.hierarchy(engine, user, ids) if ids else []
         if not rows:
@@ -536,7 +536,7 @@ def show_households(grid_id: Any, _done: Any, kind: Any, lang: str) -> tuple[Any
     ten-household units, kinds, case categories), and the grid's buildings on the map's
     overdue-visits trace; again after each visit recorded. The kind chosen stays (a care
     visit until one is chosen)."""
-    user, engine = _user(), app_engine()
+    user, engine = _user(), read_engine()
     grid = _one_grid(grid_id)
     try:
         found = households.grid_households(engine, user, grid) if grid is not None else None

@@ -25,7 +25,7 @@ from gridmap.access import Role
 from gridmap.access.pages import page
 from gridmap.analytics.params import SERVICE_KINDS
 from gridmap.cases.filters import CUSTOM_WINDOW, CaseChoice
-from gridmap.db.app import app_engine
+from gridmap.db.app import primary_lost, read_engine
 from gridmap.errors import GridmapError
 from gridmap.i18n import t
 from gridmap.settings import get_settings
@@ -257,7 +257,7 @@ def layout(lang: str | None = None, **_query: str) -> html.Div:
     lang = page_language(lang)
     message, message_class = "", "map-message hidden"
     try:
-        start = overlays.initial_view(app_engine(), settings.map_center)
+        start = overlays.initial_view(read_engine(), settings.map_center)
     except GridmapError:
         start = overlays.InitialView(
             overlays.MapView.around(overlays.FALLBACK_CENTER, overlays.FALLBACK_ZOOM),
@@ -347,7 +347,7 @@ def redraw(
         raise PreventUpdate
     try:
         out = overlays.draw_overlays(
-            app_engine(), visible, view, lang, choice, circles=circles, only=only
+            read_engine(), visible, view, lang, choice, circles=circles, only=only
         )
     except GridmapError:
         out = overlays.Overlays(error=t("map.error", lang))
@@ -414,7 +414,7 @@ def live_update(
     state = live.LiveState.from_store(stored_live)
     visible = "cases" in overlays.visible_layers(toggles, toggle_ids)
     update = live.refresh(
-        app_engine(),
+        read_engine(),
         state,
         CaseChoice.from_store(case_filter),
         bbox=view.bbox,
@@ -430,7 +430,8 @@ def live_update(
         ticker_items(update.ticker, lang, update.fresh) if update.ticker is not None else no_update
     )
     stored = update.state.to_store() if update.changed else no_update
-    return figure, tiles, ticker, update.notice, update.notice_class, stored, False
+    text_, css = live.with_read_only(update.notice, update.notice_class, lang, primary_lost())
+    return figure, tiles, ticker, text_, css, stored, False
 
 
 def register(app: Dash) -> None:

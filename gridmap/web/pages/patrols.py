@@ -15,7 +15,7 @@ from plotly import graph_objects as go
 from gridmap.access import Role, current_user
 from gridmap.access.pages import page
 from gridmap.cases.filters import case_timezone
-from gridmap.db.app import app_engine
+from gridmap.db.app import read_engine
 from gridmap.errors import GridmapError
 from gridmap.i18n import normalize_language, t
 from gridmap.patrols import coverage, shifts
@@ -39,7 +39,7 @@ TRACK_COLOR = "#1d4ed8"
 
 def _shift_options() -> list[dict[str, Any]]:
     tz = case_timezone()
-    rows = shifts.list_shifts(app_engine(), limit=500)
+    rows = shifts.list_shifts(read_engine(), limit=500)
     return [{"label": service.shift_label(r, tz), "value": r["id"]} for r in rows]
 
 
@@ -148,7 +148,7 @@ def load_track(shift_id: int | None):
     :func:`service.day_seconds`): its bounds, range and clock marks."""
     if shift_id is None:
         return None, 0, 1, [0, 1], {}
-    engine = app_engine()
+    engine = read_engine()
     try:
         shift = shifts.get_shift(engine, int(shift_id))
     except PatrolNotFound:  # gone, or not the user's (row-level security): no track
@@ -190,7 +190,7 @@ def draw(track: dict | None, span: list[int], window: str, lang: str):
         status = t("patrols.no_track", lang)
     length = coverage.parse_window(window)
     ctx = LayerContext(
-        engine=app_engine(),
+        engine=read_engine(),
         bbox=bbox,
         zoom=15.0 if n else 11.0,
         params=(PatrolWindow(since=as_of - length, until=as_of),),
@@ -244,7 +244,7 @@ def draw(track: dict | None, span: list[int], window: str, lang: str):
 
 def _gaps(since: datetime, until: datetime, tz: str, lang: str) -> list[Any]:
     """The grids where patrols are most needed in the window, or why there are none."""
-    engine = app_engine()
+    engine = read_engine()
     rows = coverage.risk_gap(engine, coverage.Window(since, until), 10)
     span = service.span_label(since, until, tz)
     if not rows:

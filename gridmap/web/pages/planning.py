@@ -20,7 +20,7 @@ from gridmap.access import Role
 from gridmap.access.pages import page
 from gridmap.analytics.errors import AnalyticsError
 from gridmap.analytics.params import SERVICE_KINDS, CircleParams
-from gridmap.db.app import app_engine
+from gridmap.db.app import app_engine, read_engine
 from gridmap.errors import GridmapError
 from gridmap.i18n import t
 from gridmap.settings import get_settings
@@ -71,7 +71,7 @@ def layout(lang: str | None = None, kind: str | None = None, **_query: str) -> h
     if kind not in SERVICE_KINDS:
         kind = SERVICE_KINDS[0]
         try:
-            worst = worst_covered(app_engine(), params)
+            worst = worst_covered(read_engine(), params)
         except GridmapError:
             worst = None
         if worst is not None:
@@ -79,7 +79,7 @@ def layout(lang: str | None = None, kind: str | None = None, **_query: str) -> h
             why = t("plan.worst", lang, kind=t(f"service.{kind}", lang),
                     minutes=f"{worst.minutes:g}", pct=f"{worst.pct:.2f}")  # fmt: skip
     try:
-        start = overlays.initial_view(app_engine(), settings.map_center)
+        start = overlays.initial_view(read_engine(), settings.map_center)
         view = start.view
     except GridmapError:
         view = overlays.MapView.around(overlays.FALLBACK_CENTER, overlays.FALLBACK_ZOOM)

@@ -27,7 +27,7 @@ from gridmap.access import Role, current_user
 from gridmap.access.pages import page
 from gridmap.access.policy import Access, allow
 from gridmap.cases.filters import case_timezone
-from gridmap.db.app import app_engine
+from gridmap.db.app import primary_lost, read_engine
 from gridmap.errors import GridmapError
 from gridmap.i18n import t
 from gridmap.settings import get_settings
@@ -106,7 +106,7 @@ def layout(lang: str | None = None, **_query: str) -> html.Div:
     """The wall for ``?lang=`` (zh-CN by default)."""
     settings = get_settings()
     lang = page_language(lang)
-    start = wall.wall_view(app_engine(), settings.map_center)
+    start = wall.wall_view(read_engine(), settings.map_center)
     style = basemap_style(request.host_url, settings.basemap_tiles, theme="dark")
     figure = wall.wall_figure(wall.empty_traces(lang), start.view, style)
     extent = json.dumps(start.extent) if start.extent else ""
@@ -198,12 +198,13 @@ def probe_update(
     answered (``wall-beat``: the browser shows the stale notice itself when answers stop
     coming)."""
     probe = wall.probe_tick(
-        app_engine(), live.LiveState.from_store(stored_live), requested, lang, datetime.now(UTC)
+        read_engine(), live.LiveState.from_store(stored_live), requested, lang, datetime.now(UTC)
     )
+    text_, css = live.with_read_only(probe.notice, probe.notice_class, lang, primary_lost())
     return (
         probe.request if probe.request is not None else no_update,
-        probe.notice,
-        probe.notice_class,
+        text_,
+        css,
         tick or 0,
         probe.state.to_store() if probe.state is not None else no_update,
     )
@@ -218,7 +219,7 @@ def live_update(
     """When the probe asked (or the view changed): the case traces, the case tiles, the
     ticker (new cases highlighted) and the hottest grids."""
     update = wall.live_tick(
-        app_engine(),
+        read_engine(),
         live.LiveState.from_store(stored_live),
         MapView.from_store(stored_view),
         lang,
@@ -242,8 +243,7 @@ def live_update(
         tiles,
         ticker,
         hot,
-        update.notice,
-        update.notice_class,
+        *live.with_read_only(update.notice, update.notice_class, lang, primary_lost()),
         state,
     )
 
@@ -264,7 +264,7 @@ def slow_update(
         return no_update, no_update, no_update
     try:
         update = wall.slow_tick(
-            app_engine(), MapView.from_store(stored_view), lang, datetime.now(UTC), drawn_key
+            read_engine(), MapView.from_store(stored_view), lang, datetime.now(UTC), drawn_key
         )
     except (GridmapError, SQLAlchemyError) as exc:
         wall.log.warning("wall slow tick: %s", exc)
@@ -303,7 +303,7 @@ def outlines() -> Response:
         return _json_error("bbox=minx,miny,maxx,maxy and zoom=<number> are needed.", 400)
     view = MapView(((bbox[0] + bbox[2]) / 2, (bbox[1] + bbox[3]) / 2), zoom, bbox)
     try:
-        geojson = wall.outlines(app_engine(), view, datetime.now(UTC))
+        geojson = wall.outlines(read_engine(), view, datetime.now(UTC))
     except (SQLAlchemyError, GridmapError):
         return _json_error("The database is not available; try again shortly.", 503)
     response = Response(json.dumps(geojson, separators=(",", ":")), mimetype="application/geo+json")

@@ -7,6 +7,11 @@ is older than :data:`MAX_AGE` (relative windows slide) — does :func:`refresh` 
 layer for the view, the KPI tiles and the ticker. When the database does not answer, the
 dashboard keeps what it shows, marked stale with the time of the last good read, and the
 next probe that answers brings it back.
+
+With read replicas (:func:`gridmap.db.app.read_engine`: one server per request) the probe
+and the read it gates run on the same server, so a dashboard records a version only with
+data at least that new; a probe answered by a replica behind what the dashboard drew sees
+an older version, which asks for a re-read, never hides a change.
 """
 
 from __future__ import annotations
@@ -122,6 +127,14 @@ def clock(moment: datetime | str | None) -> str:
 
 def live_notice(now: datetime, lang: str) -> tuple[str, str]:
     return t("live.live", lang, time=clock(now)), "live-notice live"
+
+
+def with_read_only(notice: str, css: str, lang: str, read_only: bool) -> tuple[str, str]:
+    """The notice and its class, saying "read-only" while the primary database is lost
+    (the data shown comes from a read replica; nothing can be saved)."""
+    if not read_only:
+        return notice, css
+    return f"{notice} · {t('live.read_only', lang)}", f"{css} read-only"
 
 
 def stale_notice(state: LiveState, lang: str) -> tuple[str, str]:

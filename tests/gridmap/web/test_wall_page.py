@@ -19,7 +19,7 @@ def test_slow_tick_changes_nothing_while_the_banner_says_stale(
     def never(*_args, **_kwargs):
         raise AssertionError("read while the banner says the data is stale")
 
-    monkeypatch.setattr(wall_page, "app_engine", never)
+    monkeypatch.setattr(wall_page, "read_engine", never)
     monkeypatch.setattr(wall_page.wall, "slow_tick", never)
     view = MapView.around((120.0, 30.0), 12.0).to_store()
     stale = LiveState(stale=True).to_store()
