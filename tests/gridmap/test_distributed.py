@@ -34,8 +34,11 @@ def model(demo_url: str) -> CoverageModel:
     return CoverageModel.load(demo_url, CircleParams.from_settings())
 
 
-def _single_visit_rows(engine: Engine) -> dict[str, np.ndarray]:
+@pytest.fixture(scope="module")
+def single_rows(demo_engine: Engine) -> dict[str, np.ndarray]:
+    """The demo's visit rows matched in this process."""
     s = get_settings()
+    engine = demo_engine
     raw = engine.raw_connection()
     try:
         pings = read_pings(raw, s.patrol_max_accuracy_m)
@@ -68,17 +71,17 @@ def test_tiles_cover_the_plane_once() -> None:
     assert sorted(int(t.holds(x, y).sum()) for t in tiles)[0] >= 500 // TILES - 2
 
 
-def test_patrol_visit_rows_equal_single_process(client, demo_url, demo_engine) -> None:
-    single = _single_visit_rows(demo_engine)
+def test_patrol_visit_rows_equal_single_process(client, demo_url, demo_engine, single_rows) -> None:
+    single = single_rows
     rows, counts = _visit_rows(client, demo_url, demo_engine)
     assert len(single["edge_id"]) > 1000
     assert counts["tiles"] == TILES
     assert _equal(rows, single)
 
 
-def test_patrol_visits_without_overlap_differ(client, demo_url, demo_engine) -> None:
+def test_patrol_visits_without_overlap_differ(client, demo_url, demo_engine, single_rows) -> None:
     rows, _ = _visit_rows(client, demo_url, demo_engine, overlap_m=0.0)
-    assert not _equal(rows, _single_visit_rows(demo_engine))
+    assert not _equal(rows, single_rows)
 
 
 def test_patrol_rebuild_writes_the_single_process_tables(client, demo_url, demo_engine) -> None:
