@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import click
@@ -38,8 +38,10 @@ def dask_client(use_dask: bool, workers: int | None, scheduler: str | None) -> I
         return
     from gridmap import distributed
 
-    try:
-        with distributed.dask_client(scheduler, workers) as client:
-            yield client
-    except OSError as exc:  # an unreachable scheduler
-        raise click.ClickException(f"Cannot reach the Dask scheduler: {exc}") from exc
+    with ExitStack() as stack:
+        try:
+            client = stack.enter_context(distributed.dask_client(scheduler, workers))
+        except (OSError, ValueError) as exc:  # an unreachable or malformed address
+            where = f" {scheduler}" if scheduler else ""
+            raise click.ClickException(f"Cannot reach the Dask scheduler{where}: {exc}") from exc
+        yield client

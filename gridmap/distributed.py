@@ -121,7 +121,7 @@ def dask_client(scheduler: str | None = None, workers: int | None = None) -> Ite
     settings = get_settings()
     address = scheduler or settings.dask_scheduler
     if address:
-        with Client(address) as client:
+        with Client(address, timeout=10) as client:
             yield client
         return
     n = workers or settings.dask_workers or os.cpu_count() or 1
