@@ -344,9 +344,10 @@ class SubGraph:
     nodes: np.ndarray
 
 
-def sub_graph(graph: WalkGraph, tile: Tile, radius: float) -> SubGraph:
+def sub_graph(graph: WalkGraph, tile: Tile, radius: float, shapes: bool = True) -> SubGraph:
     """Every edge touching a node within ``radius`` of the tile, with both its ends
-    (nodes and edges in the whole network's order)."""
+    (nodes and edges in the whole network's order); ``shapes=False``: without the edges'
+    geometries (walks need only their lengths)."""
     core = tile.distance(graph.xy[:, 0], graph.xy[:, 1]) <= radius
     edges = np.flatnonzero(core[graph.edge_u] | core[graph.edge_v])
     nodes = np.unique(np.concatenate([np.flatnonzero(core), graph.edge_u[edges],
@@ -367,7 +368,7 @@ def sub_graph(graph: WalkGraph, tile: Tile, radius: float) -> SubGraph:
         edge_u=u,
         edge_v=v,
         edge_len=length,
-        edge_xy=graph.edge_xy[edges],
+        edge_xy=graph.edge_xy[edges] if shapes else np.zeros(0, dtype=object),
         crs=graph.crs,
     )
     return SubGraph(part, nodes)
@@ -403,7 +404,7 @@ def walk_tiles(model: CoverageModel, n: int, radius: float | None = None) -> lis
         owned = np.flatnonzero(tile.holds(bxy[:, 0], bxy[:, 1]))
         if not len(owned):
             continue
-        sub = sub_graph(graph, tile, radius)
+        sub = sub_graph(graph, tile, radius, shapes=False)
         node = np.full(len(owned), -1, np.int64)
         here = np.isin(b.node[owned], sub.nodes)
         node[here] = np.searchsorted(sub.nodes, b.node[owned][here])
