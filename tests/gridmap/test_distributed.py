@@ -8,12 +8,13 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 import shapely
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from gridmap import distributed
 from gridmap.analytics.coverage import CoverageModel
 from gridmap.analytics.isochrones import compute_isochrones
 from gridmap.analytics.params import CircleParams
+from gridmap.db.engine import get_engine
 from gridmap.patrols.matching import matcher_for
 from gridmap.patrols.visits import bucket_rows, read_pings, rebuild_visits
 from gridmap.settings import get_settings
@@ -142,3 +143,25 @@ def test_isochrones_equal_single_process(client, model: CoverageModel) -> None:
         (i.point_id, i.kind, i.minutes, i.reach_m) for i in single
     ]
     assert all(shapely.equals_exact(a.geom, b.geom, 0) for a, b in zip(got, single, strict=True))
+
+
+def test_compute_all_on_dask_stores_the_single_process_circles(client, _created) -> None:
+    from gridmap.derived import compute_all
+    from tests.conftest import make_test_database
+    from tests.gridmap.analytics.toy import seed_toy
+
+    url = make_test_database("dask_toy")
+    _created.append(url)
+    seed_toy(url)
+    stored = (
+        "SELECT building_id, snap_m, walk_m FROM building_access ORDER BY 1",
+        "SELECT service_point_id, kind, minutes, reach_m, ST_AsBinary(geom) "
+        "FROM service_isochrones ORDER BY 1, 3",
+    )
+    runs = []
+    for on in (client, None):
+        compute_all(url, steps=("coverage", "isochrones"), params=CircleParams(), client=on)
+        with get_engine(url).connect() as conn:
+            runs.append([conn.execute(text(sql)).all() for sql in stored])
+    assert len(runs[0][0]) == 7 and len(runs[0][1]) == 3
+    assert runs[0] == runs[1]
