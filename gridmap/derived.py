@@ -11,6 +11,9 @@ and ``rebuild``), the tests' worlds and the benchmarks all use it.
 Case heat (``case_heat_days``) and the risk gap need no step here: the heat rollup is kept
 current by the database (stale days are refreshed when read) and the risk gap is computed
 per request.
+
+With a Dask client (``client=``, see :mod:`gridmap.distributed`) the patrol visits,
+coverage and isochrones are computed tile by tile on its cluster, with the same results.
 """
 
 from __future__ import annotations
@@ -61,12 +64,24 @@ class Derived:
 
 
 def rebuild_patrol_visits(
-    engine: Engine, progress: Callable[[int, int], None] | None = None
+    engine: Engine, progress: Callable[[int, int], None] | None = None, client=None
 ) -> dict[str, int]:
     """Rebuild the visit history from every stored ping, in one transaction, with the
-    configured accuracy and matching distance; the counts and seconds of each step."""
+    configured accuracy and matching distance (on the Dask ``client``'s cluster when
+    given); the counts and seconds of each step."""
     settings = get_settings()
     matcher = matcher_for(engine)
+    if client is not None:
+        from gridmap import distributed
+
+        url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        stats = distributed.rebuild_visits(
+            client, url, matcher, max_accuracy_m=settings.patrol_max_accuracy_m,
+            match_m=settings.patrol_match_m,
+        )  # fmt: skip
+        if progress:
+            progress(stats["pings"], stats["pings"])
+        return stats
     raw = engine.raw_connection()
     try:
         stats = rebuild_visits(
@@ -95,10 +110,12 @@ def compute_all(
     params: CircleParams | None = None,
     missing_only: bool = False,
     progress: Progress | None = None,
+    client=None,
 ) -> Derived:
     """Compute the derived analyses of the database at ``url``: every step of :data:`STEPS`
     (or those of ``steps``, always in :data:`STEPS` order; ``missing_only``: only those whose
-    results are not stored yet). ``params``: the service circles' (default: settings)."""
+    results are not stored yet). ``params``: the service circles' (default: settings);
+    ``client``: a Dask client to run the heavy steps on (:mod:`gridmap.distributed`)."""
     chosen = set(steps)
     unknown = chosen - set(STEPS)
     if unknown:
@@ -119,13 +136,13 @@ def compute_all(
             report(step, 1, 1)
         elif step == "patrol_visits":
             report(step, 0, 1)
-            out.visits = rebuild_patrol_visits(engine, partial(report, step))
+            out.visits = rebuild_patrol_visits(engine, partial(report, step), client)
         elif step == "coverage":
             assert params is not None
-            _coverage(url, params, out, report)
+            _coverage(url, params, out, report, client)
         elif step == "isochrones":
             assert params is not None
-            _isochrones(url, params, out, report)
+            _isochrones(url, params, out, report, client)
         out.seconds[step] = time.perf_counter() - started
     return out
 
@@ -134,18 +151,27 @@ def _silent(step: str, done: int, total: int) -> None:
     """No progress shown."""
 
 
-def _coverage(url: str, params: CircleParams, out: Derived, report: Progress) -> None:
+def _coverage(url: str, params: CircleParams, out: Derived, report: Progress, client=None) -> None:
     """Every kind's walks from every building, stored as a new coverage run."""
     started = time.perf_counter()
     report("coverage", 0, len(params.kinds))
     out.model = CoverageModel.load(url, params)
+    if client is not None:
+        from gridmap import distributed
+
+        out.walks = distributed.coverage_walks(client, out.model)
+        report("coverage", len(params.kinds), len(params.kinds))
+        save_coverage(url, out.model, out.walks, time.perf_counter() - started)
+        return
     for k, kind in enumerate(params.kinds, 1):
         out.walks[kind] = out.model.walk(kind)
         report("coverage", k, len(params.kinds))
     save_coverage(url, out.model, out.walks, time.perf_counter() - started)
 
 
-def _isochrones(url: str, params: CircleParams, out: Derived, report: Progress) -> None:
+def _isochrones(
+    url: str, params: CircleParams, out: Derived, report: Progress, client=None
+) -> None:
     """The isochrones of every on-network service point, stored as a new run."""
     model = out.model = out.model or CoverageModel.load(url, params)
     sites = model.sites
@@ -159,6 +185,12 @@ def _isochrones(url: str, params: CircleParams, out: Derived, report: Progress) 
 
     report("isochrones", 0, total)
     started = time.perf_counter()
-    isos = compute_isochrones(model, progress=one)
+    if client is not None:
+        from gridmap import distributed
+
+        isos = distributed.isochrones(client, model)
+        one(total)
+    else:
+        isos = compute_isochrones(model, progress=one)
     save_isochrones(url, model, isos, time.perf_counter() - started)
     out.isochrones = len(isos)

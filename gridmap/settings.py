@@ -331,6 +331,26 @@ class Settings(BaseSettings):
         "and the replicas (0: check on every read).",
     )
 
+    # --- issue 16: distributed analytics (Dask) ---
+    dask_scheduler: str = Field(
+        default="",
+        description="Address of a Dask scheduler (e.g. tcp://10.0.0.5:8786) the batch jobs "
+        "(patrol visit rebuild, coverage, isochrones) run on with --dask; empty: a local "
+        "cluster started for the job.",
+    )
+    dask_workers: int = Field(
+        default=0,
+        ge=0,
+        le=256,
+        description="Worker processes of the local Dask cluster (0: one per CPU).",
+    )
+    dask_tiles: int = Field(
+        default=0,
+        ge=0,
+        le=4096,
+        description="Area tiles a Dask job is cut into (0: two per worker, at least 4).",
+    )
+
     @field_validator("cases_escalation_hours")
     @classmethod
     def _escalation_steps(cls, v: tuple[float, float, float]) -> tuple[float, float, float]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from gridmap.analytics.params import SERVICE_KINDS, CircleParams
+from gridmap.cli_dask import dask_client, dask_options
 from gridmap.cli_errors import friendly
 
 
@@ -66,8 +67,13 @@ def import_roads_cmd(path: Path, append: bool) -> None:
 @minutes_option
 @kinds_option
 @click.option("--no-isochrones", is_flag=True, help="Coverage only (no polygons).")
-def compute(speed: float | None, minutes: str | None, kinds: str | None, no_isochrones: bool):
-    """Compute coverage (and isochrones) for every service point and store them."""
+@dask_options
+def compute(
+    speed: float | None, minutes: str | None, kinds: str | None, no_isochrones: bool,
+    use_dask: bool, workers: int | None, scheduler: str | None,
+):  # fmt: skip
+    """Compute coverage (and isochrones) for every service point and store them (with
+    --dask: tile by tile on a Dask cluster)."""
 
     @friendly
     def run() -> None:
@@ -79,8 +85,8 @@ def compute(speed: float | None, minutes: str | None, kinds: str | None, no_isoc
         started = time.perf_counter()
         click.echo("loading network, buildings and service points …")
         steps = ("coverage",) if no_isochrones else ("coverage", "isochrones")
-        with step_bars() as progress:
-            done = compute_all(_url(), steps=steps, params=params, progress=progress)
+        with dask_client(use_dask, workers, scheduler) as client, step_bars() as progress:
+            done = compute_all(_url(), steps=steps, params=params, progress=progress, client=client)
         model = done.model
         assert model is not None
         g = model.graph

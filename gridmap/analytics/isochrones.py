@@ -112,6 +112,51 @@ class Isochrone:
     geom: shapely.Geometry
 
 
+def local_isochrones(
+    graph: WalkGraph, nodes: np.ndarray, origins: np.ndarray, snaps: np.ndarray,
+    params: CircleParams, progress: Callable[[int], None] | None = None,
+) -> list[shapely.Geometry]:  # fmt: skip
+    """The walking areas (local xy) of sources at ``origins`` (xy), ``snaps`` m from their
+    graph ``nodes``: for each source, one per minutes of ``params`` (source-major)."""
+    local: list[shapely.Geometry] = []
+    for pos, dist in batched_distances(graph, nodes, params.max_reach_m):
+        edges = touching_edges(graph, np.flatnonzero(np.isfinite(dist)))
+        for minutes in params.minutes:
+            local.append(isochrone_polygon(
+                graph, dist, origins[pos], float(snaps[pos]), params.reach_m(minutes),
+                params.buffer_m, edges=edges,
+            ))  # fmt: skip
+        if progress:
+            progress(1)
+    return local
+
+
+def isochrone_sources(model: CoverageModel, point_ids: np.ndarray | None = None) -> np.ndarray:
+    """Positions (in ``model.sites``) of the on-network points of the parameters' kinds
+    (only ``point_ids`` when given)."""
+    params, sites = model.params, model.sites
+    pick = np.flatnonzero(np.isin(sites.kinds, params.kinds) & (sites.snap <= params.max_snap_m))
+    if point_ids is not None:
+        pick = pick[np.isin(sites.ids[pick], point_ids)]
+    return pick
+
+
+def assemble_isochrones(
+    model: CoverageModel, pick: np.ndarray, local: list[shapely.Geometry]
+) -> list[Isochrone]:
+    """Isochrones (lon/lat) of the sources ``pick`` from their local areas (source-major)."""
+    if not local:
+        return []
+    sites, params = model.sites, model.params
+    lonlat = model.graph.to_lonlat(np.array(local, dtype=object))
+    keys = [
+        (int(sites.ids[i]), str(sites.kinds[i]), minutes, params.reach_m(minutes))
+        for i in pick
+        for minutes in params.minutes
+    ]
+    return [Isochrone(*key, g) for key, g in zip(keys, lonlat, strict=True)]
+
+
 def compute_isochrones(
     model: CoverageModel,
     *,
@@ -119,33 +164,13 @@ def compute_isochrones(
     progress: Callable[[int], None] | None = None,
 ) -> list[Isochrone]:
     """Isochrones of every (or the listed) on-network service point, for every minutes."""
-    params = model.params
+    pick = isochrone_sources(model, point_ids)
     sites = model.sites
-    pick = np.flatnonzero(np.isin(sites.kinds, params.kinds) & (sites.snap <= params.max_snap_m))
-    if point_ids is not None:
-        pick = pick[np.isin(sites.ids[pick], point_ids)]
     origins = model.graph.to_local(sites.lonlat[pick, 0], sites.lonlat[pick, 1])
-    out: list[Isochrone] = []
-    local: list[shapely.Geometry] = []
-    for pos, dist in batched_distances(model.graph, sites.node[pick], params.max_reach_m):
-        i = pick[pos]
-        edges = touching_edges(model.graph, np.flatnonzero(np.isfinite(dist)))
-        for minutes in params.minutes:
-            reach = params.reach_m(minutes)
-            local.append(isochrone_polygon(
-                model.graph, dist, origins[pos], float(sites.snap[i]), reach, params.buffer_m,
-                edges=edges,
-            ))  # fmt: skip
-            out.append(Isochrone(int(sites.ids[i]), str(sites.kinds[i]), minutes, reach, None))
-        if progress:
-            progress(1)
-    if not out:
-        return []
-    lonlat = model.graph.to_lonlat(np.array(local, dtype=object))
-    return [
-        Isochrone(iso.point_id, iso.kind, iso.minutes, iso.reach_m, g)
-        for iso, g in zip(out, lonlat, strict=True)
-    ]
+    local = local_isochrones(
+        model.graph, sites.node[pick], origins, sites.snap[pick], model.params, progress
+    )
+    return assemble_isochrones(model, pick, local)
 
 
 def save_isochrones(

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import click
 
+from gridmap.cli_dask import dask_client, dask_options
 from gridmap.cli_errors import friendly
 
 
@@ -52,8 +53,10 @@ def refresh() -> None:
 
 
 @patrols.command()
-def rebuild() -> None:
-    """Rebuild the visit history from every stored ping (a progress bar while matching)."""
+@dask_options
+def rebuild(use_dask: bool, workers: int | None, scheduler: str | None) -> None:
+    """Rebuild the visit history from every stored ping (a progress bar while matching;
+    with --dask, tile by tile on a Dask cluster)."""
 
     @friendly
     def run() -> None:
@@ -67,7 +70,8 @@ def rebuild() -> None:
                 bar.update(pct - done[0])
                 done[0] = pct
 
-            stats = rebuild_patrol_visits(_engine(), step)
+            with dask_client(use_dask, workers, scheduler) as client:
+                stats = rebuild_patrol_visits(_engine(), step, client)
         click.echo(stats)
 
     run()

@@ -73,14 +73,58 @@ def apply_visits(cur, at_us: np.ndarray, edge: np.ndarray) -> int:
     return len(np.unique(rows["edge_id"]))
 
 
-def read_pings(conn, max_accuracy_m: float) -> pd.DataFrame:
-    """Every stored ping at least as accurate as ``max_accuracy_m``: at (µs), lon, lat."""
+def replace_visits(cur, rows: dict[str, np.ndarray], oldest_us: int | None) -> None:
+    """Replace the visit tables by ``rows`` (:func:`bucket_rows`) rebuilt from every stored
+    ping, the oldest at ``oldest_us`` (None: no ping), in the caller's transaction."""
+    # Buckets older than the oldest stored ping stay: their pings may be gone by
+    # retention (GRIDMAP_PING_RETENTION_DAYS), the aggregates are kept.
+    # (no ping at all: nothing to rebuild from, every bucket stays).
+    if oldest_us is not None:
+        kept = TS.format(oldest_us // (BUCKET_S * US) * (BUCKET_S * US))
+        cur.execute(f"SELECT EXISTS (SELECT 1 FROM edge_visits WHERE bucket < {kept})")
+        if cur.fetchone()[0]:
+            cur.execute(f"DELETE FROM edge_visits WHERE bucket >= {kept}")
+        else:
+            cur.execute("TRUNCATE edge_visits")
+    cur.execute("TRUNCATE edge_last_visit")
+    _stage(cur, rows)
+    cur.execute(
+        f"""
+        INSERT INTO edge_visits (edge_id, bucket, first_at, last_at)
+        SELECT edge_id, {TS.format("bucket")}, {TS.format("first_at")},
+               {TS.format("last_at")}
+        FROM patrol_visits_stage
+        """
+    )
+    cur.execute(
+        """
+        INSERT INTO edge_last_visit (edge_id, last_at)
+        SELECT edge_id, max(last_at) FROM edge_visits GROUP BY edge_id
+        """
+    )
+    cur.execute("ANALYZE edge_visits")
+
+
+def read_pings(
+    conn, max_accuracy_m: float, area: tuple[float | None, ...] | None = None
+) -> pd.DataFrame:
+    """Every stored ping at least as accurate as ``max_accuracy_m``: at (µs), lon, lat;
+    ``area`` (lon0, lon1, lat0, lat1; None: unbounded): only those with lon0 <= lon < lon1
+    and lat0 <= lat < lat1."""
+    where = [f"coalesce(accuracy_m, 0) <= {float(max_accuracy_m)!r}"]
+    if area is not None:
+        tests = (
+            "ST_X(geom) >= {!r}",
+            "ST_X(geom) < {!r}",
+            "ST_Y(geom) >= {!r}",
+            "ST_Y(geom) < {!r}",
+        )
+        where += [t.format(float(v)) for v, t in zip(area, tests, strict=True) if v is not None]
     buf = io.StringIO()
     with conn.cursor() as cur:
         cur.copy_expert(
             "COPY (SELECT (extract(epoch FROM at) * 1000000)::bigint, ST_X(geom), ST_Y(geom) "
-            f"FROM gps_pings WHERE coalesce(accuracy_m, 0) <= {float(max_accuracy_m)!r}) "
-            "TO STDOUT WITH (FORMAT csv)",
+            f"FROM gps_pings WHERE {' AND '.join(where)}) TO STDOUT WITH (FORMAT csv)",
             buf,
         )
     buf.seek(0)
@@ -115,33 +159,7 @@ def rebuild_visits(
     t2 = time.perf_counter()
     rows = bucket_rows(at, edge)
     with conn.cursor() as cur:
-        # Buckets older than the oldest stored ping stay: their pings may be gone by
-        # retention (GRIDMAP_PING_RETENTION_DAYS), the aggregates are kept.
-        # (no ping at all: nothing to rebuild from, every bucket stays).
-        if len(at):
-            kept = TS.format(int(at.min()) // (BUCKET_S * US) * (BUCKET_S * US))
-            cur.execute(f"SELECT EXISTS (SELECT 1 FROM edge_visits WHERE bucket < {kept})")
-            if cur.fetchone()[0]:
-                cur.execute(f"DELETE FROM edge_visits WHERE bucket >= {kept}")
-            else:
-                cur.execute("TRUNCATE edge_visits")
-        cur.execute("TRUNCATE edge_last_visit")
-        _stage(cur, rows)
-        cur.execute(
-            f"""
-            INSERT INTO edge_visits (edge_id, bucket, first_at, last_at)
-            SELECT edge_id, {TS.format("bucket")}, {TS.format("first_at")},
-                   {TS.format("last_at")}
-            FROM patrol_visits_stage
-            """
-        )
-        cur.execute(
-            """
-            INSERT INTO edge_last_visit (edge_id, last_at)
-            SELECT edge_id, max(last_at) FROM edge_visits GROUP BY edge_id
-            """
-        )
-        cur.execute("ANALYZE edge_visits")
+        replace_visits(cur, rows, int(at.min()) if len(at) else None)
     return {
         "pings": len(pings),
         "matched": int((edge >= 0).sum()),

@@ -7,11 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from gridmap.patrols.ingest import ingest_pings, parse_pings
 from tests.gridmap.patrols.conftest import walk
-from tests.gridmap.patrols.world import T0
+from tests.gridmap.patrols.world import LAT, T0
 
 GRIDMAP = str(Path(sys.executable).parent / "gridmap")
 
@@ -33,3 +33,26 @@ def test_coverage_and_gaps(world: Engine, patrol_url: str) -> None:
     assert lines[2].startswith("G1") and "patrolled  50.0 %" in lines[2]
     bad = run(patrol_url, "gaps", "--window", "2x")
     assert bad.returncode == 2 and "window" in bad.stderr
+
+
+def test_rebuild_on_a_dask_scheduler_writes_the_same_visits(world: Engine, patrol_url: str) -> None:
+    from dask.distributed import LocalCluster
+
+    from gridmap.derived import rebuild_patrol_visits
+
+    ingest_pings(world, parse_pings({"pings": walk() + walk("D2", lat=LAT - 0.0001)}), now=T0)
+    rebuild_patrol_visits(world)
+    visits = "SELECT edge_id, bucket, first_at, last_at FROM edge_visits ORDER BY 1, 2"
+    with world.connect() as conn:
+        single = conn.execute(text(visits)).all()
+        conn.execute(text("TRUNCATE edge_visits, edge_last_visit"))
+        conn.commit()
+    with LocalCluster(
+        n_workers=1, processes=False, protocol="tcp", dashboard_address=None
+    ) as cluster:
+        out = run(patrol_url, "rebuild", "--scheduler", cluster.scheduler_address)
+    assert out.returncode == 0, out.stderr
+    assert "'tiles': 4" in out.stdout
+    with world.connect() as conn:
+        assert conn.execute(text(visits)).all() == single
+    assert len(single) >= 2
