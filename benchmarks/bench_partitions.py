@@ -83,8 +83,8 @@ SELECT n, 'B' || n, 't', (ARRAY['市容环境', '治安', '民生', '消防', '�
        'hotline_12345', (ARRAY['reported', 'dispatched', 'resolved', 'closed'])[1 + mod(n, 4)],
        %(end)s::timestamptz - (n::float8 / %(rows)s) * interval '365 days',
        %(end)s::timestamptz, mod(n, 10000),
-       ST_SetSRID(ST_MakePoint(120.0 + mod(n * 7919, 4001) * 1e-4,
-                               30.1 + mod(n * 104729, 3001) * 1e-4), 4326)
+       ST_SetSRID(ST_MakePoint(120.0 + mod(n::bigint * 7919, 4001) * 1e-4,
+                               30.1 + mod(n::bigint * 104729, 3001) * 1e-4), 4326)
 FROM generate_series(1, %(rows)s) n
 """
 WINDOW = """
