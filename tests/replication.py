@@ -32,7 +32,7 @@ class Replicated:
             get_engine(url).dispose()
         self.primary.remove()
 
-    def wait_replayed(self, timeout: float = 10.0) -> None:
+    def wait_replayed(self, timeout: float = 30.0) -> None:
         """Wait until the standby has replayed everything the primary wrote so far."""
         with get_engine(self.url).connect() as conn:
             lsn = conn.execute(text("SELECT pg_current_wal_lsn()::text")).scalar_one()

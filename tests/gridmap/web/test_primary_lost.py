@@ -2,7 +2,8 @@
 The primary stops under a stream of case posts: reads keep answering from the replica
 (read-only), every write is a 503 with Retry-After, and the posters' retries with the same
 Idempotency-Key succeed once the primary is back: every case exactly once. An open wall
-shows the read-only notice while the primary is down and drops it after, without reload."""
+shows the read-only notice while the primary is down and drops it after, without reload;
+an open /lead shows the read-only banner then, and drops it after."""
 
 from __future__ import annotations
 
@@ -14,15 +15,16 @@ from collections.abc import Iterator
 
 import pytest
 import requests
+from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from sqlalchemy import text
 
 from gridmap.access.accounts import issue_token
 from gridmap.db.engine import get_engine
-from tests.gridmap.web.conftest import LiveServer, start_server, stop_server
+from tests.gridmap.web.conftest import ARTIFACTS, LiveServer, start_server, stop_server
 from tests.gridmap.web.test_browser import wait_for
 from tests.replication import Replicated
-from tests.signin import api_token, ensure_account
+from tests.signin import api_token, ensure_account, sign_in
 
 pytestmark = pytest.mark.slow
 
@@ -30,6 +32,10 @@ CASE = {"subcategory": "street_light", "lon": 120.005, "lat": 30.005}
 TILE = "/tiles/roads/13/6827/3379.pbf"
 POSTED_SQL = (
     "SELECT title, count(*), min(id) FROM cases WHERE title LIKE 'lost post %' GROUP BY title"
+)
+READ_ONLY_EN = (
+    "Read-only: the main database is down; showing a replica's data, changes cannot be saved "
+    "for now"
 )
 WALL_NOTICE_JS = """
 const n = document.getElementById('wall-notice');
@@ -51,6 +57,12 @@ def lost(replicated_pair: Replicated) -> Iterator[tuple[Replicated, LiveServer]]
     finally:
         if server is not None:
             stop_server(server)
+
+
+def banner(driver: WebDriver) -> str | None:
+    """The read-only banner's text (None when there is none)."""
+    found = driver.find_elements(By.ID, "gridmap-read-only")
+    return found[0].text if found else None
 
 
 def wait_until(check, timeout: float = 15.0) -> None:
@@ -162,14 +174,30 @@ def test_the_wall_says_read_only_while_the_primary_is_lost(
 
     wait_for(browser, lambda d: shown(d)[0] == "wall-notice live")
     browser.execute_script("window.__wallMarker = 'still-here'")
+    wall_tab = browser.current_window_handle
+    # A page with no live notice of its own (/lead), signed in before the loss (a sign-in
+    # writes): the banner of assets/read-only.js says it instead.
+    browser.switch_to.new_window("tab")
+    sign_in(browser, server.url, *ensure_account(pair.url, "admin"), next_path="/lead?lang=en")
+    wait_for(browser, lambda d: d.find_elements(By.ID, "lead-message"), 30, "no /lead")
     pair.wait_replayed()
     get_engine(pair.url).dispose()
     assert pair.primary.stop()
     try:
+        wait_for(browser, lambda d: banner(d) == READ_ONLY_EN, 25, "no banner on /lead")
+        ARTIFACTS.mkdir(exist_ok=True)
+        browser.save_screenshot(str(ARTIFACTS / "read-only-lead.png"))
+        browser.switch_to.window(wall_tab)
         wait_for(browser, lambda d: shown(d)[0] == "wall-notice live read-only", 15, "no notice")
         assert "只读模式" in shown(browser)[1], shown(browser)
     finally:
         pair.primary.start()
     wait_for(browser, lambda d: shown(d)[0] == "wall-notice live", 15, str(shown(browser)))
     assert browser.execute_script("return window.__wallMarker") == "still-here"
+    for handle in browser.window_handles:
+        if handle != wall_tab:
+            browser.switch_to.window(handle)
+            wait_for(browser, lambda d: banner(d) is None, 25, "the banner should go")
+            browser.close()
+    browser.switch_to.window(wall_tab)
     browser.get("about:blank")  # no open connection delays the server's stop
