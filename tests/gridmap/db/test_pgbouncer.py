@@ -31,7 +31,8 @@ from gridmap.db.pgbouncer import Bouncer, PgbouncerError, find_pgbouncer
 from gridmap.io.export import ExportRequest, export_data
 from gridmap.settings import get_settings
 from gridmap.web.app import create_app
-from gridmap.web.services import live, wall
+from gridmap.web.services import live
+from tests.gridmap.web.services.test_wall import hot_grids_request
 from tests.gridmap.web.test_tiles_layers import tile_of
 from tests.signin import client_sign_in, ensure_account
 
@@ -225,18 +226,7 @@ def test_tiles_ogc_and_a_dash_callback_through_pgbouncer(
     assert got.get_json()["numberReturned"] == grids
     assert got.get_json()["features"] == admin_direct.get(items).get_json()["features"]
 
-    output = next(key for key in app.callback_map if "wall-hot.children" in key)
-    view = wall.wall_view(pooled_demo, None).view.to_store()
-    body = {
-        "output": output,
-        "outputs": [{"id": i, "property": p} for i, p in
-                    (part.rsplit(".", 1) for part in output[2:-2].split("..."))],
-        "inputs": [{"id": "wall-refresh", "property": "data", "value": None},
-                   {"id": "wall-view", "property": "data", "value": view}],
-        "state": [{"id": "wall-live", "property": "data", "value": {}},
-                  {"id": "wall-lang", "property": "data", "value": "en"}],
-        "changedPropIds": ["wall-view.data"],
-    }  # fmt: skip
+    body = hot_grids_request(app, pooled_demo)
     command = signed_in(app, demo_url, "command")
     response = command.post("/_dash-update-component", json=body)
     assert response.status_code == 200

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 import pytest
+from dash import Dash
 from sqlalchemy import Engine, create_engine, text
 
 from gridmap.cases.filters import CLOSED_STATUSES, CaseFilter
@@ -318,16 +319,11 @@ def test_dark_basemap_and_fitted_view() -> None:
     ]
 
 
-def test_only_command_and_admin_watch_the_wall(wall_url: str, wall_engine: Engine) -> None:
-    """The wall shows the whole city: other roles get 403 and no data, for the page and
-    when they call its callbacks directly (gridmap.access.pages)."""
-    from gridmap.web.app import create_app
-    from tests.signin import client_sign_in, ensure_account
-
-    app = create_app(wall_url)
+def hot_grids_request(app: Dash, engine: Engine) -> dict:
+    """The body of a call of the wall's hottest-grids callback (English), for ``app``."""
     output = next(key for key in app.callback_map if "wall-hot.children" in key)
-    view = wall.wall_view(wall_engine, None).view.to_store()
-    body = {
+    view = wall.wall_view(engine, None).view.to_store()
+    return {
         "output": output,
         "outputs": [{"id": i, "property": p} for i, p in
                     (part.rsplit(".", 1) for part in output[2:-2].split("..."))],
@@ -337,6 +333,16 @@ def test_only_command_and_admin_watch_the_wall(wall_url: str, wall_engine: Engin
                   {"id": "wall-lang", "property": "data", "value": "en"}],
         "changedPropIds": ["wall-view.data"],
     }  # fmt: skip
+
+
+def test_only_command_and_admin_watch_the_wall(wall_url: str, wall_engine: Engine) -> None:
+    """The wall shows the whole city: other roles get 403 and no data, for the page and
+    when they call its callbacks directly (gridmap.access.pages)."""
+    from gridmap.web.app import create_app
+    from tests.signin import client_sign_in, ensure_account
+
+    app = create_app(wall_url)
+    body = hot_grids_request(app, wall_engine)
     seen, pages = {}, {}
     for role, grids in (("command", ()), ("admin", ()), ("grid_lead", ("990101001001001",)),
                         ("planner", ())):  # fmt: skip
