@@ -23,7 +23,9 @@ test: setup setup-test
 	$(BIN)/python -m pytest
 
 # The suite through pgbouncer in transaction mode: the tests marked `pooled` (every database
-# access path; POOLED_ARGS= runs the whole suite), their databases made and used through it.
+# access path), their databases made and used through it. The whole suite:
+#   make test-pooled POOLED_ARGS="--deselect tests/gridmap/cases/test_notify.py"
+# (that test LISTENs, which needs a direct connection).
 POOLED_ARGS ?= -m pooled
 test-pooled: setup setup-test
 	$(BIN)/gridmap db start --pgbouncer

@@ -78,6 +78,7 @@ class Bouncer:
         *,
         port: int | None = None,
         pool_size: int = 20,
+        max_server: int = 80,
         max_clients: int = 1000,
         wait_s: int = 30,
     ) -> int:
@@ -85,8 +86,11 @@ class Bouncer:
         password pgbouncer checks clients against and logs in with); return the port.
 
         ``port`` None keeps the port of an earlier configuration, else takes a free one.
-        ``pool_size`` is the server connections per database and user; a client waits at
-        most ``wait_s`` seconds for one."""
+        ``pool_size`` is the server connections per database and user, ``max_server`` those
+        of all databases together (below the server's ``max_connections``, 100 by default:
+        with many databases, as a test run makes, the pools would otherwise exceed it); an
+        idle server connection closes after 10 s, so a waiting pool of another database gets
+        its place; a client waits at most ``wait_s`` seconds for one."""
         url = make_url(upstream)
         if not url.username or url.password is None:
             raise PgbouncerError("pgbouncer needs the server's login and password in the URL.")
@@ -106,6 +110,8 @@ class Bouncer:
             "default_pool_size": pool_size,
             "min_pool_size": 0,
             "reserve_pool_size": 0,
+            "max_user_connections": max_server,
+            "server_idle_timeout": 10,
             "max_client_conn": max_clients,
             "query_wait_timeout": wait_s,
             "server_reset_query": "DISCARD ALL",
