@@ -51,9 +51,9 @@ class Faulty:
     ``hang`` set, every request matching it in the :data:`HANG_S` seconds after the first
     (``hung_paths``: the map may drop a request and ask again, and the first may be a tile
     of the old zoom it no longer needs) hangs until released or that time is up; with
-    ``fail`` set, the first request matching it, and every request of that same path in the
-    next :data:`FAIL_S` seconds, answer 503 (a retry at once would otherwise load it before
-    a busy test saw the notice).
+    ``fail`` set, every request matching it in the :data:`FAIL_S` seconds after the first
+    (``failed_paths``) answers 503 (a retry at once would otherwise load it before a busy
+    test saw the notice, and the first may be a tile the map no longer needs).
     ``seen``: every request path, in order."""
 
     url: str
@@ -63,8 +63,8 @@ class Faulty:
     fail_health: int = 0
     hang: re.Pattern[str] | None = None
     fail: re.Pattern[str] | None = None
-    failed: str | None = None
     failed_until: float = 0.0
+    failed_paths: set[str] = field(default_factory=set)
     hung_until: float = 0.0
     hung_paths: set[str] = field(default_factory=set)
     release: threading.Event = field(default_factory=threading.Event)
@@ -84,10 +84,12 @@ class Faulty:
         if path == "/healthz" and self.fail_health > 0:
             self.fail_health -= 1
             return Response('{"ok": false}', status=503, mimetype="application/json")
-        if self.fail is not None and self.failed is None and self.fail.match(path):
-            self.failed, self.failed_until = path, time.monotonic() + FAIL_S
-        if self.fail is not None and path == self.failed and time.monotonic() < self.failed_until:
-            return Response("test fault: tile unavailable", status=503)
+        if self.fail is not None and self.fail.match(path):
+            if not self.failed_paths:
+                self.failed_until = time.monotonic() + FAIL_S
+            if time.monotonic() < self.failed_until:
+                self.failed_paths.add(path)
+                return Response("test fault: tile unavailable", status=503)
         if self.hang is not None and self.hang.match(path):
             if not self.hung_paths:
                 self.hung_until = time.monotonic() + HANG_S
@@ -235,16 +237,16 @@ def test_a_failed_tile_shows_a_notice_and_is_requested_again(hd: WebDriver, faul
     map_js = f"return {GD.format('#lead-graph')}._fullLayout.map._subplot.map"
     wait_for(hd, lambda d: d.find_element(By.ID, "lead-message").text == "131 grid(s) chosen", 60)
     settle(hd)
-    faulty.fail, faulty.failed = TILE, None
+    faulty.fail = TILE
+    faulty.failed_paths.clear()
     try:
         hd.execute_script(map_js + ".jumpTo({zoom: arguments[0]}) && null", 15)
         said = "Some map tiles failed to load; retrying…\nRetry"
         wait_for(hd, lambda d: (n := d.find_elements(By.CSS_SELECTOR, "#lead-graph "
                  ".tile-notice")) and n[0].is_displayed() and n[0].text == said, 30,
                  "no notice for the failed tile")  # fmt: skip
-        failed = faulty.failed
-        wait_for(hd, lambda d: failed is not None and faulty.seen.count(failed) >= 2, 30,
-                 "the failed tile should be asked again")  # fmt: skip
+        wait_for(hd, lambda d: any(faulty.seen.count(p) >= 2 for p in faulty.failed_paths), 30,
+                 "a failed tile should be asked again")  # fmt: skip
         notice = hd.find_element(By.CSS_SELECTOR, "#lead-graph .tile-notice")
         wait_for(hd, lambda d: not notice.is_displayed(), 30, "the notice should go")
         assert hd.execute_script(map_js + ".areTilesLoaded()") is True
