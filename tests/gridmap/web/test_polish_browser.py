@@ -48,12 +48,12 @@ GD = "document.querySelector('{} .js-plotly-plot')"
 class Faulty:
     """The app in-process with test-only faults: ``fail_dependencies`` next requests of
     ``/_dash-dependencies`` answer 500, ``fail_health`` next ``/healthz`` 503; with
-    ``hang`` set, every request matching it in the :data:`HANG_S` seconds after the first
-    (``hung_paths``: the map may drop a request and ask again, and the first may be a tile
-    of the old zoom it no longer needs) hangs until released or that time is up; with
-    ``fail`` set, every request matching it in the :data:`FAIL_S` seconds after the first
-    (``failed_paths``) answers 503 (a retry at once would otherwise load it before a busy
-    test saw the notice, and the first may be a tile the map no longer needs).
+    ``hang`` set, every request matching it until ``hung_until`` (set by the test when it
+    zooms, :data:`HANG_S` ahead; ``hung_paths``: the map may drop a request and ask again)
+    hangs until released or that time is up; with
+    ``fail`` set, every request matching it until ``failed_until`` (set when the test
+    zooms, :data:`FAIL_S` ahead; ``failed_paths``) answers 503 (a retry at once would
+    otherwise load it before a busy test saw the notice).
     ``seen``: every request path, in order."""
 
     url: str
@@ -84,18 +84,12 @@ class Faulty:
         if path == "/healthz" and self.fail_health > 0:
             self.fail_health -= 1
             return Response('{"ok": false}', status=503, mimetype="application/json")
-        if self.fail is not None and self.fail.match(path):
-            if not self.failed_paths:
-                self.failed_until = time.monotonic() + FAIL_S
-            if time.monotonic() < self.failed_until:
-                self.failed_paths.add(path)
-                return Response("test fault: tile unavailable", status=503)
-        if self.hang is not None and self.hang.match(path):
-            if not self.hung_paths:
-                self.hung_until = time.monotonic() + HANG_S
-            if time.monotonic() < self.hung_until:
-                self.hung_paths.add(path)
-                self.release.wait(max(0.0, self.hung_until - time.monotonic()))
+        if self.fail is not None and self.fail.match(path) and time.monotonic() < self.failed_until:
+            self.failed_paths.add(path)
+            return Response("test fault: tile unavailable", status=503)
+        if self.hang is not None and self.hang.match(path) and time.monotonic() < self.hung_until:
+            self.hung_paths.add(path)
+            self.release.wait(max(0.0, self.hung_until - time.monotonic()))
         return None
 
     def after(self, response: Response) -> Response:
@@ -208,6 +202,7 @@ def test_a_hung_tile_shows_a_notice_and_is_requested_again(hd: WebDriver, faulty
     faulty.hang = TILE
     faulty.hung_paths.clear()
     faulty.release.clear()
+    faulty.hung_until = time.monotonic() + HANG_S  # from the zoom on, not from a tile
     try:
         # zoom in: the first tile of the new zoom hangs, like the request seen in the issue
         hd.execute_script(map_js + ".jumpTo({zoom: arguments[0]}) && null", 15.5)
@@ -239,6 +234,7 @@ def test_a_failed_tile_shows_a_notice_and_is_requested_again(hd: WebDriver, faul
     settle(hd)
     faulty.fail = TILE
     faulty.failed_paths.clear()
+    faulty.failed_until = time.monotonic() + FAIL_S  # from the zoom on, not from a tile
     try:
         hd.execute_script(map_js + ".jumpTo({zoom: arguments[0]}) && null", 15)
         said = "Some map tiles failed to load; retrying…\nRetry"
