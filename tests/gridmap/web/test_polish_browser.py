@@ -38,7 +38,7 @@ pytestmark = pytest.mark.browser
 TILE = re.compile(r"^/tiles/.+/\d+/\d+/\d+")
 #: How long a hung tile stays hung: longer than the page's SLOW_MS (6 s, tile-watch.js),
 #: so the notice shows, and short enough for the re-request after it to load.
-HANG_S = 9.0
+HANG_S = 12.0
 #: How long a failed tile's path keeps failing.
 FAIL_S = 4.0
 GD = "document.querySelector('{} .js-plotly-plot')"
