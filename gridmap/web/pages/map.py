@@ -412,7 +412,7 @@ def live_update(
     forced = triggered_id() == "map-case-filter"
     view = overlays.MapView.from_store(stored_view)
     state = live.LiveState.from_store(stored_live)
-    visible = "cases" in overlays.visible_layers(toggles, toggle_ids)
+    shown = overlays.visible_layers(toggles, toggle_ids)
     update = live.refresh(
         read_engine(),
         state,
@@ -422,9 +422,12 @@ def live_update(
         lang=lang,
         now=datetime.now(UTC),
         forced=forced,
-        draw_layer=visible and state.version is not None,
+        draw_layer="cases" in shown and state.version is not None,
     )
-    figure = overlays.case_traces_patch(update.traces) if update.traces else no_update
+    figure = no_update
+    if update.traces:  # with the uids they were drawn with: plotly updates them in place
+        traces = with_uids(update.traces, generation(shown))
+        figure = overlays.case_traces_patch(traces)
     tiles = kpi_tiles(update.tiles, lang) if update.tiles else no_update
     ticker = (
         ticker_items(update.ticker, lang, update.fresh) if update.ticker is not None else no_update

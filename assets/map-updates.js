@@ -1,0 +1,327 @@
+/* Map updates that draw once: what a plotly map figure update costs MapLibre.
+
+   Every Plotly.react of a map figure (a filter, a toggle, a live patch of the case layer)
+   goes through plotly's map subplot, which (1) hands every trace's GeoJSON to its MapLibre
+   source again, (2) forgets the place of every trace whose "below" layer another trace
+   shares (here: all of them), so each trace removes its MapLibre layers and adds them again
+   (MapLibre then cuts every source's tiles anew for them), and (3) sets the map's centre,
+   zoom, bearing and pitch and resizes it, which each draw a frame. An update that changed
+   one layer so drew three or four frames: with software WebGL (no GPU) ~200 ms each.
+
+   This file, patched once on the prototypes found on the page's first map:
+   - sends a source's GeoJSON only when it changed (same JSON: nothing sent);
+   - keeps each existing trace's place, and after an update puts the traces' layers in
+     plotly's drawing order with MapLibre's moveLayer (a reorder, no tile work) when traces
+     came or went;
+   - skips camera and resize calls that change nothing;
+   - after new data (setData, a new source), holds the map's frames for up to
+     HOLD_MS until the GeoJSON sources have cut their tiles, so the update shows in one
+     frame instead of a frame of the old data and then one per batch of tiles.
+   Nothing else changes: what is drawn, and in which order, is plotly's. */
+(function () {
+  "use strict";
+
+  var POLL_MS = 250;
+  var HOLD_MS = 400;
+  var MARK = "__gridmapMapUpdates";
+  var SENT = "__gridmapSent";
+  var PREFIX = "plotly-trace-layer-";
+  var TYPE_ORDER = { choroplethmap: 0, densitymap: 1, scattermap: 2 };
+  var changedAt = -Infinity;
+
+  // -- GeoJSON sent only when it changed ------------------------------------------------
+
+  function sameData(source, data) {
+    var key;
+    try {
+      key = typeof data === "string" ? data : JSON.stringify(data);
+    } catch (e) {
+      return false;
+    }
+    if (source[SENT] === key) {
+      return true;
+    }
+    source[SENT] = key;
+    return false;
+  }
+
+  function patchSource(proto) {
+    if (!proto || proto[MARK] || typeof proto.setData !== "function") {
+      return;
+    }
+    var setData = proto.setData;
+    proto.setData = function (data, waitForCompletion) {
+      if (sameData(this, data)) {
+        return this;
+      }
+      changedAt = performance.now();
+      return setData.call(this, data, waitForCompletion);
+    };
+    proto[MARK] = true;
+  }
+
+  /* What a GeoJSON source holds already (MapLibre keeps the object it was given). */
+  function remember(source) {
+    var held = source && source._data && source._data.geojson;
+    if (held && source[SENT] === undefined) {
+      try {
+        source[SENT] = JSON.stringify(held);
+      } catch (e) {
+        /* sent again on its next update */
+      }
+    }
+  }
+
+  function geojsonSources(map) {
+    var style = map.getStyle ? map.getStyle() : null;
+    var ids = style && style.sources ? Object.keys(style.sources) : [];
+    return ids.map(function (id) { return map.getSource(id); }).filter(function (source) {
+      return source && source.type === "geojson";
+    });
+  }
+
+  function geojsonSource(map) {
+    return geojsonSources(map)[0] || null;
+  }
+
+  // -- traces kept in place ---------------------------------------------------------------
+
+  /* The trace uids in the order plotly's updateData adds them (by type, then data). */
+  function drawingOrder(calcData) {
+    return calcData
+      .map(function (cd, i) { return { trace: cd[0].trace, i: i }; })
+      .sort(function (a, b) {
+        var d = (TYPE_ORDER[a.trace.type] || 0) - (TYPE_ORDER[b.trace.type] || 0);
+        return d || a.i - b.i;
+      })
+      .map(function (x) { return x.trace.uid; });
+  }
+
+  /* A trace's own layer ids ("plotly-trace-layer-<uid>-<part>"), in their current order. */
+  function traceLayers(ids, uid) {
+    var head = PREFIX + uid + "-";
+    return ids.filter(function (id) {
+      return id.indexOf(head) === 0 && id.slice(head.length).indexOf("-") === -1;
+    });
+  }
+
+  function reorder(map, calcData) {
+    var ids = map.getStyle().layers.map(function (l) { return l.id; });
+    var current = ids.filter(function (id) { return id.indexOf(PREFIX) === 0; });
+    var wanted = [];
+    drawingOrder(calcData).forEach(function (uid) {
+      wanted.push.apply(wanted, traceLayers(current, uid));
+    });
+    var same = wanted.every(function (id, k) { return id === current[k]; });
+    if (same || wanted.length !== current.length) {
+      return;
+    }
+    // from the top down, move only the layers not already right under the one above
+    var order = current.slice();
+    var anchor = ids[ids.lastIndexOf(current[current.length - 1]) + 1];
+    for (var k = wanted.length - 1; k >= 0; k--) {
+      var at = order.indexOf(wanted[k]);
+      var above = anchor === undefined ? order.length : order.indexOf(anchor);
+      if (above === -1 || at !== above - 1) {
+        map.moveLayer(wanted[k], anchor);
+        order.splice(at, 1);
+        order.splice(anchor === undefined || above === -1 ? order.length : order.indexOf(anchor), 0, wanted[k]);
+      }
+      anchor = wanted[k];
+    }
+  }
+
+  // -- the map: still calls skipped, frames held for new data ---------------------------
+
+  function close(a, b) {
+    return Math.abs(a - b) < 1e-9;
+  }
+
+  function lonLat(center) {
+    if (Array.isArray(center)) {
+      return [center[0], center[1]];
+    }
+    return [center.lng !== undefined ? center.lng : center.lon, center.lat];
+  }
+
+  /* Whether new data is still on its way to the map (HOLD_MS at most): a GeoJSON source
+     still sending its data to the workers, or one a shown layer draws still cutting its
+     tiles (a layer just switched on counts before MapLibre has noted it). */
+  function holding(map) {
+    if (performance.now() - changedAt > HOLD_MS || !map.style || !map.style.tileManagers) {
+      return false;
+    }
+    var managers = map.style.tileManagers;
+    var geojson = function (id) {
+      var source = managers[id] && managers[id].getSource && managers[id].getSource();
+      return source && source.type === "geojson" ? source : null;
+    };
+    var sending = Object.keys(managers).some(function (id) {
+      var source = geojson(id);
+      return source && typeof source.loaded === "function" && !source.loaded();
+    });
+    if (sending) {
+      return true;
+    }
+    var order = map.getLayersOrder ? map.getLayersOrder() : [];
+    return order.some(function (id) {
+      var layer = map.getLayer(id);
+      var shown = layer && layer.source && layer.visibility !== "none";
+      return shown && geojson(layer.source) && !managers[layer.source].loaded();
+    });
+  }
+
+  function patchMap(map) {
+    if (map[MARK]) {
+      return;
+    }
+    var setCenter = map.setCenter, setZoom = map.setZoom, setBearing = map.setBearing;
+    var setPitch = map.setPitch, resize = map.resize, addSource = map.addSource;
+    var render = map._render;
+    map.setCenter = function (center) {
+      var c = this.getCenter();
+      var wanted = lonLat(center);
+      var still = arguments.length === 1 && close(c.lng, wanted[0]) && close(c.lat, wanted[1]);
+      return still ? this : setCenter.apply(this, arguments);
+    };
+    map.setZoom = function (zoom) {
+      var still = arguments.length === 1 && close(this.getZoom(), zoom);
+      return still ? this : setZoom.apply(this, arguments);
+    };
+    map.setBearing = function (bearing) {
+      var still = arguments.length === 1 && close(this.getBearing(), bearing);
+      return still ? this : setBearing.apply(this, arguments);
+    };
+    map.setPitch = function (pitch) {
+      var still = arguments.length === 1 && close(this.getPitch(), pitch);
+      return still ? this : setPitch.apply(this, arguments);
+    };
+    map.resize = function () {
+      var box = this.getContainer();
+      var canvas = this.getCanvas();
+      var same = box.clientWidth === canvas.clientWidth && box.clientHeight === canvas.clientHeight;
+      return arguments.length === 0 && same ? this : resize.apply(this, arguments);
+    };
+    map.addSource = function (id, source) {
+      var out = addSource.apply(this, arguments);
+      if (source && source.type === "geojson") {
+        changedAt = performance.now();
+        remember(this.getSource(id));
+      }
+      return out;
+    };
+    // labels appear at once: a 300 ms fade costs a frame per ~200 ms of it without a GPU
+    map._fadeDuration = 0;
+    if (typeof render === "function") {
+      var held = false;
+      var retry = function () {
+        if (held) {
+          map.triggerRepaint();
+        }
+      };
+      var styling = false;
+      var frame = function (self, timestamp, draw) {
+        var style = self.style;
+        if (style && !style[MARK]) {
+          var apply = style.update;
+          style.update = function () {
+            styling = true;
+            try {
+              return apply.apply(this, arguments);
+            } finally {
+              styling = false;
+            }
+          };
+          style[MARK] = true;
+        }
+        var painter = self.painter;
+        var own = Object.prototype.hasOwnProperty.call(painter, "render");
+        var paint = painter.render;
+        if (!draw) {
+          painter.render = function () {};
+        }
+        try {
+          return render.call(self, timestamp);
+        } finally {
+          if (!draw) {
+            if (own) {
+              painter.render = paint;
+            } else {
+              delete painter.render;
+            }
+          }
+        }
+      };
+      map._render = function (timestamp) {
+        if (holding(this)) {
+          held = true;
+          setTimeout(retry, 16);
+          // style and source changes are applied (new sources ask for their tiles), but
+          // nothing is drawn until the tiles are cut
+          return this._styleDirty || this._sourcesDirty ? frame(this, timestamp, false) : this;
+        }
+        held = false;
+        return frame(this, timestamp, true);
+      };
+      // A frame that applies style changes fires the style's "data" event, on which
+      // MapLibre asks for one more frame to apply them: this frame draws them already.
+      var update = map._update;
+      map._update = function () {
+        return styling ? this : update.apply(this, arguments);
+      };
+    }
+    map[MARK] = true;
+  }
+
+  function patchSubplot(proto) {
+    if (!proto || proto[MARK] || typeof proto.fillBelowLookup !== "function") {
+      return;
+    }
+    var fillBelowLookup = proto.fillBelowLookup;
+    proto.fillBelowLookup = function (calcData, fullLayout) {
+      var hash = this.traceHash || {};
+      var kept = {};
+      Object.keys(hash).forEach(function (uid) { kept[uid] = hash[uid].below; });
+      fillBelowLookup.call(this, calcData, fullLayout);
+      Object.keys(kept).forEach(function (uid) {
+        if (hash[uid] && kept[uid] !== null && kept[uid] !== undefined) {
+          hash[uid].below = kept[uid];
+        }
+      });
+    };
+    var updateData = proto.updateData;
+    proto.updateData = function (calcData) {
+      updateData.call(this, calcData);
+      try {
+        reorder(this.map, calcData);
+      } catch (e) {
+        /* the order stays plotly's */
+      }
+    };
+    var updateLayout = proto.updateLayout;
+    proto.updateLayout = function (fullLayout) {
+      if (this.map) {
+        patchMap(this.map);
+      }
+      return updateLayout.call(this, fullLayout);
+    };
+    proto[MARK] = true;
+  }
+
+  var timer = setInterval(function () {
+    var plots = document.querySelectorAll(".js-plotly-plot");
+    for (var i = 0; i < plots.length; i++) {
+      var layout = plots[i]._fullLayout;
+      var subplot = layout && layout.map && layout.map._subplot;
+      var source = subplot && subplot.map && geojsonSource(subplot.map);
+      if (source) {
+        patchSource(Object.getPrototypeOf(source));
+        patchSubplot(Object.getPrototypeOf(subplot));
+        patchMap(subplot.map);
+        geojsonSources(subplot.map).forEach(remember);
+        clearInterval(timer);
+        return;
+      }
+    }
+  }, POLL_MS);
+})();

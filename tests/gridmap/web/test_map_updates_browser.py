@@ -1,0 +1,139 @@
+"""Map updates that draw once (``assets/map-updates.js``) in headless Chromium on the demo
+city: a filter or a toggle hands MapLibre only the layers it changed, every other trace
+keeps its MapLibre layers and tiles, and the layers stay in plotly's drawing order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from selenium.webdriver.remote.webdriver import WebDriver
+
+from tests.gridmap.web.conftest import LiveServer
+from tests.gridmap.web.test_browser import GRAPH, LAYERS, layers_drawn, map_ready, toggle, wait_for
+
+pytestmark = pytest.mark.browser
+
+#: Watch the page's map from now on: layers removed, and tiles cut anew per source.
+WATCH_JS = f"""
+const gd = document.querySelector('{GRAPH}');
+const map = gd._fullLayout.map._subplot.map;
+const w = window.__watch = {{removed: [], tiles: {{}}}};
+if (!map.__watched) {{
+  map.__watched = true;
+  const removeLayer = map.removeLayer;
+  map.removeLayer = function (id) {{
+    window.__watch.removed.push(id);
+    return removeLayer.apply(this, arguments);
+  }};
+  map.on('sourcedata', e => {{
+    if (e.tile) window.__watch.tiles[e.sourceId] = (window.__watch.tiles[e.sourceId] || 0) + 1;
+  }});
+}}
+"""
+WATCHED_JS = "return window.__watch"
+#: The plotly trace layers' uids in the map's order (one per run of a trace's layers), and
+#: the order plotly draws the traces in (choropleths, then scatters, each in data order).
+ORDER_JS = f"""
+const gd = document.querySelector('{GRAPH}');
+const map = gd._fullLayout.map._subplot.map;
+const prefix = 'plotly-trace-layer-';
+const runs = [];
+for (const layer of map.getStyle().layers) {{
+  if (!layer.id.startsWith(prefix)) continue;
+  const uid = layer.id.slice(prefix.length, layer.id.lastIndexOf('-'));
+  if (runs[runs.length - 1] !== uid) runs.push(uid);
+}}
+const rank = {{choroplethmap: 0, densitymap: 1, scattermap: 2}};
+const wanted = gd._fullData.map((t, i) => [rank[t.type], i, t.uid])
+  .sort((a, b) => a[0] - b[0] || a[1] - b[1]).map(x => x[2]);
+return [runs, wanted, gd.data.map(t => t.uid || null)];
+"""
+#: The hexagon trace's features and the checked time window.
+HEXAGONS_JS = f"""
+const gd = document.querySelector('{GRAPH}');
+const hex = gd.data.find(t => t.meta && t.meta.role === 'hexagons');
+return hex ? JSON.stringify(hex.locations || []) : null;
+"""
+
+
+def layer_order(driver: WebDriver) -> tuple[list[str], list[str], list[Any]]:
+    runs, wanted, uids = driver.execute_script(ORDER_JS)
+    return runs, wanted, uids
+
+
+def settled(driver: WebDriver) -> None:
+    """The map drew what it was given (loaded, nothing pending), twice 0.3 s apart."""
+    wait_for(driver, map_ready, message="the map never finished loading")
+    driver.execute_script("return new Promise(r => setTimeout(r, 300))")
+    wait_for(driver, map_ready, message="the map never finished loading")
+
+
+def in_drawing_order(driver: WebDriver) -> bool:
+    runs, wanted, _uids = layer_order(driver)
+    return runs == wanted
+
+
+def test_a_filter_and_a_toggle_touch_only_their_layers(
+    browser: WebDriver, demo_server: LiveServer
+) -> None:
+    demo_server.open(browser, "/")
+    wait_for(browser, lambda d: layers_drawn(d) == LAYERS)
+    settled(browser)
+    runs, wanted, uids = layer_order(browser)
+    assert runs == wanted and None not in uids
+
+    # Another time window: the case traces get new data, in place (no layer removed, no
+    # other source's tiles cut anew), and keep their uids (plotly updates, not replaces).
+    browser.execute_script(WATCH_JS)
+    hexagons = browser.execute_script(HEXAGONS_JS)
+    browser.execute_script("document.querySelector('#map-case-window input[value=\"7d\"]').click()")
+    wait_for(browser, lambda d: d.execute_script(HEXAGONS_JS) != hexagons, message="no redraw")
+    settled(browser)
+    watched = browser.execute_script(WATCHED_JS)
+    assert watched["removed"] == []
+    assert {s for s in watched["tiles"] if "cases" not in s} == set(), watched["tiles"]
+    runs, wanted, uids = layer_order(browser)
+    assert runs == wanted and None not in uids
+
+    # A layer toggled off and on again: only its layers go and come; the order holds.
+    browser.execute_script(WATCH_JS)
+    toggle(browser, "cameras")
+    wait_for(browser, lambda d: "cameras" not in layers_drawn(d))
+    settled(browser)
+    toggle(browser, "cameras")
+    wait_for(browser, lambda d: layers_drawn(d) == LAYERS)
+    wait_for(browser, in_drawing_order, message=str(layer_order(browser)))
+    settled(browser)
+    watched = browser.execute_script(WATCHED_JS)
+    assert watched["removed"] and all("cameras" in i for i in watched["removed"])
+    assert {s for s in watched["tiles"] if "cameras" not in s} == set(), watched["tiles"]
+    assert in_drawing_order(browser)
+
+    # The map still moves and draws: a user's zoom redraws the layers for the new view.
+    browser.execute_script(
+        f"const gd = document.querySelector('{GRAPH}');"
+        "gd._fullLayout.map._subplot.map.jumpTo({zoom: 16},"
+        " {originalEvent: new WheelEvent('wheel')});"
+    )
+    wait_for(
+        browser,
+        lambda d: (
+            _drawn(d).get(("buildings", None), 0) > 0
+            and _drawn(d).get(("cases", "hexagons"), 0) == 0
+        ),
+        message="no buildings (or still hexagons) after zooming in",
+    )
+    settled(browser)
+    assert in_drawing_order(browser)
+    severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert severe == []
+
+
+def _drawn(driver: WebDriver) -> dict[tuple[str, str | None], int]:
+    """Features drawn per (layer, role) trace."""
+    rows = driver.execute_script(
+        f"return document.querySelector('{GRAPH}').data.map(t => [t.meta && t.meta.layer,"
+        " t.meta && t.meta.role || null, (t.lat || t.locations || []).length])"
+    )
+    return {(layer, role): n for layer, role, n in rows}
