@@ -105,13 +105,28 @@
     });
   }
 
-  function reorder(map, calcData) {
-    var ids = map.getStyle().layers.map(function (l) { return l.id; });
-    var current = ids.filter(function (id) { return id.indexOf(PREFIX) === 0; });
-    var wanted = [];
-    drawingOrder(calcData).forEach(function (uid) {
-      wanted.push.apply(wanted, traceLayers(current, uid));
+  /* The traces that share one "below" layer (plotly's lookup; here all but a trace with its
+     own, e.g. the wall's heat under the coverage outlines) back in plotly's drawing order. */
+  function reorder(subplot, calcData) {
+    var map = subplot.map;
+    var lookup = subplot.belowLookup || {};
+    var uids = drawingOrder(calcData);
+    var count = {};
+    uids.forEach(function (uid) {
+      var below = lookup["trace-" + uid];
+      count[below] = (count[below] || 0) + 1;
     });
+    var shared = Object.keys(count).sort(function (a, b) { return count[b] - count[a]; })[0];
+    var group = uids.filter(function (uid) { return String(lookup["trace-" + uid]) === shared; });
+    if (group.length < 2) {
+      return;
+    }
+    var ids = map.getStyle().layers.map(function (l) { return l.id; });
+    var wanted = [];
+    group.forEach(function (uid) {
+      wanted.push.apply(wanted, traceLayers(ids, uid));
+    });
+    var current = ids.filter(function (id) { return wanted.indexOf(id) !== -1; });
     var same = wanted.every(function (id, k) { return id === current[k]; });
     if (same || wanted.length !== current.length) {
       return;
@@ -293,7 +308,7 @@
     proto.updateData = function (calcData) {
       updateData.call(this, calcData);
       try {
-        reorder(this.map, calcData);
+        reorder(this, calcData);
       } catch (e) {
         /* the order stays plotly's */
       }

@@ -77,8 +77,9 @@ def in_drawing_order(driver: WebDriver) -> bool:
 def test_a_filter_and_a_toggle_touch_only_their_layers(
     browser: WebDriver, demo_server: LiveServer
 ) -> None:
+    browser.get_log("browser")  # the session's browser: drop earlier tests' messages
     demo_server.open(browser, "/")
-    wait_for(browser, lambda d: layers_drawn(d) == LAYERS)
+    wait_for(browser, lambda d: layers_drawn(d) == LAYERS, message=str(layers_drawn(browser)))
     settled(browser)
     runs, wanted, uids = layer_order(browser)
     assert runs == wanted and None not in uids
