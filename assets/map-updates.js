@@ -21,13 +21,18 @@
 (function () {
   "use strict";
 
-  var POLL_MS = 250;
+  var POLL_MS = 50;
   var HOLD_MS = 400;
+  var FIRST_HOLD_MS = 1500;
   var MARK = "__gridmapMapUpdates";
   var SENT = "__gridmapSent";
   var PREFIX = "plotly-trace-layer-";
   var TYPE_ORDER = { choroplethmap: 0, densitymap: 1, scattermap: 2 };
-  var changedAt = -Infinity;
+  var holdUntil = -Infinity;
+
+  function hold(ms) {
+    holdUntil = Math.max(holdUntil, performance.now() + ms);
+  }
 
   // -- GeoJSON sent only when it changed ------------------------------------------------
 
@@ -54,7 +59,7 @@
       if (sameData(this, data)) {
         return this;
       }
-      changedAt = performance.now();
+      hold(HOLD_MS);
       return setData.call(this, data, waitForCompletion);
     };
     proto[MARK] = true;
@@ -78,10 +83,6 @@
     return ids.map(function (id) { return map.getSource(id); }).filter(function (source) {
       return source && source.type === "geojson";
     });
-  }
-
-  function geojsonSource(map) {
-    return geojsonSources(map)[0] || null;
   }
 
   // -- traces kept in place ---------------------------------------------------------------
@@ -159,30 +160,30 @@
     return [center.lng !== undefined ? center.lng : center.lon, center.lat];
   }
 
-  /* Whether new data is still on its way to the map (HOLD_MS at most): a GeoJSON source
-     still sending its data to the workers, or one a shown layer draws still cutting its
-     tiles (a layer just switched on counts before MapLibre has noted it). */
+  /* Whether the map is still waiting for what it was just given (a hold, at most HOLD_MS
+     after new data or a move, FIRST_HOLD_MS for its first draw, never while it moves): a
+     GeoJSON source still sending its data to the workers, or tiles of a shown layer still
+     loading (a layer just switched on counts before MapLibre has noted it). */
   function holding(map) {
-    if (performance.now() - changedAt > HOLD_MS || !map.style || !map.style.tileManagers) {
+    var style = map.style;
+    if (performance.now() > holdUntil || !style || !style.tileManagers || map.isMoving()) {
       return false;
     }
-    var managers = map.style.tileManagers;
-    var geojson = function (id) {
-      var source = managers[id] && managers[id].getSource && managers[id].getSource();
-      return source && source.type === "geojson" ? source : null;
-    };
+    var managers = style.tileManagers;
     var sending = Object.keys(managers).some(function (id) {
-      var source = geojson(id);
-      return source && typeof source.loaded === "function" && !source.loaded();
+      var source = managers[id].getSource && managers[id].getSource();
+      return source && source.type === "geojson" && !source.loaded();
     });
     if (sending) {
       return true;
     }
+    var zoom = map.getZoom();
     var order = map.getLayersOrder ? map.getLayersOrder() : [];
     return order.some(function (id) {
       var layer = map.getLayer(id);
-      var shown = layer && layer.source && layer.visibility !== "none";
-      return shown && geojson(layer.source) && !managers[layer.source].loaded();
+      var manager = layer && layer.source && managers[layer.source];
+      var hidden = layer && (layer.isHidden ? layer.isHidden(zoom) : layer.visibility === "none");
+      return manager && !hidden && !manager.loaded();
     });
   }
 
@@ -220,11 +221,23 @@
     map.addSource = function (id, source) {
       var out = addSource.apply(this, arguments);
       if (source && source.type === "geojson") {
-        changedAt = performance.now();
+        hold(HOLD_MS);
+        patchSource(Object.getPrototypeOf(this.getSource(id)));
         remember(this.getSource(id));
       }
       return out;
     };
+    // the overlays' first draw (plotly adds them once the basemap has loaded: holding the
+    // basemap's own first frames loses its labels), and each move's end, show once their
+    // tiles are in
+    if (!map.loaded()) {
+      map.once("load", function () {
+        hold(FIRST_HOLD_MS);
+      });
+    }
+    map.on("moveend", function () {
+      hold(HOLD_MS);
+    });
     // labels appear at once: a 300 ms fade costs a frame per ~200 ms of it without a GPU
     map._fadeDuration = 0;
     if (typeof render === "function") {
@@ -323,20 +336,44 @@
     proto[MARK] = true;
   }
 
-  var timer = setInterval(function () {
-    var plots = document.querySelectorAll(".js-plotly-plot");
-    for (var i = 0; i < plots.length; i++) {
-      var layout = plots[i]._fullLayout;
-      var subplot = layout && layout.map && layout.map._subplot;
-      var source = subplot && subplot.map && geojsonSource(subplot.map);
-      if (source) {
+  /* A map subplot and its MapLibre map, patched (once each). */
+  function patchPlot(gd) {
+    var layout = gd && gd._fullLayout;
+    var subplot = layout && layout.map && layout.map._subplot;
+    if (!subplot || !subplot.map) {
+      return false;
+    }
+    patchSubplot(Object.getPrototypeOf(subplot));
+    if (!subplot.map[MARK]) {
+      patchMap(subplot.map);
+      geojsonSources(subplot.map).forEach(function (source) {
         patchSource(Object.getPrototypeOf(source));
-        patchSubplot(Object.getPrototypeOf(subplot));
-        patchMap(subplot.map);
-        geojsonSources(subplot.map).forEach(remember);
-        clearInterval(timer);
-        return;
-      }
+        remember(source);
+      });
+    }
+    return true;
+  }
+
+  /* Once plotly is loaded, its map module patches each map as it is made (before its first
+     frame); until then, and for a map made before, the page is looked over. */
+  var timer = setInterval(function () {
+    var plots = window.Plotly && window.Plotly.Plots;
+    var module = plots && plots.subplotsRegistry && plots.subplotsRegistry.map;
+    if (module && typeof module.plot === "function" && !module[MARK]) {
+      var plot = module.plot;
+      module.plot = function (gd) {
+        var out = plot.apply(this, arguments);
+        patchPlot(gd);
+        return out;
+      };
+      module[MARK] = true;
+    }
+    var found = document.querySelectorAll(".js-plotly-plot");
+    for (var i = 0; i < found.length; i++) {
+      patchPlot(found[i]);
+    }
+    if (module && module[MARK]) {
+      clearInterval(timer);
     }
   }, POLL_MS);
 })();

@@ -29,7 +29,8 @@ Measured per peer:
   workers; served from the browser cache = 0 bytes); ``drawn_ms`` is the time from
   navigation start until the map has settled (no callback or tile pending, MapLibre idle,
   nothing new for 1 s; the every-second probes are not counted), ``first_idle_ms`` the first
-  MapLibre ``idle`` with the page's data traces drawn (the first meaningful paint).
+  MapLibre ``idle`` with the page's data traces drawn (traces with features, their layers in
+  the map: the first meaningful paint).
 - **updates** on ``/``: a time-window filter (pills), a category filter (dropdown), a
   layer toggle (cameras), a zoom to 16.5 with every layer on: from the click (or the zoom)
   to the map settled again, p50/p95 over rounds × runs. The zoom is a user's (MapLibre's
@@ -148,7 +149,9 @@ INSTRUMENT = r"""
         const idle = () => {
           const now = performance.now();
           gm.last = Math.max(gm.last, now);
-          const drawn = (gd.data || []).some(t => (t.locations || t.lat || []).length > 0);
+          // the page's data drawn: traces with features, and their layers in the map
+          const drawn = (gd.data || []).some(t => (t.locations || t.lat || []).length > 0)
+            && map.getLayersOrder().some(id => id.startsWith('plotly-trace-layer-'));
           if (gm.firstIdle === null && drawn) gm.firstIdle = now;
         };
         map.on('idle', idle);
