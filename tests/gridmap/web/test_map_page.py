@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from dash import Dash, no_update
 from dash.development.base_component import Component
+from plotly import graph_objects as go
 
 from gridmap.i18n import MESSAGES, normalize_language, t
 from gridmap.web.app import create_app
@@ -118,16 +119,19 @@ def test_unreachable_database_shows_an_error_not_a_traceback() -> None:
     assert (text, css) == (t("map.error", "en"), "map-message error")
     # Only the buildings layer, hidden at this zoom, needs no database: it still says so.
     # The case layer keeps its (empty) place at the end for live updates.
-    assert [tr.meta["layer"] for tr in figure.data] == ["buildings", "cases", "cases", "cases"]
+    layers = [tr["meta"]["layer"] for tr in figure["data"]]
+    assert layers == ["buildings", "cases", "cases", "cases"]
     assert shown(notes) == ["", "Zoom in to level 15 to show", "", "", ""]
 
 
 def redraw(app: Dash, toggles: list, relayout: dict | None, view: MapView, lang: str) -> tuple:
+    """The redraw callback's outputs, its figure (the plain dict it sends) as a Figure."""
     with app.server.test_request_context("/"):
-        return map_page.redraw(
+        figure, *rest = map_page.redraw(
             toggles, relayout, TOGGLE_IDS, NOTE_IDS, view.to_store(), lang,
             ["", "map-message hidden"],
         )  # fmt: skip
+    return (go.Figure(figure), *rest)
 
 
 def layers_of(figure: Any) -> list[str]:
