@@ -18,8 +18,10 @@ one ``gridmap serve`` (gunicorn, 2 workers) per peer:
 - ``before``: another checkout (``--before``, e.g. a worktree of main before this work),
   run with ``PYTHONPATH`` pointing at it.
 
-Rounds interleave the peers (their order rotates), each round in a fresh Chromium profile
-per peer, and record the load average (2 cores shared with other work: compare ratios).
+Each server is warmed up first (every page opened once, not measured: a "first load" is a
+browser with an empty cache meeting a running server, not a server's first request). Rounds
+interleave the peers (their order rotates), each round in a fresh Chromium profile per peer,
+and record the load average (2 cores shared with other work: compare ratios).
 
 Measured per peer:
 
@@ -437,6 +439,22 @@ def relayout_zoom(driver: Any, runs: int) -> list[float]:
     return times
 
 
+def warm_up(peer: Peer) -> None:
+    """Each page opened once (not measured): a first visit then finds the server's workers
+    and the database warm, as a browser with an empty cache meets a running server."""
+    from tests.signin import sign_in
+
+    driver, profile = browser()
+    try:
+        sign_in(driver, peer.base, USER, PASSWORD, next_path="/healthz")
+        for path in PAGES:
+            driver.get(peer.base + path)
+            settle(driver, 0)
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
 def browser_round(peer: Peer, runs: int) -> dict[str, Any]:
     from tests.signin import sign_in
 
@@ -579,6 +597,9 @@ def main() -> None:
     try:
         for peer in peers:
             peer.start(url, logs)
+        for peer in peers:
+            print(f"warm-up: {peer.name}", flush=True)
+            warm_up(peer)
         for number in range(args.rounds):
             order = peers[number % len(peers) :] + peers[: number % len(peers)]
             for peer in order:
