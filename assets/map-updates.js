@@ -5,19 +5,23 @@
    source again, (2) forgets the place of every trace whose "below" layer another trace
    shares (here: all of them), so each trace removes its MapLibre layers and adds them again
    (MapLibre then cuts every source's tiles anew for them), and (3) sets the map's centre,
-   zoom, bearing and pitch and resizes it, which each draw a frame. An update that changed
-   one layer so drew three or four frames: with software WebGL (no GPU) ~200 ms each.
+   zoom, bearing and pitch and resizes it, which each draw a frame. MapLibre adds a frame
+   of the old data before new tiles are cut, one more after each frame that applied style
+   changes, and fades labels in. An update that changed one layer so drew three or four
+   frames: with software WebGL (no GPU) ~200 ms each.
 
-   This file, patched once on the prototypes found on the page's first map:
-   - sends a source's GeoJSON only when it changed (same JSON: nothing sent);
-   - keeps each existing trace's place, and after an update puts the traces' layers in
-     plotly's drawing order with MapLibre's moveLayer (a reorder, no tile work) when traces
-     came or went;
-   - skips camera and resize calls that change nothing;
-   - after new data (setData, a new source), holds the map's frames for up to
-     HOLD_MS until the GeoJSON sources have cut their tiles, so the update shows in one
-     frame instead of a frame of the old data and then one per batch of tiles.
-   Nothing else changes: what is drawn, and in which order, is plotly's. */
+   This file patches each map as plotly's map module makes it (and the subplot's and
+   GeoJSON source's prototypes once):
+   - a source gets its GeoJSON only when it changed (same JSON: nothing sent);
+   - each existing trace keeps its place; after an update the traces that share a "below"
+     layer are put back in plotly's drawing order with moveLayer (a reorder, no tile work)
+     when traces came or went;
+   - camera and resize calls that change nothing are skipped;
+   - after new data, a new source or a move's end (HOLD_MS; FIRST_HOLD_MS for the overlays'
+     first draw), frames are held until the GeoJSON and the shown layers' tiles are cut,
+     then the update shows in one frame; a frame that applied style changes asks for no
+     second one; labels show without a fade.
+   What is drawn, and in which order, stays plotly's. */
 (function () {
   "use strict";
 
@@ -132,19 +136,8 @@
     if (same || wanted.length !== current.length) {
       return;
     }
-    // from the top down, move only the layers not already right under the one above
-    var order = current.slice();
     var anchor = ids[ids.lastIndexOf(current[current.length - 1]) + 1];
-    for (var k = wanted.length - 1; k >= 0; k--) {
-      var at = order.indexOf(wanted[k]);
-      var above = anchor === undefined ? order.length : order.indexOf(anchor);
-      if (above === -1 || at !== above - 1) {
-        map.moveLayer(wanted[k], anchor);
-        order.splice(at, 1);
-        order.splice(anchor === undefined || above === -1 ? order.length : order.indexOf(anchor), 0, wanted[k]);
-      }
-      anchor = wanted[k];
-    }
+    wanted.forEach(function (id) { map.moveLayer(id, anchor); });
   }
 
   // -- the map: still calls skipped, frames held for new data ---------------------------
@@ -326,13 +319,6 @@
         /* the order stays plotly's */
       }
     };
-    var updateLayout = proto.updateLayout;
-    proto.updateLayout = function (fullLayout) {
-      if (this.map) {
-        patchMap(this.map);
-      }
-      return updateLayout.call(this, fullLayout);
-    };
     proto[MARK] = true;
   }
 
@@ -341,7 +327,7 @@
     var layout = gd && gd._fullLayout;
     var subplot = layout && layout.map && layout.map._subplot;
     if (!subplot || !subplot.map) {
-      return false;
+      return;
     }
     patchSubplot(Object.getPrototypeOf(subplot));
     if (!subplot.map[MARK]) {
@@ -351,7 +337,6 @@
         remember(source);
       });
     }
-    return true;
   }
 
   /* Once plotly is loaded, its map module patches each map as it is made (before its first
