@@ -18,6 +18,7 @@ import shapely
 from plotly import graph_objects as go
 from plotly.basedatatypes import BaseTraceType
 
+from gridmap.cases.filters import case_timezone, local_time
 from gridmap.i18n import t
 from layers.base import FeatureLayer, LayerContext
 from layers.params import CircleFilter
@@ -164,8 +165,8 @@ class ServiceCirclesLayer(FeatureLayer):
     def note(self, data: gpd.GeoDataFrame, lang: str) -> str:
         if data.empty:
             return t("circles.none", lang)
-        at = data["computed_at"].iloc[0]
-        return t("circles.note", lang, count=f"{len(data):,}", at=f"{at:%Y-%m-%d %H:%M}")
+        at = local_time(data["computed_at"].iloc[0], case_timezone(), "%Y-%m-%d %H:%M")
+        return t("circles.note", lang, count=f"{len(data):,}", at=at)
 
 
 def _rgba(hex_color: str, alpha: float) -> str:

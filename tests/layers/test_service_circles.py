@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
+from gridmap.cases.filters import case_timezone, local_time
 from gridmap.db.engine import get_engine
 from layers.base import Detail, LayerContext, detail_of
 from layers.params import CircleFilter
@@ -41,7 +42,10 @@ def test_circles_by_kind_and_minutes(circles_engine: Engine) -> None:
     traces = layer.traces(five, "en")
     assert [tr.meta["minutes"] for tr in traces] == [5.0]
     assert traces[0].fill == "toself"
-    assert layer.note(five, "en").startswith("1 isochrones · computed ")
+    # when they were computed, in the case time zone (as every time the pages show)
+    at = local_time(five["computed_at"].iloc[0], case_timezone(), "%Y-%m-%d %H:%M")
+    assert layer.note(five, "en") == f"1 isochrones · computed {at}"
+    assert at != f"{five['computed_at'].iloc[0].tz_convert('UTC'):%Y-%m-%d %H:%M}"
 
 
 def test_euclidean_circle_beside(circles_engine: Engine) -> None:
