@@ -20,7 +20,12 @@
    - after new data, a new source or a move's end (HOLD_MS; FIRST_HOLD_MS for the overlays'
      first draw), frames are held until the GeoJSON and the shown layers' tiles are cut,
      then the update shows in one frame; a frame that applied style changes asks for no
-     second one; labels show without a fade.
+     second one; labels show without a fade;
+   - when a person's move ends on a map whose view a Dash callback follows (relayoutData is
+     its input), frames are held (MOVE_HOLD_MS at most) until that callback has answered
+     and its overlays are cut: the move's end and its new overlays show in one frame, not
+     one frame of the old overlays at the new zoom first (the frames while it moves are
+     drawn).
    What is drawn, and in which order, stays plotly's. */
 (function () {
   "use strict";
@@ -30,9 +35,18 @@
   var FIRST_HOLD_MS = 1500;
   var MARK = "__gridmapMapUpdates";
   var SENT = "__gridmapSent";
+  var FOLLOWED = "__gridmapFollowed";
   var PREFIX = "plotly-trace-layer-";
   var TYPE_ORDER = { choroplethmap: 0, densitymap: 1, scattermap: 2 };
+  var MOVE_HOLD_MS = 1200;
+  var EXPECT_MS = 300;
+  var ANSWER_MS = 300;
   var holdUntil = -Infinity;
+  /* Graph ids whose relayoutData a callback takes (from _dash-dependencies). */
+  var followed = {};
+  /* The overlays for a move: asked (requests pending), expected (the move just ended, its
+     request not yet sent) or answered (the figure not yet handed to the map). */
+  var awaiting = { pending: 0, expected: -Infinity, answered: -Infinity };
 
   function hold(ms) {
     holdUntil = Math.max(holdUntil, performance.now() + ms);
@@ -88,6 +102,70 @@
       return source && source.type === "geojson";
     });
   }
+
+  // -- overlays on their way after a move ------------------------------------------------
+
+  function movedGraphs(body) {
+    try {
+      return (JSON.parse(body).changedPropIds || []).filter(function (id) {
+        return /\.relayoutData$/.test(id);
+      }).length > 0;
+    } catch (e) {
+      return false;
+    }
+  }
+
+  function noteDependencies(response) {
+    response.clone().json().then(function (callbacks) {
+      (callbacks || []).forEach(function (cb) {
+        (cb.inputs || []).forEach(function (input) {
+          if (input && input.property === "relayoutData") {
+            followed[input.id] = true;
+          }
+        });
+      });
+    }).catch(function () { /* no map follows its view */ });
+  }
+
+  function watchRequests() {
+    var origFetch = window.fetch;
+    if (typeof origFetch !== "function" || origFetch[MARK]) {
+      return;
+    }
+    var wrapped = function (input, init) {
+      var url = typeof input === "string" ? input : (input && input.url) || "";
+      var body = init && typeof init.body === "string" ? init.body : "";
+      var moved = body !== "" && url.indexOf("_dash-update-component") !== -1 && movedGraphs(body);
+      if (moved) {
+        awaiting.pending += 1;
+        awaiting.expected = -Infinity;
+      }
+      var out = origFetch.apply(this, arguments);
+      if (url.indexOf("_dash-dependencies") !== -1) {
+        out.then(noteDependencies, function () {});
+      }
+      if (moved) {
+        out.then(function (response) {
+          // an answer with a figure is drawn on the next data update: wait a little for it
+          if (response.status === 200) {
+            awaiting.answered = performance.now() + ANSWER_MS;
+          }
+        }, function () { /* nothing comes */ }).then(function () {
+          awaiting.pending -= 1;
+        });
+      }
+      return out;
+    };
+    wrapped[MARK] = true;
+    window.fetch = wrapped;
+  }
+
+  function overlaysComing() {
+    var now = performance.now();
+    return awaiting.pending > 0 || now < awaiting.expected || now < awaiting.answered;
+  }
+
+  watchRequests();
 
   // -- traces kept in place ---------------------------------------------------------------
 
@@ -162,6 +240,9 @@
     if (performance.now() > holdUntil || !style || !style.tileManagers || map.isMoving()) {
       return false;
     }
+    if (map[FOLLOWED] && overlaysComing()) {
+      return true;
+    }
     var managers = style.tileManagers;
     var sending = Object.keys(managers).some(function (id) {
       var source = managers[id].getSource && managers[id].getSource();
@@ -228,8 +309,12 @@
         hold(FIRST_HOLD_MS);
       });
     }
-    map.on("moveend", function () {
+    map.on("moveend", function (event) {
       hold(HOLD_MS);
+      if (event && event.originalEvent && map[FOLLOWED]) {
+        hold(MOVE_HOLD_MS);
+        awaiting.expected = performance.now() + EXPECT_MS;
+      }
     });
     // labels appear at once: a 300 ms fade costs a frame per ~200 ms of it without a GPU
     map._fadeDuration = 0;
@@ -312,6 +397,7 @@
     };
     var updateData = proto.updateData;
     proto.updateData = function (calcData) {
+      awaiting.answered = -Infinity; // handed over: its new data holds the frames now
       updateData.call(this, calcData);
       try {
         reorder(this, calcData);
@@ -330,6 +416,8 @@
       return;
     }
     patchSubplot(Object.getPrototypeOf(subplot));
+    var graph = gd.closest ? gd.closest("[id]") : null;
+    subplot.map[FOLLOWED] = Boolean(graph && followed[graph.id]);
     if (!subplot.map[MARK]) {
       patchMap(subplot.map);
       geojsonSources(subplot.map).forEach(function (source) {

@@ -30,7 +30,9 @@ from it (see :mod:`layers.specs`; each optional):
 - ``tiles``: its vector tiles (``/tiles/<id>``, drawn by MapLibre while it is on);
 - ``collection``: its OGC API feature collection;
 - ``keeps_place``: it always draws its traces (empty when off), so they keep their place at
-  the end of the map figure for live updates.
+  the end of the map figure for live updates;
+- ``follows_view``: what it draws depends on the view (the default); a layer that does not
+  reads exact geometry and is not redrawn when the map moves.
 
 :class:`FeatureLayer` is the common "read → cap → mark" body of ``query``/``export``. The
 helpers below draw what layers share: :func:`point_trace`, :func:`area_trace`,
@@ -163,6 +165,10 @@ class Layer(ABC):
     collection: ClassVar[CollectionSpec | None] = None
     #: Whether the layer's traces stay in the figure (empty) while it is off or failed.
     keeps_place: ClassVar[bool] = False
+    #: Whether what the layer draws depends on the view (bbox, zoom). A layer that does
+    #: not (e.g. the city's top risk grids) reads exact geometry, and a move of the map
+    #: does not redraw it.
+    follows_view: ClassVar[bool] = True
 
     @abstractmethod
     def query(self, ctx: LayerContext) -> gpd.GeoDataFrame:
@@ -252,7 +258,7 @@ class FeatureLayer(Layer):
         if self.max_features is not None:
             args["max_rows"] = max_rows
         if self.simplified:
-            args["tolerance"] = 0.0 if exact else simplify_tolerance(ctx)
+            args["tolerance"] = 0.0 if exact or not self.follows_view else simplify_tolerance(ctx)
         return self.finish(read_frame(ctx, self.sql, **args), args)
 
     def aggregated(self, ctx: LayerContext) -> bool:
@@ -274,7 +280,7 @@ class FeatureLayer(Layer):
         else:
             frame, capped = take_capped(self.read(ctx, self.max_features + 1), self.max_features)
             frame = mark(frame, Detail.FEATURES, capped=capped)
-        frame.attrs["decimals"] = ctx.coordinate_decimals()
+        frame.attrs["decimals"] = ctx.coordinate_decimals() if self.follows_view else 6
         return frame
 
     def export(self, ctx: LayerContext) -> gpd.GeoDataFrame:

@@ -32,6 +32,8 @@ class RiskGapLayer(FeatureLayer):
     sql: ClassVar[str] = SQL
     columns: ClassVar[tuple[str, ...]] = tuple(COLUMNS)
     simplified: ClassVar[bool] = True
+    #: The same grids at every zoom and place: exact outlines, not redrawn on a move.
+    follows_view: ClassVar[bool] = False
     reads: ClassVar[tuple[type, ...]] = (PatrolWindow, RiskGapParams)
 
     def sql_args(self, ctx: LayerContext) -> dict[str, Any]:

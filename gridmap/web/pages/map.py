@@ -12,7 +12,6 @@ the case layer's traces, the tiles and the ticker in place. Component ids start 
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -232,23 +231,18 @@ function (figure) {
 """.replace("BREAK_COUNT", str(BREAK_COUNT))
 
 
-def with_uids(traces: list, generation: str) -> list:
-    """``traces`` each with a plotly ``uid``: its layer, type, place in the layer and the
-    ``generation`` (the set of layers drawn). Plotly otherwise gives a trace the uid of the
-    one at its index before, so toggling a layer recycled another type's MapLibre layers
-    ("Cannot remove non-existing layer" and a layer left undrawn); a new generation redraws
-    every trace afresh, in drawing order."""
+def with_uids(traces: list) -> list:
+    """``traces`` each with a plotly ``uid``: its layer, type and place in the layer. Plotly
+    otherwise gives a trace the uid of the one at its index before (toggling a layer then
+    recycled another type's MapLibre layers); with its own uid a trace keeps its MapLibre
+    layers across redraws, and only its data is handed on (``assets/map-updates.js`` keeps
+    the layers in drawing order as traces come and go)."""
     seen: dict[str, int] = {}
     for trace in traces:
         key = f"{(trace.meta or {}).get('layer', 'trace')}-{trace.type}"
-        trace.uid = f"{key}-{seen.get(key, 0)}-{generation}"
+        trace.uid = f"{key}-{seen.get(key, 0)}"
         seen[key] = seen.get(key, 0) + 1
     return traces
-
-
-def generation(visible: Iterable[str]) -> str:
-    """A short name of the set of layers drawn (:func:`with_uids`)."""
-    return hashlib.sha1(",".join(sorted(visible)).encode()).hexdigest()[:8]
 
 
 def layout(lang: str | None = None, **_query: str) -> html.Div:
@@ -330,13 +324,15 @@ def redraw(
 ) -> tuple[Any, ...]:
     """Redraw the overlays and the floating legend for the toggles, the view, the case
     filter, the service kind and the language. A move of the map that stays inside what is
-    drawn at the same zoom redraws nothing (the map's first report of its real size); a
-    toggle or another service kind redraws only the layers it changes (a figure Patch),
-    when ``drawn`` (the ``map-drawn`` store) says what the figure holds."""
+    drawn at the same zoom redraws nothing (the map's first report of its real size); when
+    ``drawn`` (the ``map-drawn`` store) says what the figure holds, a move redraws only the
+    layers that follow the view, and a toggle or another service kind only the layers it
+    changes (a figure Patch)."""
     trigger = triggered_id()
     drawn_view = overlays.MapView.from_store(stored_view)
     view = drawn_view.updated(relayout)
-    if trigger == "map-graph" and drawn_view.covers(view):
+    moved = trigger == "map-graph"
+    if moved and drawn_view.covers(view):
         raise PreventUpdate
     visible = overlays.visible_layers(toggles, toggle_ids)
     choice = CaseChoice.from_store(case_filter)
@@ -351,35 +347,39 @@ def redraw(
         )
     except GridmapError:
         out = overlays.Overlays(error=t("map.error", lang))
-    traces = with_uids(out.traces, generation(visible))
+    traces = with_uids(out.traces)
     message, message_class = start_message
     if out.error:
         message, message_class = out.error, "map-message error"
     legend = legend_sections(visible, lang, view.zoom, kind)
     section, points = _case_legend_classes(visible, view.zoom)
     state = {"visible": visible, "kind": kind}
+    status = t("map.view", lang, zoom=f"{view.zoom:.1f}")
     if only is None or drawn is None or shown_notes is None:
         figure = overlays.map_figure_json(traces, view, _style(visible))
         notes = [out.notes.get(i["layer"], "") for i in note_ids]
-        status = t("map.view", lang, zoom=f"{view.zoom:.1f}")
         stored = {**state, "layers": out.drawn}
         return (figure, notes, view.to_store(), message, message_class, status, legend,
                 section, points, stored)  # fmt: skip
     figure, layers = overlays.swap_layers(drawn["layers"], out)
-    if set(only) & set(tile_styles()):
+    if set(only) & set(tile_styles()) and not moved:
         figure["layout"]["map"]["style"] = _style(visible)
     notes = [out.notes.get(i["layer"], note) for i, note in zip(note_ids, shown_notes, strict=True)]
-    return (figure, notes, no_update, message, message_class, no_update, legend, section,
+    view_store, status = (view.to_store(), status) if moved else (no_update, no_update)
+    return (figure, notes, view_store, message, message_class, status, legend, section,
             points, {**state, "layers": layers})  # fmt: skip
 
 
 def _changed_layers(
     trigger: Any, visible: list[str], kind: str, drawn: dict[str, Any] | None
 ) -> list[str] | None:
-    """The layers a toggle or another service kind changes, when the figure's layers are
-    known (``drawn``); None: redraw every layer (the view moved, the page opened)."""
-    if not drawn or not isinstance(trigger, dict | str) or trigger == "map-graph":
+    """The layers a toggle or another service kind changes, or a move of the map (those that
+    follow the view), when the figure's layers are known (``drawn``); None: redraw every
+    layer (the page opened, the language or filter changed)."""
+    if not drawn or not isinstance(trigger, dict | str):
         return None
+    if trigger == "map-graph":
+        return [layer.id for layer in LAYERS if layer.follows_view]
     if isinstance(trigger, str) and trigger != CIRCLE_KIND:
         return None
     before = set(drawn.get("visible", []))
@@ -426,7 +426,7 @@ def live_update(
     )
     figure = no_update
     if update.traces:  # with the uids they were drawn with: plotly updates them in place
-        traces = with_uids(update.traces, generation(shown))
+        traces = with_uids(update.traces)
         figure = overlays.case_traces_patch(traces)
     tiles = kpi_tiles(update.tiles, lang) if update.tiles else no_update
     ticker = (

@@ -400,3 +400,41 @@ def test_a_toggle_redraws_only_its_layer_in_place(app: Dash) -> None:
     styled = apply(figure, out[0])
     assert "gridmap-buildings" in figure["layout"]["map"]["style"]["sources"]
     assert "gridmap-buildings" not in styled["layout"]["map"]["style"]["sources"]
+
+
+def test_a_move_redraws_only_the_layers_that_follow_the_view(app: Dash) -> None:
+    """A zoom, with the city's top risk grids on: the Patch replaces the other layers'
+    traces (the same figure as a fresh redraw of the new view), the risk grids' traces are
+    neither read nor sent, each trace keeps its uid, and the view and status follow."""
+    from dash._callback_context import context_value
+
+    on = [["on"] if layer.default_visible or layer.id == "risk_gap" else [] for layer in LAYERS]
+    view = MapView((120.05, 30.05), 12.0, (119.9, 29.9, 120.6, 30.6))
+    full = redraw(app, on, None, view, "zh-CN")
+    figure = full[0].to_plotly_json()
+    assert "risk_gap" in layers_of(full[0])
+    relayout = {"map.center": {"lon": 120.05, "lat": 30.05}, "map.zoom": 16.0}
+    token = triggered("map-graph.relayoutData", relayout)
+    try:
+        with app.server.test_request_context("/"):
+            out = map_page.redraw(on, relayout, TOGGLE_IDS, NOTE_IDS, view.to_store(), "zh-CN",
+                                  ["", "map-message hidden"], None, None, full[9],
+                                  full[1])  # fmt: skip
+    finally:
+        context_value.reset(token)
+    patch, notes, stored_view, status = out[0], out[1], out[2], out[5]
+    ops = patch.to_plotly_json()["operations"]
+    risk = [k for k, tr in enumerate(figure["data"]) if tr["meta"]["layer"] == "risk_gap"]
+    assert risk and all(op["location"][1:] != [k] for op in ops for k in risk)
+    assert not any(
+        op["operation"] == "Insert" and op["params"]["value"]["meta"]["layer"] == "risk_gap"
+        for op in ops
+    )
+    moved = apply(figure, patch)
+    fresh = redraw(app, on, None, MapView.from_store(stored_view), "zh-CN")[0].to_plotly_json()
+    assert [tr["uid"] for tr in moved["data"]] == [tr["uid"] for tr in fresh["data"]]
+    assert [tr.get("lat") or tr.get("locations") for tr in moved["data"]] == [
+        tr.get("lat") or tr.get("locations") for tr in fresh["data"]
+    ]
+    assert stored_view["zoom"] == 16.0 and "16.0" in status
+    assert dict(zip(layer_ids(), notes, strict=True))["risk_gap"] == full[1][1]

@@ -138,3 +138,49 @@ def _drawn(driver: WebDriver) -> dict[tuple[str, str | None], int]:
         " t.meta && t.meta.role || null, (t.lat || t.locations || []).length])"
     )
     return {(layer, role): n for layer, role, n in rows}
+
+
+#: From now on, per frame the map draws: ms since the watch began, the zoom, and the
+#: hexagons in the figure's data (the case layer's view at a low zoom).
+FRAMES_JS = f"""
+const gd = document.querySelector('{GRAPH}');
+const map = gd._fullLayout.map._subplot.map;
+const frames = window.__frames = [];
+const t0 = performance.now();
+const painter = map.painter;
+const render = painter.render;
+painter.render = function () {{
+  const hex = gd.data.find(t => t.meta && t.meta.role === 'hexagons');
+  frames.push([performance.now() - t0, map.getZoom(), hex ? (hex.locations || []).length : 0]);
+  return render.apply(this, arguments);
+}};
+"""
+
+
+def test_a_zoom_draws_its_new_overlays_in_its_first_frame(
+    browser: WebDriver, demo_server: LiveServer
+) -> None:
+    """A person's zoom (a wheel's move end) on the map whose view the page follows: frames
+    wait for the redraw, so no frame shows the low zoom's hexagons at the new zoom (unless
+    the redraw took longer than the hold), and the map draws the new overlays."""
+    demo_server.open(browser, "/")
+    wait_for(browser, lambda d: layers_drawn(d) == LAYERS, message=str(layers_drawn(browser)))
+    settled(browser)
+    assert _drawn(browser).get(("cases", "hexagons"), 0) > 0
+    browser.execute_script(FRAMES_JS)
+    browser.execute_script(
+        f"document.querySelector('{GRAPH}')._fullLayout.map._subplot.map.jumpTo({{zoom: 16}},"
+        " {originalEvent: new WheelEvent('wheel')});"
+    )
+    wait_for(
+        browser,
+        lambda d: _drawn(d).get(("cases", "hexagons"), 0) == 0,
+        message="still hexagons after zooming in",
+    )
+    settled(browser)
+    frames = browser.execute_script("return window.__frames")
+    zoomed = [f for f in frames if abs(f[1] - 16) < 1e-6]
+    assert zoomed, frames
+    stale = [f for f in zoomed if f[2] > 0 and f[0] < 1100]  # within the hold (1.2 s)
+    assert stale == [], frames
+    assert in_drawing_order(browser)
