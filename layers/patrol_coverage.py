@@ -1,5 +1,6 @@
 """Patrol coverage: streets coloured by time since their last patrol from ``detail_zoom``;
-grids coloured by the share of their street length patrolled in the window below it."""
+grids outlined by the share of their street length patrolled in the window below it, and
+communities (the share of their grids' streets) below ``community_zoom``."""
 
 from __future__ import annotations
 
@@ -66,6 +67,10 @@ STREETS_SQL = (
 )
 GRIDS_SQL = (
     "SELECT * FROM gridmap_layer_patrol_grids(:minx, :miny, :maxx, :maxy, :t0, :t1, :tolerance)"
+)
+COMMUNITIES_SQL = (
+    "SELECT * FROM gridmap_layer_patrol_communities("
+    ":minx, :miny, :maxx, :maxy, :t0, :t1, :tolerance)"
 )
 COLUMNS = ["edge_id", "grid_id", "name", "length_m", "seen_m", "last_at"]
 
@@ -166,13 +171,15 @@ def line_traces(
 @dataclass(frozen=True)
 class PatrolCoverageLayer(FeatureLayer):
     """Streets by recency from ``detail_zoom`` (at most ``max_features``); grids by the
-    patrolled share of their streets below it."""
+    patrolled share of their streets below it; communities below ``community_zoom`` (None:
+    grids at every zoom, as the wall shows them)."""
 
     id: str = "patrol_coverage"
     title: str = "layer.patrol_coverage"
     default_visible: bool = False
     detail_zoom: float = 14.0
     max_features: int | None = 6000
+    community_zoom: float | None = 12.0
 
     sql: ClassVar[str] = STREETS_SQL
     columns: ClassVar[tuple[str, ...]] = tuple(COLUMNS)
@@ -186,12 +193,23 @@ class PatrolCoverageLayer(FeatureLayer):
         frame.attrs["now"] = args["t1"]
         return frame
 
+    def communities(self, zoom: float | None) -> bool:
+        """Whether a view at ``zoom`` shows communities (far out), not grids."""
+        return self.community_zoom is not None and zoom is not None and zoom < self.community_zoom
+
     def read_groups(self, ctx: LayerContext) -> gpd.GeoDataFrame:
         t0, t1 = window_of(ctx)
-        tolerance = simplify_tolerance(ctx)
-        frame = read_frame(ctx, GRIDS_SQL, **ctx.bounds, t0=t0, t1=t1, tolerance=tolerance)
+        sql = COMMUNITIES_SQL if self.communities(ctx.zoom) else GRIDS_SQL
+        frame = read_frame(ctx, sql, **ctx.bounds, t0=t0, t1=t1, tolerance=simplify_tolerance(ctx))
         frame.attrs["now"] = t1
+        frame.attrs["communities"] = self.communities(ctx.zoom)
         return frame
+
+    def note(self, data: gpd.GeoDataFrame, lang: str) -> str:
+        if data.attrs.get("communities"):
+            zoom = f"{self.community_zoom:g}"
+            return t("note.patrol_communities", lang, count=f"{len(data):,}", zoom=zoom)
+        return super().note(data, lang)
 
     def legend(self, lang: str) -> list[LegendEntry]:
         """Streets by last visit (zoomed in), then grids by patrolled share (zoomed out)."""

@@ -235,6 +235,42 @@ LANGUAGE sql STABLE AS $$
     ORDER BY s.id
 $$;
 
+-- Communities in a bbox with the patrolled and watched share of their grids' street length
+-- in [t0, t1], outlines simplified by `tolerance` degrees (the patrol coverage layer, far
+-- out: a thousand community outlines, not ten thousand grids). Only communities with grids
+-- the reader sees, and shares over those grids (row-level security on grids).
+CREATE OR REPLACE FUNCTION gridmap_layer_patrol_communities(
+    minx double precision, miny double precision, maxx double precision, maxy double precision,
+    t0 timestamptz, t1 timestamptz, tolerance double precision
+) RETURNS TABLE (id integer, code text, name text, street_m double precision,
+                 patrolled_share double precision, watched_share double precision,
+                 geom geometry)
+LANGUAGE sql STABLE AS $$
+    WITH c AS (
+        SELECT co.id, co.code, co.name, co.geom FROM communities co
+        WHERE gridmap_view_envelope(minx, miny, maxx, maxy) IS NULL
+           OR co.geom && gridmap_view_envelope(minx, miny, maxx, maxy)
+    ),
+    v AS (SELECT edge_id FROM gridmap_patrol_visited(t0, t1)),
+    per AS (
+        SELECT g.community_id, coalesce(sum(eg.length_m), 0) AS street_m,
+               coalesce(sum(eg.length_m) FILTER (WHERE v.edge_id IS NOT NULL), 0) AS p,
+               coalesce(sum(CASE WHEN v.edge_id IS NOT NULL THEN eg.length_m
+                                 ELSE eg.seen_m END), 0) AS w
+        FROM grids g JOIN c ON c.id = g.community_id
+        LEFT JOIN edge_grid eg ON eg.grid_id = g.id
+        LEFT JOIN v ON v.edge_id = eg.edge_id
+        GROUP BY g.community_id
+    )
+    SELECT c.id, c.code, c.name, per.street_m,
+           CASE WHEN per.street_m > 0 THEN per.p / per.street_m ELSE 0 END,
+           CASE WHEN per.street_m > 0 THEN per.w / per.street_m ELSE 0 END,
+           CASE WHEN tolerance > 0 THEN ST_SimplifyPreserveTopology(c.geom, tolerance)
+                ELSE c.geom END
+    FROM per JOIN c ON c.id = per.community_id
+    ORDER BY c.id
+$$;
+
 -- The risk gap's top grids with their outlines (risk gap layer).
 CREATE OR REPLACE FUNCTION gridmap_layer_risk_gap(
     t0 timestamptz, t1 timestamptz, max_rows integer, tolerance double precision

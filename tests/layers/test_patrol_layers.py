@@ -145,3 +145,30 @@ def test_streets_as_of_an_earlier_time_ignore_later_visits(patrol_engine: Engine
     assert all(last[e] is None or last[e] != last[e] for e in (3, 4, 5, 6))  # not yet: NaT
     classes = {tr.meta["class"] for tr in layer.traces(data, "en")}
     assert classes == {0, 4}
+
+
+def test_communities_by_patrolled_share_when_far_out(patrol_engine: Engine) -> None:
+    """Below ``community_zoom`` the layer outlines communities, each by the patrolled share
+    of its grids' streets (weighted by street length); the wall's layer keeps grids."""
+    layer = PatrolCoverageLayer()
+    far = ctx(patrol_engine, layer.community_zoom - 1, hours=2)
+    grids = layer.query(ctx(patrol_engine, layer.community_zoom, hours=2))
+    with patrol_engine.connect() as conn:
+        community = dict(conn.execute(text("SELECT id, community_id FROM grids")).all())
+    expected: dict[int, list[float]] = {}
+    rows = grids[["id", "street_m", "patrolled_share"]].itertuples(index=False)
+    for gid, street, share in rows:
+        sums = expected.setdefault(community[gid], [0.0, 0.0])
+        sums[0] += street * share
+        sums[1] += street
+    data = layer.query(far)
+    assert data.attrs["detail"] is Detail.AGGREGATED and data.attrs["communities"]
+    shares = dict(zip(data["id"], data["patrolled_share"], strict=True))
+    assert shares == pytest.approx({c: p / s if s else 0.0 for c, (p, s) in expected.items()})
+    (trace,) = layer.traces(data, "en")
+    assert trace.uid == GRIDS_UID and len(trace.locations) == len(shares)
+    assert layer.note(data, "en") == (
+        f"{len(shares)} communities shown; zoom in to level {layer.community_zoom:g} for grids"
+    )
+    wall = PatrolCoverageLayer(community_zoom=None).query(far)
+    assert sorted(wall["id"]) == sorted(grids["id"]) and not wall.attrs.get("communities")

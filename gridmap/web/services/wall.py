@@ -51,7 +51,7 @@ from layers.patrol_coverage import GRIDS_UID, PatrolCoverageLayer, share_outline
 
 log = logging.getLogger(__name__)
 
-PATROL = PatrolCoverageLayer()
+PATROL = PatrolCoverageLayer(community_zoom=None)  # grids at every zoom
 #: The wall draws patrol coverage per grid at every zoom (never single streets).
 PATROL_MAX_ZOOM = PATROL.detail_zoom - 0.5
 #: The grids the patrol trace draws for a view (the layer's own choice: outline meets bbox).
