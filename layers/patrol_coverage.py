@@ -23,10 +23,12 @@ from layers.base import (
     area_trace,
     detail_of,
     hover_template,
+    mark,
     placeholder,
     read_frame,
     simplify_tolerance,
 )
+from layers.grids import GRID_SQL
 from layers.params import PatrolWindow
 from layers.specs import ColorByFunction, ColorClass, LegendEntry, Style
 
@@ -204,6 +206,14 @@ class PatrolCoverageLayer(FeatureLayer):
         frame.attrs["now"] = t1
         frame.attrs["communities"] = self.communities(ctx.zoom)
         return frame
+
+    def outlines(self, ctx: LayerContext) -> gpd.GeoDataFrame:
+        """The view's grids as :meth:`query` draws them zoomed out, their shares unread (0):
+        for a screen that sends the shares apart (the wall), no coverage computed twice."""
+        frame = read_frame(ctx, GRID_SQL, **ctx.bounds, tolerance=simplify_tolerance(ctx))
+        frame = frame.assign(street_m=0.0, patrolled_share=0.0, watched_share=0.0)
+        frame.attrs["decimals"] = ctx.coordinate_decimals()
+        return mark(frame, Detail.AGGREGATED)
 
     def note(self, data: gpd.GeoDataFrame, lang: str) -> str:
         if data.attrs.get("communities"):

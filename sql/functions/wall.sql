@@ -28,7 +28,7 @@ CREATE OR REPLACE FUNCTION gridmap_wall_circle_population(p_minutes real, p_kind
 RETURNS TABLE (run_id bigint, computed_at timestamptz, max_minutes real,
                population bigint, covered bigint)
 LANGUAGE sql STABLE AS $$
-    WITH r AS (
+    WITH r AS MATERIALIZED (  -- once, not its kinds' array per building
         SELECT id, computed_at,
                ARRAY(SELECT k.o::integer
                      FROM jsonb_array_elements_text(params -> 'kinds') WITH ORDINALITY k(kind, o)
@@ -36,13 +36,18 @@ LANGUAGE sql STABLE AS $$
                -- stored walks are rounded to 0.1 m
                p_minutes * (params ->> 'speed_kmh')::real * 1000 / 60 + 0.05 AS reach_m,
                (SELECT max(m::real) FROM jsonb_array_elements_text(params -> 'minutes') m)
-                   AS max_minutes
+                   AS max_minutes,
+               jsonb_array_length(params -> 'kinds') AS all_kinds
         FROM gridmap_latest_run('coverage')
     )
     SELECT r.id, r.computed_at, r.max_minutes,
            coalesce(sum(b.population), 0)::bigint,
+           -- every kind: any walk within reach (an array operator, ~10x faster than the
+           -- smallest of the chosen kinds' walks, a subquery per building)
            coalesce(sum(b.population) FILTER (
-               WHERE (SELECT min(a.walk_m[k]) FROM unnest(r.ks) k) <= r.reach_m), 0)::bigint
+               WHERE CASE WHEN cardinality(r.ks) = r.all_kinds THEN r.reach_m >= ANY (a.walk_m)
+                          ELSE (SELECT min(a.walk_m[k]) FROM unnest(r.ks) k) <= r.reach_m
+                     END), 0)::bigint
     FROM r
     LEFT JOIN building_access a ON a.run_id = r.id
     LEFT JOIN buildings b ON b.id = a.building_id

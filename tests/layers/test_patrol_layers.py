@@ -172,3 +172,14 @@ def test_communities_by_patrolled_share_when_far_out(patrol_engine: Engine) -> N
     )
     wall = PatrolCoverageLayer(community_zoom=None).query(far)
     assert sorted(wall["id"]) == sorted(grids["id"]) and not wall.attrs.get("communities")
+
+
+def test_outlines_are_the_zoomed_out_grids_without_shares(patrol_engine: Engine) -> None:
+    layer = PatrolCoverageLayer(community_zoom=None)
+    view = ctx(patrol_engine, 12, hours=2)
+    full, bare = layer.query(view), layer.outlines(view)
+    assert bare["id"].tolist() == full["id"].tolist()
+    assert bare.geometry.geom_equals(full.geometry).all()
+    assert (bare["patrolled_share"] == 0).all() and bare.attrs["detail"] is Detail.AGGREGATED
+    (trace,) = layer.traces(bare, "en")
+    assert trace.uid == GRIDS_UID and list(trace.locations) == full["id"].tolist()

@@ -382,8 +382,8 @@ def _patrol_trace(ctx: LayerContext, ids: list[int], lang: str) -> dict[str, Any
             kept = _OUTLINES.get(key)
         if kept is not None:
             return kept
-    # the outlines, rounded for the wall's zoom (its shares are the same figures, from SQL)
-    data = PATROL.query(ctx)
+    # the outlines, rounded for the wall's zoom (the shares come apart: grid_shares)
+    data = PATROL.outlines(ctx)
     trace = PATROL.traces(data, lang)[0]
     # Nothing on the wall needs hovering: no per-grid hover text, so the shares (z) are
     # all a later tick has to send.

@@ -110,6 +110,14 @@ def test_circle_population_of_several_kinds_is_the_union(wall_engine: Engine, no
         wall_engine, noon, patrol_hours=8, circle_minutes=10, circle_kinds=kinds[:1]
     )
     assert single.population_covered < covered
+    # every kind (none chosen, or all of them): any walk within reach (the fast path)
+    every = np.array([[np.inf if v is None else v for v in w] for _, w in rows], dtype=float)
+    all_covered = int(people[(every <= reach).any(axis=1)].sum())
+    for chosen in ((), tuple(order)):
+        extras = read_extras(
+            wall_engine, noon, patrol_hours=8, circle_minutes=10, circle_kinds=chosen
+        )
+        assert extras.population_covered == all_covered > covered
 
 
 def test_circles_beyond_the_run_are_not_guessed(wall_engine: Engine, noon: datetime) -> None:
