@@ -255,7 +255,7 @@ def swap_layers(
                 del patch["data"][index]
             n = counts.get(layer.id, 0)
             for k in range(n):
-                patch["data"].insert(index + k, next(traces).to_plotly_json())
+                patch["data"].insert(index + k, plain(next(traces)))
         if n:
             after.append((layer.id, n))
         index += n
@@ -268,7 +268,7 @@ def case_traces_patch(traces: Sequence[BaseTraceType]) -> Patch:
         raise ValueError(f"the case layer draws {TRACE_COUNT} traces, got {len(traces)}")
     patch = Patch()
     for offset, trace in enumerate(traces):
-        patch["data"][offset - TRACE_COUNT] = trace.to_plotly_json()
+        patch["data"][offset - TRACE_COUNT] = plain(trace)
     return patch
 
 
@@ -315,10 +315,18 @@ def map_figure(traces: list[BaseTraceType], view: MapView, style: dict[str, Any]
     return go.Figure(data=traces, layout=map_layout(view, style))
 
 
+def plain(trace: BaseTraceType) -> dict[str, Any]:
+    """A trace's properties as the plain dict Dash sends, without the deep copy
+    ``to_plotly_json`` makes: the traces of a redraw are made for one answer and dropped
+    after it (the city's first view: ~150 ms less)."""
+    props = trace._props  # plotly keeps a trace's validated properties here
+    return props if props is not None else {}
+
+
 def map_figure_json(
     traces: list[BaseTraceType], view: MapView, style: dict[str, Any]
 ) -> dict[str, Any]:
     """:func:`map_figure` as the plain dict Dash sends: the traces are not validated a
     second time, and Dash encodes the dict ~10x faster than a Figure (city view: ~45 ms in
     all instead of ~120-220 ms per redraw)."""
-    return {"data": [trace.to_plotly_json() for trace in traces], "layout": map_layout(view, style)}
+    return {"data": [plain(trace) for trace in traces], "layout": map_layout(view, style)}

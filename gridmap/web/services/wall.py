@@ -387,9 +387,10 @@ def _patrol_trace(ctx: LayerContext, ids: list[int], lang: str) -> dict[str, Any
     trace = PATROL.traces(data, lang)[0]
     # Nothing on the wall needs hovering: no per-grid hover text, so the shares (z) are
     # all a later tick has to send.
-    trace.update(customdata=None, hovertemplate=None, hoverinfo="skip")
     plain = trace.to_plotly_json()
-    plain.pop("z", None)
+    for prop in ("customdata", "hovertemplate", "z"):
+        plain.pop(prop, None)
+    plain["hoverinfo"] = "skip"
     if version is not None:
         with _OUTLINES_LOCK:
             _OUTLINES[key] = plain
