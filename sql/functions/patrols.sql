@@ -237,7 +237,8 @@ $$;
 
 -- Communities in a bbox with the patrolled and watched share of their grids' street length
 -- in [t0, t1], outlines simplified by `tolerance` degrees (the patrol coverage layer, far
--- out: a thousand community outlines, not ten thousand grids). Only communities with grids
+-- out: a thousand community outlines, not ten thousand grids), from the shares of their
+-- grids (gridmap_patrol_grid_shares) weighted by street length. Only communities with grids
 -- the reader sees, and shares over those grids (row-level security on grids).
 CREATE OR REPLACE FUNCTION gridmap_layer_patrol_communities(
     minx double precision, miny double precision, maxx double precision, maxy double precision,
@@ -246,20 +247,19 @@ CREATE OR REPLACE FUNCTION gridmap_layer_patrol_communities(
                  patrolled_share double precision, watched_share double precision,
                  geom geometry)
 LANGUAGE sql STABLE AS $$
-    WITH c AS (
+    WITH c AS MATERIALIZED (
         SELECT co.id, co.code, co.name, co.geom FROM communities co
         WHERE gridmap_view_envelope(minx, miny, maxx, maxy) IS NULL
            OR co.geom && gridmap_view_envelope(minx, miny, maxx, maxy)
     ),
-    v AS (SELECT edge_id FROM gridmap_patrol_visited(t0, t1)),
+    -- every grid of these communities lies inside their extent
+    e AS (SELECT ST_Extent(c.geom) AS box FROM c),
     per AS (
-        SELECT g.community_id, coalesce(sum(eg.length_m), 0) AS street_m,
-               coalesce(sum(eg.length_m) FILTER (WHERE v.edge_id IS NOT NULL), 0) AS p,
-               coalesce(sum(CASE WHEN v.edge_id IS NOT NULL THEN eg.length_m
-                                 ELSE eg.seen_m END), 0) AS w
-        FROM grids g JOIN c ON c.id = g.community_id
-        LEFT JOIN edge_grid eg ON eg.grid_id = g.id
-        LEFT JOIN v ON v.edge_id = eg.edge_id
+        SELECT g.community_id, sum(s.street_m) AS street_m,
+               sum(s.patrolled_share * s.street_m) AS p, sum(s.watched_share * s.street_m) AS w
+        FROM e, gridmap_patrol_grid_shares(ST_XMin(e.box), ST_YMin(e.box), ST_XMax(e.box),
+                                           ST_YMax(e.box), t0, t1) s
+        JOIN grids g ON g.id = s.id
         GROUP BY g.community_id
     )
     SELECT c.id, c.code, c.name, per.street_m,
