@@ -5,10 +5,11 @@ HH:MM:SS" while the database is unreachable.
 
 Thin callbacks over :mod:`gridmap.web.services.wall`: a 1 s probe that asks for a re-read when the
 cases changed (a clientside twin shows the stale notice when the server stops answering
-altogether); the re-read (case traces, case tiles, ticker, hottest grids); a slow tick every
-``wall_slow_refresh_s`` (patrol coverage on the map and in a tile, cameras online, people
-inside the service circles); and the zoom the browser fitted the city to
-(``assets/wall.js``), which moves the map and redraws the heatmap for it.
+altogether); the re-read (case traces, case tiles, ticker, hottest grids); a slow tick 2 s
+after the page opened (after its first paint) and then every ``wall_slow_refresh_s`` (patrol
+coverage on the map and in a tile, cameras online, people inside the service circles); and
+the zoom the browser fitted the city to (``assets/wall.js``), which moves the map and
+redraws the heatmap for it.
 Component ids start with ``wall-``.
 """
 
@@ -45,6 +46,8 @@ from layers.patrol_coverage import SHARE_CLASSES, PatrolCoverageLayer
 PATH = "/wall"
 #: How often the wall asks whether the cases changed (milliseconds).
 LIVE_INTERVAL_MS = 1000
+#: When the first slow tick runs after the page opened (ms): after the first paint.
+SLOW_START_MS = 2000
 #: Ticker lines the wall shows (large type: fewer lines than the map page).
 TICKER_LINES = 5
 #: Who may watch the wall: it shows the whole city (grid leads see only their grids,
@@ -183,6 +186,9 @@ def layout(lang: str | None = None, **_query: str) -> html.Div:
             ),
             dcc.Interval(id="wall-tick", interval=LIVE_INTERVAL_MS),
             dcc.Interval(id="wall-slow-tick", interval=int(settings.wall_slow_refresh_s * 1000)),
+            # the first slow tick, once the city's cases are drawn (its reads, seconds on a
+            # fresh server process, would otherwise compete with the first paint)
+            dcc.Interval(id="wall-slow-start", interval=SLOW_START_MS, max_intervals=1),
         ],
     )
 
@@ -255,8 +261,10 @@ def slow_update(
     lang: str,
     stored_live: dict[str, Any] | None = None,
     notice_class: str | None = None,
+    _start: int | None = None,
 ) -> tuple[Any, Any, Any]:
-    """Every ``wall_slow_refresh_s``: patrol coverage on the map and the heavier tiles
+    """:data:`SLOW_START_MS` after the page opened, then every ``wall_slow_refresh_s``:
+    patrol coverage on the map and the heavier tiles
     (unchanged while the database is unreachable, and while the banner says the data is as
     of an earlier time, whether the server said so or the browser did (``notice_class``,
     no answer for a few seconds): no tile moves under a stale banner)."""
@@ -362,7 +370,8 @@ def _callbacks(app: Dash) -> None:
         State("wall-lang", "data"),
         State("wall-live", "data"),
         State("wall-notice", "className"),
-        prevent_initial_call="initial_duplicate",
+        Input("wall-slow-start", "n_intervals"),
+        prevent_initial_call=True,
     )(slow_update)
     app.clientside_callback(
         ClientsideFunction("wall", "staleNotice"),
