@@ -439,6 +439,10 @@ def relayout_zoom(driver: Any, runs: int) -> list[float]:
     return times
 
 
+#: Seconds of quiet between the warm-ups and the first round.
+QUIET_S = 30
+
+
 def warm_up(peer: Peer) -> None:
     """Each page opened once (not measured): a first visit then finds the server's workers
     and the database warm, as a browser with an empty cache meets a running server."""
@@ -600,6 +604,8 @@ def main() -> None:
         for peer in peers:
             print(f"warm-up: {peer.name}", flush=True)
             warm_up(peer)
+        # the warm-ups' background work (slow ticks, caches) settles before the first round
+        time.sleep(QUIET_S)
         for number in range(args.rounds):
             order = peers[number % len(peers) :] + peers[: number % len(peers)]
             for peer in order:
