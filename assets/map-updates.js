@@ -106,6 +106,9 @@
   // -- overlays on their way after a move ------------------------------------------------
 
   function movedGraphs(body) {
+    if (body.indexOf(".relayoutData") === -1) {
+      return false; // every other request (the live ticks each second) is not parsed
+    }
     try {
       return (JSON.parse(body).changedPropIds || []).filter(function (id) {
         return /\.relayoutData$/.test(id);

@@ -201,10 +201,11 @@ class PatrolCoverageLayer(FeatureLayer):
 
     def read_groups(self, ctx: LayerContext) -> gpd.GeoDataFrame:
         t0, t1 = window_of(ctx)
-        sql = COMMUNITIES_SQL if self.communities(ctx.zoom) else GRIDS_SQL
+        far = self.communities(ctx.zoom)
+        sql = COMMUNITIES_SQL if far else GRIDS_SQL
         frame = read_frame(ctx, sql, **ctx.bounds, t0=t0, t1=t1, tolerance=simplify_tolerance(ctx))
         frame.attrs["now"] = t1
-        frame.attrs["communities"] = self.communities(ctx.zoom)
+        frame.attrs["communities"] = far
         return frame
 
     def outlines(self, ctx: LayerContext) -> gpd.GeoDataFrame:
