@@ -1,12 +1,15 @@
 """City-scale basemap tiles: server time and bytes of ``gridmap_tile_basemap`` at zooms 8–16,
-beside the old roads-only tile (``gridmap_tile_roads``) for the same tiles.
+beside the same function reading every road edge instead of the merged streets
+(``basemap_edges``, the naive way: what it did before migration 0032) and the roads-only
+tile (``gridmap_tile_roads``) for the same tiles.
 
     .venv/bin/python benchmarks/bench_basemap.py [--samples 20] [--out FILE.json]
 
 Reads ``gridmap_bench_city`` (benchmarks/citydb.py) without changing it: the city's basemap
 features (the demo stage, seed 7) go into this session's temporary ``basemap_features``
-table (found before any table of that name) and the basemap functions of
-``sql/functions/basemap.sql`` are created as ``pg_temp`` functions. Tiles are sampled where
+table (found before any table of that name), the streets merged from its road edges
+(as migration 0032 keeps them) go into a temporary ``road_streets``, and the basemap and
+roads functions of ``sql/functions/`` are created as ``pg_temp`` functions. Tiles are sampled where
 the data is: the tiles holding randomly chosen grids (seeded). p50/p95/max ms and bytes.
 """
 
@@ -39,6 +42,16 @@ CREATE TEMP TABLE basemap_features (
     source text NOT NULL DEFAULT 'demo', geom geometry(Geometry, 4326) NOT NULL);
 """
 
+#: The city's streets as migration 0032 keeps them (its gridmap_merge_streets, over all).
+STREETS = """
+CREATE TEMP TABLE road_streets AS
+SELECT kind, nullif(coalesce(name, ''), '') AS name,
+       (ST_Dump(ST_LineMerge(ST_Collect(geom)))).geom AS geom
+FROM road_edges GROUP BY kind, coalesce(name, '');
+CREATE INDEX ON road_streets USING gist (geom);
+ANALYZE road_streets;
+"""
+
 
 def city_features():
     """The city's basemap features as the demo stage makes them (stops after that stage)."""
@@ -62,6 +75,15 @@ def main() -> None:
     sql = sql.replace("FUNCTION gridmap_", "FUNCTION pg_temp.gridmap_")
     for name in ("gridmap_basemap_footprints(b.box)", "gridmap_label_point(a.geom)"):
         sql = sql.replace(name, "pg_temp." + name)
+    tile = sql[sql.index("CREATE OR REPLACE FUNCTION pg_temp.gridmap_tile_basemap") :]
+    edges = tile.replace("gridmap_tile_basemap", "gridmap_tile_basemap_edges").replace(
+        "FROM road_streets", "FROM road_edges"
+    )
+    roads = (ROOT / "sql/functions/layers.sql").read_text()
+    roads = roads[roads.index("CREATE OR REPLACE FUNCTION gridmap_tile_roads") :]
+    roads = roads[: roads.index("$$;") + 3].replace(
+        "FUNCTION gridmap_", "FUNCTION pg_temp.gridmap_"
+    )
     results: dict[str, object] = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "load_before": os.getloadavg()[0],
@@ -77,13 +99,10 @@ def main() -> None:
             cur.execute(
                 "CREATE INDEX ON basemap_features USING gist (geom); ANALYZE basemap_features"
             )
-            cur.execute(sql)
-            # The partial index of migration 0021, when the shared database predates it
-            # (made inside this transaction, which is rolled back at the end).
-            cur.execute(
-                "CREATE INDEX IF NOT EXISTS road_edges_major_geom ON road_edges "
-                "USING gist (geom) WHERE kind IN ('primary', 'secondary')"
-            )
+            started = time.perf_counter()
+            cur.execute(STREETS)
+            results["merge_streets_s"] = round(time.perf_counter() - started, 2)
+            cur.execute(sql + edges + roads)
         points = conn.execute(
             text("SELECT ST_X(c), ST_Y(c) FROM (SELECT ST_PointOnSurface(geom) c FROM grids) g")
         ).all()
@@ -92,7 +111,8 @@ def main() -> None:
             tiles = sorted({tile_of(*rng.choice(points), z) for _ in range(args.samples)})
             row = {}
             for name, function in (("basemap", "pg_temp.gridmap_tile_basemap"),
-                                   ("roads_only", "gridmap_tile_roads")):  # fmt: skip
+                                   ("basemap_edges", "pg_temp.gridmap_tile_basemap_edges"),
+                                   ("roads_only", "pg_temp.gridmap_tile_roads")):  # fmt: skip
                 conn.execute(
                     text(f"SELECT {function}(:z, :x, :y)"),
                     {"z": z, "x": tiles[0][0], "y": tiles[0][1]},

@@ -165,6 +165,17 @@ class RoadEdge(Base):
     geom: Mapped[WKBElement] = mapped_column(geometry("LINESTRING"))
 
 
+class RoadStreet(Base):
+    """A street's road edges merged into one line (one row per line), kept from road_edges
+    by triggers for the road tiles (migration 0032); never written by the application."""
+
+    __tablename__ = "road_streets"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    kind: Mapped[str] = mapped_column(Text)
+    name: Mapped[str | None] = mapped_column(Text)
+    geom: Mapped[WKBElement] = mapped_column(geometry("LINESTRING"))
+
+
 class Case(Base):
     __tablename__ = "cases"
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

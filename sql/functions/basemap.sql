@@ -2,7 +2,7 @@
 -- (issue 14, point 1). One tile holds up to six layers, each from its own zoom:
 --   water     (class, name)        polygons of basemap_features, every zoom
 --   parks     (class, name)        polygons of basemap_features, from zoom 11
---   roads     (kind, name)         road_edges plus imported roads, one line per named
+--   roads     (kind, name)         road_streets plus imported roads, one line per named
 --                                  street in the tile where names show (merged, so labels
 --                                  fit along them: major roads from 13, others from 14),
 --                                  else one unnamed line per kind;
@@ -63,17 +63,13 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
         FROM basemap_features f, b
         WHERE z >= 11 AND f.kind = 'park' AND f.geom && b.box
     ),
-    -- Major roads (primary from zoom 0, secondary from 11) and minor ones (residential
-    -- from 13, the rest from 14) apart, so low zooms read only the partial index of the
-    -- major ones (sql/migrations/0021_basemap_features.sql).
+    -- Primary roads from zoom 0, secondary from 11, residential from 13, the rest from 14:
+    -- each street's edges already merged (sql/migrations/0032_road_streets.sql).
     road_lines AS (
-        SELECT r.kind, r.name, r.geom FROM road_edges r, b
-        WHERE r.kind IN ('primary', 'secondary') AND r.geom && b.box
-          AND (z >= 11 OR r.kind = 'primary')
-        UNION ALL
-        SELECT r.kind, r.name, r.geom FROM road_edges r, b
-        WHERE z >= 13 AND r.kind NOT IN ('primary', 'secondary') AND r.geom && b.box
-          AND (z >= 14 OR r.kind = 'residential')
+        SELECT r.kind, r.name, r.geom FROM road_streets r, b
+        WHERE r.geom && b.box
+          AND (z >= 14 OR r.kind = 'primary' OR (z >= 11 AND r.kind = 'secondary')
+               OR (z >= 13 AND r.kind = 'residential'))
         UNION ALL
         SELECT f.class, f.name, f.geom FROM basemap_features f, b
         WHERE f.kind = 'road' AND f.geom && b.box

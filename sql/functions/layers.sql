@@ -148,9 +148,9 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
 $$;
 
 -- The roads basemap as one Mapbox vector tile (layer "roads": kind, name) for tile z/x/y in
--- Web Mercator; minor kinds join at higher zooms (as in the basemap: secondary roads from
--- zoom 11, so a z9-10 tile of a city reads its 15k primary edges, not 60k: 140 -> 50 ms).
--- Empty bytea when no road crosses it.
+-- Web Mercator, one feature per merged street line (road_streets, kept from road_edges by
+-- sql/migrations/0032_road_streets.sql); minor kinds join at higher zooms (as in the
+-- basemap: secondary roads from zoom 11). Empty bytea when no road crosses it.
 CREATE OR REPLACE FUNCTION gridmap_tile_roads(z integer, x integer, y integer)
 RETURNS bytea
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
@@ -161,7 +161,7 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
     features AS (
         SELECT ST_AsMVTGeom(ST_Transform(r.geom, 3857), b.env, 4096, 64, true) AS geom,
                r.kind, r.name
-        FROM road_edges r, bounds b
+        FROM road_streets r, bounds b
         WHERE r.geom && b.box
           AND (z >= 14
                OR r.kind = 'primary'

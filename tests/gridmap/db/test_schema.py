@@ -234,3 +234,39 @@ def test_every_geometry_column_is_typed_4326_and_indexed(conn: Connection) -> No
     # pings are read by device and time only; their GiST was dropped for ingest speed (0013)
     missing = {f"{t}.{c}" for t, c, _, _ in cols} - indexed - {"gps_pings.geom"}
     assert not missing, f"geometry columns without a GiST index: {missing}"
+
+
+def streets(conn: Connection) -> list[tuple[str, str | None, str]]:
+    """road_streets as (kind, name, WKT) rows in order."""
+    return conn.execute(
+        text("SELECT kind, name, ST_AsText(geom) FROM road_streets ORDER BY kind, name, 3")
+    ).all()
+
+
+def test_road_streets_follow_road_edges(conn: Connection) -> None:
+    conn.execute(text("DELETE FROM road_edges"))
+    assert streets(conn) == []
+    conn.execute(
+        text(
+            "INSERT INTO road_edges (source, target, length_m, kind, name, geom) VALUES "
+            "(1, 2, 100, 'primary', '中山路', 'LINESTRING(120 30, 120.001 30)'),"
+            "(2, 3, 100, 'primary', '中山路', 'LINESTRING(120.001 30, 120.002 30)'),"
+            "(3, 4, 100, 'residential', NULL, 'LINESTRING(120.002 30, 120.002 30.001)'),"
+            "(5, 6, 100, 'residential', '', 'LINESTRING(120.01 30, 120.01 30.001)')"
+        )
+    )
+    # One line per street (its edges merged); unnamed and empty names are one street.
+    assert streets(conn) == [
+        ("primary", "中山路", "LINESTRING(120 30,120.001 30,120.002 30)"),
+        ("residential", None, "LINESTRING(120.002 30,120.002 30.001)"),
+        ("residential", None, "LINESTRING(120.01 30,120.01 30.001)"),
+    ]
+    conn.execute(text("UPDATE road_edges SET name = '人民路' WHERE source = 2"))
+    assert streets(conn)[:2] == [
+        ("primary", "中山路", "LINESTRING(120 30,120.001 30)"),
+        ("primary", "人民路", "LINESTRING(120.001 30,120.002 30)"),
+    ]
+    conn.execute(text("DELETE FROM road_edges WHERE kind = 'residential'"))
+    assert [s[:2] for s in streets(conn)] == [("primary", "中山路"), ("primary", "人民路")]
+    conn.execute(text("TRUNCATE road_edges CASCADE"))
+    assert streets(conn) == []

@@ -55,14 +55,14 @@ def grid_names(client: FlaskClient) -> dict[str, str]:
 
 def test_tables_read_by_each_tile_function(url: str, cache: None) -> None:
     engine = get_engine(url)
-    assert TILES.tables(engine, "gridmap_tile_roads") == ("road_edges",)
+    assert TILES.tables(engine, "gridmap_tile_roads") == ("road_streets",)
     # (its "households" column is also the households table's name: counted, to be safe)
     assert TILES.tables(engine, "gridmap_tile_buildings") == ("buildings", "households")
     assert TILES.tables(engine, "gridmap_tile_grids") == ("communities", "grids")
     # (a scoped reader's cameras are its grids': a change of grids is a new tile)
     assert TILES.tables(engine, "gridmap_tile_cameras") == ("cameras", "grids")
     assert TILES.tables(engine, "gridmap_tile_basemap") == (
-        "basemap_features", "buildings", "communities", "districts", "road_edges",
+        "basemap_features", "buildings", "communities", "districts", "road_streets",
         "service_points", "streets",
     )  # fmt: skip
     # every tile set served is cached: none reads a table whose changes are not counted
