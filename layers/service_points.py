@@ -30,10 +30,13 @@ STYLE = Style(ColorBy.each("kind", KIND_COLORS, "service.{}"))
 
 @dataclass(frozen=True)
 class ServicePointsLayer(FeatureLayer):
-    """All service points in the view (a city has ~1,500: no zoom limit, no cap)."""
+    """All service points in the view from zoom 13 (a city has ~1,500: no cap). Further
+    out they covered the case hexagons and community outlines of the city view with dots
+    (and cost ~300 ms of its first paint); /plan shows a kind's points at every zoom."""
 
     id: str = "service_points"
     title: str = "layer.service_points"
+    min_zoom: float = 13.0
 
     sql: ClassVar[str] = SQL
     style: ClassVar[Style | None] = STYLE

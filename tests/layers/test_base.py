@@ -43,7 +43,7 @@ def test_unknown_layer_is_a_friendly_error() -> None:
         ("grids", "layer.grids", 0.0, True),
         ("buildings", "layer.buildings", 15.0, True),
         ("cameras", "layer.cameras", 0.0, True),
-        ("service_points", "layer.service_points", 0.0, True),
+        ("service_points", "layer.service_points", 13.0, True),
         ("cases", "layer.cases", 0.0, True),
         ("risk_gap", "layer.risk_gap", 0.0, False),
         ("service_circles", "layer.service_circles", 0.0, False),

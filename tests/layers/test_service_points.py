@@ -1,4 +1,4 @@
-"""Service points: every zoom, in the view, coloured by kind."""
+"""Service points: in the view from zoom 13, coloured by kind."""
 
 from __future__ import annotations
 
@@ -16,24 +16,29 @@ POINTS = get_layer("service_points")
 @pytest.mark.parametrize(
     ("bbox", "zoom", "ids"),
     [
-        (SW_BBOX, 3, [1]),
+        (SW_BBOX, 3, None),
+        (ALL_BBOX, 12.9, None),
         (SW_BBOX, 18, [1]),
-        (ALL_BBOX, 8, [1, 2, 3]),
-        ((120.06, 30.06, 120.6, 30.6), 12, [2, 3]),
-        ((121.0, 31.0, 121.5, 31.5), 12, []),
+        (ALL_BBOX, 13, [1, 2, 3]),
+        ((120.06, 30.06, 120.6, 30.6), 13, [2, 3]),
+        ((121.0, 31.0, 121.5, 31.5), 13, []),
         (None, None, [1, 2, 3]),
     ],
 )
-def test_query_by_bbox_at_every_zoom(
-    seeded_engine: Engine, bbox: tuple | None, zoom: float | None, ids: list[int]
+def test_query_by_bbox_from_zoom_13(
+    seeded_engine: Engine, bbox: tuple | None, zoom: float | None, ids: list[int] | None
 ) -> None:
     data = POINTS.query(LayerContext(seeded_engine, bbox=bbox, zoom=zoom))
+    if ids is None:  # further out: nothing drawn, and the panel says from which zoom
+        assert detail_of(data) is Detail.HIDDEN and data.empty
+        assert POINTS.note(data, "en") == "Zoom in to level 13 to show"
+        return
     assert detail_of(data) is Detail.FEATURES
     assert data["id"].tolist() == ids
 
 
 def test_traces_colour_by_kind(seeded_engine: Engine) -> None:
-    data = POINTS.query(LayerContext(seeded_engine, bbox=ALL_BBOX, zoom=12))
+    data = POINTS.query(LayerContext(seeded_engine, bbox=ALL_BBOX, zoom=13))
     halo, trace = POINTS.traces(data, "zh-CN")
     assert (halo.type, trace.type) == ("scattermap", "scattermap")
     assert halo.meta == {"layer": "service_points", "detail": "features", "role": "halo"}
