@@ -39,8 +39,14 @@ class ServicePointsLayer(FeatureLayer):
     min_zoom: float = 13.0
 
     sql: ClassVar[str] = SQL
+    columns: ClassVar[tuple[str, ...]] = ("id", "name", "kind", "address", "opening_hours", "phone")
     style: ClassVar[Style | None] = STYLE
     collection: ClassVar[CollectionSpec | None] = CollectionSpec(SQL)
+
+    def traces(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:
+        """Its two traces always (empty ones where it is hidden or the view has none): a
+        zoom across 13 changes their data, not the map's layers."""
+        return self.draw(data, lang)
 
     def draw(self, data: gpd.GeoDataFrame, lang: str) -> list[BaseTraceType]:
         unknown = t("unknown", lang)

@@ -115,6 +115,8 @@ def test_empty_database_gives_empty_frames(engine: Engine) -> None:
                 ("scattermap", "cases", 0),
                 ("scattermap", "cases", 0),
             ]
+        elif layer.id == "service_points":  # always its two: halo and points
+            assert drawn == [("scattermap", "service_points", 0)] * 2
         else:
             assert drawn == [("scattermap", layer.id, 0)]
 

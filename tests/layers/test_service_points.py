@@ -73,3 +73,10 @@ def test_legend_lists_every_kind() -> None:
         "Elderly care station",
     ]
     assert [e.color for e in entries] == list(KIND_COLORS.values())
+
+
+def test_hidden_draws_its_two_traces_empty(seeded_engine: Engine) -> None:
+    data = POINTS.query(LayerContext(seeded_engine, bbox=ALL_BBOX, zoom=10))
+    halo, trace = POINTS.traces(data, "zh-CN")
+    assert (list(halo.lon), list(trace.lon), list(trace.customdata)) == ([], [], [])
+    assert (halo.meta["role"], trace.meta["layer"]) == ("halo", "service_points")
