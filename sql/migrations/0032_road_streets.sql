@@ -5,7 +5,8 @@
 -- one row per merged line: 16k rows in the same city; the same tile reads ~1.5k of them
 -- and sends 45 KB in 12-20 ms. Statement triggers keep it equal to road_edges in the
 -- same transaction (an import that fails leaves both as they were); its changes are
--- counted (0022), so the tile cache drops the tiles reading it.
+-- counted (0022), so the tile cache drops the tiles reading it. Like road_edges it holds
+-- no per-grid data and is left readable to the grid reader (no row-level security).
 
 CREATE TABLE road_streets (
     id   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

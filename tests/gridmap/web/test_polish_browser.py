@@ -51,9 +51,9 @@ class Faulty:
     ``hang`` set, every request matching it until ``hung_until`` (set by the test when it
     zooms, :data:`HANG_S` ahead; ``hung_paths``: the map may drop a request and ask again)
     hangs until released or that time is up; with
-    ``fail`` set, every request matching it until ``failed_until`` (set when the test
-    zooms, :data:`FAIL_S` ahead; ``failed_paths``) answers 503 (a retry at once would
-    otherwise load it before a busy test saw the notice).
+    ``fail`` set, every request matching it until ``failed_until`` (:data:`FAIL_S` after
+    the first one; ``failed_paths``) answers 503 (a retry at once would otherwise load it
+    before a busy test saw the notice).
     ``seen``: every request path, in order."""
 
     url: str
@@ -84,6 +84,8 @@ class Faulty:
         if path == "/healthz" and self.fail_health > 0:
             self.fail_health -= 1
             return Response('{"ok": false}', status=503, mimetype="application/json")
+        if self.fail is not None and self.fail.match(path) and not self.failed_paths:
+            self.failed_until = time.monotonic() + FAIL_S  # however late a busy map asks
         if self.fail is not None and self.fail.match(path) and time.monotonic() < self.failed_until:
             self.failed_paths.add(path)
             return Response("test fault: tile unavailable", status=503)
@@ -234,9 +236,8 @@ def test_a_failed_tile_shows_a_notice_and_is_requested_again(hd: WebDriver, faul
     map_js = f"return {GD.format('#lead-graph')}._fullLayout.map._subplot.map"
     wait_for(hd, lambda d: d.find_element(By.ID, "lead-message").text == "131 grid(s) chosen", 60)
     settle(hd)
-    faulty.fail = TILE
     faulty.failed_paths.clear()
-    faulty.failed_until = time.monotonic() + FAIL_S  # from the zoom on, not from a tile
+    faulty.fail = TILE  # the first tile asked for after the zoom, and the next FAIL_S
     try:
         hd.execute_script(map_js + ".jumpTo({zoom: arguments[0]}) && null", 15)
         said = "Some map tiles failed to load; retrying…\nRetry"
