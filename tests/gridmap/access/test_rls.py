@@ -120,8 +120,8 @@ def test_every_grid_table_has_row_level_security(town: Town) -> None:
 #: Tables the grid reader may read whole: no per-grid rows and nothing derived from them
 #: (see the inventory in sql/migrations/0017_scoped_aggregates.sql).
 OPEN_TABLES = {
-    "road_edges", "road_streets", "service_points", "service_isochrones", "cameras", "camera_sectors",
-    "districts", "streets", "communities", "analysis_runs", "basemap_features",
+    "road_edges", "road_streets", "service_points", "service_isochrones", "cameras",
+    "camera_sectors", "districts", "streets", "communities", "analysis_runs", "basemap_features",
     "gridmap_migration", "gridmap_function_file", "spatial_ref_sys",
     # the compound level of the administrative map, and configurable lists (issue 15)
     "compounds", "household_tags", "visit_cadences", "visit_kinds",
