@@ -121,7 +121,10 @@ def _kind_chooser(lang: str) -> html.Div:
 
 def legend_entries(layer: Layer, lang: str, zoom: float, circle_kind: str) -> list[LegendEntry]:
     """What ``layer`` draws at ``zoom``, for the floating legend (the case hexagons have
-    their colour bar; the service circles show the chosen kind only)."""
+    their colour bar; the service circles show the chosen kind only); nothing below the
+    layer's min_zoom."""
+    if not layer.visible_at(zoom):
+        return []
     if layer.id == "service_circles":
         return kind_legend(circle_kind, lang, (_circle_minutes(),))
     if isinstance(layer, PatrolCoverageLayer):

@@ -75,7 +75,7 @@ def test_layout_in_chinese_by_default(app: Dash) -> None:
         "网格", "巡防缺口", "服务圈（步行等时圈）", "巡查覆盖", "无人看护街巷",
         "楼栋", "服务圈外楼栋", "走访逾期楼栋", "视频监控", "服务站点", "事件热力",
     ]  # fmt: skip
-    assert "党群服务中心" in words  # legend
+    assert "网格边界" in words  # legend (of the layers drawn at this zoom)
     assert by_id(page, "map-lang").data == "zh-CN"
     assert by_id(page, "map-message").className == "map-message hidden"
 
@@ -155,11 +155,11 @@ def test_redraw_draws_the_visible_layers_for_the_view(app: Dash) -> None:
     assert (message, css, status) == ("", "map-message hidden", "缩放 14.0")
     assert figure.layout.uirevision == "gridmap-map"
     assert stored == view.to_store()
-    # The floating legend: the visible layers' keys, top layer first; the case section
-    # (colour bar) shown, its single-case key hidden below zoom 15.
+    # The floating legend: the keys of the visible layers drawn at this zoom (buildings
+    # from 15: none), top layer first; the case section (colour bar) shown, its single-case
+    # key hidden below zoom 15.
     assert [section.id for section in legend] == [
-        "map-legend-service_points", "map-legend-cameras", "map-legend-buildings",
-        "map-legend-grids",
+        "map-legend-service_points", "map-legend-cameras", "map-legend-grids",
     ]  # fmt: skip
     assert (cases, points) == ("map-legend-section", "map-legend-points hidden")
     # What the figure holds, for a later toggle's Patch: layers on, kind, traces per layer.

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from dash import Dash
 from flask import Response, request
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.actions.action_builder import ActionBuilder
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -241,9 +242,18 @@ def test_a_failed_tile_shows_a_notice_and_is_requested_again(hd: WebDriver, faul
     try:
         hd.execute_script(map_js + ".jumpTo({zoom: arguments[0]}) && null", 15)
         said = "Some map tiles failed to load; retrying…\nRetry"
-        wait_for(hd, lambda d: (n := d.find_elements(By.CSS_SELECTOR, "#lead-graph "
-                 ".tile-notice")) and n[0].is_displayed() and n[0].text == said, 30,
-                 "no notice for the failed tile")  # fmt: skip
+        try:
+            wait_for(hd, lambda d: (n := d.find_elements(By.CSS_SELECTOR, "#lead-graph "
+                     ".tile-notice")) and n[0].is_displayed() and n[0].text == said,
+                     30)  # fmt: skip
+        except TimeoutException:  # (seen once in a long browser run: say what the map did)
+            tiles = [p for p in faulty.seen if TILE.match(p)][-5:]
+            notices = [n.text for n in hd.find_elements(By.CSS_SELECTOR, ".tile-notice")]
+            zoom = hd.execute_script(map_js + ".getZoom()")
+            raise AssertionError(
+                f"no notice for the failed tile: failed {sorted(faulty.failed_paths)}, last "
+                f"tiles asked {tiles}, notices {notices}, zoom {zoom}"
+            ) from None
         wait_for(hd, lambda d: any(faulty.seen.count(p) >= 2 for p in faulty.failed_paths), 30,
                  "a failed tile should be asked again")  # fmt: skip
         notice = hd.find_element(By.CSS_SELECTOR, "#lead-graph .tile-notice")
