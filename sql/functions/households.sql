@@ -172,27 +172,34 @@ $$;
 -- most days overdue and its level: 'vulnerable' (a vulnerable household overdue), 'many'
 -- (3 or more overdue), 'few' (1-2), 'none'. Vulnerable first, then most overdue, at most
 -- `max_rows` (NULL: all). Only the grids under the bbox are looked at.
+-- PL/pgSQL, the grids under the bbox found first and the query run by EXECUTE (planned
+-- for these grids on every call, never a generic plan): as one inlined SQL query, or a
+-- cached generic plan, gridmap_visit_status's "grid_ids IS NULL OR grid_id = ANY
+-- (grid_ids)" read every household of the city (a z16 view: 255 ms; now 10 ms through
+-- households_grid_id; benchmarks/bench_layers.py).
 CREATE OR REPLACE FUNCTION gridmap_layer_overdue_visits(
     minx float8, miny float8, maxx float8, maxy float8, as_of date, tz text,
     max_rows integer, grid_ids integer[] DEFAULT NULL)
 RETURNS TABLE (id bigint, code text, address text, grid_id integer, households bigint,
                overdue bigint, vulnerable_overdue bigint, max_days_overdue integer,
                level text, geom geometry)
-LANGUAGE sql STABLE AS $$
-    WITH view_grids AS (
-        SELECT CASE WHEN minx IS NULL THEN grid_ids
-                    ELSE ARRAY(SELECT DISTINCT b.grid_id FROM buildings b
-                                WHERE b.geom && ST_MakeEnvelope(minx, miny, maxx, maxy, 4326)
-                                  AND b.grid_id IS NOT NULL
-                                  AND (grid_ids IS NULL OR b.grid_id = ANY (grid_ids)))
-               END AS ids
-    ), per_building AS (
+LANGUAGE plpgsql STABLE AS $fn$
+DECLARE
+    ids integer[] := grid_ids;
+BEGIN
+    IF minx IS NOT NULL THEN
+        ids := ARRAY(SELECT DISTINCT b.grid_id FROM buildings b
+                     WHERE b.geom && ST_MakeEnvelope(minx, miny, maxx, maxy, 4326)
+                       AND b.grid_id IS NOT NULL
+                       AND (grid_ids IS NULL OR b.grid_id = ANY (grid_ids)));
+    END IF;
+    RETURN QUERY EXECUTE $q$
+    WITH per_building AS (
         SELECT h.building_id, count(*) AS households,
                count(*) FILTER (WHERE s.days_overdue > 0) AS overdue,
                count(*) FILTER (WHERE s.days_overdue > 0 AND s.vulnerable) AS vulnerable_overdue,
                max(s.days_overdue) AS max_days_overdue
-        FROM view_grids g
-        CROSS JOIN LATERAL gridmap_visit_status(as_of, tz, g.ids) s
+        FROM gridmap_visit_status($1, $2, $3) s
         JOIN households h ON h.id = s.household_id
         GROUP BY h.building_id
     )
@@ -205,7 +212,9 @@ LANGUAGE sql STABLE AS $$
            b.geom
     FROM per_building p
     JOIN buildings b ON b.id = p.building_id
-    WHERE minx IS NULL OR b.geom && ST_MakeEnvelope(minx, miny, maxx, maxy, 4326)
+    WHERE $4 IS NULL OR b.geom && ST_MakeEnvelope($4, $5, $6, $7, 4326)
     ORDER BY p.vulnerable_overdue DESC, p.overdue DESC, p.max_days_overdue DESC, b.id
-    LIMIT max_rows
-$$;
+    LIMIT $8
+    $q$ USING as_of, tz, ids, minx, miny, maxx, maxy, max_rows;
+END
+$fn$;
