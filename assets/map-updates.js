@@ -25,7 +25,11 @@
      its input), frames are held (MOVE_HOLD_MS at most) until that callback has answered
      and its overlays are cut: the move's end and its new overlays show in one frame, not
      one frame of the old overlays at the new zoom first (the frames while it moves are
-     drawn).
+     drawn);
+   - on such a map, a person's move reaches Dash as relayoutData only (set_props): dcc.Graph
+     would also copy the new view into its figure and re-plot every trace for it (Plotly.react,
+     ~40-80 ms of the main thread before the callback's request goes out), while plotly
+     already keeps the person's view (uirevision) when the callback's answer is drawn.
    What is drawn, and in which order, stays plotly's. */
 (function () {
   "use strict";
@@ -36,6 +40,7 @@
   var MARK = "__gridmapMapUpdates";
   var SENT = "__gridmapSent";
   var FOLLOWED = "__gridmapFollowed";
+  var DIRECT = "__gridmapDirectRelayout";
   var PREFIX = "plotly-trace-layer-";
   var TYPE_ORDER = { choroplethmap: 0, densitymap: 1, scattermap: 2 };
   var MOVE_HOLD_MS = 1200;
@@ -411,6 +416,25 @@
     proto[MARK] = true;
   }
 
+  /* A person's move of a followed map (plotly's relayout event with the map's derived view)
+     sets the graph's relayoutData only; every other event goes to its listeners as before. */
+  function reportMovesDirectly(gd, graphId) {
+    if (gd[DIRECT] || typeof gd.emit !== "function") {
+      return;
+    }
+    var emit = gd.emit;
+    gd.emit = function (name, data) {
+      var clientside = window.dash_clientside;
+      var moved = name === "plotly_relayout" && data && data["map._derived"] !== undefined;
+      if (moved && clientside && typeof clientside.set_props === "function") {
+        clientside.set_props(graphId, { relayoutData: data });
+        return true;
+      }
+      return emit.apply(this, arguments);
+    };
+    gd[DIRECT] = true;
+  }
+
   /* A map subplot and its MapLibre map, patched (once each). */
   function patchPlot(gd) {
     var layout = gd && gd._fullLayout;
@@ -421,6 +445,9 @@
     patchSubplot(Object.getPrototypeOf(subplot));
     var graph = gd.closest ? gd.closest("[id]") : null;
     subplot.map[FOLLOWED] = Boolean(graph && followed[graph.id]);
+    if (subplot.map[FOLLOWED]) {
+      reportMovesDirectly(gd, graph.id);
+    }
     if (!subplot.map[MARK]) {
       patchMap(subplot.map);
       geojsonSources(subplot.map).forEach(function (source) {

@@ -184,3 +184,58 @@ def test_a_zoom_draws_its_new_overlays_in_its_first_frame(
     stale = [f for f in zoomed if f[2] > 0 and f[0] < 1100]  # within the hold (1.2 s)
     assert stale == [], frames
     assert in_drawing_order(browser)
+
+
+#: From now on: each Plotly.react (ms since the watch began) and each redraw request sent
+#: for a move of the map (relayoutData among the changed inputs).
+REACTS_JS = """
+const w = window.__reacts = {reacts: [], moves: []};
+const t0 = performance.now();
+if (!Plotly.__watched) {
+  Plotly.__watched = true;
+  const react = Plotly.react;
+  Plotly.react = function () {
+    window.__reacts.reacts.push(performance.now() - t0);
+    return react.apply(this, arguments);
+  };
+  const fetch = window.fetch;
+  window.fetch = function (input, init) {
+    const body = init && typeof init.body === 'string' ? init.body : '';
+    if (body.includes('map-graph.relayoutData')) window.__reacts.moves.push(performance.now() - t0);
+    return fetch.apply(this, arguments);
+  };
+}
+"""
+
+
+def test_a_zoom_reaches_the_server_without_a_replot_first(
+    browser: WebDriver, demo_server: LiveServer
+) -> None:
+    """A person's zoom is reported to Dash as relayoutData only: its redraw request goes
+    out before any re-plot (dcc.Graph would first re-plot every trace for the new view), the
+    redraw's answer is drawn, and the map stays where the person put it (uirevision)."""
+    demo_server.open(browser, "/")
+    wait_for(browser, lambda d: layers_drawn(d) == LAYERS, message=str(layers_drawn(browser)))
+    settled(browser)
+    browser.execute_script(REACTS_JS)
+    browser.execute_script(
+        f"document.querySelector('{GRAPH}')._fullLayout.map._subplot.map.jumpTo({{zoom: 16}},"
+        " {originalEvent: new WheelEvent('wheel')});"
+    )
+    wait_for(
+        browser,
+        lambda d: _drawn(d).get(("cases", "hexagons"), 0) == 0,
+        message="still hexagons after zooming in",
+    )
+    settled(browser)
+    watched = browser.execute_script("return window.__reacts")
+    assert len(watched["moves"]) == 1, watched
+    assert watched["reacts"], watched  # the answer is drawn
+    assert watched["moves"][0] < watched["reacts"][0], watched
+    zooms = browser.execute_script(
+        f"const gd = document.querySelector('{GRAPH}');"
+        "return [gd._fullLayout.map._subplot.map.getZoom(), gd._fullLayout.map.zoom]"
+    )
+    assert zooms == [16, 16]
+    status = browser.find_element("id", "map-status").text
+    assert "16.0" in status, status
