@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from plotly import graph_objects as go
 from plotly.basedatatypes import BaseTraceType
@@ -30,7 +31,6 @@ from gridmap.cases.filters import (
     CaseFilter,
     case_timezone,
     category_label,
-    local_time,
 )
 from gridmap.i18n import t
 from layers.base import (
@@ -294,13 +294,17 @@ class CasesLayer(FeatureLayer):
             f"{name} ({code})" if isinstance(name, str) else unknown
             for name, code in zip(data["grid_name"], data["grid_code"], strict=True)
         ]
+        # labels looked up once per category and status, times converted as one column
+        categories = {c: category_label(c, lang) for c in set(data["category"])}
+        statuses = {s: t(f"case.status.{s}", lang) for s in set(data["status"])}
+        reported = pd.to_datetime(data["reported_at"], utc=True).dt.tz_convert(case_timezone())
         custom = list(
             zip(
                 data["code"],
                 data["title"],
-                [category_label(c, lang) for c in data["category"]],
-                [t(f"case.status.{s}", lang) for s in data["status"]],
-                [local_time(v, case_timezone(), "%Y-%m-%d %H:%M") for v in data["reported_at"]],
+                [categories[c] for c in data["category"]],
+                [statuses[s] for s in data["status"]],
+                reported.dt.strftime("%Y-%m-%d %H:%M").fillna(""),
                 grids,
                 strict=True,
             )

@@ -15,7 +15,9 @@ import shapely
 from plotly import graph_objects as go
 from plotly.basedatatypes import BaseTraceType
 
+from gridmap.cases.filters import local_time
 from gridmap.i18n import t
+from gridmap.settings import get_settings
 from layers.base import (
     Detail,
     FeatureLayer,
@@ -139,29 +141,31 @@ STYLE = Style(
 def line_traces(
     data: gpd.GeoDataFrame, classes: np.ndarray, styles, layer_id: str, name: str, hover: list
 ) -> list[BaseTraceType]:
-    """One Scattermap line trace per class, features separated by gaps."""
+    """One Scattermap line trace per class, features (each line of them) separated by gaps."""
+    parts, owner = shapely.get_parts(data.geometry.values, return_index=True)
+    coords, part_of = shapely.get_coordinates(parts, return_index=True)
+    coords = np.round(coords, 6)
+    vertex_class = np.asarray(classes)[owner[part_of]]
+    hover_of = np.asarray(hover, dtype=object)
     traces: list[BaseTraceType] = []
     for k, (label, color) in enumerate(styles):
-        idx = np.nonzero(classes == k)[0]
+        idx = np.nonzero(vertex_class == k)[0]
         if len(idx) == 0:
             continue
-        lon: list[float | None] = []
-        lat: list[float | None] = []
-        text: list[str | None] = []
-        for i in idx:
-            for part in shapely.get_parts(data.geometry.values[i]):
-                xy = np.round(shapely.get_coordinates(part), 6)
-                lon += [*xy[:, 0].tolist(), None]
-                lat += [*xy[:, 1].tolist(), None]
-                text += [hover[i]] * len(xy) + [None]
+        # a gap after each line's last vertex
+        gaps = np.append(np.nonzero(np.diff(part_of[idx]))[0] + 1, len(idx))
+
+        def gapped(values: np.ndarray, gaps: np.ndarray = gaps) -> list:
+            return np.insert(values.astype(object), gaps, None).tolist()
+
         traces.append(
             go.Scattermap(
-                lon=lon,
-                lat=lat,
+                lon=gapped(coords[idx, 0]),
+                lat=gapped(coords[idx, 1]),
                 mode="lines",
                 line={"color": color, "width": 3},
                 name=f"{name}: {label}",
-                text=text,
+                text=gapped(hover_of[owner[part_of[idx]]]),
                 hoverinfo="text",
                 meta={"layer": layer_id, "class": k},
                 showlegend=False,
@@ -254,9 +258,10 @@ class PatrolCoverageLayer(FeatureLayer):
         now = data.attrs.get("now") or datetime.now(UTC)
         classes = recency_class(list(data["last_at"]), now)
         never = t("patrol.never", lang)
+        tz = get_settings().cases_timezone
         hover = [
             f"{n or ''} · {t('patrol.last_visit', lang)}: "
-            + (never if v is None or v != v else v.strftime("%m-%d %H:%M"))
+            + (never if v is None or v != v else local_time(v, tz))
             for n, v in zip(data["name"], data["last_at"], strict=True)
         ]
         styles = [(t(key, lang), color) for key, _, color in RECENCY]

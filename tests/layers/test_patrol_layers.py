@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine, text
@@ -10,6 +11,7 @@ from sqlalchemy import Engine, text
 from gridmap.db.engine import get_engine
 from gridmap.patrols import coverage
 from gridmap.patrols.ingest import ingest_pings, parse_pings
+from gridmap.settings import get_settings
 from layers import Detail, LayerContext
 from layers.params import PatrolWindow
 from layers.patrol_coverage import (
@@ -70,6 +72,14 @@ def test_streets_by_time_since_last_visit(patrol_engine: Engine) -> None:
     assert sum(v is None for v in by_class[0].lon) == 2
     assert sum(v is None for v in by_class[4].lon) == 2
     assert layer.legend("en")[0].label == "within 2 h"
+    # each vertex's hover names its street and its last visit in local time (the cases'
+    # time zone), never UTC
+    local = (T0 + timedelta(hours=2, minutes=30)).astimezone(
+        ZoneInfo(get_settings().cases_timezone)
+    )
+    texts = {v for v in by_class[0].text if v is not None}
+    assert len(texts) == 2 and all(local.strftime("%m-%d %H:") in v for v in texts), texts
+    assert len(by_class[0].text) == len(by_class[0].lon)
 
 
 def test_grids_by_patrolled_share_when_zoomed_out(patrol_engine: Engine) -> None:
