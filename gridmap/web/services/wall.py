@@ -23,6 +23,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import logging
+import math
 import threading
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -334,14 +335,38 @@ def _view_grids(ctx: LayerContext) -> list[int]:
         return list(conn.execute(text(VIEW_GRIDS_SQL), ctx.bounds).scalars().all())
 
 
+#: The outlines' URL names the wall's view snapped outward to this many degrees and its
+#: zoom floored to this step: a wall whose map came out a pixel wider or narrower (zoom
+#: 10.46 instead of 10.47) asks for the same URL, so its browser reuses what it kept.
+OUTLINES_SNAP_DEG = 0.01
+OUTLINES_ZOOM_STEP = 0.25
+
+
+def outlines_view(view: MapView) -> MapView:
+    """The view the outlines are drawn for: ``view``'s box snapped outward to
+    :data:`OUTLINES_SNAP_DEG` (it covers ``view``), its zoom floored to
+    :data:`OUTLINES_ZOOM_STEP` (outlines simplified for at most that zoom)."""
+    step = OUTLINES_SNAP_DEG
+    minx, miny, maxx, maxy = view.bbox
+    bbox = (
+        round(math.floor(minx / step) * step, 6),
+        round(math.floor(miny / step) * step, 6),
+        round(math.ceil(maxx / step) * step, 6),
+        round(math.ceil(maxy / step) * step, 6),
+    )
+    zoom = math.floor(view.zoom / OUTLINES_ZOOM_STEP) * OUTLINES_ZOOM_STEP
+    return MapView(((bbox[0] + bbox[2]) / 2, (bbox[1] + bbox[3]) / 2), zoom, bbox)
+
+
 def outlines_url(view: MapView, version: int | None) -> str:
     """Where the browser fetches the grid outlines of the wall's ``view`` (plotly loads a
-    choropleth's ``geojson`` given as a URL). The URL names the grids' change counter, so
-    the browser keeps the answer until the grids change: a wall opened again downloads
-    only the shares."""
+    choropleth's ``geojson`` given as a URL): those of :func:`outlines_view`, a superset
+    of the view's. The URL names the grids' change counter, so the browser keeps the
+    answer until the grids change: a wall opened again downloads only the shares."""
+    drawn = outlines_view(view)
     query = {
-        "bbox": ",".join(f"{v:.6f}" for v in view.bbox),
-        "zoom": f"{view.zoom:g}",
+        "bbox": ",".join(f"{v:.6f}" for v in drawn.bbox),
+        "zoom": f"{drawn.zoom:g}",
         "v": str(version if version is not None else "none"),
     }
     return f"{OUTLINES_PATH}?{urlencode(query)}"

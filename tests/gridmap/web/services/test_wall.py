@@ -390,7 +390,8 @@ def test_the_walls_outlines_url_answers_its_roles_and_may_be_kept(
             assert response.mimetype == "application/geo+json"
             assert response.headers["Cache-Control"] == "private, max-age=31536000, immutable"
             body = response.get_json(force=True)
-            assert body == json.loads(json.dumps(wall.outlines(wall_engine, view, noon)))
+            drawn = wall.outlines_view(view)
+            assert body == json.loads(json.dumps(wall.outlines(wall_engine, drawn, noon)))
         else:
             assert "features" not in response.get_data(as_text=True)
     assert seen == {"command": 200, "admin": 200, "grid_lead": 403, "planner": 403}
@@ -425,3 +426,17 @@ def test_first_slow_tick_outlines_are_rounded_and_kept_until_grids_change(
         conn.execute(text("UPDATE grids SET name = name WHERE id = (SELECT min(id) FROM grids)"))
     wall.slow_tick(wall_engine, view, "zh-CN", noon, None)
     assert len(wall._OUTLINES) == 2  # the grids' counter moved: read anew
+
+
+def test_the_outlines_url_holds_for_a_view_a_pixel_apart(wall_engine: Engine) -> None:
+    """Two walls whose maps came out a pixel apart (zoom 10.46 / 10.47, the box a little
+    wider) ask for one outlines URL, drawn for a box covering both views."""
+    view = wall.wall_view(wall_engine, None).view
+    minx, miny, maxx, maxy = view.bbox
+    near = wall.MapView(view.center, view.zoom + 0.01, (minx + 1e-4, miny, maxx - 1e-4, maxy))
+    assert wall.outlines_url(view, 3) == wall.outlines_url(near, 3)
+    assert wall.outlines_url(view, 3) != wall.outlines_url(view, 4)
+    drawn = wall.outlines_view(view)
+    dminx, dminy, dmaxx, dmaxy = drawn.bbox
+    assert dminx <= minx and dminy <= miny and maxx <= dmaxx and maxy <= dmaxy
+    assert drawn.zoom <= view.zoom and view.zoom - drawn.zoom < wall.OUTLINES_ZOOM_STEP
