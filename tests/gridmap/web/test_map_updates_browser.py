@@ -140,6 +140,21 @@ def _drawn(driver: WebDriver) -> dict[tuple[str, str | None], int]:
     return {(layer, role): n for layer, role, n in rows}
 
 
+def zoom_in_to_16(driver: WebDriver) -> None:
+    """A person's zoom to 16 (a wheel's move end), until its redraw has settled (the case
+    hexagons gone: single cases drawn)."""
+    driver.execute_script(
+        f"document.querySelector('{GRAPH}')._fullLayout.map._subplot.map.jumpTo({{zoom: 16}},"
+        " {originalEvent: new WheelEvent('wheel')});"
+    )
+    wait_for(
+        driver,
+        lambda d: _drawn(d).get(("cases", "hexagons"), 0) == 0,
+        message="still hexagons after zooming in",
+    )
+    settled(driver)
+
+
 #: From now on, per frame the map draws: ms since the watch began, the zoom, and the
 #: hexagons in the figure's data (the case layer's view at a low zoom).
 FRAMES_JS = f"""
@@ -168,16 +183,7 @@ def test_a_zoom_draws_its_new_overlays_in_its_first_frame(
     settled(browser)
     assert _drawn(browser).get(("cases", "hexagons"), 0) > 0
     browser.execute_script(FRAMES_JS)
-    browser.execute_script(
-        f"document.querySelector('{GRAPH}')._fullLayout.map._subplot.map.jumpTo({{zoom: 16}},"
-        " {originalEvent: new WheelEvent('wheel')});"
-    )
-    wait_for(
-        browser,
-        lambda d: _drawn(d).get(("cases", "hexagons"), 0) == 0,
-        message="still hexagons after zooming in",
-    )
-    settled(browser)
+    zoom_in_to_16(browser)
     frames = browser.execute_script("return window.__frames")
     zoomed = [f for f in frames if abs(f[1] - 16) < 1e-6]
     assert zoomed, frames
@@ -218,16 +224,7 @@ def test_a_zoom_reaches_the_server_without_a_replot_first(
     wait_for(browser, lambda d: layers_drawn(d) == LAYERS, message=str(layers_drawn(browser)))
     settled(browser)
     browser.execute_script(REACTS_JS)
-    browser.execute_script(
-        f"document.querySelector('{GRAPH}')._fullLayout.map._subplot.map.jumpTo({{zoom: 16}},"
-        " {originalEvent: new WheelEvent('wheel')});"
-    )
-    wait_for(
-        browser,
-        lambda d: _drawn(d).get(("cases", "hexagons"), 0) == 0,
-        message="still hexagons after zooming in",
-    )
-    settled(browser)
+    zoom_in_to_16(browser)
     watched = browser.execute_script("return window.__reacts")
     assert len(watched["moves"]) == 1, watched
     assert watched["reacts"], watched  # the answer is drawn
