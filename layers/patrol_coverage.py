@@ -138,6 +138,11 @@ STYLE = Style(
 )
 
 
+def _gapped(values: np.ndarray, gaps: np.ndarray) -> list:
+    """``values`` as a list with None (a gap in a plotly line) inserted before ``gaps``."""
+    return np.insert(values.astype(object), gaps, None).tolist()
+
+
 def line_traces(
     data: gpd.GeoDataFrame, classes: np.ndarray, styles, layer_id: str, name: str, hover: list
 ) -> list[BaseTraceType]:
@@ -154,18 +159,14 @@ def line_traces(
             continue
         # a gap after each line's last vertex
         gaps = np.append(np.nonzero(np.diff(part_of[idx]))[0] + 1, len(idx))
-
-        def gapped(values: np.ndarray, gaps: np.ndarray = gaps) -> list:
-            return np.insert(values.astype(object), gaps, None).tolist()
-
         traces.append(
             go.Scattermap(
-                lon=gapped(coords[idx, 0]),
-                lat=gapped(coords[idx, 1]),
+                lon=_gapped(coords[idx, 0], gaps),
+                lat=_gapped(coords[idx, 1], gaps),
                 mode="lines",
                 line={"color": color, "width": 3},
                 name=f"{name}: {label}",
-                text=gapped(hover_of[owner[part_of[idx]]]),
+                text=_gapped(hover_of[owner[part_of[idx]]], gaps),
                 hoverinfo="text",
                 meta={"layer": layer_id, "class": k},
                 showlegend=False,
