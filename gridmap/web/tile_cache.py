@@ -82,8 +82,7 @@ class TileCache:
         self._lock = threading.Lock()
         self._entries: LRUCache[Hashable, bytes] | None = None
         self._reads: dict[tuple[str, str], tuple[str, ...] | None] = {}
-        self.hits = 0
-        self.misses = 0
+        self._counts: dict[str, list[int]] = {}
         os.register_at_fork(after_in_child=self._new_lock)
 
     def _new_lock(self) -> None:
@@ -93,7 +92,12 @@ class TileCache:
         with self._lock:
             self._entries = None
             self._reads.clear()
-            self.hits = self.misses = 0
+            self._counts.clear()
+
+    def counts(self, engine: Engine) -> tuple[int, int]:
+        """Hits and misses so far of the tiles read through ``engine``'s database."""
+        hits, misses = self._counts.get(engine.url.render_as_string(hide_password=False), (0, 0))
+        return hits, misses
 
     def _lru(self, max_bytes: int) -> LRUCache[Hashable, bytes]:
         if self._entries is None or self._entries.maxsize != max_bytes:
@@ -147,10 +151,10 @@ class TileCache:
         with self._lock:
             lru = self._lru(max_bytes)
             data = lru.get(key)
+            counts = self._counts.setdefault(where, [0, 0])
+            counts[data is None] += 1
             if data is not None:
-                self.hits += 1
                 return data
-            self.misses += 1
         data = make()
         if len(data) + ENTRY_OVERHEAD <= max_bytes:
             with self._lock:

@@ -3,6 +3,7 @@ started once per session, and a headless Chromium driven by selenium."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import shutil
@@ -188,6 +189,22 @@ def demo_server(live_servers: Callable[[str, str], LiveServer], demo_url: str) -
     return live_servers(demo_url, "demo")
 
 
+#: The session's browser, once started (for :func:`blank_page_after_module`).
+_BROWSERS: list = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def blank_page_after_module() -> Iterator[None]:
+    """Leave no page open after a module's tests: a live page keeps polling and drawing
+    (CPU the next tests need) and keeps requesting over kept-alive connections, served even
+    by an in-process server whose module is done (its requests then count in the next
+    module's process-wide state, e.g. the tile cache's)."""
+    yield
+    for driver in _BROWSERS:
+        with contextlib.suppress(Exception):  # a crashed browser fails its own tests
+            driver.get("about:blank")
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
     """Headless Chromium (no network needed: every asset comes from the app)."""
@@ -204,9 +221,11 @@ def browser() -> Iterator[object]:
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
     driver.set_page_load_timeout(60)
+    _BROWSERS.append(driver)
     try:
         yield driver
     finally:
+        _BROWSERS.remove(driver)
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
 

@@ -127,7 +127,7 @@ def polish_url(_created: list[str]) -> str:
 
 
 @pytest.fixture(scope="module")
-def faulty(polish_url: str) -> Iterator[Faulty]:
+def faulty(polish_url: str, browser: WebDriver) -> Iterator[Faulty]:
     app = create_app(polish_url)
     host = f"127.0.0.{next(_HOSTS)}"
     port = free_port(host)
@@ -138,8 +138,10 @@ def faulty(polish_url: str) -> Iterator[Faulty]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield state
+    browser.get("about:blank")  # its kept-alive connections would outlive the shutdown
     state.release.set()
     server.shutdown()
+    server.server_close()
 
 
 @pytest.fixture

@@ -89,14 +89,14 @@ def test_hit_then_invalidated_by_a_data_change(url: str, cache: None) -> None:
     admin = signed_in(url, "admin")
     first = grid_names(admin)
     assert first == {"G1": "西南网格", "G2": "西北网格", "G3": "东南网格", "G4": "东北网格"}
-    assert (TILES.hits, TILES.misses) == (0, 1)
+    assert TILES.counts(get_engine(url)) == (0, 1)
     assert grid_names(admin) == first
-    assert (TILES.hits, TILES.misses) == (1, 1)
+    assert TILES.counts(get_engine(url)) == (1, 1)
     with get_engine(url).begin() as conn:
         conn.execute(text("UPDATE grids SET name = '西南网格（新）' WHERE code = 'G1'"))
     try:
         assert grid_names(admin)["G1"] == "西南网格（新）"
-        assert (TILES.hits, TILES.misses) == (1, 2)
+        assert TILES.counts(get_engine(url)) == (1, 2)
     finally:
         with get_engine(url).begin() as conn:
             conn.execute(text("UPDATE grids SET name = '西南网格' WHERE code = 'G1'"))
@@ -111,11 +111,11 @@ def test_a_grid_leads_tile_is_never_served_to_another_reader(url: str, cache: No
     assert set(grid_names(lead)) == {"G1"}
     assert set(grid_names(admin)) == every
     assert set(grid_names(other_lead)) == {"G2"}
-    assert (TILES.hits, TILES.misses) == (0, 3)
+    assert TILES.counts(get_engine(url)) == (0, 3)
     # unscoped readers share one copy; each lead has their own
     assert set(grid_names(command)) == every
     assert set(grid_names(lead)) == {"G1"}
-    assert (TILES.hits, TILES.misses) == (2, 3)
+    assert TILES.counts(get_engine(url)) == (2, 3)
 
 
 def test_size_zero_turns_the_cache_off(
@@ -125,4 +125,4 @@ def test_size_zero_turns_the_cache_off(
     admin = signed_in(url, "admin")
     grid_names(admin)
     grid_names(admin)
-    assert (TILES.hits, TILES.misses) == (0, 0)
+    assert TILES.counts(get_engine(url)) == (0, 0)
