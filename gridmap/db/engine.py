@@ -69,8 +69,9 @@ def _admin_dsn(url: str) -> str:
     )
 
 
-def ensure_database(url: str) -> bool:
-    """Create the URL's database if it is missing; True when it was created."""
+def ensure_database(url: str, template: str | None = None) -> bool:
+    """Create the URL's database if it is missing (a copy of the database ``template``
+    names, when given: nobody may be connected to it); True when it was created."""
     name = make_url(url).database
     conn = connect(_admin_dsn(url))
     conn.autocommit = True
@@ -79,7 +80,10 @@ def ensure_database(url: str) -> bool:
             cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
             if cur.fetchone():
                 return False
-            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+            if template is not None:
+                create += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+            cur.execute(create)
             return True
     finally:
         conn.close()
