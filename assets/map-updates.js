@@ -30,6 +30,8 @@
      would also copy the new view into its figure and re-plot every trace for it (Plotly.react,
      ~40-80 ms of the main thread before the callback's request goes out), while plotly
      already keeps the person's view (uirevision) when the callback's answer is drawn.
+   - once the map is first idle, the shader programs of the overlays' points (drawn from
+     zoom 14-15) are compiled: the first zoom in does not compile them in its frames.
    What is drawn, and in which order, stays plotly's. */
 (function () {
   "use strict";
@@ -269,6 +271,58 @@
     });
   }
 
+  // -- the points' shader programs compiled ahead --------------------------------------
+
+  /* MapLibre compiles a layer's shader program the first time it draws the layer. The
+     overlays' points (plotly's circle layers: colour and size per point, colour per point,
+     or one of each) show from zoom 14-15, so a first zoom in compiled three programs within
+     its frames (~80 ms with software WebGL). Once the map is first idle, three invisible
+     one-point circle layers at its centre are drawn once, then removed; the programs stay. */
+  var WARM = "gridmap-warm-programs";
+  var WARM_PAINT = [
+    { "circle-color": ["get", "c"], "circle-radius": ["get", "r"] },
+    { "circle-color": ["get", "c"], "circle-radius": 1 },
+    { "circle-color": "#000", "circle-radius": 1 }
+  ];
+
+  /* ``fn`` once the map is idle after a drawn frame (not one held by holding()). */
+  function onceDrawn(map, fn) {
+    map.once("idle", function () {
+      if (holding(map)) {
+        onceDrawn(map, fn);
+      } else {
+        fn();
+      }
+    });
+  }
+
+  function warmPrograms(map, addSource) {
+    var ids = WARM_PAINT.map(function (_, i) { return WARM + "-" + i; });
+    var remove = function () {
+      try {
+        ids.forEach(function (id) { if (map.getLayer(id)) { map.removeLayer(id); } });
+        if (map.getSource(WARM)) { map.removeSource(WARM); }
+      } catch (e) { /* a new style dropped them already */ }
+    };
+    onceDrawn(map, function () {
+      var c = map.getCenter();
+      var point = { type: "Point", coordinates: [c.lng, c.lat] };
+      try {
+        addSource.call(map, WARM, {
+          type: "geojson",
+          data: { type: "Feature", properties: { c: "#000", r: 1 }, geometry: point }
+        });
+        WARM_PAINT.forEach(function (paint, i) {
+          paint = Object.assign({ "circle-opacity": 0.01 }, paint);
+          map.addLayer({ id: ids[i], type: "circle", source: WARM, paint: paint });
+        });
+      } catch (e) {
+        return;  // compiled on the first zoom in, as without this
+      }
+      onceDrawn(map, remove);
+    });
+  }
+
   function patchMap(map) {
     if (map[MARK]) {
       return;
@@ -384,6 +438,7 @@
         return styling ? this : update.apply(this, arguments);
       };
     }
+    warmPrograms(map, addSource);
     map[MARK] = true;
   }
 

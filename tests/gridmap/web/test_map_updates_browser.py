@@ -236,3 +236,33 @@ def test_a_zoom_reaches_the_server_without_a_replot_first(
     assert zooms == [16, 16]
     status = browser.find_element("id", "map-status").text
     assert "16.0" in status, status
+
+
+#: The point (circle) shader programs MapLibre has compiled, and whether any warm-up layer
+#: or source (assets/map-updates.js) is still on the map.
+PROGRAMS_JS = f"""
+const map = document.querySelector('{GRAPH}')._fullLayout.map._subplot.map;
+const style = map.getStyle();
+const left = style.layers.map(l => l.id).concat(Object.keys(style.sources))
+  .filter(id => id.startsWith('gridmap-warm-programs'));
+return [Object.keys(map.painter.cache || {{}}).filter(k => k.startsWith('circle/')).sort(), left];
+"""
+
+
+def test_a_first_zoom_in_compiles_no_point_program(
+    browser: WebDriver, demo_server: LiveServer
+) -> None:
+    """The points' shader programs are compiled once the page's map is first idle (by
+    layers drawn once and removed): the first zoom in, where the overlays' points show,
+    compiles none in its frames."""
+    demo_server.open(browser, "/")
+    wait_for(browser, lambda d: layers_drawn(d) == LAYERS, message=str(layers_drawn(browser)))
+    wait_for(browser, lambda d: d.execute_script(PROGRAMS_JS)[1] == [], message="warm-up left")
+    settled(browser)
+    before, left = browser.execute_script(PROGRAMS_JS)
+    assert left == []
+    assert len(before) >= 3, before
+    zoom_in_to_16(browser)
+    assert _drawn(browser).get(("cases", "points"), 0) > 0, _drawn(browser)
+    after, _left = browser.execute_script(PROGRAMS_JS)
+    assert after == before
