@@ -276,7 +276,7 @@
   /* MapLibre compiles a layer's shader program the first time it draws the layer. The
      overlays' points (plotly's circle layers: colour and size per point, colour per point,
      or one of each) show from zoom 14-15, so a first zoom in compiled three programs within
-     its frames (~80 ms with software WebGL). Once the map is first idle, three invisible
+     its frames (25-80 ms with software WebGL). Once the map is first idle, three invisible
      one-point circle layers at its centre are drawn once, then removed; the programs stay. */
   var WARM = "gridmap-warm-programs";
   var WARM_PAINT = [
