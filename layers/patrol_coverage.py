@@ -15,9 +15,8 @@ import shapely
 from plotly import graph_objects as go
 from plotly.basedatatypes import BaseTraceType
 
-from gridmap.cases.filters import local_time
+from gridmap.cases.filters import case_timezone, local_time
 from gridmap.i18n import t
-from gridmap.settings import get_settings
 from layers.base import (
     Detail,
     FeatureLayer,
@@ -259,7 +258,7 @@ class PatrolCoverageLayer(FeatureLayer):
         now = data.attrs.get("now") or datetime.now(UTC)
         classes = recency_class(list(data["last_at"]), now)
         never = t("patrol.never", lang)
-        tz = get_settings().cases_timezone
+        tz = case_timezone()
         hover = [
             f"{n or ''} · {t('patrol.last_visit', lang)}: "
             + (never if v is None or v != v else local_time(v, tz))

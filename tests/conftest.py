@@ -29,7 +29,7 @@ _TEMPLATES: dict[str, str] = {}
 def make_demo_database(suffix: str) -> str:
     """A new test database holding the small demo city (seed DEMO_SEED); its URL.
 
-    The city is loaded once per run (~10 s) into a template that each call copies (~1 s)."""
+    The city is loaded once per run (~10 s) into a template that each call copies (~0.3 s)."""
     from gridmap.demo.load import load_demo
 
     if "demo" not in _TEMPLATES:

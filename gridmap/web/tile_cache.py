@@ -151,7 +151,7 @@ class TileCache:
         with self._lock:
             lru = self._lru(max_bytes)
             data = lru.get(key)
-            counts = self._counts.setdefault(where, [0, 0])
+            counts = self._counts.setdefault(where, [0, 0])  # [hits, misses]
             counts[data is None] += 1
             if data is not None:
                 return data
