@@ -13,7 +13,13 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
-from gridmap.db.engine import database_url, drop_database, ensure_database, get_engine
+from gridmap.db.engine import (
+    database_url,
+    dispose_engines,
+    drop_database,
+    ensure_database,
+    get_engine,
+)
 from gridmap.db.migrations import upgrade
 from gridmap.settings import get_settings
 from tests.replication import Replicated, replicated
@@ -65,6 +71,15 @@ def _created() -> Iterator[list[str]]:
         get_engine(url).dispose()
         drop_database(url)
     _TEMPLATES.clear()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _close_idle_connections() -> Iterator[None]:
+    """After each module, this process's pooled connections are closed. Every module's
+    database kept its idle ones until the end of the run: ~90 by the web tests, so a server
+    the tests start then met the cluster's limit of 100 ("too many clients": a 503)."""
+    yield
+    dispose_engines()
 
 
 @pytest.fixture(scope="session")
