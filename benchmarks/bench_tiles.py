@@ -73,6 +73,24 @@ f AS (
 SELECT coalesce((SELECT ST_AsMVT(f.*, 'layer', 4096, 'geom') FROM f
                  WHERE f.geom IS NOT NULL), ''::bytea)
 """
+#: The building tiles' cells made from every building in the tile (before migration 0034's
+#: kept per-cell sums): the same tile, the aggregation done per request.
+CELLS_FROM_BUILDINGS = """
+WITH units AS (
+    SELECT (u.merc_x * 2 ^ :z - :x) * 4096 AS ux, (u.merc_y * 2 ^ :z - :y) * 4096 AS uy,
+           u.households, u.population
+    FROM buildings u, pg_temp.gridmap_tile_bounds(:z, :x, :y) b WHERE u.geom && b.box
+),
+cells AS (
+    SELECT ST_MakePoint(round(avg(ux)), round(avg(uy))) AS geom, count(*)::integer AS buildings,
+           sum(households)::integer AS households, sum(population)::integer AS population
+    FROM units WHERE ux >= 0 AND ux < 4096 AND uy >= 0 AND uy < 4096
+    GROUP BY floor(ux / 64), floor(uy / 64)
+)
+SELECT coalesce((SELECT ST_AsMVT(cells.*, 'building_cells', 4096, 'geom') FROM cells), ''::bytea)
+"""
+#: Where that peer applies: the building tiles' cell zooms.
+CELL_ZOOMS = (12, 13)
 MERCATOR_HALF = 20037508.342789244
 #: Prefix of this session's temporary copies of the tile functions.
 TEMP = "pg_temp.gridmap_tile_"
@@ -168,6 +186,11 @@ def geopandas_mvt(conn: Connection, layer: str, z: int, x: int, y: int) -> bytes
     )
 
 
+def cells_from_buildings(conn: Connection, layer: str, z: int, x: int, y: int) -> bytes:
+    """Building cells aggregated from every building of the tile (buildings, z12-13)."""
+    return conn.execute(text(CELLS_FROM_BUILDINGS), {"z": z, "x": x, "y": y}).scalar_one()
+
+
 def geojson(conn: Connection, layer: str, z: int, x: int, y: int) -> bytes:
     """The layer's export for the tile box as GeoJSON text."""
     engine = conn.engine
@@ -193,7 +216,15 @@ MAKERS: dict[str, Maker] = {
     "mvt_every_feature": mvt_every_feature,
     "geojson": geojson,
     "geopandas_mvt": geopandas_mvt,
+    "cells_from_buildings": cells_from_buildings,
 }
+
+
+def applies(name: str, layer: str, z: int) -> bool:
+    """Whether peer ``name`` is measured for ``layer`` at zoom ``z``."""
+    if name == "cells_from_buildings":
+        return layer == "buildings" and z in CELL_ZOOMS
+    return name == "ours" or z in PEER_ZOOMS
 
 
 def main() -> None:
@@ -229,9 +260,10 @@ def main() -> None:
                     tiles = sorted({tile_of(*rng.choice(points), z) for _ in range(args.samples)})
                     ours(conn, layer, z, *tiles[0])  # warm up
                     for name, make in MAKERS.items():
-                        if name != "ours" and z not in PEER_ZOOMS:
+                        if not applies(name, layer, z):
                             continue
-                        sample = tiles if name == "ours" else tiles[: args.peer_samples]
+                        whole = name in ("ours", "cells_from_buildings")
+                        sample = tiles if whole else tiles[: args.peer_samples]
                         runs = [timed(make, conn, layer, z, x, y) for x, y in sample]
                         figures = stats([r[0] for r in runs], [r[1] for r in runs])
                         results[name][layer][str(z)] = figures
@@ -255,7 +287,10 @@ def main() -> None:
             "tile units below), grids from z11 (community outlines to z12), cameras from z13 "
             "(cells below). Peers read the same tiles: every feature as MVT, the layer's "
             "export as GeoJSON, geopandas + mapbox_vector_tile. Peers' samples are the first "
-            "tiles of ours'. The geojson peer reads through a second pooled connection."
+            "tiles of ours'. The geojson peer reads through a second pooled connection. "
+            "cells_from_buildings (buildings, z12-13): the cells aggregated from every "
+            "building of the tile per request, as before the kept per-cell sums (migration "
+            "0034); same tiles as ours at those zooms."
         ),
         "results": results,
     }

@@ -36,9 +36,10 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 $$;
 
 -- Building units: one point each from zoom 14 (id, kind, floors, households, population,
--- grid_id); at zooms 12-13 counts per 64-unit cell (64 x 64 cells a tile) with people summed
--- (placed by the buildings' stored Web Mercator position, migration 0025);
--- nothing below 12 (a z11 tile reads ~150k of a city's 500k buildings: seconds per tile).
+-- grid_id); at zooms 12-13 counts per 64-unit cell (64 x 64 cells a tile) with people
+-- summed, at the mean position of the cell's buildings: read from the kept per-cell sums
+-- (building_cells, migration 0034: a z13 cell is one row per grid, a z12 cell 2 x 2 z13
+-- cells), not from the buildings; nothing below 12.
 CREATE OR REPLACE FUNCTION gridmap_tile_buildings(z integer, x integer, y integer)
 RETURNS bytea
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
@@ -49,18 +50,16 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
         FROM buildings u, b
         WHERE z >= 14 AND u.geom && b.box
     ),
-    units AS (
-        SELECT (u.merc_x * 2 ^ z - x) * 4096 AS ux, (u.merc_y * 2 ^ z - y) * 4096 AS uy,
-               u.households, u.population
-        FROM buildings u, b
-        WHERE z >= 12 AND z < 14 AND u.geom && b.box
-    ),
     cells AS (
-        SELECT ST_MakePoint(round(avg(ux)), round(avg(uy))) AS geom, count(*)::integer AS buildings,
-               sum(households)::integer AS households, sum(population)::integer AS population
-        FROM units
-        WHERE ux >= 0 AND ux < 4096 AND uy >= 0 AND uy < 4096
-        GROUP BY floor(ux / 64), floor(uy / 64)
+        SELECT ST_MakePoint(round((sum(c.sum_x) / sum(c.buildings) * 2 ^ z - x) * 4096),
+                            round((sum(c.sum_y) / sum(c.buildings) * 2 ^ z - y) * 4096)) AS geom,
+               sum(c.buildings)::integer AS buildings, sum(c.households)::integer AS households,
+               sum(c.population)::integer AS population
+        FROM building_cells c
+        WHERE z >= 12 AND z < 14
+          AND c.cx >= x << (19 - z) AND c.cx < (x + 1) << (19 - z)
+          AND c.cy >= y << (19 - z) AND c.cy < (y + 1) << (19 - z)
+        GROUP BY c.cx >> (13 - z), c.cy >> (13 - z)
     )
     SELECT coalesce(
         (SELECT ST_AsMVT(detail.*, 'buildings', 4096, 'geom', 'id') FROM detail

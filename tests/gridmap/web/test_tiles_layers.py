@@ -92,6 +92,31 @@ def test_buildings_are_counted_per_cell_below_zoom_14(live: Live, demo_url: str)
     assert live.get(f"/tiles/buildings/11/{bx}/{by}.pbf").status_code == 204
 
 
+@pytest.mark.parametrize("z", [12, 13])
+def test_each_cell_is_its_buildings_summed_at_their_mean_position(
+    live: Live, demo_url: str, z: int
+) -> None:
+    """The cells (from the kept per-cell sums, migration 0034) are what the buildings of each
+    64-unit cell of the tile give: counts and people exactly, the mean position to a unit."""
+    x, y = tile_of(LON, LAT, z)
+    cells = decode(live, "buildings", z, x, y)["building_cells"]["features"]
+    people = ("buildings", "households", "population")
+    got = [(*(c["properties"][k] for k in people), *c["geometry"]["coordinates"]) for c in cells]
+    per_cell = text("""
+        SELECT count(*), sum(households), sum(population), avg(ux), 4096 - avg(uy)
+        FROM (SELECT (merc_x * 2 ^ :z - :x) * 4096 AS ux, (merc_y * 2 ^ :z - :y) * 4096 AS uy,
+                     households, population FROM buildings) b
+        WHERE ux >= 0 AND ux < 4096 AND uy >= 0 AND uy < 4096
+        GROUP BY floor(ux / 64), floor(uy / 64)
+    """)
+    with get_engine(demo_url).connect() as conn:
+        want = conn.execute(per_cell, {"z": z, "x": x, "y": y}).all()
+    assert len(got) == len(want) > 20
+    for n, h, p, ux, uy in want:  # each cell of the buildings is one of the tile's
+        same = [g for g in got if g[:3] == (n, h, p) and abs(g[3] - ux) <= 1 >= abs(g[4] - uy)]
+        assert len(same) == 1, (n, h, p, ux, uy, same)
+
+
 def test_grids_tile(live: Live, demo_url: str) -> None:
     x, y = tile_of(LON, LAT, 14)
     tile = decode(live, "grids", 14, x, y)
