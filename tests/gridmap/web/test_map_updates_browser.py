@@ -266,3 +266,36 @@ def test_a_first_zoom_in_compiles_no_point_program(
     assert _drawn(browser).get(("cases", "points"), 0) > 0, _drawn(browser)
     after, _left = browser.execute_script(PROGRAMS_JS)
     assert after == before
+
+
+#: Per GeoJSON source of the map: its id, its maxzoom; the figure's case points, and those
+#: of them MapLibre drew none of within ~1 m (the tiles' units over-zoomed).
+GEOJSON_JS = f"""
+const gd = document.querySelector('{GRAPH}');
+const map = gd._fullLayout.map._subplot.map;
+const sources = Object.entries(map.getStyle().sources).filter(([, s]) => s.type === 'geojson');
+const points = map.getStyle().layers
+  .filter(l => l.type === 'circle' && l.id.includes('cases') && l.layout.visibility !== 'none')
+  .map(l => l.id);
+const drawn = map.queryRenderedFeatures({{layers: points}}).map(f => f.geometry.coordinates);
+const trace = gd.data.find(t => t.meta && t.meta.layer === 'cases' && t.meta.role === 'points');
+const wanted = trace.lon.map((lon, i) => [lon, trace.lat[i]]);
+const near = (a, b) => Math.abs(a[0] - b[0]) < 1e-5 && Math.abs(a[1] - b[1]) < 1e-5;
+return [sources.map(([id]) => [id, map.getSource(id).maxzoom]), wanted.length,
+        wanted.filter(w => !drawn.some(d => near(d, w))).length];
+"""
+
+
+def test_the_overlays_are_cut_to_zoom_14_and_drawn_over_zoomed(
+    browser: WebDriver, demo_server: LiveServer
+) -> None:
+    """Every GeoJSON source (plotly's traces) is cut into tiles up to zoom 14: a zoom in
+    cuts a few z14 tiles per source, not a dozen z16 ones; at 16 every case point of the
+    figure is drawn where it is (over-zoomed, none lost or moved)."""
+    demo_server.open(browser, "/")
+    wait_for(browser, lambda d: layers_drawn(d) == LAYERS, message=str(layers_drawn(browser)))
+    settled(browser)
+    zoom_in_to_16(browser)
+    sources, cases, missing = browser.execute_script(GEOJSON_JS)
+    assert len(sources) > 5 and {z for _id, z in sources} == {14}, sources
+    assert cases > 0 and missing == 0, (cases, missing)
