@@ -18,6 +18,11 @@ headers for fingerprinted assets.
   ``Vary: Cookie``, so a browser could not reuse a cached bundle once the cookie had moved
   (plotly.js was fetched again on every visit).
 
+- Dash sets itself up on a process's first request (it registers the component bundles
+  it serves then): the page's first burst of parallel bundle requests to a new worker
+  waits until that is done (:func:`set_up_before_serving`), or a thread that came second
+  was refused with a 500 ("dash is not a registered library") and the page stayed blank.
+
 Both are settings (``GRIDMAP_COMPRESS``, ``GRIDMAP_CACHE_ASSETS``) so a benchmark can
 measure the app without them.
 """
@@ -191,9 +196,34 @@ def without_session_on_static(interface: SessionInterface) -> SessionInterface:
     return quiet
 
 
+def set_up_before_serving(app: Dash) -> None:
+    """Every request waits until Dash's own first-request setup has finished.
+
+    Dash's ``_setup_server`` (a ``before_request`` hook) marks itself done as it starts,
+    then registers the bundles it may serve; a second thread's request meanwhile skips it
+    and asks for a bundle not yet registered (500). Here a hook just ahead of Dash's runs that
+    setup once under a lock and lets requests through only once it has returned (Dash's
+    hook then returns at once)."""
+    lock = threading.Lock()
+    done = threading.Event()
+
+    def setup_once() -> None:
+        if done.is_set():
+            return
+        with lock:
+            if not done.is_set():
+                app._setup_server()
+                done.set()
+
+    hooks = app.server.before_request_funcs.setdefault(None, [])
+    at = hooks.index(app._setup_server) if app._setup_server in hooks else 0
+    hooks.insert(at, setup_once)  # in Dash's place: after the sign-in guard, as Dash's was
+
+
 def install(app: Dash, settings: Settings) -> None:
     """Compression and asset cache headers on ``app``'s server, as ``settings`` say."""
     server: Flask = app.server
+    set_up_before_serving(app)
     if settings.compress:
         server.config.update(
             COMPRESS_MIMETYPES=COMPRESSED_TYPES,

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import gzip
 import re
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -157,3 +159,41 @@ def test_a_view_kept_by_browsers_answers_without_the_session(client: FlaskClient
     assert "Set-Cookie" not in response.headers
     assert "Cookie" not in response.headers.get("Vary", "")
     assert "Set-Cookie" in client.get("/").headers
+
+
+@pytest.mark.parametrize("cache_assets", ["true", "false"])
+def test_a_new_workers_first_burst_of_bundles_all_answer(
+    seeded_url: str, monkeypatch: pytest.MonkeyPatch, cache_assets: str
+) -> None:
+    """A page's parallel bundle requests reaching a process first all get their bundle: Dash
+    registers what it serves on the first request, and a second thread did not wait for it
+    (500 "dash is not a registered library": a blank page in the browser benchmark)."""
+    monkeypatch.setenv("GRIDMAP_CACHE_ASSETS", cache_assets)
+    get_settings.cache_clear()
+    try:
+        fresh = create_app(seeded_url)
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    walk = fresh._walk_assets_directory
+
+    def slow_walk() -> None:  # the setup takes a while, as in a loaded worker
+        time.sleep(0.5)
+        walk()
+
+    monkeypatch.setattr(fresh, "_walk_assets_directory", slow_walk)
+    bundles = [f"/_dash-component-suites/dash/deps/{name}" for name in (
+        "polyfill@7.12.1.min.js", "react@18.3.1.min.js", "react-dom@18.3.1.min.js",
+        "prop-types@15.8.1.min.js",
+    )]  # fmt: skip
+    statuses: list[int] = []
+
+    def get(url: str) -> None:
+        statuses.append(fresh.server.test_client().get(url).status_code)
+
+    threads = [threading.Thread(target=get, args=(url,)) for url in bundles]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert statuses == [200] * len(bundles)
