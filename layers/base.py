@@ -60,6 +60,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from gridmap.access import User, current_user
 from gridmap.access.scope import scoped_connection
+from gridmap.db.frames import read_geoframe
 from gridmap.errors import GridmapError
 from gridmap.i18n import t
 from layers.specs import CollectionSpec, LegendEntry, Style, TileSpec
@@ -306,9 +307,7 @@ def read_frame(ctx: LayerContext, sql: str, **params: Any) -> gpd.GeoDataFrame:
     """Run ``sql`` (selecting a ``geom`` column) with ``params`` into a GeoDataFrame, as
     ``ctx.user`` (a grid lead sees only their grids' rows: row-level security)."""
     with database_read(), scoped_connection(ctx.engine, ctx.user) as conn:
-        frame = gpd.read_postgis(text(sql), conn, geom_col="geom", params=params)
-    if frame.crs is None:
-        frame = frame.set_crs(4326, allow_override=True)
+        frame = read_geoframe(conn, text(sql), params)
     for column in frame.columns:  # nullable foreign keys arrive as floats (NaN)
         if column.endswith("_id") and frame[column].dtype.kind in "fO":
             frame[column] = frame[column].astype("Int64")

@@ -51,6 +51,11 @@ TUNING = {
 }
 
 
+#: Libraries each server process loads at its start (every start, existing clusters too):
+#: a new connection's first PostGIS call then does not load PostGIS (9-13 ms) in it.
+PRELOAD = "postgis-3"
+
+
 class ClusterError(GridmapError):
     """The embedded cluster cannot be set up, started or reached."""
 
@@ -287,7 +292,9 @@ class Cluster:
             sock.mkdir(exist_ok=True)
             self._own(sock)
             use_socket = len(str(sock / f".s.PGSQL.{port}")) <= MAX_SOCKET_PATH
-            options = f"-p {port} -k " + (str(sock) if use_socket else "''")
+            options = f"-p {port} -c shared_preload_libraries={PRELOAD} -k " + (
+                str(sock) if use_socket else "''"
+            )
             self._run(
                 "pg_ctl", "start", "-D", str(self.data_dir), "-l", str(self.log_file),
                 "-w", "-t", "120", "-o", options,

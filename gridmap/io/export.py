@@ -38,6 +38,7 @@ from sqlalchemy import Engine, text
 
 from gridmap.access.scope import unscoped
 from gridmap.cases.filters import case_timezone
+from gridmap.db.frames import read_geoframe
 from gridmap.errors import GridmapError
 from layers import LayerContext, get_layer
 from layers.base import BBox
@@ -406,7 +407,7 @@ def with_compounds(ctx: LayerContext, frame: gpd.GeoDataFrame, layer_id: str) ->
         box = (float(v) for v in out.total_bounds)
         bounds = dict(zip(("minx", "miny", "maxx", "maxy"), box, strict=True))
         with unscoped(), ctx.engine.connect() as conn:
-            compounds = gpd.read_postgis(_COMPOUNDS_SQL, conn, geom_col="geom", params=bounds)
+            compounds = read_geoframe(conn, _COMPOUNDS_SQL, bounds)
         if not compounds.empty:
             where, which = compounds.sindex.query(out.geometry.values, predicate="intersects")
             first = pd.Series(which, index=where).groupby(level=0).min()  # (one per feature)

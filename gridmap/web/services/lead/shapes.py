@@ -8,6 +8,7 @@ import geopandas as gpd
 from sqlalchemy import Engine, text
 
 from gridmap.access import User
+from gridmap.db.frames import read_geoframe
 from gridmap.web.services.lead.scope import narrow, user_connection, visible_grid_ids
 
 BBox = tuple[float, float, float, float]
@@ -31,5 +32,4 @@ def grid_shapes(
     ids = narrow(visible_grid_ids(user), list(grid_ids)) or []
     sql = text("SELECT * FROM gridmap_grid_shapes(:ids, :tol)")
     with user_connection(engine, user) as conn:
-        frame = gpd.read_postgis(sql, conn, geom_col="geom", params={"ids": ids, "tol": tolerance})
-    return frame.set_crs(4326, allow_override=True)
+        return read_geoframe(conn, sql, {"ids": ids, "tol": tolerance})
