@@ -141,6 +141,13 @@ INSTRUMENT = r"""
     if (counted) p.finally(() => { gm.pending--; gm.last = performance.now(); });
     return p;
   };
+  // plotly reads a trace's GeoJSON given as a URL (the wall's grid outlines) with XHR
+  const xhrSend = XMLHttpRequest.prototype.send;
+  XMLHttpRequest.prototype.send = function () {
+    gm.pending++;
+    this.addEventListener('loadend', () => { gm.pending--; gm.last = performance.now(); });
+    return xhrSend.apply(this, arguments);
+  };
   const hook = () => {
     for (const gd of document.querySelectorAll('.js-plotly-plot')) {
       if (!gm.hooked.has(gd) && gd.on) {

@@ -1,5 +1,7 @@
 """City-scale map layer reads: each layer's query (``Layer.query``: SQL and the frame) for the
-view a person zooms into, at zooms 14 and 16.5 around randomly chosen buildings, and the
+view a person zooms into, at zooms 14 and 16.5 around randomly chosen buildings, beside the
+same reads through ``geopandas.read_postgis`` (the well-known library: three queries per read,
+geometries parsed one by one; ``layers_read_postgis``), and the
 overdue-visits layer beside its naive peer (its function as one inlined SQL query, as it
 was before it became PL/pgSQL: the grids under the view were not known when the
 households were read, so every household of the city was scanned).
@@ -24,16 +26,20 @@ import random
 import statistics
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import geopandas as gpd
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import layers.base  # noqa: E402
 from benchmarks.citydb import city_url  # noqa: E402
 from gridmap.cases.filters import CaseChoice  # noqa: E402
 from gridmap.db.engine import get_engine  # noqa: E402
@@ -106,24 +112,64 @@ def centres(engine, n: int, seed: int = 7) -> list[tuple[float, float]]:
     return out
 
 
-def layer_reads(engine, views: list[MapView]) -> dict[str, dict]:
-    """Each layer's query time per view, as the map page asks (default filters)."""
+def read_postgis(conn, sql, params=None, *, geom_col: str = "geom") -> gpd.GeoDataFrame:
+    """The peer reader: ``geopandas.read_postgis``, as the layers read before
+    ``gridmap.db.frames.read_geoframe`` (pandas asks whether the query names a table,
+    geopandas looks the SRID up in ``spatial_ref_sys`` and parses each geometry alone)."""
+    frame = gpd.read_postgis(sql, conn, geom_col=geom_col, params=dict(params or {}))
+    return frame if frame.crs is not None else frame.set_crs(4326)
+
+
+#: The readers side by side: each layer's frame through ours and through the peer.
+READERS = {"layers": None, "layers_read_postgis": read_postgis}
+
+
+@contextmanager
+def reading_with(reader) -> Iterator[None]:
+    """The layers read their frames through ``reader`` (None: their own) in the block."""
+    kept = layers.base.read_geoframe
+    layers.base.read_geoframe = reader or kept
+    try:
+        yield
+    finally:
+        layers.base.read_geoframe = kept
+
+
+def layer_reads(engine, views: list[MapView]) -> dict[str, dict[str, dict]]:
+    """Each layer's query time per view, as the map page asks (default filters), per reader
+    (:data:`READERS`, their order alternating per view and layer), and every layer's summed
+    per view (``all``: a redraw's reads one after another); the readers' row counts checked
+    equal."""
     choice = CaseChoice().resolve(datetime.now(UTC))
     params = (
         choice,
         PatrolWindow(since=choice.since, until=choice.until),
         CircleFilter(kind="elderly_care", minutes=15.0),
     )
-    out: dict[str, dict] = {}
-    for layer in LAYERS:
-        times, rows = [], []
-        for view in views:
-            ctx = LayerContext(engine, bbox=view.bbox, zoom=view.zoom, params=params)
-            t0 = time.perf_counter()
-            data = layer.query(ctx)
-            times.append((time.perf_counter() - t0) * 1000)
-            rows.append(len(data))
-        out[layer.id] = {**stats(times), "rows_p50": sorted(rows)[len(rows) // 2]}
+    names = list(READERS)
+    times = {name: {layer.id: [] for layer in LAYERS} for name in names}
+    rows = {name: {layer.id: [] for layer in LAYERS} for name in names}
+    per_view = {name: [0.0] * len(views) for name in names}
+    for k, view in enumerate(views):
+        for n, layer in enumerate(LAYERS):
+            for name in names if (k + n) % 2 == 0 else names[::-1]:
+                ctx = LayerContext(engine, bbox=view.bbox, zoom=view.zoom, params=params)
+                with reading_with(READERS[name]):
+                    t0 = time.perf_counter()
+                    data = layer.query(ctx)
+                    ms = (time.perf_counter() - t0) * 1000
+                times[name][layer.id].append(ms)
+                per_view[name][k] += ms
+                rows[name][layer.id].append(len(data))
+    if rows[names[0]] != rows[names[1]]:
+        raise SystemExit("the readers disagree on the rows of a layer")
+    out: dict[str, dict[str, dict]] = {}
+    for name in names:
+        out[name] = {
+            lid: {**stats(ms), "rows_p50": sorted(rows[name][lid])[len(ms) // 2]}
+            for lid, ms in times[name].items()
+        }
+        out[name]["all"] = stats(per_view[name])
     return out
 
 
@@ -171,7 +217,7 @@ def main() -> None:
         views = [MapView.around(p, zoom) for p in points]
         layer_reads(engine, views[:2])  # warm-up: the server's caches, not measured
         results[f"z{zoom:g}"] = {
-            "layers": layer_reads(engine, views),
+            **layer_reads(engine, views),
             "overdue_visits_peers": overdue_peers(engine, views),
         }
         print(f"z{zoom:g}", json.dumps(results[f"z{zoom:g}"]["overdue_visits_peers"]), flush=True)
@@ -190,8 +236,9 @@ def main() -> None:
     args.out.write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
     for zoom, r in results.items():
         for layer, s in r["layers"].items():
-            line = f"p50 {s['p50']:7.1f} p95 {s['p95']:7.1f} rows {s['rows_p50']}"
-            print(f"{zoom:6s} {layer:22s} {line}")
+            peer = r["layers_read_postgis"][layer]
+            line = f"p50 {s['p50']:7.1f} p95 {s['p95']:7.1f} rows {s.get('rows_p50', '')}"
+            print(f"{zoom:6s} {layer:22s} {line} | read_postgis p50 {peer['p50']:7.1f}")
 
 
 if __name__ == "__main__":
