@@ -43,7 +43,8 @@ Measured per peer:
   beside it, ``zoom_16_5_basemap_only``: the same zoom with every overlay off, at a place not
   drawn yet (the basemap alone: what a first zoom costs this browser before any overlay).
 - **tiles**: each tiled layer's tiles around seeded random buildings at zooms 10-16 over
-  HTTP (signed-in session): a first pass (cold: nothing cached) and a second (warm).
+  HTTP (signed-in session): a first pass (cold: nothing cached) and a second (warm), each
+  tile asked of every peer in turn, who goes first rotating from tile to tile.
 """
 
 from __future__ import annotations
@@ -561,21 +562,32 @@ def tile_sample(url: str, per_zoom: int, seed: int = 7) -> list[tuple[str, int, 
     return list(dict.fromkeys(tiles))
 
 
-def tile_times(peer: Peer, tiles: list[tuple[str, int, int, int]]) -> dict[str, Any]:
-    http = signed_in(peer.base, USER)
-    http.headers["Accept-Encoding"] = "br, gzip"
-    out: dict[str, Any] = {}
+def tile_times(peers: list[Peer], tiles: list[tuple[str, int, int, int]]) -> dict[str, Any]:
+    """Each tile of ``tiles`` asked of every peer, a first pass (cold) then a second (warm):
+    per peer, p50/p95 ms per layer and zoom. The peers share one database, so the first to
+    ask for a tile also reads its rows into the database's cache: who goes first rotates
+    from tile to tile, as the rounds rotate."""
+    sessions = {}
+    for peer in peers:
+        sessions[peer.name] = signed_in(peer.base, USER)
+        sessions[peer.name].headers["Accept-Encoding"] = "br, gzip"
+    out: dict[str, Any] = {peer.name: {} for peer in peers}
     for name in ("cold", "warm"):
-        per: dict[str, dict[int, list[float]]] = {}
-        for layer, z, x, y in tiles:
-            t0 = time.perf_counter()
-            r = http.get(f"{peer.base}/tiles/{layer}/{z}/{x}/{y}.pbf", timeout=120)
-            ms = (time.perf_counter() - t0) * 1000
-            assert r.status_code in (200, 204), r.status_code
-            per.setdefault(layer, {}).setdefault(z, []).append(ms)
-        out[name] = {
-            layer: {str(z): summary(v) for z, v in zs.items()} for layer, zs in per.items()
-        }
+        per: dict[str, dict[str, dict[int, list[float]]]] = {peer.name: {} for peer in peers}
+        for k, (layer, z, x, y) in enumerate(tiles):
+            for peer in peers[k % len(peers) :] + peers[: k % len(peers)]:
+                t0 = time.perf_counter()
+                r = sessions[peer.name].get(
+                    f"{peer.base}/tiles/{layer}/{z}/{x}/{y}.pbf", timeout=120
+                )
+                ms = (time.perf_counter() - t0) * 1000
+                assert r.status_code in (200, 204), r.status_code
+                per[peer.name].setdefault(layer, {}).setdefault(z, []).append(ms)
+        for peer in peers:
+            out[peer.name][name] = {
+                layer: {str(z): summary(v) for z, v in zs.items()}
+                for layer, zs in per[peer.name].items()
+            }
     return out
 
 
@@ -675,9 +687,8 @@ def main() -> None:
                     }
                 )
         sample = tile_sample(url, args.tiles_per_zoom)
-        for peer in peers:
-            print(f"tiles: {peer.name}", flush=True)
-            tiles_out[peer.name] = tile_times(peer, sample)
+        print("tiles", flush=True)
+        tiles_out = tile_times(peers, sample)
     finally:
         for peer in peers:
             peer.stop()
