@@ -498,7 +498,9 @@ QUIET_S = 30
 
 def warm_up(peer: Peer) -> None:
     """Each page opened once (not measured): a first visit then finds the server's workers
-    and the database warm, as a browser with an empty cache meets a running server."""
+    and the database warm, as a browser with an empty cache meets a running server. A page
+    that does not draw is opened once more: a new worker of the code before 5976b32 may
+    answer its first burst of bundle requests with 500s (a blank page)."""
     from tests.signin import sign_in
 
     driver, profile = browser()
@@ -506,7 +508,12 @@ def warm_up(peer: Peer) -> None:
         sign_in(driver, peer.base, USER, PASSWORD, next_path="/healthz")
         for path in PAGES:
             driver.get(peer.base + path)
-            settle(driver, 0)
+            try:
+                settle(driver, 0, timeout=45)
+            except TimeoutError as exc:
+                print(f"warm-up: {peer.name} {path} again ({exc})", flush=True)
+                driver.get(peer.base + path)
+                settle(driver, 0)
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
