@@ -408,8 +408,8 @@ def updates(driver: Any, peer: Peer, runs: int) -> dict[str, list[float]]:
     return out
 
 
-def zoom_all_layers(driver: Any, runs: int) -> list[float]:
-    """Every layer on, then zoom 16.5 at the map's centre and back."""
+def switch_all_layers(driver: Any, *, on: bool) -> None:
+    """Every layer toggle of ``/`` switched on (or off), each click waited for."""
     layers = driver.execute_script(
         "return [...document.querySelectorAll('[id*=\"map-layer-toggle\"]')].map(e => e.id)"
     )
@@ -418,12 +418,17 @@ def zoom_all_layers(driver: Any, runs: int) -> list[float]:
             "return document.getElementById(arguments[0]).querySelector('input').checked",
             element_id,
         )
-        if not checked:
+        if checked != on:
             timed(
                 driver,
                 "document.getElementById(arguments[0]).querySelector('input').click()",
                 element_id,
             )
+
+
+def zoom_all_layers(driver: Any, runs: int) -> list[float]:
+    """Every layer on, then zoom 16.5 at the map's centre and back."""
+    switch_all_layers(driver, on=True)
     graph = "document.querySelector('#map-graph .js-plotly-plot')"
     start = driver.execute_script(f"return {graph}._fullLayout.map.zoom")
     times = []
@@ -455,19 +460,7 @@ ELSEWHERE = (0.02, 0.015)
 def zoom_basemap_only(driver: Any, runs: int) -> list[float]:
     """The limit of that zoom in this browser: every overlay off (the basemap alone, no
     overlay to read, send or draw), zoom 16.5 at a place not drawn yet and back."""
-    layers = driver.execute_script(
-        "return [...document.querySelectorAll('[id*=\"map-layer-toggle\"]')].map(e => e.id)"
-    )
-    for element_id in layers:
-        if driver.execute_script(
-            "return document.getElementById(arguments[0]).querySelector('input').checked",
-            element_id,
-        ):
-            timed(
-                driver,
-                "document.getElementById(arguments[0]).querySelector('input').click()",
-                element_id,
-            )
+    switch_all_layers(driver, on=False)
     graph = "document.querySelector('#map-graph .js-plotly-plot')"
     view = driver.execute_script(
         f"const m = {graph}._fullLayout.map; return [m.zoom, m.center.lon, m.center.lat]"
