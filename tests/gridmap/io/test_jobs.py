@@ -174,7 +174,12 @@ def test_a_stopping_server_hands_its_running_jobs_back(export_engine, planner) -
         ("running", "elsewhere:2", 0.5),
     ]
     jobs.run_job(export_engine, mine, stopping.name)  # the interrupted run, finishing late
-    assert jobs.job_status(export_engine, mine.id, planner).status in ("queued", "running")
+    with export_engine.connect() as conn:  # dropped: still queued, or already the other's
+        late = conn.execute(
+            text("SELECT status, worker FROM export_jobs WHERE id = :i"), {"i": mine.id}
+        ).one()
+    assert late.worker != stopping.name
+    assert (late.status, late.worker) == ("queued", None) or late.worker == running.name
     running.wake()
     status, _ = _wait(export_engine, mine.id, planner)
     with export_engine.connect() as conn:
