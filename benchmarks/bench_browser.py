@@ -32,7 +32,10 @@ Measured per peer:
   navigation start until the map has settled (no callback or tile pending, MapLibre idle,
   nothing new for 2.5 s: :data:`PAGE_QUIET_MS`; the every-second probes are not counted),
   ``first_idle_ms`` the first MapLibre ``idle`` with the page's data traces drawn (traces
-  with features, their layers in the map: the first meaningful paint).
+  with features, their layers in the map: the first meaningful paint). Beside them the
+  limit, ``(bare map)``: a page with no Dash, the same plotly bundle, ``/``'s map layout
+  (basemap style, view) and one trace of ten points (what a first paint of a map costs this
+  browser before any page work; its repeat visit comes from a page of the peer).
 - **updates** on ``/``: a time-window filter (pills), a category filter (dropdown), a
   layer toggle (cameras), a zoom to 16.5 with every layer on: from the click (or the zoom)
   to the map settled again, p50/p95 over rounds × runs. The zoom is a user's (MapLibre's
@@ -369,6 +372,53 @@ def page_load(driver: Any, peer: Peer, path: str) -> dict[str, Any]:
     }
 
 
+#: The limit of a first paint in this browser, beside the pages: a bare page (no Dash) with
+#: the same plotly bundle, ``/``'s map layout (its basemap style and view) and one trace of
+#: ten points, opened as a blob: URL of the peer's origin (its tiles and cookies).
+BARE_MAP = "(bare map)"
+
+BARE_MAP_HTML = """<!doctype html><html><head><meta charset="utf-8"><title>bare map</title>
+<style>html,body{margin:0;height:100%}#g{position:absolute;left:300px;top:56px;right:0;bottom:0}
+</style></head><body><div id="g"></div><script src="__PLOTLY__"></script><script>
+const layout = __LAYOUT__;
+const c = layout.map.center, lon = [], lat = [];
+for (let i = 0; i < 10; i++) { lon.push(c.lon + (i - 5) * 0.01); lat.push(c.lat); }
+Plotly.newPlot("g", [{type: "scattermap", lon, lat, mode: "markers", marker: {size: 10}}], layout);
+</script></body></html>"""
+
+
+def bare_map_html(driver: Any) -> str:
+    """The bare map page for the peer whose ``/`` is open and settled."""
+    found = driver.execute_script(
+        "const gd = document.querySelector('#map-graph .js-plotly-plot');"
+        "return [JSON.stringify(gd.layout),"
+        " [...document.scripts].map(s => s.src).find(s => s.includes('plotly-map'))];"
+    )
+    layout, plotly = found
+    layout = layout.replace("</", "<\\/")  # no "</script>" inside the script
+    return BARE_MAP_HTML.replace("__PLOTLY__", plotly).replace("__LAYOUT__", layout)
+
+
+def bare_map_load(driver: Any, peer: Peer, html: str, *, first: bool) -> dict[str, Any]:
+    """A load of the bare map page: first with the browser cache emptied, else a repeat
+    visit (from a page of the peer: a blob: URL is made by a page of its origin)."""
+    if first:
+        driver.execute_cdp_cmd("Network.clearBrowserCache", {})
+    else:
+        driver.get(peer.base + "/healthz")
+    url = driver.execute_script(
+        "return URL.createObjectURL(new Blob([arguments[0]], {type: 'text/html'}))", html
+    )
+    offset = peer.log_offset()
+    driver.get(url)
+    state = settle(driver, 0, quiet_ms=PAGE_QUIET_MS)
+    return {
+        **peer.sent_since(offset),
+        "drawn_ms": round(state["last"]),
+        "first_idle_ms": round(state["firstIdle"]) if state["firstIdle"] else None,
+    }
+
+
 def timed(driver: Any, action_js: str, *args: Any) -> float:
     """ms from running ``action_js`` (after noting the time) until the map settled."""
     t0 = driver.execute_script(
@@ -527,6 +577,13 @@ def browser_round(peer: Peer, runs: int) -> dict[str, Any]:
             pages[path] = {"first": first, "repeat": repeat}
         driver.get(peer.base + "/")
         settle(driver, 0)
+        html = bare_map_html(driver)
+        pages[BARE_MAP] = {
+            "first": bare_map_load(driver, peer, html, first=True),
+            "repeat": bare_map_load(driver, peer, html, first=False),
+        }
+        driver.get(peer.base + "/")
+        settle(driver, 0)
         interactions = updates(driver, peer, runs)
         interactions["zoom_16_5_all_layers"] = zoom_all_layers(driver, runs)
         interactions["zoom_16_5_all_layers_relayout"] = relayout_zoom(driver, runs)
@@ -598,7 +655,7 @@ def aggregate(per_peer: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, rounds in per_peer.items():
         pages: dict[str, Any] = {}
-        for path in PAGES:
+        for path in (*PAGES, BARE_MAP):
             loads = {"first": [], "repeat": []}
             for r in rounds:
                 for kind in loads:
