@@ -60,9 +60,20 @@ def lost(replicated_pair: Replicated) -> Iterator[tuple[Replicated, LiveServer]]
 
 
 def banner(driver: WebDriver) -> str | None:
-    """The read-only banner's text (None when there is none)."""
-    found = driver.find_elements(By.ID, "gridmap-read-only")
-    return found[0].text if found else None
+    """The read-only banner's text (None when there is none), read in one step: the banner
+    may go between finding it and reading it."""
+    return driver.execute_script(
+        "const e = document.getElementById('gridmap-read-only'); return e ? e.innerText : null"
+    )
+
+
+def close_other_tabs(driver: WebDriver, keep: str) -> None:
+    """Every tab but ``keep`` closed (a tab left open polls a stopped server in later tests)."""
+    for handle in driver.window_handles:
+        if handle != keep:
+            driver.switch_to.window(handle)
+            driver.close()
+    driver.switch_to.window(keep)
 
 
 def wait_until(check, timeout: float = 15.0) -> None:
@@ -178,26 +189,27 @@ def test_the_wall_says_read_only_while_the_primary_is_lost(
     # A page with no live notice of its own (/lead), signed in before the loss (a sign-in
     # writes): the banner of assets/read-only.js says it instead.
     browser.switch_to.new_window("tab")
-    sign_in(browser, server.url, *ensure_account(pair.url, "admin"), next_path="/lead?lang=en")
-    wait_for(browser, lambda d: d.find_elements(By.ID, "lead-message"), 30, "no /lead")
-    pair.wait_replayed()
-    get_engine(pair.url).dispose()
-    assert pair.primary.stop()
     try:
-        wait_for(browser, lambda d: banner(d) == READ_ONLY_EN, 25, "no banner on /lead")
-        ARTIFACTS.mkdir(exist_ok=True)
-        browser.save_screenshot(str(ARTIFACTS / "read-only-lead.png"))
-        browser.switch_to.window(wall_tab)
-        wait_for(browser, lambda d: shown(d)[0] == "wall-notice live read-only", 15, "no notice")
-        assert "只读模式" in shown(browser)[1], shown(browser)
+        sign_in(browser, server.url, *ensure_account(pair.url, "admin"), next_path="/lead?lang=en")
+        wait_for(browser, lambda d: d.find_elements(By.ID, "lead-message"), 30, "no /lead")
+        lead_tab = browser.current_window_handle
+        pair.wait_replayed()
+        get_engine(pair.url).dispose()
+        assert pair.primary.stop()
+        try:
+            wait_for(browser, lambda d: banner(d) == READ_ONLY_EN, 25, "no banner on /lead")
+            ARTIFACTS.mkdir(exist_ok=True)
+            browser.save_screenshot(str(ARTIFACTS / "read-only-lead.png"))
+            browser.switch_to.window(wall_tab)
+            read_only = "wall-notice live read-only"
+            wait_for(browser, lambda d: shown(d)[0] == read_only, 15, "no notice")
+            assert "只读模式" in shown(browser)[1], shown(browser)
+        finally:
+            pair.primary.start()
+        wait_for(browser, lambda d: shown(d)[0] == "wall-notice live", 15, str(shown(browser)))
+        assert browser.execute_script("return window.__wallMarker") == "still-here"
+        browser.switch_to.window(lead_tab)
+        wait_for(browser, lambda d: banner(d) is None, 25, "the banner should go")
     finally:
-        pair.primary.start()
-    wait_for(browser, lambda d: shown(d)[0] == "wall-notice live", 15, str(shown(browser)))
-    assert browser.execute_script("return window.__wallMarker") == "still-here"
-    for handle in browser.window_handles:
-        if handle != wall_tab:
-            browser.switch_to.window(handle)
-            wait_for(browser, lambda d: banner(d) is None, 25, "the banner should go")
-            browser.close()
-    browser.switch_to.window(wall_tab)
-    browser.get("about:blank")  # no open connection delays the server's stop
+        close_other_tabs(browser, wall_tab)
+        browser.get("about:blank")  # no open connection delays the server's stop
