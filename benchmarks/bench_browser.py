@@ -361,12 +361,16 @@ PAGE_QUIET_MS = 2500
 
 
 def page_load(driver: Any, peer: Peer, path: str) -> dict[str, Any]:
+    return load_of(driver, peer, peer.base + path)
+
+
+def load_of(driver: Any, peer: Peer, url: str) -> dict[str, Any]:
+    """What opening ``url`` cost: bytes the peer sent for it, ms until drawn."""
     offset = peer.log_offset()
-    driver.get(peer.base + path)
+    driver.get(url)
     state = settle(driver, 0, quiet_ms=PAGE_QUIET_MS)
-    sent = peer.sent_since(offset)
     return {
-        **sent,
+        **peer.sent_since(offset),
         "drawn_ms": round(state["last"]),
         "first_idle_ms": round(state["firstIdle"]) if state["firstIdle"] else None,
     }
@@ -409,14 +413,7 @@ def bare_map_load(driver: Any, peer: Peer, html: str, *, first: bool) -> dict[st
     url = driver.execute_script(
         "return URL.createObjectURL(new Blob([arguments[0]], {type: 'text/html'}))", html
     )
-    offset = peer.log_offset()
-    driver.get(url)
-    state = settle(driver, 0, quiet_ms=PAGE_QUIET_MS)
-    return {
-        **peer.sent_since(offset),
-        "drawn_ms": round(state["last"]),
-        "first_idle_ms": round(state["firstIdle"]) if state["firstIdle"] else None,
-    }
+    return load_of(driver, peer, url)
 
 
 def timed(driver: Any, action_js: str, *args: Any) -> float:
