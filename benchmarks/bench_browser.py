@@ -616,6 +616,12 @@ def tile_sample(url: str, per_zoom: int, seed: int = 7) -> list[tuple[str, int, 
     return list(dict.fromkeys(tiles))
 
 
+def rotated(peers: list[Peer], k: int) -> list[Peer]:
+    """The peers in turn, the ``k``-th first (who goes first rotates)."""
+    k %= len(peers)
+    return peers[k:] + peers[:k]
+
+
 def tile_times(peers: list[Peer], tiles: list[tuple[str, int, int, int]]) -> dict[str, Any]:
     """Each tile of ``tiles`` asked of every peer, a first pass (cold) then a second (warm):
     per peer, p50/p95 ms per layer and zoom. The peers share one database, so the first to
@@ -629,7 +635,7 @@ def tile_times(peers: list[Peer], tiles: list[tuple[str, int, int, int]]) -> dic
     for name in ("cold", "warm"):
         per: dict[str, dict[str, dict[int, list[float]]]] = {peer.name: {} for peer in peers}
         for k, (layer, z, x, y) in enumerate(tiles):
-            for peer in peers[k % len(peers) :] + peers[: k % len(peers)]:
+            for peer in rotated(peers, k):
                 t0 = time.perf_counter()
                 r = sessions[peer.name].get(
                     f"{peer.base}/tiles/{layer}/{z}/{x}/{y}.pbf", timeout=120
@@ -726,7 +732,7 @@ def main() -> None:
         # the warm-ups' background work (slow ticks, caches) settles before the first round
         time.sleep(QUIET_S)
         for number in range(args.rounds):
-            order = peers[number % len(peers) :] + peers[: number % len(peers)]
+            order = rotated(peers, number)
             for peer in order:
                 before = load()
                 print(f"round {number + 1}: {peer.name} (load {before})", flush=True)

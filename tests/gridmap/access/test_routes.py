@@ -282,7 +282,7 @@ def _probe(cid: str, prop: str, defaults: dict[str, dict[str, Any]], town: Town)
     if prop in ("n_intervals", "n_clicks"):
         return 1
     if prop == "data" and name.endswith("-view"):
-        # the view drawn before the probe's move: a zoom further out, so the move is one (a
+        # the view drawn before the probe's move: two zooms further out, so the move is one (a
         # move inside what is drawn at the same zoom redraws nothing: no read to probe)
         return {**view, "zoom": view["zoom"] - 2}
     if prop == "data" and name.endswith("-lang"):
