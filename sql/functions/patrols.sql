@@ -228,7 +228,7 @@ CREATE OR REPLACE FUNCTION gridmap_layer_patrol_grids(
                  geom geometry)
 LANGUAGE sql STABLE AS $$
     SELECT s.id, gr.code, gr.name, s.street_m, s.patrolled_share, s.watched_share,
-           CASE WHEN tolerance > 0 THEN ST_SimplifyPreserveTopology(gr.geom, tolerance)
+           CASE WHEN tolerance > 0 THEN ST_Simplify(gr.geom, tolerance, true)
                 ELSE gr.geom END
     FROM gridmap_patrol_grid_shares(minx, miny, maxx, maxy, t0, t1) s
     JOIN grids gr ON gr.id = s.id
@@ -265,7 +265,7 @@ LANGUAGE sql STABLE AS $$
     SELECT c.id, c.code, c.name, per.street_m,
            CASE WHEN per.street_m > 0 THEN per.p / per.street_m ELSE 0 END,
            CASE WHEN per.street_m > 0 THEN per.w / per.street_m ELSE 0 END,
-           CASE WHEN tolerance > 0 THEN ST_SimplifyPreserveTopology(c.geom, tolerance)
+           CASE WHEN tolerance > 0 THEN ST_Simplify(c.geom, tolerance, true)
                 ELSE c.geom END
     FROM per JOIN c ON c.id = per.community_id
     ORDER BY c.id
@@ -280,7 +280,7 @@ CREATE OR REPLACE FUNCTION gridmap_layer_risk_gap(
 LANGUAGE sql STABLE AS $$
     SELECT r.grid_id, r.rank, r.code, r.name, r.cases, r.case_density, r.patrolled_share,
            r.need,
-           CASE WHEN tolerance > 0 THEN ST_SimplifyPreserveTopology(g.geom, tolerance)
+           CASE WHEN tolerance > 0 THEN ST_Simplify(g.geom, tolerance, true)
                 ELSE g.geom END
     FROM gridmap_patrol_risk_gap(t0, t1, max_rows) r JOIN grids g ON g.id = r.grid_id
     WHERE r.need > 0

@@ -36,7 +36,7 @@ RETURNS TABLE (service_point_id integer, name text, kind text, minutes real, spe
 LANGUAGE sql STABLE AS $$
     SELECT i.service_point_id, p.name, i.kind, i.minutes, i.speed_kmh, i.reach_m,
            ST_X(p.geom), ST_Y(p.geom), i.run_id, r.computed_at,
-           CASE WHEN p_tolerance > 0 THEN ST_SimplifyPreserveTopology(i.geom, p_tolerance)
+           CASE WHEN p_tolerance > 0 THEN ST_Simplify(i.geom, p_tolerance, true)
                 ELSE i.geom END
     FROM gridmap_latest_run('isochrones') r
     JOIN service_isochrones i ON i.run_id = r.id

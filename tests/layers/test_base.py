@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import geopandas as gpd
 import pytest
 import shapely
+from plotly.io.json import to_json_plotly
+from shapely.geometry import LineString, MultiPolygon, Point, Polygon, box, mapping
 from sqlalchemy import Engine
 
 from gridmap.cases.filters import CaseFilter
@@ -13,6 +17,7 @@ from layers.base import (
     Detail,
     count_note,
     detail_of,
+    feature_collection,
     hidden,
     hover_template,
     mark,
@@ -182,3 +187,46 @@ def test_failing_heat_refresh_is_a_layer_error() -> None:
     )
     with pytest.raises(LayerError, match="could not be read"):
         refresh_heat(LayerContext(dead, zoom=12), 12)
+
+
+def _collection(geoms: list, decimals: int = 6) -> gpd.GeoDataFrame:
+    frame = gpd.GeoDataFrame({"id": range(1, len(geoms) + 1)}, geometry=geoms, crs=4326)
+    frame.attrs["decimals"] = decimals
+    return frame
+
+
+def _as_geojson(collection: dict) -> dict:
+    return json.loads(to_json_plotly(collection))
+
+
+@pytest.mark.parametrize(
+    "geoms",
+    [
+        [box(0, 0, 1, 1), Polygon(box(0, 0, 4, 4).exterior, [box(1, 1, 2, 2).exterior.coords])],
+        [MultiPolygon([box(0, 0, 1, 1), box(2, 2, 3, 3)]), MultiPolygon([box(5, 5, 6, 6)])],
+        [Point(1, 2), Point(3, 4)],
+        [LineString([(0, 0), (1, 1)])],
+        [box(0, 0, 1, 1), None],
+    ],
+    ids=["polygons-with-hole", "multipolygons", "points", "lines", "missing"],
+)
+def test_feature_collection_is_the_shapes_geojson(geoms: list) -> None:
+    collection = feature_collection(_collection(geoms))
+    expected = [
+        {"type": "Feature", "id": i, "geometry": None if g is None else mapping(g)}
+        for i, g in enumerate(geoms, start=1)
+    ]
+    assert _as_geojson(collection) == _as_geojson(
+        {"type": "FeatureCollection", "features": expected}
+    )
+
+
+def test_feature_collection_makes_mixed_areas_multipolygons_and_rounds_them() -> None:
+    part = Polygon([(0.123456789, 0.0), (1.0, 0.0), (1.0, 1.987654321)])
+    collection = _as_geojson(feature_collection(_collection([part, MultiPolygon([part])], 4)))
+    rings = [[[0.1235, 0.0], [1.0, 0.0], [1.0, 1.9877], [0.1235, 0.0]]]
+    assert [f["geometry"] for f in collection["features"]] == [
+        {"type": "MultiPolygon", "coordinates": [rings]},
+        {"type": "MultiPolygon", "coordinates": [rings]},
+    ]
+    assert feature_collection(_collection([]))["features"] == []

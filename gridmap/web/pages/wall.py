@@ -22,6 +22,7 @@ from typing import Any
 
 from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html, no_update
 from flask import Response, request
+from plotly.io.json import to_json_plotly
 from sqlalchemy.exc import SQLAlchemyError
 
 from gridmap.access import Role, current_user
@@ -314,7 +315,8 @@ def outlines() -> Response:
         geojson = wall.outlines(read_engine(), view, datetime.now(UTC))
     except (SQLAlchemyError, GridmapError):
         return _json_error("The database is not available; try again shortly.", 503)
-    response = Response(json.dumps(geojson, separators=(",", ":")), mimetype="application/geo+json")
+    # plotly's encoder: the rings are numeric arrays (layers.base.feature_collection)
+    response = Response(to_json_plotly(geojson), mimetype="application/geo+json")
     response.headers["Cache-Control"] = "private, max-age=31536000, immutable"
     return response
 
