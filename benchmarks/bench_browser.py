@@ -434,13 +434,28 @@ def toggle_selector(layer: str) -> str:
     return f"[id={json.dumps(element_id)}] input"
 
 
+#: The case layer's hexagons: their count of cases (``meta.total``) in the open map.
+CASE_TOTAL_JS = """
+const gd = document.querySelector('#map-graph .js-plotly-plot');
+const hexagons = (gd.data || []).find(t => t.meta && t.meta.role === 'hexagons');
+return hexagons ? hexagons.meta.total : null;
+"""
+
+
 def updates(driver: Any, peer: Peer, runs: int) -> dict[str, list[float]]:
-    """Map updates on ``/`` (already open and settled)."""
+    """Map updates on ``/`` (already open and settled). The time windows alternate between
+    7 and 30 days (both hold cases: each click redraws the hexagons); a click after which
+    the hexagons still count the old window's cases is counted in ``time_window_missed``
+    (the map did not follow the filter)."""
     out: dict[str, list[float]] = {"time_window": [], "category": [], "layer_toggle": []}
-    windows = ["7d", "24h"]
+    windows = ["7d", "30d"]
+    missed = 0
     for run in range(runs):
         selector = f'#map-case-window input[value="{windows[run % 2]}"]'
+        before = driver.execute_script(CASE_TOTAL_JS)
         out["time_window"].append(timed(driver, click_js(selector)))
+        missed += driver.execute_script(CASE_TOTAL_JS) == before
+    out["time_window_missed"] = [missed]
     from selenium.webdriver.common.keys import Keys
 
     option = '.dash-dropdown-options [data-option-index="1"]'
@@ -685,7 +700,8 @@ def aggregate(per_peer: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
             }
         updates: dict[str, Any] = {}
         for key in rounds[0]["updates"]:
-            updates[key] = summary([v for r in rounds for v in r["updates"][key]])
+            values = [v for r in rounds for v in r["updates"][key]]
+            updates[key] = sum(values) if key.endswith("_missed") else summary(values)
         out[name] = {"pages": pages, "updates": updates}
     return out
 

@@ -127,11 +127,22 @@ def graph_config(**changes: Any) -> dict[str, Any]:
 
 
 def triggered_id() -> Any:
-    """The id of the input that fired the running callback (None outside a callback)."""
+    """The id of the input that fired the running callback (None outside a callback). When
+    several fired together, the first: ask :func:`triggered_ids` whether one of them did."""
     try:
         return dash.callback_context.triggered_id
     except MissingCallbackContextException:
         return None
+
+
+def triggered_ids() -> list[Any]:
+    """The ids of every input that fired the running callback (empty outside a callback).
+    Changes that come together reach the callback in one call: a filter chosen just as a
+    timer ticks fires it once, for both."""
+    try:
+        return list(dash.callback_context.triggered_prop_ids.values())
+    except MissingCallbackContextException:
+        return []
 
 
 def page_language(lang: str | None) -> str:

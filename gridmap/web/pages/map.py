@@ -35,7 +35,7 @@ from gridmap.web.components.legend import legend_list
 from gridmap.web.components.ticker import ticker_items, ticker_panel
 from gridmap.web.services import live
 from gridmap.web.services import map as overlays
-from gridmap.web.shell import graph_config, page_language, page_layout, triggered_id
+from gridmap.web.shell import graph_config, page_language, page_layout, triggered_ids
 from gridmap.web.tile_overlays import tile_styles, with_tile_layers
 from layers import LAYERS, Layer, LegendEntry, get_layer
 from layers.cases import BREAK_COUNT, HEAT_SCALE, CasesLayer
@@ -331,7 +331,8 @@ def redraw(
     ``drawn`` (the ``map-drawn`` store) says what the figure holds, a move redraws only the
     layers that follow the view, and a toggle or another service kind only the layers it
     changes (a figure Patch)."""
-    trigger = triggered_id()
+    fired = triggered_ids()
+    trigger = fired[0] if len(fired) == 1 else None  # several at once: redraw every layer
     drawn_view = overlays.MapView.from_store(stored_view)
     view = drawn_view.updated(relayout)
     moved = trigger == "map-graph"
@@ -412,7 +413,7 @@ def live_update(
     tiles and the ticker; always say whether the data is live or stale. The page's first
     call fills the tiles and the ticker only (the map's own first draw has the cases) and
     starts the ticking."""
-    forced = triggered_id() == "map-case-filter"
+    forced = "map-case-filter" in triggered_ids()  # also when a tick came with it
     view = overlays.MapView.from_store(stored_view)
     state = live.LiveState.from_store(stored_live)
     shown = overlays.visible_layers(toggles, toggle_ids)

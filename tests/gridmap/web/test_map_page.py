@@ -9,6 +9,7 @@ from dash import Dash, no_update
 from dash.development.base_component import Component
 from plotly import graph_objects as go
 
+from gridmap.cases.filters import CaseChoice
 from gridmap.i18n import MESSAGES, normalize_language, t
 from gridmap.web.app import create_app
 from gridmap.web.pages import map as map_page
@@ -438,3 +439,35 @@ def test_a_move_redraws_only_the_layers_that_follow_the_view(app: Dash) -> None:
     ]
     assert stored_view["zoom"] == 16.0 and "16.0" in status
     assert dict(zip(layer_ids(), notes, strict=True))["risk_gap"] == full[1][1]
+
+
+def test_a_filter_chosen_as_the_timer_ticks_redraws_the_cases(app: Dash) -> None:
+    """A new time window that reaches the live callback together with a tick of its timer
+    (one call fired by both: the timer ticks every second) reads the cases for that window.
+    Looking at the first trigger only (the tick) left the map on the old window while the
+    filter showed the new one."""
+    view = MapView((120.05, 30.05), 12.0, (119.9, 29.9, 120.6, 30.6))
+    page = (view.to_store(), "zh-CN", DEFAULT_ON, TOGGLE_IDS)
+    tick = {"prop_id": "map-live-tick.n_intervals", "value": 1}
+    week = CaseChoice(window="7d").to_store()
+    chosen = {"prop_id": "map-case-filter.data", "value": week}
+
+    def live(fired: list[dict], choice: dict | None, state: dict | None) -> tuple:
+        from dash._callback_context import context_value
+        from dash._utils import AttributeDict
+
+        token = context_value.set(AttributeDict(triggered_inputs=fired))
+        try:
+            with app.server.test_request_context("/"):
+                return map_page.live_update(1, choice, state, *page)
+        finally:
+            context_value.reset(token)
+
+    first = live([tick], None, None)
+    assert first[0] is no_update  # the page's first call: the map came with its cases
+    state = first[5]
+    assert live([tick], None, state)[0] is no_update  # nothing new: nothing redrawn
+    both = live([tick, chosen], week, state)
+    operations = both[0].to_plotly_json()["operations"]
+    assert [op["location"] for op in operations] == [["data", -3], ["data", -2], ["data", -1]]
+    assert live([chosen], week, state)[0].to_plotly_json()["operations"] == operations

@@ -1,4 +1,4 @@
-"""The page shell: the scaffold the pages share, the graph configuration, triggered_id."""
+"""The page shell: the scaffold the pages share, the graph configuration, the triggers."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from gridmap.web.shell import (
     graph_config,
     page_layout,
     triggered_id,
+    triggered_ids,
 )
 
 
@@ -25,6 +26,27 @@ def test_triggered_id_outside_a_callback_is_none() -> None:
     token = context_value.set({})  # a test before this one may have left one set
     try:
         assert triggered_id() is None
+        assert triggered_ids() == []
+    finally:
+        context_value.reset(token)
+
+
+def test_triggered_ids_are_every_input_that_fired_together() -> None:
+    from dash._utils import AttributeDict
+
+    fired = [
+        {"prop_id": "map-live-tick.n_intervals", "value": 4},
+        {"prop_id": "map-case-filter.data", "value": {"window": "7d"}},
+        {"prop_id": '{"layer":"cameras","type":"toggle"}.value', "value": []},
+    ]
+    token = context_value.set(AttributeDict(triggered_inputs=fired))
+    try:
+        assert triggered_id() == "map-live-tick"  # the first only
+        assert triggered_ids() == [
+            "map-live-tick",
+            "map-case-filter",
+            {"layer": "cameras", "type": "toggle"},
+        ]
     finally:
         context_value.reset(token)
 
