@@ -12,6 +12,7 @@ the case layer's traces, the tiles and the ticker in place. Component ids start 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -414,19 +415,21 @@ def live_update(
     call fills the tiles and the ticker only (the map's own first draw has the cases) and
     starts the ticking."""
     forced = "map-case-filter" in triggered_ids()  # also when a tick came with it
+    choice = CaseChoice.from_store(case_filter)
     view = overlays.MapView.from_store(stored_view)
     state = live.LiveState.from_store(stored_live)
     shown = overlays.visible_layers(toggles, toggle_ids)
     update = live.refresh(
         read_engine(),
         state,
-        CaseChoice.from_store(case_filter),
+        choice,
         bbox=view.bbox,
         zoom=view.zoom,
         lang=lang,
         now=datetime.now(UTC),
         forced=forced,
         draw_layer="cases" in shown and state.version is not None,
+        drawn_for=json.dumps(choice.to_store(), sort_keys=True),
     )
     figure = no_update
     if update.traces:  # with the uids they were drawn with: plotly updates them in place

@@ -68,12 +68,14 @@ def probe(engine: Engine) -> Version:
 @dataclass(frozen=True)
 class LiveState:
     """What a dashboard drew: the version, when it last read data successfully (ISO), the
-    ticker's case ids, and whether it is showing stale data now."""
+    ticker's case ids, whether it is showing stale data now, and what its data was read for
+    (``drawn_for``: a key of the filter or view, see :func:`refresh`)."""
 
     version: int | None = None
     refreshed_at: str | None = None
     ticker: tuple[int, ...] | None = None
     stale: bool = False
+    drawn_for: str | None = None
 
     @classmethod
     def from_store(cls, data: Mapping[str, Any] | None) -> LiveState:
@@ -84,6 +86,7 @@ class LiveState:
             refreshed_at=data.get("refreshed_at"),
             ticker=tuple(ticker) if ticker is not None else None,
             stale=bool(data.get("stale")),
+            drawn_for=data.get("drawn_for"),
         )
 
     def to_store(self) -> dict[str, Any]:
@@ -154,11 +157,18 @@ def refresh(
     forced: bool = False,
     draw_layer: bool = True,
     same_selection: bool = False,
+    drawn_for: str | None = None,
 ) -> LiveUpdate:
     """One tick: probe, and when needed re-read the case layer (if ``draw_layer``), the
     tiles and the ticker. Ticker lines new since the last read are ``fresh``, except after a
     forced read for a new selection (unless ``same_selection``: a redraw of the same cases,
-    e.g. the view moved). Never raises for database trouble: the update is then stale."""
+    e.g. the view moved). Never raises for database trouble: the update is then stale.
+
+    ``drawn_for`` names what the data is for (a key of the filter, or of the wall's view):
+    a read for another one than the state's is forced, whichever input fired the call. In
+    the browser a timer's tick sent while a filter's call is under way supersedes that call
+    (its answer is dropped), so the tick must draw the new filter itself."""
+    forced = forced or drawn_for != state.drawn_for
     try:
         version = probe(engine)
     except LiveError as exc:
@@ -184,7 +194,7 @@ def refresh(
     ids = tuple(item.id for item in latest)
     known = state.ticker if state.ticker is not None and (same_selection or not forced) else None
     fresh = set(ids) - set(known) if known is not None else set()
-    new_state = LiveState(version.version, now.isoformat(), ids, stale=False)
+    new_state = LiveState(version.version, now.isoformat(), ids, stale=False, drawn_for=drawn_for)
     return LiveUpdate(
         new_state,
         *live_notice(now, lang),

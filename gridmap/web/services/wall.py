@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import logging
 import math
 import threading
@@ -248,9 +249,10 @@ def live_tick(
     forced: bool = False,
     settings: Settings | None = None,
 ) -> WallUpdate:
-    """One live tick: when the cases changed (or ``forced``: the view moved), the case traces
-    for the whole city, the case tiles, the ticker (new lines fresh) and the hottest grids.
-    Database trouble makes the update stale, never an error."""
+    """One live tick: when the cases changed (or ``forced``, or the view is not the one the
+    state drew: the view moved), the case traces for the whole city, the case tiles, the
+    ticker (new lines fresh) and the hottest grids. Database trouble makes the update stale,
+    never an error."""
     settings = settings or get_settings()
     choice = wall_choice(settings)
     update = live.refresh(
@@ -263,6 +265,7 @@ def live_tick(
         now=now,
         forced=forced,
         same_selection=True,  # the wall's cases are always the whole city's
+        drawn_for=json.dumps(view.to_store(), sort_keys=True),
     )
     hot = None
     if update.tiles is not None:

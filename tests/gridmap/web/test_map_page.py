@@ -442,10 +442,11 @@ def test_a_move_redraws_only_the_layers_that_follow_the_view(app: Dash) -> None:
 
 
 def test_a_filter_chosen_as_the_timer_ticks_redraws_the_cases(app: Dash) -> None:
-    """A new time window that reaches the live callback together with a tick of its timer
-    (one call fired by both: the timer ticks every second) reads the cases for that window.
-    Looking at the first trigger only (the tick) left the map on the old window while the
-    filter showed the new one."""
+    """A new time window reaches the live callback with a tick of its timer (the timer ticks
+    every second): in one call fired by both, or in a tick's call sent while the filter's
+    was under way (the browser then drops the filter's answer). Either reads the cases for
+    the new window. Looking at the first trigger only (the tick) left the map on the old
+    window while the filter showed the new one."""
     view = MapView((120.05, 30.05), 12.0, (119.9, 29.9, 120.6, 30.6))
     page = (view.to_store(), "zh-CN", DEFAULT_ON, TOGGLE_IDS)
     tick = {"prop_id": "map-live-tick.n_intervals", "value": 1}
@@ -471,3 +472,6 @@ def test_a_filter_chosen_as_the_timer_ticks_redraws_the_cases(app: Dash) -> None
     operations = both[0].to_plotly_json()["operations"]
     assert [op["location"] for op in operations] == [["data", -3], ["data", -2], ["data", -1]]
     assert live([chosen], week, state)[0].to_plotly_json()["operations"] == operations
+    alone = live([tick], week, state)  # the filter's own call dropped: the tick draws it
+    assert alone[0].to_plotly_json()["operations"] == operations
+    assert live([tick], week, alone[5])[0] is no_update  # drawn: the next tick redraws nothing

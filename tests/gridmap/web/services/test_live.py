@@ -164,6 +164,21 @@ def test_filter_change_and_age_force_a_refresh(live_engine: Engine) -> None:
     assert old.changed and old.tiles is not None
 
 
+def test_a_read_for_another_filter_than_the_state_drew_is_forced(live_engine: Engine) -> None:
+    """A tick whose filter (or view) is not the one the state's data was read for reads it,
+    though the cases did not change and nothing says it was forced: in the browser such a
+    tick supersedes the filter's own call."""
+    first = refresh(live_engine, live.LiveState(), drawn_for="all")
+    assert first.state.drawn_for == "all"
+    assert refresh(live_engine, first.state, drawn_for="all").tiles is None  # nothing new
+    other = refresh(
+        live_engine, first.state, choice=CaseChoice(categories=("sanitation",)),
+        drawn_for="sanitation",
+    )  # fmt: skip
+    assert titles(other) == ["c", "f"] and other.fresh == set()
+    assert other.state.drawn_for == "sanitation"
+
+
 def test_layer_switched_off_is_not_read(live_engine: Engine) -> None:
     update = refresh(live_engine, live.LiveState(), draw_layer=False)
     assert update.traces is None and update.tiles is not None and update.ticker is not None
@@ -271,7 +286,7 @@ def test_tick_patches_only_the_case_traces(live_engine: Engine) -> None:
         assert operations[0]["params"]["value"]["meta"]["total"] == 5  # a–e
         assert len(tiles) == 5 and len(ticker) == 6 and css == "live-notice live"
         # The next tick with nothing changed updates nothing but the notice.
-        again = map_page.live_update(2, None, state, view, "en", toggles, toggle_ids)
+        again = map_page.live_update(2, choice, state, view, "en", toggles, toggle_ids)
         assert again[:3] == (no_update, no_update, no_update) and again[5] is no_update
         # Cases switched off: tiles and ticker still update, the traces are left alone.
         off = map_page.live_update(3, None, moved, view, "en",
