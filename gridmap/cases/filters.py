@@ -16,7 +16,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -205,11 +205,6 @@ class CaseChoice:
     group: str = "all"
     statuses: tuple[str, ...] = ()
     sources: tuple[str, ...] = field(default=())
-
-    @classmethod
-    def from_values(cls, names: Sequence[str], values: Sequence[Any]) -> CaseChoice:
-        """A choice from control values named ``names`` (the panel's controls)."""
-        return cls.from_store(dict(zip(names, values, strict=True)))
 
     @classmethod
     def from_store(cls, data: Mapping[str, Any] | None) -> CaseChoice:

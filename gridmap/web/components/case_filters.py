@@ -36,11 +36,6 @@ CONTROLS = {
 }
 
 
-def choice_from_values(values: Sequence[Any]) -> CaseChoice:
-    """A choice from the panel's control values, in :data:`CONTROLS` order."""
-    return CaseChoice.from_values(list(CONTROLS), values)
-
-
 def category_options(lang: str) -> list[dict[str, str]]:
     """The taxonomy's categories as dropdown options labelled in ``lang``."""
     try:

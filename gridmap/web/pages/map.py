@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from dash import ALL, Dash, Input, Output, State, dcc, html, no_update
+from dash import ALL, ClientsideFunction, Dash, Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 from flask import request
 
@@ -30,7 +30,7 @@ from gridmap.errors import GridmapError
 from gridmap.i18n import t
 from gridmap.settings import get_settings
 from gridmap.web.basemap import basemap_style
-from gridmap.web.components.case_filters import choice_from_values, control_inputs, filter_panel
+from gridmap.web.components.case_filters import CONTROLS, control_inputs, filter_panel
 from gridmap.web.components.kpis import kpi_tiles
 from gridmap.web.components.legend import legend_list
 from gridmap.web.components.ticker import ticker_items, ticker_panel
@@ -46,6 +46,8 @@ from layers.service_circles import kind_legend
 from layers.service_points import KIND_COLORS
 
 PATH = "/"
+#: What assets/case-filter.js makes the filter store of: the controls' names, in order.
+CASE_FIELDS = {"names": list(CONTROLS), "custom": CUSTOM_WINDOW}
 #: Who may open the city map (every signed-in person; a planner sees case counts only).
 ROLES = frozenset({Role.ADMIN, Role.COMMAND, Role.GRID_LEAD, Role.GRID_WORKER, Role.PLANNER})
 PREFIX = "map"
@@ -306,6 +308,9 @@ def layout(lang: str | None = None, **_query: str) -> html.Div:
             dcc.Store(id="map-lang", data=lang),
             dcc.Store(id="map-start-message", data=[message, message_class]),
             dcc.Store(id="map-case-filter", data=CaseChoice().to_store()),
+            dcc.Store(
+                id="map-case-fields", data={"names": list(CONTROLS), "custom": CUSTOM_WINDOW}
+            ),
             dcc.Store(id="map-live", data=live.LiveState().to_store()),
             # starts once the first read has answered (a tick during it would read again)
             dcc.Interval(id="map-live-tick", interval=LIVE_INTERVAL_MS, disabled=True),
@@ -394,13 +399,6 @@ def _changed_layers(
     return [layer.id for layer in LAYERS if layer.id in changed]
 
 
-def choose_filter(*values: Any) -> tuple[dict[str, Any], str]:
-    """The case filter's store from its controls; the date range shows for "custom"."""
-    choice = choice_from_values(values)
-    dates = "filter-row filter-dates" + ("" if choice.window == CUSTOM_WINDOW else " hidden")
-    return choice.to_store(), dates
-
-
 def live_update(
     _tick: int | None,
     case_filter: dict[str, Any] | None,
@@ -476,12 +474,15 @@ def _callbacks(app: Dash) -> None:
         State({"type": NOTE, "layer": ALL}, "children"),
         prevent_initial_call=True,  # the page comes drawn (layout)
     )(redraw)
-    app.callback(
+    # made in the browser (assets/case-filter.js): no server round trip before the cases
+    app.clientside_callback(
+        ClientsideFunction("caseFilter", "choose"),
         Output("map-case-filter", "data"),
         Output("map-case-dates-row", "className"),
         *[Input(component, prop) for component, prop in control_inputs(PREFIX)],
+        State("map-case-fields", "data"),
         prevent_initial_call=True,
-    )(choose_filter)
+    )
     app.callback(
         Output("map-graph", "figure", allow_duplicate=True),
         Output("map-kpis", "children"),

@@ -204,9 +204,9 @@ def test_refused_callbacks_answer_nothing_and_change_nothing(
     assert (save_key, LEAD_) in refused and (save_key, COMMAND) in refused
     # Every page's callbacks refused to someone; api_client to every callback.
     server_side = {k for k, _ in _pairs(access_app, sessions)}
-    assert len([k for k, r in refused if r is CLIENT]) == len(server_side) == 30
-    # map 3 x api_client, patrols 4 x 2, plan 11 x 4, lead 7 x 2, wall 4 x 4
-    assert len(refused) == 3 + 8 + 48 + 14 + 16
+    assert len([k for k, r in refused if r is CLIENT]) == len(server_side) == 29
+    # map 2 x api_client, patrols 4 x 2, plan 11 x 4, lead 7 x 2, wall 4 x 4
+    assert len(refused) == 2 + 8 + 48 + 14 + 16
     # The same save as a planner does write (the refusals above were not vacuous).
     saved = sessions[PLANNER].post(base_url + URL, json=save, timeout=120)
     assert saved.status_code == 200, saved.text[:300]
@@ -240,7 +240,7 @@ def test_a_planner_gets_no_single_case_from_any_callback(
     codes, titles = _case_markers(town)
     allowed = [k for k, r in _pairs(access_app, sessions) if r is PLANNER and PLANNER in (
         callback_roles(access_app.server, k) or ())]  # fmt: skip
-    assert len(allowed) == 15
+    assert len(allowed) == 14
     admin_saw = set()
     for key, body in callback_bodies(access_app, town):
         if key not in allowed or key.startswith(("..plan-recompute-message", "..plan-export-job")):

@@ -24,6 +24,7 @@ import requests
 from dash import Dash
 from dash._utils import split_callback_id
 from plotly import graph_objects as go
+from plotly.io.json import to_json_plotly
 from werkzeug.routing import Rule
 
 from gridmap.access import Role
@@ -237,8 +238,8 @@ def _layout_props(app: Dash) -> dict[str, dict[str, Any]]:
         if not hasattr(node, "to_plotly_json"):
             return
         props = node.to_plotly_json()["props"]
-        if isinstance(props.get("id"), str):
-            found[props["id"]] = props
+        if isinstance(props.get("id"), str):  # as the browser has them (JSON)
+            found[props["id"]] = json.loads(to_json_plotly(props))
         for value in props.values():
             if hasattr(value, "to_plotly_json") or isinstance(value, list | tuple):
                 walk(value)

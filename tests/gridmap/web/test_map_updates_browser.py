@@ -96,6 +96,18 @@ def test_a_filter_and_a_toggle_touch_only_their_layers(
     assert {s for s in watched["tiles"] if "cases" not in s} == set(), watched["tiles"]
     runs, wanted, uids = layer_order(browser)
     assert runs == wanted and None not in uids
+    # The filter's store is made in the browser: the date range shows for "custom" only.
+    dates_hidden = (
+        "return document.getElementById('map-case-dates-row').classList.contains('hidden')"
+    )
+    assert browser.execute_script(dates_hidden)
+    browser.execute_script(
+        "document.querySelector('#map-case-window input[value=\"custom\"]').click()"
+    )
+    wait_for(browser, lambda d: not d.execute_script(dates_hidden), message="no date range")
+    browser.execute_script("document.querySelector('#map-case-window input[value=\"7d\"]').click()")
+    wait_for(browser, lambda d: d.execute_script(dates_hidden), message="date range kept")
+    settled(browser)
 
     # A layer toggled off and on again: only its layers go and come; the order holds.
     browser.execute_script(WATCH_JS)
