@@ -12,7 +12,6 @@ the case layer's traces, the tiles and the ticker in place. Component ids start 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -308,9 +307,7 @@ def layout(lang: str | None = None, **_query: str) -> html.Div:
             dcc.Store(id="map-lang", data=lang),
             dcc.Store(id="map-start-message", data=[message, message_class]),
             dcc.Store(id="map-case-filter", data=CaseChoice().to_store()),
-            dcc.Store(
-                id="map-case-fields", data={"names": list(CONTROLS), "custom": CUSTOM_WINDOW}
-            ),
+            dcc.Store(id="map-case-fields", data=CASE_FIELDS),
             dcc.Store(id="map-live", data=live.LiveState().to_store()),
             # starts once the first read has answered (a tick during it would read again)
             dcc.Interval(id="map-live-tick", interval=LIVE_INTERVAL_MS, disabled=True),
@@ -412,7 +409,6 @@ def live_update(
     tiles and the ticker; always say whether the data is live or stale. The page's first
     call fills the tiles and the ticker only (the map's own first draw has the cases) and
     starts the ticking."""
-    forced = "map-case-filter" in triggered_ids()  # also when a tick came with it
     choice = CaseChoice.from_store(case_filter)
     view = overlays.MapView.from_store(stored_view)
     state = live.LiveState.from_store(stored_live)
@@ -425,9 +421,8 @@ def live_update(
         zoom=view.zoom,
         lang=lang,
         now=datetime.now(UTC),
-        forced=forced,
         draw_layer="cases" in shown and state.version is not None,
-        drawn_for=json.dumps(choice.to_store(), sort_keys=True),
+        drawn_for=choice.to_store(),  # a new filter is read whichever input fired
     )
     figure = no_update
     if update.traces:  # with the uids they were drawn with: plotly updates them in place

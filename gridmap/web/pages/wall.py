@@ -40,7 +40,7 @@ from gridmap.web.components.wall_tiles import case_tiles, extra_tiles
 from gridmap.web.delivery import kept_by_browsers
 from gridmap.web.services import live, wall
 from gridmap.web.services.map import MapView
-from gridmap.web.shell import graph_config, header, page_language, triggered_ids
+from gridmap.web.shell import graph_config, header, page_language
 from layers.cases import HEAT_SCALE
 from layers.patrol_coverage import SHARE_CLASSES, PatrolCoverageLayer
 
@@ -231,7 +231,6 @@ def live_update(
         MapView.from_store(stored_view),
         lang,
         datetime.now(UTC),
-        forced="wall-view" in triggered_ids(),  # also when a tick came with it
     )
     patch = wall.case_patch(update)
     result = update.live

@@ -16,10 +16,9 @@ an older version, which asks for a re-read, never hides a change.
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
-from contextvars import copy_context
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,6 +32,7 @@ from gridmap.cases.filters import CaseChoice, case_timezone
 from gridmap.errors import GridmapError
 from gridmap.i18n import t
 from gridmap.web.services.dashboard import CaseTiles, TickerItem, read_latest, read_tiles
+from gridmap.web.services.side_by_side import side_by_side
 from layers import LayerContext, get_layer
 from layers.cases import context_args
 
@@ -71,13 +71,13 @@ def probe(engine: Engine) -> Version:
 class LiveState:
     """What a dashboard drew: the version, when it last read data successfully (ISO), the
     ticker's case ids, whether it is showing stale data now, and what its data was read for
-    (``drawn_for``: a key of the filter or view, see :func:`refresh`)."""
+    (``drawn_for``: the filter or the view, see :func:`refresh`)."""
 
     version: int | None = None
     refreshed_at: str | None = None
     ticker: tuple[int, ...] | None = None
     stale: bool = False
-    drawn_for: str | None = None
+    drawn_for: Any = None
 
     @classmethod
     def from_store(cls, data: Mapping[str, Any] | None) -> LiveState:
@@ -95,15 +95,6 @@ class LiveState:
         out = asdict(self)
         out["ticker"] = list(self.ticker) if self.ticker is not None else None
         return out
-
-
-def concurrently(*reads: Callable[[], Any]) -> list[Any]:
-    """The results of ``reads``, run at once (each on its own connection, in the calling
-    request's context: its signed-in user and row scope); the first failure is raised.
-    A filter's reads (cases, tiles, ticker) then take as long as the slowest, not the sum."""
-    with ThreadPoolExecutor(max_workers=len(reads)) as pool:
-        futures = [pool.submit(copy_context().run, read) for read in reads]
-        return [future.result() for future in futures]
 
 
 def needs_refresh(state: LiveState, version: Version, now: datetime, *, forced: bool) -> bool:
@@ -168,18 +159,19 @@ def refresh(
     forced: bool = False,
     draw_layer: bool = True,
     same_selection: bool = False,
-    drawn_for: str | None = None,
+    drawn_for: Any = None,
 ) -> LiveUpdate:
     """One tick: probe, and when needed re-read the case layer (if ``draw_layer``), the
     tiles and the ticker. Ticker lines new since the last read are ``fresh``, except after a
     forced read for a new selection (unless ``same_selection``: a redraw of the same cases,
     e.g. the view moved). Never raises for database trouble: the update is then stale.
 
-    ``drawn_for`` names what the data is for (a key of the filter, or of the wall's view):
-    a read for another one than the state's is forced, whichever input fired the call. In
-    the browser a timer's tick sent while a filter's call is under way supersedes that call
-    (its answer is dropped), so the tick must draw the new filter itself."""
-    forced = forced or drawn_for != state.drawn_for
+    ``drawn_for`` is what the data is for (the filter's store, or the wall's view; JSON): a
+    read for another one than the state's is forced, whichever input fired the call (a
+    filter chosen as the timer ticks fires one call for both; in the browser a tick sent
+    while a filter's call is under way supersedes that call, its answer dropped)."""
+    key = json.loads(json.dumps(drawn_for))  # as the browser stores it (tuples as lists)
+    forced = forced or key != state.drawn_for
     try:
         version = probe(engine)
     except LiveError as exc:
@@ -195,18 +187,19 @@ def refresh(
     ctx = replace(ctx, user=ctx.asker)  # who asks, known here (not in the readers' threads)
     layer = get_layer("cases")
     try:
-        traces, tiles, latest = concurrently(
+        reads = side_by_side([
             lambda: layer.traces(layer.query(ctx), lang) if draw_layer else None,
             lambda: read_tiles(engine, cases, now, choice.day_start(now)),
             lambda: read_latest(engine, cases, ctx.user),
-        )
+        ])  # fmt: skip
+        traces, tiles, latest = (read.result() for read in reads)
     except (GridmapError, SQLAlchemyError) as exc:
         log.warning("live refresh: %s", exc)
         return LiveUpdate(replace(state, stale=True), *stale_notice(state, lang), changed=True)
     ids = tuple(item.id for item in latest)
     known = state.ticker if state.ticker is not None and (same_selection or not forced) else None
     fresh = set(ids) - set(known) if known is not None else set()
-    new_state = LiveState(version.version, now.isoformat(), ids, stale=False, drawn_for=drawn_for)
+    new_state = LiveState(version.version, now.isoformat(), ids, stale=False, drawn_for=key)
     return LiveUpdate(
         new_state,
         *live_notice(now, lang),

@@ -6,10 +6,10 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextvars import copy_context
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from dash import Patch
@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from gridmap.cases.filters import CaseChoice
 from gridmap.errors import GridmapError
 from gridmap.i18n import t
+from gridmap.web.services.side_by_side import side_by_side
 from layers import LAYERS, Layer, LayerContext, get_layer
 from layers.base import WORLD_PIXELS
 from layers.cases import TRACE_COUNT
@@ -227,11 +228,9 @@ def read_layers(ctx: LayerContext, layers: Sequence[Layer]) -> dict[str, Future]
 
     Each read runs in a copy of the caller's context (the request, its signed-in user),
     and reads as that user explicitly, so row-level security scopes it as in the request."""
-    if not layers:
-        return {}
     ctx = replace(ctx, user=ctx.asker)
-    with ThreadPoolExecutor(max_workers=min(READERS, len(layers))) as pool:
-        return {layer.id: pool.submit(copy_context().run, layer.query, ctx) for layer in layers}
+    futures = side_by_side([partial(layer.query, ctx) for layer in layers], READERS)
+    return {layer.id: future for layer, future in zip(layers, futures, strict=True)}
 
 
 def swap_layers(

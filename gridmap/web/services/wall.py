@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import json
 import logging
 import math
 import threading
@@ -265,7 +264,7 @@ def live_tick(
         now=now,
         forced=forced,
         same_selection=True,  # the wall's cases are always the whole city's
-        drawn_for=json.dumps(view.to_store(), sort_keys=True),
+        drawn_for=view.to_store(),
     )
     hot = None
     if update.tiles is not None:
